@@ -1,0 +1,67 @@
+// The authorization seam every request handler goes through. This issue ships only the
+// allow-all authorizer; Kafka ACL semantics (KIP-11, KIP-290) plug in behind the same interface
+// without touching handlers. Wire codes are Kafka's (see ../shared/SECURITY-SEMANTICS.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ferry::security {
+
+/// A Kafka principal, `Type:name` (type is case-sensitive). PLAINTEXT connections are
+/// `User:ANONYMOUS`, as in Kafka.
+struct Principal {
+  std::string type = "User";
+  std::string name = "ANONYMOUS";
+  std::string to_string() const { return type + ":" + name; }
+  bool operator==(const Principal&) const = default;
+};
+
+/// ACL operation, Kafka wire codes (AclOperation). On-wire: never renumber.
+enum class Operation : int8_t {
+  All = 2, Read = 3, Write = 4, Create = 5, Delete = 6, Alter = 7, Describe = 8,
+  ClusterAction = 9, DescribeConfigs = 10, AlterConfigs = 11, IdempotentWrite = 12,
+};
+
+/// ACL resource type, Kafka wire codes (ResourceType). On-wire: never renumber.
+enum class ResourceType : int8_t { Topic = 2, Group = 3, Cluster = 4, TransactionalId = 5, User = 7 };
+
+/// Kafka's name for the single cluster resource.
+inline constexpr const char* kClusterResourceName = "kafka-cluster";
+
+struct Resource {
+  ResourceType type;
+  std::string name;
+};
+
+/// One authorization decision, kept whole so the audit log can record exactly what was decided.
+struct Decision {
+  bool allowed = false;
+  std::string reason;  // e.g. "allow-all authorizer", or the matching ACL
+  explicit operator bool() const { return allowed; }
+};
+
+/// What a handler knows about the caller when it asks for a decision.
+struct RequestIdentity {
+  Principal principal;
+  std::string client_host;  // IP address string, no hostnames (Kafka ACL host semantics)
+  std::string listener;     // listener name the connection arrived on
+};
+
+/// Decides whether a principal may perform an operation on a resource.
+/// Implementations must be thread-safe: handlers on every network thread call authorize().
+class Authorizer {
+ public:
+  virtual ~Authorizer() = default;
+  virtual Decision authorize(const RequestIdentity& who, Operation op, const Resource& resource) const = 0;
+};
+
+/// Allows everything. The broker's authorizer until ACLs arrive.
+class AllowAllAuthorizer final : public Authorizer {
+ public:
+  Decision authorize(const RequestIdentity&, Operation, const Resource&) const override {
+    return {true, "allow-all authorizer"};
+  }
+};
+
+}  // namespace ferry::security
