@@ -1,0 +1,30 @@
+// The assembled broker: config → metadata store → replica manager → handlers → socket server,
+// plus the metrics endpoint. Owns startup order and the graceful-shutdown order (stop accepting,
+// drain in-flight requests, flush logs, write checkpoints).
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "broker/config/broker_config.h"
+
+namespace ferry::broker {
+
+class Broker {
+ public:
+  explicit Broker(BrokerConfig config);
+  ~Broker();
+  /// Opens logs (recovering them), binds listeners, starts serving. Throws on failure (bind
+  /// failure, unusable log dir, corrupt metadata) with a message naming what failed.
+  void start();
+  /// Graceful shutdown; idempotent. In-flight requests get up to `grace` to finish.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  /// Bound port of a listener (0 if unknown).
+  uint16_t port(const std::string& listener_name) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ferry::broker

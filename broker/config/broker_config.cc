@@ -1,0 +1,166 @@
+#include "broker/config/broker_config.h"
+
+#include <fmt/format.h>
+
+#include <climits>
+
+namespace ferry::broker {
+
+using config::ConfigError;
+
+const config::Schema& broker_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_int("node.id", 0, 0, INT32_MAX, "The id of this broker (Kafka's node.id / broker.id).")
+        .add_list("listeners", {"PLAINTEXT://127.0.0.1:9092"},
+                  "Comma-separated NAME://host:port listeners; the name's security protocol comes from "
+                  "listener.security.protocol.map. This build serves PLAINTEXT.")
+        .add_list("advertised.listeners", {},
+                  "Listeners published to clients in Metadata, by name; empty = same as listeners.")
+        .add_list("listener.security.protocol.map",
+                  {"PLAINTEXT:PLAINTEXT", "SSL:SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT", "SASL_SSL:SASL_SSL"},
+                  "Listener name to security protocol.")
+        .add_string("broker.rack", "", "Rack of this broker, published in Metadata (empty = none).")
+        .add_list("log.dirs", {"/tmp/ferry-logs"},
+                  "Directories holding partition logs; new partitions go to the directory with the fewest.")
+        .add_int("num.network.threads", 3, 1, 256, "Threads (one Asio io_context each) serving connections.")
+        .add_int("num.partitions", 1, 1, 1000000, "Partitions of an auto-created topic or a CreateTopics with -1.")
+        .add_int("default.replication.factor", 1, 1, 32767, "Replication factor of auto-created topics.")
+        .add_bool("auto.create.topics.enable", true, "Create a topic on a Metadata request that names it.")
+        .add_bool("delete.topic.enable", true, "Allow DeleteTopics.")
+        .add_int("message.max.bytes", 1048588, 0, INT32_MAX,
+                 "Largest record batch accepted (default for the topic key max.message.bytes).")
+        .add_int("socket.request.max.bytes", 104857600, 1, INT32_MAX,
+                 "Largest request frame; a larger size prefix closes the connection before any allocation.")
+        .add_int("connections.max.idle.ms", 600000, 1, INT64_MAX, "Idle connections are closed after this long.")
+        .add_int("log.segment.bytes", 1073741824, 14, INT32_MAX, "Roll a segment at this size (topic key segment.bytes).")
+        .add_int("log.roll.ms", 604800000, 1, INT64_MAX, "Roll a segment at this age (topic key segment.ms).")
+        .add_int("log.retention.ms", 604800000, -1, INT64_MAX,
+                 "Delete segments older than this; -1 keeps forever (topic key retention.ms).")
+        .add_int("log.retention.bytes", -1, -1, INT64_MAX,
+                 "Delete oldest segments beyond this partition size; -1 = no limit (topic key retention.bytes).")
+        .add_int("log.retention.check.interval.ms", 300000, 1, INT64_MAX, "How often retention is applied.")
+        .add_int("log.index.interval.bytes", 4096, 0, INT32_MAX, "Bytes between sparse index entries.")
+        .add_int("log.index.size.max.bytes", 10485760, 4, INT32_MAX, "Roll a segment when its index reaches this size.")
+        .add_int("log.flush.interval.messages", INT64_MAX, 1, INT64_MAX,
+                 "fsync a partition after this many unflushed messages (topic key flush.messages).")
+        .add_int("log.flush.interval.ms", INT64_MAX, 0, INT64_MAX,
+                 "fsync a partition when its oldest unflushed message is this old (topic key flush.ms).")
+        .add_int("log.flush.offset.checkpoint.interval.ms", 60000, 1, INT64_MAX,
+                 "How often recovery points are checkpointed; recovery re-validates everything after them.")
+        .add_bool("log.flush.acks.all", true,
+                  "Ferry-only. Answer acks=all produce only after its records are fsynced (group commit), so "
+                  "an acknowledged acks=all record survives power loss on a single node; acks=1 is answered "
+                  "after the write to the page cache (survives a process crash).")
+        .add_enum("log.message.timestamp.type", "CreateTime", {"CreateTime", "LogAppendTime"},
+                  "Timestamp kept in records (topic key message.timestamp.type).")
+        .add_list("log.cleanup.policy", {"delete"}, "delete and/or compact (topic key cleanup.policy).")
+        .add_int("log.cleaner.delete.retention.ms", 86400000, 0, INT64_MAX,
+                 "How long tombstones are kept on compacted topics (topic key delete.retention.ms).")
+        .add_int("min.insync.replicas", 1, 1, INT32_MAX, "Default min.insync.replicas of topics.")
+        .add_string("metrics.listener", "",
+                    "Ferry-only. host:port of the Prometheus /metrics endpoint; empty = disabled.")
+        .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                  "Ferry-only. Log level of the broker's own log (stderr).");
+    return s;
+  }();
+  return schema;
+}
+
+Listener parse_listener(const std::string& key, const std::string& text,
+                        const std::vector<std::string>& protocol_map) {
+  auto fail = [&](const std::string& why) -> Listener {
+    throw ConfigError(fmt::format("key '{}' has value \"{}\"; expected NAME://host:port ({})", key, text, why));
+  };
+  auto sep = text.find("://");
+  if (sep == std::string::npos || sep == 0) return fail("missing NAME://");
+  Listener l;
+  l.name = text.substr(0, sep);
+  std::string hostport = text.substr(sep + 3);
+  auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) return fail("missing :port");
+  l.host = hostport.substr(0, colon);
+  if (l.host.size() >= 2 && l.host.front() == '[' && l.host.back() == ']') l.host = l.host.substr(1, l.host.size() - 2);
+  std::string port = hostport.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    return fail("port must be 0-65535");
+  l.port = static_cast<uint16_t>(std::stoi(port));
+  for (const auto& entry : protocol_map) {
+    auto c = entry.find(':');
+    if (c != std::string::npos && entry.substr(0, c) == l.name) l.security_protocol = entry.substr(c + 1);
+  }
+  if (l.security_protocol.empty()) return fail("listener name '" + l.name + "' is not in listener.security.protocol.map");
+  if (l.security_protocol != "PLAINTEXT")
+    return fail("security protocol " + l.security_protocol + " is not served by this build yet; use PLAINTEXT");
+  return l;
+}
+
+BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
+  node_id = static_cast<int32_t>(v.get_int("node.id"));
+  const auto& map = v.get_list("listener.security.protocol.map");
+  for (const auto& s : v.get_list("listeners")) listeners.push_back(parse_listener("listeners", s, map));
+  if (listeners.empty()) throw ConfigError("key 'listeners' has value []; expected at least one NAME://host:port");
+  for (const auto& s : v.get_list("advertised.listeners"))
+    advertised_listeners.push_back(parse_listener("advertised.listeners", s, map));
+  for (const auto& a : advertised_listeners) {
+    bool known = false;
+    for (const auto& l : listeners) known |= l.name == a.name;
+    if (!known)
+      throw ConfigError(fmt::format("key 'advertised.listeners' names listener '{}', which is not in 'listeners'", a.name));
+  }
+  for (size_t i = 0; i < listeners.size(); ++i)
+    for (size_t j = i + 1; j < listeners.size(); ++j)
+      if (listeners[i].name == listeners[j].name)
+        throw ConfigError(fmt::format("key 'listeners' names listener '{}' twice", listeners[i].name));
+  log_dirs = v.get_list("log.dirs");
+  if (log_dirs.empty()) throw ConfigError("key 'log.dirs' has value []; expected at least one directory");
+  if (!v.get_string("metrics.listener").empty()) {
+    const auto& m = v.get_string("metrics.listener");
+    auto c = m.rfind(':');
+    bool ok = c != std::string::npos && c + 1 < m.size() && m.size() - c - 1 <= 5 &&
+              m.find_first_not_of("0123456789", c + 1) == std::string::npos && std::stoi(m.substr(c + 1)) <= 65535;
+    if (!ok) throw ConfigError(fmt::format("key 'metrics.listener' has value \"{}\"; expected host:port", m));
+  }
+}
+
+BrokerConfig BrokerConfig::load_file(const std::string& path) {
+  return BrokerConfig(config::load_toml_file(broker_schema(), path));
+}
+
+config::Schema make_topic_schema(const config::Values& b) {
+  config::Schema s;
+  auto i = [&](const char* k) { return b.get_int(k); };
+  s.add_list("cleanup.policy", b.get_list("log.cleanup.policy"), "delete and/or compact.")
+      .add_int("retention.ms", i("log.retention.ms"), -1, INT64_MAX, "Delete segments older than this; -1 = forever.")
+      .add_int("retention.bytes", i("log.retention.bytes"), -1, INT64_MAX, "Size bound per partition; -1 = none.")
+      .add_int("segment.bytes", i("log.segment.bytes"), 14, INT32_MAX, "Segment size.")
+      .add_int("segment.ms", i("log.roll.ms"), 1, INT64_MAX, "Segment age before a roll.")
+      .add_int("max.message.bytes", i("message.max.bytes"), 0, INT32_MAX, "Largest record batch.")
+      .add_enum("message.timestamp.type", b.get_string("log.message.timestamp.type"), {"CreateTime", "LogAppendTime"},
+                "Timestamp kept in records.")
+      .add_int("min.insync.replicas", i("min.insync.replicas"), 1, INT32_MAX, "Minimum ISR size for acks=all.")
+      .add_int("flush.messages", i("log.flush.interval.messages"), 1, INT64_MAX, "fsync after this many messages.")
+      .add_int("flush.ms", i("log.flush.interval.ms"), 0, INT64_MAX, "fsync when unflushed data is this old.")
+      .add_int("index.interval.bytes", i("log.index.interval.bytes"), 0, INT32_MAX, "Bytes between index entries.")
+      .add_int("segment.index.bytes", i("log.index.size.max.bytes"), 4, INT32_MAX, "Index size that forces a roll.")
+      .add_int("delete.retention.ms", i("log.cleaner.delete.retention.ms"), 0, INT64_MAX, "Tombstone retention.");
+  return s;
+}
+
+storage::LogConfig to_log_config(const config::Values& t) {
+  storage::LogConfig c;
+  c.segment_bytes = t.get_int("segment.bytes");
+  c.segment_ms = t.get_int("segment.ms");
+  c.retention_ms = t.get_int("retention.ms");
+  c.retention_bytes = t.get_int("retention.bytes");
+  c.max_message_bytes = static_cast<int32_t>(t.get_int("max.message.bytes"));
+  c.index_interval_bytes = static_cast<int32_t>(t.get_int("index.interval.bytes"));
+  c.segment_index_bytes = t.get_int("segment.index.bytes");
+  c.log_append_time = t.get_string("message.timestamp.type") == "LogAppendTime";
+  c.flush_messages = t.get_int("flush.messages");
+  c.flush_ms = t.get_int("flush.ms");
+  return c;
+}
+
+}  // namespace ferry::broker

@@ -1,0 +1,52 @@
+// The broker's configuration keys, declared once. Kafka's key names and defaults wherever Kafka has
+// the setting (kafka.apache.org/documentation/#brokerconfigs); Ferry-only keys are marked so in
+// their doc. Topic-level keys (#topicconfigs) take their defaults from the matching broker key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "broker/storage/log.h"
+#include "common/config.h"
+
+namespace ferry::broker {
+
+/// The broker schema (every key `ferry-broker` accepts).
+const config::Schema& broker_schema();
+
+/// A parsed listener, e.g. "PLAINTEXT://127.0.0.1:9092".
+struct Listener {
+  std::string name;               // listener name, e.g. PLAINTEXT or INTERNAL
+  std::string security_protocol;  // from listener.security.protocol.map
+  std::string host;               // empty = all interfaces
+  uint16_t port = 0;
+};
+
+/// Typed view of the broker configuration. Built by load(); throws config::ConfigError naming the
+/// key, the value and the expectation for anything invalid.
+struct BrokerConfig {
+  config::Values values;
+  int32_t node_id = 0;
+  std::vector<Listener> listeners;
+  std::vector<Listener> advertised_listeners;  // same names as `listeners`
+  std::vector<std::string> log_dirs;
+
+  explicit BrokerConfig(const config::Values& v);
+  static BrokerConfig load_file(const std::string& path);
+};
+
+/// The topic-level schema whose defaults are the broker's current values (retention.ms from
+/// log.retention.ms, and so on). Keys: cleanup.policy, retention.ms, retention.bytes,
+/// segment.bytes, segment.ms, max.message.bytes, message.timestamp.type, min.insync.replicas,
+/// flush.messages, flush.ms, index.interval.bytes, segment.index.bytes, delete.retention.ms.
+config::Schema make_topic_schema(const config::Values& broker);
+
+/// Maps topic-level config values to the storage engine's LogConfig.
+storage::LogConfig to_log_config(const config::Values& topic);
+
+/// Parses one "NAME://host:port" listener against the protocol map. Throws config::ConfigError.
+Listener parse_listener(const std::string& key, const std::string& text,
+                        const std::vector<std::string>& protocol_map);
+
+}  // namespace ferry::broker

@@ -1,0 +1,438 @@
+#include "broker/core/replica_manager.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace ferry::broker {
+namespace {
+
+constexpr const char* kRecoveryPointFile = "recovery-point-offset-checkpoint";
+constexpr const char* kLogStartOffsetFile = "log-start-offset-checkpoint";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string partition_dir_name(const std::string& topic, int32_t index) { return topic + "-" + std::to_string(index); }
+
+}  // namespace
+
+std::string topic_name_problem(const std::string& name) {
+  if (name.empty()) return "topic name is empty";
+  if (name.size() > 249) return fmt::format("topic name is {} characters; at most 249 are allowed", name.size());
+  if (name == "." || name == "..") return "topic name cannot be '.' or '..'";
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return fmt::format("topic name '{}' contains '{}'; only ASCII letters, digits, '.', '_' and '-' are allowed",
+                         name, c);
+  return "";
+}
+
+ReplicaManager::ReplicaManager(const BrokerConfig& config, MetadataStore& store, metrics::Registry& metrics)
+    : config_(config), store_(store), metrics_(metrics), topic_schema_(make_topic_schema(config.values)) {}
+
+ReplicaManager::~ReplicaManager() { shutdown(); }
+
+std::filesystem::path ReplicaManager::choose_log_dir() const {
+  // The directory with the fewest partitions, as Kafka's LogManager does.
+  std::map<std::string, int> load;
+  for (const auto& d : config_.log_dirs) load[d] = 0;
+  for (const auto& [k, p] : partitions_) load[p->log_dir().string()]++;
+  std::string best = config_.log_dirs.front();
+  for (const auto& d : config_.log_dirs)
+    if (load[d] < load[best]) best = d;
+  return best;
+}
+
+std::shared_ptr<Partition> ReplicaManager::open_partition(const TopicMetadata& t, int32_t index) {
+  std::filesystem::path dir;
+  for (const auto& d : config_.log_dirs)
+    if (std::filesystem::exists(std::filesystem::path(d) / partition_dir_name(t.name, index))) dir = d;
+  if (dir.empty()) dir = choose_log_dir();
+  storage::TopicPartition tp{t.name, index};
+  int64_t log_start = log_start_offsets_.count(tp) ? log_start_offsets_[tp] : 0;
+  int64_t recovery = recovery_points_.count(tp) ? recovery_points_[tp] : 0;
+  storage::RecoveryReport report;
+  auto cfg = to_log_config(topic_config_locked_free(t));
+  auto log = storage::Log::open(dir / partition_dir_name(t.name, index), cfg, log_start, recovery, &report);
+  for (const auto& line : report.actions) spdlog::warn("recovery of {}-{}: {}", t.name, index, line);
+  auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log));
+  p->set_max_message_bytes(cfg.max_message_bytes);
+  register_partition_metrics(p);
+  return p;
+}
+
+void ReplicaManager::startup() {
+  for (const auto& d : config_.log_dirs) {
+    std::filesystem::create_directories(d);
+    for (auto& [tp, off] : storage::read_offset_checkpoint(std::filesystem::path(d) / kRecoveryPointFile))
+      recovery_points_[tp] = off;
+    for (auto& [tp, off] : storage::read_offset_checkpoint(std::filesystem::path(d) / kLogStartOffsetFile))
+      log_start_offsets_[tp] = off;
+  }
+  auto start = std::chrono::steady_clock::now();
+  {
+    std::unique_lock lk(mu_);
+    for (auto& t : store_.topics()) {
+      topics_[t.name] = t;
+      for (int32_t i = 0; i < t.partitions; ++i) partitions_[{t.name, i}] = open_partition(t, i);
+    }
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info("loaded {} topics, {} partitions in {} ms", topics_.size(), partitions_.size(), ms);
+  // Everything recovered is now known-good; record it so a crash soon after does not re-scan.
+  checkpoint_recovery_points();
+
+  metrics_.gauge_callback("kafka_server_replicamanager_partitioncount", "Partitions on this broker.", {},
+                          [this] {
+                            std::shared_lock lk(mu_);
+                            return static_cast<double>(partitions_.size());
+                          });
+  metrics_.gauge("kafka_server_replicamanager_underreplicatedpartitions",
+                 "Partitions whose ISR is smaller than their replica set (0 on a single node).")
+      .set(0);
+  metrics_.gauge("kafka_server_replicamanager_underminisrpartitioncount",
+                 "Partitions whose ISR is smaller than min.insync.replicas (0 on a single node).")
+      .set(0);
+  metrics_.gauge("kafka_controller_kafkacontroller_offlinepartitionscount", "Partitions without a leader.").set(0);
+
+  std::lock_guard lk(bg_mu_);
+  started_ = true;
+  background_ = std::thread([this] { background_loop(); });
+  flusher_ = std::thread([this] { flusher_loop(); });
+}
+
+void ReplicaManager::shutdown() {
+  {
+    std::lock_guard lk(bg_mu_);
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+  }
+  bg_cv_.notify_all();
+  if (background_.joinable()) background_.join();
+  if (flusher_.joinable()) flusher_.join();
+  wake_all_waiters();
+  std::unique_lock lk(mu_);
+  for (auto& [k, p] : partitions_) {
+    try {
+      p->log().close();
+    } catch (const std::exception& e) {
+      spdlog::error("closing {}-{} failed: {}", k.first, k.second, e.what());
+    }
+  }
+  lk.unlock();
+  checkpoint_recovery_points();
+  checkpoint_log_start_offsets();
+  spdlog::info("all logs flushed and closed; checkpoints written");
+}
+
+std::shared_ptr<Partition> ReplicaManager::partition(const std::string& topic, int32_t index) const {
+  std::shared_lock lk(mu_);
+  auto it = partitions_.find({topic, index});
+  return it == partitions_.end() ? nullptr : it->second;
+}
+
+std::optional<TopicMetadata> ReplicaManager::topic(const std::string& name) const {
+  std::shared_lock lk(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<TopicMetadata> ReplicaManager::topics() const {
+  std::shared_lock lk(mu_);
+  std::vector<TopicMetadata> out;
+  for (auto& [n, t] : topics_) out.push_back(t);
+  return out;
+}
+
+config::Values ReplicaManager::topic_config_locked_free(const TopicMetadata& t) const {
+  config::Values v(topic_schema_);
+  for (auto& [k, text] : t.configs) {
+    try {
+      v.set(k, topic_schema_.parse_text(k, text));
+    } catch (const config::ConfigError& e) {
+      spdlog::warn("topic {}: ignoring stored config: {}", t.name, e.what());
+    }
+  }
+  return v;
+}
+
+config::Values ReplicaManager::topic_config(const std::string& name) const {
+  auto t = topic(name);
+  if (!t) return config::Values(topic_schema_);
+  return topic_config_locked_free(*t);
+}
+
+AdminResult ReplicaManager::validate_configs(const std::map<std::string, std::string>& configs) const {
+  for (auto& [k, v] : configs) {
+    try {
+      auto value = topic_schema_.parse_text(k, v);
+      if (k == "cleanup.policy") {
+        auto& l = std::get<std::vector<std::string>>(value);
+        if (l.empty()) throw config::ConfigError("key 'cleanup.policy' is empty; expected delete and/or compact");
+        for (auto& e : l)
+          if (e != "delete" && e != "compact")
+            throw config::ConfigError(
+                fmt::format("key 'cleanup.policy' has value \"{}\"; expected delete and/or compact", v));
+      }
+    } catch (const config::ConfigError& e) {
+      return {protocol::ErrorCode::INVALID_CONFIG, e.what()};
+    }
+  }
+  return {};
+}
+
+AdminResult ReplicaManager::create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
+                                         const std::map<std::string, std::string>& configs, bool validate_only) {
+  using protocol::ErrorCode;
+  if (auto why = topic_name_problem(name); !why.empty()) return {ErrorCode::INVALID_TOPIC_EXCEPTION, why};
+  if (partitions == -1) partitions = static_cast<int32_t>(config_.values.get_int("num.partitions"));
+  if (replication_factor == -1)
+    replication_factor = static_cast<int16_t>(config_.values.get_int("default.replication.factor"));
+  if (partitions <= 0)
+    return {ErrorCode::INVALID_PARTITIONS, fmt::format("number of partitions must be positive, got {}", partitions)};
+  if (replication_factor <= 0)
+    return {ErrorCode::INVALID_REPLICATION_FACTOR,
+            fmt::format("replication factor must be positive, got {}", replication_factor)};
+  if (replication_factor > 1)
+    return {ErrorCode::INVALID_REPLICATION_FACTOR,
+            fmt::format("replication factor {} is larger than the 1 available broker; in-region replication "
+                        "arrives with the etcd-backed cluster",
+                        replication_factor)};
+  if (auto r = validate_configs(configs); !r.ok()) return r;
+
+  std::lock_guard admin(admin_mu_);
+  if (topic(name)) return {ErrorCode::TOPIC_ALREADY_EXISTS, fmt::format("topic '{}' already exists", name)};
+  if (validate_only) return {};
+  TopicMetadata t{name, random_kafka_uuid(), partitions, replication_factor, configs};
+  // Logs first, then metadata: a crash in between leaves unreferenced directories, never a topic
+  // whose partitions cannot be opened.
+  std::vector<std::shared_ptr<Partition>> opened;
+  try {
+    std::unique_lock lk(mu_);
+    for (int32_t i = 0; i < partitions; ++i) opened.push_back(open_partition(t, i));
+    lk.unlock();
+    store_.put_topic(t);
+  } catch (const std::exception& e) {
+    for (auto& p : opened) {
+      unregister_partition_metrics(p->topic(), p->index());
+      p->log().remove();
+    }
+    return {ErrorCode::KAFKA_STORAGE_ERROR, fmt::format("creating topic '{}' failed: {}", name, e.what())};
+  }
+  std::unique_lock lk(mu_);
+  topics_[name] = t;
+  for (auto& p : opened) partitions_[{name, p->index()}] = p;
+  spdlog::info("created topic {} with {} partitions{}", name, partitions, configs.empty() ? "" : " and overrides");
+  return {};
+}
+
+AdminResult ReplicaManager::delete_topic(const std::string& name) {
+  using protocol::ErrorCode;
+  if (!config_.values.get_bool("delete.topic.enable"))
+    return {ErrorCode::TOPIC_DELETION_DISABLED, "delete.topic.enable is false on this broker"};
+  std::lock_guard admin(admin_mu_);
+  auto t = topic(name);
+  if (!t) return {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, fmt::format("topic '{}' does not exist", name)};
+  try {
+    store_.delete_topic(name);
+  } catch (const std::exception& e) {
+    return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
+  }
+  std::vector<std::shared_ptr<Partition>> removed;
+  {
+    std::unique_lock lk(mu_);
+    topics_.erase(name);
+    for (int32_t i = 0; i < t->partitions; ++i) {
+      auto it = partitions_.find({name, i});
+      if (it == partitions_.end()) continue;
+      removed.push_back(it->second);
+      partitions_.erase(it);
+    }
+  }
+  for (auto& p : removed) {
+    unregister_partition_metrics(name, p->index());
+    p->data_waiters().wake_all();
+    p->durable_waiters().wake_all();
+    p->log().remove();
+  }
+  spdlog::info("deleted topic {}", name);
+  return {};
+}
+
+AdminResult ReplicaManager::create_partitions(const std::string& name, int32_t new_count, bool validate_only) {
+  using protocol::ErrorCode;
+  std::lock_guard admin(admin_mu_);
+  auto t = topic(name);
+  if (!t) return {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, fmt::format("topic '{}' does not exist", name)};
+  if (new_count <= t->partitions)
+    return {ErrorCode::INVALID_PARTITIONS,
+            fmt::format("topic '{}' has {} partitions; the new count {} must be larger", name, t->partitions, new_count)};
+  if (validate_only) return {};
+  TopicMetadata grown = *t;
+  grown.partitions = new_count;
+  std::vector<std::shared_ptr<Partition>> opened;
+  try {
+    std::unique_lock lk(mu_);
+    for (int32_t i = t->partitions; i < new_count; ++i) opened.push_back(open_partition(grown, i));
+    lk.unlock();
+    store_.put_topic(grown);
+  } catch (const std::exception& e) {
+    for (auto& p : opened) {
+      unregister_partition_metrics(p->topic(), p->index());
+      p->log().remove();
+    }
+    return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
+  }
+  std::unique_lock lk(mu_);
+  topics_[name] = grown;
+  for (auto& p : opened) partitions_[{name, p->index()}] = p;
+  spdlog::info("topic {} grown from {} to {} partitions", name, t->partitions, new_count);
+  return {};
+}
+
+void ReplicaManager::register_partition_metrics(const std::shared_ptr<Partition>& p) {
+  metrics::Labels labels{{"topic", p->topic()}, {"partition", std::to_string(p->index())}};
+  std::weak_ptr<Partition> w = p;
+  auto read = [w](auto fn) {
+    return [w, fn]() -> double {
+      auto sp = w.lock();
+      return sp ? static_cast<double>(fn(*sp)) : 0.0;
+    };
+  };
+  metrics_.gauge_callback("kafka_log_log_logendoffset", "Log end offset of the partition.", labels,
+                          read([](Partition& x) { return x.log().log_end_offset(); }));
+  metrics_.gauge_callback("kafka_log_log_logstartoffset", "Log start offset of the partition.", labels,
+                          read([](Partition& x) { return x.log().log_start_offset(); }));
+  metrics_.gauge_callback("kafka_log_log_size", "Bytes of the partition's log segments.", labels,
+                          read([](Partition& x) { return x.log().size_bytes(); }));
+}
+
+void ReplicaManager::unregister_partition_metrics(const std::string& topic, int32_t index) {
+  metrics::Labels labels{{"topic", topic}, {"partition", std::to_string(index)}};
+  metrics_.remove("kafka_log_log_logendoffset", labels);
+  metrics_.remove("kafka_log_log_logstartoffset", labels);
+  metrics_.remove("kafka_log_log_size", labels);
+}
+
+void ReplicaManager::checkpoint_recovery_points() {
+  std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
+  for (const auto& d : config_.log_dirs) per_dir[d];
+  {
+    std::shared_lock lk(mu_);
+    for (auto& [k, p] : partitions_) per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().recovery_point();
+  }
+  for (auto& [dir, offsets] : per_dir) {
+    try {
+      storage::write_offset_checkpoint(std::filesystem::path(dir) / kRecoveryPointFile, offsets);
+    } catch (const std::exception& e) {
+      spdlog::error("writing recovery point checkpoint in {} failed: {}", dir, e.what());
+    }
+  }
+}
+
+void ReplicaManager::checkpoint_log_start_offsets() {
+  std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
+  for (const auto& d : config_.log_dirs) per_dir[d];
+  {
+    std::shared_lock lk(mu_);
+    for (auto& [k, p] : partitions_)
+      per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().log_start_offset();
+  }
+  for (auto& [dir, offsets] : per_dir) {
+    try {
+      storage::write_offset_checkpoint(std::filesystem::path(dir) / kLogStartOffsetFile, offsets);
+    } catch (const std::exception& e) {
+      spdlog::error("writing log start offset checkpoint in {} failed: {}", dir, e.what());
+    }
+  }
+}
+
+void ReplicaManager::request_flush(const std::shared_ptr<Partition>& p) {
+  {
+    std::lock_guard lk(bg_mu_);
+    flush_queue_.push_back(p);
+  }
+  bg_cv_.notify_all();
+}
+
+void ReplicaManager::wake_all_waiters() {
+  std::shared_lock lk(mu_);
+  for (auto& [k, p] : partitions_) {
+    p->data_waiters().wake_all();
+    p->durable_waiters().wake_all();
+  }
+}
+
+void ReplicaManager::flusher_loop() {
+  // Group commit: every fsync covers all appends that arrived while the previous one ran.
+  std::unique_lock lk(bg_mu_);
+  while (true) {
+    bg_cv_.wait(lk, [&] { return stopping_ || !flush_queue_.empty(); });
+    if (flush_queue_.empty() && stopping_) return;
+    auto batch = std::move(flush_queue_);
+    flush_queue_.clear();
+    lk.unlock();
+    std::set<Partition*> seen;
+    for (auto& p : batch) {
+      if (!seen.insert(p.get()).second) continue;
+      try {
+        p->flush();
+      } catch (const std::exception& e) {
+        spdlog::error("fsync of {}-{} failed: {}", p->topic(), p->index(), e.what());
+      }
+    }
+    lk.lock();
+  }
+}
+
+void ReplicaManager::background_loop() {
+  using namespace std::chrono;
+  const int64_t retention_every = config_.values.get_int("log.retention.check.interval.ms");
+  const int64_t checkpoint_every = config_.values.get_int("log.flush.offset.checkpoint.interval.ms");
+  int64_t next_retention = now_ms() + std::min<int64_t>(retention_every, 30000);
+  int64_t next_checkpoint = now_ms() + checkpoint_every;
+  std::unique_lock lk(bg_mu_);
+  while (!stopping_) {
+    bg_cv_.wait_for(lk, milliseconds(100), [&] { return stopping_; });
+    if (stopping_) break;
+    lk.unlock();
+    std::vector<std::shared_ptr<Partition>> all;
+    {
+      std::shared_lock plk(mu_);
+      for (auto& [k, p] : partitions_) all.push_back(p);
+    }
+    int64_t now = now_ms();
+    bool retention_due = now >= next_retention;
+    bool start_offsets_changed = false;
+    for (auto& p : all) {
+      try {
+        if (p->log().flush_due(now)) p->flush();
+        p->log().roll_if_due(now);
+        if (retention_due) {
+          int64_t before = p->log().log_start_offset();
+          int deleted = p->log().apply_retention(now);
+          if (deleted > 0)
+            spdlog::info("retention deleted {} segment(s) of {}-{}; log start offset {} -> {}", deleted, p->topic(),
+                         p->index(), before, p->log().log_start_offset());
+          start_offsets_changed |= p->log().log_start_offset() != before;
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("background work on {}-{} failed: {}", p->topic(), p->index(), e.what());
+      }
+    }
+    if (retention_due) next_retention = now + retention_every;
+    if (start_offsets_changed) checkpoint_log_start_offsets();
+    if (now >= next_checkpoint) {
+      checkpoint_recovery_points();
+      next_checkpoint = now + checkpoint_every;
+    }
+    lk.lock();
+  }
+}
+
+}  // namespace ferry::broker

@@ -1,0 +1,105 @@
+// Owns every topic and partition on this broker: opens logs at start (with recovery), creates and
+// deletes topics, grows partition counts, keeps recovery-point and log-start-offset checkpoints, and
+// runs the background work (retention, flush.ms, segment.ms rolls, group-commit fsyncs).
+// Named after Kafka's ReplicaManager/LogManager pair; with one node it is both.
+#pragma once
+
+#include <condition_variable>
+#include <optional>
+#include <map>
+#include <memory>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/config/broker_config.h"
+#include "broker/core/partition.h"
+#include "broker/metadata/metadata_store.h"
+#include "broker/protocol/errors.h"
+#include "common/metrics.h"
+
+namespace ferry::broker {
+
+/// Outcome of an admin operation: a Kafka error code plus a message for the client and the log.
+struct AdminResult {
+  protocol::ErrorCode code = protocol::ErrorCode::NONE;
+  std::string message;
+  bool ok() const { return code == protocol::ErrorCode::NONE; }
+};
+
+/// Validates a topic name by Kafka's rules (Topic.validate): 1–249 characters of [a-zA-Z0-9._-],
+/// not "." or "..". Returns an empty string when valid, else the reason.
+std::string topic_name_problem(const std::string& name);
+
+class ReplicaManager {
+ public:
+  ReplicaManager(const BrokerConfig& config, MetadataStore& store, metrics::Registry& metrics);
+  ~ReplicaManager();
+
+  /// Opens every known topic's partitions (recovering logs after an unclean stop) and starts the
+  /// background threads. Throws std::runtime_error / std::system_error if a log dir is unusable.
+  void startup();
+  /// Stops background work, fsyncs every log, writes checkpoints. Idempotent.
+  void shutdown();
+
+  /// The partition, or nullptr when the topic or partition does not exist.
+  std::shared_ptr<Partition> partition(const std::string& topic, int32_t index) const;
+  std::optional<TopicMetadata> topic(const std::string& name) const;
+  std::vector<TopicMetadata> topics() const;
+  /// Effective topic-level configuration (overrides over broker defaults).
+  config::Values topic_config(const std::string& name) const;
+  const config::Schema& topic_schema() const { return topic_schema_; }
+
+  /// CreateTopics semantics (KIP-4): partitions -1 / replication factor -1 take the broker defaults;
+  /// a replication factor above the one available broker is INVALID_REPLICATION_FACTOR; configs are
+  /// validated (INVALID_CONFIG naming key and value); an existing name is TOPIC_ALREADY_EXISTS.
+  AdminResult create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
+                           const std::map<std::string, std::string>& configs, bool validate_only);
+  /// Removes the topic from metadata, then closes and deletes its logs.
+  AdminResult delete_topic(const std::string& name);
+  /// CreatePartitions (KIP-195): the new count must exceed the current one.
+  AdminResult create_partitions(const std::string& name, int32_t new_count, bool validate_only);
+
+  /// Queues a group-commit fsync of `p`; its durable waiters wake when it completes.
+  void request_flush(const std::shared_ptr<Partition>& p);
+  /// Persists the log start offsets now (after DeleteRecords).
+  void checkpoint_log_start_offsets();
+  /// Wakes every waiting fetch and produce (shutdown).
+  void wake_all_waiters();
+
+ private:
+  std::shared_ptr<Partition> open_partition(const TopicMetadata& t, int32_t index);
+  std::filesystem::path choose_log_dir() const;
+  void register_partition_metrics(const std::shared_ptr<Partition>& p);
+  void unregister_partition_metrics(const std::string& topic, int32_t index);
+  void checkpoint_recovery_points();
+  void background_loop();
+  void flusher_loop();
+  config::Values topic_config_locked_free(const TopicMetadata& t) const;
+  AdminResult validate_configs(const std::map<std::string, std::string>& configs) const;
+
+  const BrokerConfig& config_;
+  MetadataStore& store_;
+  metrics::Registry& metrics_;
+  config::Schema topic_schema_;
+
+  mutable std::shared_mutex mu_;  // guards topics_ and partitions_
+  std::map<std::string, TopicMetadata> topics_;
+  std::map<std::pair<std::string, int32_t>, std::shared_ptr<Partition>> partitions_;
+  std::mutex admin_mu_;  // serializes create/delete/grow
+
+  std::map<storage::TopicPartition, int64_t> recovery_points_;    // loaded at start
+  std::map<storage::TopicPartition, int64_t> log_start_offsets_;  // loaded at start
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread background_;
+  std::thread flusher_;
+  std::vector<std::shared_ptr<Partition>> flush_queue_;
+};
+
+}  // namespace ferry::broker

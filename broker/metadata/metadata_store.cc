@@ -1,0 +1,140 @@
+#include "broker/metadata/metadata_store.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <toml++/toml.h>
+
+#include "broker/storage/log.h"
+
+namespace ferry::broker {
+
+std::string random_kafka_uuid() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device rd;
+  uint8_t b[16];
+  for (auto& x : b) x = static_cast<uint8_t>(rd());
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (uint8_t x : b) {
+    acc = (acc << 8) | x;
+    bits += 8;
+    while (bits >= 6) {
+      out += kAlphabet[(acc >> (bits - 6)) & 0x3f];
+      bits -= 6;
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 0x3f];
+  return out;  // 128 bits → 22 characters
+}
+
+FileMetadataStore::FileMetadataStore(std::filesystem::path file) : file_(std::move(file)) {
+  if (!std::filesystem::exists(file_)) return;
+  toml::table root;
+  try {
+    root = toml::parse_file(file_.string());
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error(fmt::format("metadata file {} is corrupt: {}", file_.string(), e.description()));
+  }
+  cluster_id_ = root["cluster.id"].value_or(std::string{});
+  if (auto topics = root["topics"].as_array()) {
+    for (auto& node : *topics) {
+      auto* t = node.as_table();
+      if (!t) throw std::runtime_error(fmt::format("metadata file {}: a topic entry is not a table", file_.string()));
+      TopicMetadata m;
+      m.name = (*t)["name"].value_or(std::string{});
+      m.topic_id = (*t)["id"].value_or(std::string{});
+      m.partitions = static_cast<int32_t>((*t)["partitions"].value_or(int64_t{0}));
+      m.replication_factor = static_cast<int16_t>((*t)["replication.factor"].value_or(int64_t{1}));
+      if (m.name.empty() || m.partitions <= 0)
+        throw std::runtime_error(fmt::format("metadata file {}: topic entry without a name or partitions", file_.string()));
+      if (auto cfg = (*t)["configs"].as_table())
+        for (auto& [k, v] : *cfg) m.configs[std::string(k.str())] = v.value_or(std::string{});
+      topics_[m.name] = std::move(m);
+    }
+  }
+}
+
+void FileMetadataStore::save_locked() {
+  toml::table root;
+  root.insert("cluster.id", cluster_id_);
+  toml::array arr;
+  for (auto& [name, m] : topics_) {
+    toml::table t;
+    t.insert("name", m.name);
+    t.insert("id", m.topic_id);
+    t.insert("partitions", int64_t{m.partitions});
+    t.insert("replication.factor", int64_t{m.replication_factor});
+    toml::table cfg;
+    for (auto& [k, v] : m.configs) cfg.insert(k, v);
+    t.insert("configs", std::move(cfg));
+    arr.push_back(std::move(t));
+  }
+  root.insert("topics", std::move(arr));
+  std::ostringstream out;
+  out << "# Ferry broker metadata: topics and cluster id. Rewritten atomically; do not edit while running.\n";
+  out << root << "\n";
+  storage::atomic_write_file(file_, out.str());
+}
+
+std::string FileMetadataStore::cluster_id() {
+  std::lock_guard lk(mu_);
+  if (cluster_id_.empty()) {
+    cluster_id_ = random_kafka_uuid();
+    save_locked();
+  }
+  return cluster_id_;
+}
+
+std::vector<TopicMetadata> FileMetadataStore::topics() {
+  std::lock_guard lk(mu_);
+  std::vector<TopicMetadata> out;
+  for (auto& [n, m] : topics_) out.push_back(m);
+  return out;
+}
+
+std::optional<TopicMetadata> FileMetadataStore::topic(const std::string& name) {
+  std::lock_guard lk(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second;
+}
+
+void FileMetadataStore::put_topic(const TopicMetadata& t) {
+  std::lock_guard lk(mu_);
+  auto old = topics_.find(t.name);
+  std::optional<TopicMetadata> prev;
+  if (old != topics_.end()) prev = old->second;
+  topics_[t.name] = t;
+  try {
+    save_locked();
+  } catch (...) {
+    if (prev)
+      topics_[t.name] = *prev;
+    else
+      topics_.erase(t.name);
+    throw;
+  }
+}
+
+void FileMetadataStore::delete_topic(const std::string& name) {
+  std::lock_guard lk(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return;
+  TopicMetadata prev = it->second;
+  topics_.erase(it);
+  try {
+    save_locked();
+  } catch (...) {
+    topics_[name] = prev;
+    throw;
+  }
+}
+
+}  // namespace ferry::broker

@@ -1,0 +1,64 @@
+// Durable cluster metadata: topic definitions (partition count, replication factor, topic-level
+// config overrides) and the cluster identity. Behind an interface so the single-node file store
+// here and the etcd-backed store of multi-node clusters are interchangeable.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::broker {
+
+/// One topic as the metadata store keeps it. `configs` holds only explicit overrides
+/// (topic-level Kafka key → value text, as DescribeConfigs shows them).
+struct TopicMetadata {
+  std::string name;
+  std::string topic_id;  // 22-char URL-safe base64 UUID, as Kafka prints topic ids
+  int32_t partitions = 0;
+  int16_t replication_factor = 1;
+  std::map<std::string, std::string> configs;
+  bool operator==(const TopicMetadata&) const = default;
+};
+
+/// Thread-safe persistent store of topic metadata. Every mutation is durable when it returns.
+/// Errors (I/O, corrupt file) throw std::runtime_error naming the file and the problem.
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+  /// Cluster id, generated and persisted on first use (22-char base64 UUID, like Kafka's).
+  virtual std::string cluster_id() = 0;
+  virtual std::vector<TopicMetadata> topics() = 0;
+  virtual std::optional<TopicMetadata> topic(const std::string& name) = 0;
+  /// Inserts or replaces a topic.
+  virtual void put_topic(const TopicMetadata& t) = 0;
+  virtual void delete_topic(const std::string& name) = 0;
+};
+
+/// The single-node store: one TOML file rewritten atomically (temp file, fsync, rename, fsync of
+/// the directory) on every change, so a crash leaves either the old or the new content.
+class FileMetadataStore final : public MetadataStore {
+ public:
+  /// Loads `file` if it exists. Throws std::runtime_error if it exists but cannot be parsed.
+  explicit FileMetadataStore(std::filesystem::path file);
+  std::string cluster_id() override;
+  std::vector<TopicMetadata> topics() override;
+  std::optional<TopicMetadata> topic(const std::string& name) override;
+  void put_topic(const TopicMetadata& t) override;
+  void delete_topic(const std::string& name) override;
+
+ private:
+  void save_locked();
+  std::filesystem::path file_;
+  std::mutex mu_;
+  std::string cluster_id_;
+  std::map<std::string, TopicMetadata> topics_;
+};
+
+/// A random UUID rendered as Kafka renders ids: 22 characters of URL-safe base64, no padding.
+std::string random_kafka_uuid();
+
+}  // namespace ferry::broker

@@ -1,0 +1,31 @@
+// Request frame → handler → response frame. The only place that knows the request/response header
+// rules (KIP-482: flexible APIs use request header v2 / response header v1; ApiVersions always
+// answers with header v0).
+#pragma once
+
+#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
+
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <span>
+#include <stdexcept>
+
+#include "broker/protocol/wire.h"
+#include "broker/server/handlers.h"
+
+namespace ferry::broker {
+
+/// The request cannot be answered on this connection (unknown API key, unsupported version of an
+/// API other than ApiVersions, or acks=0 produce that failed); Kafka closes the connection then.
+struct CloseConnection : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Decodes `frame` (a request without its size prefix), runs the handler and returns the response
+/// frame including its 4-byte size prefix, or nullopt when the request gets no response
+/// (Produce with acks=0). Throws protocol::DecodeError for malformed input and CloseConnection as
+/// above; the caller closes the connection in both cases.
+boost::asio::awaitable<std::optional<protocol::Bytes>> dispatch(std::span<const uint8_t> frame, RequestContext& ctx,
+                                                                Handlers& handlers);
+
+}  // namespace ferry::broker

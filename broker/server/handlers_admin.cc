@@ -1,0 +1,259 @@
+// Cluster-level handlers: ApiVersions, Metadata, DescribeCluster, CreateTopics, DeleteTopics,
+// CreatePartitions.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <regex>
+#include <set>
+
+#include "broker/core/replica_manager.h"
+#include "broker/server/handlers.h"
+
+namespace ferry::broker {
+namespace asio = boost::asio;
+using namespace ferry::protocol;
+using security::Operation;
+using security::ResourceType;
+
+namespace {
+
+// The broker's address as published to a client on `ctx.listener`: the advertised listener of the
+// same name, else the listener itself; an unspecified host publishes the connection's local IP and
+// a configured port 0 publishes the bound port.
+std::pair<std::string, int32_t> advertised_address(const BrokerServices& s, const RequestContext& ctx) {
+  const Listener* l = ctx.listener;
+  for (const auto& a : s.config.advertised_listeners)
+    if (l && a.name == l->name) l = &a;
+  std::string host = l ? l->host : "";
+  if (host.empty() || host == "0.0.0.0" || host == "::") host = ctx.local_address;
+  int32_t port = l ? l->port : 0;
+  if (port == 0 && ctx.listener) {
+    auto it = s.bound_ports.find(ctx.listener->name);
+    if (it != s.bound_ports.end()) port = it->second;
+  }
+  return {host, port};
+}
+
+std::optional<std::string> rack(const BrokerServices& s) {
+  const auto& r = s.config.values.get_string("broker.rack");
+  if (r.empty()) return std::nullopt;
+  return r;
+}
+
+}  // namespace
+
+asio::awaitable<ApiVersionsResponse> Handlers::handle(ApiVersionsRequest& req, RequestContext& ctx) {
+  ApiVersionsResponse resp;
+  if (ctx.header.api_version >= 3) {
+    // KIP-511: names and versions must be ASCII alphanumerics with inner '-' and '.'.
+    static const std::regex valid("[a-zA-Z0-9](?:[a-zA-Z0-9\\-.]*[a-zA-Z0-9])?");
+    if (!std::regex_match(req.client_software_name, valid) || !std::regex_match(req.client_software_version, valid)) {
+      resp.error_code = ErrorCode::INVALID_REQUEST;
+      co_return resp;
+    }
+  }
+  for (const auto& a : supported_api_ranges()) resp.api_keys.push_back({a.api_key, a.min_version, a.max_version});
+  co_return resp;
+}
+
+asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, RequestContext& ctx) {
+  MetadataResponse resp;
+  const int16_t version = ctx.header.api_version;
+  auto [host, port] = advertised_address(s_, ctx);
+  resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
+  resp.cluster_id = s_.cluster_id;
+  resp.controller_id = s_.config.node_id;
+
+  auto describe = [&](const TopicMetadata& t) {
+    MetadataResponse::MetadataResponseTopic out;
+    out.name = t.name;
+    for (int32_t i = 0; i < t.partitions; ++i) {
+      MetadataResponse::MetadataResponsePartition p;
+      p.partition_index = i;
+      p.leader_id = s_.config.node_id;
+      p.leader_epoch = 0;
+      p.replica_nodes = {s_.config.node_id};
+      p.isr_nodes = {s_.config.node_id};
+      out.partitions.push_back(std::move(p));
+    }
+    return out;
+  };
+
+  // v0: an empty list means every topic; v1+: null means every topic and empty means none.
+  const bool all_topics = !req.topics || (version == 0 && req.topics->empty());
+  if (all_topics) {
+    for (const auto& t : s_.replicas.topics())
+      if (allowed(ctx, Operation::Describe, ResourceType::Topic, t.name)) resp.topics.push_back(describe(t));
+    co_return resp;
+  }
+  const bool may_create = s_.config.values.get_bool("auto.create.topics.enable") &&
+                          (version < 4 || req.allow_auto_topic_creation);
+  for (const auto& rt : *req.topics) {
+    if (!allowed(ctx, Operation::Describe, ResourceType::Topic, rt.name)) {
+      MetadataResponse::MetadataResponseTopic denied;
+      denied.name = rt.name;
+      denied.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+      resp.topics.push_back(std::move(denied));
+      continue;
+    }
+    auto t = s_.replicas.topic(rt.name);
+    if (!t && may_create) {
+      if (!topic_name_problem(rt.name).empty()) {
+        MetadataResponse::MetadataResponseTopic invalid;
+        invalid.name = rt.name;
+        invalid.error_code = ErrorCode::INVALID_TOPIC_EXCEPTION;
+        resp.topics.push_back(std::move(invalid));
+        continue;
+      }
+      auto r = s_.replicas.create_topic(rt.name, -1, -1, {}, false);
+      if (!r.ok() && r.code != ErrorCode::TOPIC_ALREADY_EXISTS)
+        spdlog::warn("auto-creating topic {} failed: {}", rt.name, r.message);
+      else if (r.ok())
+        spdlog::info("auto-created topic {} for a Metadata request from {}", rt.name, ctx.identity.client_host);
+      t = s_.replicas.topic(rt.name);
+    }
+    if (t) {
+      resp.topics.push_back(describe(*t));
+    } else {
+      MetadataResponse::MetadataResponseTopic unknown;
+      unknown.name = rt.name;
+      unknown.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      resp.topics.push_back(std::move(unknown));
+    }
+  }
+  co_return resp;
+}
+
+asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest& req, RequestContext& ctx) {
+  DescribeClusterResponse resp;
+  auto [host, port] = advertised_address(s_, ctx);
+  resp.cluster_id = s_.cluster_id;
+  resp.controller_id = s_.config.node_id;
+  resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
+  co_return resp;
+}
+
+asio::awaitable<CreateTopicsResponse> Handlers::handle(CreateTopicsRequest& req, RequestContext& ctx) {
+  CreateTopicsResponse resp;
+  std::map<std::string, int> seen;
+  for (auto& t : req.topics) seen[t.name]++;
+  const bool cluster_create = allowed(ctx, Operation::Create, ResourceType::Cluster, security::kClusterResourceName);
+  for (auto& t : req.topics) {
+    auto& r = resp.topics.emplace_back();
+    r.name = t.name;
+    auto fail = [&](ErrorCode code, std::string msg) {
+      r.error_code = code;
+      r.error_message = std::move(msg);
+    };
+    if (seen[t.name] > 1) {
+      fail(ErrorCode::INVALID_REQUEST, fmt::format("topic '{}' appears more than once in the request", t.name));
+      continue;
+    }
+    if (!cluster_create && !allowed(ctx, Operation::Create, ResourceType::Topic, t.name)) {
+      fail(ErrorCode::TOPIC_AUTHORIZATION_FAILED, "not authorized to create this topic");
+      continue;
+    }
+    int32_t partitions = t.num_partitions;
+    int16_t rf = t.replication_factor;
+    if (!t.assignments.empty()) {
+      // Manual assignment (KIP-4): counts come from the assignment itself.
+      if (partitions != -1 || rf != -1) {
+        fail(ErrorCode::INVALID_REQUEST, "with replica assignments, num_partitions and replication_factor must be -1");
+        continue;
+      }
+      bool ok = true;
+      std::set<int32_t> indexes;
+      for (auto& a : t.assignments) {
+        indexes.insert(a.partition_index);
+        if (a.broker_ids.size() > 1) {
+          fail(ErrorCode::INVALID_REPLICATION_FACTOR,
+               fmt::format("partition {} is assigned {} replicas; this cluster has 1 broker", a.partition_index,
+                           a.broker_ids.size()));
+          ok = false;
+          break;
+        }
+        if (a.broker_ids.size() != 1 || a.broker_ids[0] != s_.config.node_id) {
+          fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+               fmt::format("partition {} must be assigned to broker {}", a.partition_index, s_.config.node_id));
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) continue;
+      partitions = static_cast<int32_t>(t.assignments.size());
+      if (indexes.size() != t.assignments.size() || *indexes.begin() != 0 || *indexes.rbegin() != partitions - 1) {
+        fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "partition indexes must be 0..N-1, each once");
+        continue;
+      }
+      rf = 1;
+    }
+    std::map<std::string, std::string> configs;
+    bool null_config = false;
+    for (auto& c : t.configs) {
+      if (!c.value) {
+        fail(ErrorCode::INVALID_REQUEST, fmt::format("config '{}' has a null value", c.name));
+        null_config = true;
+        break;
+      }
+      configs[c.name] = *c.value;
+    }
+    if (null_config) continue;
+    auto result = s_.replicas.create_topic(t.name, partitions, rf, configs, req.validate_only);
+    if (!result.ok()) fail(result.code, result.message);
+  }
+  co_return resp;
+}
+
+asio::awaitable<DeleteTopicsResponse> Handlers::handle(DeleteTopicsRequest& req, RequestContext& ctx) {
+  DeleteTopicsResponse resp;
+  for (auto& name : req.topic_names) {
+    auto& r = resp.responses.emplace_back();
+    r.name = name;
+    if (!allowed(ctx, Operation::Delete, ResourceType::Topic, name)) {
+      r.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+      continue;
+    }
+    auto result = s_.replicas.delete_topic(name);
+    r.error_code = result.code;
+    if (!result.ok()) spdlog::info("DeleteTopics {} from {}: {}", name, ctx.identity.client_host, result.message);
+  }
+  co_return resp;
+}
+
+asio::awaitable<CreatePartitionsResponse> Handlers::handle(CreatePartitionsRequest& req, RequestContext& ctx) {
+  CreatePartitionsResponse resp;
+  std::map<std::string, int> seen;
+  for (auto& t : req.topics) seen[t.name]++;
+  for (auto& t : req.topics) {
+    auto& r = resp.results.emplace_back();
+    r.name = t.name;
+    auto fail = [&](ErrorCode code, std::string msg) {
+      r.error_code = code;
+      r.error_message = std::move(msg);
+    };
+    if (seen[t.name] > 1) {
+      fail(ErrorCode::INVALID_REQUEST, fmt::format("topic '{}' appears more than once in the request", t.name));
+      continue;
+    }
+    if (!allowed(ctx, Operation::Alter, ResourceType::Topic, t.name)) {
+      fail(ErrorCode::TOPIC_AUTHORIZATION_FAILED, "not authorized to alter this topic");
+      continue;
+    }
+    if (t.assignments) {
+      auto current = s_.replicas.topic(t.name);
+      size_t expected = current && t.count > current->partitions ? static_cast<size_t>(t.count - current->partitions) : 0;
+      bool ok = t.assignments->size() == expected;
+      for (auto& a : *t.assignments) ok &= a.broker_ids.size() == 1 && a.broker_ids[0] == s_.config.node_id;
+      if (current && !ok) {
+        fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+             fmt::format("expected {} assignments, each to broker {}", expected, s_.config.node_id));
+        continue;
+      }
+    }
+    auto result = s_.replicas.create_partitions(t.name, t.count, req.validate_only);
+    if (!result.ok()) fail(result.code, result.message);
+  }
+  co_return resp;
+}
+
+}  // namespace ferry::broker

@@ -1,0 +1,330 @@
+// Data-path handlers: Produce, Fetch, ListOffsets, DeleteRecords.
+// Request → handler → Partition → storage::Log, each a hop you can follow by file name.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "broker/core/replica_manager.h"
+#include "broker/server/handlers.h"
+#include "common/metrics.h"
+
+namespace ferry::broker {
+namespace asio = boost::asio;
+using namespace ferry::protocol;
+using security::Operation;
+using security::ResourceType;
+
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ErrorCode to_kafka(storage::errc e) {
+  switch (e) {
+    case storage::errc::ok:
+      return ErrorCode::NONE;
+    case storage::errc::corrupt_message:
+      return ErrorCode::CORRUPT_MESSAGE;
+    case storage::errc::invalid_record:
+      return ErrorCode::INVALID_RECORD;
+    case storage::errc::message_too_large:
+      return ErrorCode::MESSAGE_TOO_LARGE;
+    case storage::errc::record_list_too_large:
+      return ErrorCode::RECORD_LIST_TOO_LARGE;
+    case storage::errc::unsupported_for_message_format:
+      return ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    case storage::errc::offset_out_of_range:
+      return ErrorCode::OFFSET_OUT_OF_RANGE;
+    case storage::errc::invalid_timestamp:
+      return ErrorCode::INVALID_TIMESTAMP;
+    case storage::errc::storage_error:
+      return ErrorCode::KAFKA_STORAGE_ERROR;
+  }
+  return ErrorCode::UNKNOWN_SERVER_ERROR;
+}
+
+// One partition a coroutine waits on: wakes when `watermark()` reaches `target`.
+struct Wait {
+  std::shared_ptr<Partition> partition;
+  int64_t target;
+};
+
+// Waits until every wait's watermark reaches its target, or until `deadline`, or shutdown.
+// `durable` selects the flushed offset (acks=all) instead of the high watermark (fetch), and
+// `any` returns as soon as one wait is satisfied (fetch) instead of all (produce).
+asio::awaitable<void> wait_for_offsets(std::vector<Wait> waits, bool durable, bool any,
+                                       std::chrono::steady_clock::time_point deadline, BrokerServices& s,
+                                       ReplicaManager* flusher) {
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor);
+  auto reached = [&](const Wait& w) {
+    return (durable ? w.partition->durable_offset() : w.partition->high_watermark()) >= w.target;
+  };
+  auto waiters = [&](const Wait& w) -> OffsetWaiters& {
+    return durable ? w.partition->durable_waiters() : w.partition->data_waiters();
+  };
+  while (!s.stopping && std::chrono::steady_clock::now() < deadline) {
+    std::erase_if(waits, reached);
+    if (waits.empty()) co_return;
+    timer->expires_at(deadline);
+    for (auto& w : waits) waiters(w).add(timer, w.target);
+    if (flusher)
+      for (auto& w : waits) flusher->request_flush(w.partition);
+    // Re-check after registering: a watermark that moved in between would never wake us.
+    bool done = any ? std::any_of(waits.begin(), waits.end(), reached) : std::all_of(waits.begin(), waits.end(), reached);
+    if (!done && !s.stopping) {
+      boost::system::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    for (auto& w : waits) waiters(w).remove(timer);
+    if (any && std::any_of(waits.begin(), waits.end(), reached)) co_return;
+  }
+}
+
+}  // namespace
+
+bool Handlers::allowed(RequestContext& ctx, Operation op, ResourceType type, const std::string& name) {
+  return static_cast<bool>(s_.authorizer.authorize(ctx.identity, op, {type, name}));
+}
+
+asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestContext& ctx) {
+  ProduceResponse resp;
+  const int64_t now = wall_ms();
+  const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  const bool wait_durable = req.acks == -1 && s_.config.values.get_bool("log.flush.acks.all");
+  std::vector<Wait> durable_waits;
+  std::vector<ProduceResponse::PartitionProduceResponse*> durable_responses;
+
+  for (auto& t : req.topic_data) {
+    auto& tr = resp.responses.emplace_back();
+    tr.name = t.name;
+    const bool authorized = allowed(ctx, Operation::Write, ResourceType::Topic, t.name);
+    int64_t topic_bytes = 0, topic_messages = 0;
+    for (auto& p : t.partition_data) {
+      auto& pr = tr.partition_responses.emplace_back();
+      pr.index = p.index;
+      pr.base_offset = -1;
+      if (!acks_valid) {
+        pr.error_code = ErrorCode::INVALID_REQUIRED_ACKS;
+        continue;
+      }
+      if (!authorized) {
+        pr.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
+      auto part = s_.replicas.partition(t.name, p.index);
+      if (!part) {
+        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+        continue;
+      }
+      if (!p.records || p.records->empty()) {
+        pr.error_code = ErrorCode::INVALID_RECORD;
+        continue;
+      }
+      auto v = storage::validate_produce_records(p.records->data(), p.records->size(), part->max_message_bytes());
+      if (v.error != storage::errc::ok) {
+        spdlog::debug("produce to {}-{} from {} rejected: {}", t.name, p.index, ctx.identity.client_host, v.message);
+        pr.error_code = to_kafka(v.error);
+        continue;
+      }
+      bool transactional = false;
+      int64_t records = 0;
+      for (auto& b : v.batches) {
+        transactional |= b.is_transactional();
+        records += b.record_count;
+      }
+      if (transactional || req.transactional_id) {
+        // Transactions need the transaction coordinator, which this broker does not run yet.
+        pr.error_code = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        continue;
+      }
+      const int64_t bytes = static_cast<int64_t>(p.records->size());
+      auto [err, res] = part->append(*p.records, v.batches, now);
+      if (err != storage::errc::ok) {
+        spdlog::error("append to {}-{} failed: {}", t.name, p.index, storage::to_string(err));
+        pr.error_code = to_kafka(err);
+        continue;
+      }
+      pr.base_offset = res.base_offset;
+      pr.log_append_time_ms = res.log_append_time_ms;
+      pr.log_start_offset = res.log_start_offset;
+      topic_bytes += bytes;
+      topic_messages += records;
+      if (wait_durable) {
+        durable_waits.push_back({part, res.last_offset + 1});
+        durable_responses.push_back(&pr);
+      }
+    }
+    if (topic_messages > 0) {
+      metrics::Labels labels{{"topic", t.name}};
+      s_.metrics.counter("kafka_server_brokertopicmetrics_bytesin_total", "Bytes of record batches appended.", labels)
+          .inc(static_cast<double>(topic_bytes));
+      s_.metrics.counter("kafka_server_brokertopicmetrics_messagesin_total", "Records appended.", labels)
+          .inc(static_cast<double>(topic_messages));
+    }
+  }
+
+  if (!durable_waits.empty()) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.timeout_ms));
+    co_await wait_for_offsets(durable_waits, /*durable=*/true, /*any=*/false, deadline, s_, &s_.replicas);
+    for (size_t i = 0; i < durable_waits.size(); ++i)
+      if (durable_waits[i].partition->durable_offset() < durable_waits[i].target)
+        durable_responses[i]->error_code = ErrorCode::REQUEST_TIMED_OUT;
+  }
+  co_return resp;
+}
+
+asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContext& ctx) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
+  FetchResponse resp;
+  if (req.session_id != 0 || req.session_epoch > 0) {
+    // Ferry declines fetch sessions (it always answers session id 0, KIP-227), so any id or
+    // incremental epoch a client presents is one we never issued.
+    resp.error_code = ErrorCode::FETCH_SESSION_ID_NOT_FOUND;
+    co_return resp;
+  }
+  std::map<std::string, bool> authorized;
+  for (auto& t : req.topics)
+    if (!authorized.count(t.topic)) authorized[t.topic] = allowed(ctx, Operation::Read, ResourceType::Topic, t.topic);
+
+  for (;;) {
+    resp.responses.clear();
+    int64_t total = 0;
+    bool any_error = false;
+    std::vector<Wait> waits;
+    std::map<std::string, int64_t> bytes_out;
+    for (auto& t : req.topics) {
+      auto& tr = resp.responses.emplace_back();
+      tr.topic = t.topic;
+      for (auto& p : t.partitions) {
+        auto& pd = tr.partitions.emplace_back();
+        pd.partition_index = p.partition;
+        pd.high_watermark = -1;
+        pd.last_stable_offset = -1;
+        pd.log_start_offset = -1;
+        if (req.isolation_level == 1) pd.aborted_transactions.emplace();  // READ_COMMITTED: none aborted
+        if (!authorized[t.topic]) {
+          pd.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+          any_error = true;
+          continue;
+        }
+        auto part = s_.replicas.partition(t.topic, p.partition);
+        if (!part) {
+          pd.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+          any_error = true;
+          continue;
+        }
+        const int64_t hwm = part->high_watermark();
+        pd.high_watermark = hwm;
+        pd.last_stable_offset = hwm;  // no open transactions: LSO = HW
+        pd.log_start_offset = part->log().log_start_offset();
+        const int64_t remaining = static_cast<int64_t>(req.max_bytes) - total;
+        const int32_t limit = static_cast<int32_t>(std::min<int64_t>(p.partition_max_bytes, remaining));
+        if (limit <= 0 && total > 0) continue;  // response full; the client fetches again
+        auto [err, data] = part->log().read(p.fetch_offset, std::max(limit, 0), hwm, /*min_one_batch=*/total == 0);
+        if (err != storage::errc::ok) {
+          pd.error_code = to_kafka(err);
+          any_error = true;
+          continue;
+        }
+        pd.log_start_offset = data.log_start_offset;
+        // Any append past today's high watermark can change this partition's answer.
+        waits.push_back({part, hwm + 1});
+        total += static_cast<int64_t>(data.records.size());
+        bytes_out[t.topic] += static_cast<int64_t>(data.records.size());
+        pd.records = std::move(data.records);
+      }
+    }
+    const bool satisfied = total >= req.min_bytes || any_error;
+    if (satisfied || waits.empty() || Clock::now() >= deadline || s_.stopping) {
+      for (auto& [topic, bytes] : bytes_out)
+        s_.metrics.counter("kafka_server_brokertopicmetrics_bytesout_total", "Bytes of record batches fetched.",
+                           {{"topic", topic}})
+            .inc(static_cast<double>(bytes));
+      co_return resp;
+    }
+    // Long poll (fetch.max.wait.ms): sleep until any empty partition gets data, then re-read.
+    co_await wait_for_offsets(std::move(waits), /*durable=*/false, /*any=*/true, deadline, s_, nullptr);
+  }
+}
+
+asio::awaitable<ListOffsetsResponse> Handlers::handle(ListOffsetsRequest& req, RequestContext& ctx) {
+  ListOffsetsResponse resp;
+  for (auto& t : req.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.name = t.name;
+    const bool authorized = allowed(ctx, Operation::Describe, ResourceType::Topic, t.name);
+    for (auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      if (!authorized) {
+        pr.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
+      auto part = s_.replicas.partition(t.name, p.partition_index);
+      if (!part) {
+        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+        continue;
+      }
+      auto& log = part->log();
+      if (p.timestamp == ListOffsetsRequest::kEarliest) {
+        pr.offset = log.log_start_offset();
+      } else if (p.timestamp == ListOffsetsRequest::kLatest) {
+        pr.offset = part->high_watermark();
+      } else if (p.timestamp == ListOffsetsRequest::kMaxTimestamp) {
+        if (auto m = log.max_timestamp()) {
+          pr.timestamp = m->first;
+          pr.offset = m->second;
+        }
+      } else if (auto found = log.offset_for_timestamp(p.timestamp)) {
+        pr.offset = found->first;
+        pr.timestamp = found->second;
+      }
+    }
+  }
+  co_return resp;
+}
+
+asio::awaitable<DeleteRecordsResponse> Handlers::handle(DeleteRecordsRequest& req, RequestContext& ctx) {
+  DeleteRecordsResponse resp;
+  bool changed = false;
+  for (auto& t : req.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.name = t.name;
+    const bool authorized = allowed(ctx, Operation::Delete, ResourceType::Topic, t.name);
+    for (auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      pr.low_watermark = -1;
+      if (!authorized) {
+        pr.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
+      auto part = s_.replicas.partition(t.name, p.partition_index);
+      if (!part) {
+        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+        continue;
+      }
+      const int64_t hwm = part->high_watermark();
+      const int64_t offset = p.offset == -1 ? hwm : p.offset;
+      if (offset < 0 || offset > hwm) {
+        pr.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
+        continue;
+      }
+      auto [err, low] = part->log().delete_records_before(offset);
+      pr.error_code = to_kafka(err);
+      pr.low_watermark = err == storage::errc::ok ? low : -1;
+      changed |= err == storage::errc::ok;
+    }
+  }
+  if (changed) s_.replicas.checkpoint_log_start_offsets();
+  co_return resp;
+}
+
+}  // namespace ferry::broker

@@ -1,0 +1,43 @@
+// What a handler knows about the request it serves and the broker it runs in.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <boost/asio/any_io_executor.hpp>
+#include <string>
+
+#include "broker/config/broker_config.h"
+#include "broker/protocol/header.h"
+#include "security/authorizer.h"
+
+namespace ferry::metrics {
+class Registry;
+}
+
+namespace ferry::broker {
+
+class ReplicaManager;
+class MetadataStore;
+
+/// Long-lived services shared by every handler on every network thread (all thread-safe).
+struct BrokerServices {
+  const BrokerConfig& config;
+  ReplicaManager& replicas;
+  MetadataStore& metadata;
+  const security::Authorizer& authorizer;
+  metrics::Registry& metrics;
+  std::string cluster_id;
+  std::map<std::string, uint16_t> bound_ports;  // listener name → bound port, set once at start
+  std::atomic<bool> stopping{false};  // set at shutdown: long polls answer at once
+};
+
+/// Per-request context: the decoded header, who is asking and through which listener.
+struct RequestContext {
+  protocol::RequestHeader header;
+  security::RequestIdentity identity;
+  const Listener* listener = nullptr;  // the listener the connection arrived on
+  std::string local_address;           // the connection's local IP (advertised when the listener host is empty/0.0.0.0)
+  boost::asio::any_io_executor executor;  // the connection's io_context executor
+};
+
+}  // namespace ferry::broker
