@@ -1,0 +1,206 @@
+// One partition's log: Kafka's on-disk layout (a directory of segments, each a .log of whole
+// record batches plus sparse .index / .timeindex), crash recovery, retention and flushing.
+// Semantics follow Kafka's kafka.log.UnifiedLog / LogSegment and the topic configs of the same
+// names (kafka.apache.org/documentation/#topicconfigs). This header is the storage module's
+// umbrella: including it gives the whole public API (batches, validation, checkpoints).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "broker/storage/checkpoint.h"
+#include "broker/storage/crc32c.h"
+#include "broker/storage/errc.h"
+#include "broker/storage/record_batch.h"
+#include "broker/storage/rw_lock.h"
+
+namespace ferry::storage {
+
+class Segment;
+
+/// Per-log settings, named and defaulted like Kafka's topic configs. Times in ms, sizes in bytes.
+struct LogConfig {
+  int64_t segment_bytes = 1073741824;      ///< segment.bytes; values above 2^31-1 act as 2^31-1 (positions are u32 in the index)
+  int64_t segment_ms = 604800000;          ///< segment.ms
+  int64_t retention_ms = 604800000;        ///< retention.ms, -1 = forever
+  int64_t retention_bytes = -1;            ///< retention.bytes, -1 = unbounded
+  int32_t max_message_bytes = 1048588;     ///< max.message.bytes (per batch, 12 + batch_length)
+  int32_t index_interval_bytes = 4096;     ///< index.interval.bytes
+  int64_t segment_index_bytes = 10485760;  ///< segment.index.bytes (roll when an index is full)
+  bool log_append_time = false;            ///< message.timestamp.type == LogAppendTime
+  int64_t flush_messages = INT64_MAX;      ///< flush.messages: fsync after this many unflushed records
+  int64_t flush_ms = INT64_MAX;            ///< flush.ms: fsync when the oldest unflushed append is this old
+};
+
+/// Outcome of a successful append; offsets are those the batches now carry.
+struct AppendResult {
+  int64_t base_offset;
+  int64_t last_offset;
+  int64_t log_append_time_ms;  ///< the stamped time when LogAppendTime, else -1
+  int64_t log_start_offset;
+};
+
+/// Outcome of a read.
+struct FetchData {
+  std::vector<uint8_t> records;  ///< whole batches, exactly as stored
+  int64_t log_start_offset;
+  int64_t log_end_offset;
+};
+
+/// What Log::open had to repair. Each action line is also logged at warn.
+struct RecoveryReport {
+  std::vector<std::string> actions;  ///< e.g. "truncated 17 bytes at offset 42 in segment 00000000000000000000.log: CRC-32C mismatch"
+  int64_t truncated_bytes = 0;       ///< .log bytes dropped by truncation or segment deletion
+};
+
+/// One partition's log. Thread-safe: appends, retention, rolls and config changes are exclusive;
+/// read, offset_for_timestamp, max_timestamp and size_bytes run concurrently with each other;
+/// log_start_offset / log_end_offset / recovery_point are lock-free atomics.
+///
+/// Offsets: log_start_offset() <= every readable offset < log_end_offset(). Durability: every
+/// offset below recovery_point() has been fsynced. After an I/O failure the log refuses further
+/// appends with storage_error (Kafka takes the log dir offline) but still serves reads.
+class Log {
+ public:
+  /// Opens or creates `dir` (e.g. /data/orders-0). `log_start_offset` and `recovery_point` come
+  /// from the log dir's checkpoints (0 for a new log). Segments below the one holding
+  /// `recovery_point` are trusted (index structure and tail checked); from that segment on every
+  /// batch is re-validated (framing, magic, CRC-32C, increasing offsets), the .log truncated at
+  /// the last valid batch, later segments deleted, indexes rebuilt, and the repairs fsynced.
+  /// Missing or corrupt .index/.timeindex files are rebuilt. Every repair is appended to
+  /// *report (may be null) and logged at warn. Leftover <segment>.*.deleted / *.cleaned files
+  /// and index files without a .log are removed. If `log_start_offset` is beyond what survived, the log restarts
+  /// empty at `log_start_offset`. Throws std::system_error on I/O failure.
+  static std::unique_ptr<Log> open(const std::filesystem::path& dir, const LogConfig& cfg,
+                                   int64_t log_start_offset, int64_t recovery_point, RecoveryReport* report);
+
+  /// Releases files without flushing (like a crash as far as durability goes); call close() for
+  /// a clean shutdown.
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  /// Appends a producer's blob already accepted by validate_produce_records (the caller's copy,
+  /// rewritten in place): batches get consecutive offsets from log_end_offset() (baseOffset
+  /// rewritten) and partitionLeaderEpoch = leader_epoch, neither covered by the CRC. With
+  /// LogAppendTime each batch gets the timestamp-type bit and maxTimestamp = now_ms, and its CRC
+  /// is recomputed. Rolls first when the active segment is non-empty and the append would exceed
+  /// segment.bytes, segment.ms has elapsed since the segment started, or an index is full; a roll
+  /// flushes (Kafka flushes a rolled segment too). Then applies flush.messages / flush.ms.
+  /// Errors: `batches` not describing `blob` -> invalid_record; a batch above max.message.bytes ->
+  /// message_too_large; blob above segment.bytes -> record_list_too_large; write or fsync
+  /// failure -> storage_error, and the log refuses every later append.
+  std::pair<errc, AppendResult> append(std::vector<uint8_t>& blob, const std::vector<BatchHeader>& batches,
+                                       int32_t leader_epoch, int64_t now_ms);
+
+  /// Appends batches that already carry offsets and epochs (replication, recovery tooling): the
+  /// first base_offset must equal log_end_offset() (else offset_out_of_range), later batches must
+  /// start after the previous one's last offset (gaps allowed, as after compaction; else
+  /// invalid_record), and every CRC must hold (else corrupt_message). Nothing in the blob is
+  /// changed. Same size limits, rolling, flushing and storage_error rules as append(); time-based
+  /// rules use the wall clock.
+  std::pair<errc, AppendResult> append_with_offsets(std::vector<uint8_t>& blob, const std::vector<BatchHeader>& batches);
+
+  /// Reads whole batches, starting with the batch that contains `offset` (so the first batch may
+  /// begin before it, as in Kafka), totalling <= max_bytes, except that with min_one_batch the
+  /// first batch is returned even when larger (KIP-74). Never includes a batch whose base_offset
+  /// >= max_offset (the high watermark). Continues across segments. offset outside
+  /// [log_start_offset, log_end_offset] -> offset_out_of_range; offset == log_end_offset -> ok
+  /// with no records; I/O failure or a closed log -> storage_error.
+  std::pair<errc, FetchData> read(int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one_batch) const;
+
+  int64_t log_start_offset() const { return log_start_offset_.load(std::memory_order_acquire); }
+  /// Next offset to assign.
+  int64_t log_end_offset() const { return log_end_offset_.load(std::memory_order_acquire); }
+  /// Sum of the segments' .log sizes.
+  int64_t size_bytes() const;
+  /// First offset not yet known to be fsynced.
+  int64_t recovery_point() const { return recovery_point_.load(std::memory_order_acquire); }
+
+  /// ListOffsets by timestamp (KIP-79): {offset, timestamp} of the first record at or after
+  /// log_start_offset whose timestamp >= ts, or nullopt when there is none. Note the order:
+  /// offset first. A record's timestamp is baseTimestamp + timestampDelta under CreateTime and
+  /// the batch maxTimestamp under LogAppendTime. Compressed batches are decompressed to find the
+  /// exact record (Kafka does the same); should that fail, the batch's base offset and
+  /// maxTimestamp are returned. Seeks with .timeindex, then scans batch headers.
+  std::optional<std::pair<int64_t, int64_t>> offset_for_timestamp(int64_t ts) const;
+
+  /// ListOffsets MAX_TIMESTAMP (KIP-734): {timestamp, offset} of the record with the largest
+  /// timestamp at or after log_start_offset (the first such record on ties). Note the order:
+  /// timestamp first. nullopt when the log holds no records.
+  std::optional<std::pair<int64_t, int64_t>> max_timestamp() const;
+
+  /// fsyncs the data and indexes of every segment written since the last flush (and the
+  /// directory after segment creation), then returns the new recovery point (the log end offset
+  /// at the start of the flush). Appends may continue meanwhile. On failure the log goes offline
+  /// (appends return storage_error) and std::system_error is thrown.
+  int64_t flush();
+
+  /// True when flush.ms says unflushed data is due: the oldest unflushed append is >= flush.ms old.
+  bool flush_due(int64_t now_ms) const;
+
+  /// Deletes whole non-active segments, oldest first, in Kafka's order: those whose newest
+  /// record is older than now_ms - retention.ms (file mtime when records carry no timestamps),
+  /// then while the log exceeds retention.bytes by at least the segment's size, then those wholly
+  /// below log_start_offset. Advances log_start_offset to the new first segment when it was
+  /// below. Returns the number of segments deleted. 0 after close or on error (logged).
+  int apply_retention(int64_t now_ms);
+
+  /// DeleteRecords (KIP-107): raises log_start_offset to `offset` (no-op when already higher).
+  /// offset < 0 or > log_end_offset -> offset_out_of_range. Returns the resulting low watermark.
+  /// Whole segments below it are removed by the next apply_retention.
+  std::pair<errc, int64_t> delete_records_before(int64_t offset);
+
+  /// Rolls a non-empty active segment whose segment.ms has elapsed (Kafka rolls lazily on the
+  /// next append; this lets an idle partition's segment become eligible for retention).
+  void roll_if_due(int64_t now_ms);
+
+  /// Replaces the config; takes effect from the next operation.
+  void update_config(const LogConfig& cfg);
+
+  /// Clean shutdown: seals the active segment's time index, flushes, closes files. Later calls
+  /// fail with storage_error (reads, appends) or do nothing. Throws std::system_error if the
+  /// final flush fails (the files are closed anyway).
+  void close();
+
+  /// Closes (errors logged, not thrown) and deletes the log directory (DeleteTopics).
+  void remove();
+
+ private:
+  Log(const std::filesystem::path& dir, const LogConfig& cfg);
+
+  std::pair<errc, AppendResult> write(std::vector<uint8_t>& blob, const std::vector<BatchHeader>& batches, bool assign,
+                                      int32_t leader_epoch, int64_t now_ms);
+  void load(int64_t log_start_offset, int64_t recovery_point, RecoveryReport* report);
+  int64_t flush_impl(bool all_indexes);
+  // Requires mu_ exclusively.
+  void roll_locked(int64_t base_offset, int64_t now_ms);
+  int64_t segment_bytes_limit() const;
+  // Index of the segment holding `offset` (or the first after a gap); segments_.size() if none.
+  size_t find_segment(int64_t offset) const;
+  std::optional<std::pair<int64_t, int64_t>> search_timestamp(int64_t ts) const;
+
+  const std::filesystem::path dir_;
+  LogConfig cfg_;
+  mutable WriterPreferringRwLock mu_;  // exclusive: state changes; shared: reads
+  std::mutex flush_mu_;
+  std::vector<std::shared_ptr<Segment>> segments_;  // ascending base offset; back() is active
+  std::atomic<int64_t> log_start_offset_{0};
+  std::atomic<int64_t> log_end_offset_{0};
+  std::atomic<int64_t> recovery_point_{0};
+  std::atomic<bool> failed_{false};
+  bool closed_ = false;
+  bool dir_dirty_ = false;
+  int64_t unflushed_messages_ = 0;
+  int64_t first_unflushed_ms_ = -1;
+};
+
+}  // namespace ferry::storage
