@@ -1,4 +1,6 @@
 // ferry-broker: a Kafka-protocol broker. Usage and exit codes are in print_usage().
+#include <malloc.h>
+
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -32,6 +34,11 @@ void print_usage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Request frames and fetch responses are up to a few MiB each and short-lived. glibc's default
+  // (dynamic) thresholds hand such blocks back to the kernel on free, so every request pays page
+  // faults on fresh memory again; fixed thresholds keep them in the heap for reuse.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   std::string config_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

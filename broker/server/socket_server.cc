@@ -12,9 +12,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
 #include <set>
 #include <thread>
 
@@ -32,8 +34,6 @@ using Clock = std::chrono::steady_clock;
 // Frames are read in chunks that grow with what actually arrived, so a lying size prefix costs at
 // most about twice the bytes the peer really sent, never the size it claimed.
 constexpr size_t kFirstChunk = 64 * 1024;
-// Buffers above this are released after the request instead of kept per idle connection.
-constexpr size_t kKeepBuffer = 1 << 20;
 
 }  // namespace
 
@@ -45,11 +45,21 @@ struct IoThread {
   std::set<std::shared_ptr<Connection>> connections;  // touched only on this io_context's thread
 };
 
+// One client connection. A reader coroutine reads frames and starts one coroutine per request, so
+// an acks=all produce waiting for its fsync does not stop the next request from being read and
+// appended (the next fsync then covers both: group commit). A writer coroutine sends responses
+// strictly in request order, as the Kafka protocol requires. Everything runs on the connection's
+// single-threaded io_context, so requests start — and append — in arrival order.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, IoThread& io, const Listener& listener, Handlers& handlers,
              std::atomic<int>& live)
-      : socket_(std::move(socket)), io_(io), handlers_(handlers), live_(live) {
+      : socket_(std::move(socket)),
+        io_(io),
+        handlers_(handlers),
+        live_(live),
+        writer_wakeup_(io.ctx),
+        reader_wakeup_(io.ctx) {
     boost::system::error_code ec;
     auto remote = socket_.remote_endpoint(ec);
     peer_ = ec ? "?" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
@@ -63,61 +73,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     last_activity_ = Clock::now();
   }
 
-  asio::awaitable<void> run() {
-    auto self = shared_from_this();
-    auto& services = handlers_.services();
-    const int64_t max_request = services.config.values.get_int("socket.request.max.bytes");
-    try {
-      while (!closing_) {
-        idle_ = true;
-        uint8_t size_buf[4];
-        co_await asio::async_read(socket_, asio::buffer(size_buf), asio::use_awaitable);
-        idle_ = false;
-        last_activity_ = Clock::now();
-        int32_t size = static_cast<int32_t>((uint32_t(size_buf[0]) << 24) | (uint32_t(size_buf[1]) << 16) |
-                                            (uint32_t(size_buf[2]) << 8) | uint32_t(size_buf[3]));
-        if (size <= 0 || size > max_request) {
-          spdlog::warn("closing connection from {}: request size {} is outside 1..socket.request.max.bytes ({})",
-                       peer_, size, max_request);
-          break;
-        }
-        frame_.clear();
-        while (frame_.size() < static_cast<size_t>(size)) {
-          size_t have = frame_.size();
-          size_t chunk = std::min<size_t>(static_cast<size_t>(size) - have, std::max(kFirstChunk, have));
-          frame_.resize(have + chunk);
-          co_await asio::async_read(socket_, asio::buffer(frame_.data() + have, chunk), asio::use_awaitable);
-        }
-        std::optional<protocol::Bytes> response;
-        try {
-          response = co_await dispatch(frame_, ctx_, handlers_);
-        } catch (const protocol::DecodeError& e) {
-          spdlog::info("closing connection from {}: malformed request: {}", peer_, e.what());
-          break;
-        } catch (const CloseConnection& e) {
-          spdlog::info("closing connection from {}: {}", peer_, e.what());
-          break;
-        }
-        if (response) co_await asio::async_write(socket_, asio::buffer(*response), asio::use_awaitable);
-        last_activity_ = Clock::now();
-        if (frame_.capacity() > kKeepBuffer) protocol::Bytes().swap(frame_);
-        if (services.stopping) break;
-      }
-    } catch (const boost::system::system_error&) {
-      // The peer went away or the socket was closed for idleness or shutdown.
-    } catch (const std::exception& e) {
-      spdlog::error("connection from {} failed while handling a request: {}", peer_, e.what());
-    }
-    close();
+  /// Starts the reader and writer coroutines.
+  void start() {
+    asio::co_spawn(io_.ctx, read_loop(), asio::detached);
+    asio::co_spawn(io_.ctx, write_loop(), asio::detached);
   }
 
-  /// Closes the socket if the connection waits for a request, else closes after the response.
+  /// Closes the socket now if nothing is in flight, else after the last response is written.
   void close_when_idle() {
     closing_ = true;
-    if (idle_) close_socket();
+    if (idle()) close_socket();
+    wake(writer_wakeup_);
   }
 
-  bool idle_for(Clock::duration d) const { return idle_ && Clock::now() - last_activity_ > d; }
+  bool idle_for(Clock::duration d) const { return idle() && Clock::now() - last_activity_ > d; }
   void close_socket() {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -126,15 +95,143 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer() const { return peer_; }
 
  private:
-  void close() {
+  // A request's place in the response order.
+  struct Slot {
+    std::optional<protocol::Bytes> response;  // nullopt: no response (acks=0)
+    bool done = false;
+  };
+
+  bool idle() const { return reading_ && pending_.empty(); }
+
+  static void wake(asio::steady_timer& t) { t.cancel(); }
+  static asio::awaitable<void> sleep_until_woken(asio::steady_timer& t) {
+    t.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  asio::awaitable<void> read_loop() {
+    auto self = shared_from_this();
+    auto& services = handlers_.services();
+    const int64_t max_request = services.config.values.get_int("socket.request.max.bytes");
+    try {
+      while (!closing_ && !services.stopping) {
+        while (pending_.size() >= kMaxInFlight && socket_.is_open()) co_await sleep_until_woken(reader_wakeup_);
+        reading_ = true;
+        uint8_t size_buf[4];
+        co_await asio::async_read(socket_, asio::buffer(size_buf), asio::use_awaitable);
+        reading_ = false;
+        last_activity_ = Clock::now();
+        int32_t size = static_cast<int32_t>((uint32_t(size_buf[0]) << 24) | (uint32_t(size_buf[1]) << 16) |
+                                            (uint32_t(size_buf[2]) << 8) | uint32_t(size_buf[3]));
+        if (size <= 0 || size > max_request) {
+          refuse("invalid request size",
+                 fmt::format("size {} is outside 1..socket.request.max.bytes ({})", size, max_request));
+          close_socket();
+          break;
+        }
+        protocol::Bytes frame;
+        while (frame.size() < static_cast<size_t>(size)) {
+          size_t have = frame.size();
+          size_t chunk = std::min<size_t>(static_cast<size_t>(size) - have, std::max(kFirstChunk, have));
+          frame.resize(have + chunk);
+          // read_some takes whatever the kernel has buffered in one recv; async_read would split the
+          // chunk into 64 KiB reads, each a trip through the scheduler.
+          for (size_t got = 0; got < chunk;)
+            got += co_await socket_.async_read_some(asio::buffer(frame.data() + have + got, chunk - got),
+                                                    asio::use_awaitable);
+        }
+        auto slot = std::make_shared<Slot>();
+        pending_.push_back(slot);
+        asio::co_spawn(io_.ctx, process(std::move(frame), slot), asio::detached);
+      }
+    } catch (const boost::system::system_error&) {
+      // The peer went away, or the socket was closed for idleness, bad input or shutdown.
+    }
+    reading_ = false;
+    reader_done_ = true;
+    wake(writer_wakeup_);
+  }
+
+  asio::awaitable<void> process(protocol::Bytes frame, std::shared_ptr<Slot> slot) {
+    auto self = shared_from_this();
+    RequestContext ctx = ctx_;  // per request: dispatch fills in the header
+    try {
+      slot->response = co_await dispatch(frame, ctx, handlers_);
+    } catch (const protocol::DecodeError& e) {
+      refuse("malformed request", e.what());
+      close_socket();
+    } catch (const CloseConnection& e) {
+      refuse("unanswerable request", e.what());
+      close_socket();
+    } catch (const std::exception& e) {
+      spdlog::error("connection from {} failed while handling a request: {}", peer_, e.what());
+      close_socket();
+    }
+    slot->done = true;
+    wake(writer_wakeup_);
+  }
+
+  asio::awaitable<void> write_loop() {
+    auto self = shared_from_this();
+    try {
+      for (;;) {
+        while (!pending_.empty() && pending_.front()->done) {
+          auto slot = std::move(pending_.front());
+          pending_.pop_front();
+          wake(reader_wakeup_);
+          if (slot->response && socket_.is_open())
+            co_await asio::async_write(socket_, asio::buffer(*slot->response), asio::use_awaitable);
+          last_activity_ = Clock::now();
+        }
+        if (pending_.empty() && (reader_done_ || closing_)) break;
+        co_await sleep_until_woken(writer_wakeup_);
+      }
+    } catch (const boost::system::system_error&) {
+      // Peer gone; requests still in flight finish and are dropped.
+    }
     close_socket();
+    while (!pending_.empty() || !reader_done_) {
+      // Wait for in-flight handlers and the reader so nothing touches a finished connection.
+      while (!pending_.empty() && pending_.front()->done) pending_.pop_front();
+      if (pending_.empty() && reader_done_) break;
+      wake(reader_wakeup_);
+      co_await sleep_until_woken(writer_wakeup_);
+    }
+    finish();
+  }
+
+  /// Counts a connection closed for bad input and logs it, at most once a second per process so a
+  /// flood of garbage cannot flood the log (the count of suppressed lines is reported).
+  void refuse(const char* reason, const std::string& detail) {
+    handlers_.services()
+        .metrics.counter("ferry_network_refused_requests_total",
+                         "Connections closed because of a request that could not be answered.", {{"reason", reason}})
+        .inc();
+    static std::atomic<int64_t> last_ms{0};
+    static std::atomic<int64_t> suppressed{0};
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+    int64_t last = last_ms.load();
+    if (now - last < 1000 || !last_ms.compare_exchange_strong(last, now)) {
+      suppressed++;
+      return;
+    }
+    spdlog::warn("closing connection from {}: {}: {} ({} similar closes not logged in the last second)", peer_, reason,
+                 detail, suppressed.exchange(0));
+  }
+
+  void finish() {
     io_.connections.erase(shared_from_this());
     live_--;
-    auto& m = handlers_.services().metrics;
-    m.counter("kafka_server_socketservermetrics_connection_close_total", "Connections closed.",
-              {{"listener", ctx_.identity.listener}})
+    handlers_.services()
+        .metrics
+        .counter("kafka_server_socketservermetrics_connection_close_total", "Connections closed.",
+                 {{"listener", ctx_.identity.listener}})
         .inc();
   }
+
+  // Requests read ahead of their responses; beyond this the reader stops and TCP pushes back.
+  static constexpr size_t kMaxInFlight = 32;
 
   tcp::socket socket_;
   IoThread& io_;
@@ -142,8 +239,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::atomic<int>& live_;
   RequestContext ctx_;
   std::string peer_;
-  protocol::Bytes frame_;
-  bool idle_ = true;
+  std::deque<std::shared_ptr<Slot>> pending_;
+  asio::steady_timer writer_wakeup_;
+  asio::steady_timer reader_wakeup_;
+  bool reading_ = false;
+  bool reader_done_ = false;
   bool closing_ = false;
   Clock::time_point last_activity_;
 };
@@ -179,7 +279,7 @@ struct SocketServer::Impl {
       asio::post(target.ctx, [this, &target, &listener, s = std::move(socket)]() mutable {
         auto c = std::make_shared<Connection>(std::move(s), target, listener, handlers, live);
         target.connections.insert(c);
-        asio::co_spawn(target.ctx, c->run(), asio::detached);
+        c->start();
       });
     }
   }
