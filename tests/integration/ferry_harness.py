@@ -1,0 +1,451 @@
+"""Starts real `ferry-broker` processes for the integration tests and drives them with real clients.
+
+The broker binary comes from $FERRY_BROKER (CTest sets it to the built target). Every broker gets
+a free port, its own temp dir (config, data, log) and is killed with its temp dir removed when the
+test ends, whether it passed or not; `prctl(PR_SET_PDEATHSIG)` also takes it down if the test
+runner itself is killed (e.g. by a CTest timeout), and stale temp dirs of dead runs are swept on
+import.
+"""
+
+import atexit
+import ctypes
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer,
+                             TopicPartition)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 30.0
+TMP_PREFIX = "ferry-it-"
+
+_live_brokers = set()
+
+
+def broker_binary():
+    """Path of the broker under test; skips the calling test when it is not configured."""
+    path = os.environ.get("FERRY_BROKER", "")
+    if not path or not os.access(path, os.X_OK):
+        raise unittest.SkipTest(f"FERRY_BROKER not set to an executable ferry-broker (got {path!r})")
+    return path
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, interval=0.1, what="condition"):
+    """Polls `predicate` until it returns a truthy value (returned) or `timeout` s pass (raises)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def toml_value(v):
+    """Renders a Python value as a TOML value (bool, int, str, list of str)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # JSON string escapes are valid TOML basic-string escapes
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot render {v!r} as TOML")
+
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded here: dlopen after fork could deadlock
+
+
+def _die_with_parent():
+    # Runs in the child between fork and exec: SIGKILL the broker when the thread that started it
+    # (the test's main thread) dies, even if the test process is killed without cleanup.
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _sweep_stale_tmpdirs():
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
+        m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", os.path.basename(d))
+        if not m:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+class BrokerStartError(AssertionError):
+    """The broker exited during startup or never opened its port; the message has its log tail."""
+
+
+class Broker:
+    """One ferry-broker process with its own port, temp dir, config file and log file.
+
+    `config` maps Kafka-style keys to values and overrides the defaults (node.id 1, a PLAINTEXT
+    listener on a free 127.0.0.1 port, log.dirs inside the temp dir). The log file collects stdout
+    and stderr of every start, in order.
+    """
+
+    def __init__(self, config=None, start=True, node_id=1):
+        self.binary = broker_binary()
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
+        self.port = free_port()
+        self.node_id = node_id
+        self.data_dir = os.path.join(self.tmpdir, "data")
+        self.config_path = os.path.join(self.tmpdir, "broker.toml")
+        self.log_path = os.path.join(self.tmpdir, "broker.log")
+        self.config = {
+            "node.id": node_id,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "log.dirs": self.data_dir,
+        }
+        self.config.update(config or {})
+        self.proc = None
+        self.last_returncode = None
+        self.final_log = ""
+        self._log_start = 0
+        self._closed = False
+        _live_brokers.add(self)
+        self.write_config()
+        if start:
+            self.start()
+
+    @property
+    def bootstrap(self):
+        """"host:port" for bootstrap.servers / kcat -b."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self):
+        """PID of the running process, or None when stopped."""
+        return self.proc.pid if self.proc else None
+
+    def write_config(self):
+        """(Re)writes the TOML file from self.config; takes effect at the next start()."""
+        with open(self.config_path, "w") as f:
+            for k, v in self.config.items():
+                f.write(f"{k} = {toml_value(v)}\n")
+
+    def running(self):
+        """Whether the process exists and has not exited."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=START_TIMEOUT_S):
+        """Starts the broker and waits until its port accepts TCP connections.
+
+        Raises BrokerStartError with the log tail if the process exits first or the port does not
+        open within `timeout` seconds. Call it from the test's main thread: the broker is tied to
+        the lifetime of the starting thread (PR_SET_PDEATHSIG).
+        """
+        assert not self.running(), "broker already running"
+        self._log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.last_returncode = rc
+                raise BrokerStartError(f"ferry-broker exited with {rc} during startup; log tail:\n"
+                                       + self.log_tail())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise BrokerStartError(f"port {self.port} not accepting after {timeout}s; log tail:\n"
+                                       + self.log_tail())
+            time.sleep(0.05)
+
+    def stop(self, timeout=STOP_TIMEOUT_S):
+        """SIGTERM, wait up to `timeout` s, SIGKILL if still running. Returns the exit code
+        (negative = killed by that signal, as subprocess reports it)."""
+        if self.proc is None:
+            return self.last_returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.last_returncode = self.proc.returncode
+        self.proc = None
+        return self.last_returncode
+
+    def kill(self):
+        """SIGKILL (a crash as far as the broker can tell) and reap."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.last_returncode = self.proc.returncode
+        self.proc = None
+
+    def restart(self, graceful=True):
+        """Stops (SIGTERM, or SIGKILL if not `graceful`) and starts again on the same port and data."""
+        if graceful:
+            self.stop()
+        else:
+            self.kill()
+        self.start()
+
+    def log_text(self):
+        """Everything the broker wrote to stdout/stderr across all starts."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return self.final_log
+
+    def log_since_start(self):
+        """What the broker wrote since its most recent start."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_start)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=40):
+        """The last `lines` lines of log_text()."""
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def rss_kib(self):
+        """Resident set size of the broker process in KiB (VmRSS from /proc/PID/status)."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS line")
+
+    def close(self):
+        """Kills the process and removes the temp dir (idempotent). Keeps the log text in memory
+        so a failing test can still print it."""
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
+        self.final_log = self.log_text()
+        if not os.environ.get("FERRY_IT_KEEP_TMP"):
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        _live_brokers.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@atexit.register
+def _close_all():
+    for b in list(_live_brokers):
+        b.close()
+
+
+_sweep_stale_tmpdirs()
+
+
+class BrokerTestCase(unittest.TestCase):
+    """Base class: start_broker() registers cleanup; a failing test prints its brokers' log tails."""
+
+    def start_broker(self, config=None, **kw):
+        """A broker for this test only."""
+        b = Broker(config, **kw)
+        self.addCleanup(b.close)
+        self.__dict__.setdefault("_brokers", []).append(b)
+        return b
+
+    @classmethod
+    def start_class_broker(cls, config=None, **kw):
+        """A broker shared by the tests of one class (call from setUpClass)."""
+        b = Broker(config, **kw)
+        cls.addClassCleanup(b.close)
+        cls._class_brokers = list(cls.__dict__.get("_class_brokers", [])) + [b]
+        return b
+
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result is not None else 0
+        out = super().run(result)
+        if result is not None and len(result.failures) + len(result.errors) > before:
+            brokers = self.__dict__.get("_brokers", []) + type(self).__dict__.get("_class_brokers", [])
+            for b in brokers:
+                tail = "\n".join((b.final_log or b.log_text()).splitlines()[-60:])
+                sys.stderr.write(f"\n--- ferry-broker log tail ({self.id()}, port {b.port}) ---\n"
+                                 f"{tail}\n--- end of log ---\n")
+        return out
+
+
+# --- kcat ---------------------------------------------------------------------------------------
+
+def run_kcat(broker, args, input=None, timeout=60, check=True):
+    """Runs `kcat -b <broker> ARGS` with a timeout; returns CompletedProcess (text mode).
+
+    `broker` is a Broker or a "host:port" string. `input` is fed on stdin (str). With `check`, a
+    non-zero exit raises with kcat's stderr.
+    """
+    bootstrap = broker if isinstance(broker, str) else broker.bootstrap
+    cmd = ["kcat", "-b", bootstrap] + list(args)
+    p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
+                       stdin=None if input is not None else subprocess.DEVNULL)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}; stderr:\n{p.stderr}")
+    return p
+
+
+# --- confluent-kafka ----------------------------------------------------------------------------
+
+def admin(broker, **conf):
+    """An AdminClient for `broker`. Keep a reference until its futures resolve: a destroyed client
+    fails them with _DESTROY."""
+    c = {"bootstrap.servers": broker.bootstrap}
+    c.update(conf)
+    return AdminClient(c)
+
+
+def create_topics(broker, names, partitions=1, replication_factor=1, config=None, timeout=20):
+    """Creates topics with CreateTopics and waits until they show up in Metadata."""
+    names = [names] if isinstance(names, str) else list(names)
+    a = admin(broker)
+    futures = a.create_topics([NewTopic(n, partitions, replication_factor, config=config or {})
+                               for n in names], operation_timeout=timeout)
+    for name, fut in futures.items():
+        fut.result(timeout)
+    for name in names:
+        wait_until(lambda: partition_count(broker, name) == partitions, timeout,
+                   what=f"topic {name} with {partitions} partitions in metadata")
+
+
+def partition_count(broker, topic, a=None):
+    """Number of partitions Metadata reports for `topic`, or 0 if the topic is unknown."""
+    md = (a or admin(broker)).list_topics(timeout=10)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        return 0
+    return len(t.partitions)
+
+
+def producer(broker, **conf):
+    """A confluent-kafka producer with acks=all; idempotence stays off (Ferry has no
+    InitProducerId yet)."""
+    c = {"bootstrap.servers": broker.bootstrap, "acks": "all", "enable.idempotence": False,
+         "linger.ms": 5}
+    c.update(conf)
+    return Producer(c)
+
+
+def produce_all(broker, topic, records, timeout=60, **conf):
+    """Produces `records` (dicts of Producer.produce kwargs, topic implied) and waits for every
+    delivery report. Returns the list of delivered Message objects in report order; raises if any
+    report carries an error or reports are missing."""
+    p = producer(broker, **conf)
+    delivered, errors = [], []
+
+    def on_delivery(err, msg):
+        (errors if err else delivered).append((err, msg) if err else msg)
+
+    for r in records:
+        while True:
+            try:
+                p.produce(topic, on_delivery=on_delivery, **r)
+                break
+            except BufferError:
+                p.poll(0.1)
+        p.poll(0)
+    remaining = p.flush(timeout)
+    if errors:
+        raise AssertionError(f"{len(errors)} delivery errors, first: {errors[0][0]}")
+    if remaining or len(delivered) != len(records):
+        raise AssertionError(f"{len(delivered)} of {len(records)} delivered; {remaining} still queued")
+    return delivered
+
+
+def consumer(broker, **conf):
+    """A confluent-kafka consumer for assign()-based reading. A group.id is mandatory in the Python
+    binding, but nothing here uses the group: no subscribe, no commits."""
+    c = {"bootstrap.servers": broker.bootstrap, "group.id": f"ferry-it-{uuid.uuid4().hex[:8]}",
+         "enable.auto.commit": False, "enable.auto.offset.store": False,
+         "auto.offset.reset": "earliest"}
+    c.update(conf)
+    return Consumer(c)
+
+
+def watermarks(broker, topic, partition, c=None):
+    """(low, high) offsets of a partition via ListOffsets earliest/latest."""
+    own = c is None
+    c = c or consumer(broker)
+    try:
+        return c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)
+    finally:
+        if own:
+            c.close()
+
+
+def consume_all(broker, topic, partitions=None, timeout=60, **conf):
+    """Reads every partition of `topic` from its first to its current last offset.
+
+    Returns {partition: [Message, ...]} in consumption order. The end point is the high watermark
+    read up front, so the caller must stop producing first. Raises on consumer errors other than
+    partition EOF and if the end is not reached within `timeout` s.
+    """
+    c = consumer(broker, **conf)
+    try:
+        if partitions is None:
+            md = c.list_topics(topic, timeout=10)
+            partitions = sorted(md.topics[topic].partitions)
+        ends, out = {}, {}
+        for p in partitions:
+            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)
+            out[p] = []
+            if high > low:
+                ends[p] = high
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        deadline = time.monotonic() + timeout
+        pending = dict(ends)
+        while pending:
+            if time.monotonic() > deadline:
+                got = {p: len(out[p]) for p in out}
+                raise AssertionError(f"consume of {topic} incomplete after {timeout}s: got {got}, "
+                                     f"want up to offsets {ends}")
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(m.error())
+            out[m.partition()].append(m)
+            if m.partition() in pending and m.offset() >= pending[m.partition()] - 1:
+                del pending[m.partition()]
+        return out
+    finally:
+        c.close()
+

@@ -1,0 +1,80 @@
+"""The Prometheus endpoint (metrics.listener) reflects what clients did, in Kafka's metric names."""
+
+import re
+import unittest
+import urllib.request
+
+import kafka_wire as kw
+from ferry_harness import BrokerTestCase, consume_all, create_topics, free_port, produce_all
+
+_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_exposition(text):
+    """Prometheus text format 0.0.4 -> {(name, frozenset(labels.items())): value}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if not m:
+            raise AssertionError(f"malformed exposition line: {line!r}")
+        labels = frozenset(_LABEL.findall(m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+class MetricsTest(BrokerTestCase):
+    def setUp(self):
+        self.mport = free_port()
+        self.broker = self.start_broker({"metrics.listener": f"127.0.0.1:{self.mport}"})
+
+    def scrape(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.mport}/metrics", timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.headers["Content-Type"].startswith("text/plain"), r.headers["Content-Type"])
+            return parse_exposition(r.read().decode())
+
+    def value(self, metrics, name, **labels):
+        want = set(labels.items())
+        hits = [v for (n, ls), v in metrics.items() if n == name and want <= set(ls)]
+        self.assertEqual(len(hits), 1, f"{name}{labels}: {len(hits)} series; names present: "
+                                       f"{sorted({n for n, _ in metrics})}")
+        return hits[0]
+
+    def test_produce_and_fetch_show_up_per_topic_and_partition(self):
+        topic = "metered"
+        create_topics(self.broker, topic, partitions=2)
+        values = [b"m" * (10 + i) for i in range(50)]
+        produce_all(self.broker, topic, [{"value": v, "partition": 1} for v in values])
+        self.assertEqual(len(consume_all(self.broker, topic)[1]), 50)
+        m = self.scrape()
+
+        self.assertEqual(self.value(m, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic), 50)
+        self.assertGreaterEqual(self.value(m, "kafka_server_brokertopicmetrics_bytesin_total", topic=topic),
+                                sum(map(len, values)))
+        self.assertGreaterEqual(self.value(m, "kafka_server_brokertopicmetrics_bytesout_total", topic=topic),
+                                sum(map(len, values)))
+        self.assertEqual(self.value(m, "kafka_log_log_logendoffset", topic=topic, partition="1"), 50)
+        self.assertEqual(self.value(m, "kafka_log_log_logendoffset", topic=topic, partition="0"), 0)
+        self.assertEqual(self.value(m, "kafka_server_replicamanager_underreplicatedpartitions"), 0)
+        self.assertGreater(self.value(m, "kafka_network_requestmetrics_requests_total", request="Produce"), 0)
+        self.assertGreater(self.value(m, "kafka_network_requestmetrics_requests_total", request="Fetch"), 0)
+
+        # Counters count records exactly: 25 more records, 25 more counted.
+        produce_all(self.broker, topic, [{"value": b"x", "partition": 0} for _ in range(25)])
+        m2 = self.scrape()
+        self.assertEqual(self.value(m2, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic), 75)
+        self.assertEqual(self.value(m2, "kafka_log_log_logendoffset", topic=topic, partition="0"), 25)
+
+        # DeleteRecords moves the log start offset the gauge reports.
+        with kw.Connection("127.0.0.1", self.broker.port) as conn:
+            conn.request(kw.API_DELETE_RECORDS, 0, kw.delete_records_v0_body(topic, 1, 20))
+        m3 = self.scrape()
+        self.assertEqual(self.value(m3, "kafka_log_log_logstartoffset", topic=topic, partition="1"), 20)
+        self.assertEqual(self.value(m3, "kafka_log_log_logstartoffset", topic=topic, partition="0"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
