@@ -1,0 +1,87 @@
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry::bench {
+
+/// A librdkafka configuration under construction. Every handle gets client.id=ferry-bench
+/// and an error callback that reports client-level errors (broker down, request timeouts)
+/// on stderr, since those explain bad numbers. Keys are librdkafka's (CONFIGURATION.md of
+/// librdkafka 2.0.2).
+class KafkaConfig {
+ public:
+  explicit KafkaConfig(const std::string& bootstrap);
+  KafkaConfig(const KafkaConfig&) = delete;
+  KafkaConfig& operator=(const KafkaConfig&) = delete;
+  ~KafkaConfig();
+
+  /// Sets one property. Throws BenchError with librdkafka's reason when the key is unknown
+  /// or the value out of range.
+  KafkaConfig& set(const std::string& key, const std::string& value);
+
+  /// The properties passed to set(), in order, for the report.
+  const std::vector<std::pair<std::string, std::string>>& settings() const { return settings_; }
+
+  rd_kafka_conf_t* raw() { return conf_; }
+  /// Hands ownership of the underlying conf to the caller (rd_kafka_new takes it).
+  rd_kafka_conf_t* release() { return std::exchange(conf_, nullptr); }
+
+ private:
+  rd_kafka_conf_t* conf_;
+  std::vector<std::pair<std::string, std::string>> settings_;
+};
+
+/// Destroys a client handle. Consumers skip rd_kafka_consumer_close(): the bench never joins
+/// a group, so there is nothing to leave or commit, and a broker without group APIs must
+/// not make shutdown wait.
+struct KafkaDestroy {
+  int flags = 0;
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy_flags(rk, flags); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDestroy>;
+
+struct TopicDestroy {
+  void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
+};
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDestroy>;
+
+/// Creates a producer from `conf` (consumed on success). Throws BenchError.
+KafkaHandle make_producer(KafkaConfig& conf);
+
+/// Creates a consumer from `conf` (consumed on success) and routes the main queue into the
+/// consumer queue so errors surface from rd_kafka_consumer_poll(). Throws BenchError.
+KafkaHandle make_consumer(KafkaConfig& conf);
+
+/// A topic handle for produce/metadata calls on `rk`. Throws BenchError.
+TopicHandle open_topic(rd_kafka_t* rk, const std::string& name);
+
+/// A topic the bench creates before measuring, always with replication factor 1.
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+};
+
+/// Creates `topics` with one CreateTopics request through librdkafka's admin API (which
+/// sends it to the ControllerId from Metadata). Any per-topic error, including
+/// TOPIC_ALREADY_EXISTS, throws BenchError: the bench relies on starting from empty topics.
+void create_topics(const std::string& bootstrap, const std::vector<TopicSpec>& topics,
+                   std::chrono::milliseconds timeout);
+
+/// Polls Metadata until the broker reports exactly `partitions` partitions for the topic,
+/// each with a leader, so that connection setup and leader lookup happen before any timer
+/// starts. Throws BenchError after `timeout` with the last reason seen.
+void wait_for_leaders(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int partitions,
+                      std::chrono::milliseconds timeout);
+
+/// Assigns partitions 0..partitions-1 of `topic` starting at the earliest offset (ListOffsets
+/// with timestamp -2), without subscribing: no group membership, no commits. Throws
+/// BenchError.
+void assign_from_beginning(rd_kafka_t* rk, const std::string& topic, int partitions);
+
+}  // namespace ferry::bench

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ferry::bench {
+
+/// Settings of one ferry-bench run. The defaults keep a run against a local broker well
+/// under two minutes even when every phase hits its time cap.
+struct Options {
+  /// Comma-separated HOST:PORT list handed to librdkafka's bootstrap.servers.
+  std::string bootstrap;
+  /// Records produced in each of the four produce cases.
+  int64_t records = 100000;
+  /// Bytes of record value (no key, no headers). At least 16 so a latency record can carry
+  /// its send time and sequence number.
+  int64_t record_size = 1024;
+  /// Wall-clock cap, in seconds, on each produce case and on the consume phase.
+  double seconds = 10.0;
+  /// Directory for the machine-limit file; should be on the broker's log.dirs filesystem.
+  std::string data_dir = "/tmp";
+  /// Records per second sent during the end-to-end latency phase.
+  int64_t latency_rate = 2000;
+  /// Length of the latency phase, in seconds.
+  double latency_seconds = 5.0;
+  /// linger.ms of the latency producer. 0 sends every record in its own Produce request,
+  /// which measures the broker's per-request path rather than client batching.
+  int64_t latency_linger_ms = 0;
+};
+
+/// What parse_options() decided.
+struct ParsedArgs {
+  enum class Kind { run, help, usage_error };
+  Kind kind = Kind::run;
+  Options options;
+  /// For usage_error: one line naming the offending flag and value.
+  std::string error;
+};
+
+/// Parses `--flag value` and `--flag=value` arguments against the option table in
+/// options.cc. Never exits; the caller maps usage_error to exit status 2.
+ParsedArgs parse_options(int argc, char** argv);
+
+/// The --help text, generated from the same option table so flags and docs cannot drift.
+std::string usage_text();
+
+}  // namespace ferry::bench
