@@ -4,7 +4,7 @@
 # <build>/bench-broker.json. Extra arguments go to ferry-bench (e.g. --records 50000).
 #
 # Environment overrides, for running against binaries built elsewhere:
-#   FERRY_BUILD_DIR   build directory (default: build)
+#   FERRY_BUILD_DIR   build directory (default: build-release, kept apart from the tests' build/)
 #   FERRY_SKIP_BUILD  set to 1 to skip cmake/ninja
 #   FERRY_BROKER_BIN  broker binary (default: $FERRY_BUILD_DIR/broker/ferry-broker)
 #   FERRY_BENCH_BIN   bench binary  (default: $FERRY_BUILD_DIR/bench/ferry-bench)
@@ -12,7 +12,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-build="${FERRY_BUILD_DIR:-build}"
+build="${FERRY_BUILD_DIR:-build-release}"
 broker_bin="${FERRY_BROKER_BIN:-$build/broker/ferry-broker}"
 bench_bin="${FERRY_BENCH_BIN:-$build/bench/ferry-bench}"
 
