@@ -2,6 +2,8 @@
 // forms): fixed-width integers, zig-zag and unsigned varints, strings, bytes, arrays and nulls.
 #include <gtest/gtest.h>
 
+#include "broker/protocol/errors.h"
+
 #include <cstdint>
 #include <limits>
 
@@ -332,6 +334,18 @@ TEST(Primitives, ClassicStringLongerThanInt16IsNotSilentlyCorrupted) {
     return;
   }
   EXPECT_EQ(testing::decode_body<Prims>(enc, 0, false), p);
+}
+
+TEST(ErrorCodes, EveryCodeHasItsKafkaName) {
+  EXPECT_STREQ(error_name(ErrorCode::NONE), "NONE");
+  EXPECT_STREQ(error_name(ErrorCode::NOT_ENOUGH_REPLICAS), "NOT_ENOUGH_REPLICAS");
+  EXPECT_STREQ(error_name(ErrorCode::FETCH_SESSION_ID_NOT_FOUND), "FETCH_SESSION_ID_NOT_FOUND");
+  EXPECT_STREQ(error_name(ErrorCode::INELIGIBLE_REPLICA), "INELIGIBLE_REPLICA");
+  EXPECT_STREQ(error_name(static_cast<ErrorCode>(9999)), "UNKNOWN_ERROR_CODE");
+  int named = 0;
+  for (int v = -1; v <= 120; ++v)
+    named += std::string(error_name(static_cast<ErrorCode>(v))) != "UNKNOWN_ERROR_CODE";
+  EXPECT_EQ(named, 97);  // every code errors.h declares
 }
 
 }  // namespace
