@@ -34,6 +34,24 @@ std::pair<std::string, int32_t> advertised_address(const BrokerServices& s, cons
   return {host, port};
 }
 
+// Topic names named more than once in one admin request; Kafka answers each such entry
+// INVALID_REQUEST rather than guessing which one the client meant.
+template <class Topics>
+std::set<std::string> repeated_names(const Topics& topics) {
+  std::map<std::string, int> seen;
+  std::set<std::string> repeated;
+  for (const auto& t : topics)
+    if (++seen[t.name] > 1) repeated.insert(t.name);
+  return repeated;
+}
+
+// Sets a per-topic result's error code and message.
+template <class Result>
+void set_error(Result& r, ErrorCode code, std::string message) {
+  r.error_code = code;
+  r.error_message = std::move(message);
+}
+
 std::optional<std::string> rack(const BrokerServices& s) {
   const auto& r = s.config.values.get_string("broker.rack");
   if (r.empty()) return std::nullopt;
@@ -135,17 +153,13 @@ asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest
 
 asio::awaitable<CreateTopicsResponse> Handlers::handle(CreateTopicsRequest& req, RequestContext& ctx) {
   CreateTopicsResponse resp;
-  std::map<std::string, int> seen;
-  for (auto& t : req.topics) seen[t.name]++;
+  const auto repeated = repeated_names(req.topics);
   const bool cluster_create = allowed(ctx, Operation::Create, ResourceType::Cluster, security::kClusterResourceName);
   for (auto& t : req.topics) {
     auto& r = resp.topics.emplace_back();
     r.name = t.name;
-    auto fail = [&](ErrorCode code, std::string msg) {
-      r.error_code = code;
-      r.error_message = std::move(msg);
-    };
-    if (seen[t.name] > 1) {
+    auto fail = [&](ErrorCode code, std::string msg) { set_error(r, code, std::move(msg)); };
+    if (repeated.count(t.name)) {
       fail(ErrorCode::INVALID_REQUEST, fmt::format("topic '{}' appears more than once in the request", t.name));
       continue;
     }
@@ -222,16 +236,12 @@ asio::awaitable<DeleteTopicsResponse> Handlers::handle(DeleteTopicsRequest& req,
 
 asio::awaitable<CreatePartitionsResponse> Handlers::handle(CreatePartitionsRequest& req, RequestContext& ctx) {
   CreatePartitionsResponse resp;
-  std::map<std::string, int> seen;
-  for (auto& t : req.topics) seen[t.name]++;
+  const auto repeated = repeated_names(req.topics);
   for (auto& t : req.topics) {
     auto& r = resp.results.emplace_back();
     r.name = t.name;
-    auto fail = [&](ErrorCode code, std::string msg) {
-      r.error_code = code;
-      r.error_message = std::move(msg);
-    };
-    if (seen[t.name] > 1) {
+    auto fail = [&](ErrorCode code, std::string msg) { set_error(r, code, std::move(msg)); };
+    if (repeated.count(t.name)) {
       fail(ErrorCode::INVALID_REQUEST, fmt::format("topic '{}' appears more than once in the request", t.name));
       continue;
     }

@@ -24,29 +24,8 @@ int64_t wall_ms() {
       .count();
 }
 
-ErrorCode to_kafka(storage::errc e) {
-  switch (e) {
-    case storage::errc::ok:
-      return ErrorCode::NONE;
-    case storage::errc::corrupt_message:
-      return ErrorCode::CORRUPT_MESSAGE;
-    case storage::errc::invalid_record:
-      return ErrorCode::INVALID_RECORD;
-    case storage::errc::message_too_large:
-      return ErrorCode::MESSAGE_TOO_LARGE;
-    case storage::errc::record_list_too_large:
-      return ErrorCode::RECORD_LIST_TOO_LARGE;
-    case storage::errc::unsupported_for_message_format:
-      return ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT;
-    case storage::errc::offset_out_of_range:
-      return ErrorCode::OFFSET_OUT_OF_RANGE;
-    case storage::errc::invalid_timestamp:
-      return ErrorCode::INVALID_TIMESTAMP;
-    case storage::errc::storage_error:
-      return ErrorCode::KAFKA_STORAGE_ERROR;
-  }
-  return ErrorCode::UNKNOWN_SERVER_ERROR;
-}
+// storage speaks its own error vocabulary; this is the one place the data path converts it.
+ErrorCode to_kafka(storage::errc e) { return static_cast<ErrorCode>(storage::kafka_error_code(e)); }
 
 // One partition a coroutine waits on: wakes when `watermark()` reaches `target`.
 struct Wait {
