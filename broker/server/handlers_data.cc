@@ -190,6 +190,7 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
         pd.high_watermark = -1;
         pd.last_stable_offset = -1;
         pd.log_start_offset = -1;
+        pd.records.emplace();  // empty, never null: Kafka sends an empty record set with an error
         if (req.isolation_level == 1) pd.aborted_transactions.emplace();  // READ_COMMITTED: none aborted
         if (!authorized[t.topic]) {
           pd.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
