@@ -58,6 +58,8 @@ const config::Schema& broker_schema() {
         .add_int("log.cleaner.delete.retention.ms", 86400000, 0, INT64_MAX,
                  "How long tombstones are kept on compacted topics (topic key delete.retention.ms).")
         .add_int("min.insync.replicas", 1, 1, INT32_MAX, "Default min.insync.replicas of topics.")
+        .add_int("producer.id.expiration.ms", 86400000, 1, INT64_MAX,
+                 "An idempotent producer's sequence state is forgotten after this long without a write.")
         .add_string("metrics.listener", "",
                     "Ferry-only. host:port of the Prometheus /metrics endpoint; empty = disabled.")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},

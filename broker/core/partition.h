@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "broker/core/producer_state.h"
 #include "broker/core/waiters.h"
 #include "broker/storage/log.h"
 
@@ -35,18 +36,65 @@ class Partition {
   /// Offsets below this are fsynced.
   int64_t durable_offset() const { return durable_.load(std::memory_order_acquire); }
 
-  /// Appends validated batches (see storage::Log::append), then wakes fetches waiting for data.
-  /// Serialized per partition so offsets are assigned in arrival order.
-  std::pair<storage::errc, storage::AppendResult> append(std::vector<uint8_t>& blob,
-                                                         const std::vector<storage::BatchHeader>& batches,
-                                                         int64_t now_ms) {
-    std::pair<storage::errc, storage::AppendResult> r;
+  /// Result of an append as the Produce handler needs it.
+  struct AppendOutcome {
+    protocol::ErrorCode error = protocol::ErrorCode::NONE;
+    storage::AppendResult result{};
+    bool duplicate = false;  // an idempotent retry: `result` holds the original offsets
+  };
+
+  /// Checks idempotent producers' sequence numbers (KIP-98), appends validated batches (see
+  /// storage::Log::append), records them in the producer state, then wakes fetches waiting for
+  /// data. Serialized per partition so offsets are assigned in arrival order.
+  AppendOutcome append(std::vector<uint8_t>& blob, const std::vector<storage::BatchHeader>& batches, int64_t now_ms) {
+    AppendOutcome out;
     {
       std::lock_guard lk(append_mu_);
-      r = log_->append(blob, batches, leader_epoch(), now_ms);
+      auto check = producers_.check(batches);
+      if (check.error != protocol::ErrorCode::NONE) {
+        out.error = check.error;
+        return out;
+      }
+      if (check.duplicate_of) {
+        out.duplicate = true;
+        out.result = {check.duplicate_of->base_offset, check.duplicate_of->last_offset, -1, log_->log_start_offset()};
+        return out;
+      }
+      auto [err, r] = log_->append(blob, batches, leader_epoch(), now_ms);
+      if (err != storage::errc::ok) {
+        out.error = static_cast<protocol::ErrorCode>(storage::kafka_error_code(err));
+        return out;
+      }
+      out.result = r;
+      std::vector<storage::BatchHeader> assigned = batches;
+      int64_t next = r.base_offset;
+      for (auto& h : assigned) {
+        h.base_offset = next;
+        next += h.last_offset_delta + 1;
+      }
+      producers_.record(assigned, now_ms);
     }
-    if (r.first == storage::errc::ok) data_waiters_.advance(high_watermark());
-    return r;
+    data_waiters_.advance(high_watermark());
+    return out;
+  }
+
+  /// Rebuilds the idempotent-producer state from its snapshot and the log (at open).
+  int64_t rebuild_producer_state(int64_t now_ms) {
+    std::lock_guard lk(append_mu_);
+    return producers_.rebuild(*log_, producer_snapshot_path(), now_ms);
+  }
+  /// Snapshots the producer state as of the log end offset (checkpoints, clean shutdown).
+  void snapshot_producer_state() {
+    std::lock_guard lk(append_mu_);
+    producers_.write_snapshot(producer_snapshot_path(), log_->log_end_offset());
+  }
+  /// Forgets producers idle longer than producer.id.expiration.ms.
+  size_t expire_producers(int64_t now_ms, int64_t expiration_ms) {
+    std::lock_guard lk(append_mu_);
+    return producers_.expire(now_ms, expiration_ms);
+  }
+  std::filesystem::path producer_snapshot_path() const {
+    return log_dir_ / (topic_ + "-" + std::to_string(index_)) / "producer-state.snapshot";
   }
 
   /// fsyncs the log and wakes producers waiting for durability. Called by the flusher thread.
@@ -71,7 +119,8 @@ class Partition {
   int32_t index_;
   std::filesystem::path log_dir_;
   std::unique_ptr<storage::Log> log_;
-  std::mutex append_mu_;
+  std::mutex append_mu_;  // guards appends and producers_
+  ProducerStateManager producers_;
   std::atomic<int64_t> durable_;
   std::atomic<int32_t> max_message_bytes_{1048588};
   OffsetWaiters data_waiters_;

@@ -61,6 +61,8 @@ std::shared_ptr<Partition> ReplicaManager::open_partition(const TopicMetadata& t
   for (const auto& line : report.actions) spdlog::warn("recovery of {}-{}: {}", t.name, index, line);
   auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log));
   p->set_max_message_bytes(cfg.max_message_bytes);
+  if (int64_t replayed = p->rebuild_producer_state(now_ms()); replayed > 0)
+    spdlog::info("{}-{}: producer state rebuilt, {} batch(es) replayed after the snapshot", t.name, index, replayed);
   register_partition_metrics(p);
   return p;
 }
@@ -322,9 +324,21 @@ void ReplicaManager::unregister_partition_metrics(const std::string& topic, int3
 void ReplicaManager::checkpoint_recovery_points() {
   std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
   for (const auto& d : config_.log_dirs) per_dir[d];
+  std::vector<std::shared_ptr<Partition>> all;
   {
     std::shared_lock lk(mu_);
-    for (auto& [k, p] : partitions_) per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().recovery_point();
+    for (auto& [k, p] : partitions_) {
+      per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().recovery_point();
+      all.push_back(p);
+    }
+  }
+  // Producer state snapshots bound how much of the log a restart replays to rebuild it.
+  for (auto& p : all) {
+    try {
+      p->snapshot_producer_state();
+    } catch (const std::exception& e) {
+      spdlog::warn("producer state snapshot of {}-{} failed: {}", p->topic(), p->index(), e.what());
+    }
   }
   for (auto& [dir, offsets] : per_dir) {
     try {
@@ -350,6 +364,16 @@ void ReplicaManager::checkpoint_log_start_offsets() {
       spdlog::error("writing log start offset checkpoint in {} failed: {}", dir, e.what());
     }
   }
+}
+
+int64_t ReplicaManager::next_producer_id() {
+  constexpr int64_t kBlock = 1000;
+  std::lock_guard lk(producer_id_mu_);
+  if (producer_id_next_ >= producer_id_end_) {
+    producer_id_next_ = store_.reserve_producer_ids(kBlock);
+    producer_id_end_ = producer_id_next_ + kBlock;
+  }
+  return producer_id_next_++;
 }
 
 void ReplicaManager::request_flush(const std::shared_ptr<Partition>& p) {
@@ -428,6 +452,8 @@ void ReplicaManager::background_loop() {
     if (retention_due) next_retention = now + retention_every;
     if (start_offsets_changed) checkpoint_log_start_offsets();
     if (now >= next_checkpoint) {
+      const int64_t expiration = config_.values.get_int("producer.id.expiration.ms");
+      for (auto& p : all) p->expire_producers(now, expiration);
       checkpoint_recovery_points();
       next_checkpoint = now + checkpoint_every;
     }

@@ -62,6 +62,11 @@ class ReplicaManager {
   /// CreatePartitions (KIP-195): the new count must exceed the current one.
   AdminResult create_partitions(const std::string& name, int32_t new_count, bool validate_only);
 
+  /// A producer id never handed out before, on this broker's whole history (ids are reserved in
+  /// durable blocks of 1000 through the metadata store). Throws std::runtime_error if the
+  /// reservation cannot be persisted.
+  int64_t next_producer_id();
+
   /// Queues a group-commit fsync of `p`; its durable waiters wake when it completes.
   void request_flush(const std::shared_ptr<Partition>& p);
   /// Persists the log start offsets now (after DeleteRecords).
@@ -100,6 +105,10 @@ class ReplicaManager {
   std::thread background_;
   std::thread flusher_;
   std::vector<std::shared_ptr<Partition>> flush_queue_;
+
+  std::mutex producer_id_mu_;
+  int64_t producer_id_next_ = 0;  // [next, end) is reserved and unused
+  int64_t producer_id_end_ = 0;
 };
 
 }  // namespace ferry::broker

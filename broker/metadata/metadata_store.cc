@@ -43,6 +43,7 @@ FileMetadataStore::FileMetadataStore(std::filesystem::path file) : file_(std::mo
     throw std::runtime_error(fmt::format("metadata file {} is corrupt: {}", file_.string(), e.description()));
   }
   cluster_id_ = root["cluster.id"].value_or(std::string{});
+  next_producer_id_ = root["producer.id.next"].value_or(int64_t{0});
   if (auto topics = root["topics"].as_array()) {
     for (auto& node : *topics) {
       auto* t = node.as_table();
@@ -64,6 +65,7 @@ FileMetadataStore::FileMetadataStore(std::filesystem::path file) : file_(std::mo
 void FileMetadataStore::save_locked() {
   toml::table root;
   root.insert("cluster.id", cluster_id_);
+  root.insert("producer.id.next", next_producer_id_);
   toml::array arr;
   for (auto& [name, m] : topics_) {
     toml::table t;
@@ -121,6 +123,19 @@ void FileMetadataStore::put_topic(const TopicMetadata& t) {
       topics_.erase(t.name);
     throw;
   }
+}
+
+int64_t FileMetadataStore::reserve_producer_ids(int64_t count) {
+  std::lock_guard lk(mu_);
+  const int64_t first = next_producer_id_;
+  next_producer_id_ += count;
+  try {
+    save_locked();
+  } catch (...) {
+    next_producer_id_ = first;
+    throw;
+  }
+  return first;
 }
 
 void FileMetadataStore::delete_topic(const std::string& name) {

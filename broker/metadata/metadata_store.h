@@ -36,6 +36,9 @@ class MetadataStore {
   /// Inserts or replaces a topic.
   virtual void put_topic(const TopicMetadata& t) = 0;
   virtual void delete_topic(const std::string& name) = 0;
+  /// Reserves `count` producer ids durably and returns the first; ids are never handed out twice,
+  /// across restarts too (KIP-98: a reused id could make a new producer look like a duplicate).
+  virtual int64_t reserve_producer_ids(int64_t count) = 0;
 };
 
 /// The single-node store: one TOML file rewritten atomically (temp file, fsync, rename, fsync of
@@ -49,12 +52,14 @@ class FileMetadataStore final : public MetadataStore {
   std::optional<TopicMetadata> topic(const std::string& name) override;
   void put_topic(const TopicMetadata& t) override;
   void delete_topic(const std::string& name) override;
+  int64_t reserve_producer_ids(int64_t count) override;
 
  private:
   void save_locked();
   std::filesystem::path file_;
   std::mutex mu_;
   std::string cluster_id_;
+  int64_t next_producer_id_ = 0;  // first id not yet reserved
   std::map<std::string, TopicMetadata> topics_;
 };
 

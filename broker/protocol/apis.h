@@ -10,6 +10,7 @@
 #include "broker/protocol/messages/api_versions.h"
 #include "broker/protocol/messages/describe_cluster.h"
 #include "broker/protocol/messages/fetch.h"
+#include "broker/protocol/messages/init_producer_id.h"
 #include "broker/protocol/messages/list_offsets.h"
 #include "broker/protocol/messages/metadata.h"
 #include "broker/protocol/messages/produce.h"
@@ -36,7 +37,7 @@ struct ApiList {
 using SupportedApis =
     ApiList<ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, DeleteRecordsRequest,
             ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, CreatePartitionsRequest,
-            DescribeClusterRequest>;
+            DescribeClusterRequest, InitProducerIdRequest>;
 
 /// One supported API: key, name and version range (inclusive), and first flexible version.
 struct ApiRange {

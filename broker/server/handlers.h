@@ -41,6 +41,10 @@ class Handlers {
   boost::asio::awaitable<protocol::CreatePartitionsResponse> handle(protocol::CreatePartitionsRequest& req, RequestContext& ctx);
   /// DeleteRecords 0–1 (KIP-107): offset -1 means the high watermark.
   boost::asio::awaitable<protocol::DeleteRecordsResponse> handle(protocol::DeleteRecordsRequest& req, RequestContext& ctx);
+  /// InitProducerId 0–4 for idempotent (non-transactional) producers (KIP-98), answered by any
+  /// broker without FindCoordinator; v3+ with a known id and epoch bumps the epoch (KIP-360).
+  /// A transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions exist.
+  boost::asio::awaitable<protocol::InitProducerIdResponse> handle(protocol::InitProducerIdRequest& req, RequestContext& ctx);
   /// DescribeCluster 0 (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
 

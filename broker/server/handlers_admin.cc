@@ -142,6 +142,32 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   co_return resp;
 }
 
+asio::awaitable<InitProducerIdResponse> Handlers::handle(InitProducerIdRequest& req, RequestContext& ctx) {
+  InitProducerIdResponse resp;
+  if (req.transactional_id && !req.transactional_id->empty()) {
+    resp.error_code = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;  // no transaction coordinator yet
+    co_return resp;
+  }
+  if (!allowed(ctx, Operation::IdempotentWrite, ResourceType::Cluster, security::kClusterResourceName)) {
+    resp.error_code = ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+    co_return resp;
+  }
+  if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < INT16_MAX - 1) {
+    // KIP-360: the producer keeps its id and moves to a new epoch, fencing its older self.
+    resp.producer_id = req.producer_id;
+    resp.producer_epoch = static_cast<int16_t>(req.producer_epoch + 1);
+    co_return resp;
+  }
+  try {
+    resp.producer_id = s_.replicas.next_producer_id();
+    resp.producer_epoch = 0;
+  } catch (const std::exception& e) {
+    spdlog::error("cannot reserve producer ids: {}", e.what());
+    resp.error_code = ErrorCode::KAFKA_STORAGE_ERROR;
+  }
+  co_return resp;
+}
+
 asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest& req, RequestContext& ctx) {
   DescribeClusterResponse resp;
   auto [host, port] = advertised_address(s_, ctx);

@@ -126,17 +126,23 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
         continue;
       }
       const int64_t bytes = static_cast<int64_t>(p.records->size());
-      auto [err, res] = part->append(*p.records, v.batches, now);
-      if (err != storage::errc::ok) {
-        spdlog::error("append to {}-{} failed: {}", t.name, p.index, storage::to_string(err));
-        pr.error_code = to_kafka(err);
+      auto out = part->append(*p.records, v.batches, now);
+      if (out.error != ErrorCode::NONE) {
+        if (out.error == ErrorCode::KAFKA_STORAGE_ERROR)
+          spdlog::error("append to {}-{} failed: storage error", t.name, p.index);
+        else
+          spdlog::debug("produce to {}-{} refused: {}", t.name, p.index, error_name(out.error));
+        pr.error_code = out.error;
         continue;
       }
+      const auto& res = out.result;
       pr.base_offset = res.base_offset;
       pr.log_append_time_ms = res.log_append_time_ms;
       pr.log_start_offset = res.log_start_offset;
-      topic_bytes += bytes;
-      topic_messages += records;
+      if (!out.duplicate) {
+        topic_bytes += bytes;
+        topic_messages += records;
+      }
       if (wait_durable) {
         durable_waits.push_back({part, res.last_offset + 1});
         durable_responses.push_back(&pr);
