@@ -34,9 +34,10 @@ std::string parse_one(bytes::Cursor& c, int32_t index, int64_t min_delta, bool e
   if (exact ? *offset_delta != min_delta : *offset_delta < min_delta) {
     return fmt::format("record {}: offsetDelta {}, expected {}{}", index, *offset_delta, exact ? "" : "at least ", min_delta);
   }
-  RecordView v{*attributes, *ts_delta, *offset_delta, nullptr, -1, nullptr, -1, 0};
+  RecordView v{*attributes, *ts_delta, *offset_delta, nullptr, -1, nullptr, -1, 0, nullptr, 0};
   if (!read_field(r, true, &v.key, &v.key_length)) return fmt::format("record {}: bad key length", index);
   if (!read_field(r, true, &v.value, &v.value_length)) return fmt::format("record {}: bad value length", index);
+  v.headers = r.position();
   auto headers = r.varint();
   if (!headers || *headers < 0) return fmt::format("record {}: bad header count", index);
   v.header_count = *headers;
@@ -49,6 +50,7 @@ std::string parse_one(bytes::Cursor& c, int32_t index, int64_t min_delta, bool e
   if (r.remaining() != 0) {
     return fmt::format("record {}: length {} leaves {} unread bytes after the headers", index, *len, r.remaining());
   }
+  v.headers_size = static_cast<size_t>(r.position() - v.headers);
   *out = v;
   return {};
 }

@@ -23,6 +23,10 @@ struct RecordView {
   const uint8_t* value;
   int32_t value_length;
   int32_t header_count;
+  /// The record's raw header section (headerCount varint through the record's end), so a
+  /// record can be re-encoded around a new timestamp delta without parsing headers again.
+  const uint8_t* headers;
+  size_t headers_size;
 };
 
 /// Called per record in order; return false to stop early (not an error).

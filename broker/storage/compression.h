@@ -1,6 +1,7 @@
 // Decompression of record batch v2 payloads for the codecs Kafka defines in the batch attributes
-// (bits 0-2: 1 gzip, 2 snappy, 3 lz4, 4 zstd; KIP-98, KIP-110 for zstd). Storage only ever
-// decompresses to check or search a batch; batches are stored exactly as the producer sent them.
+// (bits 0-2: 1 gzip, 2 snappy, 3 lz4, 4 zstd; KIP-98, KIP-110 for zstd). Storage decompresses to
+// check, search or compact a batch; it never compresses (the cleaner writes filtered batches back
+// uncompressed).
 #pragma once
 
 #include <cstddef>

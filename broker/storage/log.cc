@@ -310,7 +310,8 @@ int Log::apply_retention(int64_t now_ms) {
     if (closed_) return 0;
     const size_t n = segments_.size();
     size_t k = 0;  // segments_[0..k) will go; the active segment never does
-    if (cfg_.retention_ms >= 0) {
+    // cleanup.policy=compact alone keeps data by key, not by age or size (Kafka's deleteOldSegments).
+    if (cfg_.delete_retention && cfg_.retention_ms >= 0) {
       while (k + 1 < n) {
         const Segment& s = *segments_[k];
         int64_t newest = s.max_timestamp() >= 0 ? s.max_timestamp() : s.last_modified_ms();
@@ -318,7 +319,7 @@ int Log::apply_retention(int64_t now_ms) {
         ++k;
       }
     }
-    if (cfg_.retention_bytes >= 0) {
+    if (cfg_.delete_retention && cfg_.retention_bytes >= 0) {
       int64_t excess = -cfg_.retention_bytes;
       for (size_t i = k; i < n; ++i) excess += segments_[i]->size();
       while (k + 1 < n && excess - segments_[k]->size() >= 0) {

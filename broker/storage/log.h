@@ -5,9 +5,11 @@
 // umbrella: including it gives the whole public API (batches, validation, checkpoints).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "broker/storage/checkpoint.h"
+#include "broker/storage/compaction.h"
 #include "broker/storage/crc32c.h"
 #include "broker/storage/errc.h"
 #include "broker/storage/record_batch.h"
@@ -38,6 +41,38 @@ struct LogConfig {
   bool log_append_time = false;            ///< message.timestamp.type == LogAppendTime
   int64_t flush_messages = INT64_MAX;      ///< flush.messages: fsync after this many unflushed records
   int64_t flush_ms = INT64_MAX;            ///< flush.ms: fsync when the oldest unflushed append is this old
+  /// cleanup.policy contains "compact": Log::clean keeps only the newest record per key.
+  bool compact = false;
+  /// cleanup.policy contains "delete": apply_retention honours retention.ms / retention.bytes.
+  /// Without it (policy "compact" alone) retention only drops segments below the log start offset.
+  bool delete_retention = true;
+  /// delete.retention.ms: how long a tombstone (null value) survives once its batch was first
+  /// cleaned (KIP-534 delete horizon), so consumers that read it in that window see the delete.
+  int64_t delete_retention_ms = 86400000;
+  /// min.compaction.lag.ms (KIP-58): a segment whose newest record is younger than this is not
+  /// cleaned yet, so every record stays readable uncompacted for at least this long.
+  int64_t min_compaction_lag_ms = 0;
+  /// min.cleanable.dirty.ratio: clean_due() once dirty bytes exceed this share of the log below
+  /// the first uncleanable offset.
+  double min_cleanable_dirty_ratio = 0.5;
+};
+
+/// Name of the per-log-dir file holding each partition's first dirty offset, in the checkpoint
+/// format of checkpoint.h (Kafka's LogCleanerManager uses the same name). The broker writes it
+/// from Log::cleaner_checkpoint() and passes the value back to Log::open.
+inline constexpr const char* kCleanerCheckpointFile = "cleaner-offset-checkpoint";
+
+/// What one Log::clean pass did.
+struct CleanResult {
+  errc error = errc::ok;            ///< storage_error when an I/O step failed (the log is then offline)
+  int64_t first_dirty_offset = -1;  ///< where the key map started (the checkpoint before the pass)
+  int64_t end_offset = -1;          ///< first uncleanable offset; the checkpoint after the pass
+  int64_t keys = 0;                 ///< distinct keys in the dirty section
+  int segments_rewritten = 0;       ///< segments swapped for their cleaned copy
+  int64_t bytes_before = 0;         ///< .log bytes of the rewritten segments before ...
+  int64_t bytes_after = 0;          ///< ... and after
+  int64_t records_removed = 0;      ///< superseded records plus expired tombstones
+  int64_t tombstones_removed = 0;
 };
 
 /// Outcome of a successful append; offsets are those the batches now carry.
@@ -79,8 +114,16 @@ class Log {
   /// *report (may be null) and logged at warn. Leftover <segment>.*.deleted / *.cleaned files
   /// and index files without a .log are removed. If `log_start_offset` is beyond what survived, the log restarts
   /// empty at `log_start_offset`. Throws std::system_error on I/O failure.
+  ///
+  /// Log cleaner leftovers are settled first (Kafka's .cleaned -> .swap -> replace): a
+  /// <segment>.log.swap means a cleaned copy was complete and is renamed over the original
+  /// (with whichever of its .index.swap / .timeindex.swap are still there); stray *.cleaned files
+  /// and index .swap files without a .log.swap are deleted. `cleaner_checkpoint` is the first
+  /// dirty offset from the log dir's cleaner-offset-checkpoint (0 when unknown); outside
+  /// [log start, log end] it resets to the log start, as Kafka does.
   static std::unique_ptr<Log> open(const std::filesystem::path& dir, const LogConfig& cfg,
-                                   int64_t log_start_offset, int64_t recovery_point, RecoveryReport* report);
+                                   int64_t log_start_offset, int64_t recovery_point, RecoveryReport* report,
+                                   int64_t cleaner_checkpoint = 0);
 
   /// Releases files without flushing (like a crash as far as durability goes); call close() for
   /// a clean shutdown.
@@ -163,6 +206,37 @@ class Log {
   /// next append; this lets an idle partition's segment become eligible for retention).
   void roll_if_due(int64_t now_ms);
 
+  /// Compacts the log (cleanup.policy=compact; Kafka docs "Log Compaction"). The dirty section runs
+  /// from cleaner_checkpoint() to the first uncleanable offset: the active segment's base, or the
+  /// base of the first segment whose newest record (file mtime when none has a timestamp) is
+  /// younger than now_ms - min.compaction.lag.ms (KIP-58; whole segments, like Kafka). A key ->
+  /// newest-offset map is built over it, then every segment below that offset is rewritten per
+  /// filter_batch (compaction.h): superseded records go, tombstones get a delete horizon of now_ms
+  /// + delete.retention.ms on first cleaning and go once it has passed, keyless records and
+  /// control batches stay, offsets never change. A segment's last batch, and each producer id's
+  /// last batch in the log, survive as empty batches when all their records go. Segments with
+  /// nothing to remove are not rewritten. Each cleaned segment is written as
+  /// <base>.{log,index,timeindex}.cleaned, fsynced, renamed to .swap, then over the originals
+  /// (see open()). Readers run concurrently except during each swap; appends and retention too
+  /// (a segment deleted meanwhile is simply not swapped). Advances cleaner_checkpoint() to
+  /// end_offset. Does nothing when compact is off or the log is closed. Cleaning passes are
+  /// serialised. I/O failure -> error storage_error and the log goes offline, as for appends.
+  /// Not handled (unlike Kafka): aborted transactional records are kept; transactions still open
+  /// are not held back from cleaning; adjacent small segments are not merged.
+  CleanResult clean(int64_t now_ms);
+
+  /// True when compaction is on and either the dirty share of the cleanable log exceeds
+  /// min.cleanable.dirty.ratio (Kafka's cleanableRatio: bytes of the dirty section over the bytes
+  /// below the first uncleanable offset), or a tombstone delete horizon noted by an earlier pass
+  /// in this process has passed. The lag rule uses now_ms; the overload without it uses the wall clock.
+  bool clean_due(int64_t now_ms) const;
+  bool clean_due() const;
+
+  /// First offset not yet cleaned (the cleaner-offset-checkpoint value), never below the log start.
+  int64_t cleaner_checkpoint() const {
+    return std::max(cleaner_checkpoint_.load(std::memory_order_acquire), log_start_offset());
+  }
+
   /// Replaces the config; takes effect from the next operation.
   void update_config(const LogConfig& cfg);
 
@@ -180,6 +254,19 @@ class Log {
   std::pair<errc, AppendResult> write(std::vector<uint8_t>& blob, const std::vector<BatchHeader>& batches, bool assign,
                                       int32_t leader_epoch, int64_t now_ms);
   void load(int64_t log_start_offset, int64_t recovery_point, RecoveryReport* report);
+  // Settles interrupted cleaner swaps before the segments are listed (log_clean.cc).
+  void finish_swaps(const std::function<void(std::string)>& note);
+  // Requires mu_ (either side): [first dirty, first uncleanable) and the dirty/total byte counts.
+  struct DirtyRange {
+    int64_t first_dirty;
+    int64_t end;
+    int64_t dirty_bytes;
+    int64_t total_bytes;
+  };
+  DirtyRange dirty_range(int64_t now_ms) const;
+  // Requires mu_ exclusively. Renames <base>.*.cleaned into place and returns the reopened
+  // segment; nullptr when `old` is no longer in the log (retention or close took it).
+  std::shared_ptr<Segment> swap_in_cleaned(const std::shared_ptr<Segment>& old);
   int64_t flush_impl(bool all_indexes);
   // Requires mu_ exclusively.
   void roll_locked(int64_t base_offset, int64_t now_ms);
@@ -201,6 +288,9 @@ class Log {
   bool dir_dirty_ = false;
   int64_t unflushed_messages_ = 0;
   int64_t first_unflushed_ms_ = -1;
+  std::mutex clean_mu_;  // one cleaning pass at a time
+  std::atomic<int64_t> cleaner_checkpoint_{0};
+  std::atomic<int64_t> next_delete_horizon_ms_{INT64_MAX};
 };
 
 }  // namespace ferry::storage

@@ -40,9 +40,12 @@ int64_t now_ms() {
 }  // namespace
 
 std::unique_ptr<Log> Log::open(const std::filesystem::path& dir, const LogConfig& cfg, int64_t log_start_offset,
-                               int64_t recovery_point, RecoveryReport* report) {
+                               int64_t recovery_point, RecoveryReport* report, int64_t cleaner_checkpoint) {
   std::unique_ptr<Log> log(new Log(dir, cfg));
   log->load(log_start_offset, recovery_point, report);
+  const int64_t lso = log->log_start_offset();
+  const bool valid = cleaner_checkpoint >= lso && cleaner_checkpoint <= log->log_end_offset();
+  log->cleaner_checkpoint_.store(valid ? cleaner_checkpoint : lso);
   return log;
 }
 
@@ -61,6 +64,7 @@ void Log::load(int64_t log_start_offset, int64_t recovery_point, RecoveryReport*
   };
 
   std::filesystem::create_directories(dir_);
+  finish_swaps(note);
   std::set<int64_t> logs;  // base offsets of the .log files
   std::vector<std::filesystem::path> indexes;
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {

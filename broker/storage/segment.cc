@@ -48,8 +48,8 @@ BatchReader::Status BatchReader::next(bool whole) {
   return Status::batch;
 }
 
-Segment::Segment(const std::filesystem::path& dir, int64_t base_offset)
-    : dir_(dir), base_(base_offset), log_path_(dir / file_name(base_offset, ".log")), next_offset_(base_offset) {}
+Segment::Segment(const std::filesystem::path& dir, int64_t base_offset, std::string suffix)
+    : dir_(dir), base_(base_offset), suffix_(std::move(suffix)), log_path_(path(".log")), next_offset_(base_offset) {}
 
 Segment::~Segment() { file_io::close_quietly(log_fd_); }
 
@@ -57,15 +57,16 @@ std::string Segment::file_name(int64_t base_offset, const char* ext) {
   return fmt::format("{:020d}{}", base_offset, ext);
 }
 
-std::shared_ptr<Segment> Segment::create(const std::filesystem::path& dir, int64_t base_offset, int64_t now_ms) {
-  std::shared_ptr<Segment> s(new Segment(dir, base_offset));
+std::shared_ptr<Segment> Segment::create(const std::filesystem::path& dir, int64_t base_offset, int64_t now_ms,
+                                         const std::string& suffix) {
+  std::shared_ptr<Segment> s(new Segment(dir, base_offset, suffix));
   s->log_fd_ = file_io::open_or_throw(s->log_path_, O_RDWR | O_CREAT | O_EXCL);
   // Index files left behind without a .log would otherwise be adopted with stale entries.
-  std::filesystem::remove(dir / file_name(base_offset, ".index"));
-  std::filesystem::remove(dir / file_name(base_offset, ".timeindex"));
+  std::filesystem::remove(s->path(".index"));
+  std::filesystem::remove(s->path(".timeindex"));
   bool existed;
-  s->offset_index_.open(dir / file_name(base_offset, ".index"), &existed);
-  s->time_index_.open(dir / file_name(base_offset, ".timeindex"), &existed);
+  s->offset_index_.open(s->path(".index"), &existed);
+  s->time_index_.open(s->path(".timeindex"), &existed);
   s->roll_start_ms_ = now_ms;
   s->dirty_ = true;
   return s;
@@ -160,8 +161,8 @@ void Segment::sync(bool with_indexes) {
 void Segment::remove_files() {
   for (const char* ext : {".log", ".index", ".timeindex"}) {
     std::error_code ec;
-    std::filesystem::remove(dir_ / file_name(base_, ext), ec);
-    if (ec) spdlog::warn("storage: cannot delete {}: {}", (dir_ / file_name(base_, ext)).string(), ec.message());
+    std::filesystem::remove(path(ext), ec);
+    if (ec) spdlog::warn("storage: cannot delete {}: {}", path(ext).string(), ec.message());
   }
 }
 
@@ -322,8 +323,8 @@ Segment::LoadResult Segment::load(bool recover, const IndexPolicy& policy) {
   LoadResult r;
   int64_t log_size = file_io::file_size(log_fd_, log_path_);
   bool off_existed = false, time_existed = false;
-  std::string off_err = offset_index_.open(dir_ / file_name(base_, ".index"), &off_existed);
-  std::string time_err = time_index_.open(dir_ / file_name(base_, ".timeindex"), &time_existed);
+  std::string off_err = offset_index_.open(path(".index"), &off_existed);
+  std::string time_err = time_index_.open(path(".timeindex"), &time_existed);
   if (!off_existed) {
     r.index_rebuilt = ".index was missing";
   } else if (!time_existed) {

@@ -74,7 +74,11 @@ class Segment {
   };
 
   /// Creates the empty files of a new segment; fails with std::system_error if they exist.
-  static std::shared_ptr<Segment> create(const std::filesystem::path& dir, int64_t base_offset, int64_t now_ms);
+  /// A non-empty `suffix` (".cleaned", used by the log cleaner) is appended to all three file
+  /// names, e.g. 00000000000000000000.log.cleaned; such a segment is written, synced and dropped,
+  /// and only ever reopened under its final name.
+  static std::shared_ptr<Segment> create(const std::filesystem::path& dir, int64_t base_offset, int64_t now_ms,
+                                         const std::string& suffix = {});
   /// Opens an existing segment's .log (indexes are opened by load()).
   static std::shared_ptr<Segment> open(const std::filesystem::path& dir, int64_t base_offset);
   ~Segment();
@@ -134,13 +138,16 @@ class Segment {
   /// offset index).
   int64_t start_position_for_time(int64_t ts) const;
   BatchReader reader(int64_t position) const { return BatchReader(log_fd_, log_path_, position, size_); }
+  /// A reader bounded by `end` rather than the current size: lets a reader that runs without the
+  /// Log's lock walk a snapshot of the active segment while appends continue.
+  BatchReader reader(int64_t position, int64_t end) const { return BatchReader(log_fd_, log_path_, position, end); }
   /// Appends .log bytes [pos, pos+n) to `out`. Throws std::system_error, including on a short read.
   void read(int64_t pos, size_t n, std::vector<uint8_t>& out) const;
   /// The batch header at `pos`, or nullopt when fewer than 61 bytes are there.
   std::optional<BatchHeader> header_at(int64_t pos) const;
 
  private:
-  Segment(const std::filesystem::path& dir, int64_t base_offset);
+  Segment(const std::filesystem::path& dir, int64_t base_offset, std::string suffix = {});
 
   void reset_state();
   // Folds one batch at `pos` into next offset / max timestamp and queues the index entries the
@@ -155,8 +162,11 @@ class Segment {
   // Reads batches after the last offset index entry; "" or why the tail or the index is bad.
   std::string scan_tail(const IndexPolicy& policy, int64_t log_size, bool* index_bad);
 
+  std::filesystem::path path(const char* ext) const { return dir_ / (file_name(base_, ext) + suffix_); }
+
   std::filesystem::path dir_;
   int64_t base_;
+  std::string suffix_;
   std::filesystem::path log_path_;
   int log_fd_ = -1;
   OffsetIndex offset_index_;
