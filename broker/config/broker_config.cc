@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <climits>
 
 namespace ferry::broker {
@@ -57,6 +58,10 @@ const config::Schema& broker_schema() {
         .add_list("log.cleanup.policy", {"delete"}, "delete and/or compact (topic key cleanup.policy).")
         .add_int("log.cleaner.delete.retention.ms", 86400000, 0, INT64_MAX,
                  "How long tombstones are kept on compacted topics (topic key delete.retention.ms).")
+        .add_int("log.cleaner.min.compaction.lag.ms", 0, 0, INT64_MAX,
+                 "A record stays uncompacted at least this long (topic key min.compaction.lag.ms).")
+        .add_int("log.cleaner.backoff.ms", 15000, 1, INT64_MAX,
+                 "How often compacted partitions are checked for cleaning.")
         .add_int("min.insync.replicas", 1, 1, INT32_MAX, "Default min.insync.replicas of topics.")
         .add_int("producer.id.expiration.ms", 86400000, 1, INT64_MAX,
                  "An idempotent producer's sequence state is forgotten after this long without a write.")
@@ -146,7 +151,9 @@ config::Schema make_topic_schema(const config::Values& b) {
       .add_int("flush.ms", i("log.flush.interval.ms"), 0, INT64_MAX, "fsync when unflushed data is this old.")
       .add_int("index.interval.bytes", i("log.index.interval.bytes"), 0, INT32_MAX, "Bytes between index entries.")
       .add_int("segment.index.bytes", i("log.index.size.max.bytes"), 4, INT32_MAX, "Index size that forces a roll.")
-      .add_int("delete.retention.ms", i("log.cleaner.delete.retention.ms"), 0, INT64_MAX, "Tombstone retention.");
+      .add_int("delete.retention.ms", i("log.cleaner.delete.retention.ms"), 0, INT64_MAX, "Tombstone retention.")
+      .add_int("min.compaction.lag.ms", i("log.cleaner.min.compaction.lag.ms"), 0, INT64_MAX,
+               "Minimum age of a record before compaction may remove it.");
   return s;
 }
 
@@ -162,6 +169,11 @@ storage::LogConfig to_log_config(const config::Values& t) {
   c.log_append_time = t.get_string("message.timestamp.type") == "LogAppendTime";
   c.flush_messages = t.get_int("flush.messages");
   c.flush_ms = t.get_int("flush.ms");
+  const auto& policy = t.get_list("cleanup.policy");
+  c.compact = std::find(policy.begin(), policy.end(), "compact") != policy.end();
+  c.delete_retention = std::find(policy.begin(), policy.end(), "delete") != policy.end();
+  c.delete_retention_ms = t.get_int("delete.retention.ms");
+  c.min_compaction_lag_ms = t.get_int("min.compaction.lag.ms");
   return c;
 }
 

@@ -110,6 +110,9 @@ class Partition {
   /// Largest record batch accepted (the topic's max.message.bytes).
   int32_t max_message_bytes() const { return max_message_bytes_.load(std::memory_order_relaxed); }
   void set_max_message_bytes(int32_t v) { max_message_bytes_.store(v, std::memory_order_relaxed); }
+  /// Whether the topic is compacted (cleanup.policy contains compact): keyless records are refused.
+  bool compacted() const { return compacted_.load(std::memory_order_relaxed); }
+  void set_compacted(bool v) { compacted_.store(v, std::memory_order_relaxed); }
 
   OffsetWaiters& data_waiters() { return data_waiters_; }
   OffsetWaiters& durable_waiters() { return durable_waiters_; }
@@ -123,6 +126,7 @@ class Partition {
   ProducerStateManager producers_;
   std::atomic<int64_t> durable_;
   std::atomic<int32_t> max_message_bytes_{1048588};
+  std::atomic<bool> compacted_{false};
   OffsetWaiters data_waiters_;
   OffsetWaiters durable_waiters_;
 };

@@ -10,6 +10,7 @@ namespace {
 
 constexpr const char* kRecoveryPointFile = "recovery-point-offset-checkpoint";
 constexpr const char* kLogStartOffsetFile = "log-start-offset-checkpoint";
+constexpr const char* kCleanerOffsetFile = storage::kCleanerCheckpointFile;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -55,12 +56,14 @@ std::shared_ptr<Partition> ReplicaManager::open_partition(const TopicMetadata& t
   storage::TopicPartition tp{t.name, index};
   int64_t log_start = log_start_offsets_.count(tp) ? log_start_offsets_[tp] : 0;
   int64_t recovery = recovery_points_.count(tp) ? recovery_points_[tp] : 0;
+  int64_t cleaned = cleaner_offsets_.count(tp) ? cleaner_offsets_[tp] : 0;
   storage::RecoveryReport report;
   auto cfg = to_log_config(topic_config_locked_free(t));
-  auto log = storage::Log::open(dir / partition_dir_name(t.name, index), cfg, log_start, recovery, &report);
+  auto log = storage::Log::open(dir / partition_dir_name(t.name, index), cfg, log_start, recovery, &report, cleaned);
   for (const auto& line : report.actions) spdlog::warn("recovery of {}-{}: {}", t.name, index, line);
   auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log));
   p->set_max_message_bytes(cfg.max_message_bytes);
+  p->set_compacted(cfg.compact);
   if (int64_t replayed = p->rebuild_producer_state(now_ms()); replayed > 0)
     spdlog::info("{}-{}: producer state rebuilt, {} batch(es) replayed after the snapshot", t.name, index, replayed);
   register_partition_metrics(p);
@@ -74,6 +77,8 @@ void ReplicaManager::startup() {
       recovery_points_[tp] = off;
     for (auto& [tp, off] : storage::read_offset_checkpoint(std::filesystem::path(d) / kLogStartOffsetFile))
       log_start_offsets_[tp] = off;
+    for (auto& [tp, off] : storage::read_offset_checkpoint(std::filesystem::path(d) / kCleanerOffsetFile))
+      cleaner_offsets_[tp] = off;
   }
   auto start = std::chrono::steady_clock::now();
   {
@@ -349,6 +354,42 @@ void ReplicaManager::checkpoint_recovery_points() {
   }
 }
 
+void ReplicaManager::clean_compacted(const std::vector<std::shared_ptr<Partition>>& partitions, int64_t now) {
+  bool cleaned_any = false;
+  for (auto& p : partitions) {
+    if (!p->compacted() || !p->log().clean_due(now)) continue;
+    try {
+      auto r = p->log().clean(now);
+      if (r.error != storage::errc::ok) {
+        spdlog::error("cleaning {}-{} failed: {}", p->topic(), p->index(), storage::to_string(r.error));
+        continue;
+      }
+      cleaned_any = true;
+      spdlog::info("cleaned {}-{} up to offset {}: {} segment(s) rewritten, {} -> {} bytes, {} record(s) and {} "
+                   "tombstone(s) removed",
+                   p->topic(), p->index(), r.end_offset, r.segments_rewritten, r.bytes_before, r.bytes_after,
+                   r.records_removed, r.tombstones_removed);
+    } catch (const std::exception& e) {
+      spdlog::error("cleaning {}-{} failed: {}", p->topic(), p->index(), e.what());
+    }
+  }
+  if (!cleaned_any) return;
+  std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
+  for (const auto& d : config_.log_dirs) per_dir[d];
+  {
+    std::shared_lock lk(mu_);
+    for (auto& [k, p] : partitions_)
+      if (p->compacted()) per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().cleaner_checkpoint();
+  }
+  for (auto& [dir, offsets] : per_dir) {
+    try {
+      storage::write_offset_checkpoint(std::filesystem::path(dir) / kCleanerOffsetFile, offsets);
+    } catch (const std::exception& e) {
+      spdlog::error("writing cleaner checkpoint in {} failed: {}", dir, e.what());
+    }
+  }
+}
+
 void ReplicaManager::checkpoint_log_start_offsets() {
   std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
   for (const auto& d : config_.log_dirs) per_dir[d];
@@ -418,6 +459,8 @@ void ReplicaManager::background_loop() {
   using namespace std::chrono;
   const int64_t retention_every = config_.values.get_int("log.retention.check.interval.ms");
   const int64_t checkpoint_every = config_.values.get_int("log.flush.offset.checkpoint.interval.ms");
+  const int64_t clean_every = config_.values.get_int("log.cleaner.backoff.ms");
+  int64_t next_clean = now_ms() + clean_every;
   int64_t next_retention = now_ms() + std::min<int64_t>(retention_every, 30000);
   int64_t next_checkpoint = now_ms() + checkpoint_every;
   std::unique_lock lk(bg_mu_);
@@ -450,6 +493,10 @@ void ReplicaManager::background_loop() {
       }
     }
     if (retention_due) next_retention = now + retention_every;
+    if (now >= next_clean) {
+      clean_compacted(all, now);
+      next_clean = now_ms() + clean_every;
+    }
     if (start_offsets_changed) checkpoint_log_start_offsets();
     if (now >= next_checkpoint) {
       const int64_t expiration = config_.values.get_int("producer.id.expiration.ms");

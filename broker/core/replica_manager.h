@@ -80,6 +80,9 @@ class ReplicaManager {
   void register_partition_metrics(const std::shared_ptr<Partition>& p);
   void unregister_partition_metrics(const std::string& topic, int32_t index);
   void checkpoint_recovery_points();
+  /// Log cleaner pass over compacted partitions whose dirty ratio is due; persists the cleaner
+  /// checkpoint (Kafka's cleaner-offset-checkpoint) when anything was cleaned.
+  void clean_compacted(const std::vector<std::shared_ptr<Partition>>& partitions, int64_t now);
   void background_loop();
   void flusher_loop();
   config::Values topic_config_locked_free(const TopicMetadata& t) const;
@@ -97,6 +100,7 @@ class ReplicaManager {
 
   std::map<storage::TopicPartition, int64_t> recovery_points_;    // loaded at start
   std::map<storage::TopicPartition, int64_t> log_start_offsets_;  // loaded at start
+  std::map<storage::TopicPartition, int64_t> cleaner_offsets_;    // loaded at start
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;

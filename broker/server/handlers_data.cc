@@ -114,6 +114,11 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
         pr.error_code = to_kafka(v.error);
         continue;
       }
+      if (part->compacted() && storage::has_null_key(p.records->data(), p.records->size())) {
+        // A keyless record could never be compacted away (Kafka refuses it too).
+        pr.error_code = ErrorCode::INVALID_RECORD;
+        continue;
+      }
       bool transactional = false;
       int64_t records = 0;
       for (auto& b : v.batches) {
