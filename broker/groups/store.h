@@ -1,0 +1,78 @@
+// The persistence seam of the group coordinator. A snapshot carries what Kafka's GroupMetadataValue
+// record (the value of a group's key in __consumer_offsets) carries, so a store backed by that topic
+// can encode it field for field. Committed offsets are not part of it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/groups/types.h"
+
+namespace ferry::groups {
+
+/// One member as persisted: the subscription is its metadata for the selected protocol.
+struct MemberSnapshot {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string client_id;
+  std::string client_host;
+  int32_t rebalance_timeout_ms = 0;
+  int32_t session_timeout_ms = 0;
+  Bytes subscription;
+  Bytes assignment;
+  bool operator==(const MemberSnapshot&) const = default;
+};
+
+/// A group's durable state. An empty `members` means the group is Empty at `generation_id`.
+struct GroupSnapshot {
+  std::string group_id;
+  std::string protocol_type;
+  int32_t generation_id = 0;
+  /// The selected protocol; "" for an Empty group.
+  std::string protocol_name;
+  std::string leader_id;
+  /// When the group entered its current state, in the coordinator's clock (ms).
+  int64_t state_timestamp_ms = 0;
+  std::vector<MemberSnapshot> members;
+  bool operator==(const GroupSnapshot&) const = default;
+};
+
+/// Where the coordinator writes group state. Called outside the coordinator's state mutex but
+/// under a second mutex that keeps calls in the order the state changed, so an implementation
+/// must not call back into the coordinator. Kafka writes the same moments: a new Empty
+/// generation, the leader's assignment (SyncGroup), a static member replacing its old id without
+/// a rebalance; and a tombstone when a group is deleted.
+class GroupStore {
+ public:
+  virtual ~GroupStore() = default;
+  /// Replaces the stored state of `snapshot.group_id`.
+  virtual void persist(const GroupSnapshot& snapshot) = 0;
+  /// Deletes the stored state of `group_id` (Kafka writes a tombstone).
+  virtual void remove(const std::string& group_id) = 0;
+};
+
+/// A GroupStore keeping the latest snapshot per group in memory. For tests and for running the
+/// broker until the __consumer_offsets-backed store exists. Thread-safe.
+class MemoryGroupStore final : public GroupStore {
+ public:
+  void persist(const GroupSnapshot& snapshot) override;
+  void remove(const std::string& group_id) override;
+  /// The latest snapshot of every group not removed, ordered by group id; pass to
+  /// GroupCoordinator::restore() to rebuild state.
+  std::vector<GroupSnapshot> snapshots() const;
+  /// The latest snapshot of `group_id`, if any.
+  std::optional<GroupSnapshot> get(const std::string& group_id) const;
+  /// How many persist() calls were made (every write, not just the live ones).
+  size_t writes() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, GroupSnapshot> groups_;
+  size_t writes_ = 0;
+};
+
+}  // namespace ferry::groups
