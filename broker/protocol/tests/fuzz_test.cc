@@ -138,7 +138,7 @@ TEST(DecoderFuzz, NeverCrashesNorThrowsAnythingButDecodeError) {
   SCOPED_TRACE("FERRY_FUZZ_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   Stats st;
-  SupportedApis::for_each([&]<class R>() {
+  testing::for_each_api([&]<class R>() {
     for (int16_t v = R::min_version; v <= R::max_version; ++v) {
       bool flexible = is_flexible<R>(v);
       std::string req = std::string(R::name) + "Request";

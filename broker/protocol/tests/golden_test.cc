@@ -12,17 +12,8 @@ namespace ferry::protocol {
 namespace {
 
 using testing::Bld;
+using testing::expect_golden;
 using testing::hex;
-
-// Encoding `m` gives exactly `want`, and decoding `want` gives back `m` using every byte.
-template <class M>
-void expect_golden(const M& m, int16_t version, bool flexible, const Bytes& want) {
-  EXPECT_EQ(hex(testing::encode_body(m, version, flexible)), hex(want));
-  size_t left = 1;
-  M got = testing::decode_body<M>(want, version, flexible, &left);
-  EXPECT_EQ(left, 0u);
-  EXPECT_TRUE(got == m) << "decoding the golden bytes gave a different value";
-}
 
 ApiVersionsResponse two_apis() {
   ApiVersionsResponse r;

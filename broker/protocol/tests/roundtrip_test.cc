@@ -1,5 +1,5 @@
 // Round trip of every request and response type at every version Ferry declares, driven by
-// SupportedApis: a new API or version is covered as soon as it is declared.
+// SupportedApis and DeclaredApis: a new API or version is covered as soon as it is declared.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -54,7 +54,7 @@ void round_trip_all_seeds(const char* api, const char* side, int16_t version, bo
 
 TEST(RoundTrip, EveryRequestAndResponseAtEveryVersion) {
   int versions = 0;
-  SupportedApis::for_each([&]<class R>() {
+  testing::for_each_api([&]<class R>() {
     ASSERT_LE(R::min_version, R::max_version) << R::name;
     for (int16_t v = R::min_version; v <= R::max_version; ++v) {
       bool flexible = is_flexible<R>(v);
@@ -63,9 +63,12 @@ TEST(RoundTrip, EveryRequestAndResponseAtEveryVersion) {
       ++versions;
     }
   });
-  // 10 APIs: Produce 3-7, Fetch 4-11, ListOffsets 1-3, Metadata 0-6, DeleteRecords 0-1,
-  // ApiVersions 0-3, CreateTopics 2-4, DeleteTopics 1-3, CreatePartitions 0-1, DescribeCluster 0.
-  EXPECT_GE(versions, 38);
+  // Served: Produce 3-7, Fetch 4-11, ListOffsets 1-3, Metadata 0-6, DeleteRecords 0-1,
+  // ApiVersions 0-3, CreateTopics 2-4, DeleteTopics 1-3, CreatePartitions 0-1, DescribeCluster 0
+  // (38). Declared: OffsetCommit 2-7, OffsetFetch 1-7, FindCoordinator 0-2, JoinGroup 2-5,
+  // Heartbeat/LeaveGroup/SyncGroup 1-3, DescribeGroups 2-4, ListGroups 1-4, DescribeConfigs 1-2,
+  // AlterConfigs 0-1, DeleteGroups 0-1, IncrementalAlterConfigs 0-1, OffsetDelete 0 (45).
+  EXPECT_GE(versions, 38 + 45);
 }
 
 // Fields that do not exist at a version must be neither written nor read there: a value with
@@ -97,7 +100,7 @@ void expect_projection(const char* what, int16_t version, bool flexible) {
 }
 
 TEST(RoundTrip, FieldsAbsentAtAVersionAreNotWrittenAndDecodeAsDefaults) {
-  SupportedApis::for_each([&]<class R>() {
+  testing::for_each_api([&]<class R>() {
     for (int16_t v = R::min_version; v <= R::max_version; ++v) {
       expect_projection<R>(R::name, v, is_flexible<R>(v));
       expect_projection<typename R::Response>(R::name, v, is_flexible<R>(v));
@@ -125,6 +128,53 @@ TEST(ApiList, RangesMatchTheDeclarations) {
   EXPECT_FALSE(find_api(9999).has_value());
   EXPECT_FALSE(SupportedApis::visit(9999, []<class X>() {}));
   EXPECT_FALSE(is_flexible_request(9999, 100)) << "unknown APIs use header v1";
+}
+
+// A declared API has no handler yet: advertising it in ApiVersions would invite clients to send
+// requests the broker cannot answer. Each key must also be unique across both lists, or moving an
+// API to SupportedApis would leave a stale twin behind.
+TEST(ApiList, DeclaredApisAreNotAdvertised) {
+  std::set<int16_t> keys;
+  SupportedApis::for_each([&]<class R>() { keys.insert(R::api_key); });
+  int declared = 0;
+  DeclaredApis::for_each([&]<class R>() {
+    ++declared;
+    EXPECT_LE(R::min_version, R::max_version) << R::name;
+    EXPECT_FALSE(find_api(R::api_key).has_value()) << R::name << " is advertised without a handler";
+    EXPECT_FALSE(is_flexible_request(R::api_key, R::max_version)) << R::name;
+    EXPECT_TRUE(keys.insert(R::api_key).second) << "duplicate api key " << R::api_key;
+    bool hit = false;
+    EXPECT_TRUE(DeclaredApis::visit(R::api_key, [&]<class X>() { hit = X::api_key == R::api_key; }));
+    EXPECT_TRUE(hit);
+  });
+  EXPECT_GT(declared, 0);
+  EXPECT_EQ(supported_api_ranges().size() + static_cast<size_t>(declared), keys.size());
+}
+
+// The group, offset and config ranges from ../shared/KAFKA-COMPAT.md, checked in whichever list
+// the API sits, so that the move to SupportedApis cannot narrow them. The first flexible version
+// is checked where the table names one, since it decides the header version a client sends.
+TEST(ApiList, GroupOffsetAndConfigApisCoverTheVersionsClientsNeed) {
+  struct Need {
+    int16_t key;
+    int16_t lo, hi;
+    int16_t flexible_from;  // 0: not stated in the compatibility table
+  };
+  const Need needs[] = {{8, 2, 7, 0},  {9, 1, 7, 6},  {10, 0, 2, 0}, {11, 2, 5, 0}, {12, 1, 3, 0},
+                        {13, 1, 3, 0}, {14, 1, 3, 0}, {15, 2, 4, 0}, {16, 1, 4, 3}, {32, 1, 2, 0}};
+  for (const auto& n : needs) {
+    bool found = false;
+    auto check = [&]<class R>() {
+      found = true;
+      EXPECT_LE(R::min_version, n.lo) << R::name;
+      EXPECT_GE(R::max_version, n.hi) << R::name;
+      if (n.flexible_from) {
+        EXPECT_EQ(R::flexible_from, n.flexible_from) << R::name;
+      }
+    };
+    if (!SupportedApis::visit(n.key, check)) DeclaredApis::visit(n.key, check);
+    EXPECT_TRUE(found) << "api " << n.key << " is neither served nor declared";
+  }
 }
 
 // The ranges that unmodified clients depend on (../shared/KAFKA-COMPAT.md): librdkafka disables

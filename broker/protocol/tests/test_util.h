@@ -1,7 +1,10 @@
 // Helpers shared by the protocol tests: a visitor that fills every field present at a version
-// with non-default values, a visitor that checks decoded sizes against the input, encode/decode
-// wrappers, and a byte builder that assembles expected wire bytes without using the codec.
+// with non-default values, a visitor that checks decoded sizes against the input, the iteration
+// over every declared API, encode/decode wrappers, the golden-bytes check, and a byte builder
+// that assembles expected wire bytes without using the codec.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <initializer_list>
@@ -193,6 +196,15 @@ class SizeProbe {
   size_t largest_ = 0;
 };
 
+/// Calls f.template operator()<R>() for every request type the codec declares: the served
+/// SupportedApis, then the DeclaredApis still waiting for handlers. Codec tests iterate this so
+/// that an API is covered from the moment it is declared, whichever list it is in.
+template <class F>
+void for_each_api(F&& f) {
+  SupportedApis::for_each(f);
+  DeclaredApis::for_each(f);
+}
+
 /// Encodes a message body at `version`.
 template <Schema M>
 Bytes encode_body(const M& m, int16_t version, bool flexible) {
@@ -209,6 +221,29 @@ M decode_body(std::span<const uint8_t> in, int16_t version, bool flexible, size_
   M m = decode<M>(r, version, flexible);
   if (left) *left = r.remaining();
   return m;
+}
+
+/// A short hex rendering for failure messages.
+inline std::string hex(std::span<const uint8_t> b) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i) s += ' ';
+    s += d[b[i] >> 4];
+    s += d[b[i] & 15];
+  }
+  return s;
+}
+
+/// Golden check: encoding `m` gives exactly `want`, and decoding `want` gives back `m` using
+/// every byte.
+template <Schema M>
+void expect_golden(const M& m, int16_t version, bool flexible, const Bytes& want) {
+  EXPECT_EQ(hex(encode_body(m, version, flexible)), hex(want));
+  size_t left = 1;
+  M got = decode_body<M>(want, version, flexible, &left);
+  EXPECT_EQ(left, 0u);
+  EXPECT_TRUE(got == m) << "decoding the golden bytes gave a different value";
 }
 
 /// Independent big-endian / varint byte builder for golden vectors. It deliberately shares no
@@ -248,17 +283,5 @@ class Bld {
   }
   Bytes b_;
 };
-
-/// A short hex rendering for failure messages.
-inline std::string hex(std::span<const uint8_t> b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (i) s += ' ';
-    s += d[b[i] >> 4];
-    s += d[b[i] & 15];
-  }
-  return s;
-}
 
 }  // namespace ferry::protocol::testing
