@@ -135,25 +135,51 @@ BrokerConfig BrokerConfig::load_file(const std::string& path) {
   return BrokerConfig(config::load_toml_file(broker_schema(), path));
 }
 
+const std::vector<TopicKey>& topic_keys() {
+  static const std::vector<TopicKey> keys = {
+      {"cleanup.policy", "log.cleanup.policy"},
+      {"retention.ms", "log.retention.ms"},
+      {"retention.bytes", "log.retention.bytes"},
+      {"segment.bytes", "log.segment.bytes"},
+      {"segment.ms", "log.roll.ms"},
+      {"max.message.bytes", "message.max.bytes"},
+      {"message.timestamp.type", "log.message.timestamp.type"},
+      {"min.insync.replicas", "min.insync.replicas"},
+      {"flush.messages", "log.flush.interval.messages"},
+      {"flush.ms", "log.flush.interval.ms"},
+      {"index.interval.bytes", "log.index.interval.bytes"},
+      {"segment.index.bytes", "log.index.size.max.bytes"},
+      {"delete.retention.ms", "log.cleaner.delete.retention.ms"},
+      {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"},
+  };
+  return keys;
+}
+
 config::Schema make_topic_schema(const config::Values& b) {
+  // Each topic key has its broker key's type, range and doc, and the broker's current value as
+  // its default (Kafka's LogConfig defaults work the same way).
   config::Schema s;
-  auto i = [&](const char* k) { return b.get_int(k); };
-  s.add_list("cleanup.policy", b.get_list("log.cleanup.policy"), "delete and/or compact.")
-      .add_int("retention.ms", i("log.retention.ms"), -1, INT64_MAX, "Delete segments older than this; -1 = forever.")
-      .add_int("retention.bytes", i("log.retention.bytes"), -1, INT64_MAX, "Size bound per partition; -1 = none.")
-      .add_int("segment.bytes", i("log.segment.bytes"), 14, INT32_MAX, "Segment size.")
-      .add_int("segment.ms", i("log.roll.ms"), 1, INT64_MAX, "Segment age before a roll.")
-      .add_int("max.message.bytes", i("message.max.bytes"), 0, INT32_MAX, "Largest record batch.")
-      .add_enum("message.timestamp.type", b.get_string("log.message.timestamp.type"), {"CreateTime", "LogAppendTime"},
-                "Timestamp kept in records.")
-      .add_int("min.insync.replicas", i("min.insync.replicas"), 1, INT32_MAX, "Minimum ISR size for acks=all.")
-      .add_int("flush.messages", i("log.flush.interval.messages"), 1, INT64_MAX, "fsync after this many messages.")
-      .add_int("flush.ms", i("log.flush.interval.ms"), 0, INT64_MAX, "fsync when unflushed data is this old.")
-      .add_int("index.interval.bytes", i("log.index.interval.bytes"), 0, INT32_MAX, "Bytes between index entries.")
-      .add_int("segment.index.bytes", i("log.index.size.max.bytes"), 4, INT32_MAX, "Index size that forces a roll.")
-      .add_int("delete.retention.ms", i("log.cleaner.delete.retention.ms"), 0, INT64_MAX, "Tombstone retention.")
-      .add_int("min.compaction.lag.ms", i("log.cleaner.min.compaction.lag.ms"), 0, INT64_MAX,
-               "Minimum age of a record before compaction may remove it.");
+  for (const auto& [topic_key, broker_key] : topic_keys()) {
+    const config::KeySpec* spec = broker_schema().find(broker_key);
+    const auto& v = b.get(broker_key);
+    switch (spec->type) {
+      case config::Type::Int:
+        s.add_int(topic_key, std::get<int64_t>(v), spec->min, spec->max, spec->doc);
+        break;
+      case config::Type::Enum:
+        s.add_enum(topic_key, std::get<std::string>(v), spec->allowed, spec->doc);
+        break;
+      case config::Type::List:
+        s.add_list(topic_key, std::get<std::vector<std::string>>(v), spec->doc);
+        break;
+      case config::Type::Bool:
+        s.add_bool(topic_key, std::get<bool>(v), spec->doc);
+        break;
+      case config::Type::String:
+        s.add_string(topic_key, std::get<std::string>(v), spec->doc);
+        break;
+    }
+  }
   return s;
 }
 

@@ -36,6 +36,15 @@ struct BrokerConfig {
   static BrokerConfig load_file(const std::string& path);
 };
 
+/// A topic-level key and the broker key that supplies its default (Kafka's synonyms, shown by
+/// DescribeConfigs with include_synonyms).
+struct TopicKey {
+  std::string topic_key;
+  std::string broker_key;
+};
+/// Every topic-level key Ferry accepts, with its broker synonym.
+const std::vector<TopicKey>& topic_keys();
+
 /// The topic-level schema whose defaults are the broker's current values (retention.ms from
 /// log.retention.ms, and so on). Keys: cleanup.policy, retention.ms, retention.bytes,
 /// segment.bytes, segment.ms, max.message.bytes, message.timestamp.type, min.insync.replicas,

@@ -302,6 +302,39 @@ AdminResult ReplicaManager::create_partitions(const std::string& name, int32_t n
   return {};
 }
 
+AdminResult ReplicaManager::alter_topic_configs(const std::string& name,
+                                                const std::map<std::string, std::string>& overrides,
+                                                bool validate_only) {
+  using protocol::ErrorCode;
+  if (auto r = validate_configs(overrides); !r.ok()) return r;
+  std::lock_guard admin(admin_mu_);
+  auto t = topic(name);
+  if (!t) return {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, fmt::format("topic '{}' does not exist", name)};
+  if (validate_only) return {};
+  TopicMetadata changed = *t;
+  changed.configs = overrides;
+  try {
+    store_.put_topic(changed);
+  } catch (const std::exception& e) {
+    return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
+  }
+  const auto cfg = to_log_config(topic_config_locked_free(changed));
+  std::vector<std::shared_ptr<Partition>> live;
+  {
+    std::unique_lock lk(mu_);
+    topics_[name] = changed;
+    for (int32_t i = 0; i < changed.partitions; ++i)
+      if (auto it = partitions_.find({name, i}); it != partitions_.end()) live.push_back(it->second);
+  }
+  for (auto& p : live) {
+    p->log().update_config(cfg);
+    p->set_max_message_bytes(cfg.max_message_bytes);
+    p->set_compacted(cfg.compact);
+  }
+  spdlog::info("topic {}: config overrides now {}", name, overrides.empty() ? "none" : fmt::format("{} key(s)", overrides.size()));
+  return {};
+}
+
 void ReplicaManager::register_partition_metrics(const std::shared_ptr<Partition>& p) {
   metrics::Labels labels{{"topic", p->topic()}, {"partition", std::to_string(p->index())}};
   std::weak_ptr<Partition> w = p;

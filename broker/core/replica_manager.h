@@ -67,6 +67,12 @@ class ReplicaManager {
   /// reservation cannot be persisted.
   int64_t next_producer_id();
 
+  /// Replaces a topic's config overrides with `overrides` (topic-level keys → value text):
+  /// validated (INVALID_CONFIG naming key and value), persisted, then applied to the live logs
+  /// without a restart. UNKNOWN_TOPIC_OR_PARTITION if the topic does not exist.
+  AdminResult alter_topic_configs(const std::string& name, const std::map<std::string, std::string>& overrides,
+                                  bool validate_only);
+
   /// Queues a group-commit fsync of `p`; its durable waiters wake when it completes.
   void request_flush(const std::shared_ptr<Partition>& p);
   /// Persists the log start offsets now (after DeleteRecords).

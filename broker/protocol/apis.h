@@ -40,7 +40,8 @@ struct ApiList {
 using SupportedApis =
     ApiList<ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, DeleteRecordsRequest,
             ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, CreatePartitionsRequest,
-            DescribeClusterRequest, InitProducerIdRequest>;
+            DescribeClusterRequest, InitProducerIdRequest, DescribeConfigsRequest, AlterConfigsRequest,
+            IncrementalAlterConfigsRequest>;
 
 /// APIs whose messages are declared and tested (round trips at every version, projection, fuzz)
 /// but not yet served: no handler exists, so ApiVersions does not advertise them and find_api()
@@ -49,8 +50,7 @@ using SupportedApis =
 using DeclaredApis =
     ApiList<OffsetCommitRequest, OffsetFetchRequest, FindCoordinatorRequest, JoinGroupRequest,
             HeartbeatRequest, LeaveGroupRequest, SyncGroupRequest, DescribeGroupsRequest,
-            ListGroupsRequest, DescribeConfigsRequest, AlterConfigsRequest, DeleteGroupsRequest,
-            IncrementalAlterConfigsRequest, OffsetDeleteRequest>;
+            ListGroupsRequest, DeleteGroupsRequest, OffsetDeleteRequest>;
 
 /// One supported API: key, name and version range (inclusive), and first flexible version.
 struct ApiRange {

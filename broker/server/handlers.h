@@ -3,6 +3,9 @@
 // bad input from the client; it answers with the Kafka error code of the offending item.
 #pragma once
 
+#include <functional>
+#include <map>
+#include <string>
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio/awaitable.hpp>
@@ -11,6 +14,8 @@
 #include "broker/server/request_context.h"
 
 namespace ferry::broker {
+
+struct AdminResult;
 
 class Handlers {
  public:
@@ -45,11 +50,22 @@ class Handlers {
   /// broker without FindCoordinator; v3+ with a known id and epoch bumps the epoch (KIP-360).
   /// A transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions exist.
   boost::asio::awaitable<protocol::InitProducerIdResponse> handle(protocol::InitProducerIdRequest& req, RequestContext& ctx);
+  /// DescribeConfigs 1–2 (KIP-133, KIP-226): topic configs with their source (topic override,
+  /// static broker key, default) and, on request, synonyms; broker configs, read-only for now.
+  boost::asio::awaitable<protocol::DescribeConfigsResponse> handle(protocol::DescribeConfigsRequest& req, RequestContext& ctx);
+  /// AlterConfigs 0–1: replaces a topic's overrides with the given set, applied without restart.
+  boost::asio::awaitable<protocol::AlterConfigsResponse> handle(protocol::AlterConfigsRequest& req, RequestContext& ctx);
+  /// IncrementalAlterConfigs 0–1 (KIP-339): SET, DELETE, APPEND, SUBTRACT on a topic's overrides.
+  boost::asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle(protocol::IncrementalAlterConfigsRequest& req,
+                                                                           RequestContext& ctx);
   /// DescribeCluster 0 (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
 
  private:
   bool allowed(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);
+  AdminResult alter_resource(RequestContext& ctx, int8_t type, const std::string& name,
+                             const std::function<AdminResult(std::map<std::string, std::string>&)>& edit,
+                             bool validate_only);
   BrokerServices& s_;
 };
 
