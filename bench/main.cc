@@ -2,9 +2,11 @@
 // document. See bench/README.md for what each number means.
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -14,7 +16,6 @@
 
 #include "bench/bench_error.h"
 #include "bench/consume_bench.h"
-#include "bench/json_writer.h"
 #include "bench/kafka_client.h"
 #include "bench/latency_bench.h"
 #include "bench/machine_limit.h"
@@ -38,181 +39,100 @@ struct Report {
 
 void progress(const std::string& line) { std::fprintf(stderr, "ferry-bench: %s\n", line.c_str()); }
 
-void write_settings(JsonWriter& json, const std::vector<std::pair<std::string, std::string>>& kv,
-                    const char* skip = nullptr) {
-  json.begin_object();
-  for (const auto& [key, value] : kv) {
-    if (skip != nullptr && key == skip) continue;
-    json.key(key);
-    json.value(value);
-  }
-  json.end_object();
+using Json = nlohmann::ordered_json;
+
+// Rounds for display: the JSON is read by people as much as by scripts.
+double rounded(double v, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+
+Json settings(const std::vector<std::pair<std::string, std::string>>& kv, const char* skip = nullptr) {
+  Json out = Json::object();
+  for (const auto& [key, value] : kv)
+    if (skip == nullptr || key != skip) out[key] = value;
+  return out;
 }
 
 // Flat p50/p99/p999/max/min/mean keys, in milliseconds.
-void write_latency(JsonWriter& json, const LatencySummary& summary) {
-  json.key("p50");
-  json.value(summary.p50_ms);
-  json.key("p99");
-  json.value(summary.p99_ms);
-  json.key("p999");
-  json.value(summary.p999_ms);
-  json.key("max");
-  json.value(summary.max_ms);
-  json.key("min");
-  json.value(summary.min_ms);
-  json.key("mean");
-  json.value(summary.mean_ms);
+void add_latency(Json& out, const LatencySummary& s) {
+  out["p50"] = s.p50_ms;
+  out["p99"] = s.p99_ms;
+  out["p999"] = s.p999_ms;
+  out["max"] = s.max_ms;
+  out["min"] = s.min_ms;
+  out["mean"] = s.mean_ms;
 }
 
 std::string render(const Options& options, const Report& r) {
-  JsonWriter json;
-  json.begin_object();
-  json.key("tool");
-  json.value("ferry-bench");
-  json.key("librdkafka");
-  json.value(rd_kafka_version_str());
-  json.key("bootstrap");
-  json.value(options.bootstrap);
-
-  json.key("settings");
-  json.begin_object();
-  json.key("records");
-  json.value(options.records);
-  json.key("record_size");
-  json.value(options.record_size);
-  json.key("seconds_cap");
-  json.value(options.seconds, 1);
-  json.key("data_dir");
-  json.value(options.data_dir);
-  json.key("mb");
-  json.value("10^6 bytes of record values (no keys, headers or framing)");
-  json.end_object();
-
-  json.key("machine_limit");
-  json.begin_object();
-  json.key("bytes");
-  json.value(r.limit.bytes);
-  json.key("seconds");
-  json.value(r.limit.seconds, 4);
-  json.key("fdatasync_seconds");
-  json.value(r.limit.fdatasync_seconds, 4);
-  json.key("mb_per_s");
-  json.value(r.limit.mb_per_s(), 1);
-  json.end_object();
+  Json j;
+  j["tool"] = "ferry-bench";
+  j["librdkafka"] = rd_kafka_version_str();
+  j["bootstrap"] = options.bootstrap;
+  j["settings"] = {{"records", options.records},
+                   {"record_size", options.record_size},
+                   {"seconds_cap", rounded(options.seconds, 1)},
+                   {"data_dir", options.data_dir},
+                   {"mb", "10^6 bytes of record values (no keys, headers or framing)"}};
+  j["machine_limit"] = {{"bytes", r.limit.bytes},
+                        {"seconds", rounded(r.limit.seconds, 4)},
+                        {"fdatasync_seconds", rounded(r.limit.fdatasync_seconds, 4)},
+                        {"mb_per_s", rounded(r.limit.mb_per_s(), 1)}};
 
   double worst_ratio = std::numeric_limits<double>::infinity();
-  json.key("produce");
-  json.begin_array();
+  Json produce = Json::array();
   for (const auto& p : r.produce) {
     const double ratio = r.limit.mb_per_s() > 0 ? p.mb_per_s() / r.limit.mb_per_s() : 0;
     worst_ratio = std::min(worst_ratio, ratio);
-    json.begin_object();
-    json.key("acks");
-    json.value(p.spec.acks);
-    json.key("partitions");
-    json.value(p.spec.partitions);
-    json.key("topic");
-    json.value(p.spec.topic);
-    json.key("records");
-    json.value(p.records);
-    json.key("bytes");
-    json.value(p.bytes);
-    json.key("seconds");
-    json.value(p.seconds, 4);
-    json.key("records_per_s");
-    json.value(p.records_per_s(), 0);
-    json.key("mb_per_s");
-    json.value(p.mb_per_s(), 1);
-    json.key("ratio_to_limit");
-    json.value(ratio, 3);
-    json.key("capped");
-    json.value(p.capped);
-    json.end_object();
+    produce.push_back({{"acks", p.spec.acks},
+                       {"partitions", p.spec.partitions},
+                       {"topic", p.spec.topic},
+                       {"records", p.records},
+                       {"bytes", p.bytes},
+                       {"seconds", rounded(p.seconds, 4)},
+                       {"records_per_s", rounded(p.records_per_s(), 0)},
+                       {"mb_per_s", rounded(p.mb_per_s(), 1)},
+                       {"ratio_to_limit", rounded(ratio, 3)},
+                       {"capped", p.capped}});
   }
-  json.end_array();
+  j["produce"] = std::move(produce);
 
-  json.key("consume");
-  json.begin_object();
-  json.key("topic");
-  json.value(r.consume.topic);
-  json.key("partitions");
-  json.value(r.consume.partitions);
-  json.key("records");
-  json.value(r.consume.records);
-  json.key("bytes");
-  json.value(r.consume.bytes);
-  json.key("seconds");
-  json.value(r.consume.seconds, 4);
-  json.key("records_per_s");
-  json.value(r.consume.records_per_s(), 0);
-  json.key("mb_per_s");
-  json.value(r.consume.mb_per_s(), 1);
-  json.key("startup_seconds");
-  json.value(r.consume.startup_seconds, 4);
-  json.key("value_mismatches");
-  json.value(r.consume.value_mismatches);
-  json.key("client_errors");
-  json.value(r.consume.client_errors);
-  json.key("capped");
-  json.value(r.consume.capped);
-  json.end_object();
+  const auto& c = r.consume;
+  j["consume"] = {{"topic", c.topic},
+                  {"partitions", c.partitions},
+                  {"records", c.records},
+                  {"bytes", c.bytes},
+                  {"seconds", rounded(c.seconds, 4)},
+                  {"records_per_s", rounded(c.records_per_s(), 0)},
+                  {"mb_per_s", rounded(c.mb_per_s(), 1)},
+                  {"startup_seconds", rounded(c.startup_seconds, 4)},
+                  {"value_mismatches", c.value_mismatches},
+                  {"client_errors", c.client_errors},
+                  {"capped", c.capped}};
 
   const auto& l = r.latency;
-  json.key("latency_ms");
-  json.begin_object();
-  json.key("rate_per_s");
-  json.value(l.rate_per_s);
-  json.key("seconds");
-  json.value(l.seconds, 1);
-  json.key("sent");
-  json.value(l.sent);
-  json.key("samples");
-  json.value(l.end_to_end.samples);
-  write_latency(json, l.end_to_end);
-  json.key("produce_ack");
-  json.begin_object();
-  json.key("samples");
-  json.value(l.produce_ack.samples);
-  write_latency(json, l.produce_ack);
-  json.end_object();
-  json.key("max_behind_schedule");
-  json.value(l.max_behind_schedule_ms);
-  json.key("duplicates");
-  json.value(l.duplicates);
-  json.key("client_errors");
-  json.value(l.client_errors);
-  json.end_object();
+  Json latency = {{"rate_per_s", l.rate_per_s},
+                  {"seconds", rounded(l.seconds, 1)},
+                  {"sent", l.sent},
+                  {"samples", l.end_to_end.samples}};
+  add_latency(latency, l.end_to_end);
+  Json ack = {{"samples", l.produce_ack.samples}};
+  add_latency(ack, l.produce_ack);
+  latency["produce_ack"] = std::move(ack);
+  latency["max_behind_schedule"] = l.max_behind_schedule_ms;
+  latency["duplicates"] = l.duplicates;
+  latency["client_errors"] = l.client_errors;
+  j["latency_ms"] = std::move(latency);
 
-  json.key("client_config");
-  json.begin_object();
-  json.key("produce");
-  write_settings(json, r.produce.front().client_settings, "acks");
-  json.key("consume");
-  write_settings(json, r.consume.client_settings);
-  json.key("latency_producer");
-  write_settings(json, l.producer_settings);
-  json.key("latency_consumer");
-  write_settings(json, l.consumer_settings);
-  json.end_object();
-
-  json.key("warnings");
-  json.begin_array();
-  for (const auto& w : r.warnings) json.value(w);
-  json.end_array();
-
-  json.key("goal");
-  json.begin_object();
-  json.key("produce_ratio_min");
-  json.value(kProduceRatioGoal, 2);
-  json.key("worst_ratio");
-  json.value(worst_ratio, 3);
-  json.key("met");
-  json.value(worst_ratio >= kProduceRatioGoal);
-  json.end_object();
-
-  json.end_object();
-  return json.str();
+  j["client_config"] = {{"produce", settings(r.produce.front().client_settings, "acks")},
+                        {"consume", settings(c.client_settings)},
+                        {"latency_producer", settings(l.producer_settings)},
+                        {"latency_consumer", settings(l.consumer_settings)}};
+  j["warnings"] = r.warnings;
+  j["goal"] = {{"produce_ratio_min", kProduceRatioGoal},
+               {"worst_ratio", rounded(worst_ratio, 3)},
+               {"met", worst_ratio >= kProduceRatioGoal}};
+  return j.dump(1) + "\n";
 }
 
 void collect(std::vector<std::string>& into, const std::vector<std::string>& from) {
