@@ -1,0 +1,22 @@
+// The subcommand families of ferry-admin; main() concatenates them into one command table.
+#pragma once
+
+#include <vector>
+
+#include "admin/cli.h"
+
+namespace ferry::admin {
+
+/// topics list | describe | create | delete — Metadata, CreateTopics, DeleteTopics.
+std::vector<Command> topic_commands();
+
+/// configs describe | alter — DescribeConfigs, AlterConfigs (read-modify-write, see configs.cc).
+std::vector<Command> config_commands();
+
+/// groups list | describe | delete — ListGroups, DescribeGroups, DeleteGroups.
+std::vector<Command> group_commands();
+
+/// groups offsets show | reset — OffsetFetch, ListOffsets, OffsetCommit via the Admin API.
+std::vector<Command> group_offset_commands();
+
+}  // namespace ferry::admin

@@ -1,0 +1,112 @@
+// One connection to a Kafka-compatible cluster through librdkafka, shared by every subcommand:
+// client configuration, the Admin API request/response loop, and the error vocabulary.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "admin/cli.h"
+#include "admin/output.h"
+
+namespace ferry::admin {
+
+/// An operation failed at the cluster or in the client. `code` is the librdkafka error name
+/// (rd_kafka_err2name: broker codes like "TOPIC_ALREADY_EXISTS", client-side ones with a leading
+/// underscore like "_TIMED_OUT" or "_UNSUPPORTED_FEATURE"); printed as "CODE: message" on stderr
+/// with exit status 1.
+class OpError : public std::runtime_error {
+ public:
+  OpError(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  /// From a librdkafka error code plus an optional detail string (falls back to rd_kafka_err2str).
+  OpError(rd_kafka_resp_err_t err, const std::string& detail);
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+/// Frees a librdkafka event when it goes out of scope.
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+};
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+
+/// Frees Admin API options when they go out of scope.
+struct AdminOptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+};
+using AdminOptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter>;
+
+/// Global settings of one invocation plus the lazily created librdkafka handle.
+///
+/// The handle is a producer-type client: it can issue every Admin API request, Metadata, and
+/// ListOffsets (watermarks, offsets for times) without joining any group. librdkafka's own log
+/// lines are suppressed; the last connection error it reported is appended to timeouts so that
+/// "unreachable bootstrap" reads as such instead of a bare _TIMED_OUT.
+class Session {
+ public:
+  /// Builds the configuration from parsed global options; throws UsageError for a bad
+  /// --timeout-ms, an unreadable --command-config, a property librdkafka rejects, or no
+  /// bootstrap servers at all. Does not connect yet.
+  explicit Session(const ParsedArgs& args);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  /// --json was given.
+  bool json() const { return json_; }
+  /// --timeout-ms (default 30000): bounds every request and metadata call.
+  int timeout_ms() const { return timeout_ms_; }
+
+  /// The client handle, created on first use. Throws OpError if librdkafka refuses the config.
+  rd_kafka_t* handle();
+
+  /// Admin options for `op` with the request timeout (and operation timeout where the API has
+  /// one) set to `timeout_ms`, or timeout_ms() when negative.
+  AdminOptionsPtr admin_options(rd_kafka_admin_op_t op, int timeout_ms = -1);
+
+  /// Waits on the result queue of an Admin API call started by `start(queue)`, for at most
+  /// `timeout_ms` (timeout_ms() when negative) plus a grace period. Throws OpError on a request-level error (with the last
+  /// connection error attached to timeouts). Per-item errors remain for the caller to inspect.
+  EventPtr run_admin(const std::function<void(rd_kafka_queue_t*)>& start, int timeout_ms = -1);
+
+  /// Cluster metadata (brokers and every topic). Throws OpError on failure.
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> metadata();
+
+  /// Low and high watermark of one partition (ListOffsets earliest/latest).
+  std::pair<int64_t, int64_t> watermarks(const std::string& topic, int32_t partition);
+
+  /// Prints a JSON document or a table (or plain text) on stdout according to --json.
+  void print(const Json& doc, const std::string& human) const;
+
+  /// Throws OpError for `err` unless it is NO_ERROR; attaches the last connection error to
+  /// client-side timeouts and transport failures.
+  void check(rd_kafka_resp_err_t err, const std::string& what);
+
+  /// " (last connection error: ...)" when librdkafka reported one, else empty. Serves the
+  /// client's main queue first: librdkafka delivers error callbacks only from rd_kafka_poll.
+  std::string connection_note();
+
+ private:
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
+
+  bool json_ = false;
+  int timeout_ms_ = 30000;
+  rd_kafka_conf_t* conf_ = nullptr;  // owned until handle() hands it to rd_kafka_new
+  rd_kafka_t* rk_ = nullptr;
+  bool debug_ = false;  // --command-config set `debug`: pass librdkafka's log through
+  std::string last_error_;
+};
+
+/// "NAME: message" of a librdkafka error object, for messages.
+std::string describe_error(const rd_kafka_error_t* e);
+
+}  // namespace ferry::admin
