@@ -14,6 +14,17 @@
 
 namespace ferry::broker {
 
+/// Kafka's partition directory name inside a log dir: "<topic>-<partition>".
+inline std::string partition_dir_name(const std::string& topic, int32_t index) {
+  return topic + "-" + std::to_string(index);
+}
+
+/// The Kafka error code for a storage error: the one place the broker converts storage's
+/// vocabulary (storage::kafka_error_code holds the table).
+inline protocol::ErrorCode to_kafka_error(storage::errc e) {
+  return static_cast<protocol::ErrorCode>(storage::kafka_error_code(e));
+}
+
 class Partition {
  public:
   /// `log_dir` is the log.dirs entry holding this partition's directory.
@@ -62,7 +73,7 @@ class Partition {
       }
       auto [err, r] = log_->append(blob, batches, leader_epoch(), now_ms);
       if (err != storage::errc::ok) {
-        out.error = static_cast<protocol::ErrorCode>(storage::kafka_error_code(err));
+        out.error = to_kafka_error(err);
         return out;
       }
       out.result = r;
@@ -94,7 +105,7 @@ class Partition {
     return producers_.expire(now_ms, expiration_ms);
   }
   std::filesystem::path producer_snapshot_path() const {
-    return log_dir_ / (topic_ + "-" + std::to_string(index_)) / "producer-state.snapshot";
+    return log_dir_ / partition_dir_name(topic_, index_) / "producer-state.snapshot";
   }
 
   /// fsyncs the log and wakes producers waiting for durability. Called by the flusher thread.

@@ -17,7 +17,6 @@ int64_t now_ms() {
       .count();
 }
 
-std::string partition_dir_name(const std::string& topic, int32_t index) { return topic + "-" + std::to_string(index); }
 
 }  // namespace
 
@@ -359,16 +358,31 @@ void ReplicaManager::unregister_partition_metrics(const std::string& topic, int3
   metrics_.remove("kafka_log_log_size", labels);
 }
 
-void ReplicaManager::checkpoint_recovery_points() {
+void ReplicaManager::write_checkpoint(const char* file_name,
+                                      const std::function<std::optional<int64_t>(Partition&)>& offset_of) {
+  // Kafka keeps one checkpoint file of each kind per log dir, listing the partitions in that dir;
+  // a dir with no partitions gets an empty file so a stale one cannot resurrect old offsets.
   std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
   for (const auto& d : config_.log_dirs) per_dir[d];
+  {
+    std::shared_lock lk(mu_);
+    for (auto& [k, p] : partitions_)
+      if (auto off = offset_of(*p)) per_dir[p->log_dir().string()][{k.first, k.second}] = *off;
+  }
+  for (auto& [dir, offsets] : per_dir) {
+    try {
+      storage::write_offset_checkpoint(std::filesystem::path(dir) / file_name, offsets);
+    } catch (const std::exception& e) {
+      spdlog::error("writing {} in {} failed: {}", file_name, dir, e.what());
+    }
+  }
+}
+
+void ReplicaManager::checkpoint_recovery_points() {
   std::vector<std::shared_ptr<Partition>> all;
   {
     std::shared_lock lk(mu_);
-    for (auto& [k, p] : partitions_) {
-      per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().recovery_point();
-      all.push_back(p);
-    }
+    for (auto& [k, p] : partitions_) all.push_back(p);
   }
   // Producer state snapshots bound how much of the log a restart replays to rebuild it.
   for (auto& p : all) {
@@ -378,13 +392,7 @@ void ReplicaManager::checkpoint_recovery_points() {
       spdlog::warn("producer state snapshot of {}-{} failed: {}", p->topic(), p->index(), e.what());
     }
   }
-  for (auto& [dir, offsets] : per_dir) {
-    try {
-      storage::write_offset_checkpoint(std::filesystem::path(dir) / kRecoveryPointFile, offsets);
-    } catch (const std::exception& e) {
-      spdlog::error("writing recovery point checkpoint in {} failed: {}", dir, e.what());
-    }
-  }
+  write_checkpoint(kRecoveryPointFile, [](Partition& p) { return std::optional(p.log().recovery_point()); });
 }
 
 void ReplicaManager::clean_compacted(const std::vector<std::shared_ptr<Partition>>& partitions, int64_t now) {
@@ -407,37 +415,13 @@ void ReplicaManager::clean_compacted(const std::vector<std::shared_ptr<Partition
     }
   }
   if (!cleaned_any) return;
-  std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
-  for (const auto& d : config_.log_dirs) per_dir[d];
-  {
-    std::shared_lock lk(mu_);
-    for (auto& [k, p] : partitions_)
-      if (p->compacted()) per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().cleaner_checkpoint();
-  }
-  for (auto& [dir, offsets] : per_dir) {
-    try {
-      storage::write_offset_checkpoint(std::filesystem::path(dir) / kCleanerOffsetFile, offsets);
-    } catch (const std::exception& e) {
-      spdlog::error("writing cleaner checkpoint in {} failed: {}", dir, e.what());
-    }
-  }
+  write_checkpoint(kCleanerOffsetFile, [](Partition& p) {
+    return p.compacted() ? std::optional(p.log().cleaner_checkpoint()) : std::nullopt;
+  });
 }
 
 void ReplicaManager::checkpoint_log_start_offsets() {
-  std::map<std::string, std::map<storage::TopicPartition, int64_t>> per_dir;
-  for (const auto& d : config_.log_dirs) per_dir[d];
-  {
-    std::shared_lock lk(mu_);
-    for (auto& [k, p] : partitions_)
-      per_dir[p->log_dir().string()][{k.first, k.second}] = p->log().log_start_offset();
-  }
-  for (auto& [dir, offsets] : per_dir) {
-    try {
-      storage::write_offset_checkpoint(std::filesystem::path(dir) / kLogStartOffsetFile, offsets);
-    } catch (const std::exception& e) {
-      spdlog::error("writing log start offset checkpoint in {} failed: {}", dir, e.what());
-    }
-  }
+  write_checkpoint(kLogStartOffsetFile, [](Partition& p) { return std::optional(p.log().log_start_offset()); });
 }
 
 int64_t ReplicaManager::next_producer_id() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <optional>
 #include <map>
 #include <memory>
@@ -86,6 +87,9 @@ class ReplicaManager {
   void register_partition_metrics(const std::shared_ptr<Partition>& p);
   void unregister_partition_metrics(const std::string& topic, int32_t index);
   void checkpoint_recovery_points();
+  /// Writes one Kafka-format offset checkpoint file per log dir with `offset_of` of every partition
+  /// in it (partitions for which it returns nullopt are left out).
+  void write_checkpoint(const char* file_name, const std::function<std::optional<int64_t>(Partition&)>& offset_of);
   /// Log cleaner pass over compacted partitions whose dirty ratio is due; persists the cleaner
   /// checkpoint (Kafka's cleaner-offset-checkpoint) when anything was cleaned.
   void clean_compacted(const std::vector<std::shared_ptr<Partition>>& partitions, int64_t now);

@@ -24,9 +24,6 @@ int64_t wall_ms() {
       .count();
 }
 
-// storage speaks its own error vocabulary; this is the one place the data path converts it.
-ErrorCode to_kafka(storage::errc e) { return static_cast<ErrorCode>(storage::kafka_error_code(e)); }
-
 // One partition a coroutine waits on: wakes when `watermark()` reaches `target`.
 struct Wait {
   std::shared_ptr<Partition> partition;
@@ -111,7 +108,7 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
       auto v = storage::validate_produce_records(p.records->data(), p.records->size(), part->max_message_bytes());
       if (v.error != storage::errc::ok) {
         spdlog::debug("produce to {}-{} from {} rejected: {}", t.name, p.index, ctx.identity.client_host, v.message);
-        pr.error_code = to_kafka(v.error);
+        pr.error_code = to_kafka_error(v.error);
         continue;
       }
       if (part->compacted() && storage::has_null_key(p.records->data(), p.records->size())) {
@@ -223,7 +220,7 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
         if (limit <= 0 && total > 0) continue;  // response full; the client fetches again
         auto [err, data] = part->log().read(p.fetch_offset, std::max(limit, 0), hwm, /*min_one_batch=*/total == 0);
         if (err != storage::errc::ok) {
-          pd.error_code = to_kafka(err);
+          pd.error_code = to_kafka_error(err);
           any_error = true;
           continue;
         }
@@ -312,7 +309,7 @@ asio::awaitable<DeleteRecordsResponse> Handlers::handle(DeleteRecordsRequest& re
         continue;
       }
       auto [err, low] = part->log().delete_records_before(offset);
-      pr.error_code = to_kafka(err);
+      pr.error_code = to_kafka_error(err);
       pr.low_watermark = err == storage::errc::ok ? low : -1;
       changed |= err == storage::errc::ok;
     }
