@@ -9,7 +9,7 @@ namespace ferry::groups {
 
 namespace {
 
-SyncResult sync_error(int16_t error) {
+SyncResult sync_error(ErrorCode error) {
   SyncResult r;
   r.error = error;
   return r;
@@ -46,38 +46,38 @@ void GroupCoordinator::sync(const SyncRequest& req, SyncCallback done) {
   expire_touched(req.group_id, out);  // a request after its deadline finds it expired
   auto it = groups_.find(req.group_id);
   if (req.group_id.empty()) {
-    out.answer(done, sync_error(err::INVALID_GROUP_ID));
+    out.answer(done, sync_error(ErrorCode::INVALID_GROUP_ID));
   } else if (it == groups_.end()) {
-    out.answer(done, sync_error(err::UNKNOWN_MEMBER_ID));
+    out.answer(done, sync_error(ErrorCode::UNKNOWN_MEMBER_ID));
   } else {
     Group& g = *it->second;
     if (g.state() == GroupState::dead) {
-      out.answer(done, sync_error(err::COORDINATOR_NOT_AVAILABLE));
+      out.answer(done, sync_error(ErrorCode::COORDINATOR_NOT_AVAILABLE));
     } else if (g.is_fenced(req.member_id, req.group_instance_id)) {
-      out.answer(done, sync_error(err::FENCED_INSTANCE_ID));
+      out.answer(done, sync_error(ErrorCode::FENCED_INSTANCE_ID));
     } else if (!g.has(req.member_id)) {
-      out.answer(done, sync_error(err::UNKNOWN_MEMBER_ID));
+      out.answer(done, sync_error(ErrorCode::UNKNOWN_MEMBER_ID));
     } else if (req.generation_id != g.generation) {
-      out.answer(done, sync_error(err::ILLEGAL_GENERATION));
+      out.answer(done, sync_error(ErrorCode::ILLEGAL_GENERATION));
     } else if ((req.protocol_type && *req.protocol_type != g.protocol_type) ||
                (req.protocol_name && *req.protocol_name != g.protocol_name)) {
-      out.answer(done, sync_error(err::INCONSISTENT_GROUP_PROTOCOL));  // KIP-559
+      out.answer(done, sync_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL));  // KIP-559
     } else {
       Member& m = g.get(req.member_id);
       switch (g.state()) {
         case GroupState::empty:
         case GroupState::dead:
-          out.answer(done, sync_error(err::UNKNOWN_MEMBER_ID));
+          out.answer(done, sync_error(ErrorCode::UNKNOWN_MEMBER_ID));
           break;
         case GroupState::preparing_rebalance:
-          out.answer(done, sync_error(err::REBALANCE_IN_PROGRESS));
+          out.answer(done, sync_error(ErrorCode::REBALANCE_IN_PROGRESS));
           break;
         case GroupState::stable:
           renew(m);
-          out.answer(done, SyncResult{err::NONE, g.protocol_type, g.protocol_name, m.assignment});
+          out.answer(done, SyncResult{ErrorCode::NONE, g.protocol_type, g.protocol_name, m.assignment});
           break;
         case GroupState::completing_rebalance:
-          out.answer_sync(m, sync_error(err::REBALANCE_IN_PROGRESS));  // superseded
+          out.answer_sync(m, sync_error(ErrorCode::REBALANCE_IN_PROGRESS));  // superseded
           m.sync_cb = done;
           renew(m);
           if (g.leader_id == m.id) {
@@ -95,7 +95,7 @@ void GroupCoordinator::sync(const SyncRequest& req, SyncCallback done) {
               if (!each.awaiting_sync()) continue;
               renew(each);
               out.answer_sync(each,
-                              SyncResult{err::NONE, g.protocol_type, g.protocol_name, each.assignment});
+                              SyncResult{ErrorCode::NONE, g.protocol_type, g.protocol_name, each.assignment});
             }
           }
           break;
@@ -106,32 +106,32 @@ void GroupCoordinator::sync(const SyncRequest& req, SyncCallback done) {
   deliver(lk, out);
 }
 
-int16_t GroupCoordinator::heartbeat(const HeartbeatRequest& req) {
+ErrorCode GroupCoordinator::heartbeat(const HeartbeatRequest& req) {
   std::unique_lock lk(mu_);
   Outbox out;
   expire_touched(req.group_id, out);  // a request after its deadline finds it expired
-  int16_t error = err::NONE;
+  ErrorCode error = ErrorCode::NONE;
   auto it = groups_.find(req.group_id);
   if (req.group_id.empty()) {
-    error = err::INVALID_GROUP_ID;
+    error = ErrorCode::INVALID_GROUP_ID;
   } else if (it == groups_.end()) {
-    error = err::UNKNOWN_MEMBER_ID;
+    error = ErrorCode::UNKNOWN_MEMBER_ID;
   } else {
     Group& g = *it->second;
     if (g.state() == GroupState::dead) {
-      error = err::COORDINATOR_NOT_AVAILABLE;
+      error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     } else if (g.is_fenced(req.member_id, req.group_instance_id)) {
-      error = err::FENCED_INSTANCE_ID;
+      error = ErrorCode::FENCED_INSTANCE_ID;
     } else if (!g.has(req.member_id)) {
-      error = err::UNKNOWN_MEMBER_ID;
+      error = ErrorCode::UNKNOWN_MEMBER_ID;
     } else if (req.generation_id != g.generation) {
-      error = err::ILLEGAL_GENERATION;
+      error = ErrorCode::ILLEGAL_GENERATION;
     } else if (g.state() == GroupState::empty) {
-      error = err::UNKNOWN_MEMBER_ID;
+      error = ErrorCode::UNKNOWN_MEMBER_ID;
     } else {
       renew(g.get(req.member_id));
       // Members may heartbeat between their JoinGroup and SyncGroup answers; that is fine.
-      if (g.state() == GroupState::preparing_rebalance) error = err::REBALANCE_IN_PROGRESS;
+      if (g.state() == GroupState::preparing_rebalance) error = ErrorCode::REBALANCE_IN_PROGRESS;
     }
   }
   expire_touched(req.group_id, out);
@@ -139,34 +139,34 @@ int16_t GroupCoordinator::heartbeat(const HeartbeatRequest& req) {
   return error;
 }
 
-int16_t GroupCoordinator::check_offset_commit(const HeartbeatRequest& req) {
+ErrorCode GroupCoordinator::check_offset_commit(const HeartbeatRequest& req) {
   std::unique_lock lk(mu_);
   Outbox out;
   expire_touched(req.group_id, out);  // a request after its deadline finds it expired
-  int16_t error = err::NONE;
+  ErrorCode error = ErrorCode::NONE;
   auto it = groups_.find(req.group_id);
   if (req.group_id.empty()) {
-    error = err::INVALID_GROUP_ID;
+    error = ErrorCode::INVALID_GROUP_ID;
   } else if (it == groups_.end()) {
     if (req.generation_id < 0)
       groups_.emplace(req.group_id, std::make_unique<Group>(req.group_id, now_ms_));
     else
-      error = err::ILLEGAL_GENERATION;
+      error = ErrorCode::ILLEGAL_GENERATION;
   } else {
     Group& g = *it->second;
     if (g.state() == GroupState::dead) {
-      error = err::COORDINATOR_NOT_AVAILABLE;
+      error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     } else if (req.generation_id < 0 && g.state() == GroupState::empty) {
-      error = err::NONE;
+      error = ErrorCode::NONE;
     } else if (g.is_fenced(req.member_id, req.group_instance_id)) {
-      error = err::FENCED_INSTANCE_ID;
+      error = ErrorCode::FENCED_INSTANCE_ID;
     } else if (!g.has(req.member_id)) {
-      error = req.generation_id < 0 && req.member_id.empty() ? err::ILLEGAL_GENERATION
-                                                              : err::UNKNOWN_MEMBER_ID;
+      error = req.generation_id < 0 && req.member_id.empty() ? ErrorCode::ILLEGAL_GENERATION
+                                                              : ErrorCode::UNKNOWN_MEMBER_ID;
     } else if (req.generation_id != g.generation) {
-      error = err::ILLEGAL_GENERATION;
+      error = ErrorCode::ILLEGAL_GENERATION;
     } else if (g.state() == GroupState::completing_rebalance) {
-      error = err::REBALANCE_IN_PROGRESS;
+      error = ErrorCode::REBALANCE_IN_PROGRESS;
     } else {
       renew(g.get(req.member_id));
     }
@@ -181,10 +181,10 @@ void GroupCoordinator::remove_member(Group& g, const std::string& member_id, Out
   Member& m = g.get(member_id);
   spdlog::info("group {}: removing member {} ({})", g.id(), member_id, reason);
   JoinResult gone;
-  gone.error = err::UNKNOWN_MEMBER_ID;
+  gone.error = ErrorCode::UNKNOWN_MEMBER_ID;
   gone.member_id = member_id;
   out.answer_join(m, gone);
-  out.answer_sync(m, sync_error(err::UNKNOWN_MEMBER_ID));
+  out.answer_sync(m, sync_error(ErrorCode::UNKNOWN_MEMBER_ID));
   g.remove(member_id);
   maybe_prepare_rebalance(g, out, std::string(reason) + " " + member_id);
   maybe_complete_join(g, out);
@@ -197,20 +197,20 @@ LeaveResult GroupCoordinator::leave(const LeaveRequest& req) {
   LeaveResult result;
   auto it = groups_.find(req.group_id);
   if (req.group_id.empty()) {
-    result.error = err::INVALID_GROUP_ID;
+    result.error = ErrorCode::INVALID_GROUP_ID;
   } else if (it == groups_.end()) {
     for (const auto& who : req.members)
-      result.members.push_back({who.member_id, who.group_instance_id, err::UNKNOWN_MEMBER_ID});
+      result.members.push_back({who.member_id, who.group_instance_id, ErrorCode::UNKNOWN_MEMBER_ID});
   } else if (it->second->state() == GroupState::dead) {
-    result.error = err::COORDINATOR_NOT_AVAILABLE;
+    result.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
   } else {
     Group& g = *it->second;
     for (const auto& who : req.members) {
-      int16_t e = err::NONE;
+      ErrorCode e = ErrorCode::NONE;
       std::optional<std::string> by_instance;
       if (who.group_instance_id) by_instance = g.static_member(*who.group_instance_id);
       if (!who.member_id.empty() && g.is_fenced(who.member_id, who.group_instance_id)) {
-        e = err::FENCED_INSTANCE_ID;
+        e = ErrorCode::FENCED_INSTANCE_ID;
       } else if (g.pending.count(who.member_id)) {
         g.pending.erase(who.member_id);
         maybe_complete_join(g, out);
@@ -219,7 +219,7 @@ LeaveResult GroupCoordinator::leave(const LeaveRequest& req) {
       } else if (g.has(who.member_id)) {
         remove_member(g, who.member_id, out, "left the group");
       } else {
-        e = err::UNKNOWN_MEMBER_ID;
+        e = ErrorCode::UNKNOWN_MEMBER_ID;
       }
       result.members.push_back({who.member_id, who.group_instance_id, e});
     }
@@ -237,7 +237,7 @@ std::vector<GroupDescription> GroupCoordinator::describe(
     auto it = groups_.find(id);
     if (id.empty()) {
       GroupDescription d;
-      d.error = err::INVALID_GROUP_ID;
+      d.error = ErrorCode::INVALID_GROUP_ID;
       d.state = std::string(state_name(GroupState::dead));
       out.push_back(std::move(d));
     } else if (it == groups_.end()) {
@@ -271,13 +271,13 @@ std::vector<DeleteResult> GroupCoordinator::delete_groups(
   std::vector<DeleteResult> result;
   for (const auto& id : group_ids) {
     auto it = groups_.find(id);
-    int16_t e = err::NONE;
+    ErrorCode e = ErrorCode::NONE;
     if (id.empty()) {
-      e = err::INVALID_GROUP_ID;
+      e = ErrorCode::INVALID_GROUP_ID;
     } else if (it == groups_.end() || it->second->state() == GroupState::dead) {
-      e = err::GROUP_ID_NOT_FOUND;
+      e = ErrorCode::GROUP_ID_NOT_FOUND;
     } else if (it->second->state() != GroupState::empty || !it->second->pending.empty()) {
-      e = err::NON_EMPTY_GROUP;
+      e = ErrorCode::NON_EMPTY_GROUP;
     } else {
       it->second->transition(GroupState::dead, now_ms_);
       groups_.erase(it);
@@ -370,10 +370,10 @@ void GroupCoordinator::unload(Group& g, Outbox& out) {
   for (const auto& id : g.member_ids()) {
     Member& m = g.get(id);
     JoinResult r;
-    r.error = err::NOT_COORDINATOR;
+    r.error = ErrorCode::NOT_COORDINATOR;
     r.member_id = id;
     out.answer_join(m, r);
-    out.answer_sync(m, sync_error(err::NOT_COORDINATOR));
+    out.answer_sync(m, sync_error(ErrorCode::NOT_COORDINATOR));
   }
 }
 

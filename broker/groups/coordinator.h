@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/groups/errors.h"
+#include "broker/protocol/errors.h"
 #include "broker/groups/group.h"
 #include "broker/groups/store.h"
 #include "broker/groups/types.h"
@@ -54,13 +54,13 @@ class GroupCoordinator {
   /// Heartbeat: renews the member's session. Returns NONE (Stable, CompletingRebalance),
   /// REBALANCE_IN_PROGRESS (PreparingRebalance: rejoin), UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
   /// FENCED_INSTANCE_ID, INVALID_GROUP_ID or COORDINATOR_NOT_AVAILABLE.
-  int16_t heartbeat(const HeartbeatRequest& req);
+  ErrorCode heartbeat(const HeartbeatRequest& req);
 
   /// The group-membership half of OffsetCommit, for the offsets owner to call before writing:
   /// renews the session like a heartbeat and returns the error Kafka would answer the commit
   /// with. generation_id < 0 on an unknown or Empty group is a standalone (non-group) commit:
   /// NONE, and the group is created Empty. CompletingRebalance answers REBALANCE_IN_PROGRESS.
-  int16_t check_offset_commit(const HeartbeatRequest& req);
+  ErrorCode check_offset_commit(const HeartbeatRequest& req);
 
   /// LeaveGroup. Removing a member rebalances the group (or completes a rebalance that was only
   /// waiting for it). Top-level errors: INVALID_GROUP_ID, COORDINATOR_NOT_AVAILABLE; per member:

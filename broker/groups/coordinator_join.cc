@@ -9,7 +9,7 @@ namespace ferry::groups {
 
 namespace {
 
-JoinResult join_error(const std::string& member_id, int16_t error) {
+JoinResult join_error(const std::string& member_id, ErrorCode error) {
   JoinResult r;
   r.error = error;
   r.member_id = member_id;
@@ -44,15 +44,15 @@ void GroupCoordinator::join(const JoinRequest& req, JoinCallback done) {
   Outbox out;
   expire_touched(req.group_id, out);  // a request after its deadline finds it expired
   if (req.group_id.empty()) {
-    out.answer(done, join_error(req.member_id, err::INVALID_GROUP_ID));
+    out.answer(done, join_error(req.member_id, ErrorCode::INVALID_GROUP_ID));
   } else if (req.session_timeout_ms < config_.min_session_timeout_ms ||
              req.session_timeout_ms > config_.max_session_timeout_ms) {
-    out.answer(done, join_error(req.member_id, err::INVALID_SESSION_TIMEOUT));
+    out.answer(done, join_error(req.member_id, ErrorCode::INVALID_SESSION_TIMEOUT));
   } else {
     auto it = groups_.find(req.group_id);
     if (it == groups_.end()) {
       if (!req.member_id.empty()) {
-        out.answer(done, join_error(req.member_id, err::UNKNOWN_MEMBER_ID));
+        out.answer(done, join_error(req.member_id, ErrorCode::UNKNOWN_MEMBER_ID));
       } else {
         auto created = std::make_unique<Group>(req.group_id, now_ms_);
         Group& g = *created;
@@ -75,9 +75,9 @@ void GroupCoordinator::join(const JoinRequest& req, JoinCallback done) {
 void GroupCoordinator::join_unknown(Group& g, const JoinRequest& req, const JoinCallback& done,
                                     Outbox& out) {
   if (g.state() == GroupState::dead) {
-    out.answer(done, join_error("", err::COORDINATOR_NOT_AVAILABLE));
+    out.answer(done, join_error("", ErrorCode::COORDINATOR_NOT_AVAILABLE));
   } else if (!g.supports(req.protocol_type, req.protocols, "")) {
-    out.answer(done, join_error("", err::INCONSISTENT_GROUP_PROTOCOL));
+    out.answer(done, join_error("", ErrorCode::INCONSISTENT_GROUP_PROTOCOL));
   } else if (req.group_instance_id) {
     join_static_unknown(g, req, done, out);
   } else {
@@ -86,7 +86,7 @@ void GroupCoordinator::join_unknown(Group& g, const JoinRequest& req, const Join
       // KIP-394: the member exists only once it comes back with this id, so a client that
       // never sees the response cannot leave a phantom member holding up the rebalance.
       g.pending[id] = now_ms_ + req.session_timeout_ms;
-      out.answer(done, join_error(id, err::MEMBER_ID_REQUIRED));
+      out.answer(done, join_error(id, ErrorCode::MEMBER_ID_REQUIRED));
     } else {
       add_member_and_rebalance(g, req, id, done, out);
     }
@@ -105,9 +105,9 @@ void GroupCoordinator::join_static_unknown(Group& g, const JoinRequest& req,
   // KIP-345: a restarted static member takes over its old identity; whatever the old process
   // still has in flight is fenced.
   Member& old = g.get(*old_id);
-  out.answer_join(old, join_error(*old_id, err::FENCED_INSTANCE_ID));
+  out.answer_join(old, join_error(*old_id, ErrorCode::FENCED_INSTANCE_ID));
   SyncResult fenced;
-  fenced.error = err::FENCED_INSTANCE_ID;
+  fenced.error = ErrorCode::FENCED_INSTANCE_ID;
   out.answer_sync(old, fenced);
   g.rename(*old_id, new_id);
   Member& m = g.get(new_id);
@@ -140,7 +140,7 @@ void GroupCoordinator::join_static_unknown(Group& g, const JoinRequest& req,
       break;
     case GroupState::empty:
     case GroupState::dead:
-      out.answer(done, join_error(new_id, err::UNKNOWN_MEMBER_ID));
+      out.answer(done, join_error(new_id, ErrorCode::UNKNOWN_MEMBER_ID));
       break;
   }
 }
@@ -149,12 +149,12 @@ void GroupCoordinator::join_existing(Group& g, const JoinRequest& req, const Joi
                                      Outbox& out) {
   const std::string& id = req.member_id;
   if (g.state() == GroupState::dead) {
-    out.answer(done, join_error(id, err::COORDINATOR_NOT_AVAILABLE));
+    out.answer(done, join_error(id, ErrorCode::COORDINATOR_NOT_AVAILABLE));
     return;
   }
   if (g.pending.count(id)) {
     if (req.group_instance_id || !g.supports(req.protocol_type, req.protocols, "")) {
-      int16_t e = req.group_instance_id ? err::UNKNOWN_MEMBER_ID : err::INCONSISTENT_GROUP_PROTOCOL;
+      ErrorCode e = req.group_instance_id ? ErrorCode::UNKNOWN_MEMBER_ID : ErrorCode::INCONSISTENT_GROUP_PROTOCOL;
       out.answer(done, join_error(id, e));
       return;
     }
@@ -163,15 +163,15 @@ void GroupCoordinator::join_existing(Group& g, const JoinRequest& req, const Joi
     return;
   }
   if (g.is_fenced(id, req.group_instance_id)) {
-    out.answer(done, join_error(id, err::FENCED_INSTANCE_ID));
+    out.answer(done, join_error(id, ErrorCode::FENCED_INSTANCE_ID));
     return;
   }
   if (!g.has(id)) {
-    out.answer(done, join_error(id, err::UNKNOWN_MEMBER_ID));
+    out.answer(done, join_error(id, ErrorCode::UNKNOWN_MEMBER_ID));
     return;
   }
   if (!g.supports(req.protocol_type, req.protocols, id)) {
-    out.answer(done, join_error(id, err::INCONSISTENT_GROUP_PROTOCOL));
+    out.answer(done, join_error(id, ErrorCode::INCONSISTENT_GROUP_PROTOCOL));
     return;
   }
   Member& m = g.get(id);
@@ -202,7 +202,7 @@ void GroupCoordinator::join_existing(Group& g, const JoinRequest& req, const Joi
       break;
     case GroupState::empty:
     case GroupState::dead:
-      out.answer(done, join_error(id, err::UNKNOWN_MEMBER_ID));
+      out.answer(done, join_error(id, ErrorCode::UNKNOWN_MEMBER_ID));
       break;
   }
 }
@@ -233,7 +233,7 @@ void GroupCoordinator::update_member_and_rebalance(Group& g, Member& m, const Jo
                                                    const JoinCallback& done, Outbox& out,
                                                    const char* reason) {
   // One JoinGroup per member is in flight; an older one still waiting is superseded.
-  out.answer_join(m, join_error(m.id, err::REBALANCE_IN_PROGRESS));
+  out.answer_join(m, join_error(m.id, ErrorCode::REBALANCE_IN_PROGRESS));
   m.protocols = req.protocols;
   m.session_timeout_ms = req.session_timeout_ms;
   m.rebalance_timeout_ms = req.rebalance_timeout_ms;
@@ -255,7 +255,7 @@ void GroupCoordinator::prepare_rebalance(Group& g, Outbox& out, const std::strin
       Member& m = g.get(id);
       m.assignment.clear();
       SyncResult r;
-      r.error = err::REBALANCE_IN_PROGRESS;
+      r.error = ErrorCode::REBALANCE_IN_PROGRESS;
       out.answer_sync(m, r);
     }
   }
@@ -288,7 +288,7 @@ void GroupCoordinator::complete_join(Group& g, Outbox& out) {
     // Static members keep their place until their session expires (KIP-345).
     if (m.awaiting_join() || m.instance_id) continue;
     spdlog::info("group {}: member {} did not rejoin in time, removing it", g.id(), id);
-    out.answer_sync(m, SyncResult{err::UNKNOWN_MEMBER_ID, "", "", {}});
+    out.answer_sync(m, SyncResult{ErrorCode::UNKNOWN_MEMBER_ID, "", "", {}});
     g.remove(id);
   }
   if (!g.empty() && !g.elect_joined_leader()) {

@@ -1,30 +1,10 @@
 #include <algorithm>
 #include <cctype>
 
-#include "broker/groups/errors.h"
 #include "broker/groups/store.h"
 #include "broker/groups/types.h"
 
 namespace ferry::groups {
-
-const char* err::name(int16_t code) {
-  switch (code) {
-    case NONE: return "NONE";
-    case COORDINATOR_NOT_AVAILABLE: return "COORDINATOR_NOT_AVAILABLE";
-    case NOT_COORDINATOR: return "NOT_COORDINATOR";
-    case ILLEGAL_GENERATION: return "ILLEGAL_GENERATION";
-    case INCONSISTENT_GROUP_PROTOCOL: return "INCONSISTENT_GROUP_PROTOCOL";
-    case INVALID_GROUP_ID: return "INVALID_GROUP_ID";
-    case UNKNOWN_MEMBER_ID: return "UNKNOWN_MEMBER_ID";
-    case INVALID_SESSION_TIMEOUT: return "INVALID_SESSION_TIMEOUT";
-    case REBALANCE_IN_PROGRESS: return "REBALANCE_IN_PROGRESS";
-    case NON_EMPTY_GROUP: return "NON_EMPTY_GROUP";
-    case GROUP_ID_NOT_FOUND: return "GROUP_ID_NOT_FOUND";
-    case MEMBER_ID_REQUIRED: return "MEMBER_ID_REQUIRED";
-    case FENCED_INSTANCE_ID: return "FENCED_INSTANCE_ID";
-    default: return "UNKNOWN";
-  }
-}
 
 namespace {
 constexpr GroupState kAllStates[] = {GroupState::empty, GroupState::preparing_rebalance,

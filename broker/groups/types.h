@@ -12,7 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/protocol/errors.h"
+
 namespace ferry::groups {
+
+/// Answers carry Kafka's wire error codes; the handlers copy them into responses unchanged.
+using protocol::ErrorCode;
 
 /// Opaque bytes (protocol metadata, assignments); the coordinator never parses them.
 using Bytes = std::vector<uint8_t>;
@@ -82,7 +87,7 @@ struct JoinedMember {
 
 /// A JoinGroup response.
 struct JoinResult {
-  int16_t error = 0;
+  ErrorCode error = ErrorCode::NONE;
   /// -1 when error != NONE (Kafka's UNKNOWN_GENERATION_ID).
   int32_t generation_id = -1;
   /// "" when unknown (JoinGroup v7+ sends null).
@@ -115,7 +120,7 @@ struct SyncRequest {
 
 /// A SyncGroup response.
 struct SyncResult {
-  int16_t error = 0;
+  ErrorCode error = ErrorCode::NONE;
   std::string protocol_type;
   std::string protocol_name;
   Bytes assignment;
@@ -146,13 +151,13 @@ struct LeaveRequest {
 struct MemberLeaveResult {
   std::string member_id;
   std::optional<std::string> group_instance_id;
-  int16_t error = 0;
+  ErrorCode error = ErrorCode::NONE;
 };
 
 /// A LeaveGroup response. For v0-v2 the handler sends the single member's error as the top-level
 /// error when the top-level error is NONE.
 struct LeaveResult {
-  int16_t error = 0;
+  ErrorCode error = ErrorCode::NONE;
   std::vector<MemberLeaveResult> members;
 };
 
@@ -169,7 +174,7 @@ struct MemberDescription {
 /// One group in a DescribeGroups answer. An unknown group is answered with state "Dead" and no
 /// error, as Kafka does.
 struct GroupDescription {
-  int16_t error = 0;
+  ErrorCode error = ErrorCode::NONE;
   std::string group_id;
   std::string state;
   std::string protocol_type;
@@ -188,7 +193,7 @@ struct GroupListing {
 /// One group's outcome in a DeleteGroups answer.
 struct DeleteResult {
   std::string group_id;
-  int16_t error = 0;
+  ErrorCode error = ErrorCode::NONE;
 };
 
 /// Delivers a JoinGroup answer; may run later, from another caller's thread (tick, a join).

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 
 namespace ferry::protocol {
 
@@ -118,5 +119,10 @@ enum class ErrorCode : int16_t {
 
 /// Kafka's short name for an error code (e.g. "UNKNOWN_TOPIC_OR_PARTITION"), for logs and tests.
 const char* error_name(ErrorCode code);
+
+/// Prints "NAME(code)", so test failures and logs show both.
+inline std::ostream& operator<<(std::ostream& os, ErrorCode code) {
+  return os << error_name(code) << '(' << static_cast<int16_t>(code) << ')';
+}
 
 }  // namespace ferry::protocol

@@ -16,7 +16,7 @@ TEST(GroupAdmin, DescribeListAndDelete) {
   h.gc->leave({"idle", {{idle_member, std::nullopt}}});
 
   GroupDescription unknown = h.describe("nope");
-  EXPECT_EQ(unknown.error, err::NONE);
+  EXPECT_EQ(unknown.error, ErrorCode::NONE);
   EXPECT_EQ(unknown.state, "Dead");
   EXPECT_TRUE(unknown.members.empty());
   GroupDescription busy = h.describe("busy");
@@ -38,14 +38,14 @@ TEST(GroupAdmin, DescribeListAndDelete) {
 
   auto deleted = h.gc->delete_groups({"busy", "idle", "nope", ""});
   ASSERT_EQ(deleted.size(), 4u);
-  EXPECT_EQ(deleted[0].error, err::NON_EMPTY_GROUP);
-  EXPECT_EQ(deleted[1].error, err::NONE);
-  EXPECT_EQ(deleted[2].error, err::GROUP_ID_NOT_FOUND);
-  EXPECT_EQ(deleted[3].error, err::INVALID_GROUP_ID);
+  EXPECT_EQ(deleted[0].error, ErrorCode::NON_EMPTY_GROUP);
+  EXPECT_EQ(deleted[1].error, ErrorCode::NONE);
+  EXPECT_EQ(deleted[2].error, ErrorCode::GROUP_ID_NOT_FOUND);
+  EXPECT_EQ(deleted[3].error, ErrorCode::INVALID_GROUP_ID);
   EXPECT_EQ(h.describe("idle").state, "Dead");
   EXPECT_EQ(h.gc->list().size(), 1u);
   EXPECT_FALSE(h.store->get("idle").has_value()) << "deletion writes a tombstone";
-  EXPECT_EQ(h.gc->delete_groups({"idle"}).at(0).error, err::GROUP_ID_NOT_FOUND);
+  EXPECT_EQ(h.gc->delete_groups({"idle"}).at(0).error, ErrorCode::GROUP_ID_NOT_FOUND);
 }
 
 TEST(GroupAdmin, RestoreBringsBackStableAndEmptyGroups) {
@@ -67,10 +67,10 @@ TEST(GroupAdmin, RestoreBringsBackStableAndEmptyGroups) {
   ASSERT_EQ(d.members.size(), 2u);
   EXPECT_EQ(d.members[0].member_id, f.ids[0]);
   EXPECT_EQ(d.members[1].assignment, Bytes{1});
-  EXPECT_EQ(after.heartbeat("g", f.generation, f.ids[1]), err::NONE);
+  EXPECT_EQ(after.heartbeat("g", f.generation, f.ids[1]), ErrorCode::NONE);
   auto s = after.sync("g", f.generation, f.ids[1]);
   EXPECT_EQ(s.get().assignment, Bytes{1});
-  EXPECT_EQ(after.heartbeat("g", f.generation - 1, f.ids[1]), err::ILLEGAL_GENERATION);
+  EXPECT_EQ(after.heartbeat("g", f.generation - 1, f.ids[1]), ErrorCode::ILLEGAL_GENERATION);
 
   // The leader survives the restore: its rejoin (and the follower's) opens the next generation.
   auto a = after.join(join_req("g", f.ids[0]));
@@ -82,7 +82,7 @@ TEST(GroupAdmin, RestoreBringsBackStableAndEmptyGroups) {
   GroupDescription e = after.describe("e");
   EXPECT_EQ(e.state, "Empty");
   auto newcomer = after.join(join_req("e", "", {proto("range")}));
-  EXPECT_EQ(newcomer.get().error, err::MEMBER_ID_REQUIRED);
+  EXPECT_EQ(newcomer.get().error, ErrorCode::MEMBER_ID_REQUIRED);
   auto joined = after.join(join_req("e", newcomer.get().member_id));
   after.advance(3000);
   EXPECT_EQ(joined.get().generation_id, 3) << "generations continue from the snapshot";
@@ -95,7 +95,7 @@ TEST(GroupAdmin, RestoredMembersThatNeverReturnExpire) {
   after.gc->restore(before.store->snapshots());
   after.advance(10000);
   EXPECT_EQ(after.describe("g").state, "Empty");
-  EXPECT_EQ(after.heartbeat("g", f.generation, f.ids[0]), err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(after.heartbeat("g", f.generation, f.ids[0]), ErrorCode::UNKNOWN_MEMBER_ID);
 }
 
 TEST(GroupAdmin, NextDeadlineTracksTheSoonestTimer) {
@@ -118,20 +118,20 @@ TEST(GroupAdmin, ShutdownAnswersEveryPendingRequest) {
   auto waiting = h.join(v3);
   h.gc->shutdown();
   ASSERT_TRUE(follower.ready() && waiting.ready());
-  EXPECT_EQ(follower.get().error, err::NOT_COORDINATOR);
-  EXPECT_EQ(waiting.get().error, err::NOT_COORDINATOR);
+  EXPECT_EQ(follower.get().error, ErrorCode::NOT_COORDINATOR);
+  EXPECT_EQ(waiting.get().error, ErrorCode::NOT_COORDINATOR);
   EXPECT_TRUE(h.gc->list().empty());
 }
 
 TEST(GroupAdmin, CallbacksMayCallBackIntoTheCoordinator) {
   Harness h;
   std::string id = h.issue_id(join_req("g"));
-  int16_t from_inside = -1;
+  ErrorCode from_inside = ErrorCode::UNKNOWN_SERVER_ERROR;
   h.gc->join(join_req("g", id), [&](JoinResult r) {
     from_inside = h.heartbeat("g", r.generation_id, r.member_id);
   });
   h.advance(3000);
-  EXPECT_EQ(from_inside, err::NONE) << "no deadlock, and the member is already in generation 1";
+  EXPECT_EQ(from_inside, ErrorCode::NONE) << "no deadlock, and the member is already in generation 1";
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ TEST(GroupConcurrency, ParallelLifeCyclesOnSeparateGroupsAllComplete) {
         r.api_version = 3;
         Pending<JoinResult> j;
         h.gc->join(r, j.callback());
-        if (!j.ready() || j.get().error != err::NONE) {
+        if (!j.ready() || j.get().error != ErrorCode::NONE) {
           ++failures;
           continue;
         }
@@ -45,11 +45,11 @@ TEST(GroupConcurrency, ParallelLifeCyclesOnSeparateGroupsAllComplete) {
                     std::nullopt, {{jr.member_id, Bytes{1}}}},
                    s.callback());
         if (!s.ready() || s.get().assignment != Bytes{1}) ++failures;
-        if (h.gc->heartbeat({group, jr.generation_id, jr.member_id, std::nullopt}) != err::NONE)
+        if (h.gc->heartbeat({group, jr.generation_id, jr.member_id, std::nullopt}) != ErrorCode::NONE)
           ++failures;
-        if (h.gc->leave({group, {{jr.member_id, std::nullopt}}}).members.at(0).error != err::NONE)
+        if (h.gc->leave({group, {{jr.member_id, std::nullopt}}}).members.at(0).error != ErrorCode::NONE)
           ++failures;
-        if (h.gc->delete_groups({group}).at(0).error != err::NONE) ++failures;
+        if (h.gc->delete_groups({group}).at(0).error != ErrorCode::NONE) ++failures;
       }
     });
   }

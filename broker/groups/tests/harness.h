@@ -76,7 +76,7 @@ struct Harness {
   std::string issue_id(JoinRequest r) {
     r.member_id.clear();
     auto p = join(r);
-    EXPECT_EQ(p.get().error, err::MEMBER_ID_REQUIRED);
+    EXPECT_EQ(p.get().error, ErrorCode::MEMBER_ID_REQUIRED);
     return p.get().member_id;
   }
 
@@ -94,7 +94,7 @@ struct Harness {
     return p;
   }
 
-  int16_t heartbeat(const std::string& group, int32_t generation, const std::string& member,
+  ErrorCode heartbeat(const std::string& group, int32_t generation, const std::string& member,
                     std::optional<std::string> instance = std::nullopt) {
     return gc->heartbeat({group, generation, member, std::move(instance)});
   }
@@ -124,14 +124,14 @@ inline Formed form_group(Harness& h, const std::string& group, int n) {
   }
   // Members joining during the initial delay extend it (KIP-134), so wait in delay-sized steps.
   for (int step = 0; step < 10 && !joins.at(0).ready(); ++step) h.advance(3000);
-  for (auto& j : joins) EXPECT_EQ(j.get().error, err::NONE);
+  for (auto& j : joins) EXPECT_EQ(j.get().error, ErrorCode::NONE);
   f.generation = joins.at(0).get().generation_id;
   std::vector<std::pair<std::string, Bytes>> assignment;
   for (int i = 0; i < n; ++i) assignment.emplace_back(f.ids[i], Bytes{static_cast<uint8_t>(i)});
   std::vector<Pending<SyncResult>> syncs;
   for (int i = 1; i < n; ++i) syncs.push_back(h.sync(group, f.generation, f.ids[i]));
   syncs.push_back(h.sync(group, f.generation, f.ids[0], assignment));
-  for (auto& s : syncs) EXPECT_EQ(s.get().error, err::NONE);
+  for (auto& s : syncs) EXPECT_EQ(s.get().error, ErrorCode::NONE);
   EXPECT_EQ(h.describe(group).state, "Stable");
   return f;
 }

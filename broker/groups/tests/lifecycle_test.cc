@@ -9,7 +9,7 @@ namespace {
 TEST(GroupLifecycle, SingleMemberJoinsSyncsAndHeartbeats) {
   Harness h;
   auto first = h.join(join_req("g"));
-  ASSERT_EQ(first.get().error, err::MEMBER_ID_REQUIRED);
+  ASSERT_EQ(first.get().error, ErrorCode::MEMBER_ID_REQUIRED);
   const std::string id = first.get().member_id;
   EXPECT_EQ(id.rfind("client-", 0), 0u) << id;
   EXPECT_EQ(id.size(), std::string("client-").size() + 36) << "client.id-UUID";
@@ -22,7 +22,7 @@ TEST(GroupLifecycle, SingleMemberJoinsSyncsAndHeartbeats) {
   h.advance(1);
   ASSERT_TRUE(joined.ready());
   const JoinResult& j = joined.get();
-  EXPECT_EQ(j.error, err::NONE);
+  EXPECT_EQ(j.error, ErrorCode::NONE);
   EXPECT_EQ(j.generation_id, 1);
   EXPECT_EQ(j.leader_id, id);
   EXPECT_EQ(j.member_id, id);
@@ -32,11 +32,11 @@ TEST(GroupLifecycle, SingleMemberJoinsSyncsAndHeartbeats) {
   EXPECT_EQ(j.members[0].member_id, id);
   EXPECT_EQ(j.members[0].metadata, Bytes{1});
   EXPECT_EQ(h.describe("g").state, "CompletingRebalance");
-  EXPECT_EQ(h.heartbeat("g", 1, id), err::NONE) << "heartbeats between join and sync are fine";
+  EXPECT_EQ(h.heartbeat("g", 1, id), ErrorCode::NONE) << "heartbeats between join and sync are fine";
 
   auto synced = h.sync("g", 1, id, {{id, Bytes{9, 9}}});
   ASSERT_TRUE(synced.ready());
-  EXPECT_EQ(synced.get().error, err::NONE);
+  EXPECT_EQ(synced.get().error, ErrorCode::NONE);
   EXPECT_EQ(synced.get().assignment, (Bytes{9, 9}));
   EXPECT_EQ(synced.get().protocol_name, "range");
 
@@ -49,7 +49,7 @@ TEST(GroupLifecycle, SingleMemberJoinsSyncsAndHeartbeats) {
 
   for (int i = 0; i < 5; ++i) {
     h.advance(9000);  // below the 10 s session timeout each time
-    EXPECT_EQ(h.heartbeat("g", 1, id), err::NONE);
+    EXPECT_EQ(h.heartbeat("g", 1, id), ErrorCode::NONE);
   }
   auto stored = h.store->get("g");
   ASSERT_TRUE(stored.has_value());
@@ -71,7 +71,7 @@ TEST(GroupLifecycle, ThreeMembersGetOneGenerationAndTheLeaderAssigns) {
   h.advance(3000);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(joins[i].ready());
-    EXPECT_EQ(joins[i].get().error, err::NONE);
+    EXPECT_EQ(joins[i].get().error, ErrorCode::NONE);
     EXPECT_EQ(joins[i].get().generation_id, 1);
     EXPECT_EQ(joins[i].get().leader_id, ids[0]) << "the first member to join leads";
   }
@@ -86,10 +86,10 @@ TEST(GroupLifecycle, ThreeMembersGetOneGenerationAndTheLeaderAssigns) {
   auto s0 = h.sync("g", 1, ids[0], {{ids[0], Bytes{0}}, {ids[2], Bytes{2}}});
   ASSERT_TRUE(s0.ready() && s1.ready() && s2.ready());
   EXPECT_EQ(s0.get().assignment, Bytes{0});
-  EXPECT_EQ(s1.get().error, err::NONE);
+  EXPECT_EQ(s1.get().error, ErrorCode::NONE);
   EXPECT_TRUE(s1.get().assignment.empty()) << "members the leader left out get nothing";
   EXPECT_EQ(s2.get().assignment, Bytes{2});
-  for (const auto& id : ids) EXPECT_EQ(h.heartbeat("g", 1, id), err::NONE);
+  for (const auto& id : ids) EXPECT_EQ(h.heartbeat("g", 1, id), ErrorCode::NONE);
 }
 
 TEST(GroupLifecycle, FollowerRejoiningUnchangedGetsSameGenerationLeaderRejoinRebalances) {
@@ -102,7 +102,7 @@ TEST(GroupLifecycle, FollowerRejoiningUnchangedGetsSameGenerationLeaderRejoinReb
 
   auto leader = h.join(join_req("g", f.ids[0]));
   EXPECT_FALSE(leader.ready());
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[1]), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[1]), ErrorCode::REBALANCE_IN_PROGRESS);
   auto follower = h.join(join_req("g", f.ids[1]));
   ASSERT_TRUE(leader.ready() && follower.ready()) << "all known members rejoined";
   EXPECT_EQ(leader.get().generation_id, f.generation + 1);
@@ -112,13 +112,13 @@ TEST(GroupLifecycle, MemberIdRequiredIssuesAnIdThatMustBeUsedBeforeItExpires) {
   Harness h;
   std::string id = h.issue_id(join_req("g"));
   EXPECT_TRUE(h.describe("g").members.empty()) << "a pending member is not a member yet";
-  EXPECT_EQ(h.heartbeat("g", 0, id), err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("g", 0, id), ErrorCode::UNKNOWN_MEMBER_ID);
 
   // A pending id expires after the session timeout of the request that obtained it.
   h.advance(10000);
   auto late = h.join(join_req("g", id));
   ASSERT_TRUE(late.ready());
-  EXPECT_EQ(late.get().error, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(late.get().error, ErrorCode::UNKNOWN_MEMBER_ID);
 
   // Before v4 there is no extra round trip.
   JoinRequest v3 = join_req("g");
@@ -127,7 +127,7 @@ TEST(GroupLifecycle, MemberIdRequiredIssuesAnIdThatMustBeUsedBeforeItExpires) {
   EXPECT_FALSE(old_client.ready());
   h.advance(3000);
   ASSERT_TRUE(old_client.ready());
-  EXPECT_EQ(old_client.get().error, err::NONE);
+  EXPECT_EQ(old_client.get().error, ErrorCode::NONE);
   EXPECT_FALSE(old_client.get().member_id.empty());
 }
 

@@ -10,11 +10,11 @@ TEST(GroupMembership, MemberThatStopsHeartbeatingExpiresAndTheRestRebalanceWitho
   Harness h;
   Formed f = form_group(h, "g", 3);
   h.advance(6000);
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[0]), err::NONE);
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[1]), err::NONE);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[0]), ErrorCode::NONE);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[1]), ErrorCode::NONE);
   h.advance(4000);  // ids[2]'s last sign of life was 10 s ago: its session has expired
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[0]), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[0]), ErrorCode::REBALANCE_IN_PROGRESS);
 
   auto a = h.join(join_req("g", f.ids[0]));
   EXPECT_FALSE(a.ready());
@@ -30,19 +30,19 @@ TEST(GroupMembership, RebalanceTimeoutRemovesMembersThatNeverRejoined) {
   Formed f = form_group(h, "g", 3);
   auto a = h.join(join_req("g", f.ids[0]));
   h.advance(5000);
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), err::REBALANCE_IN_PROGRESS)
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), ErrorCode::REBALANCE_IN_PROGRESS)
       << "heartbeats keep ids[2] alive, but it never rejoins";
   auto b = h.join(join_req("g", f.ids[1]));
   h.advance(9000);
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), ErrorCode::REBALANCE_IN_PROGRESS);
   h.advance(5999);
   EXPECT_FALSE(a.ready()) << "the rebalance timeout (20 s) has not passed";
   h.advance(1);
   ASSERT_TRUE(a.ready() && b.ready());
-  EXPECT_EQ(a.get().error, err::NONE);
+  EXPECT_EQ(a.get().error, ErrorCode::NONE);
   EXPECT_EQ(a.get().generation_id, f.generation + 1);
   EXPECT_EQ(a.get().members.size(), 2u);
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[2]), ErrorCode::UNKNOWN_MEMBER_ID);
   EXPECT_EQ(h.describe("g").members.size(), 2u);
 }
 
@@ -50,10 +50,10 @@ TEST(GroupMembership, LeaderLeavingHandsLeadershipToTheNextMember) {
   Harness h;
   Formed f = form_group(h, "g", 3);
   LeaveResult left = h.gc->leave({"g", {{f.ids[0], std::nullopt}}});
-  EXPECT_EQ(left.error, err::NONE);
+  EXPECT_EQ(left.error, ErrorCode::NONE);
   ASSERT_EQ(left.members.size(), 1u);
-  EXPECT_EQ(left.members[0].error, err::NONE);
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[1]), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(left.members[0].error, ErrorCode::NONE);
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[1]), ErrorCode::REBALANCE_IN_PROGRESS);
 
   auto b = h.join(join_req("g", f.ids[1]));
   auto c = h.join(join_req("g", f.ids[2]));
@@ -61,7 +61,7 @@ TEST(GroupMembership, LeaderLeavingHandsLeadershipToTheNextMember) {
   EXPECT_EQ(b.get().leader_id, f.ids[1]);
   EXPECT_EQ(b.get().members.size(), 2u);
   EXPECT_TRUE(c.get().members.empty());
-  EXPECT_EQ(h.heartbeat("g", b.get().generation_id, f.ids[0]), err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("g", b.get().generation_id, f.ids[0]), ErrorCode::UNKNOWN_MEMBER_ID);
 }
 
 TEST(GroupMembership, BatchLeaveByMemberIdAndInstanceId) {
@@ -77,11 +77,11 @@ TEST(GroupMembership, BatchLeaveByMemberIdAndInstanceId) {
 
   LeaveResult left = h.gc->leave(
       {"g", {{f.ids[1], std::nullopt}, {"", "static-1"}, {"nobody", std::nullopt}}});
-  EXPECT_EQ(left.error, err::NONE);
+  EXPECT_EQ(left.error, ErrorCode::NONE);
   ASSERT_EQ(left.members.size(), 3u);
-  EXPECT_EQ(left.members[0].error, err::NONE);
-  EXPECT_EQ(left.members[1].error, err::NONE);
-  EXPECT_EQ(left.members[2].error, err::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(left.members[0].error, ErrorCode::NONE);
+  EXPECT_EQ(left.members[1].error, ErrorCode::NONE);
+  EXPECT_EQ(left.members[2].error, ErrorCode::UNKNOWN_MEMBER_ID);
 
   auto alone = h.join(join_req("g", f.ids[0]));
   ASSERT_TRUE(alone.ready());
@@ -110,7 +110,7 @@ TEST(GroupMembership, NewRebalanceSendsWaitingFollowersBackToJoin) {
   v3.api_version = 3;
   auto newcomer = h.join(v3);
   ASSERT_TRUE(follower_sync.ready());
-  EXPECT_EQ(follower_sync.get().error, err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(follower_sync.get().error, ErrorCode::REBALANCE_IN_PROGRESS);
   EXPECT_FALSE(newcomer.ready());
 }
 
@@ -138,15 +138,15 @@ TEST(GroupMembership, ProtocolSelectedByMemberVotesAmongCommonProtocols) {
   // A member with nothing in common, or another protocol type, cannot join.
   auto odd = h.join(join_req("g", "", {proto("sticky")}));
   ASSERT_TRUE(odd.ready());
-  EXPECT_EQ(odd.get().error, err::INCONSISTENT_GROUP_PROTOCOL);
+  EXPECT_EQ(odd.get().error, ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
   JoinRequest connect = join_req("g");
   connect.protocol_type = "connect";
   auto other_type = h.join(connect);
-  EXPECT_EQ(other_type.get().error, err::INCONSISTENT_GROUP_PROTOCOL);
+  EXPECT_EQ(other_type.get().error, ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
 
   // A new group needs a protocol type and at least one protocol, and is not created otherwise.
   auto none = h.join(join_req("fresh", "", {}));
-  EXPECT_EQ(none.get().error, err::INCONSISTENT_GROUP_PROTOCOL);
+  EXPECT_EQ(none.get().error, ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
   EXPECT_EQ(h.describe("fresh").state, "Dead");
 
   // SyncGroup v5 cross-checks the protocol (KIP-559).
@@ -157,32 +157,32 @@ TEST(GroupMembership, ProtocolSelectedByMemberVotesAmongCommonProtocols) {
   sr.protocol_name = "range";
   Pending<SyncResult> wrong;
   h.gc->sync(sr, wrong.callback());
-  EXPECT_EQ(wrong.get().error, err::INCONSISTENT_GROUP_PROTOCOL);
+  EXPECT_EQ(wrong.get().error, ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
 }
 
 TEST(GroupMembership, StaleGenerationsAndUnknownMembersAreRejected) {
   Harness h;
   Formed f = form_group(h, "g", 2);
-  EXPECT_EQ(h.heartbeat("g", f.generation - 1, f.ids[0]), err::ILLEGAL_GENERATION);
-  EXPECT_EQ(h.sync("g", f.generation + 1, f.ids[0]).get().error, err::ILLEGAL_GENERATION);
-  EXPECT_EQ(h.heartbeat("g", f.generation, "ghost"), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.sync("g", f.generation, "ghost").get().error, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.join(join_req("g", "ghost")).get().error, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.heartbeat("nope", 1, f.ids[0]), err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.sync("nope", 1, f.ids[0]).get().error, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.join(join_req("nope", "someone")).get().error, err::UNKNOWN_MEMBER_ID);
-  EXPECT_EQ(h.heartbeat("", 1, f.ids[0]), err::INVALID_GROUP_ID);
+  EXPECT_EQ(h.heartbeat("g", f.generation - 1, f.ids[0]), ErrorCode::ILLEGAL_GENERATION);
+  EXPECT_EQ(h.sync("g", f.generation + 1, f.ids[0]).get().error, ErrorCode::ILLEGAL_GENERATION);
+  EXPECT_EQ(h.heartbeat("g", f.generation, "ghost"), ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.sync("g", f.generation, "ghost").get().error, ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.join(join_req("g", "ghost")).get().error, ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("nope", 1, f.ids[0]), ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.sync("nope", 1, f.ids[0]).get().error, ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.join(join_req("nope", "someone")).get().error, ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.heartbeat("", 1, f.ids[0]), ErrorCode::INVALID_GROUP_ID);
 
   // Once a rebalance starts, the old generation can no longer sync.
   auto a = h.join(join_req("g", f.ids[0]));
-  EXPECT_EQ(h.sync("g", f.generation, f.ids[1]).get().error, err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.sync("g", f.generation, f.ids[1]).get().error, ErrorCode::REBALANCE_IN_PROGRESS);
 
   JoinRequest too_short = join_req("g");
   too_short.session_timeout_ms = 5999;
-  EXPECT_EQ(h.join(too_short).get().error, err::INVALID_SESSION_TIMEOUT);
+  EXPECT_EQ(h.join(too_short).get().error, ErrorCode::INVALID_SESSION_TIMEOUT);
   JoinRequest too_long = join_req("g");
   too_long.session_timeout_ms = 1800001;
-  EXPECT_EQ(h.join(too_long).get().error, err::INVALID_SESSION_TIMEOUT);
+  EXPECT_EQ(h.join(too_long).get().error, ErrorCode::INVALID_SESSION_TIMEOUT);
 }
 
 TEST(GroupMembership, OffsetCommitsKeepTheSessionAlive) {
@@ -190,13 +190,13 @@ TEST(GroupMembership, OffsetCommitsKeepTheSessionAlive) {
   Formed f = form_group(h, "g", 1);
   for (int i = 0; i < 3; ++i) {
     h.advance(8000);
-    EXPECT_EQ(h.gc->check_offset_commit({"g", f.generation, f.ids[0], std::nullopt}), err::NONE);
+    EXPECT_EQ(h.gc->check_offset_commit({"g", f.generation, f.ids[0], std::nullopt}), ErrorCode::NONE);
   }
-  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[0]), err::NONE) << "24 s without a heartbeat";
+  EXPECT_EQ(h.heartbeat("g", f.generation, f.ids[0]), ErrorCode::NONE) << "24 s without a heartbeat";
   EXPECT_EQ(h.gc->check_offset_commit({"g", f.generation + 1, f.ids[0], std::nullopt}),
-            err::ILLEGAL_GENERATION);
+            ErrorCode::ILLEGAL_GENERATION);
   // A standalone consumer (no group management) commits with generation -1.
-  EXPECT_EQ(h.gc->check_offset_commit({"manual", -1, "", std::nullopt}), err::NONE);
+  EXPECT_EQ(h.gc->check_offset_commit({"manual", -1, "", std::nullopt}), ErrorCode::NONE);
   EXPECT_EQ(h.describe("manual").state, "Empty");
 }
 

@@ -23,7 +23,7 @@ StaticGroup form_static(Harness& h) {
   auto a = h.join(static_req("a"));
   auto b = h.join(static_req("b"));
   h.advance(6000);
-  EXPECT_EQ(a.get().error, err::NONE);
+  EXPECT_EQ(a.get().error, ErrorCode::NONE);
   EXPECT_EQ(a.get().member_id.rfind("a-", 0), 0u) << "static ids start with the instance id";
   StaticGroup s{a.get().member_id, b.get().member_id, a.get().generation_id};
   auto sb = h.sync("g", s.generation, s.follower, {}, "b");
@@ -40,7 +40,7 @@ TEST(StaticMembership, RestartedMemberReplacesItsIdWithoutRebalanceAndTheOldIdIs
   auto restarted = h.join(static_req("b"));
   ASSERT_TRUE(restarted.ready()) << "no rebalance: answered at once";
   const JoinResult& r = restarted.get();
-  EXPECT_EQ(r.error, err::NONE);
+  EXPECT_EQ(r.error, ErrorCode::NONE);
   EXPECT_EQ(r.generation_id, s.generation);
   EXPECT_NE(r.member_id, s.follower);
   EXPECT_EQ(r.leader_id, s.leader);
@@ -51,12 +51,12 @@ TEST(StaticMembership, RestartedMemberReplacesItsIdWithoutRebalanceAndTheOldIdIs
   ASSERT_TRUE(resync.ready());
   EXPECT_EQ(resync.get().assignment, Bytes{2}) << "the new id inherits the assignment";
 
-  EXPECT_EQ(h.heartbeat("g", s.generation, s.follower, "b"), err::FENCED_INSTANCE_ID);
-  EXPECT_EQ(h.sync("g", s.generation, s.follower, {}, "b").get().error, err::FENCED_INSTANCE_ID);
-  EXPECT_EQ(h.join(static_req("b", s.follower)).get().error, err::FENCED_INSTANCE_ID);
-  EXPECT_EQ(h.gc->leave({"g", {{s.follower, "b"}}}).members.at(0).error, err::FENCED_INSTANCE_ID);
-  EXPECT_EQ(h.heartbeat("g", s.generation, s.leader, "a"), err::NONE);
-  EXPECT_EQ(h.heartbeat("g", s.generation, r.member_id, "b"), err::NONE);
+  EXPECT_EQ(h.heartbeat("g", s.generation, s.follower, "b"), ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_EQ(h.sync("g", s.generation, s.follower, {}, "b").get().error, ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_EQ(h.join(static_req("b", s.follower)).get().error, ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_EQ(h.gc->leave({"g", {{s.follower, "b"}}}).members.at(0).error, ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_EQ(h.heartbeat("g", s.generation, s.leader, "a"), ErrorCode::NONE);
+  EXPECT_EQ(h.heartbeat("g", s.generation, r.member_id, "b"), ErrorCode::NONE);
 
   EXPECT_GT(h.store->writes(), writes_before) << "the id change is persisted";
   auto stored = h.store->get("g");
@@ -81,7 +81,7 @@ TEST(StaticMembership, RestartWithDifferentProtocolsRebalances) {
   StaticGroup s = form_static(h);
   auto restarted = h.join(static_req("b", "", {proto("range", 7)}));
   EXPECT_FALSE(restarted.ready());
-  EXPECT_EQ(h.heartbeat("g", s.generation, s.leader, "a"), err::REBALANCE_IN_PROGRESS);
+  EXPECT_EQ(h.heartbeat("g", s.generation, s.leader, "a"), ErrorCode::REBALANCE_IN_PROGRESS);
   auto leader = h.join(static_req("a", s.leader));
   ASSERT_TRUE(restarted.ready() && leader.ready());
   EXPECT_EQ(leader.get().generation_id, s.generation + 1);
@@ -100,7 +100,7 @@ TEST(StaticMembership, RestartWhileTheOldIdWaitsForSyncFencesThatRequest) {
   EXPECT_FALSE(old_sync.ready());
   auto restarted = h.join(static_req("b"));
   ASSERT_TRUE(old_sync.ready());
-  EXPECT_EQ(old_sync.get().error, err::FENCED_INSTANCE_ID);
+  EXPECT_EQ(old_sync.get().error, ErrorCode::FENCED_INSTANCE_ID);
   EXPECT_FALSE(restarted.ready()) << "a rebalance gives the new id an assignment";
   auto a2 = h.join(static_req("a", s.leader));
   ASSERT_TRUE(restarted.ready() && a2.ready());
@@ -125,14 +125,14 @@ TEST(StaticMembership, StaticMemberThatMissesARebalanceStaysUntilItsSessionExpir
   ASSERT_TRUE(newcomer.ready() && a2.ready());
   EXPECT_EQ(a2.get().generation_id, gen + 1);
   EXPECT_EQ(a2.get().members.size(), 3u) << "a dynamic member would be dropped, a static one stays";
-  EXPECT_EQ(h.heartbeat("g", gen, b.get().member_id, "b"), err::ILLEGAL_GENERATION)
+  EXPECT_EQ(h.heartbeat("g", gen, b.get().member_id, "b"), ErrorCode::ILLEGAL_GENERATION)
       << "still a member, just behind";
 
   // The others stay alive with heartbeats; "b" stays silent for its 30 s session.
   for (int64_t step : {9000, 9000, 9000, 2999}) {
     h.advance(step);
-    EXPECT_EQ(h.heartbeat("g", gen + 1, a2.get().member_id, "a"), err::NONE);
-    EXPECT_EQ(h.heartbeat("g", gen + 1, newcomer.get().member_id), err::NONE);
+    EXPECT_EQ(h.heartbeat("g", gen + 1, a2.get().member_id, "a"), ErrorCode::NONE);
+    EXPECT_EQ(h.heartbeat("g", gen + 1, newcomer.get().member_id), ErrorCode::NONE);
   }
   EXPECT_EQ(h.describe("g").members.size(), 3u);
   h.advance(1);
