@@ -3,25 +3,11 @@
 #include <algorithm>
 
 #include "broker/storage/batch_records.h"
+#include "broker/storage/batch_writer.h"
 #include "broker/storage/bytes.h"
 
 namespace ferry::storage {
 namespace {
-
-// Kafka's zig-zag varlong (the record format's "varint" and "varlong" share the encoding).
-void put_varlong(std::vector<uint8_t>& out, int64_t v) {
-  uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-  while (z >= 0x80) {
-    out.push_back(static_cast<uint8_t>(z | 0x80));
-    z >>= 7;
-  }
-  out.push_back(static_cast<uint8_t>(z));
-}
-
-void put_field(std::vector<uint8_t>& out, const uint8_t* p, int32_t len) {
-  put_varlong(out, len);
-  if (len > 0) out.insert(out.end(), p, p + len);
-}
 
 // A surviving record: its absolute timestamp and its encoding from offsetDelta to the end.
 struct KeptRecord {
@@ -42,21 +28,7 @@ std::vector<uint8_t> encode_batch(const BatchHeader& h, int16_t attributes, int6
     put_varlong(out, static_cast<int64_t>(body.size()));
     out.insert(out.end(), body.begin(), body.end());
   }
-  uint8_t* b = out.data();
-  namespace f = batch_field;
-  bytes::store_be64(b + f::base_offset, static_cast<uint64_t>(h.base_offset));
-  bytes::store_be32(b + f::batch_length, static_cast<uint32_t>(out.size() - kLogOverhead));
-  bytes::store_be32(b + f::partition_leader_epoch, static_cast<uint32_t>(h.partition_leader_epoch));
-  b[f::magic] = 2;
-  bytes::store_be16(b + f::attributes, static_cast<uint16_t>(attributes));
-  bytes::store_be32(b + f::last_offset_delta, static_cast<uint32_t>(h.last_offset_delta));
-  bytes::store_be64(b + f::base_timestamp, static_cast<uint64_t>(base_ts));
-  bytes::store_be64(b + f::max_timestamp, static_cast<uint64_t>(max_ts));
-  bytes::store_be64(b + f::producer_id, static_cast<uint64_t>(h.producer_id));
-  bytes::store_be16(b + f::producer_epoch, static_cast<uint16_t>(h.producer_epoch));
-  bytes::store_be32(b + f::base_sequence, static_cast<uint32_t>(h.base_sequence));
-  bytes::store_be32(b + f::record_count, static_cast<uint32_t>(records.size()));
-  rewrite_batch_crc(b, out.size());
+  seal_batch(out, h, attributes, base_ts, max_ts, static_cast<int32_t>(records.size()));
   return out;
 }
 
