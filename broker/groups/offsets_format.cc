@@ -1,14 +1,22 @@
-// Each schema is declared once as a function template over an "IO" that is either a Writer or a
-// Reader, so the field order and the version ranges of a record live in one place and encode and
-// decode cannot drift apart.
+// The records' fields live in the visit() members of offsets_format.h and are encoded by the
+// project's one schema codec (broker/protocol/schema.h). What a record has beyond a message body
+// is here: the leading int16 version that picks the schema, the rule that nothing follows the last
+// field, Kafka's length limits, and error text that names the record kind and version.
 #include "broker/groups/offsets_format.h"
 
 #include <limits>
-#include <string_view>
+#include <optional>
+#include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
+
+#include "broker/protocol/schema.h"
 
 namespace ferry::groups {
 namespace {
+
+using protocol::DecodeError;
 
 constexpr const char* kOffsetKeyKind = "OffsetCommitKey";
 constexpr const char* kGroupKeyKind = "GroupMetadataKey";
@@ -16,324 +24,83 @@ constexpr const char* kOffsetValueKind = "OffsetCommitValue";
 constexpr const char* kGroupValueKind = "GroupMetadataValue";
 constexpr const char* kKeyKind = "__consumer_offsets key";
 
-// Kafka's first flexible (KIP-482) version of both value records.
+// Kafka's first flexible (KIP-482) version of both value records; keys are never flexible.
 constexpr int16_t kFirstFlexibleValueVersion = 4;
 
-// The fewest bytes one MemberMetadata can take in any version (v4: six one-byte compact lengths,
-// two int32s, an empty tag buffer), to bound the member count by the bytes left before reserving.
-constexpr size_t kMinMemberBytes = 15;
-
-std::string where(const char* kind, int16_t version, const char* field) {
-  std::string s = std::string(kind) + " v" + std::to_string(version);
-  if (field != nullptr) s += std::string(": field '") + field + "'";
-  return s;
+std::string where(const char* kind, int16_t version) {
+  return std::string(kind) + " v" + std::to_string(version);
 }
 
-class Writer {
+// Kafka's generated serializers refuse a string over Short.MAX_VALUE bytes in either encoding and
+// a bytes field or array whose length would not fit the classic int32. The protocol Encoder checks
+// only classic strings (and with std::length_error), so the whole record is checked here first.
+class LimitCheck {
  public:
-  Writer(const char* kind, int16_t version, bool flexible)
-      : kind_(kind), version_(version), flexible_(flexible) {
-    i16(nullptr, version);
+  LimitCheck(const char* kind, int16_t version) : kind_(kind), version_(version) {}
+
+  template <class T>
+  void operator()(const T& field, int16_t since, int16_t until = protocol::kMaxVersion) {
+    if (version_ >= since && version_ <= until) check(field);
   }
-
-  void i16(const char*, int16_t v) { be(static_cast<uint16_t>(v), 2); }
-  void i32(const char*, int32_t v) { be(static_cast<uint32_t>(v), 4); }
-  void i64(const char*, int64_t v) { be(static_cast<uint64_t>(v), 8); }
-
-  void str(const char* field, const std::string& s) {
-    string_len(field, s.size());
-    raw(s);
-  }
-
-  void nstr(const char* field, const std::optional<std::string>& s) {
-    if (!s) {
-      null_len();
-      return;
-    }
-    str(field, *s);
-  }
-
-  void bytes(const char* field, const Bytes& b) {
-    if (b.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max() - 1)) {
-      fail(field, "too long (" + std::to_string(b.size()) + " bytes)");
-    }
-    if (flexible_) {
-      uvarint(static_cast<uint32_t>(b.size() + 1));
-    } else {
-      i32(field, static_cast<int32_t>(b.size()));
-    }
-    out_.insert(out_.end(), b.begin(), b.end());
-  }
-
-  template <typename Vec, typename Fn>
-  void array(const char* field, const Vec& items, size_t /*min_item_bytes*/, Fn each) {
-    if (items.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max() - 1)) {
-      fail(field, "too many items");
-    }
-    if (flexible_) {
-      uvarint(static_cast<uint32_t>(items.size() + 1));
-    } else {
-      i32(field, static_cast<int32_t>(items.size()));
-    }
-    for (const auto& item : items) each(item);
-  }
-
-  // Ferry defines no tagged fields, so a flexible struct ends with an empty tag buffer.
-  void tags() { uvarint(0); }
-
-  Bytes take() { return std::move(out_); }
 
  private:
-  [[noreturn]] void fail(const char* field, const std::string& what) const {
-    throw std::runtime_error(where(kind_, version_, field) + ": " + what);
+  static constexpr size_t kMaxString = std::numeric_limits<int16_t>::max();
+  static constexpr size_t kMaxLength = std::numeric_limits<int32_t>::max() - 1;
+
+  template <class T>
+    requires std::is_arithmetic_v<T>
+  void check(const T&) {}
+  void check(const std::string& s) { limit(s.size(), kMaxString, "string length"); }
+  void check(const std::optional<std::string>& s) {
+    if (s) check(*s);
+  }
+  void check(const Bytes& b) { limit(b.size(), kMaxLength, "bytes length"); }
+  template <protocol::Schema S>
+  void check(const std::vector<S>& items) {
+    limit(items.size(), kMaxLength, "array count");
+    for (const S& item : items) const_cast<S&>(item).visit(*this);  // visit() only reads here
   }
 
-  void be(uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-  }
-
-  void uvarint(uint32_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<uint8_t>(v));
-  }
-
-  // Kafka caps every string, classic or compact, at Short.MAX_VALUE bytes.
-  void string_len(const char* field, size_t n) {
-    if (n > static_cast<size_t>(std::numeric_limits<int16_t>::max())) {
-      fail(field, "string too long (" + std::to_string(n) + " bytes, at most 32767)");
-    }
-    if (flexible_) {
-      uvarint(static_cast<uint32_t>(n + 1));
-    } else {
-      i16(nullptr, static_cast<int16_t>(n));
+  void limit(size_t n, size_t max, const char* what) const {
+    if (n > max) {
+      throw std::runtime_error(where(kind_, version_) + ": " + what + " " + std::to_string(n) +
+                               " exceeds Kafka's limit of " + std::to_string(max));
     }
   }
-
-  void null_len() {
-    if (flexible_) {
-      uvarint(0);
-    } else {
-      i16(nullptr, -1);
-    }
-  }
-
-  void raw(std::string_view s) { out_.insert(out_.end(), s.begin(), s.end()); }
 
   const char* kind_;
   int16_t version_;
-  bool flexible_;
-  Bytes out_;
 };
 
-class Reader {
- public:
-  Reader(std::span<const uint8_t> in, const char* kind) : in_(in), kind_(kind) {}
-
-  // Reads the record's leading version, before the schema (and so the flexibility) is known.
-  int16_t version() {
-    int16_t v = 0;
-    i16("version", v);
-    version_ = v;
-    return v;
-  }
-
-  void set_schema(const char* kind, bool flexible) {
-    kind_ = kind;
-    flexible_ = flexible;
-  }
-
-  void i16(const char* field, int16_t& v) { v = static_cast<int16_t>(be(field, 2)); }
-  void i32(const char* field, int32_t& v) { v = static_cast<int32_t>(be(field, 4)); }
-  void i64(const char* field, int64_t& v) { v = static_cast<int64_t>(be(field, 8)); }
-
-  void str(const char* field, std::string& s) {
-    std::optional<size_t> n = string_len(field);
-    if (!n) fail(field, "null in a non-nullable string");
-    s = take_string(field, *n);
-  }
-
-  void nstr(const char* field, std::optional<std::string>& s) {
-    std::optional<size_t> n = string_len(field);
-    if (!n) {
-      s.reset();
-      return;
-    }
-    s = take_string(field, *n);
-  }
-
-  void bytes(const char* field, Bytes& b) {
-    size_t n = 0;
-    if (flexible_) {
-      uint32_t raw = uvarint(field);
-      if (raw == 0) fail(field, "null in non-nullable bytes");
-      n = raw - 1;
-    } else {
-      int32_t len = 0;
-      i32(field, len);
-      if (len < 0) fail(field, "null or negative length " + std::to_string(len));
-      n = static_cast<size_t>(len);
-    }
-    need(field, n);
-    b.assign(in_.begin() + static_cast<std::ptrdiff_t>(pos_),
-             in_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
-    pos_ += n;
-  }
-
-  template <typename Vec, typename Fn>
-  void array(const char* field, Vec& items, size_t min_item_bytes, Fn each) {
-    size_t n = 0;
-    if (flexible_) {
-      uint32_t raw = uvarint(field);
-      if (raw == 0) fail(field, "null in a non-nullable array");
-      n = raw - 1;
-    } else {
-      int32_t len = 0;
-      i32(field, len);
-      if (len < 0) fail(field, "null or negative array length " + std::to_string(len));
-      n = static_cast<size_t>(len);
-    }
-    if (n > left() / min_item_bytes) {
-      fail(field, "array of " + std::to_string(n) + " items cannot fit in the " +
-                      std::to_string(left()) + " bytes left");
-    }
-    items.clear();
-    items.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      items.emplace_back();
-      each(items.back());
-    }
-  }
-
-  // Skips the tag buffer: no tagged field is defined for these records, and KIP-482 says unknown
-  // tags are ignored.
-  void tags() {
-    uint32_t count = uvarint("tagged fields");
-    for (uint32_t i = 0; i < count; ++i) {
-      uvarint("tag");
-      uint32_t size = uvarint("tagged field size");
-      need("tagged field", size);
-      pos_ += size;
-    }
-  }
-
-  // Kafka's records have nothing after the last field; extra bytes mean the version lied.
-  void finish() {
-    if (left() != 0) fail(nullptr, std::to_string(left()) + " trailing bytes");
-  }
-
- private:
-  [[noreturn]] void fail(const char* field, const std::string& what) const {
-    throw std::runtime_error(where(kind_, version_, field) + ": " + what);
-  }
-
-  size_t left() const { return in_.size() - pos_; }
-
-  void need(const char* field, size_t n) const {
-    if (n > left()) {
-      fail(field,
-           "truncated (need " + std::to_string(n) + " bytes, " + std::to_string(left()) + " left)");
-    }
-  }
-
-  uint64_t be(const char* field, int n) {
-    need(field, static_cast<size_t>(n));
-    uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v = (v << 8) | in_[pos_ + static_cast<size_t>(i)];
-    pos_ += static_cast<size_t>(n);
-    return v;
-  }
-
-  // KIP-482 unsigned varint of at most 32 bits (5 bytes).
-  uint32_t uvarint(const char* field) {
-    uint32_t v = 0;
-    for (int shift = 0; shift <= 28; shift += 7) {
-      need(field, 1);
-      uint8_t b = in_[pos_++];
-      if (shift == 28 && (b & 0xF0) != 0) fail(field, "varint overflows 32 bits");
-      v |= static_cast<uint32_t>(b & 0x7F) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    fail(field, "varint longer than 5 bytes");
-  }
-
-  // nullopt for null; the length otherwise.
-  std::optional<size_t> string_len(const char* field) {
-    if (flexible_) {
-      uint32_t raw = uvarint(field);
-      if (raw == 0) return std::nullopt;
-      return static_cast<size_t>(raw - 1);
-    }
-    int16_t len = 0;
-    i16(field, len);
-    if (len == -1) return std::nullopt;
-    if (len < 0) fail(field, "negative string length " + std::to_string(len));
-    return static_cast<size_t>(len);
-  }
-
-  std::string take_string(const char* field, size_t n) {
-    need(field, n);
-    std::string s(reinterpret_cast<const char*>(in_.data() + pos_), n);
-    pos_ += n;
-    return s;
-  }
-
-  std::span<const uint8_t> in_;
-  size_t pos_ = 0;
-  const char* kind_;
-  int16_t version_ = -1;
-  bool flexible_ = false;
-};
-
-// The schemas, field for field as in Apache Kafka's group-coordinator message JSON definitions.
-// K/V/M are const for the Writer and mutable for the Reader.
-
-template <typename IO, typename K>
-void offset_key_fields(IO& io, K& k) {
-  io.str("group", k.group);
-  io.str("topic", k.topic);
-  io.i32("partition", k.partition);
+template <protocol::Schema T>
+Bytes encode_record(const char* kind, const T& record, int16_t version, bool flexible) {
+  LimitCheck limits(kind, version);
+  const_cast<T&>(record).visit(limits);  // visit() only reads through a LimitCheck
+  Bytes out;
+  protocol::Writer w(out);
+  w.i16(version);
+  protocol::encode(record, version, flexible, w);
+  return out;
 }
 
-template <typename IO, typename K>
-void group_key_fields(IO& io, K& k) {
-  io.str("group", k.group);
+int16_t read_version(protocol::Reader& r, const char* kind) {
+  try {
+    return r.i16();
+  } catch (const DecodeError& e) {
+    throw std::runtime_error(std::string(kind) + ": " + e.what());
+  }
 }
 
-template <typename IO, typename V>
-void offset_value_fields(IO& io, V& v, int16_t version) {
-  io.i64("offset", v.offset);
-  if (version >= 3) io.i32("leaderEpoch", v.leader_epoch);
-  io.str("metadata", v.metadata);
-  io.i64("commitTimestamp", v.commit_timestamp);
-  if (version == 1) io.i64("expireTimestamp", v.expire_timestamp);
-  if (version >= kFirstFlexibleValueVersion) io.tags();
-}
-
-template <typename IO, typename M>
-void member_fields(IO& io, M& m, int16_t version) {
-  io.str("memberId", m.member_id);
-  if (version >= 3) io.nstr("groupInstanceId", m.group_instance_id);
-  io.str("clientId", m.client_id);
-  io.str("clientHost", m.client_host);
-  if (version >= 1) io.i32("rebalanceTimeout", m.rebalance_timeout_ms);
-  io.i32("sessionTimeout", m.session_timeout_ms);
-  io.bytes("subscription", m.subscription);
-  io.bytes("assignment", m.assignment);
-  if (version >= kFirstFlexibleValueVersion) io.tags();
-}
-
-template <typename IO, typename V>
-void group_value_fields(IO& io, V& v, int16_t version) {
-  io.str("protocolType", v.protocol_type);
-  io.i32("generation", v.generation);
-  io.nstr("protocol", v.protocol);
-  io.nstr("leader", v.leader);
-  if (version >= 2) io.i64("currentStateTimestamp", v.current_state_timestamp);
-  io.array("members", v.members, kMinMemberBytes, [&](auto& m) { member_fields(io, m, version); });
-  if (version >= kFirstFlexibleValueVersion) io.tags();
+// Kafka's records have nothing after the last field, so extra bytes mean the version lied.
+template <protocol::Schema T>
+T decode_record_body(const char* kind, protocol::Reader& r, int16_t version, bool flexible) {
+  try {
+    T record = protocol::decode<T>(r, version, flexible);
+    if (r.remaining() != 0) throw DecodeError(std::to_string(r.remaining()) + " trailing bytes");
+    return record;
+  } catch (const DecodeError& e) {
+    throw std::runtime_error(where(kind, version) + ": " + e.what());
+  }
 }
 
 void check_version(const char* kind, int16_t version, int16_t max) {
@@ -352,19 +119,12 @@ UnknownKeyVersion::UnknownKeyVersion(int16_t version)
       version_(version) {}
 
 Bytes encode_key(const OffsetKey& key, int16_t version) {
-  if (version != kOffsetKeyVersionV0 && version != kOffsetKeyVersion) {
-    throw std::runtime_error(std::string(kOffsetKeyKind) + ": unsupported version " +
-                             std::to_string(version) + " (known 0-1)");
-  }
-  Writer w(kOffsetKeyKind, version, false);
-  offset_key_fields(w, key);
-  return w.take();
+  check_version(kOffsetKeyKind, version, kOffsetKeyVersion);
+  return encode_record(kOffsetKeyKind, key, version, false);
 }
 
 Bytes encode_key(const GroupMetadataKey& key) {
-  Writer w(kGroupKeyKind, kGroupMetadataKeyVersion, false);
-  group_key_fields(w, key);
-  return w.take();
+  return encode_record(kGroupKeyKind, key, kGroupMetadataKeyVersion, false);
 }
 
 Bytes encode_value(const OffsetValue& value) {
@@ -374,57 +134,40 @@ Bytes encode_value(const OffsetValue& value) {
 
 Bytes encode_value(const OffsetValue& value, int16_t version) {
   check_version(kOffsetValueKind, version, kMaxOffsetValueVersion);
-  Writer w(kOffsetValueKind, version, version >= kFirstFlexibleValueVersion);
-  offset_value_fields(w, value, version);
-  return w.take();
+  return encode_record(kOffsetValueKind, value, version, version >= kFirstFlexibleValueVersion);
 }
 
 Bytes encode_value(const GroupMetadataValue& value, int16_t version) {
   check_version(kGroupValueKind, version, kMaxGroupValueVersion);
-  Writer w(kGroupValueKind, version, version >= kFirstFlexibleValueVersion);
-  group_value_fields(w, value, version);
-  return w.take();
+  return encode_record(kGroupValueKind, value, version, version >= kFirstFlexibleValueVersion);
 }
 
 ConsumerOffsetsKey decode_key(std::span<const uint8_t> bytes) {
-  Reader r(bytes, kKeyKind);
-  const int16_t version = r.version();
+  protocol::Reader r(bytes);
+  const int16_t version = read_version(r, kKeyKind);
   if (version == kOffsetKeyVersionV0 || version == kOffsetKeyVersion) {
-    r.set_schema(kOffsetKeyKind, false);
-    OffsetKey k;
-    offset_key_fields(r, k);
-    r.finish();
-    return k;
+    return decode_record_body<OffsetKey>(kOffsetKeyKind, r, version, false);
   }
   if (version == kGroupMetadataKeyVersion) {
-    r.set_schema(kGroupKeyKind, false);
-    GroupMetadataKey k;
-    group_key_fields(r, k);
-    r.finish();
-    return k;
+    return decode_record_body<GroupMetadataKey>(kGroupKeyKind, r, version, false);
   }
   throw UnknownKeyVersion(version);
 }
 
 OffsetValue decode_offset_value(std::span<const uint8_t> bytes) {
-  Reader r(bytes, kOffsetValueKind);
-  const int16_t version = r.version();
+  protocol::Reader r(bytes);
+  const int16_t version = read_version(r, kOffsetValueKind);
   check_version(kOffsetValueKind, version, kMaxOffsetValueVersion);
-  r.set_schema(kOffsetValueKind, version >= kFirstFlexibleValueVersion);
-  OffsetValue v;
-  offset_value_fields(r, v, version);
-  r.finish();
-  return v;
+  return decode_record_body<OffsetValue>(kOffsetValueKind, r, version,
+                                         version >= kFirstFlexibleValueVersion);
 }
 
 GroupMetadataValue decode_group_value(std::span<const uint8_t> bytes) {
-  Reader r(bytes, kGroupValueKind);
-  const int16_t version = r.version();
+  protocol::Reader r(bytes);
+  const int16_t version = read_version(r, kGroupValueKind);
   check_version(kGroupValueKind, version, kMaxGroupValueVersion);
-  r.set_schema(kGroupValueKind, version >= kFirstFlexibleValueVersion);
-  GroupMetadataValue v;
-  group_value_fields(r, v, version);
-  r.finish();
+  GroupMetadataValue v = decode_record_body<GroupMetadataValue>(
+      kGroupValueKind, r, version, version >= kFirstFlexibleValueVersion);
   // Kafka's loader does the same: before v1 the session timeout bounded the rebalance too.
   if (version == 0) {
     for (auto& m : v.members) m.rebalance_timeout_ms = m.session_timeout_ms;

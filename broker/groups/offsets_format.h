@@ -12,7 +12,11 @@
 // the first "flexible" version (KIP-482 compact lengths and tagged fields), which Kafka reads but
 // does not write so that a broker can still be downgraded (KIP-915). Ferry does the same.
 //
-// Standard library only; no dependency on broker/protocol.
+// Each record struct below declares its own schema as a `visit()` member (fields in wire order,
+// with Kafka's version ranges), in the form of broker/protocol/schema.h, so the project's one
+// schema codec encodes and decodes them; offsets_format.cc adds only the leading version, the
+// version rules, Kafka's length limits and the error text. This header itself needs nothing
+// from broker/protocol.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +55,13 @@ struct OffsetKey {
   std::string group;
   std::string topic;
   int32_t partition = 0;
+  /// OffsetCommitKey.json: the same three fields in key versions 0 and 1.
+  template <class V>
+  void visit(V& v) {
+    v(group, 0, 1);
+    v(topic, 0, 1);
+    v(partition, 0, 1);
+  }
   bool operator==(const OffsetKey&) const = default;
 };
 
@@ -67,12 +78,26 @@ struct OffsetValue {
   /// When the offset expires; -1 means "by the broker's retention" (only value v1 carries it,
   /// from OffsetCommit v2-v4's retention_time_ms).
   int64_t expire_timestamp = -1;
+  /// OffsetCommitValue.json, versions 0-4 (4 flexible, no tagged fields defined).
+  template <class V>
+  void visit(V& v) {
+    v(offset, 0);
+    v(leader_epoch, 3);
+    v(metadata, 0);
+    v(commit_timestamp, 0);
+    v(expire_timestamp, 1, 1);
+  }
   bool operator==(const OffsetValue&) const = default;
 };
 
 /// The key of a group's metadata: one record per group.
 struct GroupMetadataKey {
   std::string group;
+  /// GroupMetadataKey.json: key version 2 is the only one.
+  template <class V>
+  void visit(V& v) {
+    v(group, 2, 2);
+  }
   bool operator==(const GroupMetadataKey&) const = default;
 };
 
@@ -89,6 +114,18 @@ struct MemberMetadata {
   /// The member's protocol metadata for the selected protocol.
   Bytes subscription;
   Bytes assignment;
+  /// GroupMetadataValue.json's MemberMetadata struct, at the enclosing value's version.
+  template <class V>
+  void visit(V& v) {
+    v(member_id, 0);
+    v(group_instance_id, 3);
+    v(client_id, 0);
+    v(client_host, 0);
+    v(rebalance_timeout_ms, 1);
+    v(session_timeout_ms, 0);
+    v(subscription, 0);
+    v(assignment, 0);
+  }
   bool operator==(const MemberMetadata&) const = default;
 };
 
@@ -103,6 +140,16 @@ struct GroupMetadataValue {
   /// When the group entered its current state (epoch ms); value v2+, -1 when absent.
   int64_t current_state_timestamp = -1;
   std::vector<MemberMetadata> members;
+  /// GroupMetadataValue.json, versions 0-4 (4 flexible, no tagged fields defined).
+  template <class V>
+  void visit(V& v) {
+    v(protocol_type, 0);
+    v(generation, 0);
+    v(protocol, 0);
+    v(leader, 0);
+    v(current_state_timestamp, 2);
+    v(members, 0);
+  }
   bool operator==(const GroupMetadataValue&) const = default;
 };
 
@@ -156,8 +203,8 @@ Bytes encode_value(const OffsetValue& value, int16_t version);
 Bytes encode_value(const GroupMetadataValue& value, int16_t version = kGroupValueVersion);
 
 /// Decodes a record key, dispatching on its version: 0/1 -> OffsetKey, 2 -> GroupMetadataKey.
-/// Throws UnknownKeyVersion for any other version; std::runtime_error naming the record kind and
-/// field for truncated, malformed (null or negative-length string) or over-long input.
+/// Throws UnknownKeyVersion for any other version; std::runtime_error ("OffsetCommitKey v1: ...")
+/// for truncated, malformed (null or negative-length string) or over-long input.
 ConsumerOffsetsKey decode_key(std::span<const uint8_t> bytes);
 
 /// Decodes an OffsetCommitValue of any version 0-4. Throws std::runtime_error ("OffsetCommitValue
