@@ -277,7 +277,9 @@ class Decoder {
       constexpr size_t min_size = std::is_arithmetic_v<E> ? sizeof(E) : 1;
       size_t count = r_.checked_count(n, min_size);
       v.clear();
-      v.reserve(count);
+      // A struct element may take one wire byte but hundreds in memory: reserve only what a
+      // lying count cannot turn into a large allocation, and let push_back grow past it.
+      v.reserve(std::is_arithmetic_v<E> ? count : std::min<size_t>(count, 1024));
       for (size_t i = 0; i < count; ++i) {
         E e{};
         get(e);
