@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <thread>
+
+#include "broker/core/group_metadata.h"
 #include "broker/core/replica_manager.h"
+#include "broker/groups/coordinator.h"
 #include "broker/metadata/metadata_store.h"
 #include "broker/server/socket_server.h"
 #include "common/metrics.h"
@@ -16,14 +21,58 @@ struct Broker::Impl {
   std::unique_ptr<FileMetadataStore> store;
   std::unique_ptr<ReplicaManager> replicas;
   security::AllowAllAuthorizer authorizer;
+  std::shared_ptr<GroupMetadataManager> group_metadata;
+  std::unique_ptr<groups::GroupCoordinator> coordinator;
   std::unique_ptr<BrokerServices> services;
+  // Drives the coordinator's timers (sessions, rebalance timeouts) and offset expiry.
+  std::thread group_ticker;
+  std::mutex ticker_mu;
+  std::condition_variable ticker_cv;
+  bool ticker_stop = false;
   std::unique_ptr<Handlers> handlers;
   std::unique_ptr<SocketServer> server;
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   bool stopped = false;
 
   explicit Impl(BrokerConfig c) : config(std::move(c)) {}
+
+  void run_group_ticker();
 };
+
+namespace {
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void Broker::Impl::run_group_ticker() {
+  // Coordinator timers are at least a session timeout (>= 1 ms, typically seconds) away, so a
+  // 100 ms tick bounds their lateness well below any client-visible timeout.
+  constexpr auto kTick = std::chrono::milliseconds(100);
+  const int64_t check_ms = config.values.get_int("offsets.retention.check.interval.ms");
+  int64_t next_expiry = wall_ms() + check_ms;
+  std::unique_lock lk(ticker_mu);
+  while (!ticker_cv.wait_for(lk, kTick, [&] { return ticker_stop; })) {
+    lk.unlock();
+    const int64_t now = wall_ms();
+    coordinator->tick(now);
+    if (now >= next_expiry) {
+      next_expiry = now + check_ms;
+      std::map<std::string, int64_t> empty_since;
+      for (const auto& g : coordinator->list({groups::GroupState::empty})) empty_since[g.group_id] = g.state_since_ms;
+      auto emptied = group_metadata->expire_offsets(now, [&](const std::string& id) -> std::optional<int64_t> {
+        auto it = empty_since.find(id);
+        if (it == empty_since.end()) return std::nullopt;
+        return it->second;
+      });
+      // Kafka removes an Empty group whose last offsets expired; delete_groups refuses any group
+      // that gained members meanwhile.
+      if (!emptied.empty()) coordinator->delete_groups(emptied);
+    }
+    lk.lock();
+  }
+}
 
 Broker::Broker(BrokerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
@@ -37,8 +86,27 @@ void Broker::start() {
                                                 "ferry-metadata.toml");
   i.replicas = std::make_unique<ReplicaManager>(i.config, *i.store, i.metrics);
   i.replicas->startup();
-  i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, i.authorizer, i.metrics,
-                                      i.store->cluster_id(), {}, {}});
+  // Group state is loaded completely before the first request is served, so no client ever sees
+  // Kafka's COORDINATOR_LOAD_IN_PROGRESS.
+  const int64_t now = wall_ms();
+  i.group_metadata = std::make_shared<GroupMetadataManager>(*i.replicas, i.config);
+  auto loaded = i.group_metadata->load(now);
+  groups::CoordinatorConfig cc;
+  cc.min_session_timeout_ms = static_cast<int32_t>(i.config.values.get_int("group.min.session.timeout.ms"));
+  cc.max_session_timeout_ms = static_cast<int32_t>(i.config.values.get_int("group.max.session.timeout.ms"));
+  cc.initial_rebalance_delay_ms = static_cast<int32_t>(i.config.values.get_int("group.initial.rebalance.delay.ms"));
+  i.coordinator = std::make_unique<groups::GroupCoordinator>(cc, i.group_metadata, now);
+  i.coordinator->restore(loaded.groups);
+  spdlog::info("loaded {} groups and {} committed offsets from {} ({} records, {} skipped)", loaded.groups.size(),
+               loaded.offsets, kConsumerOffsetsTopic, loaded.records, loaded.skipped);
+  i.metrics.gauge_callback("ferry_group_metadata_write_errors_total",
+                           "Writes to __consumer_offsets that failed (the group kept working from memory).", {},
+                           [gm = i.group_metadata] { return static_cast<double>(gm->write_errors()); });
+  i.metrics.gauge_callback("kafka_coordinator_group_groupmetadatamanager_numgroups", "Consumer groups loaded.", {},
+                           [gc = i.coordinator.get()] { return static_cast<double>(gc->list().size()); });
+  i.group_ticker = std::thread([&i] { i.run_group_ticker(); });
+  i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, i.authorizer, i.metrics, *i.coordinator,
+                                      *i.group_metadata, i.store->cluster_id(), {}, {}});
   i.handlers = std::make_unique<Handlers>(*i.services);
   i.server = std::make_unique<SocketServer>(*i.services, *i.handlers);
   i.server->start();
@@ -58,7 +126,19 @@ void Broker::stop(std::chrono::milliseconds grace) {
   if (i.stopped || !i.replicas) return;
   i.stopped = true;
   spdlog::info("shutting down: draining requests in flight");
+  // Pending JoinGroup/SyncGroup requests would otherwise hold the drain for up to a rebalance
+  // timeout: answer them NOT_COORDINATOR (Kafka's resignation), and refuse new ones.
+  if (i.services) i.services->stopping = true;
+  if (i.coordinator) i.coordinator->shutdown();
   if (i.server) i.server->stop(grace);
+  if (i.group_ticker.joinable()) {
+    {
+      std::lock_guard lk(i.ticker_mu);
+      i.ticker_stop = true;
+    }
+    i.ticker_cv.notify_all();
+    i.group_ticker.join();
+  }
   i.replicas->shutdown();
   i.metrics_server.reset();
   spdlog::info("shutdown complete");

@@ -65,6 +65,24 @@ const config::Schema& broker_schema() {
         .add_int("min.insync.replicas", 1, 1, INT32_MAX, "Default min.insync.replicas of topics.")
         .add_int("producer.id.expiration.ms", 86400000, 1, INT64_MAX,
                  "An idempotent producer's sequence state is forgotten after this long without a write.")
+        .add_int("offsets.topic.num.partitions", 50, 1, 1000,
+                 "Partitions of the internal __consumer_offsets topic, fixed when it is first created; "
+                 "a group lives in partition abs(hash(group.id)) % this.")
+        .add_int("offsets.topic.segment.bytes", 104857600, 14, INT32_MAX,
+                 "segment.bytes of __consumer_offsets (small segments let the cleaner compact sooner).")
+        .add_int("offsets.retention.minutes", 10080, 1, INT32_MAX,
+                 "A group's committed offsets are deleted this long after it became Empty (KIP-211); a "
+                 "standalone commit expires this long after it was made.")
+        .add_int("offsets.retention.check.interval.ms", 600000, 1, INT64_MAX,
+                 "How often expired committed offsets are looked for.")
+        .add_int("offset.metadata.max.bytes", 4096, 0, INT32_MAX,
+                 "Largest commit metadata string; longer ones get OFFSET_METADATA_TOO_LARGE.")
+        .add_int("group.min.session.timeout.ms", 6000, 1, INT32_MAX,
+                 "Smallest session.timeout.ms a consumer may ask for (else INVALID_SESSION_TIMEOUT).")
+        .add_int("group.max.session.timeout.ms", 1800000, 1, INT32_MAX,
+                 "Largest session.timeout.ms a consumer may ask for (else INVALID_SESSION_TIMEOUT).")
+        .add_int("group.initial.rebalance.delay.ms", 3000, 0, INT32_MAX,
+                 "How long the first rebalance of an empty group waits for more members (KIP-134).")
         .add_string("metrics.listener", "",
                     "Ferry-only. host:port of the Prometheus /metrics endpoint; empty = disabled.")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},

@@ -239,6 +239,8 @@ AdminResult ReplicaManager::create_topic(const std::string& name, int32_t partit
 
 AdminResult ReplicaManager::delete_topic(const std::string& name) {
   using protocol::ErrorCode;
+  if (is_internal_topic(name))
+    return {ErrorCode::INVALID_REQUEST, fmt::format("internal topic '{}' cannot be deleted", name)};
   if (!config_.values.get_bool("delete.topic.enable"))
     return {ErrorCode::TOPIC_DELETION_DISABLED, "delete.topic.enable is false on this broker"};
   std::lock_guard admin(admin_mu_);
@@ -272,6 +274,9 @@ AdminResult ReplicaManager::delete_topic(const std::string& name) {
 
 AdminResult ReplicaManager::create_partitions(const std::string& name, int32_t new_count, bool validate_only) {
   using protocol::ErrorCode;
+  if (is_internal_topic(name))
+    return {ErrorCode::INVALID_REQUEST,
+            fmt::format("internal topic '{}' keeps its partition count: groups are placed by it", name)};
   std::lock_guard admin(admin_mu_);
   auto t = topic(name);
   if (!t) return {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, fmt::format("topic '{}' does not exist", name)};

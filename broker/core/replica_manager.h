@@ -12,6 +12,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,14 @@ struct AdminResult {
   std::string message;
   bool ok() const { return code == protocol::ErrorCode::NONE; }
 };
+
+/// The internal topic of committed offsets and group metadata (Kafka's GROUP_METADATA_TOPIC_NAME).
+inline constexpr std::string_view kConsumerOffsetsTopic = "__consumer_offsets";
+
+/// True for topics only the broker writes: clients may read them, but producing to them
+/// (INVALID_TOPIC_EXCEPTION), deleting them or adding partitions to them (INVALID_REQUEST) is
+/// refused, as Kafka does (Topic.isInternal).
+inline bool is_internal_topic(std::string_view topic) { return topic == kConsumerOffsetsTopic; }
 
 /// Validates a topic name by Kafka's rules (Topic.validate): 1–249 characters of [a-zA-Z0-9._-],
 /// not "." or "..". Returns an empty string when valid, else the reason.

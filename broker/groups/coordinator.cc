@@ -259,7 +259,7 @@ std::vector<GroupListing> GroupCoordinator::list(const std::vector<GroupState>& 
     if (g->state() == GroupState::dead) continue;
     if (!states.empty() && std::find(states.begin(), states.end(), g->state()) == states.end())
       continue;
-    out.push_back({id, g->protocol_type, g->state()});
+    out.push_back({id, g->protocol_type, g->state(), g->state_since_ms()});
   }
   return out;
 }

@@ -188,6 +188,9 @@ struct GroupListing {
   std::string group_id;
   std::string protocol_type;
   GroupState state = GroupState::empty;
+  /// When the group entered `state`, in the coordinator's clock (ms): how long an Empty group has
+  /// been empty decides when its committed offsets expire (KIP-211).
+  int64_t state_since_ms = 0;
 };
 
 /// One group's outcome in a DeleteGroups answer.

@@ -41,16 +41,9 @@ using SupportedApis =
     ApiList<ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, DeleteRecordsRequest,
             ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, CreatePartitionsRequest,
             DescribeClusterRequest, InitProducerIdRequest, DescribeConfigsRequest, AlterConfigsRequest,
-            IncrementalAlterConfigsRequest>;
-
-/// APIs whose messages are declared and tested (round trips at every version, projection, fuzz)
-/// but not yet served: no handler exists, so ApiVersions does not advertise them and find_api()
-/// does not know them. The lead moves each one to SupportedApis when its handler lands. Version
-/// ranges follow ../shared/KAFKA-COMPAT.md.
-using DeclaredApis =
-    ApiList<OffsetCommitRequest, OffsetFetchRequest, FindCoordinatorRequest, JoinGroupRequest,
-            HeartbeatRequest, LeaveGroupRequest, SyncGroupRequest, DescribeGroupsRequest,
-            ListGroupsRequest, DeleteGroupsRequest, OffsetDeleteRequest>;
+            IncrementalAlterConfigsRequest, FindCoordinatorRequest, JoinGroupRequest, SyncGroupRequest,
+            HeartbeatRequest, LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest,
+            OffsetDeleteRequest, DescribeGroupsRequest, ListGroupsRequest, DeleteGroupsRequest>;
 
 /// One supported API: key, name and version range (inclusive), and first flexible version.
 struct ApiRange {

@@ -3,7 +3,9 @@
 // bad input from the client; it answers with the Kafka error code of the offending item.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <map>
 #include <string>
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
@@ -16,6 +18,26 @@
 namespace ferry::broker {
 
 struct AdminResult;
+class Partition;
+
+/// One partition a waiting coroutine watches: done when its watermark reaches `target`.
+struct OffsetWait {
+  std::shared_ptr<Partition> partition;
+  int64_t target;
+};
+
+/// Suspends until every wait's watermark reaches its target (or, with `any`, one of them), or
+/// `deadline`, or shutdown. `durable` watches the fsynced offset (acks=all produce, offset commits)
+/// and then keeps waiting through shutdown, since the flusher outlives the network drain;
+/// otherwise the high watermark (fetch long poll). `flusher`, when given, is asked to fsync.
+boost::asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durable, bool any,
+                                              std::chrono::steady_clock::time_point deadline, BrokerServices& s,
+                                              ReplicaManager* flusher);
+
+/// The broker's address as published on the connection's listener (Metadata, FindCoordinator):
+/// the advertised listener of the same name, else the listener itself; an unspecified host
+/// publishes the connection's local IP, a configured port 0 the bound port.
+std::pair<std::string, int32_t> advertised_address(const BrokerServices& s, const RequestContext& ctx);
 
 class Handlers {
  public:
@@ -58,6 +80,31 @@ class Handlers {
   /// IncrementalAlterConfigs 0–1 (KIP-339): SET, DELETE, APPEND, SUBTRACT on a topic's overrides.
   boost::asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle(protocol::IncrementalAlterConfigsRequest& req,
                                                                            RequestContext& ctx);
+  /// FindCoordinator 0–2: this broker coordinates every group; transaction coordinators
+  /// (key type 1) do not exist yet (COORDINATOR_NOT_AVAILABLE).
+  boost::asio::awaitable<protocol::FindCoordinatorResponse> handle(protocol::FindCoordinatorRequest& req, RequestContext& ctx);
+  /// JoinGroup 0–5 (KIP-62, KIP-394, KIP-345): suspends until the rebalance completes.
+  boost::asio::awaitable<protocol::JoinGroupResponse> handle(protocol::JoinGroupRequest& req, RequestContext& ctx);
+  /// SyncGroup 0–3: followers wait for the leader's assignment.
+  boost::asio::awaitable<protocol::SyncGroupResponse> handle(protocol::SyncGroupRequest& req, RequestContext& ctx);
+  /// Heartbeat 0–3.
+  boost::asio::awaitable<protocol::HeartbeatResponse> handle(protocol::HeartbeatRequest& req, RequestContext& ctx);
+  /// LeaveGroup 0–3 (v3: a batch of members by id or group.instance.id, KIP-345).
+  boost::asio::awaitable<protocol::LeaveGroupResponse> handle(protocol::LeaveGroupRequest& req, RequestContext& ctx);
+  /// OffsetCommit 2–7: checks each partition (topic exists, metadata within
+  /// offset.metadata.max.bytes), then the membership (generation -1 = a standalone commit to a
+  /// group without members), appends to __consumer_offsets and answers once fsynced.
+  boost::asio::awaitable<protocol::OffsetCommitResponse> handle(protocol::OffsetCommitRequest& req, RequestContext& ctx);
+  /// OffsetFetch 1–7: committed offsets (-1 when none); a null topic list (v2+) returns all.
+  boost::asio::awaitable<protocol::OffsetFetchResponse> handle(protocol::OffsetFetchRequest& req, RequestContext& ctx);
+  /// OffsetDelete 0 (KIP-496): refused per partition for topics an active consumer group reads.
+  boost::asio::awaitable<protocol::OffsetDeleteResponse> handle(protocol::OffsetDeleteRequest& req, RequestContext& ctx);
+  /// DescribeGroups 0–4: state, protocol, members (metadata and assignment while Stable).
+  boost::asio::awaitable<protocol::DescribeGroupsResponse> handle(protocol::DescribeGroupsRequest& req, RequestContext& ctx);
+  /// ListGroups 0–4 (v4 filters by state, KIP-518).
+  boost::asio::awaitable<protocol::ListGroupsResponse> handle(protocol::ListGroupsRequest& req, RequestContext& ctx);
+  /// DeleteGroups 0–1: only groups without members; their offsets go with them.
+  boost::asio::awaitable<protocol::DeleteGroupsResponse> handle(protocol::DeleteGroupsRequest& req, RequestContext& ctx);
   /// DescribeCluster 0 (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
 

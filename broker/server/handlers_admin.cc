@@ -17,23 +17,6 @@ using security::ResourceType;
 
 namespace {
 
-// The broker's address as published to a client on `ctx.listener`: the advertised listener of the
-// same name, else the listener itself; an unspecified host publishes the connection's local IP and
-// a configured port 0 publishes the bound port.
-std::pair<std::string, int32_t> advertised_address(const BrokerServices& s, const RequestContext& ctx) {
-  const Listener* l = ctx.listener;
-  for (const auto& a : s.config.advertised_listeners)
-    if (l && a.name == l->name) l = &a;
-  std::string host = l ? l->host : "";
-  if (host.empty() || host == "0.0.0.0" || host == "::") host = ctx.local_address;
-  int32_t port = l ? l->port : 0;
-  if (port == 0 && ctx.listener) {
-    auto it = s.bound_ports.find(ctx.listener->name);
-    if (it != s.bound_ports.end()) port = it->second;
-  }
-  return {host, port};
-}
-
 // Topic names named more than once in one admin request; Kafka answers each such entry
 // INVALID_REQUEST rather than guessing which one the client meant.
 template <class Topics>
@@ -60,6 +43,20 @@ std::optional<std::string> rack(const BrokerServices& s) {
 
 }  // namespace
 
+std::pair<std::string, int32_t> advertised_address(const BrokerServices& s, const RequestContext& ctx) {
+  const Listener* l = ctx.listener;
+  for (const auto& a : s.config.advertised_listeners)
+    if (l && a.name == l->name) l = &a;
+  std::string host = l ? l->host : "";
+  if (host.empty() || host == "0.0.0.0" || host == "::") host = ctx.local_address;
+  int32_t port = l ? l->port : 0;
+  if (port == 0 && ctx.listener) {
+    auto it = s.bound_ports.find(ctx.listener->name);
+    if (it != s.bound_ports.end()) port = it->second;
+  }
+  return {host, port};
+}
+
 asio::awaitable<ApiVersionsResponse> Handlers::handle(ApiVersionsRequest& req, RequestContext& ctx) {
   ApiVersionsResponse resp;
   if (ctx.header.api_version >= 3) {
@@ -85,6 +82,7 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   auto describe = [&](const TopicMetadata& t) {
     MetadataResponse::MetadataResponseTopic out;
     out.name = t.name;
+    out.is_internal = is_internal_topic(t.name);
     for (int32_t i = 0; i < t.partitions; ++i) {
       MetadataResponse::MetadataResponsePartition p;
       p.partition_index = i;

@@ -24,24 +24,17 @@ int64_t wall_ms() {
       .count();
 }
 
-// One partition a coroutine waits on: wakes when `watermark()` reaches `target`.
-struct Wait {
-  std::shared_ptr<Partition> partition;
-  int64_t target;
-};
+}  // namespace
 
-// Waits until every wait's watermark reaches its target, or until `deadline`, or shutdown.
-// `durable` selects the flushed offset (acks=all) instead of the high watermark (fetch), and
-// `any` returns as soon as one wait is satisfied (fetch) instead of all (produce).
-asio::awaitable<void> wait_for_offsets(std::vector<Wait> waits, bool durable, bool any,
+asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durable, bool any,
                                        std::chrono::steady_clock::time_point deadline, BrokerServices& s,
                                        ReplicaManager* flusher) {
   auto executor = co_await asio::this_coro::executor;
   auto timer = std::make_shared<asio::steady_timer>(executor);
-  auto reached = [&](const Wait& w) {
+  auto reached = [&](const OffsetWait& w) {
     return (durable ? w.partition->durable_offset() : w.partition->high_watermark()) >= w.target;
   };
-  auto waiters = [&](const Wait& w) -> OffsetWaiters& {
+  auto waiters = [&](const OffsetWait& w) -> OffsetWaiters& {
     return durable ? w.partition->durable_waiters() : w.partition->data_waiters();
   };
   // At shutdown a fetch answers at once with what it has, but an acks=all produce keeps waiting
@@ -65,8 +58,6 @@ asio::awaitable<void> wait_for_offsets(std::vector<Wait> waits, bool durable, bo
   }
 }
 
-}  // namespace
-
 bool Handlers::allowed(RequestContext& ctx, Operation op, ResourceType type, const std::string& name) {
   return static_cast<bool>(s_.authorizer.authorize(ctx.identity, op, {type, name}));
 }
@@ -76,7 +67,7 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
   const int64_t now = wall_ms();
   const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
   const bool wait_durable = req.acks == -1 && s_.config.values.get_bool("log.flush.acks.all");
-  std::vector<Wait> durable_waits;
+  std::vector<OffsetWait> durable_waits;
   std::vector<ProduceResponse::PartitionProduceResponse*> durable_responses;
 
   for (auto& t : req.topic_data) {
@@ -94,6 +85,10 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
       }
       if (!authorized) {
         pr.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
+      if (is_internal_topic(t.name)) {
+        pr.error_code = ErrorCode::INVALID_TOPIC_EXCEPTION;  // only the coordinator writes it
         continue;
       }
       auto part = s_.replicas.partition(t.name, p.index);
@@ -187,7 +182,7 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
     resp.responses.clear();
     int64_t total = 0;
     bool any_error = false;
-    std::vector<Wait> waits;
+    std::vector<OffsetWait> waits;
     std::map<std::string, int64_t> bytes_out;
     for (auto& t : req.topics) {
       auto& tr = resp.responses.emplace_back();

@@ -13,11 +13,15 @@
 namespace ferry::metrics {
 class Registry;
 }
+namespace ferry::groups {
+class GroupCoordinator;
+}
 
 namespace ferry::broker {
 
 class ReplicaManager;
 class MetadataStore;
+class GroupMetadataManager;
 
 /// Long-lived services shared by every handler on every network thread (all thread-safe).
 struct BrokerServices {
@@ -26,6 +30,8 @@ struct BrokerServices {
   MetadataStore& metadata;
   const security::Authorizer& authorizer;
   metrics::Registry& metrics;
+  groups::GroupCoordinator& coordinator;      // membership of every group (this broker coordinates all)
+  GroupMetadataManager& group_metadata;       // committed offsets and group records in __consumer_offsets
   std::string cluster_id;
   std::map<std::string, uint16_t> bound_ports;  // listener name → bound port, set once at start
   std::atomic<bool> stopping{false};  // set at shutdown: long polls answer at once

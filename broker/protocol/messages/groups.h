@@ -82,7 +82,7 @@ struct JoinGroupResponse {
 /// Joins (or rejoins) a group. `rebalance_timeout_ms` = -1 means "use session_timeout_ms";
 /// `protocols[].metadata` is opaque here (the consumer protocol's subscription bytes).
 struct JoinGroupRequest {
-  static constexpr int16_t api_key = 11, min_version = 2, max_version = 5, flexible_from = 6;
+  static constexpr int16_t api_key = 11, min_version = 0, max_version = 5, flexible_from = 6;
   static constexpr const char* name = "JoinGroup";
   using Response = JoinGroupResponse;
   struct JoinGroupRequestProtocol {
@@ -128,7 +128,7 @@ struct HeartbeatResponse {
 
 /// Keeps a member alive between rebalances; REBALANCE_IN_PROGRESS tells it to rejoin.
 struct HeartbeatRequest {
-  static constexpr int16_t api_key = 12, min_version = 1, max_version = 3, flexible_from = 4;
+  static constexpr int16_t api_key = 12, min_version = 0, max_version = 3, flexible_from = 4;
   static constexpr const char* name = "Heartbeat";
   using Response = HeartbeatResponse;
   std::string group_id;
@@ -173,7 +173,7 @@ struct LeaveGroupResponse {
 /// Leaves a group. v1–2 name one member in `member_id`; v3 carries a batch in `members`
 /// (KIP-345), each identified by member id and/or group instance id.
 struct LeaveGroupRequest {
-  static constexpr int16_t api_key = 13, min_version = 1, max_version = 3, flexible_from = 4;
+  static constexpr int16_t api_key = 13, min_version = 0, max_version = 3, flexible_from = 4;
   static constexpr const char* name = "LeaveGroup";
   using Response = LeaveGroupResponse;
   struct MemberIdentity {
@@ -214,7 +214,7 @@ struct SyncGroupResponse {
 /// Ends a rebalance: the leader sends every member's assignment, followers send none, and each
 /// gets its own assignment back (opaque bytes here).
 struct SyncGroupRequest {
-  static constexpr int16_t api_key = 14, min_version = 1, max_version = 3, flexible_from = 4;
+  static constexpr int16_t api_key = 14, min_version = 0, max_version = 3, flexible_from = 4;
   static constexpr const char* name = "SyncGroup";
   using Response = SyncGroupResponse;
   struct SyncGroupRequestAssignment {

@@ -64,7 +64,7 @@ struct DescribeGroupsResponse {
 
 /// Describes groups by id (admin clients and kafka-consumer-groups --describe).
 struct DescribeGroupsRequest {
-  static constexpr int16_t api_key = 15, min_version = 2, max_version = 4, flexible_from = 5;
+  static constexpr int16_t api_key = 15, min_version = 0, max_version = 4, flexible_from = 5;
   static constexpr const char* name = "DescribeGroups";
   using Response = DescribeGroupsResponse;
   std::vector<std::string> groups;
@@ -107,7 +107,7 @@ struct ListGroupsResponse {
 /// in those states (names such as "Stable"); empty means every group (KIP-518).
 /// Before v3 the body is empty.
 struct ListGroupsRequest {
-  static constexpr int16_t api_key = 16, min_version = 1, max_version = 4, flexible_from = 3;
+  static constexpr int16_t api_key = 16, min_version = 0, max_version = 4, flexible_from = 3;
   static constexpr const char* name = "ListGroups";
   using Response = ListGroupsResponse;
   std::vector<std::string> states_filter;

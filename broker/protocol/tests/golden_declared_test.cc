@@ -1,4 +1,4 @@
-// Golden bytes for the APIs in DeclaredApis (groups, offsets, configs), assembled by hand from the
+// Golden bytes for the group, offset and config APIs, assembled by hand from the
 // field layouts in Apache Kafka's message JSON (clients/src/main/resources/common/message/*.json)
 // with a byte builder that shares no code with the codec. Each case picks a version where the
 // layout changes: a nullable field appears, a field is removed, or the encoding turns flexible.

@@ -1,5 +1,5 @@
 // Round trip of every request and response type at every version Ferry declares, driven by
-// SupportedApis and DeclaredApis: a new API or version is covered as soon as it is declared.
+// SupportedApis: a new API or version is covered as soon as it is served.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -65,7 +65,7 @@ TEST(RoundTrip, EveryRequestAndResponseAtEveryVersion) {
   });
   // Served: Produce 3-7, Fetch 4-11, ListOffsets 1-3, Metadata 0-6, DeleteRecords 0-1,
   // ApiVersions 0-3, CreateTopics 2-4, DeleteTopics 1-3, CreatePartitions 0-1, DescribeCluster 0
-  // (38). Declared: OffsetCommit 2-7, OffsetFetch 1-7, FindCoordinator 0-2, JoinGroup 2-5,
+  // (38); OffsetCommit 2-7, OffsetFetch 1-7, FindCoordinator 0-2, JoinGroup 2-5,
   // Heartbeat/LeaveGroup/SyncGroup 1-3, DescribeGroups 2-4, ListGroups 1-4, DescribeConfigs 1-2,
   // AlterConfigs 0-1, DeleteGroups 0-1, IncrementalAlterConfigs 0-1, OffsetDelete 0 (45).
   EXPECT_GE(versions, 38 + 45);
@@ -130,29 +130,22 @@ TEST(ApiList, RangesMatchTheDeclarations) {
   EXPECT_FALSE(is_flexible_request(9999, 100)) << "unknown APIs use header v1";
 }
 
-// A declared API has no handler yet: advertising it in ApiVersions would invite clients to send
-// requests the broker cannot answer. Each key must also be unique across both lists, or moving an
-// API to SupportedApis would leave a stale twin behind.
-TEST(ApiList, DeclaredApisAreNotAdvertised) {
+// Every served API is advertised exactly once: a duplicate key would make find_api() and
+// ApiVersions disagree about which declaration answers.
+TEST(ApiList, EveryServedApiIsAdvertisedOnce) {
   std::set<int16_t> keys;
-  SupportedApis::for_each([&]<class R>() { keys.insert(R::api_key); });
-  int declared = 0;
-  DeclaredApis::for_each([&]<class R>() {
-    ++declared;
+  SupportedApis::for_each([&]<class R>() {
     EXPECT_LE(R::min_version, R::max_version) << R::name;
-    EXPECT_FALSE(find_api(R::api_key).has_value()) << R::name << " is advertised without a handler";
-    EXPECT_FALSE(is_flexible_request(R::api_key, R::max_version)) << R::name;
     EXPECT_TRUE(keys.insert(R::api_key).second) << "duplicate api key " << R::api_key;
-    bool hit = false;
-    EXPECT_TRUE(DeclaredApis::visit(R::api_key, [&]<class X>() { hit = X::api_key == R::api_key; }));
-    EXPECT_TRUE(hit);
+    auto found = find_api(R::api_key);
+    ASSERT_TRUE(found.has_value()) << R::name << " is served but not advertised";
+    EXPECT_EQ(found->min_version, R::min_version) << R::name;
+    EXPECT_EQ(found->max_version, R::max_version) << R::name;
   });
-  EXPECT_GT(declared, 0);
-  EXPECT_EQ(supported_api_ranges().size() + static_cast<size_t>(declared), keys.size());
+  EXPECT_EQ(supported_api_ranges().size(), keys.size());
 }
 
-// The group, offset and config ranges from ../shared/KAFKA-COMPAT.md, checked in whichever list
-// the API sits, so that the move to SupportedApis cannot narrow them. The first flexible version
+// The group, offset and config ranges from ../shared/KAFKA-COMPAT.md, so that no edit narrows them. The first flexible version
 // is checked where the table names one, since it decides the header version a client sends.
 TEST(ApiList, GroupOffsetAndConfigApisCoverTheVersionsClientsNeed) {
   struct Need {
@@ -172,8 +165,8 @@ TEST(ApiList, GroupOffsetAndConfigApisCoverTheVersionsClientsNeed) {
         EXPECT_EQ(R::flexible_from, n.flexible_from) << R::name;
       }
     };
-    if (!SupportedApis::visit(n.key, check)) DeclaredApis::visit(n.key, check);
-    EXPECT_TRUE(found) << "api " << n.key << " is neither served nor declared";
+    SupportedApis::visit(n.key, check);
+    EXPECT_TRUE(found) << "api " << n.key << " is not served";
   }
 }
 
