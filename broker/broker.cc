@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <thread>
 
@@ -66,9 +67,18 @@ void Broker::Impl::run_group_ticker() {
         if (it == empty_since.end()) return std::nullopt;
         return it->second;
       });
-      // Kafka removes an Empty group whose last offsets expired; delete_groups refuses any group
-      // that gained members meanwhile.
-      if (!emptied.empty()) coordinator->delete_groups(emptied);
+      // Kafka removes an Empty group once it has no offsets (its last ones expired, or it never
+      // committed), so abandoned groups do not pile up. A group Empty for under a minute is
+      // spared: it may be a standalone committer between its membership check and its write.
+      // delete_groups refuses any group that gained members meanwhile.
+      for (const auto& [id, since] : empty_since)
+        if (now - since >= 60'000 && !group_metadata->has_offsets(id)) emptied.push_back(id);
+      std::sort(emptied.begin(), emptied.end());
+      emptied.erase(std::unique(emptied.begin(), emptied.end()), emptied.end());
+      if (!emptied.empty()) {
+        coordinator->delete_groups(emptied);
+        spdlog::info("removed {} empty groups without committed offsets", emptied.size());
+      }
     }
     lk.lock();
   }

@@ -332,6 +332,12 @@ std::vector<std::string> GroupMetadataManager::expire_offsets(
   return emptied;
 }
 
+bool GroupMetadataManager::has_offsets(const std::string& group_id) const {
+  std::lock_guard lk(mu_);
+  auto it = groups_.find(group_id);
+  return it != groups_.end() && !it->second.offsets.empty();
+}
+
 size_t GroupMetadataManager::write_errors() const {
   std::lock_guard lk(mu_);
   return write_errors_;

@@ -97,6 +97,9 @@ class GroupMetadataManager final : public groups::GroupStore {
   std::vector<std::string> expire_offsets(int64_t now_ms,
                                           const std::function<std::optional<int64_t>(const std::string&)>& empty_since_ms);
 
+  /// Whether the group has any committed offset.
+  bool has_offsets(const std::string& group_id) const;
+
   /// offset.metadata.max.bytes.
   size_t max_metadata_bytes() const { return max_metadata_bytes_; }
   /// How many writes failed since start (also the metric ferry_group_metadata_write_errors_total).
