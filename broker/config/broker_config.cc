@@ -173,6 +173,14 @@ const std::vector<TopicKey>& topic_keys() {
   return keys;
 }
 
+std::string topic_key_for(const std::string& broker_key) {
+  for (const auto& tk : topic_keys())
+    if (tk.broker_key == broker_key) return tk.topic_key;
+  return "";
+}
+
+bool is_dynamic_broker_key(const std::string& broker_key) { return !topic_key_for(broker_key).empty(); }
+
 config::Schema make_topic_schema(const config::Values& b) {
   // Each topic key has its broker key's type, range and doc, and the broker's current value as
   // its default (Kafka's LogConfig defaults work the same way).

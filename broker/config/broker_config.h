@@ -45,6 +45,14 @@ struct TopicKey {
 /// Every topic-level key Ferry accepts, with its broker synonym.
 const std::vector<TopicKey>& topic_keys();
 
+/// The topic key whose default `broker_key` supplies ("" when none).
+std::string topic_key_for(const std::string& broker_key);
+
+/// Broker keys that IncrementalAlterConfigs/AlterConfigs may change at run time (KIP-226 dynamic
+/// broker configs): the broker-wide defaults of topic configs (log.retention.ms, ...). Every other
+/// key is read-only and needs a restart.
+bool is_dynamic_broker_key(const std::string& broker_key);
+
 /// The topic-level schema whose defaults are the broker's current values (retention.ms from
 /// log.retention.ms, and so on). Keys: cleanup.policy, retention.ms, retention.bytes,
 /// segment.bytes, segment.ms, max.message.bytes, message.timestamp.type, min.insync.replicas,

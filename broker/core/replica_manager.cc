@@ -79,6 +79,10 @@ void ReplicaManager::startup() {
     for (auto& [tp, off] : storage::read_offset_checkpoint(std::filesystem::path(d) / kCleanerOffsetFile))
       cleaner_offsets_[tp] = off;
   }
+  {
+    std::lock_guard dl(dynamic_mu_);
+    dynamic_configs_ = store_.broker_configs();
+  }
   auto start = std::chrono::steady_clock::now();
   {
     std::unique_lock lk(mu_);
@@ -157,6 +161,24 @@ std::vector<TopicMetadata> ReplicaManager::topics() const {
 
 config::Values ReplicaManager::topic_config_locked_free(const TopicMetadata& t) const {
   config::Values v(topic_schema_);
+  {
+    // Dynamic broker configs sit between the topic's overrides and the file: the cluster default
+    // first, then this broker's own, each replacing what came before.
+    std::lock_guard dl(dynamic_mu_);
+    for (const std::string& entity : {std::string(), std::to_string(config_.node_id)}) {
+      auto it = dynamic_configs_.find(entity);
+      if (it == dynamic_configs_.end()) continue;
+      for (const auto& [broker_key, text] : it->second) {
+        const std::string topic_key = topic_key_for(broker_key);
+        if (topic_key.empty()) continue;
+        try {
+          v.set(topic_key, topic_schema_.parse_text(topic_key, text));
+        } catch (const config::ConfigError& e) {
+          spdlog::warn("ignoring stored dynamic broker config: {}", e.what());
+        }
+      }
+    }
+  }
   for (auto& [k, text] : t.configs) {
     try {
       v.set(k, topic_schema_.parse_text(k, text));
@@ -322,7 +344,6 @@ AdminResult ReplicaManager::alter_topic_configs(const std::string& name,
   } catch (const std::exception& e) {
     return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
   }
-  const auto cfg = to_log_config(topic_config_locked_free(changed));
   std::vector<std::shared_ptr<Partition>> live;
   {
     std::unique_lock lk(mu_);
@@ -330,12 +351,66 @@ AdminResult ReplicaManager::alter_topic_configs(const std::string& name,
     for (int32_t i = 0; i < changed.partitions; ++i)
       if (auto it = partitions_.find({name, i}); it != partitions_.end()) live.push_back(it->second);
   }
-  for (auto& p : live) {
+  apply_topic_config(changed, live);
+  spdlog::info("topic {}: config overrides now {}", name, overrides.empty() ? "none" : fmt::format("{} key(s)", overrides.size()));
+  return {};
+}
+
+void ReplicaManager::apply_topic_config(const TopicMetadata& t, const std::vector<std::shared_ptr<Partition>>& parts) {
+  const auto cfg = to_log_config(topic_config_locked_free(t));
+  for (const auto& p : parts) {
     p->log().update_config(cfg);
     p->set_max_message_bytes(cfg.max_message_bytes);
     p->set_compacted(cfg.compact);
   }
-  spdlog::info("topic {}: config overrides now {}", name, overrides.empty() ? "none" : fmt::format("{} key(s)", overrides.size()));
+}
+
+std::map<std::string, std::string> ReplicaManager::dynamic_broker_configs(const std::string& entity) const {
+  std::lock_guard dl(dynamic_mu_);
+  auto it = dynamic_configs_.find(entity);
+  return it == dynamic_configs_.end() ? std::map<std::string, std::string>{} : it->second;
+}
+
+AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
+                                                 const std::map<std::string, std::string>& configs, bool validate_only) {
+  using protocol::ErrorCode;
+  for (const auto& [k, v] : configs) {
+    if (!broker_schema().find(k))
+      return {ErrorCode::INVALID_CONFIG, fmt::format("unknown broker config '{}'", k)};
+    if (!is_dynamic_broker_key(k))
+      return {ErrorCode::INVALID_CONFIG,
+              fmt::format("broker config '{}' cannot be changed at run time; set it in the config file and restart", k)};
+    // The same value rules as the topic key it is the default of (ranges, cleanup.policy words).
+    if (auto r = validate_configs({{topic_key_for(k), v}}); !r.ok())
+      return {r.code, fmt::format("broker config '{}': {}", k, r.message)};
+  }
+  if (validate_only) return {};
+  std::lock_guard admin(admin_mu_);
+  try {
+    store_.put_broker_configs(entity, configs);
+  } catch (const std::exception& e) {
+    return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
+  }
+  {
+    std::lock_guard dl(dynamic_mu_);
+    if (configs.empty())
+      dynamic_configs_.erase(entity);
+    else
+      dynamic_configs_[entity] = configs;
+  }
+  // Re-apply every topic's effective config: a topic without its own override follows the change.
+  std::vector<std::pair<TopicMetadata, std::vector<std::shared_ptr<Partition>>>> live;
+  {
+    std::shared_lock lk(mu_);
+    for (const auto& [name, t] : topics_) {
+      auto& entry = live.emplace_back(t, std::vector<std::shared_ptr<Partition>>{});
+      for (int32_t i = 0; i < t.partitions; ++i)
+        if (auto it = partitions_.find({name, i}); it != partitions_.end()) entry.second.push_back(it->second);
+    }
+  }
+  for (auto& [t, parts] : live) apply_topic_config(t, parts);
+  spdlog::info("dynamic broker configs of {} now {}", entity.empty() ? "the cluster default" : "broker " + entity,
+               configs.empty() ? "none" : fmt::format("{} key(s)", configs.size()));
   return {};
 }
 

@@ -85,6 +85,16 @@ class ReplicaManager {
 
   /// Queues a group-commit fsync of `p`; its durable waiters wake when it completes.
   void request_flush(const std::shared_ptr<Partition>& p);
+  /// The dynamic broker configs (KIP-226) of `entity`: "" is the cluster-wide default, the node
+  /// id string this broker. Key -> value text.
+  std::map<std::string, std::string> dynamic_broker_configs(const std::string& entity) const;
+  /// Replaces the dynamic configs of `entity` ("" or this node's id) with `configs`. Each key must
+  /// be dynamic (is_dynamic_broker_key) and each value valid for it, else INVALID_CONFIG naming
+  /// the key and value. Persisted, then applied at once to every live log, below topic overrides
+  /// and above the static file (precedence: topic, broker, cluster default, file, built-in).
+  AdminResult alter_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs,
+                                   bool validate_only);
+
   /// Persists the log start offsets now (after DeleteRecords).
   void checkpoint_log_start_offsets();
   /// Wakes every waiting fetch and produce (shutdown).
@@ -105,6 +115,8 @@ class ReplicaManager {
   void background_loop();
   void flusher_loop();
   config::Values topic_config_locked_free(const TopicMetadata& t) const;
+  /// Pushes the topic's effective config into its live logs (after any config change).
+  void apply_topic_config(const TopicMetadata& t, const std::vector<std::shared_ptr<Partition>>& parts);
   AdminResult validate_configs(const std::map<std::string, std::string>& configs) const;
 
   const BrokerConfig& config_;
@@ -116,6 +128,9 @@ class ReplicaManager {
   std::map<std::string, TopicMetadata> topics_;
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<Partition>> partitions_;
   std::mutex admin_mu_;  // serializes create/delete/grow
+  mutable std::mutex dynamic_mu_;  // guards dynamic_configs_
+  /// Dynamic broker configs by entity ("" default, node id), loaded at startup.
+  std::map<std::string, std::map<std::string, std::string>> dynamic_configs_;
 
   std::map<storage::TopicPartition, int64_t> recovery_points_;    // loaded at start
   std::map<storage::TopicPartition, int64_t> log_start_offsets_;  // loaded at start

@@ -60,6 +60,16 @@ FileMetadataStore::FileMetadataStore(std::filesystem::path file) : file_(std::mo
       topics_[m.name] = std::move(m);
     }
   }
+  if (auto entries = root["broker_configs"].as_array()) {
+    for (auto& node : *entries) {
+      auto* e = node.as_table();
+      if (!e || !(*e)["entity"].is_string())
+        throw std::runtime_error(fmt::format("metadata file {}: a broker_configs entry has no entity", file_.string()));
+      auto& m = broker_configs_[(*e)["entity"].value_or(std::string{})];
+      if (auto cfg = (*e)["configs"].as_table())
+        for (auto& [k, v] : *cfg) m[std::string(k.str())] = v.value_or(std::string{});
+    }
+  }
 }
 
 void FileMetadataStore::save_locked() {
@@ -79,8 +89,18 @@ void FileMetadataStore::save_locked() {
     arr.push_back(std::move(t));
   }
   root.insert("topics", std::move(arr));
+  toml::array dyn;
+  for (auto& [entity, configs] : broker_configs_) {
+    toml::table e;
+    e.insert("entity", entity);
+    toml::table cfg;
+    for (auto& [k, v] : configs) cfg.insert(k, v);
+    e.insert("configs", std::move(cfg));
+    dyn.push_back(std::move(e));
+  }
+  root.insert("broker_configs", std::move(dyn));
   std::ostringstream out;
-  out << "# Ferry broker metadata: topics and cluster id. Rewritten atomically; do not edit while running.\n";
+  out << "# Ferry broker metadata: topics, cluster id and dynamic broker configs. Rewritten atomically; do not edit while running.\n";
   out << root << "\n";
   storage::atomic_write_file(file_, out.str());
 }
@@ -121,6 +141,26 @@ void FileMetadataStore::put_topic(const TopicMetadata& t) {
       topics_[t.name] = *prev;
     else
       topics_.erase(t.name);
+    throw;
+  }
+}
+
+std::map<std::string, std::map<std::string, std::string>> FileMetadataStore::broker_configs() {
+  std::lock_guard lk(mu_);
+  return broker_configs_;
+}
+
+void FileMetadataStore::put_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs) {
+  std::lock_guard lk(mu_);
+  auto prev = broker_configs_;
+  if (configs.empty())
+    broker_configs_.erase(entity);
+  else
+    broker_configs_[entity] = configs;
+  try {
+    save_locked();
+  } catch (...) {
+    broker_configs_ = std::move(prev);
     throw;
   }
 }

@@ -39,6 +39,11 @@ class MetadataStore {
   /// Reserves `count` producer ids durably and returns the first; ids are never handed out twice,
   /// across restarts too (KIP-98: a reused id could make a new producer look like a duplicate).
   virtual int64_t reserve_producer_ids(int64_t count) = 0;
+  /// Dynamic broker configs (KIP-226) by entity: "" is the cluster-wide default, "<node id>" one
+  /// broker. Key -> value text, already validated by the caller.
+  virtual std::map<std::string, std::map<std::string, std::string>> broker_configs() = 0;
+  /// Replaces the dynamic configs of `entity`; an empty map removes the entity.
+  virtual void put_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs) = 0;
 };
 
 /// The single-node store: one TOML file rewritten atomically (temp file, fsync, rename, fsync of
@@ -53,6 +58,8 @@ class FileMetadataStore final : public MetadataStore {
   void put_topic(const TopicMetadata& t) override;
   void delete_topic(const std::string& name) override;
   int64_t reserve_producer_ids(int64_t count) override;
+  std::map<std::string, std::map<std::string, std::string>> broker_configs() override;
+  void put_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs) override;
 
  private:
   void save_locked();
@@ -61,6 +68,7 @@ class FileMetadataStore final : public MetadataStore {
   std::string cluster_id_;
   int64_t next_producer_id_ = 0;  // first id not yet reserved
   std::map<std::string, TopicMetadata> topics_;
+  std::map<std::string, std::map<std::string, std::string>> broker_configs_;
 };
 
 /// A random UUID rendered as Kafka renders ids: 22 characters of URL-safe base64, no padding.

@@ -73,11 +73,14 @@ class Handlers {
   /// A transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions exist.
   boost::asio::awaitable<protocol::InitProducerIdResponse> handle(protocol::InitProducerIdRequest& req, RequestContext& ctx);
   /// DescribeConfigs 1–2 (KIP-133, KIP-226): topic configs with their source (topic override,
-  /// static broker key, default) and, on request, synonyms; broker configs, read-only for now.
+  /// dynamic broker config, static broker key, default) and, on request, synonyms; broker configs,
+  /// where the dynamic ones (is_dynamic_broker_key) are not read-only.
   boost::asio::awaitable<protocol::DescribeConfigsResponse> handle(protocol::DescribeConfigsRequest& req, RequestContext& ctx);
-  /// AlterConfigs 0–1: replaces a topic's overrides with the given set, applied without restart.
+  /// AlterConfigs 0–1: replaces a topic's overrides, or a broker's (node id) or the cluster's ("")
+  /// dynamic configs, with the given set, applied without restart.
   boost::asio::awaitable<protocol::AlterConfigsResponse> handle(protocol::AlterConfigsRequest& req, RequestContext& ctx);
-  /// IncrementalAlterConfigs 0–1 (KIP-339): SET, DELETE, APPEND, SUBTRACT on a topic's overrides.
+  /// IncrementalAlterConfigs 0–1 (KIP-339): SET, DELETE, APPEND, SUBTRACT on a topic's overrides
+  /// or on dynamic broker configs.
   boost::asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle(protocol::IncrementalAlterConfigsRequest& req,
                                                                            RequestContext& ctx);
   /// FindCoordinator 0–2: this broker coordinates every group; transaction coordinators

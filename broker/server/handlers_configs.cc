@@ -1,6 +1,7 @@
 // Config handlers: DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (KIP-133, KIP-226,
-// KIP-339). Topic configs are described with their source and synonyms and can be altered at run
-// time; broker configs are described (read-only until dynamic broker configs exist).
+// KIP-339). Topic configs and dynamic broker configs (KIP-226: the broker-wide defaults of topic
+// configs, per broker or cluster-wide) are described with their source and synonyms, and altered at
+// run time; every other broker config is read-only.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -23,6 +24,8 @@ constexpr int8_t kBrokerResource = 4;
 
 // DescribeConfigsResponse ConfigSource wire codes (KIP-226).
 constexpr int8_t kTopicConfig = 1;
+constexpr int8_t kDynamicBrokerConfig = 2;
+constexpr int8_t kDynamicDefaultBrokerConfig = 3;
 constexpr int8_t kStaticBrokerConfig = 4;
 constexpr int8_t kDefaultConfig = 5;
 
@@ -36,6 +39,26 @@ bool wanted(const DescribeConfigsRequest::DescribeConfigsResource& r, const std:
   if (!r.configuration_keys) return true;  // null: every key
   const auto& k = *r.configuration_keys;
   return std::find(k.begin(), k.end(), key) != k.end();
+}
+
+// Where a broker key's value comes from, most specific first: this broker's dynamic config, the
+// cluster-wide dynamic default, the config file, the built-in default.
+struct BrokerLayers {
+  std::map<std::string, std::string> node, cluster;
+
+  std::vector<Synonym> synonyms(const config::Values& file, const std::string& key) const {
+    std::vector<Synonym> out;
+    if (auto it = node.find(key); it != node.end()) out.push_back({key, it->second, kDynamicBrokerConfig});
+    if (auto it = cluster.find(key); it != cluster.end()) out.push_back({key, it->second, kDynamicDefaultBrokerConfig});
+    if (file.is_set(key)) out.push_back({key, config::to_kafka_string(file.get(key)), kStaticBrokerConfig});
+    if (const auto* spec = broker_schema().find(key); spec && spec->has_default)
+      out.push_back({key, config::to_kafka_string(spec->default_value), kDefaultConfig});
+    return out;
+  }
+};
+
+BrokerLayers broker_layers(const BrokerServices& s) {
+  return {s.replicas.dynamic_broker_configs(std::to_string(s.config.node_id)), s.replicas.dynamic_broker_configs("")};
 }
 
 std::string broker_key_for(const std::string& topic_key) {
@@ -70,24 +93,21 @@ asio::awaitable<DescribeConfigsResponse> Handlers::handle(DescribeConfigsRequest
         continue;
       }
       const auto values = s_.replicas.topic_config(r.resource_name);
+      const auto layers = broker_layers(s_);
       for (const auto& spec : s_.replicas.topic_schema().keys()) {
         if (!wanted(r, spec.name)) continue;
         Entry e;
         e.name = spec.name;
         e.value = config::to_kafka_string(values.get(spec.name));
+        std::vector<Synonym> synonyms;
+        if (auto it = t->configs.find(spec.name); it != t->configs.end())
+          synonyms.push_back({spec.name, it->second, kTopicConfig});
         const std::string broker_key = broker_key_for(spec.name);
-        const bool override = t->configs.count(spec.name) != 0;
-        const bool static_broker = !broker_key.empty() && broker_values.is_set(broker_key);
-        e.config_source = override ? kTopicConfig : static_broker ? kStaticBrokerConfig : kDefaultConfig;
-        e.is_default = !override && !static_broker;
-        if (req.include_synonyms) {
-          // Most specific first, as Kafka lists them.
-          if (override) e.synonyms.push_back({spec.name, t->configs.at(spec.name), kTopicConfig});
-          if (static_broker)
-            e.synonyms.push_back({broker_key, config::to_kafka_string(broker_values.get(broker_key)), kStaticBrokerConfig});
-          if (const auto* bspec = broker_schema().find(broker_key))
-            e.synonyms.push_back({broker_key, config::to_kafka_string(bspec->default_value), kDefaultConfig});
-        }
+        if (!broker_key.empty())
+          for (auto& syn : layers.synonyms(broker_values, broker_key)) synonyms.push_back(std::move(syn));
+        e.config_source = synonyms.empty() ? kDefaultConfig : synonyms.front().source;
+        e.is_default = e.config_source == kDefaultConfig;
+        if (req.include_synonyms) e.synonyms = std::move(synonyms);
         out.configs.push_back(std::move(e));
       }
     } else if (r.resource_type == kBrokerResource) {
@@ -100,20 +120,22 @@ asio::awaitable<DescribeConfigsResponse> Handlers::handle(DescribeConfigsRequest
         out.error_message = fmt::format("this is broker {}, not '{}'", s_.config.node_id, r.resource_name);
         continue;
       }
+      // The cluster-wide entity ("") shows only its own dynamic values, as Kafka does; a broker
+      // shows every key with the value in effect.
+      const bool cluster_default = r.resource_name.empty();
+      const auto layers = broker_layers(s_);
       for (const auto& spec : broker_schema().keys()) {
         if (!wanted(r, spec.name)) continue;
+        if (cluster_default && !layers.cluster.count(spec.name)) continue;
+        auto synonyms = layers.synonyms(broker_values, spec.name);
+        if (cluster_default) std::erase_if(synonyms, [](const Synonym& x) { return x.source == kDynamicBrokerConfig; });
         Entry e;
         e.name = spec.name;
-        const bool set = broker_values.is_set(spec.name);
-        e.value = set || spec.has_default ? std::optional(config::to_kafka_string(broker_values.get(spec.name)))
-                                          : std::nullopt;
-        e.read_only = true;  // no dynamic broker configs yet: changing one needs a restart
-        e.config_source = set ? kStaticBrokerConfig : kDefaultConfig;
-        e.is_default = !set;
-        if (req.include_synonyms) {
-          if (set) e.synonyms.push_back({spec.name, e.value, kStaticBrokerConfig});
-          e.synonyms.push_back({spec.name, config::to_kafka_string(spec.default_value), kDefaultConfig});
-        }
+        e.value = synonyms.empty() ? std::nullopt : synonyms.front().value;
+        e.read_only = !is_dynamic_broker_key(spec.name);
+        e.config_source = synonyms.empty() ? kDefaultConfig : synonyms.front().source;
+        e.is_default = e.config_source == kDefaultConfig;
+        if (req.include_synonyms) e.synonyms = std::move(synonyms);
         out.configs.push_back(std::move(e));
       }
     } else {
@@ -131,8 +153,11 @@ AdminResult Handlers::alter_resource(RequestContext& ctx, int8_t type, const std
   if (type == kBrokerResource) {
     if (!allowed(ctx, Operation::AlterConfigs, ResourceType::Cluster, security::kClusterResourceName))
       return {ErrorCode::CLUSTER_AUTHORIZATION_FAILED, "not authorized to alter broker configs"};
-    return {ErrorCode::INVALID_CONFIG,
-            "broker configs cannot be changed at run time by this version; set them in the config file"};
+    if (!is_this_broker(s_, name))
+      return {ErrorCode::INVALID_REQUEST, fmt::format("this is broker {}, not '{}'", s_.config.node_id, name)};
+    auto dynamic = s_.replicas.dynamic_broker_configs(name);
+    if (auto r = edit(dynamic); !r.ok()) return r;
+    return s_.replicas.alter_broker_configs(name, dynamic, validate_only);
   }
   if (type != kTopicResource)
     return {ErrorCode::INVALID_REQUEST, fmt::format("resource type {} has no configs here (topics 2, brokers 4)", type)};
@@ -170,16 +195,24 @@ asio::awaitable<AlterConfigsResponse> Handlers::handle(AlterConfigsRequest& req,
 asio::awaitable<IncrementalAlterConfigsResponse> Handlers::handle(IncrementalAlterConfigsRequest& req,
                                                                   RequestContext& ctx) {
   IncrementalAlterConfigsResponse resp;
-  const auto& schema = s_.replicas.topic_schema();
   for (auto& r : req.resources) {
+    const bool broker = r.resource_type == kBrokerResource;
+    const config::Schema& schema = broker ? broker_schema() : s_.replicas.topic_schema();
+    // The value APPEND and SUBTRACT start from: the one in effect for this resource.
+    auto current_list = [&](const std::string& key, const std::map<std::string, std::string>& overrides) {
+      if (auto it = overrides.find(key); it != overrides.end())
+        return std::get<std::vector<std::string>>(schema.parse_text(key, it->second));
+      if (broker) return s_.config.values.get_list(key);
+      return std::get<std::vector<std::string>>(s_.replicas.topic_config(r.resource_name).get(key));
+    };
     auto edit = [&](std::map<std::string, std::string>& overrides) -> AdminResult {
       std::set<std::string> seen;
-      const auto current = s_.replicas.topic_config(r.resource_name);
       for (auto& c : r.configs) {
         if (!seen.insert(c.name).second)
           return {ErrorCode::INVALID_REQUEST, fmt::format("config '{}' appears twice", c.name)};
         const auto* spec = schema.find(c.name);
-        if (!spec) return {ErrorCode::INVALID_CONFIG, fmt::format("unknown topic config '{}'", c.name)};
+        if (!spec)
+          return {ErrorCode::INVALID_CONFIG, fmt::format("unknown {} config '{}'", broker ? "broker" : "topic", c.name)};
         switch (c.config_operation) {
           case kSet:
             if (!c.value) return {ErrorCode::INVALID_REQUEST, fmt::format("SET of '{}' has a null value", c.name)};
@@ -193,7 +226,7 @@ asio::awaitable<IncrementalAlterConfigsResponse> Handlers::handle(IncrementalAlt
             if (spec->type != config::Type::List)
               return {ErrorCode::INVALID_CONFIG,
                       fmt::format("APPEND and SUBTRACT apply to list configs; '{}' is not one", c.name)};
-            auto list = std::get<std::vector<std::string>>(current.get(c.name));
+            auto list = current_list(c.name, overrides);
             auto items = std::get<std::vector<std::string>>(schema.parse_text(c.name, c.value.value_or("")));
             for (auto& item : items) {
               auto it = std::find(list.begin(), list.end(), item);
