@@ -245,6 +245,16 @@ void GroupMetadataManager::persist(const groups::GroupSnapshot& snapshot) {
   if (w.error == ErrorCode::NONE) groups_[snapshot.group_id].protocol_type = snapshot.protocol_type;
 }
 
+ErrorCode GroupMetadataManager::check(const groups::GroupSnapshot& snapshot) const {
+  auto part = partition_for(snapshot.group_id);
+  if (!part) return ErrorCode::COORDINATOR_NOT_AVAILABLE;
+  // A one-record batch: header, record framing (at most ~25 bytes of varints), key and value.
+  constexpr size_t kOverhead = storage::kBatchHeaderSize + 32;
+  const size_t bytes = kOverhead + groups::encode_key(groups::GroupMetadataKey{snapshot.group_id}).size() +
+                       groups::encode_value(groups::to_group_value(snapshot)).size();
+  return bytes > static_cast<size_t>(part->max_message_bytes()) ? ErrorCode::UNKNOWN_SERVER_ERROR : ErrorCode::NONE;
+}
+
 void GroupMetadataManager::remove(const std::string& group_id) {
   std::lock_guard lk(mu_);
   std::vector<std::pair<Bytes, std::optional<Bytes>>> records;

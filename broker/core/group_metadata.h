@@ -72,6 +72,9 @@ class GroupMetadataManager final : public groups::GroupStore {
   /// GroupStore: writes the group's GroupMetadataValue record. A failed append is logged and
   /// counted (the interface cannot fail); the group keeps working from memory.
   void persist(const groups::GroupSnapshot& snapshot) override;
+  /// GroupStore: UNKNOWN_SERVER_ERROR when the group's record would exceed the internal topic's
+  /// max.message.bytes (Kafka maps MESSAGE_TOO_LARGE on a group write to it), else NONE.
+  protocol::ErrorCode check(const groups::GroupSnapshot& snapshot) const override;
   /// GroupStore: writes tombstones for the group's metadata and every offset it committed.
   void remove(const std::string& group_id) override;
 

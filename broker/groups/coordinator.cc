@@ -86,6 +86,21 @@ void GroupCoordinator::sync(const SyncRequest& req, SyncCallback done) {
                                     [&](const auto& kv) { return kv.first == id; });
               g.get(id).assignment = a == req.assignments.end() ? Bytes{} : a->second;
             }
+            if (ErrorCode refused = store_ ? store_->check(g.snapshot()) : ErrorCode::NONE;
+                refused != ErrorCode::NONE) {
+              // The group record could never be written (Kafka: storeGroup failing with
+              // MESSAGE_TOO_LARGE): answer every waiting member with the error and rebalance,
+              // rather than run a generation that a restart would forget.
+              spdlog::warn("group {}: generation {} cannot be stored ({}); rebalancing", g.id(), g.generation,
+                           protocol::error_name(refused));
+              for (const auto& id : g.member_ids()) {
+                Member& each = g.get(id);
+                each.assignment.clear();
+                out.answer_sync(each, sync_error(refused));
+              }
+              prepare_rebalance(g, out, "group metadata cannot be stored");
+              break;
+            }
             g.transition(GroupState::stable, now_ms_);
             out.persist(g);
             spdlog::info("group {}: assignment received from leader {} for generation {}",
@@ -145,9 +160,9 @@ ErrorCode GroupCoordinator::check_offset_commit(const HeartbeatRequest& req) {
   expire_touched(req.group_id, out);  // a request after its deadline finds it expired
   ErrorCode error = ErrorCode::NONE;
   auto it = groups_.find(req.group_id);
-  if (req.group_id.empty()) {
-    error = ErrorCode::INVALID_GROUP_ID;
-  } else if (it == groups_.end()) {
+  // Kafka accepts the empty group id for offset commits (GroupCoordinator.isValidGroupId keeps it
+  // for old clients), unlike the membership APIs.
+  if (it == groups_.end()) {
     if (req.generation_id < 0)
       groups_.emplace(req.group_id, std::make_unique<Group>(req.group_id, now_ms_));
     else
@@ -235,12 +250,7 @@ std::vector<GroupDescription> GroupCoordinator::describe(
   std::vector<GroupDescription> out;
   for (const auto& id : group_ids) {
     auto it = groups_.find(id);
-    if (id.empty()) {
-      GroupDescription d;
-      d.error = ErrorCode::INVALID_GROUP_ID;
-      d.state = std::string(state_name(GroupState::dead));
-      out.push_back(std::move(d));
-    } else if (it == groups_.end()) {
+    if (it == groups_.end()) {
       GroupDescription d;
       d.group_id = id;
       d.state = std::string(state_name(GroupState::dead));
@@ -272,9 +282,7 @@ std::vector<DeleteResult> GroupCoordinator::delete_groups(
   for (const auto& id : group_ids) {
     auto it = groups_.find(id);
     ErrorCode e = ErrorCode::NONE;
-    if (id.empty()) {
-      e = ErrorCode::INVALID_GROUP_ID;
-    } else if (it == groups_.end() || it->second->state() == GroupState::dead) {
+    if (it == groups_.end() || it->second->state() == GroupState::dead) {
       e = ErrorCode::GROUP_ID_NOT_FOUND;
     } else if (it->second->state() != GroupState::empty || !it->second->pending.empty()) {
       e = ErrorCode::NON_EMPTY_GROUP;

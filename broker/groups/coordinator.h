@@ -60,6 +60,7 @@ class GroupCoordinator {
   /// renews the session like a heartbeat and returns the error Kafka would answer the commit
   /// with. generation_id < 0 on an unknown or Empty group is a standalone (non-group) commit:
   /// NONE, and the group is created Empty. CompletingRebalance answers REBALANCE_IN_PROGRESS.
+  /// The empty group id is a valid group here, as in Kafka (isValidGroupId keeps it for offsets).
   ErrorCode check_offset_commit(const HeartbeatRequest& req);
 
   /// LeaveGroup. Removing a member rebalances the group (or completes a rebalance that was only
@@ -76,7 +77,7 @@ class GroupCoordinator {
   std::vector<GroupListing> list(const std::vector<GroupState>& states = {}) const;
 
   /// DeleteGroups, in the order asked: NONE (the group is gone and a tombstone is written),
-  /// NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND or INVALID_GROUP_ID.
+  /// NON_EMPTY_GROUP or GROUP_ID_NOT_FOUND ("" is a valid, usually unknown, group id here).
   std::vector<DeleteResult> delete_groups(const std::vector<std::string>& group_ids);
 
   /// Advances the clock to `now_ms` (a smaller value is ignored) and fires what became due:

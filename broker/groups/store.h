@@ -53,6 +53,14 @@ class GroupStore {
   virtual void persist(const GroupSnapshot& snapshot) = 0;
   /// Deletes the stored state of `group_id` (Kafka writes a tombstone).
   virtual void remove(const std::string& group_id) = 0;
+  /// Whether persist(snapshot) could succeed, checked before a generation is accepted (the
+  /// leader's SyncGroup): NONE, or the error to answer the group's members with. Called under the
+  /// coordinator's state mutex, so it must be a pure check that does not block or call back.
+  /// The default accepts everything.
+  virtual ErrorCode check(const GroupSnapshot& snapshot) const {
+    (void)snapshot;
+    return ErrorCode::NONE;
+  }
 };
 
 /// A GroupStore keeping the latest snapshot per group in memory. For tests and for running the

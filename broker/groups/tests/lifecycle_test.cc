@@ -160,5 +160,64 @@ TEST(GroupLifecycle, InitialDelayIsCappedByTheRebalanceTimeout) {
   EXPECT_EQ(a.get().generation_id, 1);
 }
 
+
+// A store that cannot hold a group whose assignments exceed a size, as __consumer_offsets cannot
+// hold a record above max.message.bytes.
+class BoundedStore final : public GroupStore {
+ public:
+  explicit BoundedStore(size_t max_assignment) : max_(max_assignment) {}
+  void persist(const GroupSnapshot& s) override { inner.persist(s); }
+  void remove(const std::string& id) override { inner.remove(id); }
+  ErrorCode check(const GroupSnapshot& s) const override {
+    for (const auto& m : s.members)
+      if (m.assignment.size() > max_) return ErrorCode::UNKNOWN_SERVER_ERROR;
+    return ErrorCode::NONE;
+  }
+  MemoryGroupStore inner;
+
+ private:
+  size_t max_;
+};
+
+TEST(GroupLifecycle, AnAssignmentThatCannotBeStoredIsRefusedAndTheGroupRebalances) {
+  CoordinatorConfig cfg;
+  cfg.initial_rebalance_delay_ms = 0;
+  auto store = std::make_shared<BoundedStore>(4);
+  int64_t now = 1000;
+  GroupCoordinator gc(cfg, store, now);
+  std::optional<JoinResult> joined;
+  auto req = join_req("g");
+  req.api_version = 3;  // no KIP-394 round trip
+  gc.join(req, [&](JoinResult r) { joined = std::move(r); });
+  ASSERT_TRUE(joined && joined->error == ErrorCode::NONE);
+  const std::string id = joined->member_id;
+
+  std::optional<SyncResult> synced;
+  SyncRequest sr;
+  sr.group_id = "g";
+  sr.generation_id = joined->generation_id;
+  sr.member_id = id;
+  sr.assignments = {{id, Bytes(100, 7)}};
+  gc.sync(sr, [&](SyncResult r) { synced = std::move(r); });
+  ASSERT_TRUE(synced.has_value());
+  EXPECT_EQ(synced->error, ErrorCode::UNKNOWN_SERVER_ERROR) << "a generation a restart would forget";
+  EXPECT_EQ(gc.describe({"g"}).at(0).state, "PreparingRebalance");
+  EXPECT_FALSE(store->inner.get("g").has_value() && !store->inner.get("g")->members.empty());
+
+  // The member rejoins; a storable assignment is accepted.
+  joined.reset();
+  req.member_id = id;
+  gc.join(req, [&](JoinResult r) { joined = std::move(r); });
+  ASSERT_TRUE(joined && joined->error == ErrorCode::NONE);
+  sr.generation_id = joined->generation_id;
+  sr.assignments = {{id, Bytes(4, 7)}};
+  synced.reset();
+  gc.sync(sr, [&](SyncResult r) { synced = std::move(r); });
+  ASSERT_TRUE(synced.has_value());
+  EXPECT_EQ(synced->error, ErrorCode::NONE);
+  EXPECT_EQ(store->inner.get("g")->members.at(0).assignment, Bytes(4, 7));
+  gc.shutdown();
+}
+
 }  // namespace
 }  // namespace ferry::groups::testing
