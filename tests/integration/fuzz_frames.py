@@ -9,7 +9,11 @@ Two families:
   varints in flexible requests, huge array counts, unknown API keys and versions, bit-flipped valid
   requests). The broker may answer or close; it must stay up and keep memory bounded.
 
-None of them touches admin APIs, so fuzzing cannot create or delete topics.
+None of them touches admin APIs, so fuzzing cannot create or delete topics. Group requests
+(FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+DescribeGroups, ListGroups) each name a fresh random group "fz-<hex>", so no two frames meet in one
+group: a JoinGroup or SyncGroup never waits for another member, and nothing the live clients use
+is touched (they read with assign() and commit nothing).
 """
 
 import kafka_wire as kw
@@ -21,9 +25,18 @@ _OUT_OF_RANGE = {
     kw.API_LIST_OFFSETS: [0, 6, 7, 99],
     kw.API_METADATA: [7, 9, 12, 99],
     kw.API_DELETE_RECORDS: [2, 3, 99],
+    kw.API_OFFSET_COMMIT: [0, 1, 8, 9, 99],
+    kw.API_OFFSET_FETCH: [0, 8, 9, 99],
+    kw.API_FIND_COORDINATOR: [3, 4, 99],
+    kw.API_JOIN_GROUP: [6, 7, 9, 99],
+    kw.API_HEARTBEAT: [4, 99],
+    kw.API_LEAVE_GROUP: [4, 5, 99],
+    kw.API_SYNC_GROUP: [4, 5, 99],
+    kw.API_DESCRIBE_GROUPS: [5, 99],
+    kw.API_LIST_GROUPS: [5, 99],
 }
 # Real Kafka APIs this broker may not implement, and keys no Kafka version defines.
-_OTHER_KEYS = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 22, 24, 32, 36, 42, 50, 68, 999, 32767, -1, -32768]
+_OTHER_KEYS = [17, 24, 36, 50, 68, 999, 32767, -1, -32768]
 
 
 class FrameMaker:
@@ -149,11 +162,12 @@ class FrameMaker:
         return kw.frame(bytes(payload))
 
     def _valid_payload(self):
-        """A well-formed request (header + body) that cannot modify anything but the fuzz topic.
-        Fetch is left out: a flipped max_wait_ms could legitimately park the connection."""
+        """A well-formed request (header + body) that cannot modify anything but the fuzz topic and
+        fresh fz-* groups. Fetch is left out: a flipped max_wait_ms could legitimately park the
+        connection."""
         r = self.rng
         t = self.topic
-        choice = r.randrange(5)
+        choice = r.randrange(14)
         if choice == 0:
             return self._hdr(kw.API_API_VERSIONS, r.randint(0, 2))
         if choice == 1:
@@ -162,4 +176,45 @@ class FrameMaker:
             return self._hdr(kw.API_METADATA, 1) + kw.metadata_v1_body([t])
         if choice == 3:
             return self._hdr(kw.API_LIST_OFFSETS, 1) + kw.list_offsets_v1_body(t, 0, r.choice([-1, -2, 0]))
-        return self._hdr(kw.API_PRODUCE, r.randint(3, 7)) + kw.produce_body(t, 0, self._batch(), acks=1)
+        if choice == 4:
+            return self._hdr(kw.API_PRODUCE, r.randint(3, 7)) + kw.produce_body(t, 0, self._batch(), acks=1)
+        return self._group_payload(choice - 5)
+
+    def _group_payload(self, choice):
+        """One of nine well-formed group requests for a fresh group. None can wait on another
+        member: JoinGroup v5 without a member id is answered MEMBER_ID_REQUIRED at once (KIP-394),
+        and the other membership calls name a member of a group that does not exist."""
+        r = self.rng
+        t = self.topic
+        group = f"fz-{r.getrandbits(32):08x}"
+        member = f"fz-member-{r.getrandbits(16):04x}"
+        if choice == 0:
+            return self._hdr(kw.API_FIND_COORDINATOR, r.randint(1, 2)) + kw.find_coordinator_v2_body(group)
+        if choice == 1:
+            meta = kw.consumer_subscription([t], user_data=r.randbytes(r.randrange(0, 16)))
+            body = kw.join_group_v5_body(group, "", [("range", meta), ("roundrobin", meta)],
+                                         session_timeout_ms=r.randrange(6000, 30000),
+                                         rebalance_timeout_ms=r.randrange(6000, 30000))
+            return self._hdr(kw.API_JOIN_GROUP, 5) + body
+        if choice == 2:
+            assignment = kw.consumer_assignment({t: [0]})
+            return (self._hdr(kw.API_SYNC_GROUP, 3)
+                    + kw.sync_group_v3_body(group, r.randint(0, 5), member, {member: assignment}))
+        if choice == 3:
+            return self._hdr(kw.API_HEARTBEAT, 3) + kw.heartbeat_v3_body(group, r.randint(0, 5), member)
+        if choice == 4:
+            return self._hdr(kw.API_LEAVE_GROUP, 3) + kw.leave_group_v3_body(group, [(member, None)])
+        if choice == 5:
+            # Generation -1 without a member is a standalone commit (it writes __consumer_offsets);
+            # a generation for a group that does not exist is refused before any write.
+            generation, who = r.choice([(-1, ""), (r.randint(0, 5), member)])
+            offsets = {t: [(0, r.randrange(0, 1000), r.choice([None, "", "fz-meta"]))]}
+            return (self._hdr(kw.API_OFFSET_COMMIT, 7)
+                    + kw.offset_commit_v7_body(group, offsets, generation, who))
+        if choice == 6:
+            topics = r.choice([None, {t: [0]}, {t: [0, 1, 2]}])
+            return self._hdr(kw.API_OFFSET_FETCH, r.randint(2, 5)) + kw.offset_fetch_v5_body(group, topics)
+        if choice == 7:
+            return (self._hdr(kw.API_DESCRIBE_GROUPS, r.randint(3, 4))
+                    + kw.describe_groups_v4_body([group], include_authorized_operations=r.random() < 0.5))
+        return self._hdr(kw.API_LIST_GROUPS, r.randint(0, 2))

@@ -11,7 +11,8 @@ from ferry_harness import BrokerTestCase, consume_all, create_topics
 class KafkaPythonTest(BrokerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.broker = cls.start_class_broker()
+        # No initial rebalance delay: a lone group member's join completes at once.
+        cls.broker = cls.start_class_broker({"group.initial.rebalance.delay.ms": 0})
 
     def make_producer(self, **kw):
         # No api_version: kafka-python probes the broker (ApiVersions v0 + Metadata v0) and picks
@@ -87,6 +88,57 @@ class KafkaPythonTest(BrokerTestCase):
         # The same batches through librdkafka's decoder.
         other = consume_all(self.broker, topic)[0]
         self.assertEqual([(m.key(), m.value()) for m in other], sent)
+
+    def make_group_consumer(self, group):
+        # From the broker version it guesses (2.3 here), kafka-python 2.0.2 speaks
+        # GroupCoordinator v0, JoinGroup v2, SyncGroup/Heartbeat/LeaveGroup v1, OffsetCommit v2
+        # and OffsetFetch v1.
+        c = KafkaConsumer(bootstrap_servers=self.broker.bootstrap, group_id=group,
+                          enable_auto_commit=False, auto_offset_reset="earliest",
+                          session_timeout_ms=10000, heartbeat_interval_ms=1000,
+                          request_timeout_ms=30000)
+        self.addCleanup(c.close)
+        return c
+
+    def test_group_commit_and_resume(self):
+        topic, group = "kp-group", "kp-group-members"
+        create_topics(self.broker, topic, partitions=2)
+        p = self.make_producer()
+        futures = [p.send(topic, key=f"k{part}-{i}".encode(), value=f"v{part}-{i}".encode(), partition=part)
+                   for part in range(2) for i in range(25)]
+        p.flush(30)
+        produced = {(m.partition, m.offset) for m in (f.get(timeout=30) for f in futures)}
+
+        c1 = self.make_group_consumer(group)
+        c1.subscribe([topic])
+        first = []
+        deadline = time.monotonic() + 30
+        while len(first) < 20 and time.monotonic() < deadline:
+            for recs in c1.poll(timeout_ms=500, max_records=20 - len(first)).values():
+                first.extend(recs)
+        self.assertEqual(len(first), 20)
+        tps = [TopicPartition(topic, part) for part in range(2)]
+        # commit() stores each assigned partition's position: one past the last record returned.
+        positions = {tp: c1.position(tp) for tp in tps}
+        for part in range(2):
+            mine = [r.offset for r in first if r.partition == part]
+            if mine:
+                self.assertEqual(positions[tps[part]], max(mine) + 1)
+        c1.commit()
+        self.assertEqual({tp: c1.committed(tp) for tp in tps}, positions)
+        c1.close()
+
+        c2 = self.make_group_consumer(group)
+        self.assertEqual({tp: c2.committed(tp) for tp in tps}, positions)
+        c2.subscribe([topic])
+        rest = self.read(c2, len(produced) - len(first))
+        for tp in tps:
+            offsets = [r.offset for r in rest if r.partition == tp.partition]
+            if offsets:
+                self.assertEqual(offsets[0], positions[tp], f"{tp} resumed elsewhere")
+        seen = [(r.partition, r.offset) for r in first + rest]
+        self.assertEqual(len(seen), len(set(seen)), "a record was delivered twice")
+        self.assertEqual(set(seen), produced, "a record was skipped")
 
 
 if __name__ == "__main__":
