@@ -1,0 +1,381 @@
+#include "mirror/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "mirror/provenance.h"
+
+namespace ferry::mirror {
+
+using config::ConfigError;
+
+namespace {
+
+constexpr const char* kDefaultPolicyClass = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy";
+constexpr const char* kIdentityPolicyClass = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy";
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+std::string toml_quoted(const std::string& s) { return config::to_toml(config::Value{s}); }
+
+// Loads one section through the declare-once schema. common/config parses whole TOML documents, so
+// the section is written back as TOML (types are preserved; only positions are lost, and syntax
+// errors were already reported with positions when the whole file was parsed).
+config::Values load_section(const config::Schema& schema, const toml::table& table, const std::string& where) {
+  std::ostringstream text;
+  text << toml::toml_formatter{table};
+  return config::load_toml(schema, text.str(), where);
+}
+
+// "host:port" or "[v6]:port", port 0..65535 (0 = any free port).
+bool valid_listener(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() || s.size() - colon - 1 > 5) return false;
+  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+  for (char c : port)
+    if (c < '0' || c > '9') return false;
+  if (std::stoi(port) > 65535) return false;
+  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
+  return host.find(':') == std::string::npos && host.find_first_of(" \t/") == std::string::npos;
+}
+
+void flatten_client(const toml::table& t, const std::string& prefix, const std::string& where,
+                    std::map<std::string, std::string>& out) {
+  for (auto& [k, node] : t) {
+    std::string name = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (auto sub = node.as_table()) {
+      flatten_client(*sub, name, where, out);
+    } else if (auto s = node.value_exact<std::string>()) {
+      out[name] = *s;
+    } else if (auto i = node.value_exact<int64_t>()) {
+      out[name] = std::to_string(*i);
+    } else if (auto b = node.value_exact<bool>()) {
+      out[name] = *b ? "true" : "false";
+    } else if (auto d = node.value_exact<double>()) {
+      out[name] = fmt::format("{}", *d);
+    } else {
+      std::ostringstream shown;
+      node.visit([&](auto&& v) {
+        if constexpr (requires { shown << toml::toml_formatter{v}; }) shown << toml::toml_formatter{v};
+      });
+      throw ConfigError(
+          fmt::format("{}: client property '{}' has value {}; expected a string, integer, float or "
+                      "boolean (librdkafka takes lists as one comma-separated string)",
+                      where, name, shown.str()));
+    }
+  }
+}
+
+ClusterConfig load_cluster(const std::string& alias, const toml::node& node, const std::string& origin) {
+  const std::string where = fmt::format("{} [clusters.{}]", origin, alias);
+  if (!is_valid_alias(alias))
+    throw ConfigError(
+        fmt::format("{}: cluster alias '{}' is invalid; expected one or more of [A-Za-z0-9._-] "
+                    "(the alias becomes part of topic names)",
+                    origin, alias));
+  const toml::table* table = node.as_table();
+  if (!table) throw ConfigError(fmt::format("{}: expected a table with bootstrap.servers", where));
+  toml::table keys = *table;
+  ClusterConfig c;
+  c.alias = alias;
+  if (const toml::node* client = table->get("client")) {
+    const toml::table* ct = client->as_table();
+    if (!ct) throw ConfigError(fmt::format("{}: 'client' must be a table of librdkafka properties", where));
+    flatten_client(*ct, "", where + " client", c.client);
+    keys.erase("client");
+  }
+  if (c.client.count("bootstrap.servers"))
+    throw ConfigError(
+        fmt::format("{}: set bootstrap.servers in [clusters.{}] itself, not in its client table", where, alias));
+  config::Values v = load_section(cluster_schema(), keys, where);
+  c.bootstrap_servers = v.get_string("bootstrap.servers");
+  if (c.bootstrap_servers.empty())
+    throw ConfigError(
+        fmt::format("{}: key 'bootstrap.servers' has value \"\"; expected host:port[,host:port...]", where));
+  return c;
+}
+
+std::vector<std::string> checked_regexes(const config::Values& v, const std::string& key, const std::string& where) {
+  std::vector<std::string> list = v.get_list(key);
+  try {
+    RegexList compiled(list);
+  } catch (const InvalidRegex& e) {
+    throw ConfigError(
+        fmt::format("{}: key '{}' has invalid regular expression '{}': {}", where, key, e.pattern, e.reason));
+  }
+  return list;
+}
+
+std::chrono::seconds seconds(const config::Values& v, const std::string& key) {
+  return std::chrono::seconds(v.get_int(key));
+}
+
+FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::string, ClusterConfig>& clusters,
+                     const std::string& origin) {
+  std::string where = fmt::format("{} [[flows]] #{}", origin, index + 1);
+  const toml::table* table = node.as_table();
+  if (!table) throw ConfigError(fmt::format("{}: expected a table", where));
+  config::Values v = load_section(flow_schema(), *table, where);
+
+  FlowConfig f;
+  f.source = v.get_string("source");
+  f.target = v.get_string("target");
+  where += fmt::format(" ({}->{})", f.source, f.target);
+  std::vector<std::string> aliases;
+  for (const auto& [alias, _] : clusters) aliases.push_back(alias);
+  for (const char* key : {"source", "target"}) {
+    const std::string& alias = v.get_string(key);
+    if (!clusters.count(alias))
+      throw ConfigError(fmt::format("{}: key '{}' has value {}; expected one of the [clusters] aliases: {}", where, key,
+                                    toml_quoted(alias), aliases.empty() ? "(none defined)" : join(aliases, ", ")));
+  }
+  if (f.source == f.target)
+    throw ConfigError(fmt::format("{}: source and target are both {}; a flow must go from one cluster to another",
+                                  where, toml_quoted(f.source)));
+
+  const std::string& policy = v.get_string("replication.policy");
+  const std::string& separator = v.get_string("replication.policy.separator");
+  if (!is_valid_alias(separator))
+    throw ConfigError(
+        fmt::format("{}: key 'replication.policy.separator' has value {}; expected one or more of "
+                    "[A-Za-z0-9._-] (it becomes part of topic names)",
+                    where, toml_quoted(separator)));
+  bool identity = policy == "identity" || policy == kIdentityPolicyClass;
+  f.policy =
+      ReplicationPolicy(identity ? ReplicationPolicy::Kind::kIdentity : ReplicationPolicy::Kind::kDefault, separator);
+  for (const auto& alias : aliases)
+    if (alias.find(separator) != std::string::npos)
+      throw ConfigError(
+          fmt::format("{}: cluster alias '{}' contains the replication.policy.separator {}; remote topic "
+                      "names such as '{}{}orders' would be ambiguous",
+                      where, alias, toml_quoted(separator), alias, separator));
+
+  f.topics = checked_regexes(v, "topics", where);
+  f.topics_exclude = checked_regexes(v, "topics.exclude", where);
+  f.groups = checked_regexes(v, "groups", where);
+  f.groups_exclude = checked_regexes(v, "groups.exclude", where);
+  f.refresh_topics_interval = seconds(v, "refresh.topics.interval.seconds");
+  f.refresh_groups_interval = seconds(v, "refresh.groups.interval.seconds");
+  f.sync_topic_configs_enabled = v.get_bool("sync.topic.configs.enabled");
+  f.sync_topic_configs_interval = seconds(v, "sync.topic.configs.interval.seconds");
+  f.emit_heartbeats_enabled = v.get_bool("emit.heartbeats.enabled");
+  f.emit_heartbeats_interval = seconds(v, "emit.heartbeats.interval.seconds");
+  f.emit_checkpoints_enabled = v.get_bool("emit.checkpoints.enabled");
+  f.emit_checkpoints_interval = seconds(v, "emit.checkpoints.interval.seconds");
+  f.sync_group_offsets_enabled = v.get_bool("sync.group.offsets.enabled");
+  f.sync_group_offsets_interval = seconds(v, "sync.group.offsets.interval.seconds");
+  f.offset_lag_max = v.get_int("offset.lag.max");
+  int64_t rf = v.get_int("replication.factor");
+  if (rf == 0)
+    throw ConfigError(
+        fmt::format("{}: key 'replication.factor' has value 0; expected -1 (the target broker's default) "
+                    "or an integer in [1, 32767]",
+                    where));
+  f.replication_factor = static_cast<int32_t>(rf);
+  return f;
+}
+
+}  // namespace
+
+TopicFilter FlowConfig::topic_filter() const { return TopicFilter(topics, topics_exclude, policy, target); }
+GroupFilter FlowConfig::group_filter() const { return GroupFilter(groups, groups_exclude); }
+
+const config::Schema& mirror_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_string("status.listener", "",
+                 "host:port of the HTTP endpoint serving /metrics (Prometheus text format) and /status (JSON); "
+                 "port 0 picks a free port; \"\" turns the endpoint off.")
+        .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                  "Log level of the process (stderr).");
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& cluster_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_required_string("bootstrap.servers",
+                          "Comma-separated host:port list used to reach the cluster (librdkafka bootstrap.servers).");
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& flow_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_required_string("source", "Alias of the cluster records are read from.")
+        .add_required_string("target", "Alias of the cluster records are written to; not the source.")
+        .add_list("topics", default_topics_include(),
+                  "Regular expressions (ECMAScript syntax, whole-name match) selecting source topics to replicate. "
+                  "Heartbeat topics are replicated whatever this says; internal topics and topics that would "
+                  "cycle never are (MM2 shouldReplicateTopic).")
+        .add_list("topics.exclude", default_topics_exclude(),
+                  "Regular expressions of source topics not to replicate (MM2's default).")
+        .add_list("groups", default_groups_include(),
+                  "Regular expressions of consumer groups whose offsets are checkpointed and synced.")
+        .add_list("groups.exclude", default_groups_exclude(),
+                  "Regular expressions of consumer groups not to checkpoint (MM2's default).")
+        .add_enum("replication.policy", "default", {"default", "identity", kDefaultPolicyClass, kIdentityPolicyClass},
+                  "Remote topic naming. default: `<source><separator><topic>`, cycles detected from names. "
+                  "identity: names kept (heartbeats still prefixed, as in MM2 3.x); loops are prevented by the "
+                  "ferry.origin record header. MM2's class names are accepted as synonyms.")
+        .add_string("replication.policy.separator", ".",
+                    "Separator between source alias and topic in remote topic names and in MM2's internal topic "
+                    "names (KIP-690); [A-Za-z0-9._-]+, and no cluster alias may contain it.")
+        .add_int("refresh.topics.interval.seconds", 600, 1, INT32_MAX,
+                 "How often source topics are listed to find new ones and new partitions.")
+        .add_int("refresh.groups.interval.seconds", 600, 1, INT32_MAX,
+                 "How often source consumer groups are listed to find new ones.")
+        .add_bool("sync.topic.configs.enabled", true, "Copy source topic configs to remote topics periodically.")
+        .add_int("sync.topic.configs.interval.seconds", 600, 1, INT32_MAX, "How often topic configs are copied.")
+        .add_bool("emit.heartbeats.enabled", true,
+                  "Write MM2 heartbeats for this flow to the target's heartbeats topic.")
+        .add_int("emit.heartbeats.interval.seconds", 1, 1, INT32_MAX, "How often heartbeats are written.")
+        .add_bool("emit.checkpoints.enabled", true,
+                  "Write MM2 checkpoints (translated group offsets) to `<source>.checkpoints.internal` on the target.")
+        .add_int("emit.checkpoints.interval.seconds", 5, 1, INT32_MAX,
+                 "How often checkpoints are written. Ferry's default is 5 (MM2: 60): translation is exact, so "
+                 "frequent checkpoints shrink re-reads after a failover.")
+        .add_bool("sync.group.offsets.enabled", true,
+                  "Write translated offsets into target consumer groups that are empty or absent, never moving one "
+                  "backwards. Ferry's default is true (MM2: false).")
+        .add_int("sync.group.offsets.interval.seconds", 5, 1, INT32_MAX,
+                 "How often group offsets are synced. Ferry's default is 5 (MM2: 60).")
+        .add_int("offset.lag.max", 100, 0, INT32_MAX,
+                 "Records between offset syncs inside an unbroken run (0: every record). Translation is exact "
+                 "whatever the value (Ferry also writes a sync at every break in offsets); this bounds how much "
+                 "of the target a restarted mirror re-reads to rebuild the mapping.")
+        .add_int("replication.factor", -1, -1, 32767,
+                 "Replication factor of remote topics Ferry creates; -1 uses the target broker's "
+                 "default.replication.factor (MM2's default is 2, which a single-broker cluster rejects); 0 is "
+                 "rejected.");
+    return s;
+  }();
+  return schema;
+}
+
+MirrorConfig load_mirror_config(const std::string& toml_text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}: invalid TOML at line {}, column {}: {}", origin, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+
+  MirrorConfig out;
+  toml::table empty;
+  const toml::table* mirror = &empty;
+  const toml::table* clusters = &empty;
+  const toml::array* flows = nullptr;
+  for (auto& [key, node] : root) {
+    std::string name(key.str());
+    if (name == "mirror" && node.is_table()) {
+      mirror = node.as_table();
+    } else if (name == "clusters" && node.is_table()) {
+      clusters = node.as_table();
+    } else if (name == "flows" && node.is_array()) {
+      flows = node.as_array();
+    } else if (name == "mirror" || name == "clusters" || name == "flows") {
+      throw ConfigError(fmt::format("{}: '{}' must be {}", origin, name,
+                                    name == "flows" ? "an array of tables ([[flows]])" : "a table ([" + name + "])"));
+    } else {
+      throw ConfigError(
+          fmt::format("{}: unknown section or key '{}'; expected [mirror], [clusters.<alias>] and "
+                      "[[flows]]",
+                      origin, name));
+    }
+  }
+
+  config::Values mv = load_section(mirror_schema(), *mirror, origin + " [mirror]");
+  out.status_listener = mv.get_string("status.listener");
+  if (!out.status_listener.empty() && !valid_listener(out.status_listener))
+    throw ConfigError(
+        fmt::format("{} [mirror]: key 'status.listener' has value {}; expected host:port (port 0-65535, "
+                    "IPv6 host in brackets) or \"\" for off",
+                    origin, toml_quoted(out.status_listener)));
+  out.log_level = mv.get_string("log.level");
+
+  for (auto& [key, node] : *clusters) {
+    std::string alias(key.str());
+    out.clusters.emplace(alias, load_cluster(alias, node, origin));
+  }
+
+  if (!flows || flows->empty())
+    throw ConfigError(fmt::format("{}: no [[flows]] defined; expected at least one source -> target flow", origin));
+  std::set<std::pair<std::string, std::string>> seen;
+  for (size_t i = 0; i < flows->size(); ++i) {
+    FlowConfig f = load_flow((*flows)[i], i, out.clusters, origin);
+    if (!seen.emplace(f.source, f.target).second)
+      throw ConfigError(fmt::format("{} [[flows]] #{}: duplicate flow {}; each source -> target pair may appear once",
+                                    origin, i + 1, f.name()));
+    out.flows.push_back(std::move(f));
+  }
+  return out;
+}
+
+MirrorConfig load_mirror_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_mirror_config(text.str(), path);
+}
+
+std::string mirror_config_reference() {
+  std::string out =
+      "# ferry-mirror configuration reference\n\n"
+      "Generated by `ferry-mirror --config-reference` from the key tables in mirror/config.cc; do not edit by "
+      "hand.\n\n"
+      "One TOML file. Dotted keys (`log.level = ...`) and quoted keys (`\"log.level\" = ...`) are the same key; in "
+      "`[[flows]]` quote keys that extend another key's name (`\"topics.exclude\"` next to `topics`). Lists take a "
+      "TOML array or one comma-separated string (MM2's form; use an array when a regex contains a comma). Regular "
+      "expressions use ECMAScript syntax and must match the whole name, as MM2's do.\n\n"
+      "```toml\n"
+      "[mirror]\n"
+      "status.listener = \"127.0.0.1:9464\"\n"
+      "log.level = \"info\"\n\n"
+      "[clusters.east]\n"
+      "bootstrap.servers = \"10.0.0.1:9092\"\n"
+      "[clusters.east.client]              # librdkafka properties, passed verbatim\n"
+      "\"security.protocol\" = \"plaintext\"\n\n"
+      "[clusters.west]\n"
+      "bootstrap.servers = \"10.1.0.1:9092\"\n\n"
+      "[[flows]]\n"
+      "source = \"east\"\n"
+      "target = \"west\"\n"
+      "topics = [\"orders.*\", \"payments\"]\n"
+      "\"replication.policy\" = \"identity\"\n"
+      "```\n\n"
+      "## `[mirror]`\n\n";
+  out += mirror_schema().markdown_reference();
+  out +=
+      "\n## `[clusters.<alias>]`\n\n"
+      "The alias is one or more of `[A-Za-z0-9._-]` and must not contain any flow's "
+      "`replication.policy.separator`: it becomes part of remote topic names (`east.orders`) and MM2's internal "
+      "topic names (`east.checkpoints.internal`, `mm2-offset-syncs.west.internal`).\n\n";
+  out += cluster_schema().markdown_reference();
+  out +=
+      "\nThe optional `[clusters.<alias>.client]` table holds librdkafka properties (strings, integers, floats, "
+      "booleans; nested tables flatten to dotted names) given to every client Ferry opens on that cluster, e.g. "
+      "`security.protocol`, `ssl.ca.location`, `sasl.mechanism`. `bootstrap.servers` belongs in the cluster table, "
+      "not here.\n\n"
+      "## `[[flows]]`\n\n"
+      "One entry per source -> target pair (each pair at most once; source and target differ). Keys follow "
+      "MirrorMaker 2's names and defaults unless the description says Ferry.\n\n";
+  out += flow_schema().markdown_reference();
+  return out;
+}
+
+}  // namespace ferry::mirror
