@@ -60,7 +60,6 @@ int main(int argc, char** argv) {
       for (const auto& tk : ferry::broker::topic_keys())
         std::cout << "- `" << tk.broker_key << "` (default of the topic key `" << tk.topic_key << "`)\n";
       return 0;
-      return 0;
     }
     if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
