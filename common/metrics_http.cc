@@ -144,9 +144,11 @@ std::optional<Response> parse_head(std::string_view head, RequestHead& out) {
 }  // namespace
 
 struct MetricsServer::Impl {
-  explicit Impl(Registry& r) : registry(r) {}
+  Impl(Registry& r, std::map<std::string, std::function<std::string()>> routes)
+      : registry(r), json_routes(std::move(routes)) {}
 
   Registry& registry;
+  std::map<std::string, std::function<std::string()>> json_routes;
   int active = 0;  // connections being served; io thread only. Outlives ctx's coroutine frames.
   asio::io_context ctx{1};
   tcp::acceptor acceptor{ctx};
@@ -177,10 +179,21 @@ void arm(asio::steady_timer& deadline, const std::shared_ptr<tcp::socket>& sock,
 
 Response MetricsServer::Impl::route(const RequestHead& req) const {
   bool is_metrics = req.path == "/metrics";
-  if (!is_metrics && req.path != "/healthz") return error(404, "Not Found");
+  auto json = json_routes.find(std::string(req.path));
+  if (!is_metrics && req.path != "/healthz" && json == json_routes.end()) return error(404, "Not Found");
   if (req.method != "GET" && req.method != "HEAD")
     return error(405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
   Response r;
+  if (json != json_routes.end()) {
+    try {
+      r.body = json->second();
+    } catch (const std::exception& e) {
+      spdlog::error("http: {} failed: {}", req.path, e.what());
+      return error(500, "Internal Server Error");
+    }
+    r.content_type = "application/json";
+    return r;
+  }
   if (!is_metrics) {
     r.body = "ok\n";
     return r;
@@ -285,8 +298,9 @@ asio::awaitable<void> MetricsServer::Impl::accept_loop() {
   }
 }
 
-MetricsServer::MetricsServer(Registry& registry, const std::string& host, uint16_t port)
-    : impl_(std::make_unique<Impl>(registry)) {
+MetricsServer::MetricsServer(Registry& registry, const std::string& host, uint16_t port,
+                             std::map<std::string, std::function<std::string()>> json_routes)
+    : impl_(std::make_unique<Impl>(registry, std::move(json_routes))) {
   std::string h = host;
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   if (h.empty()) h = "0.0.0.0";

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -15,6 +17,8 @@ class Registry;
 ///                        content type the exposition format spec names), body
 ///                        Registry::serialize()
 ///   GET|HEAD /healthz -> 200, "ok\n" (text/plain)
+///   GET|HEAD <path> of `json_routes` -> 200, application/json, the route's function's result
+///                        (e.g. a daemon's /status); a throwing function gives 500
 ///   other paths       -> 404; other methods on those two paths -> 405 with "Allow: GET, HEAD"
 ///   malformed request -> 400; request line + headers over 8 KiB -> 431
 /// A query string ("/metrics?x=y") is ignored. Every response carries "Connection: close" and the
@@ -28,7 +32,8 @@ class MetricsServer {
   /// `port` 0 picks a free port; see port(). Throws std::system_error if the host does not resolve
   /// or the socket cannot be bound or listened on (e.g. EADDRINUSE). `registry` must outlive the
   /// server.
-  MetricsServer(Registry& registry, const std::string& host, uint16_t port);
+  MetricsServer(Registry& registry, const std::string& host, uint16_t port,
+                std::map<std::string, std::function<std::string()>> json_routes = {});
   /// Stops accepting, abandons in-flight requests and joins the serving thread.
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;

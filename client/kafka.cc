@@ -1,0 +1,279 @@
+#include "client/kafka.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+
+namespace ferry::client {
+namespace {
+
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+};
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+struct OptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+};
+using OptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter>;
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
+
+PartitionList partition_list(int size) {
+  return {rd_kafka_topic_partition_list_new(size), &rd_kafka_topic_partition_list_destroy};
+}
+
+void check(rd_kafka_resp_err_t err, const std::string& what) {
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw KafkaError(err, fmt::format("{}: {}", what, rd_kafka_err2str(err)));
+}
+
+void check(const rd_kafka_error_t* e, const std::string& what) {
+  if (e) throw KafkaError(rd_kafka_error_code(e), fmt::format("{}: {}", what, rd_kafka_error_string(e)));
+}
+
+// Kafka routes librdkafka's own log through spdlog at debug: its connection chatter is noise for
+// an operator, and real failures surface as errors from the calls.
+void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  if (level <= 3)
+    spdlog::warn("librdkafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+  else
+    spdlog::debug("librdkafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+}
+
+}  // namespace
+
+KafkaError::KafkaError(rd_kafka_resp_err_t err, const std::string& what) : std::runtime_error(what), err_(err) {}
+
+bool KafkaError::retriable() const {
+  switch (err_) {
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+rd_kafka_conf_t* make_conf(const Properties& props) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw std::invalid_argument(fmt::format("client property '{}' = \"{}\": {}", k, v, errstr));
+    }
+  }
+  rd_kafka_conf_set_log_cb(conf, &log_cb);
+  return conf;
+}
+
+void HandleDeleter::operator()(rd_kafka_t* rk) const {
+  if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER) rd_kafka_flush(rk, 10'000);
+  rd_kafka_destroy(rk);
+}
+
+Handle make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("cannot create a Kafka client: {}", errstr));
+  }
+  return Handle(rk);
+}
+
+Admin::Admin(const Properties& props, std::chrono::milliseconds timeout)
+    : rk_(make_handle(RD_KAFKA_PRODUCER, make_conf(props))), timeout_(timeout) {}
+
+namespace {
+
+// Runs one Admin API request and waits (bounded) for its result event.
+EventPtr run(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout, const std::string& what,
+             const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& start) {
+  OptionsPtr opts(rd_kafka_AdminOptions_new(rk, op));
+  char errstr[256];
+  rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr, sizeof errstr);
+  if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
+    rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr, sizeof errstr);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), &rd_kafka_queue_destroy);
+  start(opts.get(), q.get());
+  EventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 5000));
+  if (!ev) throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, what + ": no reply");
+  if (auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* s = rd_kafka_event_error_string(ev.get());
+    throw KafkaError(err, fmt::format("{}: {}", what, s ? s : rd_kafka_err2str(err)));
+  }
+  return ev;
+}
+
+}  // namespace
+
+std::vector<TopicInfo> Admin::topics() {
+  const rd_kafka_metadata_t* md = nullptr;
+  check(rd_kafka_metadata(rk_.get(), 1, nullptr, &md, static_cast<int>(timeout_.count())), "Metadata");
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(md, &rd_kafka_metadata_destroy);
+  std::vector<TopicInfo> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    // librdkafka 2.0 does not expose Metadata's is_internal; Kafka's only internal topics are
+    // the double-underscore ones.
+    out.push_back({t.topic, t.partition_cnt, std::string_view(t.topic).starts_with("__")});
+  }
+  return out;
+}
+
+Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
+  Watermarks w;
+  check(rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
+                                         static_cast<int>(timeout_.count())),
+        fmt::format("ListOffsets {}-{}", topic, partition));
+  return w;
+}
+
+bool Admin::create_topic(const std::string& name, int32_t partitions, int replication_factor,
+                         const std::map<std::string, std::string>& configs) {
+  char errstr[256];
+  std::unique_ptr<rd_kafka_NewTopic_t, void (*)(rd_kafka_NewTopic_t*)> nt(
+      rd_kafka_NewTopic_new(name.c_str(), partitions, replication_factor, errstr, sizeof errstr),
+      &rd_kafka_NewTopic_destroy);
+  if (!nt) throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("CreateTopics {}: {}", name, errstr));
+  for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt.get(), k.c_str(), v.c_str());
+  rd_kafka_NewTopic_t* arr[] = {nt.get()};
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_, "CreateTopics " + name,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk_.get(), arr, 1, o, q); });
+  size_t n = 0;
+  const auto** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i) {
+    auto err = rd_kafka_topic_result_error(res[i]);
+    if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return false;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* s = rd_kafka_topic_result_error_string(res[i]);
+      throw KafkaError(err, fmt::format("CreateTopics {}: {}", name, s ? s : rd_kafka_err2str(err)));
+    }
+  }
+  return true;
+}
+
+void Admin::create_partitions(const std::string& name, int32_t total) {
+  char errstr[256];
+  std::unique_ptr<rd_kafka_NewPartitions_t, void (*)(rd_kafka_NewPartitions_t*)> np(
+      rd_kafka_NewPartitions_new(name.c_str(), static_cast<size_t>(total), errstr, sizeof errstr),
+      &rd_kafka_NewPartitions_destroy);
+  if (!np) throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("CreatePartitions {}: {}", name, errstr));
+  rd_kafka_NewPartitions_t* arr[] = {np.get()};
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_, "CreatePartitions " + name,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_CreatePartitions(rk_.get(), arr, 1, o, q); });
+  size_t n = 0;
+  const auto** res = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i) check(rd_kafka_topic_result_error(res[i]), "CreatePartitions " + name);
+}
+
+std::map<std::string, std::string> Admin::topic_overrides(const std::string& name) {
+  std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)> res(
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()), &rd_kafka_ConfigResource_destroy);
+  rd_kafka_ConfigResource_t* arr[] = {res.get()};
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_, "DescribeConfigs " + name,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_DescribeConfigs(rk_.get(), arr, 1, o, q); });
+  size_t n = 0;
+  const auto** out = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
+  std::map<std::string, std::string> configs;
+  for (size_t i = 0; i < n; ++i) {
+    check(rd_kafka_ConfigResource_error(out[i]), "DescribeConfigs " + name);
+    size_t m = 0;
+    const auto** entries = rd_kafka_ConfigResource_configs(out[i], &m);
+    for (size_t j = 0; j < m; ++j) {
+      if (rd_kafka_ConfigEntry_source(entries[j]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
+      const char* v = rd_kafka_ConfigEntry_value(entries[j]);
+      if (v) configs[rd_kafka_ConfigEntry_name(entries[j])] = v;
+    }
+  }
+  return configs;
+}
+
+void Admin::alter_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs) {
+  std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)> res(
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()), &rd_kafka_ConfigResource_destroy);
+  for (const auto& [k, v] : configs) rd_kafka_ConfigResource_set_config(res.get(), k.c_str(), v.c_str());
+  rd_kafka_ConfigResource_t* arr[] = {res.get()};
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_, "AlterConfigs " + name,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_AlterConfigs(rk_.get(), arr, 1, o, q); });
+  size_t n = 0;
+  const auto** out = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i) check(rd_kafka_ConfigResource_error(out[i]), "AlterConfigs " + name);
+}
+
+std::vector<GroupListing> Admin::list_groups() {
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_, "ListGroups",
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_ListConsumerGroups(rk_.get(), o, q); });
+  const auto* result = rd_kafka_event_ListConsumerGroups_result(ev.get());
+  size_t nerr = 0;
+  const auto** errs = rd_kafka_ListConsumerGroups_result_errors(result, &nerr);
+  if (nerr > 0) check(errs[0], "ListGroups");
+  size_t n = 0;
+  const auto** valid = rd_kafka_ListConsumerGroups_result_valid(result, &n);
+  std::vector<GroupListing> out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back({rd_kafka_ConsumerGroupListing_group_id(valid[i]),
+                   rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(valid[i])),
+                   rd_kafka_ConsumerGroupListing_is_simple_consumer_group(valid[i]) != 0});
+  }
+  return out;
+}
+
+std::vector<GroupOffset> Admin::group_offsets(const std::string& group) {
+  std::unique_ptr<rd_kafka_ListConsumerGroupOffsets_t, void (*)(rd_kafka_ListConsumerGroupOffsets_t*)> req(
+      rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr), &rd_kafka_ListConsumerGroupOffsets_destroy);
+  rd_kafka_ListConsumerGroupOffsets_t* arr[] = {req.get()};
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_, "OffsetFetch " + group,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+                  rd_kafka_ListConsumerGroupOffsets(rk_.get(), arr, 1, o, q);
+                });
+  size_t n = 0;
+  const auto** res =
+      rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev.get()), &n);
+  std::vector<GroupOffset> out;
+  for (size_t i = 0; i < n; ++i) {
+    check(rd_kafka_group_result_error(res[i]), "OffsetFetch " + group);
+    const auto* parts = rd_kafka_group_result_partitions(res[i]);
+    for (int j = 0; parts && j < parts->cnt; ++j) {
+      const auto& p = parts->elems[j];
+      if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR || p.offset < 0) continue;
+      out.push_back({p.topic, p.partition, p.offset,
+                     p.metadata ? std::string(static_cast<const char*>(p.metadata), p.metadata_size) : ""});
+    }
+  }
+  return out;
+}
+
+void Admin::alter_group_offsets(const std::string& group, const std::vector<GroupOffset>& offsets) {
+  auto list = partition_list(static_cast<int>(offsets.size()));
+  for (const auto& o : offsets) rd_kafka_topic_partition_list_add(list.get(), o.topic.c_str(), o.partition)->offset = o.offset;
+  std::unique_ptr<rd_kafka_AlterConsumerGroupOffsets_t, void (*)(rd_kafka_AlterConsumerGroupOffsets_t*)> req(
+      rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list.get()), &rd_kafka_AlterConsumerGroupOffsets_destroy);
+  rd_kafka_AlterConsumerGroupOffsets_t* arr[] = {req.get()};
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_, "OffsetCommit " + group,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+                  rd_kafka_AlterConsumerGroupOffsets(rk_.get(), arr, 1, o, q);
+                });
+  size_t n = 0;
+  const auto** res = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+      rd_kafka_event_AlterConsumerGroupOffsets_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i) {
+    check(rd_kafka_group_result_error(res[i]), "OffsetCommit " + group);
+    const auto* parts = rd_kafka_group_result_partitions(res[i]);
+    for (int j = 0; parts && j < parts->cnt; ++j)
+      check(parts->elems[j].err, fmt::format("OffsetCommit {} {}-{}", group, parts->elems[j].topic, parts->elems[j].partition));
+  }
+}
+
+}  // namespace ferry::client

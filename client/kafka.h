@@ -1,0 +1,116 @@
+// librdkafka handles and the Admin API calls Ferry's client-side programs share (the mirror, the
+// DR orchestrator): RAII ownership, configuration from a key/value map, and one error type. Works
+// against any Kafka-compatible cluster: everything goes through the public protocol.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry::client {
+
+/// A failed client operation. `code` is librdkafka's error name (rd_kafka_err2name): broker codes
+/// such as "TOPIC_ALREADY_EXISTS", client-side ones with a leading underscore ("_TIMED_OUT",
+/// "_TRANSPORT"). `retriable` says whether trying again later may succeed.
+class KafkaError : public std::runtime_error {
+ public:
+  KafkaError(rd_kafka_resp_err_t err, const std::string& what);
+  rd_kafka_resp_err_t err() const { return err_; }
+  const char* code() const { return rd_kafka_err2name(err_); }
+  bool retriable() const;
+
+ private:
+  rd_kafka_resp_err_t err_;
+};
+
+/// Client properties (librdkafka's names, which are Kafka's: bootstrap.servers,
+/// security.protocol, sasl.mechanism, ...).
+using Properties = std::map<std::string, std::string>;
+
+/// Builds an rd_kafka_conf_t from `props`. Throws std::invalid_argument naming the key, the value
+/// and librdkafka's reason when a property is unknown or its value invalid.
+rd_kafka_conf_t* make_conf(const Properties& props);
+
+/// Owns an rd_kafka_t (destroyed, after a bounded flush for producers, on destruction).
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const;
+};
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+/// Creates a producer or consumer from `conf` (ownership taken). Throws KafkaError on failure.
+Handle make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf);
+
+/// One partition's offset range: [low, high) — log start and high watermark.
+struct Watermarks {
+  int64_t low = 0;
+  int64_t high = 0;
+};
+
+/// Per-topic facts from Metadata.
+struct TopicInfo {
+  std::string name;
+  int32_t partitions = 0;
+  bool is_internal = false;
+};
+
+/// A consumer group's committed offset of one partition.
+struct GroupOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = -1;
+  std::string metadata;
+};
+
+/// A group as ListGroups reports it (KIP-518 state; "" when the broker does not say).
+struct GroupListing {
+  std::string group_id;
+  std::string state;
+  bool simple = false;  ///< no protocol type: offsets committed without membership
+};
+
+/// Admin and metadata requests against one cluster through a producer-type handle, with every
+/// call bounded by `timeout`. Not thread-safe across concurrent calls on one instance only in the
+/// sense that calls are sequential; librdkafka itself is thread-safe.
+class Admin {
+ public:
+  /// Throws std::invalid_argument for bad properties (see make_conf), KafkaError otherwise.
+  explicit Admin(const Properties& props, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  rd_kafka_t* handle() const { return rk_.get(); }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+  /// Every topic with its partition count (Metadata for all topics).
+  std::vector<TopicInfo> topics();
+  /// One partition's watermarks (ListOffsets earliest and latest).
+  Watermarks watermarks(const std::string& topic, int32_t partition);
+  /// CreateTopics; TOPIC_ALREADY_EXISTS is not an error (returns false). Throws KafkaError.
+  bool create_topic(const std::string& name, int32_t partitions, int replication_factor,
+                    const std::map<std::string, std::string>& configs);
+  /// CreatePartitions to `total`. Throws KafkaError.
+  void create_partitions(const std::string& name, int32_t total);
+  /// DescribeConfigs of a topic: only entries set on the topic itself (source DYNAMIC_TOPIC_CONFIG),
+  /// which are what a mirror copies. Throws KafkaError.
+  std::map<std::string, std::string> topic_overrides(const std::string& name);
+  /// IncrementalAlterConfigs is not in librdkafka 2.0; AlterConfigs replaces the topic's set.
+  void alter_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs);
+  /// ListGroups (every state). Throws KafkaError.
+  std::vector<GroupListing> list_groups();
+  /// OffsetFetch of every partition the group has committed. Throws KafkaError.
+  std::vector<GroupOffset> group_offsets(const std::string& group);
+  /// OffsetCommit as an outsider (generation -1): only accepted for an Empty or absent group
+  /// (the broker refuses active groups). Throws KafkaError with the first per-partition error.
+  void alter_group_offsets(const std::string& group, const std::vector<GroupOffset>& offsets);
+
+ private:
+  Handle rk_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace ferry::client

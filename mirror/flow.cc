@@ -1,0 +1,500 @@
+#include "mirror/flow.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "mirror/mm2_formats.h"
+#include "mirror/provenance.h"
+#include "mirror/resume.h"
+
+namespace ferry::mirror {
+namespace {
+
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
+using Message = std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)>;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Topic configs a mirror never copies: they describe the source cluster's own operations, not the
+// data (MM2's DefaultConfigPropertyFilter excludes the same kind).
+bool copyable_config(const std::string& key) {
+  static const std::set<std::string> excluded = {"follower.replication.throttled.replicas",
+                                                 "leader.replication.throttled.replicas",
+                                                 "message.timestamp.difference.max.ms",
+                                                 "message.timestamp.type",
+                                                 "unclean.leader.election.enable",
+                                                 "min.insync.replicas"};
+  return !excluded.contains(key);
+}
+
+client::Properties cluster_properties(const ClusterConfig& c, const std::string& client_id) {
+  client::Properties p = c.client;
+  p["bootstrap.servers"] = c.bootstrap_servers;
+  p["client.id"] = client_id;
+  return p;
+}
+
+const std::vector<double>& latency_buckets() {
+  static const std::vector<double> b = metrics::exponential_buckets(0.5, 2, 16);  // 0.5 ms .. ~16 s
+  return b;
+}
+
+}  // namespace
+
+/// One source partition this process replicates now.
+struct Flow::PartitionState {
+  std::string source_topic;
+  std::string remote_topic;
+  int32_t partition = 0;
+  /// Next source offset to hand to the producer.
+  int64_t next_to_produce = 0;
+  /// One past the newest source offset the target acknowledged (or skipped as a loop).
+  std::atomic<int64_t> replicated_end{0};
+  /// The source's high watermark as the consumer last saw it.
+  std::atomic<int64_t> source_end{0};
+  /// Records handed to the producer and not yet acknowledged.
+  int64_t in_flight = 0;
+  OffsetMapping mapping;
+  explicit PartitionState(int64_t resync_every) : mapping(OffsetMapping::kDefaultMaxRuns, resync_every) {}
+  metrics::Counter* record_count = nullptr;
+  metrics::Counter* bytes = nullptr;
+  metrics::Histogram* latency = nullptr;
+  metrics::Gauge* record_age = nullptr;
+};
+
+/// The opaque of one produced record: where it came from.
+struct Flow::InFlight {
+  PartitionState* partition;
+  int64_t upstream_offset;
+  int64_t source_timestamp;
+  size_t bytes;
+  uint64_t generation;  // the assignment it was produced under; deliveries of older ones are ignored
+};
+
+Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters, metrics::Registry& metrics)
+    : flow_(std::move(flow)), source_(clusters.at(flow_.source)), target_(clusters.at(flow_.target)), metrics_(metrics) {}
+
+Flow::~Flow() { stop(); }
+
+std::string Flow::data_group_id() const { return fmt::format("ferry-mirror.{}.{}", flow_.source, flow_.target); }
+
+void Flow::start() {
+  running_ = true;
+  control_thread_ = std::thread([this] { control_loop(); });
+  data_thread_ = std::thread([this] { data_loop(); });
+}
+
+void Flow::stop() {
+  if (!running_.exchange(false)) return;
+  wake_.notify_all();
+  if (data_thread_.joinable()) data_thread_.join();
+  if (control_thread_.joinable()) control_thread_.join();
+}
+
+void Flow::note_error(const std::string& what) {
+  spdlog::warn("flow {}: {}", flow_.name(), what);
+  std::lock_guard lk(routes_mu_);
+  last_error_ = what;
+  last_error_ms_ = wall_ms();
+}
+
+void Flow::control_loop() {
+  std::unique_ptr<client::Admin> source, target;
+  auto backoff = std::chrono::seconds(1);
+  while (running_) {
+    std::chrono::milliseconds wait = flow_.refresh_topics_interval;
+    try {
+      if (!source) source = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
+      if (!target) target = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
+      refresh_topics(*source, *target);
+      backoff = std::chrono::seconds(1);
+    } catch (const std::exception& e) {
+      note_error(fmt::format("topic refresh failed: {}", e.what()));
+      wait = backoff;
+      backoff = std::min(backoff * 2, std::chrono::seconds(30));
+    }
+    std::unique_lock lk(wake_mu_);
+    wake_.wait_for(lk, wait, [&] { return !running_; });
+  }
+}
+
+void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
+  // MM2's offset-syncs topic lives on the source, one partition. MM2 compacts it, which keeps only
+  // the newest sync per partition; Ferry's exact translation needs every sync still covering
+  // retained data, so the topic is kept whole (time retention off) instead.
+  source.create_topic(flow_.policy.offset_syncs_topic(flow_.target), 1, flow_.replication_factor,
+                      {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}});
+  const auto filter = flow_.topic_filter();
+  std::map<std::string, client::TopicInfo> on_target;
+  for (auto& t : target.topics()) on_target[t.name] = t;
+  std::map<std::string, TopicRoute> routes;
+  for (const auto& t : source.topics()) {
+    if (t.is_internal || !filter.should_replicate(t.name)) continue;
+    TopicRoute r{t.name, flow_.policy.remote_topic(flow_.source, t.name), t.partitions};
+    auto it = on_target.find(r.remote_topic);
+    if (it == on_target.end()) {
+      std::map<std::string, std::string> configs;
+      for (auto& [k, v] : source.topic_overrides(t.name))
+        if (copyable_config(k)) configs[k] = v;
+      if (target.create_topic(r.remote_topic, t.partitions, flow_.replication_factor, configs))
+        spdlog::info("flow {}: created {} with {} partitions and {} configs", flow_.name(), r.remote_topic,
+                     t.partitions, configs.size());
+    } else if (it->second.partitions < t.partitions) {
+      target.create_partitions(r.remote_topic, t.partitions);
+      spdlog::info("flow {}: {} grown to {} partitions", flow_.name(), r.remote_topic, t.partitions);
+    } else if (it->second.partitions > t.partitions) {
+      note_error(fmt::format("{} has {} partitions, more than its source {} ({}); partitions above {} get nothing",
+                             r.remote_topic, it->second.partitions, t.name, t.partitions, t.partitions));
+    }
+    routes.emplace(t.name, std::move(r));
+  }
+  std::lock_guard lk(routes_mu_);
+  if (routes.size() != routes_.size() ||
+      !std::equal(routes.begin(), routes.end(), routes_.begin(), [](const auto& a, const auto& b) {
+        return a.first == b.first && a.second.partitions == b.second.partitions;
+      })) {
+    routes_ = std::move(routes);
+    ++routes_version_;
+    spdlog::info("flow {}: replicating {} topics", flow_.name(), routes_.size());
+  }
+}
+
+void Flow::make_data_clients() {
+  auto consumer_props = cluster_properties(source_, "ferry-mirror-source");
+  consumer_props["group.id"] = data_group_id();
+  consumer_props["enable.auto.commit"] = "false";  // positions come from the target, never from here
+  consumer_props["auto.offset.reset"] = "earliest";
+  consumer_props["isolation.level"] = "read_committed";
+  consumer_props["partition.assignment.strategy"] = "range";
+  // A dead mirror's partitions move after its session times out; librdkafka's 45 s default would
+  // leave them unreplicated that long. The cluster's client properties may still set it.
+  if (!source_.client.contains("session.timeout.ms")) consumer_props["session.timeout.ms"] = "10000";
+  rd_kafka_conf_t* cconf = client::make_conf(consumer_props);
+  rd_kafka_conf_set_opaque(cconf, this);
+  rd_kafka_conf_set_rebalance_cb(cconf, &Flow::rebalance_cb);
+  consumer_ = client::make_handle(RD_KAFKA_CONSUMER, cconf);
+  rd_kafka_poll_set_consumer(consumer_.get());
+
+  auto producer_props = cluster_properties(target_, "ferry-mirror-target");
+  producer_props["enable.idempotence"] = "true";
+  producer_props["acks"] = "all";
+  producer_props["message.timeout.ms"] = "0";  // never give up on a record: a gap would be a loss
+  producer_props["linger.ms"] = "5";
+  rd_kafka_conf_t* pconf = client::make_conf(producer_props);
+  rd_kafka_conf_set_opaque(pconf, this);
+  rd_kafka_conf_set_dr_msg_cb(pconf, &Flow::delivery_cb);
+  producer_ = client::make_handle(RD_KAFKA_PRODUCER, pconf);
+
+  auto syncs_props = cluster_properties(source_, "ferry-mirror-offset-syncs");
+  syncs_props["acks"] = "all";
+  syncs_props["enable.idempotence"] = "true";
+  syncs_producer_ = client::make_handle(RD_KAFKA_PRODUCER, client::make_conf(syncs_props));
+
+  auto probe_props = cluster_properties(target_, "ferry-mirror-probe");
+  probe_props["group.id"] = data_group_id() + ".probe";  // never joined: assign() only
+  probe_props["enable.auto.commit"] = "false";
+  probe_props["enable.partition.eof"] = "true";
+  probe_ = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(probe_props));
+  target_admin_ = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
+}
+
+void Flow::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<Flow*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->on_assign(parts);
+  } else {
+    self->on_revoke();
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+void Flow::on_revoke() {
+  // Another process may get these partitions next and will read its start positions from the
+  // target: everything produced must be acknowledged first, or it would be written twice.
+  rd_kafka_flush(producer_.get(), 30'000);
+  rd_kafka_flush(syncs_producer_.get(), 10'000);
+  if (rd_kafka_outq_len(producer_.get()) > 0)
+    note_error("records still unacknowledged after 30 s while giving up partitions; the next owner may copy them again");
+  std::lock_guard lk(partitions_mu_);
+  partitions_.clear();
+  ++assign_generation_;
+}
+
+void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
+  std::map<std::string, TopicRoute> routes;
+  {
+    std::lock_guard lk(routes_mu_);
+    routes = routes_;
+  }
+  PartitionList list(rd_kafka_topic_partition_list_new(parts->cnt), &rd_kafka_topic_partition_list_destroy);
+  std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> states;
+  for (int i = 0; i < parts->cnt; ++i) {
+    const auto& tp = parts->elems[i];
+    auto route = routes.find(tp.topic);
+    if (route == routes.end()) continue;  // subscribed a moment ago, no longer replicated
+    auto st = std::make_unique<PartitionState>(flow_.resync_every());
+    st->source_topic = tp.topic;
+    st->remote_topic = route->second.remote_topic;
+    st->partition = tp.partition;
+    int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+    for (int attempt = 0; running_; ++attempt) {
+      try {
+        auto tail = find_replicated_tail(probe_.get(), *target_admin_, st->remote_topic, tp.partition, flow_.source,
+                                         tp.partition);
+        if (tail) start = tail->upstream_offset + 1;
+        break;
+      } catch (const std::exception& e) {
+        note_error(fmt::format("cannot read {}-{} on {} to resume: {}", st->remote_topic, tp.partition, flow_.target,
+                               e.what()));
+        std::unique_lock lk(wake_mu_);
+        wake_.wait_for(lk, std::chrono::seconds(std::min(attempt + 1, 10)), [&] { return !running_; });
+      }
+    }
+    if (!running_) return;
+    st->next_to_produce = start < 0 ? 0 : start;
+    st->replicated_end = st->next_to_produce;
+    const metrics::Labels labels{{"source", flow_.source},
+                                 {"target", flow_.target},
+                                 {"topic", st->remote_topic},
+                                 {"partition", std::to_string(tp.partition)}};
+    st->record_count = &metrics_.counter("kafka_connect_mirror_source_connector_record_count",
+                                         "Records replicated to the target (MM2's record-count).", labels);
+    st->bytes = &metrics_.counter("kafka_connect_mirror_source_connector_byte_count",
+                                  "Key and value bytes replicated (MM2's byte-rate is its rate).", labels);
+    st->latency = &metrics_.histogram("kafka_connect_mirror_source_connector_replication_latency_ms",
+                                      "Source record timestamp to target acknowledgement, ms.", latency_buckets(), labels);
+    st->record_age = &metrics_.gauge("kafka_connect_mirror_source_connector_record_age_ms",
+                                     "Age of the last record replicated when it was read, ms.", labels);
+    PartitionState* raw = st.get();
+    metrics_.gauge_callback("ferry_mirror_replication_lag_records",
+                            "Source log end offset minus the next source offset to replicate.", labels, [this, raw, key = std::pair(st->source_topic, tp.partition)] {
+                              std::lock_guard lk(partitions_mu_);
+                              auto it = partitions_.find(key);
+                              if (it == partitions_.end() || it->second.get() != raw) return 0.0;
+                              return static_cast<double>(std::max<int64_t>(0, raw->source_end - raw->replicated_end));
+                            });
+    spdlog::info("flow {}: {}-{} -> {}-{} resumes at source offset {}", flow_.name(), tp.topic, tp.partition,
+                 st->remote_topic, tp.partition, start < 0 ? std::string("beginning") : std::to_string(start));
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic, tp.partition)->offset = start;
+    states.emplace(std::pair(st->source_topic, tp.partition), std::move(st));
+  }
+  {
+    std::lock_guard lk(partitions_mu_);
+    partitions_ = std::move(states);
+  }
+  ++assign_generation_;
+  rd_kafka_assign(consumer_.get(), list.get());
+}
+
+void Flow::reset_positions(const char* why) {
+  // After a failed delivery the target's content is the only truth: drop what is in flight and
+  // start every partition again right after what the target holds.
+  spdlog::warn("flow {}: {}; re-reading positions from the target", flow_.name(), why);
+  rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE);
+  rd_kafka_flush(producer_.get(), 30'000);
+  PartitionList assigned(nullptr, &rd_kafka_topic_partition_list_destroy);
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &raw) == RD_KAFKA_RESP_ERR_NO_ERROR) assigned.reset(raw);
+  if (assigned) on_assign(assigned.get());
+  reset_needed_ = false;
+}
+
+void Flow::data_loop() {
+  uint64_t subscribed_version = 0;
+  auto backoff = std::chrono::seconds(1);
+  while (running_) {
+    try {
+      if (!consumer_) make_data_clients();
+      uint64_t version;
+      std::vector<std::string> topics;
+      {
+        std::lock_guard lk(routes_mu_);
+        version = routes_version_;
+        for (const auto& [name, _] : routes_) topics.push_back(name);
+      }
+      if (version != subscribed_version && !topics.empty()) {
+        PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())),
+                           &rd_kafka_topic_partition_list_destroy);
+        for (const auto& t : topics) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+        if (auto err = rd_kafka_subscribe(consumer_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+          throw client::KafkaError(err, fmt::format("subscribe: {}", rd_kafka_err2str(err)));
+        subscribed_version = version;
+      }
+      if (topics.empty()) {
+        std::unique_lock lk(wake_mu_);
+        wake_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !running_; });
+        continue;
+      }
+      // Backpressure: while the target is slow or away, stop reading rather than buffer without
+      // bound (the producer never drops a record: message.timeout.ms = 0).
+      rd_kafka_poll(producer_.get(), 0);
+      rd_kafka_poll(syncs_producer_.get(), 0);
+      if (reset_needed_) reset_positions("a record could not be delivered");
+      if (rd_kafka_outq_len(producer_.get()) > 100'000) {
+        rd_kafka_poll(producer_.get(), 50);
+        continue;
+      }
+      Message m(rd_kafka_consumer_poll(consumer_.get(), 100), &rd_kafka_message_destroy);
+      if (!m) continue;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        replicate(m.get());
+      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        note_error(fmt::format("reading from {}: {}", flow_.source, rd_kafka_message_errstr(m.get())));
+      }
+      backoff = std::chrono::seconds(1);
+    } catch (const std::exception& e) {
+      note_error(fmt::format("data path: {}", e.what()));
+      std::unique_lock lk(wake_mu_);
+      wake_.wait_for(lk, backoff, [&] { return !running_; });
+      backoff = std::min(backoff * 2, std::chrono::seconds(30));
+    }
+  }
+  if (consumer_) {
+    rd_kafka_consumer_close(consumer_.get());  // revokes (flushing the producer) and leaves the group
+    consumer_.reset();
+  }
+  producer_.reset();
+  syncs_producer_.reset();
+  probe_.reset();
+}
+
+void Flow::replicate(rd_kafka_message_t* m) {
+  const std::string topic = rd_kafka_topic_name(m->rkt);
+  PartitionState* st = nullptr;
+  {
+    std::lock_guard lk(partitions_mu_);
+    auto it = partitions_.find({topic, m->partition});
+    if (it == partitions_.end()) return;  // revoked meanwhile
+    st = it->second.get();
+  }
+  int64_t lo = 0, hi = 0;
+  if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    st->source_end = hi;
+  if (m->offset < st->next_to_produce) return;  // already handed over (a re-fetch after a seek)
+
+  rd_kafka_headers_t* in = nullptr;
+  rd_kafka_message_headers(m, &in);
+  std::optional<std::string_view> origin;
+  const void* ov = nullptr;
+  size_t os = 0;
+  if (in && rd_kafka_header_get_last(in, std::string(kOriginHeader).c_str(), &ov, &os) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    origin = std::string_view(static_cast<const char*>(ov), os);
+  if (originated_in(origin, flow_.target)) {
+    // Written on the target in the first place: copying it back would loop (identity policy).
+    st->next_to_produce = m->offset + 1;
+    if (st->in_flight == 0) {
+      st->replicated_end = m->offset + 1;
+      st->mapping.advance(m->offset + 1);
+    }
+    ++skipped_loops_;
+    return;
+  }
+  rd_kafka_headers_t* out = in ? rd_kafka_headers_copy(in) : rd_kafka_headers_new(2);
+  rd_kafka_header_remove(out, std::string(kUpstreamHeader).c_str());
+  rd_kafka_header_remove(out, std::string(kOriginHeader).c_str());
+  const std::string origin_value = next_hop_origin(origin, flow_.source);
+  const std::string upstream_value = encode_upstream({flow_.source, m->partition, m->offset});
+  rd_kafka_header_add(out, std::string(kOriginHeader).c_str(), -1, origin_value.data(), origin_value.size());
+  rd_kafka_header_add(out, std::string(kUpstreamHeader).c_str(), -1, upstream_value.data(), upstream_value.size());
+
+  rd_kafka_timestamp_type_t tstype;
+  const int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+  auto* opaque = new InFlight{st, m->offset, ts, m->len + m->key_len, assign_generation_};
+  for (;;) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_.get(), RD_KAFKA_V_TOPIC(st->remote_topic.c_str()), RD_KAFKA_V_PARTITION(m->partition),
+        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0), RD_KAFKA_V_HEADERS(out), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;  // the producer owns `out` now
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && running_) {
+      rd_kafka_poll(producer_.get(), 50);
+      continue;
+    }
+    rd_kafka_headers_destroy(out);
+    delete opaque;
+    throw client::KafkaError(err, fmt::format("producing to {}-{}: {}", st->remote_topic, m->partition, rd_kafka_err2str(err)));
+  }
+  ++st->in_flight;
+  st->next_to_produce = m->offset + 1;
+  if (ts > 0) st->record_age->set(static_cast<double>(wall_ms() - ts));
+}
+
+void Flow::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  static_cast<Flow*>(opaque)->on_delivery(m);
+}
+
+void Flow::on_delivery(const rd_kafka_message_t* m) {
+  std::unique_ptr<InFlight> f(static_cast<InFlight*>(m->_private));
+  if (!f) return;
+  // A delivery from before the latest (re)assignment belongs to a state that no longer exists:
+  // the new state started from what the target held, which includes this record if it landed.
+  if (f->generation != assign_generation_) return;
+  PartitionState* st = f->partition;
+  --st->in_flight;
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    note_error(fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
+    reset_needed_ = true;
+    return;
+  }
+  st->replicated_end = f->upstream_offset + 1;
+  st->record_count->inc();
+  st->bytes->inc(static_cast<double>(f->bytes));
+  if (f->source_timestamp > 0) st->latency->observe(static_cast<double>(wall_ms() - f->source_timestamp));
+  ++records_;
+  try {
+    auto syncs = st->mapping.record(f->upstream_offset, m->offset);
+    if (!syncs.empty()) emit_offset_syncs(*st, syncs);
+  } catch (const std::exception& e) {
+    note_error(fmt::format("offset mapping of {}-{}: {}", st->source_topic, st->partition, e.what()));
+  }
+}
+
+void Flow::emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs) {
+  const std::string topic = flow_.policy.offset_syncs_topic(flow_.target);
+  const std::string key = encode(OffsetSyncKey{p.source_topic, p.partition});
+  for (const auto& s : syncs) {
+    const std::string value = encode(s);
+    auto err = rd_kafka_producev(syncs_producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      note_error(fmt::format("offset sync for {}-{}: {}", p.source_topic, p.partition, rd_kafka_err2str(err)));
+  }
+}
+
+std::string Flow::status_json() const {
+  nlohmann::json j;
+  j["flow"] = flow_.name();
+  j["source"] = flow_.source;
+  j["target"] = flow_.target;
+  j["records_replicated"] = records_.load();
+  j["records_skipped_as_loops"] = skipped_loops_.load();
+  {
+    std::lock_guard lk(routes_mu_);
+    auto& topics = j["topics"] = nlohmann::json::array();
+    for (const auto& [name, r] : routes_) topics.push_back({{"source", name}, {"remote", r.remote_topic}, {"partitions", r.partitions}});
+    j["last_error"] = last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_);
+    j["last_error_ms"] = last_error_ms_;
+  }
+  auto& parts = j["partitions"] = nlohmann::json::array();
+  std::lock_guard lk(partitions_mu_);
+  for (const auto& [_, p] : partitions_) {
+    const int64_t end = p->source_end, done = p->replicated_end;
+    parts.push_back({{"topic", p->source_topic},
+                     {"partition", p->partition},
+                     {"remote_topic", p->remote_topic},
+                     {"next_offset", done},
+                     {"source_end_offset", end},
+                     {"lag_records", std::max<int64_t>(0, end - done)}});
+  }
+  return j.dump();
+}
+
+}  // namespace ferry::mirror

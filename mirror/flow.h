@@ -1,0 +1,104 @@
+// One replication flow `source -> target` at run time: topic discovery and remote-topic creation
+// (control thread), and the data path (data thread): a source consumer in the flow's consumer
+// group, whose partitions are shared by every ferry-mirror process running the same flow, and an
+// idempotent acks=all producer on the target. Positions always come from the target (resume.h).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/kafka.h"
+#include "common/metrics.h"
+#include "mirror/config.h"
+#include "mirror/offset_translation.h"
+
+namespace ferry::mirror {
+
+/// A source topic this flow replicates and the remote topic it goes to.
+struct TopicRoute {
+  std::string source_topic;
+  std::string remote_topic;
+  int32_t partitions = 0;
+};
+
+/// Runs one flow until stop(). Errors talking to either cluster are retried with backoff and
+/// reported through status() and metrics; they never end the flow.
+class Flow {
+ public:
+  /// `clusters` must hold the flow's source and target. Does not connect yet.
+  Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters, metrics::Registry& metrics);
+  ~Flow();
+  Flow(const Flow&) = delete;
+  Flow& operator=(const Flow&) = delete;
+
+  /// Starts the control and data threads.
+  void start();
+  /// Stops consuming, waits for every record in flight to be acknowledged by the target (bounded),
+  /// then leaves the consumer group, so the flow's partitions move to the other processes at once.
+  void stop();
+
+  /// The flow's state as a JSON object: name, topics, assigned partitions with their next source
+  /// offset to replicate and lag, counters, last error.
+  std::string status_json() const;
+
+  const FlowConfig& config() const { return flow_; }
+
+ private:
+  struct PartitionState;
+  struct InFlight;
+
+  void control_loop();
+  void refresh_topics(client::Admin& source, client::Admin& target);
+  void data_loop();
+  void make_data_clients();
+  void on_assign(rd_kafka_topic_partition_list_t* parts);
+  void on_revoke();
+  void replicate(rd_kafka_message_t* m);
+  void on_delivery(const rd_kafka_message_t* m);
+  void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
+  void reset_positions(const char* why);
+  void note_error(const std::string& what);
+  std::string data_group_id() const;
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque);
+  static void delivery_cb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+
+  const FlowConfig flow_;
+  const ClusterConfig source_;
+  const ClusterConfig target_;
+  metrics::Registry& metrics_;
+
+  std::atomic<bool> running_{false};
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  std::thread control_thread_;
+  std::thread data_thread_;
+
+  // Routes discovered by the control thread; the data thread subscribes to them.
+  mutable std::mutex routes_mu_;
+  std::map<std::string, TopicRoute> routes_;  // by source topic
+  uint64_t routes_version_ = 0;
+  std::string last_error_;
+  int64_t last_error_ms_ = 0;
+
+  // Data-thread state. `partitions_` is read by status_json() under partitions_mu_.
+  client::Handle consumer_;
+  client::Handle producer_;
+  client::Handle syncs_producer_;
+  client::Handle probe_;
+  std::unique_ptr<client::Admin> target_admin_;
+  mutable std::mutex partitions_mu_;
+  std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
+  bool reset_needed_ = false;
+  uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
+  std::atomic<int64_t> records_{0};
+  std::atomic<int64_t> skipped_loops_{0};
+};
+
+}  // namespace ferry::mirror
