@@ -88,6 +88,7 @@ void Flow::start() {
   running_ = true;
   control_thread_ = std::thread([this] { control_loop(); });
   data_thread_ = std::thread([this] { data_loop(); });
+  sync_thread_ = std::thread([this] { sync_loop(); });
 }
 
 void Flow::stop() {
@@ -95,6 +96,7 @@ void Flow::stop() {
   wake_.notify_all();
   if (data_thread_.joinable()) data_thread_.join();
   if (control_thread_.joinable()) control_thread_.join();
+  if (sync_thread_.joinable()) sync_thread_.join();
 }
 
 void Flow::note_error(const std::string& what) {
@@ -247,7 +249,12 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
       try {
         auto tail = find_replicated_tail(probe_.get(), *target_admin_, st->remote_topic, tp.partition, flow_.source,
                                          tp.partition);
-        if (tail) start = tail->upstream_offset + 1;
+        if (tail) {
+          start = tail->upstream_offset + 1;
+          // The newest replicated record anchors translation right away, so a group that is
+          // caught up gets its checkpoint even before new records arrive.
+          emit_offset_syncs(*st, st->mapping.record(tail->upstream_offset, tail->downstream_offset));
+        }
         break;
       } catch (const std::exception& e) {
         note_error(fmt::format("cannot read {}-{} on {} to resume: {}", st->remote_topic, tp.partition, flow_.target,
@@ -387,6 +394,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
     origin = std::string_view(static_cast<const char*>(ov), os);
   if (originated_in(origin, flow_.target)) {
     // Written on the target in the first place: copying it back would loop (identity policy).
+    std::lock_guard lk(partitions_mu_);
     st->next_to_produce = m->offset + 1;
     if (st->in_flight == 0) {
       st->replicated_end = m->offset + 1;
@@ -420,8 +428,11 @@ void Flow::replicate(rd_kafka_message_t* m) {
     delete opaque;
     throw client::KafkaError(err, fmt::format("producing to {}-{}: {}", st->remote_topic, m->partition, rd_kafka_err2str(err)));
   }
-  ++st->in_flight;
-  st->next_to_produce = m->offset + 1;
+  {
+    std::lock_guard lk(partitions_mu_);
+    ++st->in_flight;
+    st->next_to_produce = m->offset + 1;
+  }
   if (ts > 0) st->record_age->set(static_cast<double>(wall_ms() - ts));
 }
 
@@ -436,6 +447,7 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   // the new state started from what the target held, which includes this record if it landed.
   if (f->generation != assign_generation_) return;
   PartitionState* st = f->partition;
+  std::unique_lock lk(partitions_mu_);  // the checkpoint thread reads the mapping and in_flight
   --st->in_flight;
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     note_error(fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
@@ -447,12 +459,16 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   st->bytes->inc(static_cast<double>(f->bytes));
   if (f->source_timestamp > 0) st->latency->observe(static_cast<double>(wall_ms() - f->source_timestamp));
   ++records_;
+  std::vector<OffsetSync> syncs;
   try {
-    auto syncs = st->mapping.record(f->upstream_offset, m->offset);
-    if (!syncs.empty()) emit_offset_syncs(*st, syncs);
+    syncs = st->mapping.record(f->upstream_offset, m->offset);
   } catch (const std::exception& e) {
+    lk.unlock();
     note_error(fmt::format("offset mapping of {}-{}: {}", st->source_topic, st->partition, e.what()));
+    return;
   }
+  lk.unlock();
+  if (!syncs.empty()) emit_offset_syncs(*st, syncs);
 }
 
 void Flow::emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs) {
@@ -469,6 +485,139 @@ void Flow::emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSy
   }
 }
 
+void Flow::sync_loop() {
+  std::unique_ptr<client::Admin> source, target;
+  client::Handle source_producer, target_producer;
+  using clock = std::chrono::steady_clock;
+  auto next_heartbeat = clock::now();
+  auto next_checkpoint = clock::now() + flow_.emit_checkpoints_interval;
+  auto next_group_sync = clock::now() + flow_.sync_group_offsets_interval;
+  while (running_) {
+    try {
+      if (!source) source = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
+      if (!target) target = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
+      auto producer_for = [](const ClusterConfig& c) {
+        auto props = cluster_properties(c, "ferry-mirror-internal");
+        props["acks"] = "all";
+        return client::make_handle(RD_KAFKA_PRODUCER, client::make_conf(props));
+      };
+      if (!source_producer) source_producer = producer_for(source_);
+      if (!target_producer) target_producer = producer_for(target_);
+      const auto now = clock::now();
+      if (flow_.emit_heartbeats_enabled && now >= next_heartbeat) {
+        next_heartbeat = now + flow_.emit_heartbeats_interval;
+        emit_heartbeats(source_producer.get(), target_producer.get());
+      }
+      if (flow_.emit_checkpoints_enabled && now >= next_checkpoint) {
+        next_checkpoint = now + flow_.emit_checkpoints_interval;
+        const bool sync_groups = flow_.sync_group_offsets_enabled && now >= next_group_sync;
+        if (sync_groups) next_group_sync = now + flow_.sync_group_offsets_interval;
+        emit_checkpoints(*source, *target, target_producer.get(), sync_groups);
+      }
+      rd_kafka_poll(source_producer.get(), 0);
+      rd_kafka_poll(target_producer.get(), 0);
+    } catch (const std::exception& e) {
+      note_error(fmt::format("heartbeats/checkpoints: {}", e.what()));
+    }
+    std::unique_lock lk(wake_mu_);
+    wake_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !running_; });
+  }
+}
+
+void Flow::emit_heartbeats(rd_kafka_t* source_producer, rd_kafka_t* target_producer) {
+  // MM2 emits a heartbeat for every pair into the pair's target; the reverse pair's heartbeats land
+  // in this flow's source, so replicating them (as <source>.heartbeats) proves the path end to end.
+  const std::string topic(kHeartbeatsTopic);
+  const std::string value = encode(HeartbeatValue{wall_ms()});
+  auto send = [&](rd_kafka_t* p, const std::string& from, const std::string& to) {
+    const std::string key = encode(HeartbeatKey{from, to});
+    rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  };
+  send(target_producer, flow_.source, flow_.target);
+  send(source_producer, flow_.target, flow_.source);
+}
+
+void Flow::emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer, bool sync_groups) {
+  const std::string topic = flow_.policy.checkpoints_topic(flow_.source);
+  if (!internal_topics_created_) {
+    target.create_topic(topic, 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
+    target.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
+    source.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
+    internal_topics_created_ = true;
+  }
+  const auto filter = flow_.group_filter();
+  std::map<std::string, std::string> target_states;
+  if (sync_groups)
+    for (const auto& g : target.list_groups()) target_states[g.group_id] = g.state;
+  for (const auto& g : source.list_groups()) {
+    if (!filter.should_replicate(g.group_id) || g.group_id.starts_with("ferry-mirror.")) continue;
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<client::GroupOffset> translated;
+    for (const auto& o : source.group_offsets(g.group_id)) {
+      std::string remote;
+      int64_t target_next = 0;
+      {
+        std::lock_guard lk(partitions_mu_);
+        auto it = partitions_.find({o.topic, o.partition});
+        if (it == partitions_.end()) continue;  // another process owns it, or not replicated
+        remote = it->second->remote_topic;
+      }
+      target_next = target.watermarks(remote, o.partition).high;
+      std::optional<int64_t> down;
+      {
+        std::lock_guard lk(partitions_mu_);
+        auto it = partitions_.find({o.topic, o.partition});
+        if (it == partitions_.end()) continue;
+        auto& st = *it->second;
+        // With records acknowledged but not yet recorded, the log end offset is ahead of what the
+        // mapping knows; the mapping's own next offset is then the right "next".
+        const auto last = st.mapping.last_recorded();
+        const int64_t next = st.in_flight > 0 && last ? last->downstream_offset + 1 : target_next;
+        down = st.mapping.translate(o.offset, next);
+      }
+      if (!down) continue;  // older than what the mapping knows, or not replicated yet
+      const std::string key = encode(CheckpointKey{g.group_id, remote, o.partition});
+      const std::string value = encode(CheckpointValue{o.offset, *down, o.metadata});
+      rd_kafka_producev(target_producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      ++checkpoints_;
+      translated.push_back({remote, o.partition, *down, o.metadata});
+    }
+    metrics_
+        .gauge("kafka_connect_mirror_checkpoint_connector_checkpoint_latency_ms",
+               "Time to read, translate and emit one group's checkpoints, ms.",
+               {{"source", flow_.source}, {"target", flow_.target}, {"group", g.group_id}})
+        .set(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    if (!sync_groups || translated.empty()) continue;
+    // Group offset sync: only into a group nobody consumes with on the target (Empty or absent),
+    // and never backwards (MM2's rules).
+    auto state = target_states.find(g.group_id);
+    if (state != target_states.end() && state->second != "Empty") continue;
+    std::map<std::pair<std::string, int32_t>, int64_t> current;
+    if (state != target_states.end())
+      for (const auto& o : target.group_offsets(g.group_id)) current[{o.topic, o.partition}] = o.offset;
+    std::vector<client::GroupOffset> forward;
+    for (const auto& t : translated) {
+      auto it = current.find({t.topic, t.partition});
+      if (it == current.end() || it->second < t.offset) forward.push_back(t);
+    }
+    if (forward.empty()) continue;
+    try {
+      target.alter_group_offsets(g.group_id, forward);
+      group_offsets_synced_ += static_cast<int64_t>(forward.size());
+    } catch (const client::KafkaError& e) {
+      // The group became active meanwhile: it owns its offsets now.
+      spdlog::debug("flow {}: group {} offsets not synced: {}", flow_.name(), g.group_id, e.what());
+    }
+  }
+  rd_kafka_flush(target_producer, 10'000);
+}
+
 std::string Flow::status_json() const {
   nlohmann::json j;
   j["flow"] = flow_.name();
@@ -476,6 +625,8 @@ std::string Flow::status_json() const {
   j["target"] = flow_.target;
   j["records_replicated"] = records_.load();
   j["records_skipped_as_loops"] = skipped_loops_.load();
+  j["checkpoints_emitted"] = checkpoints_.load();
+  j["group_offsets_synced"] = group_offsets_synced_.load();
   {
     std::lock_guard lk(routes_mu_);
     auto& topics = j["topics"] = nlohmann::json::array();

@@ -55,6 +55,9 @@ class Flow {
   struct InFlight;
 
   void control_loop();
+  void sync_loop();
+  void emit_heartbeats(rd_kafka_t* source_producer, rd_kafka_t* target_producer);
+  void emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer, bool sync_groups);
   void refresh_topics(client::Admin& source, client::Admin& target);
   void data_loop();
   void make_data_clients();
@@ -79,6 +82,7 @@ class Flow {
   std::condition_variable wake_;
   std::thread control_thread_;
   std::thread data_thread_;
+  std::thread sync_thread_;
 
   // Routes discovered by the control thread; the data thread subscribes to them.
   mutable std::mutex routes_mu_;
@@ -99,6 +103,9 @@ class Flow {
   uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
   std::atomic<int64_t> records_{0};
   std::atomic<int64_t> skipped_loops_{0};
+  bool internal_topics_created_ = false;  // sync thread only
+  std::atomic<int64_t> checkpoints_{0};
+  std::atomic<int64_t> group_offsets_synced_{0};
 };
 
 }  // namespace ferry::mirror
