@@ -204,6 +204,33 @@ void Flow::make_data_clients() {
   probe_props["enable.partition.eof"] = "true";
   probe_ = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(probe_props));
   target_admin_ = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
+
+  auto source_probe_props = cluster_properties(source_, "ferry-mirror-probe");
+  source_probe_props["group.id"] = data_group_id() + ".probe";
+  source_probe_props["enable.auto.commit"] = "false";
+  source_probe_props["enable.partition.eof"] = "true";
+  source_probe_ = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(source_probe_props));
+  source_admin_ = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
+}
+
+std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> Flow::read_sync_history(
+    const std::set<std::pair<std::string, int32_t>>& wanted, bool& truncated) {
+  std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> history;
+  const std::string topic = flow_.policy.offset_syncs_topic(flow_.target);
+  const auto w = source_admin_->watermarks(topic, 0);
+  truncated = w.low > 0;
+  read_range(source_probe_.get(), topic, 0, w.low, w.high, [&](const rd_kafka_message_t& m) {
+    if (!m.key || !m.payload) return;
+    try {
+      auto key = decode_offset_sync_key(std::string_view(static_cast<const char*>(m.key), m.key_len));
+      if (!wanted.contains({key.topic, key.partition})) return;
+      history[{key.topic, key.partition}].push_back(
+          decode_offset_sync_value(std::string_view(static_cast<const char*>(m.payload), m.len)));
+    } catch (const FormatError&) {
+      // Not an offset sync (something else wrote to the topic): not ours to interpret.
+    }
+  });
+  return history;
 }
 
 void Flow::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
@@ -236,6 +263,17 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   }
   PartitionList list(rd_kafka_topic_partition_list_new(parts->cnt), &rd_kafka_topic_partition_list_destroy);
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> states;
+  // The translation history survives restarts in the syncs topic: read it back once for all the
+  // partitions given to this process.
+  std::set<std::pair<std::string, int32_t>> wanted;
+  for (int i = 0; i < parts->cnt; ++i) wanted.emplace(parts->elems[i].topic, parts->elems[i].partition);
+  std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> history;
+  bool history_truncated = false;
+  try {
+    history = read_sync_history(wanted, history_truncated);
+  } catch (const std::exception& e) {
+    note_error(fmt::format("cannot read the offset-syncs history ({}); older group offsets are not translated", e.what()));
+  }
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& tp = parts->elems[i];
     auto route = routes.find(tp.topic);
@@ -251,9 +289,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                                          tp.partition);
         if (tail) {
           start = tail->upstream_offset + 1;
-          // The newest replicated record anchors translation right away, so a group that is
-          // caught up gets its checkpoint even before new records arrive.
-          emit_offset_syncs(*st, st->mapping.record(tail->upstream_offset, tail->downstream_offset));
+          anchor_mapping(*st, *tail, history[{st->source_topic, tp.partition}], history_truncated);
         }
         break;
       } catch (const std::exception& e) {
@@ -297,6 +333,33 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   }
   ++assign_generation_;
   rd_kafka_assign(consumer_.get(), list.get());
+}
+
+void Flow::anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
+                          bool truncated) {
+  // Reload what was written before, then replay the flow's records the target holds past the last
+  // sync (a crash can lose syncs, never data), so translation stays exact for older offsets too.
+  if (!history.empty()) {
+    st.mapping.load(history, truncated ? SyncHistory::kMayBeTruncated : SyncHistory::kComplete);
+    if (auto last = st.mapping.last_recorded(); last && last->downstream_offset < tail.downstream_offset)
+      for_each_replicated(probe_.get(), st.remote_topic, st.partition, last->downstream_offset + 1,
+                          tail.downstream_offset + 1, flow_.source, st.partition, [&](int64_t up, int64_t down) {
+                            auto prev = st.mapping.last_recorded();
+                            if (!prev || up > prev->upstream_offset) emit_offset_syncs(st, st.mapping.record(up, down));
+                          });
+  }
+  auto last = st.mapping.last_recorded();
+  if (!last || last->upstream_offset != tail.upstream_offset || last->downstream_offset != tail.downstream_offset) {
+    // The history does not end at what the target holds (a recreated topic, a lost syncs topic):
+    // start a fresh mapping at the newest replicated record rather than trust it.
+    if (!history.empty())
+      spdlog::warn("flow {}: offset-sync history of {}-{} does not match the target; translation restarts at "
+                   "source offset {}",
+                   flow_.name(), st.source_topic, st.partition, tail.upstream_offset);
+    st.mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
+    emit_offset_syncs(st, st.mapping.record(tail.upstream_offset, tail.downstream_offset));
+  }
+  st.mapping.advance(tail.upstream_offset + 1);
 }
 
 void Flow::reset_positions(const char* why) {

@@ -18,6 +18,7 @@
 #include "common/metrics.h"
 #include "mirror/config.h"
 #include "mirror/offset_translation.h"
+#include "mirror/resume.h"
 
 namespace ferry::mirror {
 
@@ -62,7 +63,13 @@ class Flow {
   void data_loop();
   void make_data_clients();
   void on_assign(rd_kafka_topic_partition_list_t* parts);
+  /// Every offset sync this flow wrote for the given source partitions, oldest first, read back from
+  /// the source's offset-syncs topic; `truncated` when the topic no longer starts at offset 0.
+  std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> read_sync_history(
+      const std::set<std::pair<std::string, int32_t>>& wanted, bool& truncated);
   void on_revoke();
+  void anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
+                      bool truncated);
   void replicate(rd_kafka_message_t* m);
   void on_delivery(const rd_kafka_message_t* m);
   void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
@@ -96,7 +103,9 @@ class Flow {
   client::Handle producer_;
   client::Handle syncs_producer_;
   client::Handle probe_;
+  client::Handle source_probe_;
   std::unique_ptr<client::Admin> target_admin_;
+  std::unique_ptr<client::Admin> source_admin_;
   mutable std::mutex partitions_mu_;
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
   bool reset_needed_ = false;
