@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdio>
 #include <thread>
 
@@ -185,6 +186,86 @@ void assign_from_beginning(rd_kafka_t* rk, const std::string& topic, int partiti
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw BenchError(fmt::format("assign({}) failed: {}", topic, rd_kafka_err2str(err)));
   }
+}
+
+std::optional<int64_t> BrokerConfigValues::get_int(const std::string& key) const {
+  auto it = values.find(key);
+  if (it == values.end() || !it->second) return std::nullopt;
+  const std::string& text = *it->second;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<bool> BrokerConfigValues::get_bool(const std::string& key) const {
+  auto it = values.find(key);
+  if (it == values.end() || !it->second) return std::nullopt;
+  if (*it->second == "true") return true;
+  if (*it->second == "false") return false;
+  return std::nullopt;
+}
+
+BrokerConfigValues describe_broker_configs(const std::string& bootstrap,
+                                           const std::vector<std::string>& keys,
+                                           std::chrono::milliseconds timeout) {
+  BrokerConfigValues out;
+  for (const auto& key : keys) out.values[key] = std::nullopt;
+
+  KafkaConfig conf(bootstrap);
+  KafkaHandle admin = make_producer(conf);
+  const int timeout_ms = static_cast<int>(timeout.count());
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_resp_err_t err = rd_kafka_metadata(admin.get(), 0, nullptr, &md, timeout_ms);
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    out.error = fmt::format("Metadata failed: {}", rd_kafka_err2str(err));
+    return out;
+  }
+  // Broker resources must name a node id; the one that just answered is the one measured.
+  const std::string node = std::to_string(md->orig_broker_id);
+  rd_kafka_metadata_destroy(md);
+
+  char errstr[512] = "";
+  rd_kafka_ConfigResource_t* resource =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, node.c_str());
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(admin.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
+  rd_kafka_DescribeConfigs(admin.get(), &resource, 1, options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 5000);
+
+  if (event == nullptr) {
+    out.error = fmt::format("no DescribeConfigs result within {} ms", timeout_ms + 5000);
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    out.error = fmt::format("DescribeConfigs failed: {}", rd_kafka_event_error_string(event));
+  } else {
+    size_t count = 0;
+    const rd_kafka_ConfigResource_t** results = rd_kafka_DescribeConfigs_result_resources(
+        rd_kafka_event_DescribeConfigs_result(event), &count);
+    if (count != 1) {
+      out.error = fmt::format("DescribeConfigs answered for {} resources, 1 asked", count);
+    } else if (rd_kafka_ConfigResource_error(results[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* detail = rd_kafka_ConfigResource_error_string(results[0]);
+      out.error = fmt::format("DescribeConfigs broker {}: {} ({})", node,
+                              rd_kafka_err2name(rd_kafka_ConfigResource_error(results[0])),
+                              detail != nullptr ? detail : "no message");
+    } else {
+      size_t entries = 0;
+      const rd_kafka_ConfigEntry_t** configs =
+          rd_kafka_ConfigResource_configs(results[0], &entries);
+      for (size_t i = 0; i < entries; ++i) {
+        auto it = out.values.find(rd_kafka_ConfigEntry_name(configs[i]));
+        const char* value = rd_kafka_ConfigEntry_value(configs[i]);
+        if (it != out.values.end() && value != nullptr) it->second = value;
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_ConfigResource_destroy(resource);
+  return out;
 }
 
 }  // namespace ferry::bench

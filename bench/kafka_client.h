@@ -3,7 +3,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,9 +40,9 @@ class KafkaConfig {
   std::vector<std::pair<std::string, std::string>> settings_;
 };
 
-/// Destroys a client handle. Consumers skip rd_kafka_consumer_close(): the bench never joins
-/// a group, so there is nothing to leave or commit, and a broker without group APIs must
-/// not make shutdown wait.
+/// Destroys a client handle. Consumers skip rd_kafka_consumer_close() here: assign()ed
+/// consumers never join a group, so there is nothing to leave, and a broker without group APIs
+/// must not make shutdown wait. Group members call rd_kafka_consumer_close() themselves first.
 struct KafkaDestroy {
   int flags = 0;
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy_flags(rk, flags); }
@@ -83,5 +86,28 @@ void wait_for_leaders(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int partitions,
 /// with timestamp -2), without subscribing: no group membership, no commits. Throws
 /// BenchError.
 void assign_from_beginning(rd_kafka_t* rk, const std::string& topic, int partitions);
+
+/// Values of broker configuration keys as DescribeConfigs (Kafka protocol API 32, resource
+/// type 4 = broker, KIP-133) reports them for the broker that answered Metadata, i.e. the
+/// value in effect there. On a single-node cluster that broker is also the group coordinator.
+struct BrokerConfigValues {
+  /// One entry per requested key; nullopt when the broker did not report that key (or
+  /// reported it without a value, as for sensitive keys).
+  std::map<std::string, std::optional<std::string>> values;
+  /// Why nothing could be read (no DescribeConfigs support, authorization, timeout), else
+  /// empty. Not fatal: the bench reports the keys as unknown and goes on.
+  std::string error;
+
+  /// The key's value as an integer, or nullopt when unknown or not an integer.
+  std::optional<int64_t> get_int(const std::string& key) const;
+  /// The key's value as a boolean ("true"/"false", Kafka's spelling), or nullopt.
+  std::optional<bool> get_bool(const std::string& key) const;
+};
+
+/// Asks the broker that answers Metadata on `bootstrap` for `keys` with one DescribeConfigs
+/// request. Never throws for a broker-side refusal; see BrokerConfigValues::error.
+BrokerConfigValues describe_broker_configs(const std::string& bootstrap,
+                                           const std::vector<std::string>& keys,
+                                           std::chrono::milliseconds timeout);
 
 }  // namespace ferry::bench

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "bench/payload.h"
 
@@ -29,5 +30,30 @@ struct MachineLimitResult {
 /// measurement's clock. Throws BenchError on any socket or file error.
 MachineLimitResult measure_machine_limit(const std::string& directory, int64_t bytes,
                                          const PayloadPool& pool);
+
+/// How many small durable appends this disk takes per second: the cost floor of anything the
+/// broker answers only after fsync, such as an OffsetCommit with log.flush.acks.all (one
+/// fdatasync per commit unless the broker batches several commits into one).
+struct FsyncRateResult {
+  /// Bytes appended before each fdatasync().
+  int64_t write_bytes = 0;
+  /// Append + fdatasync() rounds completed.
+  int64_t count = 0;
+  /// From the first write() to the return of the last fdatasync().
+  double seconds = 0;
+  /// Duration of each write() + fdatasync() round, in nanoseconds.
+  std::vector<int64_t> round_ns;
+  std::string directory;
+
+  double per_s() const { return seconds > 0 ? count / seconds : 0; }
+};
+
+/// Appends `write_bytes` bytes and calls fdatasync() on a temporary file in `directory`
+/// (removed afterwards), `max_count` times or until `max_seconds` have passed, whichever comes
+/// first. Each append grows the file, so every fdatasync() also persists the new size, as a
+/// log append does. Calls sync() first, untimed: on a disk still writing back earlier
+/// phases' data an fdatasync() costs many times more. Throws BenchError on any file error.
+FsyncRateResult measure_fsync_rate(const std::string& directory, int64_t write_bytes,
+                                   int64_t max_count, double max_seconds);
 
 }  // namespace ferry::bench

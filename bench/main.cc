@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <ctime>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/bench_error.h"
+#include "bench/commit_bench.h"
 #include "bench/consume_bench.h"
 #include "bench/kafka_client.h"
 #include "bench/latency_bench.h"
@@ -22,6 +24,7 @@
 #include "bench/options.h"
 #include "bench/payload.h"
 #include "bench/produce_bench.h"
+#include "bench/rebalance_bench.h"
 
 namespace ferry::bench {
 namespace {
@@ -29,11 +32,16 @@ namespace {
 // Every produce case must reach this fraction of the machine limit for the goal to be met.
 constexpr double kProduceRatioGoal = 0.7;
 
+constexpr const char* kInitialDelayKey = "group.initial.rebalance.delay.ms";
+constexpr const char* kFlushAcksAllKey = "log.flush.acks.all";
+
 struct Report {
   MachineLimitResult limit;
   std::vector<ProduceResult> produce;
   ConsumeResult consume;
   LatencyResult latency;
+  RebalanceResult rebalance;
+  CommitResult commit;
   std::vector<std::string> warnings;
 };
 
@@ -64,6 +72,67 @@ void add_latency(Json& out, const LatencySummary& s) {
   out["mean"] = s.mean_ms;
 }
 
+Json optional_json(const auto& value) { return value ? Json(*value) : Json(nullptr); }
+
+Json render_fsync_probe(const FsyncRateResult& f) {
+  const LatencySummary rounds = summarize(f.round_ns);
+  return {{"count", f.count},
+          {"seconds", rounded(f.seconds, 4)},
+          {"per_s", rounded(f.per_s(), 0)},
+          {"p50_ms", rounded(rounds.p50_ms, 4)},
+          {"p99_ms", rounded(rounds.p99_ms, 4)},
+          {"max_ms", rounded(rounds.max_ms, 4)}};
+}
+
+// Probed around the offset-commit runs (see CommitResult), reported with the other limits.
+Json render_fsync(const CommitResult& c) {
+  return {{"write_bytes", c.fsync_before.write_bytes},
+          {"per_s", rounded(fsync_per_s(c), 0)},
+          {"before_commits", render_fsync_probe(c.fsync_before)},
+          {"after_commits", render_fsync_probe(c.fsync_after)}};
+}
+
+Json render_rebalance(const RebalanceResult& r) {
+  return {{"topic", r.topic},
+          {"group", r.group},
+          {"members", r.members},
+          {"partitions", r.partitions},
+          {"broker_initial_rebalance_delay_ms", optional_json(r.broker_initial_delay_ms)},
+          {"initial_ms", rounded(r.initial_ms, 1)},
+          {"subscribe_spread_ms", rounded(r.subscribe_spread_ms, 1)},
+          {"join_ms", rounded(r.join_ms, 1)},
+          {"join_after_all_revoked_ms", rounded(r.join_after_all_revoked_ms, 1)},
+          {"leave_ms", rounded(r.leave_ms, 1)},
+          {"leave_after_all_revoked_ms", rounded(r.leave_after_all_revoked_ms, 1)},
+          {"heartbeat_interval_ms", r.heartbeat_interval_ms},
+          {"client_errors", r.client_errors}};
+}
+
+Json render_commit_run(const CommitRun& run, double fsync_per_s) {
+  return {{"commits", run.commits},
+          {"seconds", rounded(run.seconds, 3)},
+          {"commits_per_s", rounded(run.commits_per_s(), 0)},
+          {"partition_offsets_per_s", rounded(run.partition_offsets_per_s(), 0)},
+          {"ratio_to_fsync_rate",
+           fsync_per_s > 0 ? Json(rounded(run.commits_per_s() / fsync_per_s, 3)) : Json(nullptr)}};
+}
+
+Json render_commit(const CommitResult& r, double fsync_per_s) {
+  Json sync = render_commit_run(r.sync, fsync_per_s);
+  Json latency = {{"samples", r.sync.latency.samples}};
+  add_latency(latency, r.sync.latency);
+  sync["latency_ms"] = std::move(latency);
+  Json async = render_commit_run(r.async, fsync_per_s);
+  async["max_in_flight"] = r.async_window;
+  return {{"topic", r.topic},
+          {"group", r.group},
+          {"partitions", r.partitions},
+          {"broker_log_flush_acks_all", optional_json(r.broker_flush_acks_all)},
+          {"sync", std::move(sync)},
+          {"async", std::move(async)},
+          {"client_errors", r.client_errors}};
+}
+
 std::string render(const Options& options, const Report& r) {
   Json j;
   j["tool"] = "ferry-bench";
@@ -77,7 +146,8 @@ std::string render(const Options& options, const Report& r) {
   j["machine_limit"] = {{"bytes", r.limit.bytes},
                         {"seconds", rounded(r.limit.seconds, 4)},
                         {"fdatasync_seconds", rounded(r.limit.fdatasync_seconds, 4)},
-                        {"mb_per_s", rounded(r.limit.mb_per_s(), 1)}};
+                        {"mb_per_s", rounded(r.limit.mb_per_s(), 1)},
+                        {"fsync", render_fsync(r.commit)}};
 
   double worst_ratio = std::numeric_limits<double>::infinity();
   Json produce = Json::array();
@@ -123,11 +193,15 @@ std::string render(const Options& options, const Report& r) {
   latency["duplicates"] = l.duplicates;
   latency["client_errors"] = l.client_errors;
   j["latency_ms"] = std::move(latency);
+  j["rebalance"] = render_rebalance(r.rebalance);
+  j["offset_commit"] = render_commit(r.commit, fsync_per_s(r.commit));
 
   j["client_config"] = {{"produce", settings(r.produce.front().client_settings, "acks")},
                         {"consume", settings(c.client_settings)},
                         {"latency_producer", settings(l.producer_settings)},
-                        {"latency_consumer", settings(l.consumer_settings)}};
+                        {"latency_consumer", settings(l.consumer_settings)},
+                        {"rebalance_member", settings(r.rebalance.client_settings, "group.id")},
+                        {"offset_commit", settings(r.commit.client_settings, "group.id")}};
   j["warnings"] = r.warnings;
   j["goal"] = {{"produce_ratio_min", kProduceRatioGoal},
                {"worst_ratio", rounded(worst_ratio, 3)},
@@ -154,10 +228,14 @@ int run(const Options& options) {
     }
   }
   const std::string latency_topic = prefix + "-latency";
+  const std::string rebalance_topic = prefix + "-rebalance";
+  const std::string commit_topic = prefix + "-commit";
 
   std::vector<TopicSpec> topics;
   for (const auto& c : cases) topics.push_back({c.topic, c.partitions});
   topics.push_back({latency_topic, 1});
+  topics.push_back({rebalance_topic, static_cast<int>(options.rebalance_partitions)});
+  topics.push_back({commit_topic, static_cast<int>(options.commit_partitions)});
   progress(fmt::format("creating {} topics on {}", topics.size(), options.bootstrap));
   create_topics(options.bootstrap, topics, std::chrono::seconds(15));
 
@@ -200,6 +278,40 @@ int run(const Options& options) {
                        report.latency.rate_per_s, e2e.samples, e2e.p50_ms, e2e.p99_ms,
                        e2e.p999_ms, e2e.max_ms, ack.p50_ms, ack.p99_ms, ack.max_ms));
   collect(report.warnings, report.latency.warnings);
+
+  const BrokerConfigValues broker =
+      describe_broker_configs(options.bootstrap, {kInitialDelayKey, kFlushAcksAllKey},
+                              std::chrono::seconds(10));
+  if (!broker.error.empty()) {
+    collect(report.warnings, {"broker configs unknown (" + broker.error + "); rebalance and "
+                              "offset_commit report them as null"});
+  }
+  const std::optional<int64_t> initial_delay = broker.get_int(kInitialDelayKey);
+  progress(fmt::format("broker {}={}, {}={}", kInitialDelayKey,
+                       broker.values.at(kInitialDelayKey).value_or("unknown"), kFlushAcksAllKey,
+                       broker.values.at(kFlushAcksAllKey).value_or("unknown")));
+
+  report.rebalance =
+      run_rebalance(options, rebalance_topic, prefix + "-rebalance-group", initial_delay);
+  const RebalanceResult& rb = report.rebalance;
+  const std::string delay = rb.broker_initial_delay_ms
+                                ? fmt::format("{} ms", *rb.broker_initial_delay_ms)
+                                : std::string("unknown");
+  progress(fmt::format("rebalance {} members over {} partitions: formed {:.1f} ms after the last "
+                       "subscribe (broker initial delay {}), +1 member {:.1f} ms ({:.1f} ms after "
+                       "all revoked), -1 member {:.1f} ms ({:.1f} ms after all revoked)",
+                       rb.members, rb.partitions, rb.initial_ms, delay, rb.join_ms,
+                       rb.join_after_all_revoked_ms, rb.leave_ms, rb.leave_after_all_revoked_ms));
+  collect(report.warnings, rb.warnings);
+
+  report.commit = run_offset_commit(options, commit_topic, prefix + "-commit-group", initial_delay,
+                                    broker.get_bool(kFlushAcksAllKey));
+  const CommitResult& oc = report.commit;
+  progress(fmt::format("offset commit over {} partitions: sync {:.0f}/s (p50 {:.3f} ms, p99 "
+                       "{:.3f} ms), async {:.0f}/s; fsync limit {:.0f}/s",
+                       oc.partitions, oc.sync.commits_per_s(), oc.sync.latency.p50_ms,
+                       oc.sync.latency.p99_ms, oc.async.commits_per_s(), fsync_per_s(oc)));
+  collect(report.warnings, oc.warnings);
 
   std::fputs(render(options, report).c_str(), stdout);
   std::fflush(stdout);

@@ -108,13 +108,14 @@ const std::vector<OptionSpec>& option_table() {
        int_setter(&Options::record_size, 16, 900'000),
        [](const Options& o) { return std::to_string(o.record_size); }},
       {"seconds", "S",
-       "Cap on each produce case and on the consume phase; a capped phase reports what was "
-       "acknowledged/read until then and says \"capped\": true.",
+       "Cap on each produce case and on the consume phase, and the length of each of the two "
+       "offset-commit runs; a capped phase reports what was acknowledged/read until then and "
+       "says \"capped\": true.",
        seconds_setter(&Options::seconds, 600),
        [](const Options& o) { return fmt::format("{:g}", o.seconds); }},
       {"data-dir", "DIR",
-       "Where the machine-limit file is written and fdatasync'ed. Put it on the filesystem "
-       "of the broker's log.dirs, or the ratio compares different disks.",
+       "Where the machine-limit and fsync-rate files are written and fdatasync'ed. Put it on "
+       "the filesystem of the broker's log.dirs, or the ratios compare different disks.",
        [](Options& o, const std::string& v) {
          std::string err = check_data_dir(v);
          if (err.empty()) o.data_dir = v;
@@ -132,6 +133,20 @@ const std::vector<OptionSpec>& option_table() {
        "larger values let librdkafka batch, trading a little latency for fewer requests.",
        int_setter(&Options::latency_linger_ms, 0, 1000),
        [](const Options& o) { return std::to_string(o.latency_linger_ms); }},
+      {"rebalance-members", "N",
+       "Consumers that form one group in the rebalance phase (one thread each); one more "
+       "joins and then leaves, so N+1 clients run at the peak.",
+       int_setter(&Options::rebalance_members, 1, 64),
+       [](const Options& o) { return std::to_string(o.rebalance_members); }},
+      {"rebalance-partitions", "M",
+       "Partitions of the topic the rebalance group subscribes to and splits among its members.",
+       int_setter(&Options::rebalance_partitions, 1, 10'000),
+       [](const Options& o) { return std::to_string(o.rebalance_partitions); }},
+      {"commit-partitions", "P",
+       "Partitions the offset-commit consumer owns; every OffsetCommit carries one offset for "
+       "each. The sync and async commit runs each last --seconds.",
+       int_setter(&Options::commit_partitions, 1, 10'000),
+       [](const Options& o) { return std::to_string(o.commit_partitions); }},
   };
   return table;
 }
@@ -163,9 +178,10 @@ std::string usage_text() {
       "Usage: ferry-bench --bootstrap HOST:PORT [options]\n"
       "\n"
       "Measures a Kafka-protocol broker with librdkafka: produce throughput (acks=1 and all,\n"
-      "1 and 8 partitions), consume throughput, end-to-end latency at a fixed rate, and this\n"
-      "machine's own loopback-TCP-to-disk limit. Prints one JSON document on stdout; progress\n"
-      "goes to stderr. Exit status: 0 ok, 1 the run failed, 2 bad arguments.\n"
+      "1 and 8 partitions), consume throughput, end-to-end latency at a fixed rate, consumer\n"
+      "group rebalance times, offset commit rates, and this machine's own loopback-TCP-to-disk\n"
+      "and fsync limits. Prints one JSON document on stdout; progress goes to stderr.\n"
+      "Exit status: 0 ok, 1 the run failed, 2 bad arguments.\n"
       "\n"
       "Options:\n";
   const Options defaults;

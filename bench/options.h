@@ -15,9 +15,11 @@ struct Options {
   /// Bytes of record value (no key, no headers). At least 16 so a latency record can carry
   /// its send time and sequence number.
   int64_t record_size = 1024;
-  /// Wall-clock cap, in seconds, on each produce case and on the consume phase.
+  /// Wall-clock cap, in seconds, on each produce case and on the consume phase; also the
+  /// length of each of the two offset-commit runs (sync, async).
   double seconds = 10.0;
-  /// Directory for the machine-limit file; should be on the broker's log.dirs filesystem.
+  /// Directory for the machine-limit and fsync-rate files; should be on the broker's
+  /// log.dirs filesystem.
   std::string data_dir = "/tmp";
   /// Records per second sent during the end-to-end latency phase.
   int64_t latency_rate = 2000;
@@ -26,6 +28,12 @@ struct Options {
   /// linger.ms of the latency producer. 0 sends every record in its own Produce request,
   /// which measures the broker's per-request path rather than client batching.
   int64_t latency_linger_ms = 0;
+  /// Consumers that form the group of the rebalance phase; one more joins and leaves again.
+  int64_t rebalance_members = 8;
+  /// Partitions of the topic the rebalance group subscribes to.
+  int64_t rebalance_partitions = 64;
+  /// Partitions whose offsets every commit of the offset-commit phase carries.
+  int64_t commit_partitions = 16;
 };
 
 /// What parse_options() decided.
