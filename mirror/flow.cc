@@ -300,6 +300,26 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
       }
     }
     if (!running_) return;
+    // Check the resume point against what the source still holds: records deleted by retention
+    // before they were copied are a loss to report, never to skip silently; a source partition
+    // that now ends before the resume point was recreated and is copied again from its start.
+    try {
+      const auto w = source_admin_->watermarks(tp.topic, tp.partition);
+      if (start >= 0 && start > w.high) {
+        note_error(fmt::format("{}-{} ends at {} but {} was replicated up to {}: the source topic was recreated; "
+                               "copying it again from its start",
+                               tp.topic, tp.partition, w.high, st->remote_topic, start));
+        count_source_anomaly(tp.topic, tp.partition, "recreated", 1);
+        st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
+        start = RD_KAFKA_OFFSET_BEGINNING;
+      } else if (start >= 0 && start < w.low) {
+        note_error(fmt::format("{}-{}: offsets {}..{} were deleted on the source before they were replicated",
+                               tp.topic, tp.partition, start, w.low - 1));
+        count_source_anomaly(tp.topic, tp.partition, "lost_to_retention", w.low - start);
+      }
+    } catch (const std::exception& e) {
+      note_error(fmt::format("cannot check {}-{} on {}: {}", tp.topic, tp.partition, flow_.source, e.what()));
+    }
     st->next_to_produce = start < 0 ? 0 : start;
     st->replicated_end = st->next_to_produce;
     const metrics::Labels labels{{"source", flow_.source},
@@ -360,6 +380,17 @@ void Flow::anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const 
     emit_offset_syncs(st, st.mapping.record(tail.upstream_offset, tail.downstream_offset));
   }
   st.mapping.advance(tail.upstream_offset + 1);
+}
+
+void Flow::count_source_anomaly(const std::string& topic, int32_t partition, const char* kind, int64_t records) {
+  metrics_
+      .counter("ferry_mirror_source_anomalies_total",
+               "Source records the mirror could not copy: lost_to_retention (deleted before replication, "
+               "counted in records) or recreated (a source partition restarted, counted in events).",
+               {{"source", flow_.source}, {"target", flow_.target}, {"topic", topic},
+                {"partition", std::to_string(partition)}, {"kind", kind}})
+      .inc(static_cast<double>(records));
+  anomalies_ += records;
 }
 
 void Flow::reset_positions(const char* why) {
@@ -446,7 +477,29 @@ void Flow::replicate(rd_kafka_message_t* m) {
   int64_t lo = 0, hi = 0;
   if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR)
     st->source_end = hi;
-  if (m->offset < st->next_to_produce) return;  // already handed over (a re-fetch after a seek)
+  if (m->offset < st->next_to_produce) {
+    if (hi >= st->next_to_produce) return;  // already handed over (a re-fetch after a seek)
+    // The partition now ends before what was already copied: the source topic was deleted and
+    // recreated, and the consumer fell back to its start. Copy the new records rather than
+    // mistake them for ones already sent.
+    note_error(fmt::format("{}-{} ends at {} but was replicated up to {}: the source topic was recreated; copying it "
+                           "again from offset {}",
+                           topic, m->partition, hi, st->next_to_produce, m->offset));
+    count_source_anomaly(topic, m->partition, "recreated", 1);
+    rd_kafka_flush(producer_.get(), 30'000);  // the old incarnation's records land first
+    std::lock_guard lk(partitions_mu_);
+    st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
+    st->next_to_produce = m->offset;
+    st->replicated_end = m->offset;
+  }
+  if (m->offset > st->next_to_produce && lo > st->next_to_produce) {
+    // The consumer jumped over offsets the source no longer has (retention ran ahead of us):
+    // compaction gaps look alike, but there the log start does not pass the skipped offsets.
+    const int64_t lost = std::min(lo, m->offset) - st->next_to_produce;
+    note_error(fmt::format("{}-{}: {} records deleted on the source before they were replicated (offsets {}..{})", topic,
+                           m->partition, lost, st->next_to_produce, st->next_to_produce + lost - 1));
+    count_source_anomaly(topic, m->partition, "lost_to_retention", lost);
+  }
 
   rd_kafka_headers_t* in = nullptr;
   rd_kafka_message_headers(m, &in);
@@ -689,6 +742,7 @@ std::string Flow::status_json() const {
   j["records_replicated"] = records_.load();
   j["records_skipped_as_loops"] = skipped_loops_.load();
   j["checkpoints_emitted"] = checkpoints_.load();
+  j["source_anomalies"] = anomalies_.load();
   j["group_offsets_synced"] = group_offsets_synced_.load();
   {
     std::lock_guard lk(routes_mu_);

@@ -75,6 +75,9 @@ class Flow {
   void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
   void reset_positions(const char* why);
   void note_error(const std::string& what);
+  /// Counts records lost on the source before replication, or a recreated source partition, in
+  /// ferry_mirror_source_anomalies_total and the status.
+  void count_source_anomaly(const std::string& topic, int32_t partition, const char* kind, int64_t records);
   std::string data_group_id() const;
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque);
   static void delivery_cb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
@@ -114,6 +117,7 @@ class Flow {
   std::atomic<int64_t> skipped_loops_{0};
   bool internal_topics_created_ = false;  // sync thread only
   std::atomic<int64_t> checkpoints_{0};
+  std::atomic<int64_t> anomalies_{0};
   std::atomic<int64_t> group_offsets_synced_{0};
 };
 
