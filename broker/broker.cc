@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "common/clock.h"
 #include "broker/core/group_metadata.h"
 #include "broker/core/replica_manager.h"
 #include "broker/groups/coordinator.h"
@@ -40,23 +41,16 @@ struct Broker::Impl {
   void run_group_ticker();
 };
 
-namespace {
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 void Broker::Impl::run_group_ticker() {
   // Coordinator timers are at least a session timeout (>= 1 ms, typically seconds) away, so a
   // 100 ms tick bounds their lateness well below any client-visible timeout.
   constexpr auto kTick = std::chrono::milliseconds(100);
   const int64_t check_ms = config.values.get_int("offsets.retention.check.interval.ms");
-  int64_t next_expiry = wall_ms() + check_ms;
+  int64_t next_expiry = wall_clock_ms() + check_ms;
   std::unique_lock lk(ticker_mu);
   while (!ticker_cv.wait_for(lk, kTick, [&] { return ticker_stop; })) {
     lk.unlock();
-    const int64_t now = wall_ms();
+    const int64_t now = wall_clock_ms();
     coordinator->tick(now);
     if (now >= next_expiry) {
       next_expiry = now + check_ms;
@@ -98,7 +92,7 @@ void Broker::start() {
   i.replicas->startup();
   // Group state is loaded completely before the first request is served, so no client ever sees
   // Kafka's COORDINATOR_LOAD_IN_PROGRESS.
-  const int64_t now = wall_ms();
+  const int64_t now = wall_clock_ms();
   i.group_metadata = std::make_shared<GroupMetadataManager>(*i.replicas, i.config);
   auto loaded = i.group_metadata->load(now);
   groups::CoordinatorConfig cc;

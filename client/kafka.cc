@@ -134,9 +134,20 @@ std::vector<TopicInfo> Admin::topics() {
 
 Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
   Watermarks w;
-  check(rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
-                                         static_cast<int>(timeout_.count())),
-        fmt::format("ListOffsets {}-{}", topic, partition));
+  auto err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
+                                              static_cast<int>(timeout_.count()));
+  if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+    // librdkafka answers from its cached metadata, refreshed only every few minutes: a partition
+    // added since is unknown to it until the topic's metadata is asked for again.
+    std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr),
+                                                                       &rd_kafka_topic_destroy);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, static_cast<int>(timeout_.count())) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      rd_kafka_metadata_destroy(md);
+    err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
+                                           static_cast<int>(timeout_.count()));
+  }
+  check(err, fmt::format("ListOffsets {}-{}", topic, partition));
   return w;
 }
 

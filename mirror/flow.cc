@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "common/clock.h"
 #include "mirror/mm2_formats.h"
 #include "mirror/provenance.h"
 #include "mirror/resume.h"
@@ -15,11 +16,6 @@ namespace {
 
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
 using Message = std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)>;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Topic configs a mirror never copies: they describe the source cluster's own operations, not the
 // data (MM2's DefaultConfigPropertyFilter excludes the same kind).
@@ -103,7 +99,7 @@ void Flow::note_error(const std::string& what) {
   spdlog::warn("flow {}: {}", flow_.name(), what);
   std::lock_guard lk(routes_mu_);
   last_error_ = what;
-  last_error_ms_ = wall_ms();
+  last_error_ms_ = wall_clock_ms();
 }
 
 void Flow::control_loop() {
@@ -174,6 +170,10 @@ void Flow::make_data_clients() {
   consumer_props["auto.offset.reset"] = "earliest";
   consumer_props["isolation.level"] = "read_committed";
   consumer_props["partition.assignment.strategy"] = "range";
+  // New source partitions join the group's assignment when librdkafka next refreshes metadata:
+  // make that as frequent as the flow's own topic refresh.
+  consumer_props["topic.metadata.refresh.interval.ms"] =
+      std::to_string(std::max<int64_t>(1000, std::chrono::milliseconds(flow_.refresh_topics_interval).count()));
   // A dead mirror's partitions move after its session times out; librdkafka's 45 s default would
   // leave them unreplicated that long. The cluster's client properties may still set it.
   if (!source_.client.contains("session.timeout.ms")) consumer_props["session.timeout.ms"] = "10000";
@@ -202,6 +202,7 @@ void Flow::make_data_clients() {
   probe_props["group.id"] = data_group_id() + ".probe";  // never joined: assign() only
   probe_props["enable.auto.commit"] = "false";
   probe_props["enable.partition.eof"] = "true";
+  probe_props["fetch.wait.max.ms"] = "10";  // a resume scan reads data that is already there
   probe_ = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(probe_props));
   target_admin_ = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
 
@@ -209,6 +210,7 @@ void Flow::make_data_clients() {
   source_probe_props["group.id"] = data_group_id() + ".probe";
   source_probe_props["enable.auto.commit"] = "false";
   source_probe_props["enable.partition.eof"] = "true";
+  source_probe_props["fetch.wait.max.ms"] = "10";
   source_probe_ = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(source_probe_props));
   source_admin_ = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
 }
@@ -451,6 +453,9 @@ void Flow::data_loop() {
       backoff = std::chrono::seconds(1);
     } catch (const std::exception& e) {
       note_error(fmt::format("data path: {}", e.what()));
+      // A record read but not handed to the producer must be read again: start over from what
+      // the target holds rather than leave a gap.
+      if (consumer_ && producer_) reset_needed_ = true;
       std::unique_lock lk(wake_mu_);
       wake_.wait_for(lk, backoff, [&] { return !running_; });
       backoff = std::min(backoff * 2, std::chrono::seconds(30));
@@ -530,6 +535,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   rd_kafka_timestamp_type_t tstype;
   const int64_t ts = rd_kafka_message_timestamp(m, &tstype);
   auto* opaque = new InFlight{st, m->offset, ts, m->len + m->key_len, assign_generation_};
+  int unknown_partition_retries = 0;
   for (;;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer_.get(), RD_KAFKA_V_TOPIC(st->remote_topic.c_str()), RD_KAFKA_V_PARTITION(m->partition),
@@ -538,6 +544,16 @@ void Flow::replicate(rd_kafka_message_t* m) {
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;  // the producer owns `out` now
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && running_) {
       rd_kafka_poll(producer_.get(), 50);
+      continue;
+    }
+    if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && running_ && ++unknown_partition_retries <= 50) {
+      // The remote topic just grew: the producer's cached metadata predates it. Ask again.
+      std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(
+          rd_kafka_topic_new(producer_.get(), st->remote_topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+      const rd_kafka_metadata_t* md = nullptr;
+      if (rd_kafka_metadata(producer_.get(), 0, rkt.get(), &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+      rd_kafka_poll(producer_.get(), 100);
       continue;
     }
     rd_kafka_headers_destroy(out);
@@ -549,7 +565,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
     ++st->in_flight;
     st->next_to_produce = m->offset + 1;
   }
-  if (ts > 0) st->record_age->set(static_cast<double>(wall_ms() - ts));
+  if (ts > 0) st->record_age->set(static_cast<double>(wall_clock_ms() - ts));
 }
 
 void Flow::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -565,6 +581,12 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   PartitionState* st = f->partition;
   std::unique_lock lk(partitions_mu_);  // the checkpoint thread reads the mapping and in_flight
   --st->in_flight;
+  // Once nothing is in flight, records skipped after this one (loops) are dealt with too.
+  auto settle = [&] {
+    if (st->in_flight != 0 || st->next_to_produce <= st->replicated_end) return;
+    st->replicated_end = st->next_to_produce;
+    st->mapping.advance(st->next_to_produce);
+  };
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     note_error(fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
     reset_needed_ = true;
@@ -573,11 +595,12 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   st->replicated_end = f->upstream_offset + 1;
   st->record_count->inc();
   st->bytes->inc(static_cast<double>(f->bytes));
-  if (f->source_timestamp > 0) st->latency->observe(static_cast<double>(wall_ms() - f->source_timestamp));
+  if (f->source_timestamp > 0) st->latency->observe(static_cast<double>(wall_clock_ms() - f->source_timestamp));
   ++records_;
   std::vector<OffsetSync> syncs;
   try {
     syncs = st->mapping.record(f->upstream_offset, m->offset);
+    settle();
   } catch (const std::exception& e) {
     lk.unlock();
     note_error(fmt::format("offset mapping of {}-{}: {}", st->source_topic, st->partition, e.what()));
@@ -644,7 +667,7 @@ void Flow::emit_heartbeats(rd_kafka_t* source_producer, rd_kafka_t* target_produ
   // MM2 emits a heartbeat for every pair into the pair's target; the reverse pair's heartbeats land
   // in this flow's source, so replicating them (as <source>.heartbeats) proves the path end to end.
   const std::string topic(kHeartbeatsTopic);
-  const std::string value = encode(HeartbeatValue{wall_ms()});
+  const std::string value = encode(HeartbeatValue{wall_clock_ms()});
   auto send = [&](rd_kafka_t* p, const std::string& from, const std::string& to) {
     const std::string key = encode(HeartbeatKey{from, to});
     rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),

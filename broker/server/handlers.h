@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
 
@@ -113,6 +114,9 @@ class Handlers {
 
  private:
   bool allowed(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);
+  /// Why a JoinGroup/SyncGroup for `group_id` may not proceed (GROUP_AUTHORIZATION_FAILED,
+  /// NOT_COORDINATOR while stopping), or nullopt.
+  std::optional<protocol::ErrorCode> group_gate(RequestContext& ctx, const std::string& group_id);
   AdminResult alter_resource(RequestContext& ctx, int8_t type, const std::string& name,
                              const std::function<AdminResult(std::map<std::string, std::string>&)>& edit,
                              bool validate_only);

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
+#include "common/clock.h"
 #include "broker/core/replica_manager.h"
 #include "broker/server/handlers.h"
 #include "common/metrics.h"
@@ -18,11 +19,6 @@ using security::Operation;
 using security::ResourceType;
 
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -64,7 +60,7 @@ bool Handlers::allowed(RequestContext& ctx, Operation op, ResourceType type, con
 
 asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestContext& ctx) {
   ProduceResponse resp;
-  const int64_t now = wall_ms();
+  const int64_t now = wall_clock_ms();
   const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
   const bool wait_durable = req.acks == -1 && s_.config.values.get_bool("log.flush.acks.all");
   std::vector<OffsetWait> durable_waits;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <set>
 
+#include "common/clock.h"
 #include "broker/core/group_metadata.h"
 #include "broker/core/replica_manager.h"
 #include "broker/groups/coordinator.h"
@@ -24,11 +25,6 @@ using security::Operation;
 using security::ResourceType;
 
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Runs `start(callback)` and suspends until the coordinator invokes the callback, possibly later
 // and from another thread. The result is handed over on this coroutine's executor (one thread
@@ -93,6 +89,13 @@ std::optional<std::set<std::string>> subscribed_topics(const Bytes& metadata) {
 
 }  // namespace
 
+std::optional<ErrorCode> Handlers::group_gate(RequestContext& ctx, const std::string& group_id) {
+  if (!allowed(ctx, Operation::Read, ResourceType::Group, group_id)) return ErrorCode::GROUP_AUTHORIZATION_FAILED;
+  // During shutdown pending rebalances are answered NOT_COORDINATOR; new ones must not start.
+  if (s_.stopping) return ErrorCode::NOT_COORDINATOR;
+  return std::nullopt;
+}
+
 asio::awaitable<FindCoordinatorResponse> Handlers::handle(FindCoordinatorRequest& req, RequestContext& ctx) {
   FindCoordinatorResponse resp;
   resp.node_id = -1;
@@ -124,12 +127,8 @@ asio::awaitable<FindCoordinatorResponse> Handlers::handle(FindCoordinatorRequest
 asio::awaitable<JoinGroupResponse> Handlers::handle(JoinGroupRequest& req, RequestContext& ctx) {
   JoinGroupResponse resp;
   resp.member_id = req.member_id;
-  if (!allowed(ctx, Operation::Read, ResourceType::Group, req.group_id)) {
-    resp.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
-    co_return resp;
-  }
-  if (s_.stopping) {
-    resp.error_code = ErrorCode::NOT_COORDINATOR;
+  if (auto refused = group_gate(ctx, req.group_id)) {
+    resp.error_code = *refused;
     co_return resp;
   }
   groups::JoinRequest jr;
@@ -157,12 +156,8 @@ asio::awaitable<JoinGroupResponse> Handlers::handle(JoinGroupRequest& req, Reque
 
 asio::awaitable<SyncGroupResponse> Handlers::handle(SyncGroupRequest& req, RequestContext& ctx) {
   SyncGroupResponse resp;
-  if (!allowed(ctx, Operation::Read, ResourceType::Group, req.group_id)) {
-    resp.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
-    co_return resp;
-  }
-  if (s_.stopping) {
-    resp.error_code = ErrorCode::NOT_COORDINATOR;
+  if (auto refused = group_gate(ctx, req.group_id)) {
+    resp.error_code = *refused;
     co_return resp;
   }
   groups::SyncRequest sr;
@@ -213,7 +208,7 @@ asio::awaitable<LeaveGroupResponse> Handlers::handle(LeaveGroupRequest& req, Req
 
 asio::awaitable<OffsetCommitResponse> Handlers::handle(OffsetCommitRequest& req, RequestContext& ctx) {
   OffsetCommitResponse resp;
-  const int64_t now = wall_ms();
+  const int64_t now = wall_clock_ms();
   const bool group_ok = allowed(ctx, Operation::Read, ResourceType::Group, req.group_id);
   // Per-partition checks first (Kafka's order): authorization, topic existence, metadata size.
   std::vector<TopicPartitionOffset> commits;

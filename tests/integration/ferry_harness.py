@@ -1,10 +1,11 @@
-"""Starts real `ferry-broker` processes for the integration tests and drives them with real clients.
+"""Starts real `ferry-broker` and `ferry-mirror` processes for the integration tests and drives
+them with real clients.
 
-The broker binary comes from $FERRY_BROKER (CTest sets it to the built target). Every broker gets
-a free port, its own temp dir (config, data, log) and is killed with its temp dir removed when the
-test ends, whether it passed or not; `prctl(PR_SET_PDEATHSIG)` also takes it down if the test
-runner itself is killed (e.g. by a CTest timeout), and stale temp dirs of dead runs are swept on
-import.
+The binaries come from $FERRY_BROKER and $FERRY_MIRROR (CTest sets them to the built targets); a
+test needing one that is not set is skipped. Every process gets a free port, its own temp dir
+(config, data, log) and is killed with its temp dir removed when the test ends, whether it passed
+or not; `prctl(PR_SET_PDEATHSIG)` also takes it down if the test runner itself is killed (e.g. by
+a CTest timeout), and stale temp dirs of dead runs are swept on import.
 """
 
 import atexit
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 import uuid
 
 from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer,
@@ -96,92 +99,59 @@ def _sweep_stale_tmpdirs():
             pass
 
 
-class BrokerStartError(AssertionError):
+class ProcessStartError(AssertionError):
+    """A process under test exited during startup or never became ready; the message has its log
+    tail."""
+
+
+class BrokerStartError(ProcessStartError):
     """The broker exited during startup or never opened its port; the message has its log tail."""
 
 
-class Broker:
-    """One ferry-broker process with its own port, temp dir, config file and log file.
+class MirrorStartError(ProcessStartError):
+    """The mirror exited during startup or never served its status endpoint; the message has its
+    log tail."""
 
-    `config` maps Kafka-style keys to values and overrides the defaults (node.id 1, a PLAINTEXT
-    listener on a free 127.0.0.1 port, log.dirs inside the temp dir). The log file collects stdout
-    and stderr of every start, in order.
-    """
 
-    def __init__(self, config=None, start=True, node_id=1):
-        self.binary = broker_binary()
+_live_processes = set()
+
+
+class _ManagedProcess:
+    """What Broker and Mirror share: a temp dir, one log file collecting stdout and stderr of every
+    start in order, stop (SIGTERM) / kill (SIGKILL), and cleanup that keeps the log text in memory
+    so a failing test can still print it. Subclasses set `binary`, `config_path` and `log_path`
+    and implement start()."""
+
+    name = "process"
+
+    def __init__(self, log_name):
         self.tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
-        self.port = free_port()
-        self.node_id = node_id
-        self.data_dir = os.path.join(self.tmpdir, "data")
-        self.config_path = os.path.join(self.tmpdir, "broker.toml")
-        self.log_path = os.path.join(self.tmpdir, "broker.log")
-        self.config = {
-            "node.id": node_id,
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-            "log.dirs": self.data_dir,
-        }
-        self.config.update(config or {})
+        self.log_path = os.path.join(self.tmpdir, log_name)
         self.proc = None
         self.last_returncode = None
         self.final_log = ""
         self._log_start = 0
         self._closed = False
-        _live_brokers.add(self)
-        self.write_config()
-        if start:
-            self.start()
-
-    @property
-    def bootstrap(self):
-        """"host:port" for bootstrap.servers / kcat -b."""
-        return f"127.0.0.1:{self.port}"
+        _live_processes.add(self)
 
     @property
     def pid(self):
         """PID of the running process, or None when stopped."""
         return self.proc.pid if self.proc else None
 
-    def write_config(self):
-        """(Re)writes the TOML file from self.config; takes effect at the next start()."""
-        with open(self.config_path, "w") as f:
-            for k, v in self.config.items():
-                f.write(f"{k} = {toml_value(v)}\n")
-
     def running(self):
         """Whether the process exists and has not exited."""
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout=START_TIMEOUT_S):
-        """Starts the broker and waits until its port accepts TCP connections.
-
-        Raises BrokerStartError with the log tail if the process exits first or the port does not
-        open within `timeout` seconds. Call it from the test's main thread: the broker is tied to
-        the lifetime of the starting thread (PR_SET_PDEATHSIG).
-        """
-        assert not self.running(), "broker already running"
+    def _spawn(self, args):
+        # The child is tied to the lifetime of the calling thread (PR_SET_PDEATHSIG), so start
+        # processes from the test's main thread.
+        assert not self.running(), f"{self.name} already running"
         self._log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + timeout
-        while True:
-            rc = self.proc.poll()
-            if rc is not None:
-                self.last_returncode = rc
-                raise BrokerStartError(f"ferry-broker exited with {rc} during startup; log tail:\n"
-                                       + self.log_tail())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.kill()
-                raise BrokerStartError(f"port {self.port} not accepting after {timeout}s; log tail:\n"
-                                       + self.log_tail())
-            time.sleep(0.05)
+            self.proc = subprocess.Popen([self.binary] + list(args), stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_die_with_parent)
 
     def stop(self, timeout=STOP_TIMEOUT_S):
         """SIGTERM, wait up to `timeout` s, SIGKILL if still running. Returns the exit code
@@ -200,7 +170,7 @@ class Broker:
         return self.last_returncode
 
     def kill(self):
-        """SIGKILL (a crash as far as the broker can tell) and reap."""
+        """SIGKILL (a crash as far as the process can tell) and reap."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -210,7 +180,8 @@ class Broker:
         self.proc = None
 
     def restart(self, graceful=True):
-        """Stops (SIGTERM, or SIGKILL if not `graceful`) and starts again on the same port and data."""
+        """Stops (SIGTERM, or SIGKILL if not `graceful`) and starts again with the same config,
+        ports and data."""
         if graceful:
             self.stop()
         else:
@@ -218,7 +189,7 @@ class Broker:
         self.start()
 
     def log_text(self):
-        """Everything the broker wrote to stdout/stderr across all starts."""
+        """Everything the process wrote to stdout/stderr across all starts."""
         try:
             with open(self.log_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
@@ -226,7 +197,7 @@ class Broker:
             return self.final_log
 
     def log_since_start(self):
-        """What the broker wrote since its most recent start."""
+        """What the process wrote since its most recent start."""
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(self._log_start)
@@ -239,7 +210,7 @@ class Broker:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def rss_kib(self):
-        """Resident set size of the broker process in KiB (VmRSS from /proc/PID/status)."""
+        """Resident set size of the process in KiB (VmRSS from /proc/PID/status)."""
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
@@ -248,7 +219,7 @@ class Broker:
 
     def close(self):
         """Kills the process and removes the temp dir (idempotent). Keeps the log text in memory
-        so a failing test can still print it."""
+        so a failing test can still print it; FERRY_IT_KEEP_TMP keeps the temp dir."""
         if self._closed:
             return
         self._closed = True
@@ -256,7 +227,7 @@ class Broker:
         self.final_log = self.log_text()
         if not os.environ.get("FERRY_IT_KEEP_TMP"):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
-        _live_brokers.discard(self)
+        _live_processes.discard(self)
 
     def __enter__(self):
         return self
@@ -265,24 +236,232 @@ class Broker:
         self.close()
 
 
+class Broker(_ManagedProcess):
+    """One ferry-broker process with its own port, temp dir, config file and log file.
+
+    `config` maps Kafka-style keys to values and overrides the defaults (node.id 1, a PLAINTEXT
+    listener on a free 127.0.0.1 port, log.dirs inside the temp dir). The log file collects stdout
+    and stderr of every start, in order. With start=False the port is chosen but nothing listens
+    on it until start(), which is how a test gives another process an address that comes up
+    later.
+    """
+
+    name = "ferry-broker"
+
+    def __init__(self, config=None, start=True, node_id=1):
+        self.binary = broker_binary()
+        super().__init__("broker.log")
+        self.port = free_port()
+        self.node_id = node_id
+        self.data_dir = os.path.join(self.tmpdir, "data")
+        self.config_path = os.path.join(self.tmpdir, "broker.toml")
+        self.config = {
+            "node.id": node_id,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "log.dirs": self.data_dir,
+        }
+        self.config.update(config or {})
+        self.write_config()
+        if start:
+            self.start()
+
+    @property
+    def bootstrap(self):
+        """"host:port" for bootstrap.servers / kcat -b."""
+        return f"127.0.0.1:{self.port}"
+
+    def write_config(self):
+        """(Re)writes the TOML file from self.config; takes effect at the next start()."""
+        with open(self.config_path, "w") as f:
+            for k, v in self.config.items():
+                f.write(f"{k} = {toml_value(v)}\n")
+
+    def start(self, timeout=START_TIMEOUT_S):
+        """Starts the broker and waits until its port accepts TCP connections.
+
+        Raises BrokerStartError with the log tail if the process exits first or the port does not
+        open within `timeout` seconds. Call it from the test's main thread: the broker is tied to
+        the lifetime of the starting thread (PR_SET_PDEATHSIG).
+        """
+        self._spawn(["--config", self.config_path])
+        deadline = time.monotonic() + timeout
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.last_returncode = rc
+                raise BrokerStartError(f"ferry-broker exited with {rc} during startup; log tail:\n"
+                                       + self.log_tail())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise BrokerStartError(f"port {self.port} not accepting after {timeout}s; log tail:\n"
+                                       + self.log_tail())
+            time.sleep(0.05)
+
+
+def mirror_binary():
+    """Path of the mirror under test; skips the calling test when it is not configured."""
+    path = os.environ.get("FERRY_MIRROR", "")
+    if not path or not os.access(path, os.X_OK):
+        raise unittest.SkipTest(f"FERRY_MIRROR not set to an executable ferry-mirror (got {path!r})")
+    return path
+
+
+def _toml_assignments(table):
+    # Keys are always quoted: flow keys such as "topics.exclude" would otherwise be dotted keys
+    # extending "topics" (docs/mirror-config.md).
+    return "".join(f"{json.dumps(k)} = {toml_value(v)}\n" for k, v in table.items())
+
+
+class Mirror(_ManagedProcess):
+    """One ferry-mirror process with its own status port, temp dir, TOML config and log file.
+
+    `clusters` maps an alias to a Broker, a "host:port" string, or a dict of cluster keys
+    ({"bootstrap.servers": ..., "client": {librdkafka property: value}}). `flows` is a list of
+    dicts of [[flows]] keys (docs/mirror-config.md), e.g. {"source": "east", "target": "west",
+    "topics": ["orders"]}. `mirror` overrides [mirror] keys; "status.listener" defaults to a free
+    127.0.0.1 port so status() and metrics_text() work. Every attribute stays editable; call
+    write_config() (start() does) for a change to reach the file.
+    """
+
+    name = "ferry-mirror"
+
+    def __init__(self, clusters, flows, mirror=None, start=True):
+        self.binary = mirror_binary()
+        super().__init__("mirror.log")
+        self.config_path = os.path.join(self.tmpdir, "mirror.toml")
+        self.status_port = free_port()
+        self.mirror = {"status.listener": f"127.0.0.1:{self.status_port}"}
+        self.mirror.update(mirror or {})
+        self.clusters = dict(clusters)
+        self.flows = [dict(f) for f in flows]
+        self.write_config()
+        if start:
+            self.start()
+
+    def render_config(self):
+        """The TOML text of the current mirror/clusters/flows attributes."""
+        out = ["[mirror]\n", _toml_assignments(self.mirror)]
+        for alias, c in self.clusters.items():
+            if isinstance(c, Broker):
+                c = {"bootstrap.servers": c.bootstrap}
+            elif isinstance(c, str):
+                c = {"bootstrap.servers": c}
+            c = dict(c)
+            client = c.pop("client", None)
+            out += [f"\n[clusters.{json.dumps(alias)}]\n", _toml_assignments(c)]
+            if client:
+                out += [f"[clusters.{json.dumps(alias)}.client]\n", _toml_assignments(client)]
+        for f in self.flows:
+            out += ["\n[[flows]]\n", _toml_assignments(f)]
+        return "".join(out)
+
+    def write_config(self):
+        """(Re)writes the TOML file; takes effect at the next start()."""
+        with open(self.config_path, "w") as f:
+            f.write(self.render_config())
+
+    @property
+    def status_url(self):
+        """Base URL of the HTTP endpoint (/status, /metrics, /healthz)."""
+        listener = self.mirror.get("status.listener", "")
+        return f"http://{listener}" if listener else None
+
+    def _get(self, path, timeout):
+        with urllib.request.urlopen(self.status_url + path, timeout=timeout) as r:
+            return r.read().decode("utf-8")
+
+    def start(self, timeout=START_TIMEOUT_S):
+        """Writes the config, starts the mirror and waits until GET /healthz answers (at once when
+        no status listener is configured).
+
+        Raises MirrorStartError with the log tail if the process exits first or the endpoint does
+        not answer within `timeout` s. Call it from the test's main thread (PR_SET_PDEATHSIG).
+        """
+        self.write_config()
+        self._spawn(["--config", self.config_path])
+        if not self.status_url:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.last_returncode = rc
+                raise MirrorStartError(f"ferry-mirror exited with {rc} during startup; log tail:\n"
+                                       + self.log_tail())
+            try:
+                self._get("/healthz", 1)
+                return
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise MirrorStartError(f"{self.status_url}/healthz not answering after {timeout}s; "
+                                       "log tail:\n" + self.log_tail())
+            time.sleep(0.05)
+
+    def run_to_exit(self, timeout=15):
+        """Runs the mirror on the current config in the foreground, for configs it must refuse:
+        returns the CompletedProcess (text, stdout and stderr apart). Raises AssertionError if it
+        is still running after `timeout` s (it is killed first)."""
+        self.write_config()
+        try:
+            return subprocess.run([self.binary, "--config", self.config_path], capture_output=True,
+                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                                  preexec_fn=_die_with_parent)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"ferry-mirror still running after {timeout}s; stderr so far:\n"
+                                 f"{e.stderr}") from None
+
+    def status(self, timeout=5):
+        """GET /status parsed: {"flows": [{"flow", "source", "target", "records_replicated",
+        "records_skipped_as_loops", "topics", "partitions": [{"topic", "partition",
+        "remote_topic", "next_offset", "source_end_offset", "lag_records"}], "last_error", ...}]}.
+        """
+        return json.loads(self._get("/status", timeout))
+
+    def flow_status(self, source, target, timeout=5):
+        """The /status entry of flow `source` -> `target`; raises if the mirror does not list it."""
+        for f in self.status(timeout)["flows"]:
+            if f["source"] == source and f["target"] == target:
+                return f
+        raise AssertionError(f"flow {source}->{target} not in /status")
+
+    def metrics_text(self, timeout=5):
+        """GET /metrics (Prometheus text format)."""
+        return self._get("/metrics", timeout)
+
+
 @atexit.register
 def _close_all():
-    for b in list(_live_brokers):
-        b.close()
+    for p in list(_live_processes):
+        p.close()
 
 
 _sweep_stale_tmpdirs()
 
 
 class BrokerTestCase(unittest.TestCase):
-    """Base class: start_broker() registers cleanup; a failing test prints its brokers' log tails."""
+    """Base class: start_broker() and start_mirror() register cleanup; a failing test prints the
+    log tails of its brokers and mirrors."""
 
     def start_broker(self, config=None, **kw):
         """A broker for this test only."""
         b = Broker(config, **kw)
         self.addCleanup(b.close)
-        self.__dict__.setdefault("_brokers", []).append(b)
+        self.__dict__.setdefault("_processes", []).append(b)
         return b
+
+    def start_mirror(self, clusters, flows, mirror=None, **kw):
+        """A ferry-mirror for this test only (see Mirror)."""
+        m = Mirror(clusters, flows, mirror, **kw)
+        self.addCleanup(m.close)
+        self.__dict__.setdefault("_processes", []).append(m)
+        return m
 
     @classmethod
     def start_class_broker(cls, config=None, **kw):
@@ -296,10 +475,11 @@ class BrokerTestCase(unittest.TestCase):
         before = (len(result.failures) + len(result.errors)) if result is not None else 0
         out = super().run(result)
         if result is not None and len(result.failures) + len(result.errors) > before:
-            brokers = self.__dict__.get("_brokers", []) + type(self).__dict__.get("_class_brokers", [])
-            for b in brokers:
-                tail = "\n".join((b.final_log or b.log_text()).splitlines()[-60:])
-                sys.stderr.write(f"\n--- ferry-broker log tail ({self.id()}, port {b.port}) ---\n"
+            procs = self.__dict__.get("_processes", []) + type(self).__dict__.get("_class_brokers", [])
+            for p in procs:
+                tail = "\n".join((p.final_log or p.log_text()).splitlines()[-60:])
+                where = f"port {p.port}" if isinstance(p, Broker) else f"status {p.status_url}"
+                sys.stderr.write(f"\n--- {p.name} log tail ({self.id()}, {where}) ---\n"
                                  f"{tail}\n--- end of log ---\n")
         return out
 
