@@ -328,13 +328,13 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                                  {"target", flow_.target},
                                  {"topic", st->remote_topic},
                                  {"partition", std::to_string(tp.partition)}};
-    st->record_count = &metrics_.counter("kafka_connect_mirror_source_connector_record_count",
+    st->record_count = &metrics_.counter("kafka_connect_mirror_mirrorsourceconnector_record_count",
                                          "Records replicated to the target (MM2's record-count).", labels);
-    st->bytes = &metrics_.counter("kafka_connect_mirror_source_connector_byte_count",
+    st->bytes = &metrics_.counter("kafka_connect_mirror_mirrorsourceconnector_byte_count",
                                   "Key and value bytes replicated (MM2's byte-rate is its rate).", labels);
-    st->latency = &metrics_.histogram("kafka_connect_mirror_source_connector_replication_latency_ms",
+    st->latency = &metrics_.histogram("kafka_connect_mirror_mirrorsourceconnector_replication_latency_ms",
                                       "Source record timestamp to target acknowledgement, ms.", latency_buckets(), labels);
-    st->record_age = &metrics_.gauge("kafka_connect_mirror_source_connector_record_age_ms",
+    st->record_age = &metrics_.gauge("kafka_connect_mirror_mirrorsourceconnector_record_age_ms",
                                      "Age of the last record replicated when it was read, ms.", labels);
     PartitionState* raw = st.get();
     metrics_.gauge_callback("ferry_mirror_replication_lag_records",
@@ -728,7 +728,7 @@ void Flow::emit_checkpoints(client::Admin& source, client::Admin& target, rd_kaf
       translated.push_back({remote, o.partition, *down, o.metadata});
     }
     metrics_
-        .gauge("kafka_connect_mirror_checkpoint_connector_checkpoint_latency_ms",
+        .gauge("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms",
                "Time to read, translate and emit one group's checkpoints, ms.",
                {{"source", flow_.source}, {"target", flow_.target}, {"group", g.group_id}})
         .set(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
