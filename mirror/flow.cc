@@ -276,32 +276,46 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   } catch (const std::exception& e) {
     note_error(fmt::format("cannot read the offset-syncs history ({}); older group offsets are not translated", e.what()));
   }
+  // Where each partition resumes: the newest record of this flow in its remote partition, all
+  // partitions read in one pass.
+  std::vector<TailQuery> queries;
+  std::vector<int> query_of(static_cast<size_t>(parts->cnt), -1);
+  for (int i = 0; i < parts->cnt; ++i) {
+    auto route = routes.find(parts->elems[i].topic);
+    if (route == routes.end()) continue;  // subscribed a moment ago, no longer replicated
+    query_of[static_cast<size_t>(i)] = static_cast<int>(queries.size());
+    queries.push_back({route->second.remote_topic, parts->elems[i].partition});
+  }
+  std::vector<std::optional<ReplicatedTail>> tails;
+  for (int attempt = 0; running_; ++attempt) {
+    try {
+      tails = find_replicated_tails(probe_.get(), *target_admin_, queries, flow_.source);
+      break;
+    } catch (const std::exception& e) {
+      note_error(fmt::format("cannot read {} to resume: {}", flow_.target, e.what()));
+      std::unique_lock lk(wake_mu_);
+      wake_.wait_for(lk, std::chrono::seconds(std::min(attempt + 1, 10)), [&] { return !running_; });
+    }
+  }
+  if (!running_) return;
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& tp = parts->elems[i];
-    auto route = routes.find(tp.topic);
-    if (route == routes.end()) continue;  // subscribed a moment ago, no longer replicated
+    const int q = query_of[static_cast<size_t>(i)];
+    if (q < 0) continue;
     auto st = std::make_unique<PartitionState>(flow_.resync_every());
     st->source_topic = tp.topic;
-    st->remote_topic = route->second.remote_topic;
+    st->remote_topic = queries[static_cast<size_t>(q)].topic;
     st->partition = tp.partition;
     int64_t start = RD_KAFKA_OFFSET_BEGINNING;
-    for (int attempt = 0; running_; ++attempt) {
+    if (const auto& tail = tails[static_cast<size_t>(q)]) {
+      start = tail->upstream_offset + 1;
       try {
-        auto tail = find_replicated_tail(probe_.get(), *target_admin_, st->remote_topic, tp.partition, flow_.source,
-                                         tp.partition);
-        if (tail) {
-          start = tail->upstream_offset + 1;
-          anchor_mapping(*st, *tail, history[{st->source_topic, tp.partition}], history_truncated);
-        }
-        break;
+        anchor_mapping(*st, *tail, history[{st->source_topic, tp.partition}], history_truncated);
       } catch (const std::exception& e) {
-        note_error(fmt::format("cannot read {}-{} on {} to resume: {}", st->remote_topic, tp.partition, flow_.target,
-                               e.what()));
-        std::unique_lock lk(wake_mu_);
-        wake_.wait_for(lk, std::chrono::seconds(std::min(attempt + 1, 10)), [&] { return !running_; });
+        note_error(fmt::format("cannot rebuild the translation of {}-{}: {}", tp.topic, tp.partition, e.what()));
+        st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
       }
     }
-    if (!running_) return;
     // Check the resume point against what the source still holds: records deleted by retention
     // before they were copied are a loss to report, never to skip silently; a source partition
     // that now ends before the resume point was recreated and is copied again from its start.

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client/kafka.h"
 
@@ -37,14 +38,21 @@ void for_each_replicated(rd_kafka_t* probe, const std::string& topic, int32_t pa
                          std::string_view source_alias, int32_t source_partition,
                          const std::function<void(int64_t, int64_t)>& each);
 
-/// Scans target partition (`topic`, `partition`) backwards from its high watermark, in windows
+/// One target partition whose replicated tail is wanted (source partition = target partition).
+struct TailQuery {
+  std::string topic;
+  int32_t partition = 0;
+};
+
+/// For each query, scans the target partition backwards from its high watermark, in windows
 /// growing 4x from 1000 records, for the newest record whose ferry.upstream header names
-/// `source_alias` and `source_partition`. Records other flows or local producers wrote in between
-/// (bidirectional identity setups) are skipped. `probe` is a consumer handle on the target used
-/// only for this (assign/seek, no group). nullopt when the partition holds no such record.
-/// Throws client::KafkaError when the target cannot be read.
-std::optional<ReplicatedTail> find_replicated_tail(rd_kafka_t* probe, client::Admin& target, const std::string& topic,
-                                                   int32_t partition, std::string_view source_alias,
-                                                   int32_t source_partition);
+/// `source_alias` and the same partition number. Records other flows or local producers wrote in
+/// between (bidirectional identity setups) are skipped. Every partition's window is read in one
+/// pass of `probe` (a consumer on the target used with assign only), so a rebalance over many
+/// partitions costs about as much as one. Returns one entry per query, in order (nullopt where the
+/// partition holds no record of the flow). Throws client::KafkaError when the target cannot be read.
+std::vector<std::optional<ReplicatedTail>> find_replicated_tails(rd_kafka_t* probe, client::Admin& target,
+                                                                 const std::vector<TailQuery>& queries,
+                                                                 std::string_view source_alias);
 
 }  // namespace ferry::mirror
