@@ -57,6 +57,9 @@ struct Flow::PartitionState {
   /// Records handed to the producer and not yet acknowledged.
   int64_t in_flight = 0;
   OffsetMapping mapping;
+  /// This process copied the partition from the source's very start: offsets below the first
+  /// copied record never held a record (compacted away or deleted), so they translate to it.
+  bool copied_from_start = false;
   explicit PartitionState(int64_t resync_every) : mapping(OffsetMapping::kDefaultMaxRuns, resync_every) {}
   metrics::Counter* record_count = nullptr;
   metrics::Counter* bytes = nullptr;
@@ -338,6 +341,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     }
     st->next_to_produce = start < 0 ? 0 : start;
     st->replicated_end = st->next_to_produce;
+    st->copied_from_start = start < 0;
     const metrics::Labels labels{{"source", flow_.source},
                                  {"target", flow_.target},
                                  {"topic", st->remote_topic},
@@ -730,6 +734,9 @@ void Flow::emit_checkpoints(client::Admin& source, client::Admin& target, rd_kaf
         const auto last = st.mapping.last_recorded();
         const int64_t next = st.in_flight > 0 && last ? last->downstream_offset + 1 : target_next;
         down = st.mapping.translate(o.offset, next);
+        if (!down && st.copied_from_start)
+          if (auto first = st.mapping.first_known_upstream(); first && o.offset < *first)
+            down = st.mapping.translate(*first, next);
       }
       if (!down) continue;  // older than what the mapping knows, or not replicated yet
       const std::string key = encode(CheckpointKey{g.group_id, remote, o.partition});
