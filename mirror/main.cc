@@ -1,6 +1,5 @@
 // ferry-mirror: MirrorMaker 2-compatible replication between Kafka-protocol clusters. Usage and exit
 // codes are in print_usage().
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -8,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/daemon.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
@@ -40,45 +40,26 @@ void print_usage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      print_usage(std::cout);
-      return 0;
-    }
-    if (a == "--config-reference") {
-      std::cout << ferry::mirror::mirror_config_reference();
-      return 0;
-    }
-    if (a == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config_path = a.substr(9);
-    } else {
-      std::cerr << "ferry-mirror: unknown argument '" << a << "'; see ferry-mirror --help\n";
-      return 2;
-    }
+  auto args = ferry::parse_daemon_args("ferry-mirror", argc, argv);
+  if (!args) return 2;
+  if (args->action == ferry::DaemonArgs::Action::help) {
+    print_usage(std::cout);
+    return 0;
   }
-  if (config_path.empty()) {
-    std::cerr << "ferry-mirror: --config FILE is required; see ferry-mirror --help\n";
-    return 2;
+  if (args->action == ferry::DaemonArgs::Action::config_reference) {
+    std::cout << ferry::mirror::mirror_config_reference();
+    return 0;
   }
   std::optional<ferry::mirror::MirrorConfig> config;
   try {
-    config.emplace(ferry::mirror::load_mirror_config_file(config_path));
+    config.emplace(ferry::mirror::load_mirror_config_file(args->config_path));
     ferry::logging::init("mirror", config->log_level);
   } catch (const std::exception& e) {
     std::cerr << "ferry-mirror: invalid configuration: " << e.what() << "\n";
     return 2;
   }
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = ferry::block_stop_signals();
 
   ferry::metrics::Registry registry;
   std::vector<std::unique_ptr<ferry::mirror::Flow>> flows;
@@ -113,9 +94,7 @@ int main(int argc, char** argv) {
     f->start();
     spdlog::info("flow {} started", f->config().name());
   }
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("received {}; stopping flows", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  spdlog::info("received {}; stopping flows", ferry::wait_for_stop_signal(stop_signals));
   for (auto& f : flows) f->stop();
   http.reset();
   spdlog::info("shutdown complete");
