@@ -341,7 +341,11 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     }
     st->next_to_produce = start < 0 ? 0 : start;
     st->replicated_end = st->next_to_produce;
-    st->copied_from_start = start < 0;
+    // Remembered across this process's rebalances: a later assignment finds the copy's tail and
+    // would otherwise forget that it began at the source's start.
+    const auto key = std::pair(st->source_topic, tp.partition);
+    if (start < 0) copied_from_start_.insert(key);
+    st->copied_from_start = copied_from_start_.contains(key);
     const metrics::Labels labels{{"source", flow_.source},
                                  {"target", flow_.target},
                                  {"topic", st->remote_topic},

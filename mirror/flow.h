@@ -112,7 +112,8 @@ class Flow {
   mutable std::mutex partitions_mu_;
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
   bool reset_needed_ = false;
-  uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
+  uint64_t assign_generation_ = 0;
+  std::set<std::pair<std::string, int32_t>> copied_from_start_;  // data thread only  // bumped by every (re)assignment; stale deliveries are ignored
   std::atomic<int64_t> records_{0};
   std::atomic<int64_t> skipped_loops_{0};
   bool internal_topics_created_ = false;  // sync thread only
