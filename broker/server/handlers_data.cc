@@ -37,6 +37,9 @@ asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durab
   // for its fsync (the flusher outlives the network drain): answering it with an error would make
   // the client retry records that are already stored.
   while ((durable || !s.stopping) && std::chrono::steady_clock::now() < deadline) {
+    // `any` (a fetch long poll) is done as soon as one partition moved, even if it moved between
+    // the caller's read and now; `all` (acks=all) keeps waiting for the rest.
+    if (any && std::any_of(waits.begin(), waits.end(), reached)) co_return;
     std::erase_if(waits, reached);
     if (waits.empty()) co_return;
     timer->expires_at(deadline);
