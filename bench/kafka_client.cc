@@ -67,6 +67,19 @@ TopicHandle open_topic(rd_kafka_t* rk, const std::string& name) {
   return TopicHandle(rkt);
 }
 
+void require_metadata(const std::string& bootstrap, std::chrono::milliseconds timeout) {
+  KafkaConfig conf(bootstrap);
+  KafkaHandle rk = make_producer(conf);
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_resp_err_t err =
+          rd_kafka_metadata(rk.get(), 0, nullptr, &md, static_cast<int>(timeout.count()));
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw BenchError(fmt::format("broker {} did not answer Metadata within {} ms: {}", bootstrap,
+                                 timeout.count(), rd_kafka_err2str(err)));
+  }
+  rd_kafka_metadata_destroy(md);
+}
+
 void create_topics(const std::string& bootstrap, const std::vector<TopicSpec>& topics,
                    std::chrono::milliseconds timeout) {
   KafkaConfig conf(bootstrap);

@@ -70,6 +70,10 @@ struct TopicSpec {
   int partitions = 1;
 };
 
+/// Sends one Metadata request to `bootstrap` and throws BenchError naming the cluster when
+/// no answer comes within `timeout`: a clear early failure instead of a later, vaguer one.
+void require_metadata(const std::string& bootstrap, std::chrono::milliseconds timeout);
+
 /// Creates `topics` with one CreateTopics request through librdkafka's admin API (which
 /// sends it to the ControllerId from Metadata). Any per-topic error, including
 /// TOPIC_ALREADY_EXISTS, throws BenchError: the bench relies on starting from empty topics.

@@ -21,6 +21,9 @@ namespace {
 
 constexpr size_t kHeaderBytes = 2 * sizeof(int64_t);
 constexpr int64_t kDrainNs = 5'000'000'000;
+// Sequence number of the untimed warm-up record (LatencyRoute::warm_up); never a timed one.
+constexpr uint64_t kWarmUpSeq = UINT64_MAX;
+constexpr int64_t kWarmUpTimeoutNs = 15'000'000'000;
 
 // Written by the sending thread (delivery reports run inside its rd_kafka_poll()), read by
 // the receiving thread to stop early on failure.
@@ -40,14 +43,15 @@ void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque
   auto& state = *static_cast<SendState*>(opaque);
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     const int64_t now = monotonic_ns();
-    state.acked.fetch_add(1, std::memory_order_relaxed);
+    int64_t sent_ns = 0;
+    uint64_t seq = 0;
     if (msg->len >= kHeaderBytes) {
-      int64_t sent_ns = 0;
-      uint64_t seq = 0;
       std::memcpy(&sent_ns, msg->payload, sizeof sent_ns);
       std::memcpy(&seq, static_cast<const char*>(msg->payload) + sizeof sent_ns, sizeof seq);
-      if (seq < state.ack_ns.size()) state.ack_ns[seq] = now - sent_ns;
     }
+    if (seq == kWarmUpSeq) return;  // untimed, and not one the consumer must account for
+    state.acked.fetch_add(1, std::memory_order_relaxed);
+    if (seq < state.ack_ns.size()) state.ack_ns[seq] = now - sent_ns;
   } else if (state.failed.fetch_add(1, std::memory_order_relaxed) == 0) {
     state.error = fmt::format("latency record failed delivery: {}", rd_kafka_err2str(msg->err));
   }
@@ -100,6 +104,39 @@ void send_paced(std::stop_token stop, rd_kafka_t* rk, rd_kafka_topic_t* rkt, con
 
 double to_ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
+// Sends one record carrying kWarmUpSeq and waits until the consumer gets it; returns its
+// send-to-receipt time in ns. Throws BenchError if it fails or does not arrive in time.
+int64_t send_warm_up(rd_kafka_t* producer, rd_kafka_topic_t* rkt, rd_kafka_t* consumer,
+                     const PayloadPool& pool, SendState& state, const std::string& consume_topic) {
+  std::vector<char> value(pool.record(0), pool.record(0) + pool.record_size());
+  const int64_t sent_ns = monotonic_ns();
+  std::memcpy(value.data(), &sent_ns, sizeof sent_ns);
+  std::memcpy(value.data() + sizeof sent_ns, &kWarmUpSeq, sizeof kWarmUpSeq);
+  if (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, value.data(), value.size(), nullptr, 0,
+                       nullptr) == -1) {
+    throw BenchError(fmt::format("warm-up record refused: {}",
+                                 rd_kafka_err2str(rd_kafka_last_error())));
+  }
+  while (monotonic_ns() - sent_ns < kWarmUpTimeoutNs) {
+    rd_kafka_poll(producer, 0);
+    if (state.failed.load(std::memory_order_relaxed) > 0) {
+      throw BenchError(fmt::format("warm-up record: {}", state.error));
+    }
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer, 10);
+    if (msg == nullptr) continue;
+    const int64_t recv_ns = monotonic_ns();
+    uint64_t seq = 0;
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && msg->len >= kHeaderBytes) {
+      std::memcpy(&seq, static_cast<const char*>(msg->payload) + sizeof(int64_t), sizeof seq);
+    }
+    const bool is_warm_up = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && seq == kWarmUpSeq;
+    rd_kafka_message_destroy(msg);
+    if (is_warm_up) return recv_ns - sent_ns;
+  }
+  throw BenchError(fmt::format("{}: the warm-up record did not arrive within {} s", consume_topic,
+                               kWarmUpTimeoutNs / 1'000'000'000));
+}
+
 }  // namespace
 
 int64_t nearest_rank(const std::vector<int64_t>& sorted, double q) {
@@ -129,8 +166,16 @@ LatencySummary summarize(const std::vector<int64_t>& samples_ns) {
 
 LatencyResult run_latency(const Options& options, const PayloadPool& pool,
                           const std::string& topic) {
+  return run_latency(options, pool, LatencyRoute{options.bootstrap, topic, options.bootstrap, topic});
+}
+
+LatencyResult run_latency(const Options& options, const PayloadPool& pool,
+                          const LatencyRoute& route) {
+  const std::string& topic = route.produce_topic;
+  const std::string& consume_topic = route.consume_topic;
   LatencyResult result;
   result.topic = topic;
+  result.consume_topic = consume_topic;
   result.rate_per_s = options.latency_rate;
   result.seconds = options.latency_seconds;
   const int64_t count = std::max<int64_t>(
@@ -138,7 +183,7 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
   SendState state;
   state.ack_ns.assign(static_cast<size_t>(count), -1);
 
-  KafkaConfig pconf(options.bootstrap);
+  KafkaConfig pconf(route.produce_bootstrap);
   pconf.set("acks", "all")
       // Default 0: each record is sent at once, so the phase measures the broker rather
       // than client-side batching.
@@ -153,7 +198,7 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
   TopicHandle rkt = open_topic(producer.get(), topic);
   wait_for_leaders(producer.get(), rkt.get(), 1, std::chrono::seconds(10));
 
-  KafkaConfig cconf(options.bootstrap);
+  KafkaConfig cconf(route.consume_bootstrap);
   cconf.set("group.id", fmt::format("ferry-bench-latency-{}", ::getpid()))
       .set("enable.auto.commit", "false")
       .set("enable.auto.offset.store", "false")
@@ -164,7 +209,7 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
       .set("fetch.wait.max.ms", "500");
   result.consumer_settings = cconf.settings();
   KafkaHandle consumer = make_consumer(cconf);
-  assign_from_beginning(consumer.get(), topic, 1);
+  assign_from_beginning(consumer.get(), consume_topic, 1);
 
   // Start sending only once the consumer has reached the (empty) end of the log, so
   // connection setup and the offset lookup are not charged to the first records.
@@ -172,7 +217,8 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
   bool caught_up = false;
   while (!caught_up) {
     if (monotonic_ns() >= ready_deadline) {
-      throw BenchError(fmt::format("{}: consumer saw no end-of-partition within 10 s", topic));
+      throw BenchError(
+          fmt::format("{}: consumer saw no end-of-partition within 10 s", consume_topic));
     }
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer.get(), 100);
     if (msg == nullptr) continue;
@@ -180,11 +226,15 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
       caught_up = true;
     } else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_message_destroy(msg);
-      throw BenchError(fmt::format("{}: fresh topic already holds records", topic));
+      throw BenchError(fmt::format("{}: fresh topic already holds records", consume_topic));
     } else if (result.client_errors++ < 10) {
       std::fprintf(stderr, "ferry-bench: latency consumer: %s\n", rd_kafka_message_errstr(msg));
     }
     rd_kafka_message_destroy(msg);
+  }
+  if (route.warm_up) {
+    result.warm_up_ms = to_ms(send_warm_up(producer.get(), rkt.get(), consumer.get(), pool,
+                                           state, consume_topic));
   }
 
   std::vector<int64_t> latency_ns(static_cast<size_t>(count), -1);
@@ -235,6 +285,18 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
     throw BenchError(fmt::format("{}: no latency sample received", topic));
   }
   result.max_behind_schedule_ms = to_ms(state.max_behind_ns.load());
+  // Record i was scheduled at i / rate seconds; the schedule, not the actual send time, keeps
+  // the buckets equal in size even when the sender slipped.
+  for (size_t i = 0; i < latency_ns.size(); ++i) {
+    const auto second = static_cast<size_t>(static_cast<double>(i) / options.latency_rate);
+    if (second >= result.max_by_send_second_ms.size()) {
+      result.max_by_send_second_ms.resize(second + 1, -1);
+    }
+    if (latency_ns[i] >= 0) {
+      double& worst = result.max_by_send_second_ms[second];
+      worst = std::max(worst, to_ms(latency_ns[i]));
+    }
+  }
   if (result.duplicates > 0) {
     result.warnings.push_back(
         fmt::format("{}: {} record(s) delivered to the consumer twice", topic, result.duplicates));

@@ -21,7 +21,10 @@ struct LatencySummary {
 /// sending thread to rd_kafka_consumer_poll() returning the record on the receiving thread,
 /// both read from CLOCK_MONOTONIC in the same process.
 struct LatencyResult {
+  /// The topic records are produced to.
   std::string topic;
+  /// The topic they are received from: `topic` itself, or its mirror's remote copy.
+  std::string consume_topic;
   int64_t rate_per_s = 0;
   double seconds = 0;
   int64_t sent = 0;
@@ -33,6 +36,12 @@ struct LatencyResult {
   /// How far the sender fell behind its schedule at worst. A large value means the rate
   /// was not actually held and the percentiles understate queueing (coordinated omission).
   double max_behind_schedule_ms = 0;
+  /// Send-to-receipt time of the warm-up record (LatencyRoute::warm_up), ms; -1 without one.
+  double warm_up_ms = -1;
+  /// The worst end-to-end latency of the records sent in each second of the phase (index =
+  /// whole seconds since the first send), in ms; -1 for a second with no sample. Tells one
+  /// stall from latency spread over the whole run.
+  std::vector<double> max_by_send_second_ms;
   int64_t duplicates = 0;
   int64_t client_errors = 0;
   std::vector<std::string> warnings;
@@ -40,12 +49,32 @@ struct LatencyResult {
   std::vector<std::pair<std::string, std::string>> consumer_settings;
 };
 
+/// Where latency records go in and where they come out. Both topics have one partition and
+/// are empty before the phase.
+struct LatencyRoute {
+  std::string produce_bootstrap;
+  std::string produce_topic;
+  /// Another cluster (a mirror's target) or the same one.
+  std::string consume_bootstrap;
+  std::string consume_topic;
+  /// Send one untimed record through the route and wait for it before the timed records,
+  /// so one-time costs on the way (a mirror's first look-up of a topic it never wrote to)
+  /// are reported apart (LatencyResult::warm_up_ms) instead of as the first second's tail.
+  bool warm_up = false;
+};
+
 /// Sends --latency-rate records/s for --latency-seconds to the empty single-partition
-/// `topic` with acks=all and linger.ms=--latency-linger-ms (default 0), while an assign()ed
-/// consumer in this process, already caught up (end-of-partition seen) before the first
-/// send, receives them. Each value starts with the send time (int64 ns, host order) and the
-/// sequence number (uint64). Throws BenchError when a delivery fails or an acknowledged
+/// `route.produce_topic` with acks=all and linger.ms=--latency-linger-ms (default 0), while
+/// an assign()ed consumer in this process on `route.consume_topic`, already caught up
+/// (end-of-partition seen) before the first send, receives them. Each value starts with the
+/// send time (int64 ns, host order) and the sequence number (uint64); the consumer matches
+/// records by that sequence number, so anything that copies values unchanged (a mirror) may
+/// sit between the two topics. Throws BenchError when a delivery fails or an acknowledged
 /// record has not arrived 5 s after the last send.
+LatencyResult run_latency(const Options& options, const PayloadPool& pool,
+                          const LatencyRoute& route);
+
+/// The broker benchmark's case: produce to and consume from `topic` on --bootstrap.
 LatencyResult run_latency(const Options& options, const PayloadPool& pool,
                           const std::string& topic);
 

@@ -21,10 +21,12 @@
 #include "bench/kafka_client.h"
 #include "bench/latency_bench.h"
 #include "bench/machine_limit.h"
+#include "bench/mirror_mode.h"
 #include "bench/options.h"
 #include "bench/payload.h"
 #include "bench/produce_bench.h"
 #include "bench/rebalance_bench.h"
+#include "bench/report_json.h"
 
 namespace ferry::bench {
 namespace {
@@ -44,33 +46,6 @@ struct Report {
   CommitResult commit;
   std::vector<std::string> warnings;
 };
-
-void progress(const std::string& line) { std::fprintf(stderr, "ferry-bench: %s\n", line.c_str()); }
-
-using Json = nlohmann::ordered_json;
-
-// Rounds for display: the JSON is read by people as much as by scripts.
-double rounded(double v, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(v * scale) / scale;
-}
-
-Json settings(const std::vector<std::pair<std::string, std::string>>& kv, const char* skip = nullptr) {
-  Json out = Json::object();
-  for (const auto& [key, value] : kv)
-    if (skip == nullptr || key != skip) out[key] = value;
-  return out;
-}
-
-// Flat p50/p99/p999/max/min/mean keys, in milliseconds.
-void add_latency(Json& out, const LatencySummary& s) {
-  out["p50"] = s.p50_ms;
-  out["p99"] = s.p99_ms;
-  out["p999"] = s.p999_ms;
-  out["max"] = s.max_ms;
-  out["min"] = s.min_ms;
-  out["mean"] = s.mean_ms;
-}
 
 Json optional_json(const auto& value) { return value ? Json(*value) : Json(nullptr); }
 
@@ -168,31 +143,9 @@ std::string render(const Options& options, const Report& r) {
   j["produce"] = std::move(produce);
 
   const auto& c = r.consume;
-  j["consume"] = {{"topic", c.topic},
-                  {"partitions", c.partitions},
-                  {"records", c.records},
-                  {"bytes", c.bytes},
-                  {"seconds", rounded(c.seconds, 4)},
-                  {"records_per_s", rounded(c.records_per_s(), 0)},
-                  {"mb_per_s", rounded(c.mb_per_s(), 1)},
-                  {"startup_seconds", rounded(c.startup_seconds, 4)},
-                  {"value_mismatches", c.value_mismatches},
-                  {"client_errors", c.client_errors},
-                  {"capped", c.capped}};
-
+  j["consume"] = render_consume(c);
   const auto& l = r.latency;
-  Json latency = {{"rate_per_s", l.rate_per_s},
-                  {"seconds", rounded(l.seconds, 1)},
-                  {"sent", l.sent},
-                  {"samples", l.end_to_end.samples}};
-  add_latency(latency, l.end_to_end);
-  Json ack = {{"samples", l.produce_ack.samples}};
-  add_latency(ack, l.produce_ack);
-  latency["produce_ack"] = std::move(ack);
-  latency["max_behind_schedule"] = l.max_behind_schedule_ms;
-  latency["duplicates"] = l.duplicates;
-  latency["client_errors"] = l.client_errors;
-  j["latency_ms"] = std::move(latency);
+  j["latency_ms"] = render_latency(l);
   j["rebalance"] = render_rebalance(r.rebalance);
   j["offset_commit"] = render_commit(r.commit, fsync_per_s(r.commit));
 
@@ -207,13 +160,6 @@ std::string render(const Options& options, const Report& r) {
                {"worst_ratio", rounded(worst_ratio, 3)},
                {"met", worst_ratio >= kProduceRatioGoal}};
   return j.dump(1) + "\n";
-}
-
-void collect(std::vector<std::string>& into, const std::vector<std::string>& from) {
-  for (const auto& w : from) {
-    progress("warning: " + w);
-    into.push_back(w);
-  }
 }
 
 int run(const Options& options) {
@@ -335,6 +281,7 @@ int main(int argc, char** argv) {
       break;
   }
   try {
+    if (args.options.mirror_mode()) return ferry::bench::run_mirror_mode(args.options);
     return ferry::bench::run(args.options);
   } catch (const ferry::bench::BenchError& e) {
     std::fprintf(stderr, "ferry-bench: error: %s\n", e.what());

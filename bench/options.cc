@@ -59,6 +59,43 @@ std::string check_data_dir(const std::string& path) {
   return {};
 }
 
+// Returns an error message, or empty when `text` is "http://HOST:PORT" (an optional trailing
+// slash allowed): the only form the bench's minimal HTTP client speaks.
+std::string check_status_url(std::string_view text) {
+  constexpr std::string_view scheme = "http://";
+  if (text.substr(0, scheme.size()) != scheme) return "must start with http://";
+  std::string_view rest = text.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos) return "must be http://HOST:PORT, without a path";
+  return check_bootstrap(rest);
+}
+
+std::string check_executable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "does not exist";
+  if (!S_ISREG(st.st_mode) || ::access(path.c_str(), X_OK) != 0) return "is not an executable file";
+  return {};
+}
+
+std::string check_readable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "does not exist";
+  if (!S_ISREG(st.st_mode) || ::access(path.c_str(), R_OK) != 0) return "is not a readable file";
+  return {};
+}
+
+std::function<std::string(Options&, const std::string&)> checked_path(
+    std::string Options::*field, std::string (*check)(const std::string&)) {
+  return [field, check](Options& o, const std::string& v) {
+    std::string err = check == nullptr ? std::string() : check(v);
+    if (v.empty()) err = "must not be empty";
+    if (err.empty()) o.*field = v;
+    return err;
+  };
+}
+
+std::string or_none(const std::string& value) { return value.empty() ? "none" : value; }
+
 // One row per flag: the only place a flag is declared. `apply` validates and stores the
 // value, returning an error message or empty; `current` renders the default for --help.
 struct OptionSpec {
@@ -147,6 +184,55 @@ const std::vector<OptionSpec>& option_table() {
        "each. The sync and async commit runs each last --seconds.",
        int_setter(&Options::commit_partitions, 1, 10'000),
        [](const Options& o) { return std::to_string(o.commit_partitions); }},
+      {"mirror-target", "HOST:PORT",
+       "Mirror mode: the mirror's target cluster (--bootstrap is its source). Replaces the "
+       "broker phases with produce-only and consume-only on the source, the mirror's copy of "
+       "those records to the target, and replication latency at a fixed rate (bench/README.md). "
+       "Needs --mirror-status, --mirror-bin and --mirror-config. In this mode --records "
+       "defaults to 200000 and --latency-seconds to 10.",
+       [](Options& o, const std::string& v) {
+         std::string err = check_bootstrap(v);
+         if (err.empty()) o.mirror_target = v;
+         return err;
+       },
+       [](const Options& o) { return or_none(o.mirror_target); }},
+      {"mirror-status", "URL",
+       "Mirror mode: http://HOST:PORT of the mirror's [mirror] status.listener (/healthz, "
+       "/status, /metrics).",
+       [](Options& o, const std::string& v) {
+         std::string err = check_status_url(v);
+         if (err.empty()) o.mirror_status = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
+         return err;
+       },
+       [](const Options& o) { return or_none(o.mirror_status); }},
+      {"mirror-bin", "PATH",
+       "Mirror mode: the ferry-mirror executable, started by the bench after the produce and "
+       "consume phases and stopped (SIGTERM) at the end.",
+       checked_path(&Options::mirror_bin, check_executable),
+       [](const Options& o) { return or_none(o.mirror_bin); }},
+      {"mirror-config", "FILE",
+       "Mirror mode: TOML handed to ferry-mirror --config; it must run a flow from "
+       "--bootstrap to --mirror-target that replicates the bench's ferry-bench-* topics and "
+       "serve --mirror-status.",
+       checked_path(&Options::mirror_config, check_readable),
+       [](const Options& o) { return or_none(o.mirror_config); }},
+      {"mirror-log", "FILE",
+       "Mirror mode: file the mirror's stdout and stderr are appended to.",
+       checked_path(&Options::mirror_log, nullptr),
+       [](const Options& o) { return o.mirror_log.empty() ? "DATA_DIR/ferry-mirror.log" : o.mirror_log; }},
+      {"mirror-pid-file", "FILE",
+       "Mirror mode: write the mirror's process id here once started, for a wrapper's cleanup.",
+       checked_path(&Options::mirror_pid_file, nullptr),
+       [](const Options& o) { return or_none(o.mirror_pid_file); }},
+      {"mirror-seconds", "S",
+       "Mirror mode: cap on the mirror phase, from starting the mirror until the target holds "
+       "every record.",
+       seconds_setter(&Options::mirror_seconds, 600),
+       [](const Options& o) { return fmt::format("{:g}", o.mirror_seconds); }},
+      {"mirror-partitions", "P",
+       "Mirror mode: partitions of the topic produced, consumed and mirrored.",
+       int_setter(&Options::mirror_partitions, 1, 1000),
+       [](const Options& o) { return std::to_string(o.mirror_partitions); }},
   };
   return table;
 }
@@ -181,6 +267,9 @@ std::string usage_text() {
       "1 and 8 partitions), consume throughput, end-to-end latency at a fixed rate, consumer\n"
       "group rebalance times, offset commit rates, and this machine's own loopback-TCP-to-disk\n"
       "and fsync limits. Prints one JSON document on stdout; progress goes to stderr.\n"
+      "With --mirror-target it measures ferry-mirror instead: produce-only and consume-only on\n"
+      "the source, the mirror's copy of the same records to the target, and replication\n"
+      "latency at a fixed rate.\n"
       "Exit status: 0 ok, 1 the run failed, 2 bad arguments.\n"
       "\n"
       "Options:\n";
@@ -225,8 +314,24 @@ ParsedArgs parse_options(int argc, char** argv) {
     if (std::string err = spec->apply(result.options, *value); !err.empty()) {
       return fail(fmt::format("--{} '{}': {}", name, *value, err));
     }
+    if (name == "records") result.options.records_given = true;
+    if (name == "latency-seconds") result.options.latency_seconds_given = true;
   }
   if (result.options.bootstrap.empty()) return fail("--bootstrap HOST:PORT is required");
+  Options& o = result.options;
+  const bool any_mirror_flag = !o.mirror_status.empty() || !o.mirror_bin.empty() ||
+                               !o.mirror_config.empty() || !o.mirror_log.empty() ||
+                               !o.mirror_pid_file.empty();
+  if (o.mirror_mode()) {
+    if (o.mirror_status.empty()) return fail("--mirror-target needs --mirror-status URL");
+    if (o.mirror_bin.empty()) return fail("--mirror-target needs --mirror-bin PATH");
+    if (o.mirror_config.empty()) return fail("--mirror-target needs --mirror-config FILE");
+    if (!o.records_given) o.records = kMirrorDefaultRecords;
+    if (!o.latency_seconds_given) o.latency_seconds = kMirrorDefaultLatencySeconds;
+  } else if (any_mirror_flag) {
+    return fail("--mirror-status, --mirror-bin, --mirror-config, --mirror-log and "
+                "--mirror-pid-file need --mirror-target HOST:PORT");
+  }
   if (result.options.data_dir == Options{}.data_dir) {
     if (std::string err = check_data_dir(result.options.data_dir); !err.empty()) {
       return fail(fmt::format("default --data-dir '{}' {}", result.options.data_dir, err));

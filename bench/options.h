@@ -34,7 +34,43 @@ struct Options {
   int64_t rebalance_partitions = 64;
   /// Partitions whose offsets every commit of the offset-commit phase carries.
   int64_t commit_partitions = 16;
+
+  /// Mirror mode (bench/mirror_mode.h) runs instead of the broker phases when this is set:
+  /// `bootstrap` is then the mirror's source cluster and this its target cluster.
+  std::string mirror_target;
+  /// Base URL of the mirror's status listener ("http://HOST:PORT"), serving /healthz,
+  /// /status and /metrics (docs/mirror.md, "Metrics and status").
+  std::string mirror_status;
+  /// The ferry-mirror executable the bench starts once the source holds its records.
+  std::string mirror_bin;
+  /// The TOML configuration handed to `mirror_bin --config`; it must list the flow
+  /// bootstrap -> mirror_target and set [mirror] status.listener to mirror_status's port.
+  std::string mirror_config;
+  /// Where the mirror's stdout and stderr go (appended); empty: <data_dir>/ferry-mirror.log.
+  std::string mirror_log;
+  /// When set, the mirror's process id is written here as soon as it is started, so a
+  /// wrapper script can stop it even if the bench itself dies.
+  std::string mirror_pid_file;
+  /// Cap, in seconds, on the mirror phase: from starting the mirror to the target holding
+  /// every record.
+  double mirror_seconds = 60.0;
+  /// Partitions of the topic the mirror copies in mirror mode.
+  int64_t mirror_partitions = 4;
+
+  /// True when --records was given; mirror mode otherwise uses kMirrorDefaultRecords.
+  bool records_given = false;
+  /// True when --latency-seconds was given; mirror mode otherwise uses
+  /// kMirrorDefaultLatencySeconds.
+  bool latency_seconds_given = false;
+
+  bool mirror_mode() const { return !mirror_target.empty(); }
 };
+
+/// Mirror mode's defaults where they differ from the broker benchmark's: enough data for the
+/// copy to last seconds rather than startup-dominated milliseconds, and a latency phase long
+/// enough for a stable p99 (issue 4, "Benchmark").
+inline constexpr int64_t kMirrorDefaultRecords = 200'000;
+inline constexpr double kMirrorDefaultLatencySeconds = 10.0;
 
 /// What parse_options() decided.
 struct ParsedArgs {

@@ -68,7 +68,7 @@ ProduceResult run_produce_case(const Options& options, const PayloadPool& pool,
       .set("batch.size", "1000000")
       .set("batch.num.messages", "10000")
       .set("compression.type", "none")
-      .set("enable.idempotence", "false")
+      .set("enable.idempotence", c.idempotent ? "true" : "false")
       // Bounds what is still queued when --seconds runs out; 64 MiB keeps several full
       // batches per partition in flight, which is all batching needs.
       .set("queue.buffering.max.kbytes", "65536")

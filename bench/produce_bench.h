@@ -16,6 +16,10 @@ struct ProduceCase {
   std::string acks;
   int partitions = 1;
   std::string topic;
+  /// enable.idempotence (KIP-98): the producer numbers its batches so retries cannot
+  /// duplicate. Off in the broker cases; on where the case stands in for a producer that a
+  /// mirror's idempotent producer is compared with.
+  bool idempotent = false;
 };
 
 /// What one case achieved, counting only records whose delivery report said success.
@@ -45,7 +49,7 @@ struct ProduceResult {
 
 /// Produces --records records of the pool's values to `c.topic` (which must exist and be
 /// empty) as fast as librdkafka's batching allows, with linger.ms=5, batch.size=1000000,
-/// no compression and no idempotence. Throws BenchError if any delivery report carries an
+/// no compression and idempotence as `c.idempotent` says. Throws BenchError if any delivery report carries an
 /// error, if the topic never gets leaders, or if nothing is acknowledged within the cap.
 ProduceResult run_produce_case(const Options& options, const PayloadPool& pool,
                                const ProduceCase& c);

@@ -1,0 +1,69 @@
+#include "bench/report_json.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace ferry::bench {
+
+void progress(const std::string& line) {
+  std::fprintf(stderr, "ferry-bench: %s\n", line.c_str());
+}
+
+void collect(std::vector<std::string>& into, const std::vector<std::string>& from) {
+  for (const auto& w : from) {
+    progress("warning: " + w);
+    into.push_back(w);
+  }
+}
+
+double rounded(double v, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+
+Json settings(const std::vector<std::pair<std::string, std::string>>& kv, const char* skip) {
+  Json out = Json::object();
+  for (const auto& [key, value] : kv)
+    if (skip == nullptr || key != skip) out[key] = value;
+  return out;
+}
+
+void add_latency(Json& out, const LatencySummary& s) {
+  out["p50"] = s.p50_ms;
+  out["p99"] = s.p99_ms;
+  out["p999"] = s.p999_ms;
+  out["max"] = s.max_ms;
+  out["min"] = s.min_ms;
+  out["mean"] = s.mean_ms;
+}
+
+Json render_consume(const ConsumeResult& c) {
+  return {{"topic", c.topic},
+          {"partitions", c.partitions},
+          {"records", c.records},
+          {"bytes", c.bytes},
+          {"seconds", rounded(c.seconds, 4)},
+          {"records_per_s", rounded(c.records_per_s(), 0)},
+          {"mb_per_s", rounded(c.mb_per_s(), 1)},
+          {"startup_seconds", rounded(c.startup_seconds, 4)},
+          {"value_mismatches", c.value_mismatches},
+          {"client_errors", c.client_errors},
+          {"capped", c.capped}};
+}
+
+Json render_latency(const LatencyResult& l) {
+  Json latency = {{"rate_per_s", l.rate_per_s},
+                  {"seconds", rounded(l.seconds, 1)},
+                  {"sent", l.sent},
+                  {"samples", l.end_to_end.samples}};
+  add_latency(latency, l.end_to_end);
+  Json ack = {{"samples", l.produce_ack.samples}};
+  add_latency(ack, l.produce_ack);
+  latency["produce_ack"] = std::move(ack);
+  latency["max_behind_schedule"] = l.max_behind_schedule_ms;
+  latency["duplicates"] = l.duplicates;
+  latency["client_errors"] = l.client_errors;
+  return latency;
+}
+
+}  // namespace ferry::bench
