@@ -98,11 +98,27 @@ void Flow::stop() {
   if (sync_thread_.joinable()) sync_thread_.join();
 }
 
-void Flow::note_error(const std::string& what) {
+void Flow::note_error(const std::string& what, const char* kind) {
   spdlog::warn("flow {}: {}", flow_.name(), what);
+  metrics_
+      .counter("ferry_mirror_errors_total", "Errors met by a flow, by kind (the log says what each was).",
+               {{"source", flow_.source}, {"target", flow_.target}, {"kind", kind}})
+      .inc();
   std::lock_guard lk(routes_mu_);
   last_error_ = what;
   last_error_ms_ = wall_clock_ms();
+}
+
+void Flow::set_condition(const std::string& key, const std::string& what) {
+  const auto kind = key.substr(0, key.find(':'));
+  note_error(what, kind.c_str());
+  std::lock_guard lk(routes_mu_);
+  current_errors_[key] = what;
+}
+
+void Flow::clear_condition(const std::string& key) {
+  std::lock_guard lk(routes_mu_);
+  if (current_errors_.erase(key)) spdlog::info("flow {}: {} works again", flow_.name(), key);
 }
 
 void Flow::control_loop() {
@@ -114,9 +130,11 @@ void Flow::control_loop() {
       if (!source) source = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
       if (!target) target = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
       refresh_topics(*source, *target);
+      clear_condition("topics");
+      clear_condition("source");  // the source answered, so it is reachable again
       backoff = std::chrono::seconds(1);
     } catch (const std::exception& e) {
-      note_error(fmt::format("topic refresh failed: {}", e.what()));
+      set_condition("topics", fmt::format("topic refresh failed: {}", e.what()));
       wait = backoff;
       backoff = std::min(backoff * 2, std::chrono::seconds(30));
     }
@@ -129,13 +147,23 @@ void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
   // MM2's offset-syncs topic lives on the source, one partition. MM2 compacts it, which keeps only
   // the newest sync per partition; Ferry's exact translation needs every sync still covering
   // retained data, so the topic is kept whole (time retention off) instead.
-  source.create_topic(flow_.policy.offset_syncs_topic(flow_.target), 1, flow_.replication_factor,
-                      {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}});
+  // Errors name the cluster, so /status says which side is unreachable.
+  auto on = [](const std::string& alias, auto&& call) {
+    try {
+      return call();
+    } catch (const client::KafkaError& e) {
+      throw client::KafkaError(e.err(), fmt::format("cluster {}: {}", alias, e.what()));
+    }
+  };
+  on(flow_.source, [&] {
+    return source.create_topic(flow_.policy.offset_syncs_topic(flow_.target), 1, flow_.replication_factor,
+                               {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}});
+  });
   const auto filter = flow_.topic_filter();
   std::map<std::string, client::TopicInfo> on_target;
-  for (auto& t : target.topics()) on_target[t.name] = t;
+  for (auto& t : on(flow_.target, [&] { return target.topics(); })) on_target[t.name] = t;
   std::map<std::string, TopicRoute> routes;
-  for (const auto& t : source.topics()) {
+  for (const auto& t : on(flow_.source, [&] { return source.topics(); })) {
     if (t.is_internal || !filter.should_replicate(t.name)) continue;
     TopicRoute r{t.name, flow_.policy.remote_topic(flow_.source, t.name), t.partitions};
     auto it = on_target.find(r.remote_topic);
@@ -149,9 +177,13 @@ void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
     } else if (it->second.partitions < t.partitions) {
       target.create_partitions(r.remote_topic, t.partitions);
       spdlog::info("flow {}: {} grown to {} partitions", flow_.name(), r.remote_topic, t.partitions);
-    } else if (it->second.partitions > t.partitions) {
-      note_error(fmt::format("{} has {} partitions, more than its source {} ({}); partitions above {} get nothing",
-                             r.remote_topic, it->second.partitions, t.name, t.partitions, t.partitions));
+    }
+    if (it != on_target.end() && it->second.partitions > t.partitions) {
+      set_condition("partitions:" + r.remote_topic,
+                    fmt::format("{} has {} partitions, more than its source {} ({}); partitions above {} get nothing",
+                                r.remote_topic, it->second.partitions, t.name, t.partitions, t.partitions));
+    } else {
+      clear_condition("partitions:" + r.remote_topic);
     }
     routes.emplace(t.name, std::move(r));
   }
@@ -260,6 +292,23 @@ void Flow::on_revoke() {
   ++assign_generation_;
 }
 
+bool Flow::copied_from_source_start(const PartitionState& st, int64_t source_log_start) {
+  // The oldest record of this flow still on the target. If the source no longer holds any record
+  // below its upstream offset, every record a source consumer could still read at or above a
+  // committed offset below it was replicated, so translating such an offset to this record
+  // re-delivers nothing and skips nothing (docs/mirror.md, "Offsets below the first record").
+  const auto w = target_admin_->watermarks(st.remote_topic, st.partition);
+  std::optional<int64_t> first;
+  for_each_replicated(probe_.get(), st.remote_topic, st.partition, w.low, std::min(w.high, w.low + 1000), flow_.source,
+                      st.partition, [&](int64_t upstream, int64_t) {
+                        if (!first) first = upstream;
+                      });
+  if (!first) return false;
+  // Retention moves the source's log start past deleted records; compaction leaves holes behind
+  // it, so what counts is whether any record below the first copied one is still readable.
+  return !first_record_offset(source_probe_.get(), st.source_topic, st.partition, source_log_start, *first);
+}
+
 void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   std::map<std::string, TopicRoute> routes;
   {
@@ -293,9 +342,10 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   for (int attempt = 0; running_; ++attempt) {
     try {
       tails = find_replicated_tails(probe_.get(), *target_admin_, queries, flow_.source);
+      clear_condition("target");
       break;
     } catch (const std::exception& e) {
-      note_error(fmt::format("cannot read {} to resume: {}", flow_.target, e.what()));
+      set_condition("target", fmt::format("cannot read {} to resume: {}", flow_.target, e.what()));
       std::unique_lock lk(wake_mu_);
       wake_.wait_for(lk, std::chrono::seconds(std::min(attempt + 1, 10)), [&] { return !running_; });
     }
@@ -319,6 +369,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
         st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
       }
     }
+    const auto key = std::pair(st->source_topic, tp.partition);
     // Check the resume point against what the source still holds: records deleted by retention
     // before they were copied are a loss to report, never to skip silently; a source partition
     // that now ends before the resume point was recreated and is copied again from its start.
@@ -336,14 +387,16 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                                tp.topic, tp.partition, start, w.low - 1));
         count_source_anomaly(tp.topic, tp.partition, "lost_to_retention", w.low - start);
       }
+      if (start >= 0 && !copied_from_start_.contains(key) && copied_from_source_start(*st, w.low))
+        copied_from_start_.insert(key);
     } catch (const std::exception& e) {
       note_error(fmt::format("cannot check {}-{} on {}: {}", tp.topic, tp.partition, flow_.source, e.what()));
     }
     st->next_to_produce = start < 0 ? 0 : start;
     st->replicated_end = st->next_to_produce;
     // Remembered across this process's rebalances: a later assignment finds the copy's tail and
-    // would otherwise forget that it began at the source's start.
-    const auto key = std::pair(st->source_topic, tp.partition);
+    // would otherwise forget that it began at the source's start (after a restart,
+    // copied_from_source_start() derives it again).
     if (start < 0) copied_from_start_.insert(key);
     st->copied_from_start = copied_from_start_.contains(key);
     const metrics::Labels labels{{"source", flow_.source},
@@ -469,12 +522,23 @@ void Flow::data_loop() {
       if (!m) continue;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         replicate(m.get());
-      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        note_error(fmt::format("reading from {}: {}", flow_.source, rd_kafka_message_errstr(m.get())));
+        clear_condition("source");
+        clear_condition("source-read");
+        clear_condition("data");
+      } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        clear_condition("source");
+        clear_condition("source-read");
+      } else {
+        // Connection failures also clear when the control thread next reaches the source; other
+        // read errors (authorization, a deleted topic) only when records flow again.
+        const bool transport = m->err == RD_KAFKA_RESP_ERR__TRANSPORT || m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                               m->err == RD_KAFKA_RESP_ERR__RESOLVE;
+        set_condition(transport ? "source" : "source-read",
+                      fmt::format("reading from {}: {}", flow_.source, rd_kafka_message_errstr(m.get())));
       }
       backoff = std::chrono::seconds(1);
     } catch (const std::exception& e) {
-      note_error(fmt::format("data path: {}", e.what()));
+      set_condition("data", fmt::format("data path: {}", e.what()));
       // A record read but not handed to the producer must be read again: start over from what
       // the target holds rather than leave a gap.
       if (consumer_ && producer_) reset_needed_ = true;
@@ -610,11 +674,14 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
     st->mapping.advance(st->next_to_produce);
   };
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    note_error(fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
+    set_condition("target", fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
     reset_needed_ = true;
     return;
   }
   st->replicated_end = f->upstream_offset + 1;
+  lk.unlock();
+  clear_condition("target");
+  lk.lock();
   st->record_count->inc();
   st->bytes->inc(static_cast<double>(f->bytes));
   if (f->source_timestamp > 0) st->latency->observe(static_cast<double>(wall_clock_ms() - f->source_timestamp));
@@ -677,8 +744,9 @@ void Flow::sync_loop() {
       }
       rd_kafka_poll(source_producer.get(), 0);
       rd_kafka_poll(target_producer.get(), 0);
+      clear_condition("sync");
     } catch (const std::exception& e) {
-      note_error(fmt::format("heartbeats/checkpoints: {}", e.what()));
+      set_condition("sync", fmt::format("heartbeats/checkpoints: {}", e.what()));
     }
     std::unique_lock lk(wake_mu_);
     wake_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !running_; });
@@ -798,6 +866,10 @@ std::string Flow::status_json() const {
     for (const auto& [name, r] : routes_) topics.push_back({{"source", name}, {"remote", r.remote_topic}, {"partitions", r.partitions}});
     j["last_error"] = last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_);
     j["last_error_ms"] = last_error_ms_;
+    // Conditions still present now, as opposed to last_error's history.
+    auto& current = j["current_errors"] = nlohmann::json::array();
+    for (const auto& [_, what] : current_errors_) current.push_back(what);
+    j["healthy"] = current_errors_.empty();
   }
   auto& parts = j["partitions"] = nlohmann::json::array();
   std::lock_guard lk(partitions_mu_);

@@ -67,6 +67,13 @@ class Flow {
   /// the source's offset-syncs topic; `truncated` when the topic no longer starts at offset 0.
   std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> read_sync_history(
       const std::set<std::pair<std::string, int32_t>>& wanted, bool& truncated);
+  /// Whether the copy of `st`'s partition counts as begun at the source's start although this
+  /// process did not see it begin (it restarted): true when the source holds no record between
+  /// `source_log_start` (its current log start offset) and the upstream offset of the flow's oldest
+  /// record on the target (deleted by retention or compacted away). Reads at most the target
+  /// partition's first 1000 records and one fetch of the source; throws client::KafkaError when
+  /// either cannot be read.
+  bool copied_from_source_start(const PartitionState& st, int64_t source_log_start);
   void on_revoke();
   void anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
                       bool truncated);
@@ -74,7 +81,14 @@ class Flow {
   void on_delivery(const rd_kafka_message_t* m);
   void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
   void reset_positions(const char* why);
-  void note_error(const std::string& what);
+  /// Records a one-off event (logged, kept as /status "last_error" and counted in
+  /// ferry_mirror_errors_total{kind}); it does not make the flow unhealthy by itself.
+  void note_error(const std::string& what, const char* kind = "event");
+  /// Records a condition that persists until its path next succeeds: it is also listed in /status
+  /// "current_errors" (so "healthy" is false) until clear_condition(key).
+  void set_condition(const std::string& key, const std::string& what);
+  /// The path named `key` worked again; logs the recovery once.
+  void clear_condition(const std::string& key);
   /// Counts records lost on the source before replication, or a recreated source partition, in
   /// ferry_mirror_source_anomalies_total and the status.
   void count_source_anomaly(const std::string& topic, int32_t partition, const char* kind, int64_t records);
@@ -100,6 +114,7 @@ class Flow {
   uint64_t routes_version_ = 0;
   std::string last_error_;
   int64_t last_error_ms_ = 0;
+  std::map<std::string, std::string> current_errors_;  // by path: "topics", "source", "target", ...
 
   // Data-thread state. `partitions_` is read by status_json() under partitions_mu_.
   client::Handle consumer_;
@@ -112,8 +127,8 @@ class Flow {
   mutable std::mutex partitions_mu_;
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
   bool reset_needed_ = false;
-  uint64_t assign_generation_ = 0;
-  std::set<std::pair<std::string, int32_t>> copied_from_start_;  // data thread only  // bumped by every (re)assignment; stale deliveries are ignored
+  uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
+  std::set<std::pair<std::string, int32_t>> copied_from_start_;  // data thread only
   std::atomic<int64_t> records_{0};
   std::atomic<int64_t> skipped_loops_{0};
   bool internal_topics_created_ = false;  // sync thread only

@@ -15,8 +15,11 @@ using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(
 
 }  // namespace
 
-void read_range(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
-                const std::function<void(const rd_kafka_message_t&)>& each) {
+namespace {
+
+// read_range, stopping early once `each` returns false.
+void read_range_while(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
+                      const std::function<bool(const rd_kafka_message_t&)>& each) {
   if (from >= to) return;
   PartitionList list(rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy);
   rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = from;
@@ -43,9 +46,29 @@ void read_range(rd_kafka_t* probe, const std::string& topic, int32_t partition, 
     if (m->offset >= to) break;
     next = m->offset + 1;
     deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    each(*m);
+    if (!each(*m)) break;
   }
   rd_kafka_assign(probe, nullptr);
+}
+
+}  // namespace
+
+void read_range(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
+                const std::function<void(const rd_kafka_message_t&)>& each) {
+  read_range_while(probe, topic, partition, from, to, [&](const rd_kafka_message_t& m) {
+    each(m);
+    return true;
+  });
+}
+
+std::optional<int64_t> first_record_offset(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from,
+                                           int64_t to) {
+  std::optional<int64_t> first;
+  read_range_while(probe, topic, partition, from, to, [&](const rd_kafka_message_t& m) {
+    first = m.offset;
+    return false;
+  });
+  return first;
 }
 
 void for_each_replicated(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
