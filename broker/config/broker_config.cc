@@ -83,6 +83,15 @@ const config::Schema& broker_schema() {
                  "Largest session.timeout.ms a consumer may ask for (else INVALID_SESSION_TIMEOUT).")
         .add_int("group.initial.rebalance.delay.ms", 3000, 0, INT32_MAX,
                  "How long the first rebalance of an empty group waits for more members (KIP-134).")
+        .add_enum("ferry.cluster.role", "primary", {"primary", "standby"},
+                  "Ferry-only, dynamic. primary: Produce is served as by Kafka. standby: the cluster is a "
+                  "disaster-recovery standby (ferry-dr fences and promotes through this key): Produce fails with "
+                  "POLICY_VIOLATION unless the client.id starts with one of "
+                  "ferry.standby.allowed.client.id.prefixes. Fetch, groups and admin requests are served.")
+        .add_list("ferry.standby.allowed.client.id.prefixes", {"ferry-mirror"},
+                  "Ferry-only, dynamic. client.id prefixes whose Produce a standby still accepts (the mirror's "
+                  "clients). Fencing against misdirected applications, not a security boundary: with SASL, ACLs "
+                  "are that.")
         .add_string("metrics.listener", "",
                     "Ferry-only. host:port of the Prometheus /metrics endpoint; empty = disabled.")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
@@ -179,7 +188,15 @@ std::string topic_key_for(const std::string& broker_key) {
   return "";
 }
 
-bool is_dynamic_broker_key(const std::string& broker_key) { return !topic_key_for(broker_key).empty(); }
+const std::vector<std::string>& role_keys() {
+  static const std::vector<std::string> keys{"ferry.cluster.role", "ferry.standby.allowed.client.id.prefixes"};
+  return keys;
+}
+
+bool is_dynamic_broker_key(const std::string& broker_key) {
+  return !topic_key_for(broker_key).empty() ||
+         std::find(role_keys().begin(), role_keys().end(), broker_key) != role_keys().end();
+}
 
 config::Schema make_topic_schema(const config::Values& b) {
   // Each topic key has its broker key's type, range and doc, and the broker's current value as

@@ -49,9 +49,13 @@ const std::vector<TopicKey>& topic_keys();
 std::string topic_key_for(const std::string& broker_key);
 
 /// Broker keys that IncrementalAlterConfigs/AlterConfigs may change at run time (KIP-226 dynamic
-/// broker configs): the broker-wide defaults of topic configs (log.retention.ms, ...). Every other
-/// key is read-only and needs a restart.
+/// broker configs): the broker-wide defaults of topic configs (log.retention.ms, ...) and the
+/// cluster role keys (role_keys()). Every other key is read-only and needs a restart.
 bool is_dynamic_broker_key(const std::string& broker_key);
+
+/// The dynamic keys of the disaster-recovery role (ferry.cluster.role and
+/// ferry.standby.allowed.client.id.prefixes): broker-only, with no topic-level synonym.
+const std::vector<std::string>& role_keys();
 
 /// The topic-level schema whose defaults are the broker's current values (retention.ms from
 /// log.retention.ms, and so on). Keys: cleanup.policy, retention.ms, retention.bytes,

@@ -1,5 +1,11 @@
 #include "broker/core/replica_manager.h"
 
+#include <algorithm>
+
+#include <optional>
+
+#include <sstream>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -82,6 +88,7 @@ void ReplicaManager::startup() {
   {
     std::lock_guard dl(dynamic_mu_);
     dynamic_configs_ = store_.broker_configs();
+    resolve_role_locked();
   }
   auto start = std::chrono::steady_clock::now();
   {
@@ -380,6 +387,13 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
     if (!is_dynamic_broker_key(k))
       return {ErrorCode::INVALID_CONFIG,
               fmt::format("broker config '{}' cannot be changed at run time; set it in the config file and restart", k)};
+    if (const auto* spec = broker_schema().find(k); topic_key_for(k).empty()) {
+      // A role key: its own enum, no topic synonym.
+      if (spec->type == config::Type::Enum && std::find(spec->allowed.begin(), spec->allowed.end(), v) == spec->allowed.end())
+        return {ErrorCode::INVALID_CONFIG, fmt::format("broker config '{}' has value \"{}\"; expected one of: {}", k, v,
+                                                       fmt::join(spec->allowed, ", "))};
+      continue;
+    }
     // The same value rules as the topic key it is the default of (ranges, cleanup.policy words).
     if (auto r = validate_configs({{topic_key_for(k), v}}); !r.ok())
       return {r.code, fmt::format("broker config '{}': {}", k, r.message)};
@@ -397,6 +411,11 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
       dynamic_configs_.erase(entity);
     else
       dynamic_configs_[entity] = configs;
+    const bool was_standby = standby_.load();
+    resolve_role_locked();
+    if (was_standby != standby_.load())
+      spdlog::warn("cluster role now {}: Produce from applications is {}", standby_.load() ? "standby" : "primary",
+                   standby_.load() ? "refused (fenced)" : "served");
   }
   // Re-apply every topic's effective config: a topic without its own override follows the change.
   std::vector<std::pair<TopicMetadata, std::vector<std::shared_ptr<Partition>>>> live;
@@ -412,6 +431,43 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
   spdlog::info("dynamic broker configs of {} now {}", entity.empty() ? "the cluster default" : "broker " + entity,
                configs.empty() ? "none" : fmt::format("{} key(s)", configs.size()));
   return {};
+}
+
+void ReplicaManager::resolve_role_locked() {
+  // Most specific first, as DescribeConfigs reports the synonyms (KIP-226).
+  auto resolve = [&](const std::string& key) -> std::optional<std::string> {
+    for (const std::string& entity : {std::to_string(config_.node_id), std::string()}) {
+      if (auto e = dynamic_configs_.find(entity); e != dynamic_configs_.end())
+        if (auto it = e->second.find(key); it != e->second.end()) return it->second;
+    }
+    return std::nullopt;
+  };
+  const std::string role = resolve("ferry.cluster.role").value_or(config_.values.get_string("ferry.cluster.role"));
+  std::vector<std::string> prefixes;
+  if (auto dyn = resolve("ferry.standby.allowed.client.id.prefixes")) {
+    // Kafka's list syntax: comma-separated, blanks around items ignored.
+    std::string item;
+    std::istringstream in(*dyn);
+    while (std::getline(in, item, ',')) {
+      const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+      if (b != std::string::npos) prefixes.push_back(item.substr(b, e - b + 1));
+    }
+  } else {
+    prefixes = config_.values.get_list("ferry.standby.allowed.client.id.prefixes");
+  }
+  standby_writer_prefixes_ = std::move(prefixes);
+  standby_.store(role == "standby", std::memory_order_release);
+  for (const char* r : {"primary", "standby"})
+    metrics_.gauge("ferry_broker_cluster_role", "1 for the disaster-recovery role in force (ferry.cluster.role).",
+                   {{"role", r}})
+        .set(role == r ? 1 : 0);
+}
+
+bool ReplicaManager::produce_allowed(const std::string& client_id) const {
+  if (!standby()) return true;
+  std::lock_guard dl(dynamic_mu_);
+  return std::any_of(standby_writer_prefixes_.begin(), standby_writer_prefixes_.end(),
+                     [&](const std::string& p) { return !p.empty() && client_id.starts_with(p); });
 }
 
 void ReplicaManager::register_partition_metrics(const std::shared_ptr<Partition>& p) {

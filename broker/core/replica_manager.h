@@ -92,6 +92,14 @@ class ReplicaManager {
   /// be dynamic (is_dynamic_broker_key) and each value valid for it, else INVALID_CONFIG naming
   /// the key and value. Persisted, then applied at once to every live log, below topic overrides
   /// and above the static file (precedence: topic, broker, cluster default, file, built-in).
+  /// Whether the cluster is in the disaster-recovery standby role (ferry.cluster.role =
+  /// standby): this node's dynamic value, else the cluster-wide dynamic default, else the config
+  /// file, else primary. Changes with alter_broker_configs, without a restart.
+  bool standby() const { return standby_.load(std::memory_order_acquire); }
+  /// Whether a standby still accepts Produce from a client named `client_id`: it starts with one
+  /// of ferry.standby.allowed.client.id.prefixes (resolved like the role). Always true on a primary.
+  bool produce_allowed(const std::string& client_id) const;
+
   AdminResult alter_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs,
                                    bool validate_only);
 
@@ -131,6 +139,12 @@ class ReplicaManager {
   mutable std::mutex dynamic_mu_;  // guards dynamic_configs_
   /// Dynamic broker configs by entity ("" default, node id), loaded at startup.
   std::map<std::string, std::map<std::string, std::string>> dynamic_configs_;
+  /// The role keys resolved over node / cluster default / file / default; under dynamic_mu_
+  /// (standby_ is also readable without it).
+  std::atomic<bool> standby_{false};
+  std::vector<std::string> standby_writer_prefixes_;
+  /// Recomputes standby_ and standby_writer_prefixes_ from dynamic_configs_; dynamic_mu_ held.
+  void resolve_role_locked();
 
   std::map<storage::TopicPartition, int64_t> recovery_points_;    // loaded at start
   std::map<storage::TopicPartition, int64_t> log_start_offsets_;  // loaded at start

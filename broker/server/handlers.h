@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
@@ -120,7 +121,11 @@ class Handlers {
   AdminResult alter_resource(RequestContext& ctx, int8_t type, const std::string& name,
                              const std::function<AdminResult(std::map<std::string, std::string>&)>& edit,
                              bool validate_only);
+  /// Counts a Produce refused by the standby role and logs it, at most once a minute per client.
+  void note_fenced_produce(const RequestContext& ctx);
   BrokerServices& s_;
+  std::mutex fenced_log_mu_;
+  std::map<std::string, int64_t> fenced_logged_ms_;  // client.id -> wall-clock ms of its last log line
 };
 
 }  // namespace ferry::broker

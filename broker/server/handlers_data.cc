@@ -57,6 +57,24 @@ asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durab
   }
 }
 
+void Handlers::note_fenced_produce(const RequestContext& ctx) {
+  s_.metrics
+      .counter("ferry_broker_standby_rejected_produce_total",
+               "Produce requests refused because the cluster is in the standby role (ferry.cluster.role).")
+      .inc();
+  // One line per client per minute: a fenced application retries its batches in a tight loop.
+  const std::string client = ctx.header.client_id.value_or("");
+  const int64_t now = wall_clock_ms();
+  std::lock_guard lk(fenced_log_mu_);
+  auto& last = fenced_logged_ms_[client];
+  if (now - last < 60'000) return;
+  last = now;
+  if (fenced_logged_ms_.size() > 10'000) fenced_logged_ms_.clear();  // bounded: client ids are untrusted input
+  spdlog::warn("refused Produce from client '{}': the cluster is in the standby role (ferry.cluster.role); "
+               "it was failed over, so point the client at the primary",
+               client);
+}
+
 bool Handlers::allowed(RequestContext& ctx, Operation op, ResourceType type, const std::string& name) {
   return static_cast<bool>(s_.authorizer.authorize(ctx.identity, op, {type, name}));
 }
@@ -68,6 +86,11 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
   const bool wait_durable = req.acks == -1 && s_.config.values.get_bool("log.flush.acks.all");
   std::vector<OffsetWait> durable_waits;
   std::vector<ProduceResponse::PartitionProduceResponse*> durable_responses;
+  // A standby (ferry.cluster.role) is fenced: only its replicator writes. POLICY_VIOLATION is
+  // non-retriable for every client we test with, so a producer still pointed here fails at once
+  // instead of retrying until its delivery timeout, and nothing is appended.
+  const bool fenced = !s_.replicas.produce_allowed(ctx.header.client_id.value_or(""));
+  if (fenced) note_fenced_produce(ctx);
 
   for (auto& t : req.topic_data) {
     auto& tr = resp.responses.emplace_back();
@@ -88,6 +111,10 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
       }
       if (is_internal_topic(t.name)) {
         pr.error_code = ErrorCode::INVALID_TOPIC_EXCEPTION;  // only the coordinator writes it
+        continue;
+      }
+      if (fenced) {
+        pr.error_code = ErrorCode::POLICY_VIOLATION;
         continue;
       }
       auto part = s_.replicas.partition(t.name, p.index);
