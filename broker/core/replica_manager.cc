@@ -1,15 +1,11 @@
 #include "broker/core/replica_manager.h"
 
-#include <algorithm>
-
-#include <optional>
-
-#include <sstream>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace ferry::broker {
 namespace {
@@ -387,11 +383,13 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
     if (!is_dynamic_broker_key(k))
       return {ErrorCode::INVALID_CONFIG,
               fmt::format("broker config '{}' cannot be changed at run time; set it in the config file and restart", k)};
-    if (const auto* spec = broker_schema().find(k); topic_key_for(k).empty()) {
-      // A role key: its own enum, no topic synonym.
-      if (spec->type == config::Type::Enum && std::find(spec->allowed.begin(), spec->allowed.end(), v) == spec->allowed.end())
-        return {ErrorCode::INVALID_CONFIG, fmt::format("broker config '{}' has value \"{}\"; expected one of: {}", k, v,
-                                                       fmt::join(spec->allowed, ", "))};
+    if (topic_key_for(k).empty()) {
+      // A role key: no topic synonym, so its own schema entry is the rule (the enum's allowed set).
+      try {
+        broker_schema().parse_text(k, v);
+      } catch (const config::ConfigError& e) {
+        return {ErrorCode::INVALID_CONFIG, fmt::format("broker config {}", e.what())};
+      }
       continue;
     }
     // The same value rules as the topic key it is the default of (ranges, cleanup.policy words).
@@ -443,19 +441,11 @@ void ReplicaManager::resolve_role_locked() {
     return std::nullopt;
   };
   const std::string role = resolve("ferry.cluster.role").value_or(config_.values.get_string("ferry.cluster.role"));
-  std::vector<std::string> prefixes;
-  if (auto dyn = resolve("ferry.standby.allowed.client.id.prefixes")) {
-    // Kafka's list syntax: comma-separated, blanks around items ignored.
-    std::string item;
-    std::istringstream in(*dyn);
-    while (std::getline(in, item, ',')) {
-      const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-      if (b != std::string::npos) prefixes.push_back(item.substr(b, e - b + 1));
-    }
-  } else {
-    prefixes = config_.values.get_list("ferry.standby.allowed.client.id.prefixes");
-  }
-  standby_writer_prefixes_ = std::move(prefixes);
+  const std::string prefixes_key = "ferry.standby.allowed.client.id.prefixes";
+  if (auto dyn = resolve(prefixes_key))
+    standby_writer_prefixes_ = std::get<std::vector<std::string>>(broker_schema().parse_text(prefixes_key, *dyn));
+  else
+    standby_writer_prefixes_ = config_.values.get_list(prefixes_key);
   standby_.store(role == "standby", std::memory_order_release);
   for (const char* r : {"primary", "standby"})
     metrics_.gauge("ferry_broker_cluster_role", "1 for the disaster-recovery role in force (ferry.cluster.role).",

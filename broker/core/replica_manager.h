@@ -4,6 +4,7 @@
 // Named after Kafka's ReplicaManager/LogManager pair; with one node it is both.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <optional>
@@ -88,10 +89,6 @@ class ReplicaManager {
   /// The dynamic broker configs (KIP-226) of `entity`: "" is the cluster-wide default, the node
   /// id string this broker. Key -> value text.
   std::map<std::string, std::string> dynamic_broker_configs(const std::string& entity) const;
-  /// Replaces the dynamic configs of `entity` ("" or this node's id) with `configs`. Each key must
-  /// be dynamic (is_dynamic_broker_key) and each value valid for it, else INVALID_CONFIG naming
-  /// the key and value. Persisted, then applied at once to every live log, below topic overrides
-  /// and above the static file (precedence: topic, broker, cluster default, file, built-in).
   /// Whether the cluster is in the disaster-recovery standby role (ferry.cluster.role =
   /// standby): this node's dynamic value, else the cluster-wide dynamic default, else the config
   /// file, else primary. Changes with alter_broker_configs, without a restart.
@@ -100,6 +97,11 @@ class ReplicaManager {
   /// of ferry.standby.allowed.client.id.prefixes (resolved like the role). Always true on a primary.
   bool produce_allowed(const std::string& client_id) const;
 
+  /// Replaces the dynamic configs of `entity` ("" or this node's id) with `configs`. Each key must
+  /// be dynamic (is_dynamic_broker_key) and each value valid for it, else INVALID_CONFIG naming
+  /// the key and value. Persisted, then applied at once to every live log, below topic overrides
+  /// and above the static file (precedence: topic, broker, cluster default, file, built-in).
+  /// A change of ferry.cluster.role takes effect for the next Produce request.
   AdminResult alter_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs,
                                    bool validate_only);
 

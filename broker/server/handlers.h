@@ -16,6 +16,7 @@
 
 #include "broker/protocol/apis.h"
 #include "broker/server/request_context.h"
+#include "common/metrics.h"
 
 namespace ferry::broker {
 
@@ -43,7 +44,9 @@ std::pair<std::string, int32_t> advertised_address(const BrokerServices& s, cons
 
 class Handlers {
  public:
-  explicit Handlers(BrokerServices& services) : s_(services) {}
+  /// Registers the broker's request-level metrics (ferry_broker_standby_rejected_produce_total)
+  /// so they are exported from start, before the first event.
+  explicit Handlers(BrokerServices& services);
   BrokerServices& services() { return s_; }
 
   /// ApiVersions 0–3 (KIP-35, KIP-511): the supported ranges; v3 validates the client software
@@ -54,7 +57,9 @@ class Handlers {
   /// auto-creating unknown ones when auto.create.topics.enable and (v4+) the client allows it.
   boost::asio::awaitable<protocol::MetadataResponse> handle(protocol::MetadataRequest& req, RequestContext& ctx);
   /// Produce 3–7 with acks 0, 1, -1: validates every batch, appends, and for acks=-1 (with
-  /// log.flush.acks.all) waits for the group-commit fsync, up to timeout_ms.
+  /// log.flush.acks.all) waits for the group-commit fsync, up to timeout_ms. In the standby role
+  /// (ferry.cluster.role) every partition fails with POLICY_VIOLATION and nothing is appended,
+  /// unless the header client.id starts with a ferry.standby.allowed.client.id.prefixes entry.
   boost::asio::awaitable<protocol::ProduceResponse> handle(protocol::ProduceRequest& req, RequestContext& ctx);
   /// Fetch 4–11: reads whole batches from each partition up to partition/response max bytes
   /// (KIP-74: the first partition returns at least one batch), long-polls up to max_wait_ms until
@@ -124,8 +129,9 @@ class Handlers {
   /// Counts a Produce refused by the standby role and logs it, at most once a minute per client.
   void note_fenced_produce(const RequestContext& ctx);
   BrokerServices& s_;
+  metrics::Counter& fenced_produce_total_;
   std::mutex fenced_log_mu_;
-  std::map<std::string, int64_t> fenced_logged_ms_;  // client.id -> wall-clock ms of its last log line
+  std::map<std::string, int64_t> fenced_logged_ms_;  // client.id -> steady-clock ms of its last log line
 };
 
 }  // namespace ferry::broker

@@ -57,21 +57,32 @@ asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durab
   }
 }
 
+Handlers::Handlers(BrokerServices& services)
+    : s_(services),
+      // No client_id label: client ids are chosen by clients, so their cardinality is unbounded.
+      fenced_produce_total_(s_.metrics.counter(
+          "ferry_broker_standby_rejected_produce_total",
+          "Produce requests refused because the cluster is in the standby role (ferry.cluster.role).")) {}
+
 void Handlers::note_fenced_produce(const RequestContext& ctx) {
-  s_.metrics
-      .counter("ferry_broker_standby_rejected_produce_total",
-               "Produce requests refused because the cluster is in the standby role (ferry.cluster.role).")
-      .inc();
-  // One line per client per minute: a fenced application retries its batches in a tight loop.
+  fenced_produce_total_.inc();
+  // One line per client per minute: a misdirected application keeps sending new batches.
   const std::string client = ctx.header.client_id.value_or("");
-  const int64_t now = wall_clock_ms();
+  // Monotonic, so a wall-clock step back cannot silence the log.
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
   std::lock_guard lk(fenced_log_mu_);
-  auto& last = fenced_logged_ms_[client];
-  if (now - last < 60'000) return;
-  last = now;
-  if (fenced_logged_ms_.size() > 10'000) fenced_logged_ms_.clear();  // bounded: client ids are untrusted input
-  spdlog::warn("refused Produce from client '{}': the cluster is in the standby role (ferry.cluster.role); "
-               "it was failed over, so point the client at the primary",
+  if (fenced_logged_ms_.size() >= 10'000) fenced_logged_ms_.clear();  // bounded: client ids are untrusted input
+  auto [it, first] = fenced_logged_ms_.try_emplace(client, now);
+  if (!first) {
+    if (now - it->second < 60'000) return;
+    it->second = now;
+  }
+  spdlog::warn("refused Produce from client '{}' with POLICY_VIOLATION (44): cluster is in the standby role: "
+               "only clients whose client.id starts with one of ferry.standby.allowed.client.id.prefixes may write "
+               "here; point the application at the primary (POLICY_VIOLATION is non-retriable, so the producer "
+               "fails its delivery instead of retrying)",
                client);
 }
 

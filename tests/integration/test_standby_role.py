@@ -37,6 +37,10 @@ def role_entry(b):
     return a.describe_configs([res])[res].result(15)[ROLE]
 
 
+def scrape(port):
+    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+
+
 def try_produce(b, topic, value, **conf):
     """One record through an idempotent confluent-kafka producer: the delivery error (None when
     stored). Waits at most 30 s, far below the 120 s delivery timeout a retried error would take."""
@@ -52,11 +56,15 @@ def try_produce(b, topic, value, **conf):
 class StandbyRoleTest(BrokerTestCase):
     def test_a_standby_refuses_applications_but_not_the_mirror_and_stays_fenced_after_a_restart(self):
         metrics_port = free_port()
-        b = self.start_broker({"metrics.listener": f"127.0.0.1:{metrics_port}"})
+        b = self.start_broker({"metrics.listener": f"127.0.0.1:{metrics_port}",
+                               "group.initial.rebalance.delay.ms": 0})
         topic = "fenced"
         create_topics(b, topic, partitions=1)
         produce_all(b, topic, [{"value": b"before-%d" % i, "partition": 0} for i in range(10)])
         self.assertEqual(role_entry(b).value, "primary")
+        metrics = scrape(metrics_port)
+        self.assertIn('ferry_broker_cluster_role{role="primary"} 1', metrics)
+        self.assertIn("ferry_broker_standby_rejected_produce_total 0", metrics)
 
         self.assertEqual(set_role(b, "standby"), 0)
         entry = role_entry(b)
@@ -66,6 +74,8 @@ class StandbyRoleTest(BrokerTestCase):
         self.assertIsNotNone(err, "a standby stored an application's record")
         self.assertEqual(err.code(), KafkaError.POLICY_VIOLATION, err)
         self.assertEqual(watermarks(b, topic, 0)[1], 10)
+        # The operator reading the broker log learns who was refused and why.
+        self.assertRegex(b.log_text(), r"refused Produce from client 'rdkafka'.*cluster is in the standby role")
 
         # kafka-python reports it as a failed send, not an endless retry.
         kp = KafkaProducer(bootstrap_servers=b.bootstrap, retries=3, max_block_ms=10000, request_timeout_ms=10000)
@@ -82,7 +92,7 @@ class StandbyRoleTest(BrokerTestCase):
         # The mirror's clients still write, and reading and committing are served.
         self.assertIsNone(try_produce(b, topic, b"replicated", **{"client.id": "ferry-mirror-target"}))
         c = consumer(b, **{"group.id": "reader", "enable.auto.commit": False})
-        c.assign([TopicPartition(topic, 0, 0)])
+        c.subscribe([topic])  # the group protocol (JoinGroup, SyncGroup, Heartbeat) is served too
         got = []
         while len(got) < 11:
             m = c.poll(10)
@@ -99,8 +109,9 @@ class StandbyRoleTest(BrokerTestCase):
         b.start()
         self.assertEqual(role_entry(b).value, "standby")
         self.assertEqual(try_produce(b, topic, b"after-restart").code(), KafkaError.POLICY_VIOLATION)
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        metrics = scrape(metrics_port)
         self.assertIn('ferry_broker_cluster_role{role="standby"} 1', metrics)
+        self.assertIn('ferry_broker_cluster_role{role="primary"} 0', metrics)
         self.assertRegex(metrics, r"ferry_broker_standby_rejected_produce_total [1-9]")
 
         # Promoted back (the dynamic value deleted: the file's default, primary), it serves again.
@@ -108,6 +119,7 @@ class StandbyRoleTest(BrokerTestCase):
         self.assertEqual(role_entry(b).value, "primary")
         self.assertIsNone(try_produce(b, topic, b"promoted"))
         self.assertEqual(watermarks(b, topic, 0)[1], 12)
+        self.assertIn('ferry_broker_cluster_role{role="primary"} 1', scrape(metrics_port))
 
     def test_the_node_entity_overrides_the_cluster_default_and_bad_values_are_refused(self):
         b = self.start_broker()
