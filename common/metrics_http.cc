@@ -8,12 +8,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -36,6 +38,8 @@ constexpr auto kRequestTimeout = 10s;  // to receive the complete request head
 constexpr auto kWriteTimeout = 10s;    // to send the response
 constexpr auto kLingerTimeout = 1s;    // to let the client read before we close, see linger()
 constexpr size_t kMaxLingerBytes = 64 * 1024;
+constexpr size_t kMaxBodyBytes = 64 * 1024;
+constexpr int kPostWorkers = 4;
 
 constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -79,8 +83,57 @@ Response error(int status, std::string_view reason, std::string_view extra = {})
 
 struct RequestHead {
   std::string_view method;
-  std::string_view path;  // without query string
+  std::string_view path;   // without query string
+  std::string_view query;  // after '?', may be empty
+  size_t content_length = 0;
 };
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
+}
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+std::string_view reason_of(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+std::string json_escape(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        else out += c;
+    }
+  }
+  return out;
+}
 
 // Parses the request line and checks the header block's syntax (RFC 9112 §3, §5). Returns an
 // error response, or nothing if `out` is filled in.
@@ -120,7 +173,9 @@ std::optional<Response> parse_head(std::string_view head, RequestHead& out) {
     if (version.starts_with("HTTP/")) return error(505, "HTTP Version Not Supported");
     return error(400, "Bad Request");
   }
-  out.path = target.substr(0, target.find('?'));
+  const size_t q = target.find('?');
+  out.path = target.substr(0, q);
+  out.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 
   bool has_host = false;
   for (size_t i = 1; i < lines.size(); ++i) {
@@ -131,10 +186,19 @@ std::optional<Response> parse_head(std::string_view head, RequestHead& out) {
         h[colon - 1] == ' ' || h[colon - 1] == '\t')
       return error(400, "Bad Request");
     std::string_view name = h.substr(0, colon);
-    if (name.size() == 4 && std::equal(name.begin(), name.end(), "host", [](char a, char b) {
-          return (a | 0x20) == b;
-        }))
-      has_host = true;
+    std::string_view value = trim(h.substr(colon + 1));
+    if (iequals(name, "host")) has_host = true;
+    // §6.1: a server that does not understand a transfer coding answers 501; this one reads
+    // bodies by Content-Length only.
+    if (iequals(name, "transfer-encoding")) return error(501, "Not Implemented");
+    if (iequals(name, "content-length")) {
+      // §8.6: one non-negative decimal; differing repeated values are an error.
+      size_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (value.empty() || ec != std::errc() || end != value.data() + value.size()) return error(400, "Bad Request");
+      if (out.content_length != 0 && out.content_length != n) return error(400, "Bad Request");
+      out.content_length = n;
+    }
   }
   // RFC 9112 §3.2: an HTTP/1.1 request without Host must be answered with 400.
   if (version == "HTTP/1.1" && !has_host) return error(400, "Bad Request");
@@ -144,18 +208,32 @@ std::optional<Response> parse_head(std::string_view head, RequestHead& out) {
 }  // namespace
 
 struct MetricsServer::Impl {
-  Impl(Registry& r, std::map<std::string, std::function<std::string()>> routes)
-      : registry(r), json_routes(std::move(routes)) {}
+  Impl(Registry& r, std::map<std::string, std::function<std::string()>> routes,
+       std::map<std::string, PostHandler> posts)
+      : registry(r), json_routes(std::move(routes)), post_routes(std::move(posts)) {}
 
   Registry& registry;
   std::map<std::string, std::function<std::string()>> json_routes;
+  std::map<std::string, PostHandler> post_routes;
   int active = 0;  // connections being served; io thread only. Outlives ctx's coroutine frames.
+  // Declared before ctx so it is destroyed after it; the destructor joins it before either goes,
+  // so no POST handler still refers to a connection coroutine of ctx.
+  asio::thread_pool workers{kPostWorkers};
   asio::io_context ctx{1};
   tcp::acceptor acceptor{ctx};
   uint16_t port = 0;
   std::thread thread;
 
   Response route(const RequestHead& req) const;
+  const PostHandler* find_post(std::string_view path) const;
+  static Response run_post(const PostHandler& handler, const std::string& path, const std::string& query,
+                           const std::string& body);
+  // A coroutine function rather than a capturing lambda: g++ 12 mishandles lambda coroutines'
+  // captures, while parameters are copied into the frame.
+  static asio::awaitable<Response> post_on_worker(const PostHandler* handler, std::string path, std::string query,
+                                                  std::string body) {
+    co_return run_post(*handler, path, query, body);
+  }
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(std::shared_ptr<tcp::socket> sock);
   asio::awaitable<void> respond(std::shared_ptr<tcp::socket> sock, asio::steady_timer& deadline,
@@ -177,10 +255,40 @@ void arm(asio::steady_timer& deadline, const std::shared_ptr<tcp::socket>& sock,
 
 }  // namespace
 
+const PostHandler* MetricsServer::Impl::find_post(std::string_view path) const {
+  if (auto it = post_routes.find(std::string(path)); it != post_routes.end()) return &it->second;
+  for (const auto& [key, handler] : post_routes) {
+    if (!key.ends_with("/*")) continue;
+    const std::string_view prefix = std::string_view(key).substr(0, key.size() - 1);  // keeps the '/'
+    if (path.size() > prefix.size() && path.starts_with(prefix)) return &handler;
+  }
+  return nullptr;
+}
+
+Response MetricsServer::Impl::run_post(const PostHandler& handler, const std::string& path,
+                                       const std::string& query, const std::string& body) {
+  Response r;
+  r.content_type = "application/json";
+  try {
+    JsonReply reply = handler(path, query, body);
+    r.status = reply.status;
+    r.body = std::move(reply.body);
+  } catch (const std::exception& e) {
+    spdlog::error("http: POST {} failed: {}", path, e.what());
+    r.status = 500;
+    r.body = fmt::format("{{\"error\": \"{}\"}}", json_escape(e.what()));
+  }
+  r.reason = reason_of(r.status);
+  return r;
+}
+
 Response MetricsServer::Impl::route(const RequestHead& req) const {
   bool is_metrics = req.path == "/metrics";
   auto json = json_routes.find(std::string(req.path));
-  if (!is_metrics && req.path != "/healthz" && json == json_routes.end()) return error(404, "Not Found");
+  if (!is_metrics && req.path != "/healthz" && json == json_routes.end()) {
+    if (find_post(req.path)) return error(405, "Method Not Allowed", "Allow: POST\r\n");
+    return error(404, "Not Found");
+  }
   if (req.method != "GET" && req.method != "HEAD")
     return error(405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
   Response r;
@@ -268,7 +376,28 @@ asio::awaitable<void> MetricsServer::Impl::serve(std::shared_ptr<tcp::socket> so
     co_await respond(sock, deadline, *bad, false);
     co_return;
   }
-  co_await respond(sock, deadline, route(req), req.method == "HEAD");
+  const PostHandler* post = req.method == "POST" ? find_post(req.path) : nullptr;
+  if (!post) {
+    co_await respond(sock, deadline, route(req), req.method == "HEAD");
+    co_return;
+  }
+  if (req.content_length > kMaxBodyBytes) {
+    co_await respond(sock, deadline, error(413, "Content Too Large"), false);
+    co_return;
+  }
+  std::string body = buf.substr(head_end);
+  while (body.size() < req.content_length) {
+    size_t n = co_await sock->async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // client went away, or the request deadline closed the socket
+    body.append(chunk, n);
+  }
+  body.resize(req.content_length);
+  // The handler may legitimately take longer than the request deadline (a drain), so the
+  // deadline stops here and respond() arms the write deadline afresh.
+  deadline.cancel();
+  const std::string path(req.path), query(req.query);
+  Response resp = co_await asio::co_spawn(workers, post_on_worker(post, path, query, std::move(body)), asio::use_awaitable);
+  co_await respond(sock, deadline, resp, false);
 }
 
 asio::awaitable<void> MetricsServer::Impl::accept_loop() {
@@ -299,8 +428,9 @@ asio::awaitable<void> MetricsServer::Impl::accept_loop() {
 }
 
 MetricsServer::MetricsServer(Registry& registry, const std::string& host, uint16_t port,
-                             std::map<std::string, std::function<std::string()>> json_routes)
-    : impl_(std::make_unique<Impl>(registry, std::move(json_routes))) {
+                             std::map<std::string, std::function<std::string()>> json_routes,
+                             std::map<std::string, PostHandler> post_routes)
+    : impl_(std::make_unique<Impl>(registry, std::move(json_routes), std::move(post_routes))) {
   std::string h = host;
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   if (h.empty()) h = "0.0.0.0";
@@ -349,6 +479,7 @@ MetricsServer::MetricsServer(Registry& registry, const std::string& host, uint16
 MetricsServer::~MetricsServer() {
   impl_->ctx.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->workers.join();
   // Members then go in reverse order: the acceptor closes, and destroying the io_context
   // destroys every suspended connection coroutine, closing its socket.
 }

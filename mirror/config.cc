@@ -173,6 +173,7 @@ FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::s
   f.sync_group_offsets_enabled = v.get_bool("sync.group.offsets.enabled");
   f.sync_group_offsets_interval = seconds(v, "sync.group.offsets.interval.seconds");
   f.offset_lag_max = v.get_int("offset.lag.max");
+  f.paused = v.get_bool("paused");
   int64_t rf = v.get_int("replication.factor");
   if (rf == 0)
     throw ConfigError(
@@ -192,8 +193,9 @@ const config::Schema& mirror_schema() {
   static const config::Schema schema = [] {
     config::Schema s;
     s.add_string("status.listener", "",
-                 "host:port of the HTTP endpoint serving /metrics (Prometheus text format) and /status (JSON); "
-                 "port 0 picks a free port; \"\" turns the endpoint off.")
+                 "host:port of the HTTP endpoint serving /metrics (Prometheus text format), /status (JSON) and "
+                 "the control API (POST /flows/<source>/<target>/pause, resume, checkpoint; docs/mirror.md); "
+                 "port 0 picks a free port; \"\" turns the endpoint off (and with it the control API).")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                   "Log level of the process (stderr).");
     return s;
@@ -256,6 +258,10 @@ const config::Schema& flow_schema() {
                  "Records between offset syncs inside an unbroken run (0: every record). Translation is exact "
                  "whatever the value (Ferry also writes a sync at every break in offsets); this bounds how much "
                  "of the target a restarted mirror re-reads to rebuild the mapping.")
+        .add_bool("paused", false,
+                  "Ferry: the flow starts paused (it reads nothing, emits no heartbeats, checkpoints or group "
+                  "offset syncs) until POST /flows/<source>/<target>/resume on the status listener, e.g. the "
+                  "reverse flow of an active-passive pair, started at failover (docs/mirror.md, Control API).")
         .add_int("replication.factor", -1, -1, 32767,
                  "Replication factor of remote topics Ferry creates; -1 uses the target broker's "
                  "default.replication.factor (MM2's default is 2, which a single-broker cluster rejects); 0 is "

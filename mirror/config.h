@@ -53,6 +53,7 @@ struct FlowConfig {
   std::chrono::seconds sync_group_offsets_interval{};
   int64_t offset_lag_max = 0;      // records between syncs inside a run (0: every record)
   int32_t replication_factor = 0;  // of created remote topics; -1 = the target broker's default
+  bool paused = false;             // start paused, until the control API resumes the flow
 
   /// OffsetMapping's resync_every for this flow: offset.lag.max, where 0 means every record.
   int64_t resync_every() const { return offset_lag_max > 0 ? offset_lag_max : 1; }

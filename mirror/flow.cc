@@ -9,75 +9,15 @@
 #include "common/clock.h"
 #include "mirror/mm2_formats.h"
 #include "mirror/provenance.h"
+#include "mirror/flow_internal.h"
 #include "mirror/resume.h"
 
 namespace ferry::mirror {
-namespace {
-
-using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
-using Message = std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)>;
-
-// Topic configs a mirror never copies: they describe the source cluster's own operations, not the
-// data (MM2's DefaultConfigPropertyFilter excludes the same kind).
-bool copyable_config(const std::string& key) {
-  static const std::set<std::string> excluded = {"follower.replication.throttled.replicas",
-                                                 "leader.replication.throttled.replicas",
-                                                 "message.timestamp.difference.max.ms",
-                                                 "message.timestamp.type",
-                                                 "unclean.leader.election.enable",
-                                                 "min.insync.replicas"};
-  return !excluded.contains(key);
-}
-
-client::Properties cluster_properties(const ClusterConfig& c, const std::string& client_id) {
-  client::Properties p = c.client;
-  p["bootstrap.servers"] = c.bootstrap_servers;
-  p["client.id"] = client_id;
-  return p;
-}
-
-const std::vector<double>& latency_buckets() {
-  static const std::vector<double> b = metrics::exponential_buckets(0.5, 2, 16);  // 0.5 ms .. ~16 s
-  return b;
-}
-
-}  // namespace
-
-/// One source partition this process replicates now.
-struct Flow::PartitionState {
-  std::string source_topic;
-  std::string remote_topic;
-  int32_t partition = 0;
-  /// Next source offset to hand to the producer.
-  int64_t next_to_produce = 0;
-  /// One past the newest source offset the target acknowledged (or skipped as a loop).
-  std::atomic<int64_t> replicated_end{0};
-  /// The source's high watermark as the consumer last saw it.
-  std::atomic<int64_t> source_end{0};
-  /// Records handed to the producer and not yet acknowledged.
-  int64_t in_flight = 0;
-  OffsetMapping mapping;
-  /// This process copied the partition from the source's very start: offsets below the first
-  /// copied record never held a record (compacted away or deleted), so they translate to it.
-  bool copied_from_start = false;
-  explicit PartitionState(int64_t resync_every) : mapping(OffsetMapping::kDefaultMaxRuns, resync_every) {}
-  metrics::Counter* record_count = nullptr;
-  metrics::Counter* bytes = nullptr;
-  metrics::Histogram* latency = nullptr;
-  metrics::Gauge* record_age = nullptr;
-};
-
-/// The opaque of one produced record: where it came from.
-struct Flow::InFlight {
-  PartitionState* partition;
-  int64_t upstream_offset;
-  int64_t source_timestamp;
-  size_t bytes;
-  uint64_t generation;  // the assignment it was produced under; deliveries of older ones are ignored
-};
 
 Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters, metrics::Registry& metrics)
-    : flow_(std::move(flow)), source_(clusters.at(flow_.source)), target_(clusters.at(flow_.target)), metrics_(metrics) {}
+    : flow_(std::move(flow)), source_(clusters.at(flow_.source)), target_(clusters.at(flow_.target)), metrics_(metrics) {
+  paused_ = flow_.paused;
+}
 
 Flow::~Flow() { stop(); }
 
@@ -93,6 +33,7 @@ void Flow::start() {
 void Flow::stop() {
   if (!running_.exchange(false)) return;
   wake_.notify_all();
+  drain_cv_.notify_all();
   if (data_thread_.joinable()) data_thread_.join();
   if (control_thread_.joinable()) control_thread_.join();
   if (sync_thread_.joinable()) sync_thread_.join();
@@ -199,6 +140,29 @@ void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
 }
 
 void Flow::make_data_clients() {
+  // A pause closes only the consumer (it leaves the group); the other clients stay.
+  if (!producer_) {
+    auto producer_props = cluster_properties(target_, "ferry-mirror-target");
+    producer_props["enable.idempotence"] = "true";
+    producer_props["acks"] = "all";
+    producer_props["message.timeout.ms"] = "0";  // never give up on a record: a gap would be a loss
+    producer_props["linger.ms"] = "5";
+    rd_kafka_conf_t* pconf = client::make_conf(producer_props);
+    rd_kafka_conf_set_opaque(pconf, this);
+    rd_kafka_conf_set_dr_msg_cb(pconf, &Flow::delivery_cb);
+    producer_ = client::make_handle(RD_KAFKA_PRODUCER, pconf);
+
+    auto syncs_props = cluster_properties(source_, "ferry-mirror-offset-syncs");
+    syncs_props["acks"] = "all";
+    syncs_props["enable.idempotence"] = "true";
+    syncs_producer_ = client::make_handle(RD_KAFKA_PRODUCER, client::make_conf(syncs_props));
+
+    probe_ = make_probe(target_, data_group_id() + ".probe");  // never joined: assign() only
+    target_admin_ = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
+
+    source_probe_ = make_probe(source_, data_group_id() + ".probe");
+    source_admin_ = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
+  }
   auto consumer_props = cluster_properties(source_, "ferry-mirror-source");
   consumer_props["group.id"] = data_group_id();
   consumer_props["enable.auto.commit"] = "false";  // positions come from the target, never from here
@@ -217,46 +181,16 @@ void Flow::make_data_clients() {
   rd_kafka_conf_set_rebalance_cb(cconf, &Flow::rebalance_cb);
   consumer_ = client::make_handle(RD_KAFKA_CONSUMER, cconf);
   rd_kafka_poll_set_consumer(consumer_.get());
-
-  auto producer_props = cluster_properties(target_, "ferry-mirror-target");
-  producer_props["enable.idempotence"] = "true";
-  producer_props["acks"] = "all";
-  producer_props["message.timeout.ms"] = "0";  // never give up on a record: a gap would be a loss
-  producer_props["linger.ms"] = "5";
-  rd_kafka_conf_t* pconf = client::make_conf(producer_props);
-  rd_kafka_conf_set_opaque(pconf, this);
-  rd_kafka_conf_set_dr_msg_cb(pconf, &Flow::delivery_cb);
-  producer_ = client::make_handle(RD_KAFKA_PRODUCER, pconf);
-
-  auto syncs_props = cluster_properties(source_, "ferry-mirror-offset-syncs");
-  syncs_props["acks"] = "all";
-  syncs_props["enable.idempotence"] = "true";
-  syncs_producer_ = client::make_handle(RD_KAFKA_PRODUCER, client::make_conf(syncs_props));
-
-  auto probe_props = cluster_properties(target_, "ferry-mirror-probe");
-  probe_props["group.id"] = data_group_id() + ".probe";  // never joined: assign() only
-  probe_props["enable.auto.commit"] = "false";
-  probe_props["enable.partition.eof"] = "true";
-  probe_props["fetch.wait.max.ms"] = "10";  // a resume scan reads data that is already there
-  probe_ = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(probe_props));
-  target_admin_ = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
-
-  auto source_probe_props = cluster_properties(source_, "ferry-mirror-probe");
-  source_probe_props["group.id"] = data_group_id() + ".probe";
-  source_probe_props["enable.auto.commit"] = "false";
-  source_probe_props["enable.partition.eof"] = "true";
-  source_probe_props["fetch.wait.max.ms"] = "10";
-  source_probe_ = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(source_probe_props));
-  source_admin_ = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
 }
 
 std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> Flow::read_sync_history(
-    const std::set<std::pair<std::string, int32_t>>& wanted, bool& truncated) {
+    client::Admin& source, rd_kafka_t* source_probe, const std::set<std::pair<std::string, int32_t>>& wanted,
+    bool& truncated) {
   std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> history;
   const std::string topic = flow_.policy.offset_syncs_topic(flow_.target);
-  const auto w = source_admin_->watermarks(topic, 0);
+  const auto w = source.watermarks(topic, 0);
   truncated = w.low > 0;
-  read_range(source_probe_.get(), topic, 0, w.low, w.high, [&](const rd_kafka_message_t& m) {
+  read_range(source_probe, topic, 0, w.low, w.high, [&](const rd_kafka_message_t& m) {
     if (!m.key || !m.payload) return;
     try {
       auto key = decode_offset_sync_key(std::string_view(static_cast<const char*>(m.key), m.key_len));
@@ -287,26 +221,30 @@ void Flow::on_revoke() {
   rd_kafka_flush(syncs_producer_.get(), 10'000);
   if (rd_kafka_outq_len(producer_.get()) > 0)
     note_error("records still unacknowledged after 30 s while giving up partitions; the next owner may copy them again");
+  // A pause keeps what it drained: /status, the pause answer and checkpoints still need the
+  // partitions' positions and mappings.
+  if (leaving_for_pause_) return;
   std::lock_guard lk(partitions_mu_);
   partitions_.clear();
   ++assign_generation_;
 }
 
-bool Flow::copied_from_source_start(const PartitionState& st, int64_t source_log_start) {
+bool Flow::copied_from_source_start(const PartitionState& st, int64_t source_log_start, client::Admin& target,
+                                    rd_kafka_t* target_probe, rd_kafka_t* source_probe) {
   // The oldest record of this flow still on the target. If the source no longer holds any record
   // below its upstream offset, every record a source consumer could still read at or above a
   // committed offset below it was replicated, so translating such an offset to this record
   // re-delivers nothing and skips nothing (docs/mirror.md, "Offsets below the first record").
-  const auto w = target_admin_->watermarks(st.remote_topic, st.partition);
+  const auto w = target.watermarks(st.remote_topic, st.partition);
   std::optional<int64_t> first;
-  for_each_replicated(probe_.get(), st.remote_topic, st.partition, w.low, std::min(w.high, w.low + 1000), flow_.source,
+  for_each_replicated(target_probe, st.remote_topic, st.partition, w.low, std::min(w.high, w.low + 1000), flow_.source,
                       st.partition, [&](int64_t upstream, int64_t) {
                         if (!first) first = upstream;
                       });
   if (!first) return false;
   // Retention moves the source's log start past deleted records; compaction leaves holes behind
   // it, so what counts is whether any record below the first copied one is still readable.
-  return !first_record_offset(source_probe_.get(), st.source_topic, st.partition, source_log_start, *first);
+  return !first_record_offset(source_probe, st.source_topic, st.partition, source_log_start, *first);
 }
 
 void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
@@ -324,7 +262,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> history;
   bool history_truncated = false;
   try {
-    history = read_sync_history(wanted, history_truncated);
+    history = read_sync_history(*source_admin_, source_probe_.get(), wanted, history_truncated);
   } catch (const std::exception& e) {
     note_error(fmt::format("cannot read the offset-syncs history ({}); older group offsets are not translated", e.what()));
   }
@@ -339,7 +277,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     queries.push_back({route->second.remote_topic, parts->elems[i].partition});
   }
   std::vector<std::optional<ReplicatedTail>> tails;
-  for (int attempt = 0; running_; ++attempt) {
+  for (int attempt = 0; running_ && !paused_; ++attempt) {
     try {
       tails = find_replicated_tails(probe_.get(), *target_admin_, queries, flow_.source);
       clear_condition("target");
@@ -347,10 +285,10 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     } catch (const std::exception& e) {
       set_condition("target", fmt::format("cannot read {} to resume: {}", flow_.target, e.what()));
       std::unique_lock lk(wake_mu_);
-      wake_.wait_for(lk, std::chrono::seconds(std::min(attempt + 1, 10)), [&] { return !running_; });
+      wake_.wait_for(lk, std::chrono::seconds(std::min(attempt + 1, 10)), [&] { return !running_ || paused_; });
     }
   }
-  if (!running_) return;
+  if (!running_ || paused_) return;  // a pause leaves the group before reading anything
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& tp = parts->elems[i];
     const int q = query_of[static_cast<size_t>(i)];
@@ -363,7 +301,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     if (const auto& tail = tails[static_cast<size_t>(q)]) {
       start = tail->upstream_offset + 1;
       try {
-        anchor_mapping(*st, *tail, history[{st->source_topic, tp.partition}], history_truncated);
+        anchor_mapping(*st, *tail, history[{st->source_topic, tp.partition}], history_truncated, probe_.get(), true);
       } catch (const std::exception& e) {
         note_error(fmt::format("cannot rebuild the translation of {}-{}: {}", tp.topic, tp.partition, e.what()));
         st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
@@ -387,7 +325,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                                tp.topic, tp.partition, start, w.low - 1));
         count_source_anomaly(tp.topic, tp.partition, "lost_to_retention", w.low - start);
       }
-      if (start >= 0 && !copied_from_start_.contains(key) && copied_from_source_start(*st, w.low))
+      if (start >= 0 && !copied_from_start_.contains(key) && copied_from_source_start(*st, w.low, *target_admin_, probe_.get(), source_probe_.get()))
         copied_from_start_.insert(key);
     } catch (const std::exception& e) {
       note_error(fmt::format("cannot check {}-{} on {}: {}", tp.topic, tp.partition, flow_.source, e.what()));
@@ -433,16 +371,20 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
 }
 
 void Flow::anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
-                          bool truncated) {
+                          bool truncated, rd_kafka_t* probe, bool emit) {
+  auto record = [&](int64_t up, int64_t down) {
+    auto syncs = st.mapping.record(up, down);
+    if (emit) emit_offset_syncs(st, syncs);
+  };
   // Reload what was written before, then replay the flow's records the target holds past the last
   // sync (a crash can lose syncs, never data), so translation stays exact for older offsets too.
   if (!history.empty()) {
     st.mapping.load(history, truncated ? SyncHistory::kMayBeTruncated : SyncHistory::kComplete);
     if (auto last = st.mapping.last_recorded(); last && last->downstream_offset < tail.downstream_offset)
-      for_each_replicated(probe_.get(), st.remote_topic, st.partition, last->downstream_offset + 1,
+      for_each_replicated(probe, st.remote_topic, st.partition, last->downstream_offset + 1,
                           tail.downstream_offset + 1, flow_.source, st.partition, [&](int64_t up, int64_t down) {
                             auto prev = st.mapping.last_recorded();
-                            if (!prev || up > prev->upstream_offset) emit_offset_syncs(st, st.mapping.record(up, down));
+                            if (!prev || up > prev->upstream_offset) record(up, down);
                           });
   }
   auto last = st.mapping.last_recorded();
@@ -454,7 +396,7 @@ void Flow::anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const 
                    "source offset {}",
                    flow_.name(), st.source_topic, st.partition, tail.upstream_offset);
     st.mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
-    emit_offset_syncs(st, st.mapping.record(tail.upstream_offset, tail.downstream_offset));
+    record(tail.upstream_offset, tail.downstream_offset);
   }
   st.mapping.advance(tail.upstream_offset + 1);
 }
@@ -486,8 +428,22 @@ void Flow::reset_positions(const char* why) {
 void Flow::data_loop() {
   uint64_t subscribed_version = 0;
   auto backoff = std::chrono::seconds(1);
+  bool was_paused = false;
   while (running_) {
     try {
+      if (paused_) {
+        was_paused = true;
+        pause_step(subscribed_version);
+        continue;
+      }
+      if (was_paused) {
+        // What was kept for the pause goes stale once this process no longer owns the partitions;
+        // the next assignment reads every position from the target again.
+        was_paused = false;
+        std::lock_guard lk(partitions_mu_);
+        partitions_.clear();
+        ++assign_generation_;
+      }
       if (!consumer_) make_data_clients();
       uint64_t version;
       std::vector<std::string> topics;
@@ -514,6 +470,7 @@ void Flow::data_loop() {
       rd_kafka_poll(producer_.get(), 0);
       rd_kafka_poll(syncs_producer_.get(), 0);
       if (reset_needed_) reset_positions("a record could not be delivered");
+      if (paused_) continue;  // never read past a pause request
       if (rd_kafka_outq_len(producer_.get()) > 100'000) {
         rd_kafka_poll(producer_.get(), 50);
         continue;
@@ -554,6 +511,59 @@ void Flow::data_loop() {
   producer_.reset();
   syncs_producer_.reset();
   probe_.reset();
+}
+
+void Flow::pause_step(uint64_t& subscribed_version) {
+  if (consumer_) {
+    // Drain before leaving the group: the next owner (or the resume) reads its positions from
+    // the target, so everything handed to the producer must have landed, with its offset syncs.
+    // Short flushes keep the loop responsive to a resume or a stop.
+    rd_kafka_poll(producer_.get(), 0);
+    if (rd_kafka_outq_len(producer_.get()) > 0) {
+      rd_kafka_flush(producer_.get(), 100);
+      return;
+    }
+    if (reset_needed_) reset_positions("a record could not be delivered");  // positions from the target
+    if (rd_kafka_outq_len(syncs_producer_.get()) > 0) {
+      rd_kafka_flush(syncs_producer_.get(), 100);
+      return;
+    }
+    leaving_for_pause_ = true;
+    rd_kafka_consumer_close(consumer_.get());  // on_revoke keeps the drained states
+    leaving_for_pause_ = false;
+    consumer_.reset();
+    subscribed_version = 0;
+    spdlog::info("flow {}: paused; everything read was acknowledged by {}", flow_.name(), flow_.target);
+  }
+  if (!drained_) {
+    {
+      std::lock_guard lk(drain_mu_);
+      drained_ = true;
+    }
+    drain_cv_.notify_all();
+  }
+  // Lag keeps counting what the source receives meanwhile.
+  const auto now = std::chrono::steady_clock::now();
+  if (source_admin_ && now >= next_source_end_refresh_) {
+    next_source_end_refresh_ = now + std::chrono::seconds(1);
+    std::vector<std::pair<std::string, int32_t>> keys;
+    {
+      std::lock_guard lk(partitions_mu_);
+      for (const auto& [key, _] : partitions_) keys.push_back(key);
+    }
+    try {
+      for (const auto& [topic, partition] : keys) {
+        const int64_t end = source_admin_->watermarks(topic, partition).high;
+        std::lock_guard lk(partitions_mu_);
+        if (auto it = partitions_.find({topic, partition}); it != partitions_.end()) it->second->source_end = end;
+      }
+      if (!keys.empty()) clear_condition("source");
+    } catch (const std::exception& e) {
+      set_condition("source", fmt::format("cluster {}: end offsets while paused: {}", flow_.source, e.what()));
+    }
+  }
+  std::unique_lock lk(wake_mu_);
+  wake_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !running_ || !paused_; });
 }
 
 void Flow::replicate(rd_kafka_message_t* m) {
@@ -620,7 +630,16 @@ void Flow::replicate(rd_kafka_message_t* m) {
 
   rd_kafka_timestamp_type_t tstype;
   const int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-  auto* opaque = new InFlight{st, m->offset, ts, m->len + m->key_len, assign_generation_};
+  // Source heartbeats replicated prove the path end to end: /status reports the newest one's age.
+  int64_t heartbeat_ms = -1;
+  if (topic == kHeartbeatsTopic && m->payload) {
+    try {
+      heartbeat_ms = decode_heartbeat_value(std::string_view(static_cast<const char*>(m->payload), m->len)).timestamp_ms;
+    } catch (const FormatError&) {
+      // Not an MM2 heartbeat (someone else's topic of that name): copied like any record.
+    }
+  }
+  auto* opaque = new InFlight{st, m->offset, ts, m->len + m->key_len, assign_generation_, heartbeat_ms};
   int unknown_partition_retries = 0;
   for (;;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -681,6 +700,8 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   st->replicated_end = f->upstream_offset + 1;
   lk.unlock();
   clear_condition("target");
+  for (int64_t seen = last_heartbeat_ms_; f->heartbeat_ms > seen;)
+    if (last_heartbeat_ms_.compare_exchange_weak(seen, f->heartbeat_ms)) break;
   lk.lock();
   st->record_count->inc();
   st->bytes->inc(static_cast<double>(f->bytes));
@@ -732,15 +753,21 @@ void Flow::sync_loop() {
       if (!source_producer) source_producer = producer_for(source_);
       if (!target_producer) target_producer = producer_for(target_);
       const auto now = clock::now();
-      if (flow_.emit_heartbeats_enabled && now >= next_heartbeat) {
+      // A paused flow's heartbeats would tell ferry-dr the path works; its checkpoints belong to
+      // whoever calls the control API now.
+      if (!paused_ && flow_.emit_heartbeats_enabled && now >= next_heartbeat) {
         next_heartbeat = now + flow_.emit_heartbeats_interval;
         emit_heartbeats(source_producer.get(), target_producer.get());
       }
-      if (flow_.emit_checkpoints_enabled && now >= next_checkpoint) {
-        next_checkpoint = now + flow_.emit_checkpoints_interval;
-        const bool sync_groups = flow_.sync_group_offsets_enabled && now >= next_group_sync;
-        if (sync_groups) next_group_sync = now + flow_.sync_group_offsets_interval;
-        emit_checkpoints(*source, *target, target_producer.get(), sync_groups);
+      if (flow_.emit_checkpoints_enabled && now >= next_checkpoint && !paused_) {
+        std::unique_lock pass(checkpoint_mu_);
+        if (!paused_) {  // a pause that came while waiting for the lock wins
+          next_checkpoint = now + flow_.emit_checkpoints_interval;
+          const bool sync_groups = flow_.sync_group_offsets_enabled && now >= next_group_sync;
+          if (sync_groups) next_group_sync = now + flow_.sync_group_offsets_interval;
+          emit_checkpoints(*source, *target, target_producer.get(), sync_groups, nullptr,
+                           clock::time_point::max());
+        }
       }
       rd_kafka_poll(source_producer.get(), 0);
       rd_kafka_poll(target_producer.get(), 0);
@@ -767,122 +794,6 @@ void Flow::emit_heartbeats(rd_kafka_t* source_producer, rd_kafka_t* target_produ
   };
   send(target_producer, flow_.source, flow_.target);
   send(source_producer, flow_.target, flow_.source);
-}
-
-void Flow::emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer, bool sync_groups) {
-  const std::string topic = flow_.policy.checkpoints_topic(flow_.source);
-  if (!internal_topics_created_) {
-    target.create_topic(topic, 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    target.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    source.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    internal_topics_created_ = true;
-  }
-  const auto filter = flow_.group_filter();
-  std::map<std::string, std::string> target_states;
-  if (sync_groups)
-    for (const auto& g : target.list_groups()) target_states[g.group_id] = g.state;
-  for (const auto& g : source.list_groups()) {
-    if (!filter.should_replicate(g.group_id) || g.group_id.starts_with("ferry-mirror.")) continue;
-    const auto started = std::chrono::steady_clock::now();
-    std::vector<client::GroupOffset> translated;
-    for (const auto& o : source.group_offsets(g.group_id)) {
-      std::string remote;
-      int64_t target_next = 0;
-      {
-        std::lock_guard lk(partitions_mu_);
-        auto it = partitions_.find({o.topic, o.partition});
-        if (it == partitions_.end()) continue;  // another process owns it, or not replicated
-        remote = it->second->remote_topic;
-      }
-      target_next = target.watermarks(remote, o.partition).high;
-      std::optional<int64_t> down;
-      {
-        std::lock_guard lk(partitions_mu_);
-        auto it = partitions_.find({o.topic, o.partition});
-        if (it == partitions_.end()) continue;
-        auto& st = *it->second;
-        // With records acknowledged but not yet recorded, the log end offset is ahead of what the
-        // mapping knows; the mapping's own next offset is then the right "next".
-        const auto last = st.mapping.last_recorded();
-        const int64_t next = st.in_flight > 0 && last ? last->downstream_offset + 1 : target_next;
-        down = st.mapping.translate(o.offset, next);
-        if (!down && st.copied_from_start)
-          if (auto first = st.mapping.first_known_upstream(); first && o.offset < *first)
-            down = st.mapping.translate(*first, next);
-      }
-      if (!down) continue;  // older than what the mapping knows, or not replicated yet
-      const std::string key = encode(CheckpointKey{g.group_id, remote, o.partition});
-      const std::string value = encode(CheckpointValue{o.offset, *down, o.metadata});
-      rd_kafka_producev(target_producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-      ++checkpoints_;
-      translated.push_back({remote, o.partition, *down, o.metadata});
-    }
-    metrics_
-        .gauge("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms",
-               "Time to read, translate and emit one group's checkpoints, ms.",
-               {{"source", flow_.source}, {"target", flow_.target}, {"group", g.group_id}})
-        .set(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-    if (!sync_groups || translated.empty()) continue;
-    // Group offset sync: only into a group nobody consumes with on the target (Empty or absent),
-    // and never backwards (MM2's rules).
-    auto state = target_states.find(g.group_id);
-    if (state != target_states.end() && state->second != "Empty") continue;
-    std::map<std::pair<std::string, int32_t>, int64_t> current;
-    if (state != target_states.end())
-      for (const auto& o : target.group_offsets(g.group_id)) current[{o.topic, o.partition}] = o.offset;
-    std::vector<client::GroupOffset> forward;
-    for (const auto& t : translated) {
-      auto it = current.find({t.topic, t.partition});
-      if (it == current.end() || it->second < t.offset) forward.push_back(t);
-    }
-    if (forward.empty()) continue;
-    try {
-      target.alter_group_offsets(g.group_id, forward);
-      group_offsets_synced_ += static_cast<int64_t>(forward.size());
-    } catch (const client::KafkaError& e) {
-      // The group became active meanwhile: it owns its offsets now.
-      spdlog::debug("flow {}: group {} offsets not synced: {}", flow_.name(), g.group_id, e.what());
-    }
-  }
-  rd_kafka_flush(target_producer, 10'000);
-}
-
-std::string Flow::status_json() const {
-  nlohmann::json j;
-  j["flow"] = flow_.name();
-  j["source"] = flow_.source;
-  j["target"] = flow_.target;
-  j["records_replicated"] = records_.load();
-  j["records_skipped_as_loops"] = skipped_loops_.load();
-  j["checkpoints_emitted"] = checkpoints_.load();
-  j["source_anomalies"] = anomalies_.load();
-  j["group_offsets_synced"] = group_offsets_synced_.load();
-  {
-    std::lock_guard lk(routes_mu_);
-    auto& topics = j["topics"] = nlohmann::json::array();
-    for (const auto& [name, r] : routes_) topics.push_back({{"source", name}, {"remote", r.remote_topic}, {"partitions", r.partitions}});
-    j["last_error"] = last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_);
-    j["last_error_ms"] = last_error_ms_;
-    // Conditions still present now, as opposed to last_error's history.
-    auto& current = j["current_errors"] = nlohmann::json::array();
-    for (const auto& [_, what] : current_errors_) current.push_back(what);
-    j["healthy"] = current_errors_.empty();
-  }
-  auto& parts = j["partitions"] = nlohmann::json::array();
-  std::lock_guard lk(partitions_mu_);
-  for (const auto& [_, p] : partitions_) {
-    const int64_t end = p->source_end, done = p->replicated_end;
-    parts.push_back({{"topic", p->source_topic},
-                     {"partition", p->partition},
-                     {"remote_topic", p->remote_topic},
-                     {"next_offset", done},
-                     {"source_end_offset", end},
-                     {"lag_records", std::max<int64_t>(0, end - done)}});
-  }
-  return j.dump();
 }
 
 }  // namespace ferry::mirror

@@ -16,6 +16,7 @@
 
 #include "client/kafka.h"
 #include "common/metrics.h"
+#include "common/metrics_http.h"
 #include "mirror/config.h"
 #include "mirror/offset_translation.h"
 #include "mirror/resume.h"
@@ -45,9 +46,27 @@ class Flow {
   /// then leaves the consumer group, so the flow's partitions move to the other processes at once.
   void stop();
 
-  /// The flow's state as a JSON object: name, topics, assigned partitions with their next source
-  /// offset to replicate and lag, counters, last error.
+  /// The flow's state as a JSON object: name, state (running|paused), topics, assigned partitions
+  /// (kept while paused) with their next source offset to replicate and lag, counters, healthy and
+  /// current_errors, last_error, last_checkpoint_ms, heartbeat (docs/mirror.md, Control API).
   std::string status_json() const;
+
+  /// POST /flows/<source>/<target>/pause (docs/mirror.md, Control API): stops reading the source,
+  /// waits up to `timeout` until every record handed to the producer is acknowledged by the target
+  /// and its offset syncs are written, then leaves the flow's consumer group; heartbeats,
+  /// checkpoints and group offset sync stop too. 200 {"flow", "state": "paused", "partitions"}
+  /// with source_end_offset read afresh; 504 {"error", "partitions": those still in flight} when
+  /// the drain takes longer (the flow stays paused and keeps draining). Idempotent.
+  metrics::JsonReply pause(std::chrono::milliseconds timeout);
+  /// POST .../resume: reading starts again from what the target holds. 200 {"flow", "state":
+  /// "running"}. Idempotent.
+  metrics::JsonReply resume();
+  /// POST .../checkpoint: one checkpoint pass now, running or paused. While paused, partitions this
+  /// process did not keep get their translation rebuilt from the target and the offset-syncs
+  /// topic, so every partition of the flow is translated. 200 {"flow", "checkpoints_emitted",
+  /// "groups": [{"group", "synced", "reason", "offsets": [{"topic" (remote), "partition",
+  /// "upstream", "downstream"}]}]}; 504 when the pass cannot start or finish within `timeout`.
+  metrics::JsonReply checkpoint(std::chrono::milliseconds timeout);
 
   const FlowConfig& config() const { return flow_; }
 
@@ -58,7 +77,25 @@ class Flow {
   void control_loop();
   void sync_loop();
   void emit_heartbeats(rd_kafka_t* source_producer, rd_kafka_t* target_producer);
-  void emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer, bool sync_groups);
+  /// What one checkpoint pass did, for the control API's answer.
+  struct CheckpointPass {
+    int64_t emitted = 0;
+    std::vector<std::string> groups_json;  // one JSON object per group, contract shape
+    bool timed_out = false;
+  };
+  using PartitionMap = std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>>;
+  /// One pass over the source groups. Translates with the states of partitions_ and then of
+  /// `extra` (rebuilt mappings, may be null); stops between groups once `deadline` has passed.
+  CheckpointPass emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer,
+                                  bool sync_groups, const PartitionMap* extra,
+                                  std::chrono::steady_clock::time_point deadline);
+  /// While paused and drained: the mapping of every partition of the flow's topics this process
+  /// does not hold, rebuilt from the target's tails and the offset-syncs history (no syncs written).
+  PartitionMap rebuild_mappings();
+  /// Data thread, while paused: drain, leave the group, keep source end offsets fresh.
+  void pause_step(uint64_t& subscribed_version);
+  void make_control_clients();
+  std::string partitions_json(bool in_flight_only) const;
   void refresh_topics(client::Admin& source, client::Admin& target);
   void data_loop();
   void make_data_clients();
@@ -66,17 +103,21 @@ class Flow {
   /// Every offset sync this flow wrote for the given source partitions, oldest first, read back from
   /// the source's offset-syncs topic; `truncated` when the topic no longer starts at offset 0.
   std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> read_sync_history(
-      const std::set<std::pair<std::string, int32_t>>& wanted, bool& truncated);
+      client::Admin& source, rd_kafka_t* source_probe, const std::set<std::pair<std::string, int32_t>>& wanted,
+      bool& truncated);
   /// Whether the copy of `st`'s partition counts as begun at the source's start although this
   /// process did not see it begin (it restarted): true when the source holds no record between
   /// `source_log_start` (its current log start offset) and the upstream offset of the flow's oldest
   /// record on the target (deleted by retention or compacted away). Reads at most the target
   /// partition's first 1000 records and one fetch of the source; throws client::KafkaError when
   /// either cannot be read.
-  bool copied_from_source_start(const PartitionState& st, int64_t source_log_start);
+  bool copied_from_source_start(const PartitionState& st, int64_t source_log_start, client::Admin& target,
+                                rd_kafka_t* target_probe, rd_kafka_t* source_probe);
   void on_revoke();
+  /// Rebuilds `st.mapping` from `history` and the target's records past it (read with `probe`);
+  /// with `emit`, writes the syncs a crash lost.
   void anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
-                      bool truncated);
+                      bool truncated, rd_kafka_t* probe, bool emit);
   void replicate(rd_kafka_message_t* m);
   void on_delivery(const rd_kafka_message_t* m);
   void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
@@ -135,6 +176,21 @@ class Flow {
   std::atomic<int64_t> checkpoints_{0};
   std::atomic<int64_t> anomalies_{0};
   std::atomic<int64_t> group_offsets_synced_{0};
+
+  // Control API. paused_ is what was asked; drained_ says the data thread has since handed
+  // nothing more to the producer, seen every record acknowledged and left the group.
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> drained_{false};
+  bool leaving_for_pause_ = false;  // data thread: on_revoke keeps the partition states
+  std::chrono::steady_clock::time_point next_source_end_refresh_{};  // data thread, while paused
+  std::mutex drain_mu_;
+  std::condition_variable drain_cv_;
+  std::mutex control_mu_;         // one control call at a time; owns the ctl_ clients
+  std::timed_mutex checkpoint_mu_;  // one checkpoint pass at a time (sync thread or control API)
+  std::unique_ptr<client::Admin> ctl_source_, ctl_target_;
+  client::Handle ctl_producer_, ctl_probe_, ctl_source_probe_;
+  std::atomic<int64_t> last_checkpoint_ms_{0};  // 0: none yet
+  std::atomic<int64_t> last_heartbeat_ms_{-1};  // timestamp field of the newest replicated heartbeat
 };
 
 }  // namespace ferry::mirror

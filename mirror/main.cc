@@ -1,5 +1,7 @@
 // ferry-mirror: MirrorMaker 2-compatible replication between Kafka-protocol clusters. Usage and exit
 // codes are in print_usage().
+#include <charconv>
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -33,8 +35,48 @@ void print_usage(std::ostream& out) {
          "  [[flows]]\n"
          "  source = \"east\"\n"
          "  target = \"west\"\n\n"
-         "HTTP (mirror.status.listener): GET /metrics (Prometheus), GET /status (JSON), GET /healthz.\n"
+         "HTTP (mirror.status.listener): GET /metrics (Prometheus), GET /status (JSON), GET /healthz,\n"
+         "POST /flows/<source>/<target>/pause|resume|checkpoint[?timeout_ms=N] (docs/mirror.md).\n"
          "Every key: ferry-mirror --config-reference, or docs/mirror-config.md.\n";
+}
+
+// POST /flows/<source>/<target>/<pause|resume|checkpoint>[?timeout_ms=N] (docs/mirror.md,
+// "Control API"): 404 for an unknown flow or action, 400 for a bad timeout_ms.
+ferry::metrics::JsonReply control_request(const std::vector<std::unique_ptr<ferry::mirror::Flow>>& flows,
+                                          const std::string& path, const std::string& query) {
+  auto error = [](int status, const std::string& what) {
+    return ferry::metrics::JsonReply{status, nlohmann::json{{"error", what}}.dump()};
+  };
+  // Aliases are [A-Za-z0-9._-]+, so '/' separates the parts unambiguously.
+  std::vector<std::string> parts;
+  for (size_t at = 1; at <= path.size();) {
+    const size_t slash = std::min(path.find('/', at), path.size());
+    parts.push_back(path.substr(at, slash - at));
+    at = slash + 1;
+  }
+  if (parts.size() != 4 || parts[0] != "flows") return error(404, "no such path: " + path);
+  const std::string& action = parts[3];
+  if (action != "pause" && action != "resume" && action != "checkpoint")
+    return error(404, "unknown action '" + action + "' (pause, resume, checkpoint)");
+  ferry::mirror::Flow* flow = nullptr;
+  for (const auto& f : flows)
+    if (f->config().source == parts[1] && f->config().target == parts[2]) flow = f.get();
+  if (!flow) return error(404, "no flow " + parts[1] + "->" + parts[2] + " in this process");
+  int64_t timeout_ms = 30'000;
+  for (size_t at = 0; at < query.size();) {
+    const size_t amp = std::min(query.find('&', at), query.size());
+    const std::string param = query.substr(at, amp - at);
+    at = amp + 1;
+    if (!param.starts_with("timeout_ms=")) continue;
+    const std::string v = param.substr(11);
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), timeout_ms);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || timeout_ms < 0 || timeout_ms > 3'600'000)
+      return error(400, "timeout_ms must be an integer in [0, 3600000], not '" + v + "'");
+  }
+  const std::chrono::milliseconds timeout(timeout_ms);
+  if (action == "pause") return flow->pause(timeout);
+  if (action == "resume") return flow->resume();
+  return flow->checkpoint(timeout);
 }
 
 }  // namespace
@@ -77,13 +119,18 @@ int main(int argc, char** argv) {
     try {
       http = std::make_unique<ferry::metrics::MetricsServer>(
           registry, l.substr(0, colon), static_cast<uint16_t>(std::stoi(l.substr(colon + 1))),
-          std::map<std::string, std::function<std::string()>>{{"/status", [&flows] {
+          std::map<std::string, std::function<std::string()>>{{"/status",
+                                                               [&flows] {
                                                                  nlohmann::json j;
                                                                  j["flows"] = nlohmann::json::array();
                                                                  for (const auto& f : flows)
                                                                    j["flows"].push_back(nlohmann::json::parse(f->status_json()));
                                                                  return j.dump();
-                                                               }}});
+                                                               }}},
+          std::map<std::string, ferry::metrics::PostHandler>{
+              {"/flows/*", [&flows](const std::string& path, const std::string& query, const std::string&) {
+                 return control_request(flows, path, query);
+               }}});
       spdlog::info("status on http://{}:{}/status", l.substr(0, colon), http->port());
     } catch (const std::exception& e) {
       spdlog::critical("cannot serve {}: {}", l, e.what());

@@ -11,7 +11,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <future>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -341,6 +343,117 @@ TEST(MetricsServer, RejectsWhatItDoesNotServe) {
 
   // The server keeps serving after all of the above.
   EXPECT_EQ(http_exchange(server.port(), get("/healthz")).body, "ok\n");
+}
+
+std::string post(const std::string& path, const std::string& body) {
+  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+TEST(MetricsServer, PostRoutesGetPathQueryAndBodyAndChooseTheStatus) {
+  Registry r;
+  std::vector<std::string> seen;
+  std::mutex mu;
+  auto echo = [&](const std::string& path, const std::string& query, const std::string& body) {
+    std::lock_guard lk(mu);
+    seen.push_back(path + "|" + query + "|" + body);
+    if (path.ends_with("/missing")) return JsonReply{404, R"({"error": "unknown flow"})"};
+    if (path.ends_with("/slow")) return JsonReply{504, R"({"error": "drain", "partitions": []})"};
+    return JsonReply{200, R"({"ok": true})"};
+  };
+  MetricsServer server(r, "127.0.0.1", 0, {{"/status", [] { return std::string(R"({"flows": []})"); }}},
+                       {{"/flows/*", echo}, {"/exact", echo}});
+
+  HttpReply ok = http_exchange(server.port(), post("/flows/east/west/pause?timeout_ms=250", R"({"a": 1})"));
+  EXPECT_EQ(ok.status_line, "HTTP/1.1 200 OK");
+  EXPECT_NE(ok.headers.find("Content-Type: application/json\r\n"), std::string::npos);
+  EXPECT_EQ(ok.body, R"({"ok": true})");
+  EXPECT_EQ(http_exchange(server.port(), post("/flows/a/b/missing", "")).status_line, "HTTP/1.1 404 Not Found");
+  HttpReply slow = http_exchange(server.port(), post("/flows/a/b/slow", ""));
+  EXPECT_EQ(slow.status_line, "HTTP/1.1 504 Gateway Timeout");
+  EXPECT_EQ(slow.body, R"({"error": "drain", "partitions": []})");
+  EXPECT_EQ(http_exchange(server.port(), "POST /exact HTTP/1.1\r\nHost: x\r\n\r\n").status_line, "HTTP/1.1 200 OK");
+
+  // A body sent after the head, in a separate segment, is still read whole.
+  int fd = connect_loopback(server.port());
+  const std::string head = "POST /exact?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  ASSERT_EQ(::send(fd, "hello world", 11, MSG_NOSIGNAL), 11);
+  std::string raw;
+  char buf[1024];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_TRUE(raw.starts_with("HTTP/1.1 200 OK\r\n")) << raw;
+
+  std::lock_guard lk(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"/flows/east/west/pause|timeout_ms=250|{\"a\": 1}", "/flows/a/b/missing||",
+                                            "/flows/a/b/slow||", "/exact||", "/exact|x=1|hello world"}));
+}
+
+TEST(MetricsServer, MethodsAreCheckedPerPath) {
+  Registry r;
+  int calls = 0;
+  auto count = [&](const std::string&, const std::string&, const std::string&) {
+    ++calls;
+    return JsonReply{200, "{}"};
+  };
+  MetricsServer server(r, "127.0.0.1", 0, {{"/status", [] { return std::string("{}"); }}},
+                       {{"/flows/*", count}, {"/exact", count}});
+  HttpReply get_post_path = http_exchange(server.port(), get("/flows/east/west/pause"));
+  EXPECT_EQ(get_post_path.status_line, "HTTP/1.1 405 Method Not Allowed");
+  EXPECT_NE(get_post_path.headers.find("Allow: POST\r\n"), std::string::npos);
+  EXPECT_EQ(http_exchange(server.port(), get("/exact")).status_line, "HTTP/1.1 405 Method Not Allowed");
+  HttpReply post_get_path = http_exchange(server.port(), post("/status", "{}"));
+  EXPECT_EQ(post_get_path.status_line, "HTTP/1.1 405 Method Not Allowed");
+  EXPECT_NE(post_get_path.headers.find("Allow: GET, HEAD\r\n"), std::string::npos);
+  EXPECT_EQ(http_exchange(server.port(), post("/metrics", "")).status_line, "HTTP/1.1 405 Method Not Allowed");
+  // The prefix route needs something under the prefix; "/exact" is not a prefix of "/exactly".
+  EXPECT_EQ(http_exchange(server.port(), post("/flows/", "")).status_line, "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(http_exchange(server.port(), post("/exactly", "")).status_line, "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(http_exchange(server.port(), get("/status")).status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(MetricsServer, PostBodiesThatCannotBeServed) {
+  Registry r;
+  int calls = 0;
+  MetricsServer server(r, "127.0.0.1", 0, {},
+                       {{"/do", [&](const std::string&, const std::string&, const std::string&) -> JsonReply {
+                          ++calls;
+                          throw std::runtime_error("broken \"handler\"");
+                        }}});
+  HttpReply thrown = http_exchange(server.port(), post("/do", ""));
+  EXPECT_EQ(thrown.status_line, "HTTP/1.1 500 Internal Server Error");
+  EXPECT_EQ(thrown.body, R"({"error": "broken \"handler\""})");
+  EXPECT_EQ(http_exchange(server.port(), "POST /do HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n").status_line,
+            "HTTP/1.1 413 Content Too Large");
+  EXPECT_EQ(http_exchange(server.port(), "POST /do HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                .status_line,
+            "HTTP/1.1 501 Not Implemented");
+  EXPECT_EQ(http_exchange(server.port(), "POST /do HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n").status_line,
+            "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(MetricsServer, ABlockedPostHandlerDoesNotHoldUpScrapes) {
+  Registry r;
+  r.counter("ferry_up_total", "Up").inc();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  MetricsServer server(r, "127.0.0.1", 0, {},
+                       {{"/block", [released](const std::string&, const std::string&, const std::string&) {
+                          released.wait();
+                          return JsonReply{200, R"({"state": "paused"})"};
+                        }}});
+  auto blocked = std::async(std::launch::async, [&] { return http_exchange(server.port(), post("/block", "")); });
+  // Answered while the handler is still blocked (the socket's 5 s timeout would fail it otherwise).
+  HttpReply m = http_exchange(server.port(), get("/metrics"));
+  EXPECT_EQ(m.status_line, "HTTP/1.1 200 OK");
+  EXPECT_NE(m.body.find("ferry_up_total 1\n"), std::string::npos);
+  release.set_value();
+  HttpReply b = blocked.get();
+  EXPECT_EQ(b.status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(b.body, R"({"state": "paused"})");
 }
 
 TEST(MetricsServer, DestructionClosesOpenConnections) {

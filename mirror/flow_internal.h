@@ -1,0 +1,92 @@
+// What flow.cc (data path) and flow_control.cc (control API, checkpoints, status) share: the
+// per-partition state and client helpers. Private to ferry-mirror's Flow.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/kafka.h"
+#include "common/metrics.h"
+#include "mirror/config.h"
+#include "mirror/flow.h"
+#include "mirror/offset_translation.h"
+
+namespace ferry::mirror {
+
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
+using Message = std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)>;
+
+// Topic configs a mirror never copies: they describe the source cluster's own operations, not the
+// data (MM2's DefaultConfigPropertyFilter excludes the same kind).
+inline bool copyable_config(const std::string& key) {
+  static const std::set<std::string> excluded = {"follower.replication.throttled.replicas",
+                                                 "leader.replication.throttled.replicas",
+                                                 "message.timestamp.difference.max.ms",
+                                                 "message.timestamp.type",
+                                                 "unclean.leader.election.enable",
+                                                 "min.insync.replicas"};
+  return !excluded.contains(key);
+}
+
+inline client::Properties cluster_properties(const ClusterConfig& c, const std::string& client_id) {
+  client::Properties p = c.client;
+  p["bootstrap.servers"] = c.bootstrap_servers;
+  p["client.id"] = client_id;
+  return p;
+}
+
+/// A consumer used with assign() only, never joining its group: reads ranges of a partition.
+inline client::Handle make_probe(const ClusterConfig& c, const std::string& group) {
+  auto props = cluster_properties(c, "ferry-mirror-probe");
+  props["group.id"] = group;
+  props["enable.auto.commit"] = "false";
+  props["enable.partition.eof"] = "true";
+  props["fetch.wait.max.ms"] = "10";  // the data read is already there
+  return client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(props));
+}
+
+inline const std::vector<double>& latency_buckets() {
+  static const std::vector<double> b = metrics::exponential_buckets(0.5, 2, 16);  // 0.5 ms .. ~16 s
+  return b;
+}
+
+/// One source partition this process replicates now.
+struct Flow::PartitionState {
+  std::string source_topic;
+  std::string remote_topic;
+  int32_t partition = 0;
+  /// Next source offset to hand to the producer.
+  int64_t next_to_produce = 0;
+  /// One past the newest source offset the target acknowledged (or skipped as a loop).
+  std::atomic<int64_t> replicated_end{0};
+  /// The source's high watermark as the consumer last saw it.
+  std::atomic<int64_t> source_end{0};
+  /// Records handed to the producer and not yet acknowledged.
+  int64_t in_flight = 0;
+  OffsetMapping mapping;
+  /// This process copied the partition from the source's very start: offsets below the first
+  /// copied record never held a record (compacted away or deleted), so they translate to it.
+  bool copied_from_start = false;
+  explicit PartitionState(int64_t resync_every) : mapping(OffsetMapping::kDefaultMaxRuns, resync_every) {}
+  metrics::Counter* record_count = nullptr;
+  metrics::Counter* bytes = nullptr;
+  metrics::Histogram* latency = nullptr;
+  metrics::Gauge* record_age = nullptr;
+};
+
+/// The opaque of one produced record: where it came from.
+struct Flow::InFlight {
+  PartitionState* partition;
+  int64_t upstream_offset;
+  int64_t source_timestamp;
+  size_t bytes;
+  uint64_t generation;  // the assignment it was produced under; deliveries of older ones are ignored
+  int64_t heartbeat_ms;  // the timestamp field of a replicated heartbeat record, else -1
+};
+
+}  // namespace ferry::mirror
