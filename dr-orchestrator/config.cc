@@ -1,0 +1,391 @@
+#include "dr-orchestrator/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "client/kafka.h"
+
+namespace ferry::dr {
+
+using config::ConfigError;
+
+namespace {
+
+std::string toml_quoted(const std::string& s) { return config::to_toml(config::Value{s}); }
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+// common/config parses whole documents, so a section is written back as TOML and loaded through
+// its schema (types survive; syntax errors were already reported with positions).
+config::Values load_section(const config::Schema& schema, const toml::table& table, const std::string& where) {
+  std::ostringstream text;
+  text << toml::toml_formatter{table};
+  return config::load_toml(schema, text.str(), where);
+}
+
+bool valid_name(const std::string& s) {
+  static const std::regex re("[A-Za-z0-9._-]+");
+  return std::regex_match(s, re);
+}
+
+// "host:port" or "[v6]:port", port 0..65535.
+bool valid_listener(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() || s.size() - colon - 1 > 5) return false;
+  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+  for (char c : port)
+    if (c < '0' || c > '9') return false;
+  if (std::stoi(port) > 65535) return false;
+  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
+  return host.find(':') == std::string::npos && host.find_first_of(" \t/") == std::string::npos;
+}
+
+void flatten_client(const toml::table& t, const std::string& prefix, const std::string& where,
+                    std::map<std::string, std::string>& out) {
+  for (auto& [k, node] : t) {
+    std::string name = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (auto sub = node.as_table()) {
+      flatten_client(*sub, name, where, out);
+    } else if (auto s = node.value_exact<std::string>()) {
+      out[name] = *s;
+    } else if (auto i = node.value_exact<int64_t>()) {
+      out[name] = std::to_string(*i);
+    } else if (auto b = node.value_exact<bool>()) {
+      out[name] = *b ? "true" : "false";
+    } else if (auto d = node.value_exact<double>()) {
+      out[name] = fmt::format("{}", *d);
+    } else {
+      throw ConfigError(fmt::format("{}: client property '{}' has a {} value; expected a string, integer, float or "
+                                    "boolean (librdkafka takes lists as one comma-separated string)",
+                                    where, name, node.is_array() ? "array" : "non-scalar"));
+    }
+  }
+}
+
+RegionConfig load_region(const std::string& name, const toml::node& node, const std::string& origin) {
+  const std::string where = fmt::format("{} [regions.{}]", origin, name);
+  if (!valid_name(name))
+    throw ConfigError(fmt::format("{}: region name {} is invalid; expected one or more of [A-Za-z0-9._-]", origin,
+                                  toml_quoted(name)));
+  const toml::table* table = node.as_table();
+  if (!table) throw ConfigError(fmt::format("{}: expected a table with bootstrap.servers", where));
+  toml::table keys = *table;
+  RegionConfig r;
+  r.name = name;
+  if (const toml::node* client = table->get("client")) {
+    const toml::table* ct = client->as_table();
+    if (!ct) throw ConfigError(fmt::format("{}: key 'client' must be a table of librdkafka properties", where));
+    flatten_client(*ct, "", where + " client", r.client);
+    keys.erase("client");
+  }
+  if (r.client.count("bootstrap.servers"))
+    throw ConfigError(fmt::format("{}: set bootstrap.servers in [regions.{}] itself, not in its client table", where,
+                                  name));
+  config::Values v = load_section(region_schema(), keys, where);
+  r.bootstrap_servers = v.get_string("bootstrap.servers");
+  if (r.bootstrap_servers.empty())
+    throw ConfigError(fmt::format("{}: key 'bootstrap.servers' has value \"\"; expected host:port[,host:port...]", where));
+  // librdkafka checks names and values when the configuration is built; doing it here makes a bad
+  // property a configuration error (exit 2) instead of a region that looks down.
+  try {
+    rd_kafka_conf_destroy(client::make_conf(r.properties()));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("{} client: {}", where, e.what()));
+  }
+  r.metrics_url = v.get_string("metrics.url");
+  if (!r.metrics_url.empty()) {
+    if (std::string why = check_http_url(r.metrics_url); !why.empty())
+      throw ConfigError(fmt::format("{}: key 'metrics.url' has value {}; expected http[s]://host[:port][/path] ({})",
+                                    where, toml_quoted(r.metrics_url), why));
+  }
+  return r;
+}
+
+FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::string, RegionConfig>& regions,
+                     const std::string& origin) {
+  std::string where = fmt::format("{} [[flows]] #{}", origin, index + 1);
+  const toml::table* table = node.as_table();
+  if (!table) throw ConfigError(fmt::format("{}: expected a table", where));
+  config::Values v = load_section(flow_schema(), *table, where);
+  FlowConfig f;
+  f.source = v.get_string("source");
+  f.target = v.get_string("target");
+  std::vector<std::string> names;
+  for (const auto& [n, _] : regions) names.push_back(n);
+  for (const char* key : {"source", "target"}) {
+    const std::string& name = v.get_string(key);
+    if (!regions.count(name))
+      throw ConfigError(fmt::format("{}: key '{}' has value {}; expected one of the [regions]: {}", where, key,
+                                    toml_quoted(name), join(names, ", ")));
+  }
+  if (f.source == f.target)
+    throw ConfigError(fmt::format("{}: keys 'source' and 'target' are both {}; a flow goes from one region to another",
+                                  where, toml_quoted(f.source)));
+  f.status_urls = v.get_list("status.urls");
+  if (f.status_urls.empty())
+    throw ConfigError(fmt::format("{}: key 'status.urls' is empty; expected the base URL of every ferry-mirror process "
+                                  "running {}->{}",
+                                  where, f.source, f.target));
+  for (auto& url : f.status_urls) {
+    if (std::string why = check_http_url(url); !why.empty())
+      throw ConfigError(fmt::format("{}: key 'status.urls' has value {}; expected http[s]://host:port ({})", where,
+                                    toml_quoted(url), why));
+    while (!url.empty() && url.back() == '/') url.pop_back();
+  }
+  return f;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> RegionConfig::properties() const {
+  auto p = client;
+  p["bootstrap.servers"] = bootstrap_servers;
+  return p;
+}
+
+const RegionConfig& DrConfig::region(const std::string& name) const {
+  auto it = regions.find(name);
+  if (it == regions.end()) {
+    std::vector<std::string> names;
+    for (const auto& [n, _] : regions) names.push_back(n);
+    throw ConfigError(fmt::format("unknown region {}; expected one of: {}", toml_quoted(name), join(names, ", ")));
+  }
+  return it->second;
+}
+
+const FlowConfig* DrConfig::flow(const std::string& source, const std::string& target) const {
+  for (const auto& f : flows)
+    if (f.source == source && f.target == target) return &f;
+  return nullptr;
+}
+
+std::string check_http_url(const std::string& url) {
+  static const std::regex re(R"(^(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:([0-9]{1,5}))?(/[^\s]*)?$)");
+  std::smatch m;
+  if (!std::regex_match(url, m, re)) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return "scheme must be http or https";
+    return "not a valid URL";
+  }
+  if (m[4].matched && std::stoi(m[4].str()) > 65535) return "port above 65535";
+  return "";
+}
+
+const config::Schema& dr_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_required_string("state.dir",
+                          "Directory of ferry-dr's durable state: `lock`, `journal.jsonl`, `state.json` and reports. "
+                          "Created if missing. Keep it on a local disk of the machine that runs ferry-dr.")
+        .add_string("audit.log", "", "Audit log file (JSON lines, hash-chained); \"\" means `<state.dir>/audit.jsonl`.")
+        .add_required_string("bootstrap.file",
+                             "Client-routing target: a file holding the current primary's bootstrap.servers, "
+                             "replaced atomically at failover/failback.")
+        .add_string("redirect.hook", "",
+                    "Optional command run with /bin/sh -c after the bootstrap file is replaced; environment "
+                    "FERRY_DR_PRIMARY (region name) and FERRY_DR_BOOTSTRAP (its bootstrap.servers). \"\" = none.")
+        .add_string("metrics.listener", "127.0.0.1:9405",
+                    "host:port where `ferry-dr watch` serves /metrics (Prometheus), /status (JSON) and /healthz; "
+                    "port 0 picks a free port; \"\" turns the endpoint off.")
+        .add_int("watch.interval.seconds", 2, 1, 86400, "Seconds between two evaluations of `ferry-dr watch`.")
+        .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                  "Log level (stderr).");
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& region_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_required_string("bootstrap.servers",
+                          "Comma-separated host:port list of the region's brokers (librdkafka bootstrap.servers).")
+        .add_string("metrics.url", "",
+                    "A broker's Prometheus endpoint (http://host:port/metrics); when set, every probe scrapes it "
+                    "and a failed scrape makes the region degraded. \"\" = not scraped.");
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& flow_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_required_string("source", "Region the flow reads from (a [regions] name).")
+        .add_required_string("target", "Region the flow writes to (a [regions] name, not the source).")
+        .add_list("status.urls", {},
+                  "Base URL (http://host:port) of the status listener of every ferry-mirror process running this "
+                  "flow; at least one. ferry-dr needs all of them: with several processes each holds a share of "
+                  "the partitions, and pausing must reach every one.");
+    return s;
+  }();
+  return schema;
+}
+
+const config::Schema& policy_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add_int("max.data.loss.records", 0, 0, INT64_MAX,
+              "Records an unplanned failover may lose without --force (the sum over partitions of what the "
+              "source holds and the target does not). Also the health threshold: a flow whose lag exceeds it "
+              "is `lagging`.")
+        .add_int("drain.timeout.seconds", 60, 1, 86400,
+                 "Planned failover: how long the mirror may take to replicate everything (lag 0) after the old "
+                 "primary is fenced.")
+        .add_int("heartbeat.max.age.seconds", 30, 1, 86400,
+                 "A flow whose newest replicated heartbeat is older than this is `stale`.")
+        .add_int("checkpoint.max.age.seconds", 60, 1, 86400,
+                 "A flow whose last checkpoint pass is older than this is `stale`.");
+    return s;
+  }();
+  return schema;
+}
+
+DrConfig load_dr_config(const std::string& toml_text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}: invalid TOML at line {}, column {}: {}", origin, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+  toml::table empty;
+  const toml::table* dr = nullptr;
+  const toml::table* regions = &empty;
+  const toml::table* policy = &empty;
+  const toml::array* flows = nullptr;
+  for (auto& [key, node] : root) {
+    std::string name(key.str());
+    if (name == "dr" && node.is_table()) {
+      dr = node.as_table();
+    } else if (name == "regions" && node.is_table()) {
+      regions = node.as_table();
+    } else if (name == "policy" && node.is_table()) {
+      policy = node.as_table();
+    } else if (name == "flows" && node.is_array()) {
+      flows = node.as_array();
+    } else if (name == "dr" || name == "regions" || name == "policy" || name == "flows") {
+      throw ConfigError(fmt::format("{}: '{}' must be {}", origin, name,
+                                    name == "flows" ? "an array of tables ([[flows]])" : "a table ([" + name + "])"));
+    } else {
+      throw ConfigError(fmt::format("{}: unknown section or key '{}'; expected [dr], [regions.<name>], [[flows]] "
+                                    "and [policy]",
+                                    origin, name));
+    }
+  }
+  if (!dr) throw ConfigError(fmt::format("{}: missing section [dr]; expected at least \"state.dir\" and "
+                                         "\"bootstrap.file\"",
+                                         origin));
+
+  DrConfig out;
+  config::Values dv = load_section(dr_schema(), *dr, origin + " [dr]");
+  out.state_dir = dv.get_string("state.dir");
+  if (out.state_dir.empty())
+    throw ConfigError(fmt::format("{} [dr]: key 'state.dir' has value \"\"; expected a directory path", origin));
+  out.audit_log = dv.get_string("audit.log").empty() ? out.state_dir / "audit.jsonl"
+                                                     : std::filesystem::path(dv.get_string("audit.log"));
+  out.bootstrap_file = dv.get_string("bootstrap.file");
+  if (out.bootstrap_file.empty())
+    throw ConfigError(fmt::format("{} [dr]: key 'bootstrap.file' has value \"\"; expected a file path", origin));
+  out.redirect_hook = dv.get_string("redirect.hook");
+  out.metrics_listener = dv.get_string("metrics.listener");
+  if (!out.metrics_listener.empty() && !valid_listener(out.metrics_listener))
+    throw ConfigError(fmt::format("{} [dr]: key 'metrics.listener' has value {}; expected host:port (port 0-65535, "
+                                  "IPv6 host in brackets) or \"\" for off",
+                                  origin, toml_quoted(out.metrics_listener)));
+  out.watch_interval = std::chrono::seconds(dv.get_int("watch.interval.seconds"));
+  out.log_level = dv.get_string("log.level");
+
+  for (auto& [key, node] : *regions) {
+    std::string name(key.str());
+    out.regions.emplace(name, load_region(name, node, origin));
+  }
+  if (out.regions.size() < 2)
+    throw ConfigError(fmt::format("{}: [regions] defines {} region(s){}; expected at least two (a primary and a "
+                                  "standby)",
+                                  origin, out.regions.size(),
+                                  out.regions.empty() ? "" : " (" + out.regions.begin()->first + ")"));
+
+  if (flows) {
+    std::set<std::pair<std::string, std::string>> seen;
+    for (size_t i = 0; i < flows->size(); ++i) {
+      FlowConfig f = load_flow((*flows)[i], i, out.regions, origin);
+      if (!seen.emplace(f.source, f.target).second)
+        throw ConfigError(fmt::format("{} [[flows]] #{}: duplicate flow {}; each source -> target pair may appear once",
+                                      origin, i + 1, f.name()));
+      out.flows.push_back(std::move(f));
+    }
+  }
+
+  config::Values pv = load_section(policy_schema(), *policy, origin + " [policy]");
+  out.policy.max_data_loss_records = pv.get_int("max.data.loss.records");
+  out.policy.drain_timeout = std::chrono::seconds(pv.get_int("drain.timeout.seconds"));
+  out.policy.heartbeat_max_age = std::chrono::seconds(pv.get_int("heartbeat.max.age.seconds"));
+  out.policy.checkpoint_max_age = std::chrono::seconds(pv.get_int("checkpoint.max.age.seconds"));
+  return out;
+}
+
+DrConfig load_dr_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_dr_config(text.str(), path.string());
+}
+
+std::string dr_config_reference() {
+  std::string out =
+      "# ferry-dr configuration reference\n\n"
+      "Generated by `ferry-dr --config-reference` from the key tables in dr-orchestrator/config.cc; do not edit by "
+      "hand. The health model, journal, audit log and exit codes are in [dr.md](dr.md).\n\n"
+      "One TOML file. Dotted keys (`log.level = ...`) and quoted keys (`\"log.level\" = ...`) are the same key; "
+      "quote keys that extend another key's name. Unknown sections and keys are errors.\n\n"
+      "```toml\n"
+      "[dr]\n"
+      "\"state.dir\" = \"/var/lib/ferry-dr\"\n"
+      "\"bootstrap.file\" = \"/etc/ferry/bootstrap.servers\"\n"
+      "\"metrics.listener\" = \"127.0.0.1:9405\"\n\n"
+      "[regions.east]\n"
+      "\"bootstrap.servers\" = \"10.0.0.1:9092\"\n"
+      "\"metrics.url\" = \"http://10.0.0.1:9404/metrics\"\n"
+      "[regions.east.client]              # librdkafka properties, passed verbatim\n"
+      "\"security.protocol\" = \"plaintext\"\n\n"
+      "[regions.west]\n"
+      "\"bootstrap.servers\" = \"10.1.0.1:9092\"\n\n"
+      "[[flows]]\n"
+      "source = \"east\"\n"
+      "target = \"west\"\n"
+      "\"status.urls\" = [\"http://10.1.0.5:8083\"]\n\n"
+      "[policy]\n"
+      "\"max.data.loss.records\" = 0\n"
+      "```\n\n"
+      "## `[dr]`\n\n";
+  out += dr_schema().markdown_reference();
+  out +=
+      "\n## `[regions.<name>]`\n\n"
+      "At least two regions. The name is one or more of `[A-Za-z0-9._-]`; it is what `--to` and the flows "
+      "refer to and should be the mirror's cluster alias for the same cluster.\n\n";
+  out += region_schema().markdown_reference();
+  out +=
+      "\nThe optional `[regions.<name>.client]` table holds librdkafka properties (strings, integers, floats, "
+      "booleans; nested tables flatten to dotted names) for ferry-dr's Kafka clients of that region. The "
+      "IncrementalAlterConfigs client that writes `ferry.cluster.role` speaks PLAINTEXT only until the security "
+      "issue adds TLS and SASL; with another `security.protocol` setting the role fails with a clear error.\n\n"
+      "## `[[flows]]`\n\n"
+      "One entry per mirror flow (each source -> target pair at most once; source and target differ). Zero flows "
+      "is allowed (health only).\n\n";
+  out += flow_schema().markdown_reference();
+  out += "\n## `[policy]`\n\n";
+  out += policy_schema().markdown_reference();
+  return out;
+}
+
+}  // namespace ferry::dr

@@ -1,0 +1,306 @@
+#include "dr-orchestrator/kafka_admin.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <set>
+
+#include "client/kafka.h"
+#include "common/clock.h"
+#include "dr-orchestrator/errors.h"
+#include "dr-orchestrator/mirror_client.h"
+#include "dr-orchestrator/role_client.h"
+
+namespace ferry::dr {
+
+namespace {
+
+using EventPtr = std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)>;
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)>;
+using ResourcePtr = std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)>;
+
+// One DescribeConfigs of `resources`; returns name -> (config name -> value) per resource, and
+// per-resource errors in `errors`. Throws client::KafkaError when the request itself fails.
+std::map<std::string, std::map<std::string, std::string>> describe_configs(
+    rd_kafka_t* rk, rd_kafka_ResourceType_t type, const std::vector<std::string>& names,
+    std::chrono::milliseconds timeout, std::map<std::string, std::string>& errors) {
+  std::vector<ResourcePtr> owned;
+  std::vector<rd_kafka_ConfigResource_t*> arr;
+  for (const auto& n : names) {
+    owned.emplace_back(rd_kafka_ConfigResource_new(type, n.c_str()), &rd_kafka_ConfigResource_destroy);
+    arr.push_back(owned.back().get());
+  }
+  std::unique_ptr<rd_kafka_AdminOptions_t, void (*)(rd_kafka_AdminOptions_t*)> opts(
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS), &rd_kafka_AdminOptions_destroy);
+  char errstr[256];
+  rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr, sizeof errstr);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), &rd_kafka_queue_destroy);
+  rd_kafka_DescribeConfigs(rk, arr.data(), arr.size(), opts.get(), q.get());
+  EventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 2000), &rd_kafka_event_destroy);
+  if (!ev) throw client::KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, "DescribeConfigs: no reply");
+  if (auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* s = rd_kafka_event_error_string(ev.get());
+    throw client::KafkaError(err, fmt::format("DescribeConfigs: {}", s ? s : rd_kafka_err2str(err)));
+  }
+  size_t n = 0;
+  const auto** out = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
+  std::map<std::string, std::map<std::string, std::string>> result;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string name = rd_kafka_ConfigResource_name(out[i]);
+    if (auto err = rd_kafka_ConfigResource_error(out[i]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* s = rd_kafka_ConfigResource_error_string(out[i]);
+      errors[name] = fmt::format("{}: {}", rd_kafka_err2name(err), s ? s : rd_kafka_err2str(err));
+      continue;
+    }
+    auto& configs = result[name];
+    size_t m = 0;
+    const auto** entries = rd_kafka_ConfigResource_configs(out[i], &m);
+    for (size_t j = 0; j < m; ++j)
+      if (const char* v = rd_kafka_ConfigEntry_value(entries[j])) configs[rd_kafka_ConfigEntry_name(entries[j])] = v;
+  }
+  return result;
+}
+
+}  // namespace
+
+const char* to_string(ClusterRole r) { return r == ClusterRole::primary ? "primary" : "standby"; }
+
+ClusterRole parse_cluster_role(const std::string& s) {
+  if (s == "primary") return ClusterRole::primary;
+  if (s == "standby") return ClusterRole::standby;
+  throw std::invalid_argument(fmt::format("cluster role '{}' is neither \"primary\" nor \"standby\"", s));
+}
+
+struct RegionClient::Impl {
+  std::unique_ptr<client::Admin> admin;
+};
+
+RegionClient::RegionClient(RegionConfig region, std::chrono::milliseconds timeout)
+    : region_(std::move(region)), timeout_(timeout), impl_(std::make_unique<Impl>()) {
+  // Validate the properties now (librdkafka checks them when the conf is built), so a bad
+  // client property is a configuration error at startup rather than a probe failure later.
+  try {
+    rd_kafka_conf_destroy(client::make_conf(region_.properties()));
+  } catch (const std::invalid_argument& e) {
+    throw DrError(Exit::bad_input, fmt::format("region {}: invalid client property: {}", region_.name, e.what()));
+  }
+}
+
+RegionClient::~RegionClient() = default;
+
+namespace {
+
+client::Admin& admin_of(std::unique_ptr<client::Admin>& a, const RegionConfig& r, std::chrono::milliseconds timeout) {
+  if (!a) {
+    auto props = r.properties();
+    // A probe must fail fast when the region is gone instead of retrying for minutes.
+    props.try_emplace("socket.connection.setup.timeout.ms", std::to_string(timeout.count()));
+    props.try_emplace("client.id", "ferry-dr");
+    a = std::make_unique<client::Admin>(props, timeout);
+  }
+  return *a;
+}
+
+MetadataPtr metadata(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk, 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw client::KafkaError(err, fmt::format("Metadata: {}", rd_kafka_err2str(err)));
+  return MetadataPtr(md, &rd_kafka_metadata_destroy);
+}
+
+// Latest offsets of `parts` in one ListOffsets round (offsets_for_times with the "latest"
+// timestamp -1, which librdkafka batches per leader).
+void fill_end_offsets(rd_kafka_t* rk, std::vector<PartitionHealth>& parts, std::chrono::milliseconds timeout,
+                      std::string& error) {
+  if (parts.empty()) return;
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())), &rd_kafka_topic_partition_list_destroy);
+  for (const auto& p : parts)
+    if (!p.offline()) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_END;
+  if (list->cnt == 0) return;
+  auto err = rd_kafka_offsets_for_times(rk, list.get(), static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = fmt::format("ListOffsets: {}", rd_kafka_err2name(err));
+    return;
+  }
+  std::map<TopicPartition, int64_t> got;
+  for (int i = 0; i < list->cnt; ++i)
+    if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) got[{list->elems[i].topic, list->elems[i].partition}] = list->elems[i].offset;
+  for (auto& p : parts)
+    if (auto it = got.find({p.topic, p.partition}); it != got.end()) p.log_end_offset = it->second;
+}
+
+}  // namespace
+
+RegionHealth RegionClient::probe() {
+  RegionHealth h;
+  h.region = region_.name;
+  std::vector<std::string> errors;
+  try {
+    client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
+    rd_kafka_t* rk = admin.handle();
+    MetadataPtr md = metadata(rk, timeout_);
+    h.reachable = true;
+    h.brokers = md->broker_cnt;
+    // librdkafka 2.0.2 has no DescribeCluster; its controllerid() is Metadata's controller_id.
+    h.controller_id = rd_kafka_controllerid(rk, static_cast<int>(timeout_.count()));
+    std::vector<std::string> topics;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      const auto& t = md->topics[i];
+      if (std::string_view(t.topic).starts_with("__")) continue;
+      if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        errors.push_back(fmt::format("topic {}: {}", t.topic, rd_kafka_err2name(t.err)));
+        continue;
+      }
+      topics.push_back(t.topic);
+      for (int j = 0; j < t.partition_cnt; ++j) {
+        const auto& p = t.partitions[j];
+        PartitionHealth ph;
+        ph.topic = t.topic;
+        ph.partition = p.id;
+        ph.leader = p.err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ? -1 : p.leader;
+        ph.replicas.assign(p.replicas, p.replicas + p.replica_cnt);
+        ph.isr.assign(p.isrs, p.isrs + p.isr_cnt);
+        h.partition_details.push_back(std::move(ph));
+      }
+    }
+    if (!topics.empty()) {
+      std::map<std::string, std::string> errs;
+      try {
+        auto configs = describe_configs(rk, RD_KAFKA_RESOURCE_TOPIC, topics, timeout_, errs);
+        for (auto& p : h.partition_details) {
+          auto it = configs.find(p.topic);
+          if (it == configs.end()) continue;
+          if (auto mi = it->second.find("min.insync.replicas"); mi != it->second.end()) {
+            try {
+              p.min_isr = std::stoi(mi->second);
+            } catch (const std::exception&) {
+            }
+          }
+        }
+      } catch (const client::KafkaError& e) {
+        errors.push_back(fmt::format("DescribeConfigs topics: {}", e.what()));
+      }
+      for (const auto& [t, e] : errs) errors.push_back(fmt::format("DescribeConfigs topic {}: {}", t, e));
+    }
+    std::string lo_error;
+    fill_end_offsets(rk, h.partition_details, timeout_, lo_error);
+    if (!lo_error.empty()) errors.push_back(lo_error);
+    if (md->broker_cnt > 0) {
+      try {
+        h.role = to_string(cluster_role());
+      } catch (const DrError& e) {
+        errors.push_back(e.what());
+      }
+    }
+  } catch (const client::KafkaError& e) {
+    errors.push_back(fmt::format("{} ({})", e.what(), e.code()));
+  } catch (const std::exception& e) {
+    errors.push_back(e.what());
+  }
+  if (!region_.metrics_url.empty()) {
+    try {
+      http_get(region_.metrics_url, timeout_);
+      h.metrics_up = true;
+    } catch (const MirrorError& e) {
+      h.metrics_up = false;
+      errors.push_back(fmt::format("metrics: {}", e.what()));
+    }
+  }
+  recount(h);
+  for (size_t i = 0; i < errors.size(); ++i) h.error += (i ? "; " : "") + errors[i];
+  h.probed_at_ms = wall_clock_ms();
+  return h;
+}
+
+ClusterRole RegionClient::cluster_role() {
+  try {
+    client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
+    MetadataPtr md = metadata(admin.handle(), timeout_);
+    if (md->broker_cnt == 0) throw DrError(Exit::failed, fmt::format("region {}: Metadata lists no broker", region_.name));
+    const std::string broker = std::to_string(md->brokers[0].id);
+    std::map<std::string, std::string> errs;
+    auto configs = describe_configs(admin.handle(), RD_KAFKA_RESOURCE_BROKER, {broker}, timeout_, errs);
+    if (auto e = errs.find(broker); e != errs.end())
+      throw DrError(Exit::failed, fmt::format("region {}: DescribeConfigs of broker {}: {}", region_.name, broker, e->second));
+    const auto& c = configs[broker];
+    auto it = c.find(kClusterRoleKey);
+    // A broker that does not list the key has no role support: it accepts writes, like a primary.
+    if (it == c.end()) return ClusterRole::primary;
+    try {
+      return parse_cluster_role(it->second);
+    } catch (const std::invalid_argument& e) {
+      throw DrError(Exit::failed, fmt::format("region {}: broker {}: {}", region_.name, broker, e.what()));
+    }
+  } catch (const client::KafkaError& e) {
+    throw DrError(Exit::failed, fmt::format("region {}: reading {}: {} ({})", region_.name, kClusterRoleKey, e.what(), e.code()));
+  }
+}
+
+void RegionClient::set_cluster_role(ClusterRole role) {
+  if (auto it = region_.client.find("security.protocol"); it != region_.client.end()) {
+    std::string p = it->second;
+    for (auto& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (p != "plaintext")
+      throw DrError(Exit::failed,
+                    fmt::format("region {}: cannot write {}: ferry-dr's IncrementalAlterConfigs client speaks PLAINTEXT "
+                                "only (TLS/SASL arrive with the security issue), and security.protocol is '{}'",
+                                region_.name, kClusterRoleKey, it->second));
+  }
+  try {
+    incremental_alter_broker_configs(region_.bootstrap_servers, "",
+                                     {ConfigOp{kClusterRoleKey, ConfigOp::Kind::set, std::string(to_string(role))}},
+                                     timeout_);
+  } catch (const KafkaRequestError& e) {
+    throw DrError(Exit::failed, fmt::format("region {}: setting {}={}: {}", region_.name, kClusterRoleKey, to_string(role),
+                                            e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw DrError(Exit::bad_input, fmt::format("region {}: {}", region_.name, e.what()));
+  }
+}
+
+std::map<TopicPartition, int64_t> RegionClient::log_end_offsets(const std::vector<std::string>& topics) {
+  try {
+    client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
+    MetadataPtr md = metadata(admin.handle(), timeout_);
+    std::set<std::string> wanted(topics.begin(), topics.end());
+    std::vector<PartitionHealth> parts;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      const auto& t = md->topics[i];
+      const bool want = wanted.empty() ? !std::string_view(t.topic).starts_with("__") : wanted.count(t.topic) > 0;
+      if (!want || t.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      wanted.erase(t.topic);
+      for (int j = 0; j < t.partition_cnt; ++j) {
+        PartitionHealth p;
+        p.topic = t.topic;
+        p.partition = t.partitions[j].id;
+        p.leader = 0;  // fill_end_offsets skips leaderless partitions; here the broker decides
+        parts.push_back(std::move(p));
+      }
+    }
+    if (!topics.empty() && !wanted.empty())
+      throw DrError(Exit::failed, fmt::format("region {}: topic '{}' does not exist", region_.name, *wanted.begin()));
+    std::string error;
+    fill_end_offsets(admin.handle(), parts, timeout_, error);
+    if (!error.empty()) throw DrError(Exit::failed, fmt::format("region {}: {}", region_.name, error));
+    std::map<TopicPartition, int64_t> out;
+    for (const auto& p : parts) {
+      if (p.log_end_offset < 0)
+        throw DrError(Exit::failed, fmt::format("region {}: no log end offset for {}-{}", region_.name, p.topic, p.partition));
+      out[{p.topic, p.partition}] = p.log_end_offset;
+    }
+    return out;
+  } catch (const client::KafkaError& e) {
+    throw DrError(Exit::failed, fmt::format("region {}: {} ({})", region_.name, e.what(), e.code()));
+  }
+}
+
+ClusterRole cluster_role(const RegionConfig& region) { return RegionClient(region).cluster_role(); }
+void set_cluster_role(const RegionConfig& region, ClusterRole role) { RegionClient(region).set_cluster_role(role); }
+std::map<TopicPartition, int64_t> log_end_offsets(const RegionConfig& region, const std::vector<std::string>& topics) {
+  return RegionClient(region).log_end_offsets(topics);
+}
+RegionHealth probe(const RegionConfig& region) { return RegionClient(region).probe(); }
+
+}  // namespace ferry::dr

@@ -1,0 +1,326 @@
+// ferry-dr: disaster-recovery health monitoring and (later) journaled failover for Ferry regions.
+// Usage and exit codes are in print_usage(); the full reference is docs/dr.md.
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "common/daemon.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
+#include "dr-orchestrator/audit.h"
+#include "dr-orchestrator/config.h"
+#include "dr-orchestrator/errors.h"
+#include "dr-orchestrator/journal.h"
+#include "dr-orchestrator/kafka_admin.h"
+#include "dr-orchestrator/status.h"
+
+namespace {
+
+using namespace ferry::dr;
+
+constexpr int code(Exit e) { return static_cast<int>(e); }
+
+void print_usage(std::ostream& out) {
+  out << "ferry-dr: health of Ferry regions and mirror flows, for disaster recovery.\n\n"
+         "Usage:\n"
+         "  ferry-dr status --config FILE [--json]   probe every region and flow once and print the result\n"
+         "  ferry-dr watch --config FILE             evaluate every watch.interval.seconds until SIGTERM/SIGINT;\n"
+         "                                           serve /metrics, /status, /healthz on metrics.listener and\n"
+         "                                           log every state change\n"
+         "  ferry-dr audit verify (--config FILE | --file AUDIT.jsonl)\n"
+         "                                           check the audit log's hash chain; report the first broken line\n"
+         "  ferry-dr role REGION --config FILE [primary|standby]\n"
+         "                                           print the region's ferry.cluster.role, or set it (under the\n"
+         "                                           operation lock; IncrementalAlterConfigs on the cluster default)\n"
+         "  ferry-dr --config-reference              every configuration key as Markdown (docs/dr-config.md)\n"
+         "  ferry-dr [COMMAND] --help                this text\n\n"
+         "Coming (not built yet): failover --to REGION [--planned|--force] [--max-data-loss RECORDS], failback,\n"
+         "resume, drill.\n\n"
+         "Exit codes: 0 ok / everything healthy; 1 something unhealthy or a failure (the reason is printed);\n"
+         "2 bad configuration or arguments (the message names the key); 3 another ferry-dr operation holds\n"
+         "<state.dir>/lock; 4 corrupt journal.\n";
+}
+
+std::string joined(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
+  return s;
+}
+
+struct Args {
+  std::vector<std::string> words;  // subcommand words
+  std::string config;
+  std::string file;
+  bool json = false;
+  bool help = false;
+};
+
+std::optional<Args> parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&](const std::string& name) -> std::optional<std::string> {
+      if (s.rfind(name + "=", 0) == 0) return s.substr(name.size() + 1);
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    if (s == "--help" || s == "-h") {
+      a.help = true;
+    } else if (s == "--json") {
+      a.json = true;
+    } else if (s == "--config" || s.rfind("--config=", 0) == 0) {
+      auto v = value("--config");
+      if (!v) {
+        std::cerr << "ferry-dr: --config needs a file; see ferry-dr --help\n";
+        return std::nullopt;
+      }
+      a.config = *v;
+    } else if (s == "--file" || s.rfind("--file=", 0) == 0) {
+      auto v = value("--file");
+      if (!v) {
+        std::cerr << "ferry-dr: --file needs a path; see ferry-dr --help\n";
+        return std::nullopt;
+      }
+      a.file = *v;
+    } else if (!s.empty() && s[0] == '-' && s != "--config-reference") {
+      std::cerr << "ferry-dr: unknown option '" << s << "'; see ferry-dr --help\n";
+      return std::nullopt;
+    } else {
+      a.words.push_back(s);
+    }
+  }
+  return a;
+}
+
+std::optional<DrConfig> load(const Args& a) {
+  if (a.config.empty()) {
+    std::cerr << "ferry-dr: " << (a.words.empty() ? "" : a.words[0]) << " needs --config FILE; see ferry-dr --help\n";
+    return std::nullopt;
+  }
+  try {
+    DrConfig c = load_dr_config_file(a.config);
+    ferry::logging::init("dr", c.log_level);
+    return c;
+  } catch (const std::exception& e) {
+    std::cerr << "ferry-dr: invalid configuration: " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+// Audit for read-only commands: a log that cannot be written is reported but does not stop a
+// health check (operations, which change regions, fail closed instead).
+struct SoftAudit {
+  std::unique_ptr<AuditLog> log;
+  SoftAudit(const DrConfig& c, const std::string& command) {
+    try {
+      log = std::make_unique<AuditLog>(c.audit_log, command);
+    } catch (const std::exception& e) {
+      spdlog::warn("audit log unavailable: {}", e.what());
+    }
+  }
+  void record(const std::string& what, const std::string& result, const std::string& reason = "",
+              const nlohmann::json& details = nlohmann::json::object()) {
+    if (!log) return;
+    try {
+      log->record(what, result, reason, details);
+    } catch (const std::exception& e) {
+      spdlog::warn("audit log: {}", e.what());
+    }
+  }
+};
+
+int cmd_status(const Args& a, const std::string& command) {
+  auto cfg = load(a);
+  if (!cfg) return code(Exit::bad_input);
+  SoftAudit audit(*cfg, command);
+  audit.record("status", "started");
+  StatusReport r = collect_status(*cfg);
+  if (a.json)
+    std::cout << to_json(r).dump(2) << "\n";
+  else
+    std::cout << to_table(r);
+  const bool ok = r.all_healthy();
+  if (!r.journal_error.empty()) {
+    std::cerr << "ferry-dr: " << r.journal_error << "\n";
+    audit.record("status", "failed", r.journal_error, {{"healthy", ok}});
+    return code(Exit::corrupt_journal);
+  }
+  audit.record("status", ok ? "ok" : "failed", ok ? "" : "not every region is healthy and every flow ok",
+               {{"healthy", ok}});
+  return code(ok ? Exit::ok : Exit::failed);
+}
+
+int cmd_watch(const Args& a, const std::string& command) {
+  auto cfg = load(a);
+  if (!cfg) return code(Exit::bad_input);
+  const sigset_t signals = ferry::block_stop_signals();
+  SoftAudit audit(*cfg, command);
+  audit.record("watch", "started");
+  ferry::metrics::Registry registry;
+  Watcher watcher(registry);
+  std::mutex mu;
+  std::string last_json = "{}";
+  std::unique_ptr<ferry::metrics::MetricsServer> http;
+  if (!cfg->metrics_listener.empty()) {
+    const auto& l = cfg->metrics_listener;
+    const auto colon = l.rfind(':');
+    try {
+      http = std::make_unique<ferry::metrics::MetricsServer>(
+          registry, l.substr(0, colon), static_cast<uint16_t>(std::stoi(l.substr(colon + 1))),
+          std::map<std::string, std::function<std::string()>>{{"/status", [&] {
+                                                                 std::lock_guard lk(mu);
+                                                                 return last_json;
+                                                               }}});
+      spdlog::info("serving http://{}:{}/metrics and /status", l.substr(0, colon), http->port());
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot serve {}: {}", l, e.what());
+      audit.record("watch", "failed", std::string("cannot serve metrics.listener: ") + e.what());
+      return code(Exit::failed);
+    }
+  }
+  // The loop runs on its own thread so the main thread can wait for the stop signal.
+  std::atomic<bool> stop{false};
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  std::thread loop([&] {
+    while (!stop) {
+      StatusReport r = collect_status(*cfg);
+      {
+        std::lock_guard lk(mu);
+        last_json = to_json(r).dump();
+      }
+      watcher.observe(r);
+      std::unique_lock lk(stop_mu);
+      stop_cv.wait_for(lk, cfg->watch_interval, [&] { return stop.load(); });
+    }
+  });
+  const char* sig = ferry::wait_for_stop_signal(signals);
+  spdlog::info("received {}; stopping", sig);
+  {
+    std::lock_guard lk(stop_mu);
+    stop = true;
+  }
+  stop_cv.notify_all();
+  loop.join();
+  http.reset();
+  audit.record("watch", "ok", std::string("stopped by ") + sig);
+  return code(Exit::ok);
+}
+
+int cmd_audit_verify(const Args& a, const std::string& command) {
+  std::filesystem::path path = a.file;
+  std::optional<DrConfig> cfg;
+  if (path.empty()) {
+    cfg = load(a);
+    if (!cfg) return code(Exit::bad_input);
+    path = cfg->audit_log;
+  }
+  AuditVerifyResult r = verify_audit_log(path);
+  if (r.ok)
+    std::cout << path.string() << ": ok, " << r.lines << " line(s), chain intact\n";
+  else
+    std::cout << path.string() << ": BROKEN at line " << r.first_bad << ": " << r.reason << "\n";
+  // Recorded after verifying, so the check itself does not extend the chain it reports on.
+  if (cfg) {
+    SoftAudit audit(*cfg, command);
+    audit.record("audit verify", "started");
+    audit.record("audit verify", r.ok ? "ok" : "failed", r.reason, {{"lines", r.lines}, {"first_bad", r.first_bad}});
+  }
+  return code(r.ok ? Exit::ok : Exit::failed);
+}
+
+// Manual fencing/unfencing: refused while an operation holds the lock, and audited like one (an
+// audit log that cannot be written stops the change).
+int cmd_role(const Args& a, const std::string& command) {
+  auto cfg = load(a);
+  if (!cfg) return code(Exit::bad_input);
+  const auto& w = a.words;
+  const RegionConfig* region = nullptr;
+  try {
+    region = &cfg->region(w[1]);
+  } catch (const std::exception& e) {
+    std::cerr << "ferry-dr: " << e.what() << "\n";
+    SoftAudit(*cfg, command).record("role", "refused", e.what());
+    return code(Exit::bad_input);
+  }
+  if (w.size() == 2) {
+    SoftAudit audit(*cfg, command);
+    audit.record("role get", "started", "", {{"region", region->name}});
+    try {
+      ClusterRole role = RegionClient(*region).cluster_role();
+      audit.record("role get", "ok", "", {{"region", region->name}, {"role", to_string(role)}});
+      std::cout << region->name << " " << to_string(role) << "\n";
+      return code(Exit::ok);
+    } catch (const DrError& e) {
+      audit.record("role get", "failed", e.what(), {{"region", region->name}});
+      throw;
+    }
+  }
+  ClusterRole role;
+  try {
+    role = parse_cluster_role(w[2]);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "ferry-dr: " << e.what() << "\n";
+    return code(Exit::bad_input);
+  }
+  AuditLog audit(cfg->audit_log, command);
+  const nlohmann::json details{{"region", region->name}, {"role", to_string(role)}};
+  audit.record("role set", "started", "", details);
+  try {
+    Journal lock = Journal::open(cfg->state_dir, command);
+    RegionClient(*region).set_cluster_role(role);
+  } catch (const DrError& e) {
+    audit.record("role set", e.code() == Exit::lock_held ? "refused" : "failed", e.what(), details);
+    throw;
+  }
+  audit.record("role set", "ok", "", details);
+  std::cout << region->name << " " << to_string(role) << "\n";
+  return code(Exit::ok);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = parse(argc, argv);
+  if (!args) return code(Exit::bad_input);
+  const std::string command = joined(argc, argv);
+  const auto& w = args->words;
+  if (w.empty() || args->help) {
+    if (!args->help && w.empty()) {
+      std::cerr << "ferry-dr: no command; see ferry-dr --help\n";
+      return code(Exit::bad_input);
+    }
+    print_usage(std::cout);
+    return code(Exit::ok);
+  }
+  try {
+    if (w[0] == "--config-reference" && w.size() == 1) {
+      std::cout << dr_config_reference();
+      return code(Exit::ok);
+    }
+    if (w[0] == "status" && w.size() == 1) return cmd_status(*args, command);
+    if (w[0] == "watch" && w.size() == 1) return cmd_watch(*args, command);
+    if (w[0] == "role" && (w.size() == 2 || w.size() == 3)) return cmd_role(*args, command);
+    if (w[0] == "audit" && w.size() == 2 && w[1] == "verify") return cmd_audit_verify(*args, command);
+    if (w[0] == "failover" || w[0] == "failback" || w[0] == "resume" || w[0] == "drill") {
+      std::cerr << "ferry-dr: '" << w[0] << "' is not built yet (see ferry-dr --help)\n";
+      return code(Exit::bad_input);
+    }
+    std::cerr << "ferry-dr: unknown command '" << command.substr(command.find(' ') + 1) << "'; see ferry-dr --help\n";
+    return code(Exit::bad_input);
+  } catch (const DrError& e) {
+    std::cerr << "ferry-dr: " << e.what() << "\n";
+    return code(e.code());
+  }
+}

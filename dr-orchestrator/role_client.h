@@ -1,0 +1,52 @@
+// A small blocking Kafka client for the one request librdkafka 2.0.2 lacks:
+// IncrementalAlterConfigs (API key 44, KIP-339). AlterConfigs would replace every other dynamic
+// config of the entity, so ferry-dr writes the cluster role with this instead.
+//
+// PLAINTEXT only: TLS and SASL for this client arrive with the security issue (a region whose
+// client properties ask for another security.protocol is refused with a clear error, not
+// silently downgraded).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry::dr {
+
+/// A failed IncrementalAlterConfigs exchange. `code` is the Kafka error name from the response
+/// ("INVALID_CONFIG", "POLICY_VIOLATION", "CLUSTER_AUTHORIZATION_FAILED", ...) or, when no
+/// answer came, "NETWORK" (connect/IO/timeout on every bootstrap server), "UNSUPPORTED_VERSION"
+/// (the broker's ApiVersions lacks key 44) or "DECODE" (unparsable response). what() says which
+/// server, the code, the broker's error_message and what to do.
+class KafkaRequestError : public std::runtime_error {
+ public:
+  KafkaRequestError(std::string code, const std::string& what) : std::runtime_error(what), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+/// One KIP-339 operation on one config key.
+struct ConfigOp {
+  enum class Kind : int8_t { set = 0, remove = 1 };  ///< on-wire config_operation (DELETE = 1)
+  std::string name;
+  Kind kind = Kind::set;
+  std::optional<std::string> value;  ///< required for set, ignored for remove
+};
+
+/// Sends IncrementalAlterConfigs for the BROKER resource `broker` ("" = the cluster-wide default
+/// entity, which every broker of the cluster applies) to the first of `bootstrap_servers`
+/// ("host:port,host:port") that accepts a TCP connection and answers ApiVersions; each server
+/// gets at most `timeout` for the whole exchange. The highest version both sides support is used
+/// (v0 classic, v1 flexible). Throws std::invalid_argument for an unparsable server list,
+/// KafkaRequestError otherwise (broker error codes map 1:1 to `code`).
+void incremental_alter_broker_configs(const std::string& bootstrap_servers, const std::string& broker,
+                                      const std::vector<ConfigOp>& ops,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace ferry::dr

@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "dr-orchestrator/audit.h"
+
+namespace ferry::dr {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AuditTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/dr_audit_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ / "sub" / "audit.jsonl";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::vector<std::string> lines() {
+    std::ifstream in(path_);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  void rewrite(const std::vector<std::string>& ls) {
+    std::ofstream out(path_, std::ios::trunc);
+    for (const auto& l : ls) out << l << "\n";
+  }
+  void write_three() {
+    AuditLog log(path_, "ferry-dr failover --to west");
+    log.record("command", "started", "", {}, "op-1");
+    log.record("step fence", "ok", "", {{"region", "east"}}, "op-1");
+    log.record("command", "refused", "target unreachable", {}, "op-1");
+  }
+  fs::path dir_, path_;
+};
+
+TEST_F(AuditTest, EntriesCarryWhoWhatWhenAndChain) {
+  write_three();
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 3u);
+  auto first = nlohmann::json::parse(ls[0]);
+  EXPECT_EQ(first["prev"], std::string(64, '0'));
+  EXPECT_EQ(first["command"], "ferry-dr failover --to west");
+  EXPECT_EQ(first["who"]["pid"], ::getpid());
+  EXPECT_EQ(first["result"], "started");
+  EXPECT_EQ(first["ts"].get<std::string>().size(), std::string("2024-01-01T00:00:00.000Z").size());
+  auto second = nlohmann::json::parse(ls[1]);
+  EXPECT_EQ(second["prev"], sha256_hex(ls[0]));
+  EXPECT_EQ(nlohmann::json::parse(ls[2])["reason"], "target unreachable");
+  auto r = verify_audit_log(path_);
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.lines, 3);
+}
+
+TEST_F(AuditTest, AppendsContinueTheChainAcrossInstances) {
+  write_three();
+  AuditLog again(path_, "ferry-dr status");
+  again.record("status", "ok");
+  EXPECT_TRUE(verify_audit_log(path_).ok);
+  EXPECT_EQ(verify_audit_log(path_).lines, 4);
+}
+
+TEST_F(AuditTest, EditedLineIsDetected) {
+  write_three();
+  auto ls = lines();
+  const auto pos = ls[1].find("\"ok\"");
+  ASSERT_NE(pos, std::string::npos);
+  ls[1].replace(pos, 4, "\"failed\"");
+  rewrite(ls);
+  auto r = verify_audit_log(path_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad, 2);
+  EXPECT_NE(r.reason.find("edited"), std::string::npos) << r.reason;
+}
+
+TEST_F(AuditTest, EditWithRecomputedHashBreaksTheNextLink) {
+  write_three();
+  auto ls = lines();
+  auto j = nlohmann::json::parse(ls[1]);
+  j["result"] = "failed";
+  j.erase("sha256");
+  j["sha256"] = sha256_hex(nlohmann::json(j).dump());
+  {
+    auto k = j;
+    k.erase("sha256");
+    j["sha256"] = sha256_hex(k.dump());
+  }
+  ls[1] = j.dump();
+  rewrite(ls);
+  auto r = verify_audit_log(path_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad, 3);
+}
+
+TEST_F(AuditTest, RemovedLineIsDetected) {
+  write_three();
+  auto ls = lines();
+  ls.erase(ls.begin());
+  rewrite(ls);
+  auto r = verify_audit_log(path_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad, 1);
+}
+
+TEST_F(AuditTest, TornAppendStaysItsOwnLineAndIsReported) {
+  write_three();
+  { std::ofstream(path_, std::ios::app) << R"({"ts": "2024-)"; }
+  AuditLog log(path_, "ferry-dr status");
+  log.record("status", "started");
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 5u);
+  EXPECT_NO_THROW(nlohmann::json::parse(ls[4]));  // the new entry did not merge with the tear
+  auto r = verify_audit_log(path_);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad, 4);
+}
+
+TEST_F(AuditTest, MissingFileIsAnError) {
+  EXPECT_FALSE(verify_audit_log(dir_ / "nope.jsonl").ok);
+}
+
+TEST(Audit, Rfc3339AndSha256) {
+  EXPECT_EQ(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(rfc3339_ms(1700000000123), "2023-11-14T22:13:20.123Z");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2
+}
+
+}  // namespace
+}  // namespace ferry::dr

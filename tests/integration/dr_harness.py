@@ -1,0 +1,108 @@
+"""ferry-dr under test: a DR helper that writes a ferry-dr TOML config for Broker/Mirror objects,
+runs one-shot commands (status, role, audit verify) and runs `ferry-dr watch` as a managed
+process with its own metrics port. FERRY_DR names the binary; tests skip without it."""
+
+import json
+import os
+import subprocess
+import time
+import unittest
+import urllib.request
+
+from ferry_harness import Broker, _die_with_parent, _ManagedProcess, free_port, toml_value
+
+
+def dr_binary():
+    """Path of ferry-dr under test; skips the calling test when it is not configured."""
+    path = os.environ.get("FERRY_DR", "")
+    if not path or not os.access(path, os.X_OK):
+        raise unittest.SkipTest(f"FERRY_DR not set to an executable ferry-dr (got {path!r})")
+    return path
+
+
+def _assign(table):
+    return "".join(f"{json.dumps(k)} = {toml_value(v)}\n" for k, v in table.items())
+
+
+class DR(_ManagedProcess):
+    """One ferry-dr configuration (regions from Broker objects, flows from Mirror objects) in its
+    own temp dir, with run() for one-shot commands and start_watch() for the daemon.
+
+    `regions` maps a name to a Broker; `flows` is a list of (source, target, [Mirror, ...]).
+    `dr` and `policy` override keys of those sections."""
+
+    name = "ferry-dr"
+
+    def __init__(self, regions, flows=(), dr=None, policy=None):
+        self.binary = dr_binary()
+        super().__init__("dr.log")
+        self.config_path = os.path.join(self.tmpdir, "dr.toml")
+        self.state_dir = os.path.join(self.tmpdir, "state")
+        self.metrics_port = free_port()
+        self.dr = {"state.dir": self.state_dir,
+                   "bootstrap.file": os.path.join(self.tmpdir, "bootstrap.servers"),
+                   "metrics.listener": f"127.0.0.1:{self.metrics_port}",
+                   "watch.interval.seconds": 1}
+        self.dr.update(dr or {})
+        self.regions = dict(regions)
+        self.flows = list(flows)
+        self.policy = dict(policy or {})
+        self.write_config()
+
+    @property
+    def status_url(self):
+        """Base URL of watch's HTTP endpoint (named like Mirror's, for the harness's failure report)."""
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+    @property
+    def audit_log(self):
+        return self.dr.get("audit.log") or os.path.join(self.state_dir, "audit.jsonl")
+
+    def write_config(self):
+        out = ["[dr]\n", _assign(self.dr)]
+        for name, b in self.regions.items():
+            out += [f"\n[regions.{json.dumps(name)}]\n",
+                    _assign({"bootstrap.servers": b.bootstrap if isinstance(b, Broker) else b})]
+        for source, target, mirrors in self.flows:
+            out += ["\n[[flows]]\n", _assign({"source": source, "target": target,
+                                              "status.urls": [m.status_url for m in mirrors]})]
+        if self.policy:
+            out += ["\n[policy]\n", _assign(self.policy)]
+        with open(self.config_path, "w") as f:
+            f.write("".join(out))
+
+    def run(self, *args, timeout=60):
+        """Runs `ferry-dr ARGS --config FILE` to completion; returns the CompletedProcess (text)."""
+        return subprocess.run([self.binary, *args, "--config", self.config_path], capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                              preexec_fn=_die_with_parent)
+
+    def status_json(self):
+        """(exit code, parsed `status --json`)."""
+        p = self.run("status", "--json")
+        try:
+            return p.returncode, json.loads(p.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"status --json printed no JSON (exit {p.returncode}); stderr:\n{p.stderr}")
+
+    def start_watch(self, timeout=15):
+        """Starts `ferry-dr watch` and waits until its /healthz answers."""
+        self._spawn(["watch", "--config", self.config_path])
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ferry-dr watch exited with {self.proc.returncode}; log:\n"
+                                     + self.log_tail())
+            try:
+                self.get("/healthz", 1)
+                return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError("ferry-dr watch /healthz not answering; log:\n" + self.log_tail())
+            time.sleep(0.05)
+
+    def get(self, path, timeout=5):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}{path}", timeout=timeout) as r:
+            return r.read().decode("utf-8")
