@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "client/kafka.h"
+#include "common/client_properties.h"
 
 namespace ferry::dr {
 
@@ -37,40 +38,6 @@ bool valid_name(const std::string& s) {
   return std::regex_match(s, re);
 }
 
-// "host:port" or "[v6]:port", port 0..65535.
-bool valid_listener(const std::string& s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() || s.size() - colon - 1 > 5) return false;
-  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
-  for (char c : port)
-    if (c < '0' || c > '9') return false;
-  if (std::stoi(port) > 65535) return false;
-  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
-  return host.find(':') == std::string::npos && host.find_first_of(" \t/") == std::string::npos;
-}
-
-void flatten_client(const toml::table& t, const std::string& prefix, const std::string& where,
-                    std::map<std::string, std::string>& out) {
-  for (auto& [k, node] : t) {
-    std::string name = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-    if (auto sub = node.as_table()) {
-      flatten_client(*sub, name, where, out);
-    } else if (auto s = node.value_exact<std::string>()) {
-      out[name] = *s;
-    } else if (auto i = node.value_exact<int64_t>()) {
-      out[name] = std::to_string(*i);
-    } else if (auto b = node.value_exact<bool>()) {
-      out[name] = *b ? "true" : "false";
-    } else if (auto d = node.value_exact<double>()) {
-      out[name] = fmt::format("{}", *d);
-    } else {
-      throw ConfigError(fmt::format("{}: client property '{}' has a {} value; expected a string, integer, float or "
-                                    "boolean (librdkafka takes lists as one comma-separated string)",
-                                    where, name, node.is_array() ? "array" : "non-scalar"));
-    }
-  }
-}
-
 RegionConfig load_region(const std::string& name, const toml::node& node, const std::string& origin) {
   const std::string where = fmt::format("{} [regions.{}]", origin, name);
   if (!valid_name(name))
@@ -84,7 +51,7 @@ RegionConfig load_region(const std::string& name, const toml::node& node, const 
   if (const toml::node* client = table->get("client")) {
     const toml::table* ct = client->as_table();
     if (!ct) throw ConfigError(fmt::format("{}: key 'client' must be a table of librdkafka properties", where));
-    flatten_client(*ct, "", where + " client", r.client);
+    config::flatten_client_properties(*ct, "", where + " client", r.client);
     keys.erase("client");
   }
   if (r.client.count("bootstrap.servers"))
@@ -297,7 +264,7 @@ DrConfig load_dr_config(const std::string& toml_text, const std::string& origin)
     throw ConfigError(fmt::format("{} [dr]: key 'bootstrap.file' has value \"\"; expected a file path", origin));
   out.redirect_hook = dv.get_string("redirect.hook");
   out.metrics_listener = dv.get_string("metrics.listener");
-  if (!out.metrics_listener.empty() && !valid_listener(out.metrics_listener))
+  if (!out.metrics_listener.empty() && !config::is_host_port(out.metrics_listener))
     throw ConfigError(fmt::format("{} [dr]: key 'metrics.listener' has value {}; expected host:port (port 0-65535, "
                                   "IPv6 host in brackets) or \"\" for off",
                                   origin, toml_quoted(out.metrics_listener)));

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/client_properties.h"
 #include "mirror/provenance.h"
 
 namespace ferry::mirror {
@@ -35,45 +36,6 @@ config::Values load_section(const config::Schema& schema, const toml::table& tab
   return config::load_toml(schema, text.str(), where);
 }
 
-// "host:port" or "[v6]:port", port 0..65535 (0 = any free port).
-bool valid_listener(const std::string& s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() || s.size() - colon - 1 > 5) return false;
-  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
-  for (char c : port)
-    if (c < '0' || c > '9') return false;
-  if (std::stoi(port) > 65535) return false;
-  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
-  return host.find(':') == std::string::npos && host.find_first_of(" \t/") == std::string::npos;
-}
-
-void flatten_client(const toml::table& t, const std::string& prefix, const std::string& where,
-                    std::map<std::string, std::string>& out) {
-  for (auto& [k, node] : t) {
-    std::string name = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-    if (auto sub = node.as_table()) {
-      flatten_client(*sub, name, where, out);
-    } else if (auto s = node.value_exact<std::string>()) {
-      out[name] = *s;
-    } else if (auto i = node.value_exact<int64_t>()) {
-      out[name] = std::to_string(*i);
-    } else if (auto b = node.value_exact<bool>()) {
-      out[name] = *b ? "true" : "false";
-    } else if (auto d = node.value_exact<double>()) {
-      out[name] = fmt::format("{}", *d);
-    } else {
-      std::ostringstream shown;
-      node.visit([&](auto&& v) {
-        if constexpr (requires { shown << toml::toml_formatter{v}; }) shown << toml::toml_formatter{v};
-      });
-      throw ConfigError(
-          fmt::format("{}: client property '{}' has value {}; expected a string, integer, float or "
-                      "boolean (librdkafka takes lists as one comma-separated string)",
-                      where, name, shown.str()));
-    }
-  }
-}
-
 ClusterConfig load_cluster(const std::string& alias, const toml::node& node, const std::string& origin) {
   const std::string where = fmt::format("{} [clusters.{}]", origin, alias);
   if (!is_valid_alias(alias))
@@ -89,7 +51,7 @@ ClusterConfig load_cluster(const std::string& alias, const toml::node& node, con
   if (const toml::node* client = table->get("client")) {
     const toml::table* ct = client->as_table();
     if (!ct) throw ConfigError(fmt::format("{}: 'client' must be a table of librdkafka properties", where));
-    flatten_client(*ct, "", where + " client", c.client);
+    config::flatten_client_properties(*ct, "", where + " client", c.client);
     keys.erase("client");
   }
   if (c.client.count("bootstrap.servers"))
@@ -306,7 +268,7 @@ MirrorConfig load_mirror_config(const std::string& toml_text, const std::string&
 
   config::Values mv = load_section(mirror_schema(), *mirror, origin + " [mirror]");
   out.status_listener = mv.get_string("status.listener");
-  if (!out.status_listener.empty() && !valid_listener(out.status_listener))
+  if (!out.status_listener.empty() && !config::is_host_port(out.status_listener))
     throw ConfigError(
         fmt::format("{} [mirror]: key 'status.listener' has value {}; expected host:port (port 0-65535, "
                     "IPv6 host in brackets) or \"\" for off",
