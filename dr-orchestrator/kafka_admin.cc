@@ -264,11 +264,12 @@ std::map<TopicPartition, int64_t> RegionClient::log_end_offsets(const std::vecto
   try {
     client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
     MetadataPtr md = metadata(admin.handle(), timeout_);
-    std::set<std::string> wanted(topics.begin(), topics.end());
+    const std::set<std::string> requested(topics.begin(), topics.end());
+    std::set<std::string> wanted = requested;  // the requested topics not found yet
     std::vector<PartitionHealth> parts;
     for (int i = 0; i < md->topic_cnt; ++i) {
       const auto& t = md->topics[i];
-      const bool want = wanted.empty() ? !std::string_view(t.topic).starts_with("__") : wanted.count(t.topic) > 0;
+      const bool want = requested.empty() ? !std::string_view(t.topic).starts_with("__") : requested.count(t.topic) > 0;
       if (!want || t.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
       wanted.erase(t.topic);
       for (int j = 0; j < t.partition_cnt; ++j) {

@@ -20,7 +20,10 @@
 #include "common/metrics_http.h"
 #include "dr-orchestrator/audit.h"
 #include "dr-orchestrator/config.h"
+#include "dr-orchestrator/drill.h"
 #include "dr-orchestrator/errors.h"
+#include "dr-orchestrator/failover.h"
+#include "dr-orchestrator/report.h"
 #include "dr-orchestrator/journal.h"
 #include "dr-orchestrator/kafka_admin.h"
 #include "dr-orchestrator/status.h"
@@ -45,8 +48,24 @@ void print_usage(std::ostream& out) {
          "                                           operation lock; IncrementalAlterConfigs on the cluster default)\n"
          "  ferry-dr --config-reference              every configuration key as Markdown (docs/dr-config.md)\n"
          "  ferry-dr [COMMAND] --help                this text\n\n"
-         "Coming (not built yet): failover --to REGION [--planned|--force] [--max-data-loss RECORDS], failback,\n"
-         "resume, drill.\n\n"
+         "  ferry-dr failover --to REGION --config FILE [--planned | --force] [--max-data-loss RECORDS] [--json]\n"
+         "                                           move the primary role to REGION: precheck, fence the old primary,\n"
+         "                                           drain (planned) or measure the loss (unplanned), stop the flow and\n"
+         "                                           translate group offsets, promote, redirect the bootstrap file,\n"
+         "                                           start the reverse flow, verify with a canary, write the report.\n"
+         "                                           --planned refuses unless the old primary is reachable; --force\n"
+         "                                           accepts a loss over --max-data-loss (default policy\n"
+         "                                           max.data.loss.records) and untranslated groups\n"
+         "  ferry-dr failback --config FILE [--json] a planned failover back to the region the last failover left\n"
+         "  ferry-dr resume --config FILE [--json]   finish the pending operation after ferry-dr was killed or a step\n"
+         "                                           after promotion failed\n"
+         "  ferry-dr drill --config FILE [--report FILE] [--json]\n"
+         "                                           planned failover and failback under a synthetic workload (topic and\n"
+         "                                           group ferry-dr.drill, following bootstrap.file); reports RPO, RTO\n"
+         "                                           and re-delivered records; exit 0 only if RPO = 0, re-delivered = 0\n"
+         "                                           and the final health is ok\n\n"
+         "Operations print progress on stderr and the Markdown report on stdout (JSON with --json); reports are\n"
+         "kept in <state.dir>/reports/.\n\n"
          "Exit codes: 0 ok / everything healthy; 1 something unhealthy or a failure (the reason is printed);\n"
          "2 bad configuration or arguments (the message names the key); 3 another ferry-dr operation holds\n"
          "<state.dir>/lock; 4 corrupt journal.\n";
@@ -64,6 +83,11 @@ struct Args {
   std::string file;
   bool json = false;
   bool help = false;
+  std::string to;                        // failover --to
+  bool planned = false;                  // --planned
+  bool force = false;                    // --force
+  std::optional<int64_t> max_data_loss;  // --max-data-loss
+  std::string report;                    // drill --report
 };
 
 std::optional<Args> parse(int argc, char** argv) {
@@ -79,6 +103,39 @@ std::optional<Args> parse(int argc, char** argv) {
       a.help = true;
     } else if (s == "--json") {
       a.json = true;
+    } else if (s == "--planned") {
+      a.planned = true;
+    } else if (s == "--force") {
+      a.force = true;
+    } else if (s == "--to" || s.rfind("--to=", 0) == 0) {
+      auto v = value("--to");
+      if (!v || v->empty()) {
+        std::cerr << "ferry-dr: --to needs a region name; see ferry-dr --help\n";
+        return std::nullopt;
+      }
+      a.to = *v;
+    } else if (s == "--report" || s.rfind("--report=", 0) == 0) {
+      auto v = value("--report");
+      if (!v || v->empty()) {
+        std::cerr << "ferry-dr: --report needs a file; see ferry-dr --help\n";
+        return std::nullopt;
+      }
+      a.report = *v;
+    } else if (s == "--max-data-loss" || s.rfind("--max-data-loss=", 0) == 0) {
+      auto v = value("--max-data-loss");
+      int64_t n = -1;
+      try {
+        size_t used = 0;
+        if (v) n = std::stoll(*v, &used);
+        if (v && used != v->size()) n = -1;
+      } catch (const std::exception&) {
+        n = -1;
+      }
+      if (n < 0) {
+        std::cerr << "ferry-dr: --max-data-loss needs a record count >= 0, got '" << (v ? *v : "") << "'\n";
+        return std::nullopt;
+      }
+      a.max_data_loss = n;
     } else if (s == "--config" || s.rfind("--config=", 0) == 0) {
       auto v = value("--config");
       if (!v) {
@@ -289,6 +346,77 @@ int cmd_role(const Args& a, const std::string& command) {
   return code(Exit::ok);
 }
 
+// failover, failback and resume: under the operation lock, audited fail-closed.
+int cmd_operation(const Args& a, const std::string& command) {
+  auto cfg = load(a);
+  if (!cfg) return code(Exit::bad_input);
+  const std::string& verb = a.words[0];
+  if (verb == "failover" && a.to.empty()) {
+    std::cerr << "ferry-dr: failover needs --to REGION; see ferry-dr --help\n";
+    return code(Exit::bad_input);
+  }
+  if (a.planned && a.force) {
+    std::cerr << "ferry-dr: --planned and --force contradict each other; choose one\n";
+    return code(Exit::bad_input);
+  }
+  AuditLog audit(cfg->audit_log, command);
+  audit.record("command " + verb, "started");
+  OperationResult r;
+  try {
+    Journal journal = Journal::open(cfg->state_dir, command);
+    Operation op(*cfg, journal, audit, [](const std::string& line) { std::cerr << line << std::endl; });
+    if (verb == "resume") {
+      r = op.resume();
+    } else {
+      FailoverRequest req;
+      req.kind = verb;
+      req.to = a.to;
+      req.planned = a.planned || verb == "failback";
+      req.force = a.force;
+      req.max_data_loss = a.max_data_loss;
+      r = op.start(req);
+    }
+  } catch (const DrError& e) {
+    audit.record("command " + verb, e.code() == Exit::failed ? "failed" : "refused", e.what());
+    throw;
+  }
+  if (!r.report.is_null()) std::cout << (a.json ? r.report.dump(2) + "\n" : render_markdown(r.report));
+  if (!r.report_md_path.empty()) std::cerr << "report: " << r.report_md_path << "\n";
+  if (r.outcome != "ok") std::cerr << "ferry-dr: " << verb << " " << r.outcome << ": " << r.reason << "\n";
+  audit.record("command " + verb, r.outcome == "ok" ? "ok" : r.outcome == "refused" ? "refused" : "failed", r.reason,
+               {{"op_id", r.op_id}, {"outcome", r.outcome}});
+  return code(r.exit == Exit::ok && r.outcome != "ok" ? Exit::failed : r.exit);
+}
+
+int run_drill_command(const Args& a, const std::string& command) {
+  auto cfg = load(a);
+  if (!cfg) return code(Exit::bad_input);
+  AuditLog audit(cfg->audit_log, command);
+  audit.record("command drill", "started");
+  DrillResult r;
+  try {
+    Journal journal = Journal::open(cfg->state_dir, command);
+    r = run_drill(*cfg, journal, audit, DrillOptions{}, [](const std::string& line) { std::cerr << line << std::endl; });
+  } catch (const DrError& e) {
+    audit.record("command drill", e.code() == Exit::failed ? "failed" : "refused", e.what());
+    throw;
+  }
+  const std::string md = render_drill_markdown(r.report);
+  std::error_code ec;
+  std::filesystem::create_directories(cfg->state_dir / "reports", ec);
+  const std::string id = r.report.value("op_id", "drill");
+  atomic_write_file(cfg->state_dir / "reports" / (id + ".json"), r.report.dump(2) + "\n");
+  atomic_write_file(cfg->state_dir / "reports" / (id + ".md"), md);
+  if (!a.report.empty()) {
+    std::filesystem::path out = a.report;
+    atomic_write_file(out, out.extension() == ".json" ? r.report.dump(2) + "\n" : md);
+    if (out.extension() != ".json") atomic_write_file(std::filesystem::path(out).replace_extension(".json"), r.report.dump(2) + "\n");
+  }
+  std::cout << (a.json ? r.report.dump(2) + "\n" : md);
+  audit.record("command drill", r.passed ? "ok" : "failed", r.passed ? "" : "the drill did not pass; see its report");
+  return code(r.passed ? Exit::ok : Exit::failed);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,10 +441,9 @@ int main(int argc, char** argv) {
     if (w[0] == "watch" && w.size() == 1) return cmd_watch(*args, command);
     if (w[0] == "role" && (w.size() == 2 || w.size() == 3)) return cmd_role(*args, command);
     if (w[0] == "audit" && w.size() == 2 && w[1] == "verify") return cmd_audit_verify(*args, command);
-    if (w[0] == "failover" || w[0] == "failback" || w[0] == "resume" || w[0] == "drill") {
-      std::cerr << "ferry-dr: '" << w[0] << "' is not built yet (see ferry-dr --help)\n";
-      return code(Exit::bad_input);
-    }
+    if ((w[0] == "failover" || w[0] == "failback" || w[0] == "resume") && w.size() == 1)
+      return cmd_operation(*args, command);
+    if (w[0] == "drill" && w.size() == 1) return run_drill_command(*args, command);
     std::cerr << "ferry-dr: unknown command '" << command.substr(command.find(' ') + 1) << "'; see ferry-dr --help\n";
     return code(Exit::bad_input);
   } catch (const DrError& e) {

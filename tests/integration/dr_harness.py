@@ -71,11 +71,37 @@ class DR(_ManagedProcess):
         with open(self.config_path, "w") as f:
             f.write("".join(out))
 
-    def run(self, *args, timeout=60):
-        """Runs `ferry-dr ARGS --config FILE` to completion; returns the CompletedProcess (text)."""
+    def run(self, *args, timeout=60, env=None):
+        """Runs `ferry-dr ARGS --config FILE` to completion; returns the CompletedProcess (text).
+        `env` adds environment variables (e.g. FERRY_DR_CRASH_AT)."""
+        full_env = dict(os.environ, **(env or {}))
         return subprocess.run([self.binary, *args, "--config", self.config_path], capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              preexec_fn=_die_with_parent)
+                              preexec_fn=_die_with_parent, env=full_env)
+
+    def state(self):
+        """state.json as a dict, or None when ferry-dr never wrote it."""
+        try:
+            with open(os.path.join(self.state_dir, "state.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    def journal(self):
+        """Every journal.jsonl event as a dict, in order."""
+        try:
+            with open(os.path.join(self.state_dir, "journal.jsonl")) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def bootstrap(self):
+        """The bootstrap file's first line ("" when absent)."""
+        try:
+            with open(self.dr["bootstrap.file"]) as f:
+                return f.readline().strip()
+        except FileNotFoundError:
+            return ""
 
     def status_json(self):
         """(exit code, parsed `status --json`)."""
