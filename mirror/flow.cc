@@ -64,23 +64,38 @@ void Flow::clear_condition(const std::string& key) {
 
 void Flow::control_loop() {
   std::unique_ptr<client::Admin> source, target;
+  client::Handle ends_probe;
   auto backoff = std::chrono::seconds(1);
+  auto next_refresh = std::chrono::steady_clock::now();
   while (running_) {
-    std::chrono::milliseconds wait = flow_.refresh_topics_interval;
-    try {
-      if (!source) source = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
-      if (!target) target = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
-      refresh_topics(*source, *target);
-      clear_condition("topics");
-      clear_condition("source");  // the source answered, so it is reachable again
-      backoff = std::chrono::seconds(1);
-    } catch (const std::exception& e) {
-      set_condition("topics", fmt::format("topic refresh failed: {}", e.what()));
-      wait = backoff;
-      backoff = std::min(backoff * 2, std::chrono::seconds(30));
+    if (std::chrono::steady_clock::now() >= next_refresh) {
+      std::chrono::milliseconds wait = flow_.refresh_topics_interval;
+      try {
+        if (!source) source = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
+        if (!target) target = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
+        refresh_topics(*source, *target);
+        clear_condition("topics");
+        clear_condition("source");  // the source answered, so it is reachable again
+        backoff = std::chrono::seconds(1);
+      } catch (const std::exception& e) {
+        set_condition("topics", fmt::format("topic refresh failed: {}", e.what()));
+        wait = backoff;
+        backoff = std::min(backoff * 2, std::chrono::seconds(30));
+      }
+      next_refresh = std::chrono::steady_clock::now() + wait;
+    }
+    // Between topic refreshes, once a second: the source's end offsets of the owned partitions.
+    if (!paused_) {
+      try {
+        if (!ends_probe) ends_probe = make_probe(source_, data_group_id() + ".ends");
+        refresh_source_ends_from_source(ends_probe.get());
+      } catch (const std::exception& e) {
+        spdlog::debug("flow {}: source end offsets: {}", flow_.name(), e.what());
+      }
     }
     std::unique_lock lk(wake_mu_);
-    wake_.wait_for(lk, wait, [&] { return !running_; });
+    wake_.wait_until(lk, std::min(next_refresh, std::chrono::steady_clock::now() + std::chrono::seconds(1)),
+                     [&] { return !running_; });
   }
 }
 
@@ -465,6 +480,7 @@ void Flow::data_loop() {
         wake_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !running_; });
         continue;
       }
+      refresh_source_ends();
       // Backpressure: while the target is slow or away, stop reading rather than buffer without
       // bound (the producer never drops a record: message.timeout.ms = 0).
       rd_kafka_poll(producer_.get(), 0);
@@ -513,6 +529,43 @@ void Flow::data_loop() {
   probe_.reset();
 }
 
+void Flow::refresh_source_ends() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!consumer_ || now < next_watermark_refresh_) return;
+  next_watermark_refresh_ = now + std::chrono::milliseconds(200);
+  std::lock_guard lk(partitions_mu_);
+  for (auto& [key, st] : partitions_) {
+    int64_t lo = 0, hi = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), key.first.c_str(), key.second, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi > st->source_end)
+      st->source_end = hi;
+  }
+}
+
+void Flow::refresh_source_ends_from_source(rd_kafka_t* rk) {
+  std::vector<std::pair<std::string, int32_t>> keys;
+  {
+    std::lock_guard lk(partitions_mu_);
+    for (const auto& [key, _] : partitions_) keys.push_back(key);
+  }
+  {
+    std::lock_guard lk(routes_mu_);
+    if (keys.empty() || current_errors_.count("source")) return;  // nothing owned, or the source is away
+  }
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(keys.size())), &rd_kafka_topic_partition_list_destroy);
+  for (const auto& [topic, partition] : keys)
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_END;
+  // ListOffsets "latest", batched per leader (the timestamp -1 means the log end).
+  if (rd_kafka_offsets_for_times(rk, list.get(), 2000) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  std::lock_guard lk(partitions_mu_);
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& e = list->elems[i];
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR || e.offset < 0) continue;
+    if (auto it = partitions_.find({e.topic, e.partition}); it != partitions_.end() && e.offset > it->second->source_end)
+      it->second->source_end = e.offset;
+  }
+}
+
 void Flow::pause_step(uint64_t& subscribed_version) {
   if (consumer_) {
     // Drain before leaving the group: the next owner (or the resume) reads its positions from
@@ -525,8 +578,33 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     }
     if (reset_needed_) reset_positions("a record could not be delivered");  // positions from the target
     if (rd_kafka_outq_len(syncs_producer_.get()) > 0) {
-      rd_kafka_flush(syncs_producer_.get(), 100);
-      return;
+      // Offset syncs go to the source. When it is gone (an unplanned failover pauses the flow
+      // exactly then) they cannot land: after 2 s, ask the source whether it is there at all, and
+      // if not, stop waiting for them rather than never finishing the pause.
+      const auto now = std::chrono::steady_clock::now();
+      if (syncs_wait_since_ == std::chrono::steady_clock::time_point{}) syncs_wait_since_ = now;
+      const rd_kafka_metadata_t* md = nullptr;
+      if (now - syncs_wait_since_ < std::chrono::seconds(2) ||
+          rd_kafka_metadata(syncs_producer_.get(), 0, nullptr, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md) rd_kafka_metadata_destroy(md);
+        rd_kafka_flush(syncs_producer_.get(), 100);
+        return;
+      }
+      note_error(fmt::format("pausing: {} offset sync(s) cannot be written because {} does not answer; they are "
+                             "written if it returns",
+                             rd_kafka_outq_len(syncs_producer_.get()), flow_.source),
+                 "source");
+    }
+    syncs_wait_since_ = {};
+    // Everything handed over has landed: that is what a pause promises, so answer now. Leaving
+    // the group below may take long when the source is gone (the coordinator never answers),
+    // and the states kept for the pause no longer change.
+    if (!drained_) {
+      {
+        std::lock_guard lk(drain_mu_);
+        drained_ = true;
+      }
+      drain_cv_.notify_all();
     }
     leaving_for_pause_ = true;
     rd_kafka_consumer_close(consumer_.get());  // on_revoke keeps the drained states
@@ -576,7 +654,10 @@ void Flow::replicate(rd_kafka_message_t* m) {
     st = it->second.get();
   }
   int64_t lo = 0, hi = 0;
-  if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR)
+  // The cached watermark is as old as the newest fetch response: never let it lower a fresher
+  // end from the source itself (refresh_source_ends_from_source).
+  if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      hi > st->source_end)
     st->source_end = hi;
   if (m->offset < st->next_to_produce) {
     if (hi >= st->next_to_produce) return;  // already handed over (a re-fetch after a seek)

@@ -183,6 +183,16 @@ class Flow {
   std::atomic<bool> drained_{false};
   bool leaving_for_pause_ = false;  // data thread: on_revoke keeps the partition states
   std::chrono::steady_clock::time_point next_source_end_refresh_{};  // data thread, while paused
+  std::chrono::steady_clock::time_point next_watermark_refresh_{};   // data thread, while running
+  std::chrono::steady_clock::time_point syncs_wait_since_{};         // data thread, pausing
+  // Copies librdkafka's cached high watermark (from the newest fetch response) of every owned
+  // partition into its source_end, every 200 ms: a partition whose records wait in the local
+  // queue behind others still shows the source's true end (ferry-dr's loss figure needs it).
+  void refresh_source_ends();
+  // The same from the source itself (ListOffsets latest of every owned partition, one batched
+  // request per leader; control thread, every second): librdkafka stops fetching a partition whose
+  // local queue is full, so a mirror behind its source would otherwise under-count the lag.
+  void refresh_source_ends_from_source(rd_kafka_t* rk);
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;
   std::mutex control_mu_;         // one control call at a time; owns the ctl_ clients

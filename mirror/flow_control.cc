@@ -250,6 +250,16 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     std::lock_guard lk(partitions_mu_);
     for (const auto& [key, _] : partitions_) keys.push_back(key);
   }
+  bool source_down;
+  {
+    std::lock_guard lk(routes_mu_);
+    source_down = current_errors_.count("source") > 0;
+  }
+  if (source_down) {
+    // Unplanned failover: the source is gone; its last known end offsets are all there is.
+    spdlog::warn("flow {}: paused; the source is unreachable, so lag uses its last known end offsets", flow_.name());
+    return reply(200, {{"flow", flow_.name()}, {"state", "paused"}, {"partitions", nlohmann::json::parse(partitions_json(false))}});
+  }
   try {
     make_control_clients();
     for (const auto& [topic, partition] : keys) {
