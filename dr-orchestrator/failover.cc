@@ -343,30 +343,62 @@ OperationResult Operation::run(const std::string& op_id) {
   work["drain"] = [&]() -> json {
     if (!flow) return {{"planned", planned()}, {"loss_known", false}, {"loss", json::array()}, {"summary", "no flow: loss unknown"}};
     if (!planned()) {
-      std::map<std::string, FlowPartitionLag> parts;
-      std::vector<std::string> errors;
-      for (const auto& url : flow->status_urls) {
-        try {
-          merge_partitions(parts, MirrorClient(url).pause(flow->source, flow->target, drain_timeout).partitions);
-        } catch (const MirrorError& e) {
-          errors.push_back(e.what());
+      // The source is gone. Pausing makes the mirror stop reading and answer once everything it
+      // already read has landed on the target: the loss is then exact against the mirror's last
+      // view of the source's end (its newest fetch response's high watermark).
+      {
+        std::map<std::string, FlowPartitionLag> parts;
+        bool paused = true;
+        for (const auto& url : flow->status_urls) {
+          try {
+            merge_partitions(parts, MirrorClient(url).pause(flow->source, flow->target, drain_timeout).partitions);
+          } catch (const MirrorError& e) {
+            spdlog::warn("drain: pausing {} at {}: {}", flow->name(), url, e.what());
+            paused = false;
+          }
+        }
+        if (paused) {
+          std::vector<FlowPartitionLag> v;
+          for (auto& [k, p] : parts) v.push_back(p);
+          const json loss = compute_loss(lag_json(v), json::array());
+          int64_t total = 0;
+          for (const auto& l : loss) total += l.at("records").get<int64_t>();
+          audit_.record("decision data-loss", "ok", "unplanned failover: records the target never received",
+                        {{"loss", loss}, {"records", total}}, op_id);
+          return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total}, {"partitions", lag_json(v)},
+                  {"summary", fmt::format("flow paused; {} record(s) in {} partition(s) were not replicated", total, loss.size())}};
         }
       }
-      if (!errors.empty()) {
-        if (!force)
-          throw StepFailure(fmt::format("cannot pause flow {} to measure the loss: {}", flow->name(), fmt::join(errors, "; ")));
-        return {{"planned", false}, {"loss_known", false}, {"loss", json::array()}, {"rpo_records", nullptr},
-                {"reason", fmt::format("{}", fmt::join(errors, "; "))},
+      // A mirror that could not pause: wait until no partition's next_offset moves for a second.
+      const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
+      std::map<std::string, int64_t> last;
+      auto stable_since = std::chrono::steady_clock::now();
+      FlowHealth fh;
+      while (true) {
+        fh = probe_flow(*flow);
+        std::map<std::string, int64_t> now;
+        for (const auto& p : fh.partitions) now[tp_key(p.topic, p.partition)] = p.next_offset;
+        if (!fh.reachable || now != last) stable_since = std::chrono::steady_clock::now();
+        last = now;
+        if (fh.reachable && std::chrono::steady_clock::now() - stable_since >= std::chrono::seconds(1)) break;
+        if (std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::sleep_for(milliseconds(200));
+      }
+      if (!fh.reachable) {
+        const std::string why = fmt::format("{}", fmt::join(fh.errors, "; "));
+        if (!force) throw StepFailure(fmt::format("the mirror of flow {} does not answer, so the loss is unknown: {}", flow->name(), why));
+        audit_.record("decision data-loss", "ok", "--force: loss unknown, the mirror did not answer", {{"reason", why}}, op_id);
+        return {{"planned", false}, {"loss_known", false}, {"loss", json::array()}, {"rpo_records", nullptr}, {"reason", why},
                 {"summary", "loss UNKNOWN: the mirror did not answer (--force)"}};
       }
-      std::vector<FlowPartitionLag> v;
-      for (auto& [k, p] : parts) v.push_back(p);
-      const json loss = compute_loss(lag_json(v), json::array());
+      const json loss = compute_loss(lag_json(fh.partitions), json::array());
       int64_t total = 0;
       for (const auto& l : loss) total += l.at("records").get<int64_t>();
-      audit_.record("decision data-loss", "ok", "unplanned failover: records the target never received", {{"loss", loss}, {"records", total}}, op_id);
-      return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total}, {"partitions", lag_json(v)},
-              {"summary", fmt::format("flow paused; {} record(s) in {} partition(s) were not replicated", total, loss.size())}};
+      audit_.record("decision data-loss", "ok", "unplanned failover: records the target never received",
+                    {{"loss", loss}, {"records", total}}, op_id);
+      return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total},
+              {"partitions", lag_json(fh.partitions)},
+              {"summary", fmt::format("{} record(s) in {} partition(s) were not replicated", total, loss.size())}};
     }
     const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
     std::map<TopicPartition, int64_t> leo;
@@ -375,8 +407,10 @@ OperationResult Operation::run(const std::string& op_id) {
     json behind = json::array();
     while (true) {
       FlowHealth fh = probe_flow(*flow);
+      // Every partition of every topic the flow replicates, assigned to a process yet or not.
       std::set<std::string> topics;
       for (const auto& p : fh.partitions) topics.insert(p.topic);
+      for (const auto& [t, n] : fh.topics) topics.insert(t);
       std::map<std::string, int64_t> next;
       for (const auto& p : fh.partitions) next[tp_key(p.topic, p.partition)] = p.next_offset;
       lag = 0;
@@ -454,16 +488,40 @@ OperationResult Operation::run(const std::string& op_id) {
     if (!flow) return {{"groups", json::array()}, {"translated", false}, {"summary", "no flow"}};
     std::map<std::string, FlowPartitionLag> parts;
     std::vector<std::string> errors;
+    bool pause_pending = false;
     for (const auto& url : flow->status_urls) {
       try {
-        merge_partitions(parts, MirrorClient(url).pause(flow->source, flow->target, drain_timeout).partitions);
+        // Unplanned: the mirror stops reading at once; leaving the dead source's consumer group
+        // may take long, and a 504 says exactly that (the flow stays paused).
+        merge_partitions(parts, MirrorClient(url).pause(flow->source, flow->target, planned() ? drain_timeout : milliseconds(3000)).partitions);
       } catch (const MirrorError& e) {
-        errors.push_back(e.what());
+        if (!planned() && e.http_status() == 504)
+          pause_pending = true;
+        else
+          errors.push_back(e.what());
       }
     }
-    if (!errors.empty() && planned() && !force)
+    if (!planned()) {
+      // Checkpoints translate the groups' committed offsets on the source, which is gone: the
+      // groups keep what the mirror's last periodic checkpoint applied.
+      std::optional<double> age;
+      try {
+        age = probe_flow(*flow).checkpoint_age_s;
+      } catch (const std::exception&) {
+      }
+      const std::string why = fmt::format("{} unreachable: no final checkpoint; groups keep the mirror's last periodic "
+                                          "checkpoint{}",
+                                          from.name, age ? fmt::format(" ({:.1f} s old)", *age) : "");
+      audit_.record("decision groups", "ok", why, json::object(), op_id);
+      if (!errors.empty() && !force)
+        throw StepFailure(fmt::format("cannot pause flow {}: {}", flow->name(), fmt::join(errors, "; ")));
+      return {{"paused", errors.empty()}, {"pause_pending", pause_pending}, {"pause_errors", errors}, {"translated", false},
+              {"reason", why}, {"groups", json::array()},
+              {"summary", fmt::format("flow {} {}; {}", flow->name(), errors.empty() ? "paused" : "NOT paused", why)}};
+    }
+    if (!errors.empty() && !force)
       throw StepFailure(fmt::format("cannot pause flow {}: {}", flow->name(), fmt::join(errors, "; ")));
-    if (planned() && errors.empty()) {
+    if (errors.empty()) {
       const json drain = data_of("drain");
       std::map<std::string, int64_t> ends;
       for (const auto& e : drain.value("end_offsets", json::array())) ends[tp_key(e.at("topic"), e.at("partition"))] = e.at("end_offset");
@@ -492,7 +550,7 @@ OperationResult Operation::run(const std::string& op_id) {
         why += (why.empty() ? "" : "; ") + std::string(e.what());
       }
     }
-    if (!translated && planned() && !force)
+    if (!translated && !force)
       throw StepFailure(fmt::format("final checkpoint of flow {} failed: {}", flow->name(), why));
     int synced = 0;
     for (const auto& g : groups) synced += g.at("synced").get<bool>() ? 1 : 0;

@@ -48,6 +48,7 @@ FlowHealth combine_flow(const FlowConfig& flow, const std::vector<MirrorAnswer>&
     states.insert(s.state);
     if (!s.healthy) h.healthy = false;
     for (const auto& e : s.current_errors) h.errors.push_back(fmt::format("{}: {}", a.url, e));
+    for (const auto& [t, n] : s.topics) h.topics[t] = std::max(h.topics[t], n);
     for (const auto& p : s.partitions) {
       auto [it, inserted] = parts.try_emplace({p.topic, p.partition}, p);
       if (!inserted && p.next_offset > it->second.next_offset) it->second = p;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +84,9 @@ struct MirrorFlowStatus {
   bool reports_heartbeat = false;
   int64_t records_replicated = 0;
   std::vector<FlowPartitionLag> partitions;
+  /// The source topics the flow replicates (its "topics" list: source name -> partition count),
+  /// including partitions not assigned to a process yet; a drain must wait for those too.
+  std::map<std::string, int32_t> topics;
 };
 
 /// What one probe of a flow found, combined over every status URL of the flow.
@@ -97,6 +101,7 @@ struct FlowHealth {
   bool healthy = false;  ///< every answering process says healthy
   int64_t lag_records = 0;  ///< sum over partitions (exact: from the mirrors' own offsets)
   std::vector<FlowPartitionLag> partitions;  ///< per (topic, partition), sorted
+  std::map<std::string, int32_t> topics;  ///< source topic -> partitions, over every process
   std::optional<double> heartbeat_age_s;   ///< youngest heartbeat any process replicated
   /// Some process reports heartbeats; when none does, heartbeat age is not judged (unknown).
   bool heartbeat_reported = false;

@@ -137,6 +137,14 @@ RegionHealth RegionClient::probe() {
   RegionHealth h;
   h.region = region_.name;
   std::vector<std::string> errors;
+  // A region whose brokers are all gone refuses connections: say so at once rather than after
+  // librdkafka's full request timeout.
+  if (std::string why = tcp_unreachable_reason(region_.bootstrap_servers, std::min<std::chrono::milliseconds>(timeout_, std::chrono::seconds(3)));
+      !why.empty()) {
+    h.error = why;
+    h.probed_at_ms = wall_clock_ms();
+    return h;
+  }
   try {
     client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
     rd_kafka_t* rk = admin.handle();

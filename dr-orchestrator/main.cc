@@ -1,4 +1,5 @@
-// ferry-dr: disaster-recovery health monitoring and (later) journaled failover for Ferry regions.
+// ferry-dr: disaster-recovery health monitoring, journaled failover/failback/resume and drills for
+// Ferry regions.
 // Usage and exit codes are in print_usage(); the full reference is docs/dr.md.
 #include <atomic>
 #include <condition_variable>

@@ -93,6 +93,11 @@ MirrorFlowStatus parse_flow(const json& f) {
   }
   s.records_replicated = get_opt<int64_t>(f, "records_replicated", w).value_or(0);
   if (auto p = f.find("partitions"); p != f.end()) s.partitions = parse_partitions(*p, "flow.partitions");
+  if (auto t = f.find("topics"); t != f.end() && t->is_array())
+    for (const auto& e : *t)
+      if (e.is_object() && e.contains("source") && e["source"].is_string() && e.contains("partitions") &&
+          e["partitions"].is_number_integer())
+        s.topics[e["source"].get<std::string>()] = e["partitions"].get<int32_t>();
   return s;
 }
 

@@ -222,3 +222,26 @@ void incremental_alter_broker_configs(const std::string& bootstrap_servers, cons
 }
 
 }  // namespace ferry::dr
+
+namespace ferry::dr {
+
+std::string tcp_unreachable_reason(const std::string& bootstrap_servers, std::chrono::milliseconds timeout) {
+  std::vector<std::pair<std::string, std::string>> servers;
+  try {
+    servers = parse_servers(bootstrap_servers);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  std::string failures;
+  for (const auto& [host, port] : servers) {
+    try {
+      Conn c(host, port, std::chrono::steady_clock::now() + timeout);
+      return "";
+    } catch (const Transport& e) {
+      failures += fmt::format("{}{}:{}: {}", failures.empty() ? "" : "; ", host, port, e.what());
+    }
+  }
+  return fmt::format("no bootstrap server accepts connections ({})", failures);
+}
+
+}  // namespace ferry::dr

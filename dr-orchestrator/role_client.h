@@ -49,4 +49,10 @@ void incremental_alter_broker_configs(const std::string& bootstrap_servers, cons
                                       const std::vector<ConfigOp>& ops,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+/// Whether any of `bootstrap_servers` accepts a TCP connection within `timeout`: "" when one
+/// does, else why none did (per server: refused, unresolvable, timed out). librdkafka keeps
+/// retrying a refused connection until its request timeout; this answers "is the region gone"
+/// in milliseconds when the hosts are up and the brokers are not.
+std::string tcp_unreachable_reason(const std::string& bootstrap_servers, std::chrono::milliseconds timeout);
+
 }  // namespace ferry::dr
