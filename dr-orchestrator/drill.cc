@@ -424,7 +424,13 @@ DrillResult run_drill(const DrConfig& cfg, Journal& journal, AuditLog& audit, co
   w.stop();
   finish_ticker();
 
+  // Flows just resumed need a heartbeat and a checkpoint pass before they look ok: give the
+  // final health up to 20 s to settle.
   StatusReport after = collect_status(cfg);
+  for (int i = 0; i < 40 && !after.all_healthy(); ++i) {
+    std::this_thread::sleep_for(500ms);
+    after = collect_status(cfg);
+  }
   json load = w.result();
   json rep = {{"kind", "drill"},
               {"from", primary},
@@ -469,6 +475,14 @@ std::string render_drill_markdown(const json& r) {
   for (const auto& out : w["write_outages"])
     o << fmt::format("| application write outage, recovered on {} | {} ms |\n", val(out["recovered_on"]), val(out["duration_ms"]));
   o << fmt::format("| final health | {} |\n", r.value("final_healthy", false) ? "ok" : "NOT ok");
+  const json& h = r["final_health"];
+  std::string unhealthy;
+  for (const char* kind : {"regions", "flows"})
+    for (const auto& e : h.value(kind, json::array()))
+      for (const auto& why : e.value("reasons", json::array()))
+        unhealthy += fmt::format("{}{}: {}", unhealthy.empty() ? "" : "; ", val(e.contains("region") ? e["region"] : e["flow"]), val(why));
+  if (!unhealthy.empty())
+    o << fmt::format("| final health {} | {} |\n", r.value("final_healthy", false) ? "notes" : "reasons", unhealthy);
   o << fmt::format("| took | {:.1f} s |\n", r.value("duration_ms", 0) / 1000.0);
   for (const char* part : {"failover", "failback"}) {
     const json& rep = r[part];

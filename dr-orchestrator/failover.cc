@@ -259,8 +259,9 @@ OperationResult Operation::run(const std::string& op_id) {
     } else {
       audit_.record("decision mode", "ok", "source reachable: planned failover (drain to lag 0)", json::object(), op_id);
     }
-    out["summary"] = fmt::format("{} {}, {} {}: {} failover", to.name, to_string(tv.state), from.name,
-                                 from_reachable ? "reachable" : "unreachable", from_reachable ? "planned" : "unplanned");
+    out["summary"] = fmt::format("{} {}, {} {}: {} {}", to.name, to_string(tv.state), from.name,
+                                 from_reachable ? "reachable" : "unreachable", from_reachable ? "planned" : "unplanned",
+                                 spec.kind);
     return out;
   };
 
@@ -620,9 +621,11 @@ OperationResult Operation::run(const std::string& op_id) {
     }
   };
 
+  json final_health;  // taken by the report step; the report is rewritten once that step ended
   work["report"] = [&]() -> json {
     StatusReport st = collect_status(cfg_);
-    json rep = build_report(op(op_id), to_json(st));
+    final_health = to_json(st);
+    json rep = build_report(op(op_id), final_health);
     rep["outcome"] = "ok";
     const auto path = write_report(cfg_.state_dir / "reports", rep);
     return {{"path", path.string()}, {"final_healthy", st.all_healthy()}, {"summary", "report " + path.string()}};
@@ -711,16 +714,23 @@ OperationResult Operation::run(const std::string& op_id) {
     say(fmt::format("{}: {}", name, data.value("summary", "ok")));
     crash_point("after", name);
   }
-  const json rep = build_report(op(op_id), nullptr);
   const std::string md_path = data_of("report").value("path", "");
   journal_.end_op("ok", {{"rto_ms", data_of("verify").value("rto_ms", int64_t{-1})}});
   audit_.record(spec.kind, "ok", "", {{"report", md_path}}, op_id);
-  // The full report (with final health) is the one on disk.
-  json full = rep;
+  if (final_health.is_null()) {
+    // The report step ended in an earlier run: its file has the final health.
+    try {
+      std::ifstream in(std::filesystem::path(md_path).replace_extension(".json"));
+      final_health = json::parse(in).value("final_health", json());
+    } catch (const std::exception&) {
+    }
+  }
+  // Rewritten with every step ended (the report step was still running when it was first written).
+  json full = build_report(op(op_id), final_health);
   try {
-    std::ifstream in(std::filesystem::path(md_path).replace_extension(".json"));
-    full = json::parse(in);
-  } catch (const std::exception&) {
+    write_report(cfg_.state_dir / "reports", full);
+  } catch (const DrError& e) {
+    spdlog::warn("{}", e.what());
   }
   return {op_id, "ok", Exit::ok, "", full, md_path};
 }
