@@ -1,75 +1,199 @@
 #!/usr/bin/env bash
-# The main job (for now: one region). Installs dependencies, builds ferry-broker, starts it on a
-# free loopback port, produces a real text corpus shipped by Debian with kcat, consumes it back,
-# compares byte for byte, prints a report, and shuts the broker down cleanly. Safe to re-run.
+# The main job. Installs dependencies, builds Ferry, then on loopback:
+#   - starts two regions, east and west (one ferry-broker each);
+#   - starts ferry-mirror: east -> west with the identity policy, and the reverse flow paused;
+#   - starts `ferry-dr watch`;
+#   - runs a real application (python3-confluent-kafka: an idempotent keyed producer writing a text
+#     corpus shipped by Debian at a steady rate, and a consumer group reading it), which follows
+#     the bootstrap file ferry-dr rewrites at failover;
+#   - runs `ferry-dr drill` (planned failover east -> west and failback under its own workload too);
+#   - prints the drill report and the application's own accounting, and shuts everything down
+#     with SIGTERM.
+# Exits 0 only if the drill passed (RPO 0, 0 re-delivered) and the application's consumed stream
+# equals the corpus exactly. Safe to re-run: everything lives in a fresh temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 scripts/setup-deps.sh
-scripts/build.sh ferry-broker
+scripts/build.sh ferry-broker ferry-mirror ferry-dr
+BIN="$ROOT/build"
 
 WORK=$(mktemp -d /tmp/ferry-quickstart.XXXXXX)
-BROKER_PID=""
+PIDS=()
 cleanup() {
-  if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then kill -KILL "$BROKER_PID" 2>/dev/null || true; fi
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
+t_start=$(date +%s.%N)
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-METRICS_PORT=$(free_port)
-cat > "$WORK/broker.toml" <<TOML
-node.id = 0
-listeners = "PLAINTEXT://127.0.0.1:$PORT"
-log.dirs = "$WORK/data"
-num.partitions = 1
-metrics.listener = "127.0.0.1:$METRICS_PORT"
-TOML
+wait_port() {  # PORT PID LOG
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    kill -0 "$2" 2>/dev/null || { echo "process $2 exited early:"; tail -40 "$3"; exit 1; }
+    sleep 0.1
+  done
+  echo "nothing listens on port $1:"; tail -40 "$3"; exit 1
+}
 
-echo "== starting ferry-broker on 127.0.0.1:$PORT"
-"$ROOT/build/broker/ferry-broker" --config "$WORK/broker.toml" 2> "$WORK/broker.log" &
-BROKER_PID=$!
+declare -A PORT
+for region in east west; do
+  PORT[$region]=$(free_port)
+  cat > "$WORK/$region.toml" <<TOML
+node.id = 1
+listeners = "PLAINTEXT://127.0.0.1:${PORT[$region]}"
+log.dirs = "$WORK/$region-data"
+num.partitions = 3
+group.initial.rebalance.delay.ms = 0
+TOML
+  "$BIN/broker/ferry-broker" --config "$WORK/$region.toml" 2> "$WORK/$region.log" &
+  PIDS+=($!)
+  wait_port "${PORT[$region]}" $! "$WORK/$region.log"
+  echo "== region $region: ferry-broker on 127.0.0.1:${PORT[$region]}"
+done
+EAST=127.0.0.1:${PORT[east]}
+WEST=127.0.0.1:${PORT[west]}
+
+MIRROR_PORT=$(free_port)
+cat > "$WORK/mirror.toml" <<TOML
+[mirror]
+"status.listener" = "127.0.0.1:$MIRROR_PORT"
+
+[clusters.east]
+"bootstrap.servers" = "$EAST"
+
+[clusters.west]
+"bootstrap.servers" = "$WEST"
+
+[[flows]]
+source = "east"
+target = "west"
+"replication.policy" = "identity"
+"refresh.topics.interval.seconds" = 1
+"refresh.groups.interval.seconds" = 1
+"emit.checkpoints.interval.seconds" = 1
+"sync.group.offsets.interval.seconds" = 1
+
+[[flows]]
+source = "west"
+target = "east"
+"replication.policy" = "identity"
+"refresh.topics.interval.seconds" = 1
+"refresh.groups.interval.seconds" = 1
+"emit.checkpoints.interval.seconds" = 1
+"sync.group.offsets.interval.seconds" = 1
+paused = true
+TOML
+"$BIN/mirror/ferry-mirror" --config "$WORK/mirror.toml" 2> "$WORK/mirror.log" &
+PIDS+=($!)
+wait_port "$MIRROR_PORT" $! "$WORK/mirror.log"
+echo "== ferry-mirror: east -> west (identity policy), west -> east paused; status on 127.0.0.1:$MIRROR_PORT"
+
+DR_PORT=$(free_port)
+echo "$EAST" > "$WORK/bootstrap.servers"
+cat > "$WORK/dr.toml" <<TOML
+[dr]
+"state.dir" = "$WORK/dr-state"
+"bootstrap.file" = "$WORK/bootstrap.servers"
+"metrics.listener" = "127.0.0.1:$DR_PORT"
+"watch.interval.seconds" = 1
+
+[regions.east]
+"bootstrap.servers" = "$EAST"
+
+[regions.west]
+"bootstrap.servers" = "$WEST"
+
+[[flows]]
+source = "east"
+target = "west"
+"status.urls" = ["http://127.0.0.1:$MIRROR_PORT"]
+
+[[flows]]
+source = "west"
+target = "east"
+"status.urls" = ["http://127.0.0.1:$MIRROR_PORT"]
+
+[policy]
+"drain.timeout.seconds" = 30
+TOML
+"$BIN/dr-orchestrator/ferry-dr" watch --config "$WORK/dr.toml" 2> "$WORK/dr-watch.log" &
+WATCH_PID=$!
+PIDS+=($WATCH_PID)
+wait_port "$DR_PORT" $WATCH_PID "$WORK/dr-watch.log"
+echo "== ferry-dr watch: metrics and status on 127.0.0.1:$DR_PORT; clients follow $WORK/bootstrap.servers"
+
+# A real corpus shipped by Debian (base-files): every license text, numbered line by line.
+CORPUS="$WORK/corpus.txt"
+cat /usr/share/common-licenses/* > "$CORPUS"
+LINES=$(grep -c . "$CORPUS")
+kcat -b "$EAST" -L -t corpus -q > /dev/null 2>&1 || true   # creates the topic (3 partitions)
 for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-  kill -0 "$BROKER_PID" 2>/dev/null || { echo "broker exited early:"; cat "$WORK/broker.log"; exit 1; }
-  sleep 0.1
+  if /usr/bin/python3 -c 'import sys, urllib.request; sys.exit(b"\"source\":\"corpus\"" not in urllib.request.urlopen(sys.argv[1]).read())' \
+       "http://127.0.0.1:$MIRROR_PORT/status" 2>/dev/null; then break; fi
+  sleep 0.2
 done
 
-# A real corpus shipped by Debian (base-files): every license text, empty lines dropped because
-# kcat's line mode does not produce empty messages.
-CORPUS="$WORK/corpus.txt"
-cat /usr/share/common-licenses/* | grep -v '^$' > "$CORPUS"
-LINES=$(wc -l < "$CORPUS")
-BYTES=$(wc -c < "$CORPUS")
+RATE=250
+echo "== application: $LINES corpus lines at $RATE/s (idempotent keyed producer + consumer group 'readers')"
+/usr/bin/python3 "$ROOT/scripts/quickstart_app.py" "$WORK/bootstrap.servers" "$CORPUS" corpus readers "$RATE" 150 \
+  > "$WORK/app.json" 2> "$WORK/app.log" &
+APP_PID=$!
+PIDS+=($APP_PID)
+sleep 3
 
-echo "== producing $LINES lines ($BYTES bytes) with kcat"
-t0=$(date +%s.%N)
-kcat -b "127.0.0.1:$PORT" -P -t corpus -p 0 -X acks=all -l "$CORPUS"
-t1=$(date +%s.%N)
-echo "== consuming them back with kcat"
-timeout 60 kcat -b "127.0.0.1:$PORT" -C -t corpus -p 0 -o beginning -e -q > "$WORK/consumed.txt"
-t2=$(date +%s.%N)
+echo "== ferry-dr drill (planned failover east -> west, verification, failback), progress:"
+set +e
+"$BIN/dr-orchestrator/ferry-dr" drill --config "$WORK/dr.toml" --report "$WORK/drill.md" > "$WORK/drill-stdout.md" 2> >(sed 's/^/   /' >&2)
+DRILL=$?
+set -e
 
-if cmp -s "$CORPUS" "$WORK/consumed.txt"; then RESULT="identical"; else RESULT="DIFFERENT"; fi
-LEO=$(kcat -b "127.0.0.1:$PORT" -Q -t corpus:0:-1 | awk '{print $NF}')
-MSGS_IN=$( (exec 3<>"/dev/tcp/127.0.0.1/$METRICS_PORT"; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3) \
-  | awk '/^kafka_server_brokertopicmetrics_messagesin_total\{topic="corpus"\}/ {print $2}')
+echo "== waiting for the application to finish the corpus"
+set +e
+wait $APP_PID
+APP=$?
+set -e
 
-echo "== stopping the broker (SIGTERM)"
-kill -TERM "$BROKER_PID"
-wait "$BROKER_PID"; STATUS=$?
-BROKER_PID=""
+echo "== stopping (SIGTERM): ferry-dr watch, ferry-mirror, brokers"
+STOPPED=0
+for pid in "${PIDS[@]}"; do
+  [ "$pid" = "$APP_PID" ] && continue
+  kill -TERM "$pid" 2>/dev/null || true
+  set +e; wait "$pid"; rc=$?; set -e
+  [ "$rc" -eq 0 ] || { echo "   process $pid exited $rc"; STOPPED=1; }
+done
+PIDS=()
+t_end=$(date +%s.%N)
 
-cat <<REPORT
+echo
+cat "$WORK/drill.md"
+/usr/bin/python3 - "$WORK/app.json" "$LINES" "$t_start" "$t_end" "$DRILL" "$STOPPED" <<'PY'
+import json, sys
+path, lines, t0, t1, drill, stopped = sys.argv[1:]
+try:
+    a = json.load(open(path))
+except Exception as e:
+    print(f"\nThe application printed no summary ({e}); see app.log"); sys.exit(1)
+moved = " -> ".join(s["servers"].rsplit(":", 1)[1] for s in a["switches"] if s["client"] == "producer")
+print(f"""
+## The application (python3-confluent-kafka), across both regions
 
-Ferry quickstart report
-  corpus            /usr/share/common-licenses/* ($LINES lines, $BYTES bytes)
-  produce (kcat)    $(/usr/bin/python3 -c "print(round($t1-$t0,3))") s, acks=all
-  consume (kcat)    $(/usr/bin/python3 -c "print(round($t2-$t1,3))") s
-  log end offset    $LEO
-  messages in       ${MSGS_IN:-?} (broker metric kafka_server_brokertopicmetrics_messagesin_total)
-  round trip        $RESULT
-  broker exit       $STATUS (graceful shutdown)
-REPORT
-[ "$RESULT" = "identical" ] && [ "$STATUS" -eq 0 ] && [ "$LEO" = "$LINES" ]
+| measure | value |
+|---|---|
+| corpus | /usr/share/common-licenses/* ({a['lines']} non-empty lines; {lines} counted by grep) |
+| acknowledged | {a['acknowledged']} (twice: {a['acknowledged_twice']}) |
+| writes refused while fenced, then retried | {a['refused_writes']} |
+| consumed | {a['consumed']} ({a['unique']} unique) |
+| re-delivered | **{a['redelivered']}** |
+| missing | **{a['missing']}** |
+| out of order within a key | {a['out_of_order']} |
+| consumed stream equals the corpus | **{'yes' if a['identical'] else 'NO'}** |
+| producer's regions (ports) | {moved} |
+| ferry-dr drill exit | {drill} |
+| clean shutdown | {'yes' if stopped == '0' else 'NO'} |
+| total time after the build | {float(t1) - float(t0):.1f} s |
+""")
+ok = a["identical"] and a["redelivered"] == 0 and a["missing"] == 0 and drill == "0" and stopped == "0"
+print("RESULT:", "PASS" if ok else "FAIL")
+sys.exit(0 if ok else 1)
+PY
