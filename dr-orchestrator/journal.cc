@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/durable_file.h"
 
 namespace ferry::dr {
 
@@ -27,12 +28,13 @@ namespace {
   throw DrError(Exit::failed, fmt::format("{} {}: {}", what, p.string(), std::strerror(errno)));
 }
 
+// ferry::fsync_dir with ferry-dr's error type.
 void fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) io_error("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) io_error("cannot fsync directory", dir);
+  try {
+    ferry::fsync_dir(dir);
+  } catch (const std::system_error& e) {
+    throw DrError(Exit::failed, e.what());
+  }
 }
 
 void write_all(int fd, const std::string& s, const fs::path& p) {
@@ -323,19 +325,11 @@ std::optional<LockHolder> lock_holder(const fs::path& state_dir) {
 }
 
 void atomic_write_file(const fs::path& path, const std::string& content) {
-  const fs::path tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) io_error("cannot create", tmp);
   try {
-    write_all(fd, content, tmp);
-    if (::fsync(fd) != 0) io_error("cannot fsync", tmp);
-  } catch (...) {
-    ::close(fd);
-    throw;
+    ferry::atomic_write_file(path, content);
+  } catch (const std::system_error& e) {
+    throw DrError(Exit::failed, e.what());
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) io_error("cannot rename over", path);
-  fsync_dir(path.has_parent_path() ? path.parent_path() : fs::path("."));
 }
 
 std::optional<DrState> read_state(const fs::path& state_dir) {

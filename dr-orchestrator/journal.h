@@ -153,9 +153,9 @@ std::optional<DrState> read_state(const std::filesystem::path& state_dir);
 /// DrError(Exit::failed) on I/O errors.
 void write_state(const std::filesystem::path& state_dir, const DrState& s);
 
-/// Durability helpers shared with the state machine (the bootstrap file is replaced the same way).
-/// Writes `content` to `path` atomically: `path`.tmp, fsync, rename over `path`, fsync the
-/// directory. Throws DrError(Exit::failed) naming the path and errno text.
+/// ferry::atomic_write_file (common/durable_file.h: tmp, fsync, rename, fsync the directory) for
+/// ferry-dr's files (state.json, the bootstrap file, reports): throws DrError(Exit::failed) naming
+/// the step, the path and the errno text instead of std::system_error.
 void atomic_write_file(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace ferry::dr

@@ -1,7 +1,5 @@
 #include "broker/storage/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -13,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "broker/storage/file_io.h"
 
 namespace ferry::storage {
 namespace {
@@ -92,26 +89,6 @@ void write_offset_checkpoint(const std::filesystem::path& file, const std::map<T
     text += fmt::format("{} {} {}\n", tp.topic, tp.partition, offset);
   }
   atomic_write_file(file, text);
-}
-
-void atomic_write_file(const std::filesystem::path& file, std::string_view content) {
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  int fd = file_io::open_or_throw(tmp, O_WRONLY | O_CREAT | O_TRUNC);
-  try {
-    file_io::pwrite_full(fd, reinterpret_cast<const uint8_t*>(content.data()), content.size(), 0, tmp);
-    file_io::fsync_or_throw(fd, tmp);
-  } catch (...) {
-    file_io::close_quietly(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  file_io::close_quietly(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    throw std::system_error(errno, std::generic_category(), "rename " + tmp.string() + " -> " + file.string());
-  }
-  std::filesystem::path dir = file.parent_path();
-  file_io::fsync_dir(dir.empty() ? std::filesystem::path(".") : dir);
 }
 
 }  // namespace ferry::storage

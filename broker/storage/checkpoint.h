@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/durable_file.h"
+
 namespace ferry::storage {
 
 /// A partition as named in checkpoint files and on disk ("<topic>-<partition>").
@@ -25,15 +27,12 @@ struct TopicPartition {
 /// naming the file and 1-based line. I/O errors throw std::system_error.
 std::map<TopicPartition, int64_t> read_offset_checkpoint(const std::filesystem::path& file);
 
-/// Writes `offsets` in checkpoint format via atomic_write_file, so a crash leaves either the old
+/// Writes `offsets` in checkpoint format via ferry::atomic_write_file, so a crash leaves either the old
 /// or the new file. Topic names must not contain whitespace (Kafka's topic charset guarantees it);
 /// a name that does throws std::invalid_argument.
 void write_offset_checkpoint(const std::filesystem::path& file, const std::map<TopicPartition, int64_t>& offsets);
 
-/// Replaces `file` with `content` atomically and durably: writes "<file>.tmp", fsyncs it, renames
-/// it over `file`, then fsyncs the parent directory (the rename is only durable after that).
-/// Concurrent writers of the same file must be serialised by the caller (they share the temp
-/// name). Throws std::system_error naming the failing step.
-void atomic_write_file(const std::filesystem::path& file, std::string_view content);
+/// Replaces a file atomically and durably (common/durable_file.h).
+using ferry::atomic_write_file;
 
 }  // namespace ferry::storage
