@@ -71,15 +71,6 @@ std::string sha256_hex(const std::string& data) {
   return out;
 }
 
-std::string rfc3339_ms(int64_t wall_ms) {
-  std::time_t secs = static_cast<std::time_t>(wall_ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(wall_ms % 1000));
-}
-
 Actor current_actor() {
   Actor a;
   a.uid = ::getuid();

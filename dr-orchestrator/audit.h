@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
+
 namespace ferry::dr {
 
 /// Who ran the command: the login name ($SUDO_USER when run through sudo, else the passwd entry
@@ -77,8 +79,8 @@ struct AuditVerifyResult {
 /// error (ok=false, line 0); an empty file is ok.
 AuditVerifyResult verify_audit_log(const std::filesystem::path& path);
 
-/// RFC 3339 UTC with milliseconds ("2024-05-01T12:34:56.789Z") of wall-clock ms.
-std::string rfc3339_ms(int64_t wall_ms);
+/// RFC 3339 UTC with milliseconds (common/clock.h).
+using ferry::rfc3339_ms;
 /// Lower-case hex SHA-256 of `data` (OpenSSL EVP).
 std::string sha256_hex(const std::string& data);
 

@@ -159,7 +159,13 @@ const config::Schema& mirror_schema() {
                  "the control API (POST /flows/<source>/<target>/pause, resume, checkpoint; docs/mirror.md); "
                  "port 0 picks a free port; \"\" turns the endpoint off (and with it the control API).")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
-                  "Log level of the process (stderr).");
+                  "Log level of the process (stderr).")
+        .add_string("state.dir", "",
+                    "Ferry: directory where the control API's pause and resume are kept "
+                    "(flow-control.json, fsynced before they take effect), so a restarted mirror keeps a flow "
+                    "paused that ferry-dr paused at failover; a recorded decision overrides the flow's `paused` "
+                    "key. \"\" keeps them in memory only: a restart goes back to each flow's `paused` key (a "
+                    "warning says so at start). One directory per ferry-mirror process.");
     return s;
   }();
   return schema;
@@ -274,6 +280,7 @@ MirrorConfig load_mirror_config(const std::string& toml_text, const std::string&
                     "IPv6 host in brackets) or \"\" for off",
                     origin, toml_quoted(out.status_listener)));
   out.log_level = mv.get_string("log.level");
+  out.state_dir = mv.get_string("state.dir");
 
   for (auto& [key, node] : *clusters) {
     std::string alias(key.str());

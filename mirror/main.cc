@@ -4,17 +4,21 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "mirror/config.h"
 #include "mirror/flow.h"
+#include "mirror/flow_control_state.h"
 
 namespace {
 
@@ -41,9 +45,13 @@ void print_usage(std::ostream& out) {
 }
 
 // POST /flows/<source>/<target>/<pause|resume|checkpoint>[?timeout_ms=N] (docs/mirror.md,
-// "Control API"): 404 for an unknown flow or action, 400 for a bad timeout_ms.
+// "Control API"): 404 for an unknown flow or action, 400 for a bad timeout_ms. With `state`
+// (mirror.state.dir), pause and resume are recorded durably before they take effect: a resume that
+// cannot be recorded is refused (500); a pause that cannot be recorded still pauses (the safe
+// direction) and answers 500 saying a restart would resume the flow.
 ferry::metrics::JsonReply control_request(const std::vector<std::unique_ptr<ferry::mirror::Flow>>& flows,
-                                          const std::string& path, const std::string& query) {
+                                          ferry::mirror::FlowControlState* state, const std::string& path,
+                                          const std::string& query) {
   auto error = [](int status, const std::string& what) {
     return ferry::metrics::JsonReply{status, nlohmann::json{{"error", what}}.dump()};
   };
@@ -74,9 +82,31 @@ ferry::metrics::JsonReply control_request(const std::vector<std::unique_ptr<ferr
       return error(400, "timeout_ms must be an integer in [0, 3600000], not '" + v + "'");
   }
   const std::chrono::milliseconds timeout(timeout_ms);
-  if (action == "pause") return flow->pause(timeout);
-  if (action == "resume") return flow->resume();
-  return flow->checkpoint(timeout);
+  if (action == "checkpoint") return flow->checkpoint(timeout);
+  // One pause or resume at a time, so the recorded order is the applied order.
+  static std::mutex control_mu;
+  std::lock_guard lk(control_mu);
+  const std::string name = flow->config().name();
+  std::string not_recorded;
+  if (state) {
+    try {
+      state->set(name, action == "pause", ferry::wall_clock_ms());
+    } catch (const std::exception& e) {
+      not_recorded = e.what();
+      spdlog::error("flow {}: cannot record {} in {}: {}", name, action, state->file().string(), not_recorded);
+    }
+  }
+  if (action == "resume") {
+    if (!not_recorded.empty())
+      return error(500, fmt::format("flow {} not resumed: the decision could not be recorded in {} ({})", name,
+                                    state->file().string(), not_recorded));
+    return flow->resume();
+  }
+  auto reply = flow->pause(timeout);
+  if (not_recorded.empty()) return reply;
+  return error(500, fmt::format("flow {} paused, but the pause could not be recorded in {} ({}); a restarted "
+                                "ferry-mirror would resume it",
+                                name, state->file().string(), not_recorded));
 }
 
 }  // namespace
@@ -101,6 +131,29 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Pauses and resumes from the control API survive a restart (mirror.state.dir).
+  std::optional<ferry::mirror::FlowControlState> control_state;
+  if (!config->state_dir.empty()) {
+    try {
+      control_state.emplace(ferry::mirror::FlowControlState::open(config->state_dir));
+    } catch (const std::exception& e) {
+      std::cerr << "ferry-mirror: mirror.state.dir " << config->state_dir << ": " << e.what() << "\n";
+      return 1;
+    }
+    for (auto& f : config->flows) {
+      if (auto e = control_state->get(f.name())) {
+        if (e->paused != f.paused)
+          spdlog::warn("flow {}: starts {} as the control API last set it at {} ({}), not as its paused key says",
+                       f.name(), e->paused ? "paused" : "running", ferry::rfc3339_ms(e->updated_ms),
+                       control_state->file().string());
+        f.paused = e->paused;
+      }
+    }
+  } else if (!config->status_listener.empty()) {
+    spdlog::warn("mirror.state.dir is not set: a pause or resume through the control API lasts until this process "
+                 "exits; a restart goes back to each flow's paused key");
+  }
+
   const sigset_t stop_signals = ferry::block_stop_signals();
 
   ferry::metrics::Registry registry;
@@ -120,16 +173,19 @@ int main(int argc, char** argv) {
       http = std::make_unique<ferry::metrics::MetricsServer>(
           registry, l.substr(0, colon), static_cast<uint16_t>(std::stoi(l.substr(colon + 1))),
           std::map<std::string, std::function<std::string()>>{{"/status",
-                                                               [&flows] {
+                                                               [&flows, &control_state] {
                                                                  nlohmann::json j;
+                                                                 j["flow_control_state"] =
+                                                                     control_state ? nlohmann::json(control_state->file().string())
+                                                                                   : nlohmann::json(nullptr);
                                                                  j["flows"] = nlohmann::json::array();
                                                                  for (const auto& f : flows)
                                                                    j["flows"].push_back(nlohmann::json::parse(f->status_json()));
                                                                  return j.dump();
                                                                }}},
           std::map<std::string, ferry::metrics::PostHandler>{
-              {"/flows/*", [&flows](const std::string& path, const std::string& query, const std::string&) {
-                 return control_request(flows, path, query);
+              {"/flows/*", [&flows, &control_state](const std::string& path, const std::string& query, const std::string&) {
+                 return control_request(flows, control_state ? &*control_state : nullptr, path, query);
                }}});
       spdlog::info("status on http://{}:{}/status", l.substr(0, colon), http->port());
     } catch (const std::exception& e) {

@@ -58,6 +58,7 @@ MIRROR_PORT=$(free_port)
 cat > "$WORK/mirror.toml" <<TOML
 [mirror]
 "status.listener" = "127.0.0.1:$MIRROR_PORT"
+"state.dir" = "$WORK/mirror-state"
 
 [clusters.east]
 "bootstrap.servers" = "$EAST"

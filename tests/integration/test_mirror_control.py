@@ -5,6 +5,7 @@ and the HTTP answers.
 """
 
 import json
+import os
 import threading
 import time
 import unittest
@@ -242,6 +243,44 @@ class ControlTest(MirrorTestCase):
                         m.flow_status("east", "west")["heartbeat"], 30, what="a replicated heartbeat")
         self.assertGreaterEqual(hb["age_ms"], 0, hb)
 
+
+    def test_a_pause_survives_a_killed_mirror_with_state_dir_and_a_damaged_state_stops_it(self):
+        # ferry-dr pauses east->west at failover; a mirror restarted afterwards must not start
+        # copying east's stale records into the new primary.
+        east, west = self.regions()
+        create_topics(east, "orders", partitions=2)
+        m = self.start_mirror({"east": east, "west": west},
+                              [dict(source="east", target="west", topics=["orders"], **FAST_REFRESH)], start=False)
+        state_file = os.path.join(m.tmpdir, "state", "flow-control.json")
+        m.mirror["state.dir"] = os.path.dirname(state_file)
+        m.start()
+        batch = lambda lo, hi: [{"key": b"k%d" % i, "value": b"v%d" % i, "partition": i % 2} for i in range(lo, hi)]
+        produce_all(east, "orders", batch(0, 100))
+        self.wait_caught_up(m, east, west, {"orders": 2}, lambda t: f"east.{t}")
+        self.assertEqual(call(m, "POST", "/flows/east/west/pause")[0], 200)
+        with open(state_file) as f:
+            self.assertTrue(json.load(f)["flows"]["east->west"]["paused"])
+
+        m.restart(graceful=False)  # SIGKILL
+        self.assertEqual(m.flow_status("east", "west")["state"], "paused")
+        produce_all(east, "orders", batch(100, 200))
+        time.sleep(3)  # bounded: a running flow (1 s refresh) would have copied them by now
+        t = consumer(west)
+        self.addCleanup(t.close)
+        self.assertEqual(sum(watermarks(west, "east.orders", p, t)[1] for p in range(2)), 100)
+
+        self.assertEqual(call(m, "POST", "/flows/east/west/resume")[0], 200)
+        m.restart(graceful=False)
+        self.assertEqual(m.flow_status("east", "west")["state"], "running")
+        self.wait_caught_up(m, east, west, {"orders": 2}, lambda t: f"east.{t}")
+        self.assertEqual(self.assert_exact_copy(east, west, "orders", "east.orders", 2), 200)
+
+        m.stop()
+        with open(state_file, "w") as f:
+            f.write('{"flows": {"east->west": {"paused": "maybe"}}}')
+        r = m.run_to_exit()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(state_file, r.stderr)
 
 if __name__ == "__main__":
     unittest.main()
