@@ -163,6 +163,12 @@ const config::Schema& dr_schema() {
                     "host:port where `ferry-dr watch` serves /metrics (Prometheus), /status (JSON) and /healthz; "
                     "port 0 picks a free port; \"\" turns the endpoint off.")
         .add_int("watch.interval.seconds", 2, 1, 86400, "Seconds between two evaluations of `ferry-dr watch`.")
+        .add_bool("watch.fence.stale.primary", true,
+                  "`ferry-dr watch` fences (sets ferry.cluster.role=standby on) a region that answers in the "
+                  "primary role while state.json names another region primary, e.g. an old primary that "
+                  "returns after an unplanned failover, so applications still pointed at it get an error "
+                  "instead of writing to a cluster nobody reads (split brain). Skipped while an operation holds "
+                  "the lock or is pending. Every fence is audited.")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                   "Log level (stderr).");
     return s;
@@ -269,6 +275,7 @@ DrConfig load_dr_config(const std::string& toml_text, const std::string& origin)
                                   "IPv6 host in brackets) or \"\" for off",
                                   origin, toml_quoted(out.metrics_listener)));
   out.watch_interval = std::chrono::seconds(dv.get_int("watch.interval.seconds"));
+  out.watch_fence_stale_primary = dv.get_bool("watch.fence.stale.primary");
   out.log_level = dv.get_string("log.level");
 
   for (auto& [key, node] : *regions) {

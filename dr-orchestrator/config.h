@@ -62,6 +62,7 @@ struct DrConfig {
   std::string redirect_hook;            ///< /bin/sh -c command after a redirect, "" = none
   std::string metrics_listener;         ///< "host:port" for watch's /metrics /healthz /status, "" = off
   std::chrono::seconds watch_interval{2};
+  bool watch_fence_stale_primary = true;  ///< watch fences a primary-role region state.json does not name
   std::string log_level = "info";
   std::map<std::string, RegionConfig> regions;  ///< by name, >= 2
   std::vector<FlowConfig> flows;                ///< may be empty

@@ -41,6 +41,7 @@
 #include "dr-orchestrator/audit.h"
 #include "dr-orchestrator/config.h"
 #include "dr-orchestrator/errors.h"
+#include "dr-orchestrator/health.h"
 #include "dr-orchestrator/journal.h"
 
 namespace ferry::dr {
@@ -107,6 +108,15 @@ std::optional<std::string> failback_target(const std::vector<OpRecord>& history)
 /// only partitions with a loss, as [{"topic","partition","from_offset","to_offset","records"}]
 /// (the records at offsets [from_offset, to_offset) of the source were not replicated).
 nlohmann::json compute_loss(const nlohmann::json& mirror_partitions, const nlohmann::json& source_end);
+
+/// `ferry-dr watch`'s split-brain guard (docs/dr.md "Watch"): every region of `status` that is
+/// reachable and answers in the primary role while <state.dir>/state.json names another region
+/// primary is set to the standby role (IncrementalAlterConfigs, as the fence step does), under the
+/// operation lock, and audited as "watch fence". Does nothing when state.json is absent, when
+/// another ferry-dr holds the lock or an operation is pending (it owns the roles until it ends),
+/// or when state.json changed under the lock. Never throws: failures are logged and audited
+/// ("failed") and retried at the next evaluation. Returns the regions it fenced.
+std::vector<std::string> fence_stale_primaries(const DrConfig& cfg, const StatusReport& status, AuditLog* audit);
 
 /// Test failpoint (docs/dr.md "Testing hooks"): when the environment variable FERRY_DR_CRASH_AT is
 /// "before:<step>" or "after:<step>", ferry-dr kills itself with SIGKILL right after journaling

@@ -259,6 +259,7 @@ int cmd_watch(const Args& a, const std::string& command) {
         last_json = to_json(r).dump();
       }
       watcher.observe(r);
+      fence_stale_primaries(*cfg, r, audit.log.get());
       std::unique_lock lk(stop_mu);
       stop_cv.wait_for(lk, cfg->watch_interval, [&] { return stop.load(); });
     }

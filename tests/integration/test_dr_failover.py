@@ -234,6 +234,39 @@ class DrFailoverCase(BrokerTestCase):
         self.assertTrue({f"w-{i}" for i in range(100)} <= on_east, "failback lost west's writes")
         self.assertEqual((self.role("east"), self.role("west")), ("primary", "standby"))
 
+    def test_watch_fences_an_old_primary_that_returns_after_an_unplanned_failover(self):
+        east, west = self.pair()
+        create_topics(east, "orders", partitions=2)
+        self.wait_replicated("orders", 2)
+        produce_all(east, "orders", [{"key": b"k%d" % i, "value": b"e-%d" % i} for i in range(50)])
+        wait_until(lambda: sum(p["lag_records"] for p in self.mirror.flow_status("east", "west")["partitions"]) == 0
+                   and len(values(west, "orders")) == 50, 30, what="east->west caught up")
+        east.kill()
+        self.ferry_dr("failover", "--to", "west", "--force")
+        self.dr.start_watch()
+        # Before the first failover nothing is fenced; now state.json names west and east returns
+        # in the primary role it never left.
+        east.start()
+        wait_until(lambda: self.role("east") == "standby", 30, interval=0.5, what="watch fencing east")
+        errors = []
+        stale = producer(east, **{"message.timeout.ms": 5000, "retries": 0})
+        stale.produce("orders", key=b"late", value=b"late-write", on_delivery=lambda err, m: errors.append(err))
+        stale.flush(10)
+        self.assertEqual([e.code() if e else None for e in errors], [KafkaError.POLICY_VIOLATION])
+        self.assertEqual(self.role("west"), "primary")
+        with open(self.dr.audit_log) as f:
+            fences = [json.loads(line) for line in f if '"watch fence"' in line]
+        self.assertEqual([(a["result"], a["details"]["region"]) for a in fences], [("ok", "east")])
+        self.assertIn("west is the primary", fences[0]["reason"])
+        # The guard steps aside for operations: failback takes the lock and brings east back as
+        # primary, and watch leaves it there.
+        self.ferry_dr("failback", timeout=180)
+        time.sleep(3)  # bounded: three watch evaluations (watch.interval.seconds = 1)
+        self.assertEqual((self.role("east"), self.role("west")), ("primary", "standby"))
+        with open(self.dr.audit_log) as f:
+            self.assertEqual(sum('"watch fence"' in line for line in f), 1)
+        self.ferry_dr("audit", "verify")
+
     # ---- the orchestrator killed at every step ----
 
     def test_resume_after_sigkill_at_every_step(self):
