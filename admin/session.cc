@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "client/kafka.h"
+
 namespace ferry::admin {
 
 OpError::OpError(rd_kafka_resp_err_t err, const std::string& detail)
@@ -166,12 +168,24 @@ Session::metadata() {
 }
 
 std::pair<int64_t, int64_t> Session::watermarks(const std::string& topic, int32_t partition) {
-  int64_t low = -1, high = -1;
-  rd_kafka_resp_err_t err =
-      rd_kafka_query_watermark_offsets(handle(), topic.c_str(), partition, &low, &high,
-                                       timeout_ms_);
-  check(err, fmt::format("watermarks of {}:{}", topic, partition));
-  return {low, high};
+  // client::list_offsets is bounded by the timeout even when the leader is down, which
+  // rd_kafka_query_watermark_offsets in librdkafka 2.0.2 is not (client/kafka.h).
+  const std::vector<client::TopicPartitionKey> one{{topic, partition}};
+  auto ask = [&](int64_t at) {
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int64_t offset = -1;
+    try {
+      const auto po = client::list_offsets(handle(), one, at, std::chrono::milliseconds(timeout_ms_)).at(one.front());
+      err = po.err;
+      offset = po.offset;
+    } catch (const client::KafkaError& e) {
+      err = e.err();
+    }
+    check(err, fmt::format("watermarks of {}:{}", topic, partition));
+    return offset;
+  };
+  const int64_t low = ask(client::kListOffsetsEarliest);
+  return {low, ask(client::kListOffsetsLatest)};
 }
 
 void Session::print(const Json& doc, const std::string& human) const {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace ferry::client {
@@ -132,23 +133,84 @@ std::vector<TopicInfo> Admin::topics() {
   return out;
 }
 
-Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
-  Watermarks w;
-  auto err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
-                                              static_cast<int>(timeout_.count()));
-  if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
-    // librdkafka answers from its cached metadata, refreshed only every few minutes: a partition
-    // added since is unknown to it until the topic's metadata is asked for again.
-    std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr),
-                                                                       &rd_kafka_topic_destroy);
-    const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, static_cast<int>(timeout_.count())) == RD_KAFKA_RESP_ERR_NO_ERROR)
-      rd_kafka_metadata_destroy(md);
-    err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
-                                           static_cast<int>(timeout_.count()));
+std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
+                                                          int64_t timestamp, std::chrono::milliseconds timeout) {
+  std::map<TopicPartitionKey, PartitionOffset> out;
+  if (partitions.empty()) return out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto remaining_ms = [&] {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<int64_t>(1, left.count()));
+  };
+  const bool special = timestamp == kListOffsetsLatest || timestamp == kListOffsetsEarliest;
+  auto ask = [&](const std::vector<TopicPartitionKey>& parts) {
+    PartitionList list = partition_list(static_cast<int>(parts.size()));
+    for (const auto& [topic, partition] : parts)
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = timestamp;
+    const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list.get(), remaining_ms());
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      for (int i = 0; i < list->cnt; ++i) {
+        const auto& e = list->elems[i];
+        PartitionOffset po{e.offset, e.err};
+        // A partition the leader left out of its answer keeps the timestamp it was asked with.
+        if (special && po.err == RD_KAFKA_RESP_ERR_NO_ERROR && po.offset < 0) po.err = RD_KAFKA_RESP_ERR__BAD_MSG;
+        out[{e.topic, e.partition}] = po;
+      }
+    return err;
+  };
+  const rd_kafka_resp_err_t err = ask(partitions);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  if (err > 0) {
+    // A broker error of one partition fails librdkafka's whole call, and none of the answers are
+    // kept: ask each partition alone, so the others still get theirs.
+    if (partitions.size() == 1) {
+      out[partitions.front()] = {-1, err};
+      return out;
+    }
+    for (const auto& p : partitions) {
+      const rd_kafka_resp_err_t one = ask({p});
+      if (one < 0) check(one, fmt::format("ListOffsets {}-{}", p.first, p.second));
+      if (one > 0) out[p] = {-1, one};
+    }
+    return out;
   }
-  check(err, fmt::format("ListOffsets {}-{}", topic, partition));
+  check(err, fmt::format("ListOffsets of {} partition(s)", partitions.size()));
+  return out;
+}
+
+Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
+  const std::vector<TopicPartitionKey> one{{topic, partition}};
+  auto ask = [&](int64_t at) {
+    std::map<TopicPartitionKey, PartitionOffset> got;
+    try {
+      got = list_offsets(rk_.get(), one, at, timeout_);
+    } catch (const KafkaError& e) {
+      if (e.err() != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) throw;
+      // librdkafka answers from its cached metadata, refreshed only every few minutes: a partition
+      // added since is unknown to it until the topic's metadata is asked for again.
+      std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr),
+                                                                         &rd_kafka_topic_destroy);
+      const rd_kafka_metadata_t* md = nullptr;
+      if (rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, static_cast<int>(timeout_.count())) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+      got = list_offsets(rk_.get(), one, at, timeout_);
+    }
+    const PartitionOffset& po = got.at(one.front());
+    check(po.err, fmt::format("ListOffsets {}-{}", topic, partition));
+    return po.offset;
+  };
+  Watermarks w;
+  w.low = ask(kListOffsetsEarliest);
+  w.high = ask(kListOffsetsLatest);
   return w;
+}
+
+std::map<TopicPartitionKey, int64_t> Admin::end_offsets(const std::vector<TopicPartitionKey>& partitions,
+                                                        std::chrono::milliseconds timeout) {
+  std::map<TopicPartitionKey, int64_t> out;
+  for (const auto& [tp, po] : list_offsets(rk_.get(), partitions, kListOffsetsLatest, timeout))
+    if (po.err == RD_KAFKA_RESP_ERR_NO_ERROR) out[tp] = po.offset;
+  return out;
 }
 
 bool Admin::create_topic(const std::string& name, int32_t partitions, int replication_factor,

@@ -54,6 +54,32 @@ struct Watermarks {
   int64_t high = 0;
 };
 
+/// A topic partition as the map key of batched calls.
+using TopicPartitionKey = std::pair<std::string, int32_t>;
+
+/// One partition's answer to a batched ListOffsets: the offset, or the partition's own error.
+struct PartitionOffset {
+  int64_t offset = -1;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+/// ListOffsets timestamps with a special meaning (Kafka protocol, ListOffsets; KIP-79).
+inline constexpr int64_t kListOffsetsLatest = -1;    ///< the log end offset (high watermark)
+inline constexpr int64_t kListOffsetsEarliest = -2;  ///< the log start offset
+
+/// ListOffsets of `partitions` at `timestamp` (a time in ms, or kListOffsetsLatest /
+/// kListOffsetsEarliest), one request per partition leader, the whole call bounded by `timeout`.
+/// Every requested partition is in the result, with its offset or its own error. Throws
+/// KafkaError when the request as a whole failed: no leader known for any of them
+/// (_UNKNOWN_PARTITION), or no answer within `timeout` (_TIMED_OUT, also when the leader is down).
+///
+/// Built on rd_kafka_offsets_for_times, never rd_kafka_query_watermark_offsets: in librdkafka
+/// 2.0.2 the latter waits for its replies with no deadline and re-sends on every broker state
+/// change, so against a dead leader it does not return at all (and a thread calling it cannot be
+/// stopped).
+std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
+                                                          int64_t timestamp, std::chrono::milliseconds timeout);
+
 /// Per-topic facts from Metadata.
 struct TopicInfo {
   std::string name;
@@ -88,8 +114,15 @@ class Admin {
 
   /// Every topic with its partition count (Metadata for all topics).
   std::vector<TopicInfo> topics();
-  /// One partition's watermarks (ListOffsets earliest and latest).
+  /// One partition's watermarks (ListOffsets earliest and latest), bounded by the timeout. A
+  /// partition librdkafka does not know yet (grown since its metadata was cached) is looked up
+  /// once more after a Metadata refresh. Throws KafkaError with the partition's error.
   Watermarks watermarks(const std::string& topic, int32_t partition);
+  /// Log end offsets of many partitions in one ListOffsets per leader, bounded by `timeout`
+  /// (shorter than the instance's when a caller must stay responsive). Partitions whose offset
+  /// could not be read are left out. Throws KafkaError when the request as a whole failed.
+  std::map<TopicPartitionKey, int64_t> end_offsets(const std::vector<TopicPartitionKey>& partitions,
+                                                   std::chrono::milliseconds timeout);
   /// CreateTopics; TOPIC_ALREADY_EXISTS is not an error (returns false). Throws KafkaError.
   bool create_topic(const std::string& name, int32_t partitions, int replication_factor,
                     const std::map<std::string, std::string>& configs);

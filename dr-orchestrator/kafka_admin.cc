@@ -113,22 +113,25 @@ MetadataPtr metadata(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
 // timestamp -1, which librdkafka batches per leader).
 void fill_end_offsets(rd_kafka_t* rk, std::vector<PartitionHealth>& parts, std::chrono::milliseconds timeout,
                       std::string& error) {
-  if (parts.empty()) return;
-  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
-      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())), &rd_kafka_topic_partition_list_destroy);
+  std::vector<client::TopicPartitionKey> keys;
   for (const auto& p : parts)
-    if (!p.offline()) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_END;
-  if (list->cnt == 0) return;
-  auto err = rd_kafka_offsets_for_times(rk, list.get(), static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    error = fmt::format("ListOffsets: {}", rd_kafka_err2name(err));
+    if (!p.offline()) keys.emplace_back(p.topic, p.partition);
+  if (keys.empty()) return;
+  std::map<client::TopicPartitionKey, client::PartitionOffset> got;
+  try {
+    got = client::list_offsets(rk, keys, client::kListOffsetsLatest, timeout);
+  } catch (const client::KafkaError& e) {
+    error = fmt::format("ListOffsets: {}", e.code());
     return;
   }
-  std::map<TopicPartition, int64_t> got;
-  for (int i = 0; i < list->cnt; ++i)
-    if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) got[{list->elems[i].topic, list->elems[i].partition}] = list->elems[i].offset;
-  for (auto& p : parts)
-    if (auto it = got.find({p.topic, p.partition}); it != got.end()) p.log_end_offset = it->second;
+  for (auto& p : parts) {
+    auto it = got.find({p.topic, p.partition});
+    if (it == got.end()) continue;
+    if (it->second.err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      p.log_end_offset = it->second.offset;
+    else if (error.empty())
+      error = fmt::format("ListOffsets {}-{}: {}", p.topic, p.partition, rd_kafka_err2name(it->second.err));
+  }
 }
 
 }  // namespace

@@ -13,6 +13,12 @@
 #include "mirror/resume.h"
 
 namespace ferry::mirror {
+namespace {
+
+// How long a paused flow waits for the source's log end offsets in one refresh (every second).
+constexpr std::chrono::milliseconds kPausedEndOffsetsTimeout{2000};
+
+}  // namespace
 
 Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters, metrics::Registry& metrics)
     : flow_(std::move(flow)), source_(clusters.at(flow_.source)), target_(clusters.at(flow_.target)), metrics_(metrics) {
@@ -552,17 +558,17 @@ void Flow::refresh_source_ends_from_source(rd_kafka_t* rk) {
     std::lock_guard lk(routes_mu_);
     if (keys.empty() || current_errors_.count("source")) return;  // nothing owned, or the source is away
   }
-  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(keys.size())), &rd_kafka_topic_partition_list_destroy);
-  for (const auto& [topic, partition] : keys)
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_END;
-  // ListOffsets "latest", batched per leader (the timestamp -1 means the log end).
-  if (rd_kafka_offsets_for_times(rk, list.get(), 2000) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  std::map<client::TopicPartitionKey, client::PartitionOffset> ends;
+  try {
+    ends = client::list_offsets(rk, keys, client::kListOffsetsLatest, std::chrono::milliseconds(2000));
+  } catch (const client::KafkaError&) {
+    return;  // the next fetch response or the next second tells
+  }
   std::lock_guard lk(partitions_mu_);
-  for (int i = 0; i < list->cnt; ++i) {
-    const auto& e = list->elems[i];
-    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR || e.offset < 0) continue;
-    if (auto it = partitions_.find({e.topic, e.partition}); it != partitions_.end() && e.offset > it->second->source_end)
-      it->second->source_end = e.offset;
+  for (const auto& [key, po] : ends) {
+    if (po.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    if (auto it = partitions_.find(key); it != partitions_.end() && po.offset > it->second->source_end)
+      it->second->source_end = po.offset;
   }
 }
 
@@ -630,11 +636,16 @@ void Flow::pause_step(uint64_t& subscribed_version) {
       for (const auto& [key, _] : partitions_) keys.push_back(key);
     }
     try {
-      for (const auto& [topic, partition] : keys) {
-        const int64_t end = source_admin_->watermarks(topic, partition).high;
+      // One bounded request per leader: a source that is gone (the unplanned failover that paused
+      // the flow) costs at most kPausedEndOffsetsTimeout here, so stop() is never held up by it.
+      const auto ends = source_admin_->end_offsets(keys, kPausedEndOffsetsTimeout);
+      {
         std::lock_guard lk(partitions_mu_);
-        if (auto it = partitions_.find({topic, partition}); it != partitions_.end()) it->second->source_end = end;
+        for (const auto& [key, end] : ends)
+          if (auto it = partitions_.find(key); it != partitions_.end()) it->second->source_end = end;
       }
+      if (ends.size() < keys.size())
+        throw std::runtime_error(fmt::format("{} of {} partition(s) did not answer", keys.size() - ends.size(), keys.size()));
       if (!keys.empty()) clear_condition("source");
     } catch (const std::exception& e) {
       set_condition("source", fmt::format("cluster {}: end offsets while paused: {}", flow_.source, e.what()));

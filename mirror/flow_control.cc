@@ -262,11 +262,13 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
   }
   try {
     make_control_clients();
-    for (const auto& [topic, partition] : keys) {
-      const int64_t end = ctl_source_->watermarks(topic, partition).high;
-      std::lock_guard lk(partitions_mu_);
-      if (auto it = partitions_.find({topic, partition}); it != partitions_.end()) it->second->source_end = end;
-    }
+    const auto ends = ctl_source_->end_offsets(keys, std::min<std::chrono::milliseconds>(timeout, ctl_source_->timeout()));
+    std::lock_guard lk(partitions_mu_);
+    for (const auto& [key, end] : ends)
+      if (auto it = partitions_.find(key); it != partitions_.end()) it->second->source_end = end;
+    if (ends.size() < keys.size())
+      spdlog::warn("flow {}: paused, but {} of {} source partition(s) gave no end offset", flow_.name(),
+                   keys.size() - ends.size(), keys.size());
   } catch (const std::exception& e) {
     spdlog::warn("flow {}: paused, but the source's end offsets could not be read: {}", flow_.name(), e.what());
   }

@@ -282,5 +282,24 @@ class ControlTest(MirrorTestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(state_file, r.stderr)
 
+    def test_sigterm_stops_a_flow_paused_after_its_source_was_lost(self):
+        # An unplanned failover: the source region dies, ferry-dr pauses the flow, and later the
+        # operator stops the mirror. The paused flow keeps asking the dead source for its end
+        # offsets; librdkafka 2.0.2's watermark query never returned then, so SIGTERM hung for ever.
+        east, west = self.regions()
+        create_topics(east, "orders", partitions=3)
+        m = self.flow(east, west, ["orders"])
+        produce_all(east, "orders", [{"key": b"k%d" % i, "value": b"v%d" % i, "partition": i % 3} for i in range(90)])
+        self.wait_caught_up(m, east, west, {"orders": 3}, lambda t: f"east.{t}")
+        self.assertEqual(call(m, "POST", "/flows/east/west/pause?timeout_ms=10000")[0], 200)
+        east.kill()  # SIGKILL
+        time.sleep(3)  # several of the paused flow's once-a-second refreshes against the dead source
+        st = m.flow_status("east", "west")
+        self.assertEqual(st["state"], "paused", st)
+        self.assertEqual(sum(p["next_offset"] for p in st["partitions"] if p["topic"] == "orders"), 90, st)
+        # stop() sends SIGTERM and, after 60 s, SIGKILL (reported as -9).
+        self.assertEqual(m.stop(timeout=60), 0, "ferry-mirror did not exit on SIGTERM")
+
+
 if __name__ == "__main__":
     unittest.main()
