@@ -243,8 +243,16 @@ void Flow::on_revoke() {
   if (rd_kafka_outq_len(producer_.get()) > 0)
     note_error("records still unacknowledged after 30 s while giving up partitions; the next owner may copy them again");
   // A pause keeps what it drained: /status, the pause answer and checkpoints still need the
-  // partitions' positions and mappings.
-  if (leaving_for_pause_) return;
+  // partitions' positions and mappings. So does an assignment lost to an expired session — the
+  // source region is typically gone, and its group coordinator with it: the states hold the last
+  // known source end offsets, from which an unplanned failover counts its loss exactly. The next
+  // assignment replaces them.
+  if (leaving_for_pause_ || (consumer_ && rd_kafka_assignment_lost(consumer_.get()))) {
+    if (!leaving_for_pause_)
+      spdlog::warn("flow {}: assignment lost (session expired; is {} reachable?); keeping the last known positions",
+                   flow_.name(), flow_.source);
+    return;
+  }
   std::lock_guard lk(partitions_mu_);
   partitions_.clear();
   ++assign_generation_;

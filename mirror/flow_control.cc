@@ -244,16 +244,31 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
                                              flow_.name(), flow_.target, timeout.count())},
                        {"partitions", nlohmann::json::parse(partitions_json(true))}});
   }
+  bool source_down;
+  {
+    std::lock_guard lk(routes_mu_);
+    source_down = current_errors_.count("source") > 0;
+  }
+  if (!source_down) {
+    // A pause that landed between a revoke and the next assignment (a topic added to the flow,
+    // another process joining) finds those partitions without a state: after the drain, what
+    // the target holds is exactly their position, so read it there. A partition another process
+    // owns gets the same lower bound; whoever reads several answers takes the highest.
+    try {
+      make_control_clients();
+      auto rebuilt = rebuild_mappings();
+      std::lock_guard lk(partitions_mu_);
+      for (auto& [key, st] : rebuilt) partitions_.try_emplace(key, std::move(st));
+    } catch (const std::exception& e) {
+      spdlog::warn("flow {}: paused, but the positions of unassigned partitions could not be read from {}: {}",
+                   flow_.name(), flow_.target, e.what());
+    }
+  }
   // The source's end offsets now, so lag_records is the exact count of records not on the target.
   std::vector<std::pair<std::string, int32_t>> keys;
   {
     std::lock_guard lk(partitions_mu_);
     for (const auto& [key, _] : partitions_) keys.push_back(key);
-  }
-  bool source_down;
-  {
-    std::lock_guard lk(routes_mu_);
-    source_down = current_errors_.count("source") > 0;
   }
   if (source_down) {
     // Unplanned failover: the source is gone; its last known end offsets are all there is.
