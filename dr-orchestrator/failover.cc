@@ -58,6 +58,16 @@ void merge_partitions(std::map<std::string, FlowPartitionLag>& into, const std::
   }
 }
 
+// The partitions of `topics` (source topic -> partition count, as the mirror's /status lists
+// them) that `parts` has no position for, as [{"topic", "partition"}].
+json unknown_partitions(const std::map<std::string, int32_t>& topics, const std::map<std::string, FlowPartitionLag>& parts) {
+  json out = json::array();
+  for (const auto& [topic, n] : topics)
+    for (int32_t p = 0; p < n; ++p)
+      if (!parts.count(tp_key(topic, p))) out.push_back({{"topic", topic}, {"partition", p}});
+  return out;
+}
+
 const OpRecord* newest_ok(const std::vector<OpRecord>& history, const std::string& exclude_op) {
   for (auto it = history.rbegin(); it != history.rend(); ++it)
     if (it->op_id != exclude_op && it->outcome == "ok" && (it->spec.kind == "failover" || it->spec.kind == "failback"))
@@ -415,6 +425,21 @@ OperationResult Operation::run(const std::string& op_id) {
           const json loss = compute_loss(lag_json(v), json::array());
           int64_t total = 0;
           for (const auto& l : loss) total += l.at("records").get<int64_t>();
+          // A partition the mirror has no position for (it restarted after the source died, or a
+          // rebalance was under way) has an unknown loss, never a zero one.
+          const json unknown = unknown_partitions(probe_flow(*flow).topics, parts);
+          if (!unknown.empty() || parts.empty()) {
+            const std::string why =
+                parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", flow->name())
+                              : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", flow->name(),
+                                            unknown.size(), unknown.dump());
+            if (!force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
+            audit_.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
+                          {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, op_id);
+            return {{"planned", false}, {"loss_known", false}, {"loss", loss}, {"rpo_records", nullptr},
+                    {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
+                    {"summary", fmt::format("flow paused; {} record(s) known lost; loss UNKNOWN: {} (--force)", total, why)}};
+          }
           audit_.record("decision data-loss", "ok", "unplanned failover: records the target never received",
                         {{"loss", loss}, {"records", total}}, op_id);
           return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total}, {"partitions", lag_json(v)},

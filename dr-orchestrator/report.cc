@@ -66,6 +66,7 @@ json build_report(const OpRecord& op, const json& final_health) {
             {"steps", steps},
             {"rpo_records", drain.contains("rpo_records") ? drain["rpo_records"] : json(nullptr)},
             {"loss", drain.value("loss", json::array())},
+            {"loss_unknown_partitions", drain.value("unknown_partitions", json::array())},
             {"rto_ms", verify.contains("rto_ms") ? verify["rto_ms"] : json(nullptr)},
             {"fenced", step_data(op, "fence").value("fenced", false)},
             {"groups_translated", stop.value("translated", false)},
@@ -100,6 +101,10 @@ std::string render_markdown(const json& r) {
     for (const auto& l : r["loss"])
       o << fmt::format("| {} | {} | [{}, {}) | {} |\n", cell(l["topic"]), cell(l["partition"]), cell(l["from_offset"]),
                        cell(l["to_offset"]), cell(l["records"]));
+  }
+  if (const json unknown = r.value("loss_unknown_partitions", json::array()); !unknown.empty()) {
+    o << "\n## Loss unknown (the mirror had no position for these partitions)\n\n| topic | partition |\n|---|---|\n";
+    for (const auto& l : unknown) o << fmt::format("| {} | {} |\n", cell(l["topic"]), cell(l["partition"]));
   }
   if (!r["kept_aside"].empty()) {
     o << "\n## Kept aside on " << r.value("to", "")

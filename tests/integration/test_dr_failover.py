@@ -156,15 +156,14 @@ class DrFailoverCase(BrokerTestCase):
 
     # ---- unplanned: the primary dies mid-traffic ----
 
-    def test_unplanned_failover_reports_exact_loss_and_failback_keeps_it_aside(self):
-        # A mirror that writes one record per produce request, queues at most 1000, and prefetches
-        # little falls behind a fast producer: east dies holding records the mirror never read.
-        # The mirror still knows east's end offsets (it asks east every second), so the loss is
-        # exact.
-        east, west = self.pair(east_client={"queued.min.messages": 1000, "queued.max.messages.kbytes": 1024},
-                               west_client={"batch.num.messages": 1, "queue.buffering.max.messages": 1000})
-        create_topics(east, "orders", partitions=3)
-        self.wait_replicated("orders", 3)
+    # A mirror that writes one record per produce request, queues at most 1000, and prefetches
+    # little falls behind a fast producer: east dies holding records the mirror never read.
+    SLOW_MIRROR = dict(east_client={"queued.min.messages": 1000, "queued.max.messages.kbytes": 1024},
+                       west_client={"batch.num.messages": 1, "queue.buffering.max.messages": 1000})
+
+    def kill_east_while_the_mirror_is_behind(self, east):
+        """Produces to east.orders faster than the mirror copies, then SIGKILLs east. Returns the
+        acknowledged records as (partition, offset, value)."""
         acked, stop = [], threading.Event()
 
         def produce():
@@ -193,14 +192,11 @@ class DrFailoverCase(BrokerTestCase):
         east.kill()  # SIGKILL mid-replication
         self.assertGreater(len(acked), 200)
         self.assertGreater(lag, 0, "the mirror kept up; the test needs it behind")
-        # A planned failover needs the old primary: refused, nothing changed.
-        p = self.ferry_dr("failover", "--to", "west", "--planned", expect=1)
-        self.assertIn("east reachable", p.stderr)
-        self.assertIsNone(self.dr.state())
-        p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
-        r = json.loads(p.stdout)
-        self.assertEqual((r["outcome"], r["mode"], r["fenced"]), ("ok", "unplanned", False))
-        # Independent check: which acknowledged records are not on west, per partition.
+        return acked
+
+    def assert_reported_loss_is_what_west_misses(self, r, west, acked):
+        """The report's per-partition loss equals the acknowledged records missing on west, found
+        independently. Returns (the values on west, {partition: (first, end) offset missing})."""
         on_west = values(west, "orders")
         missing = {}
         for part, off, v in acked:
@@ -211,9 +207,27 @@ class DrFailoverCase(BrokerTestCase):
         self.assertEqual(reported, expect, f"report loss {r['loss']} vs missing on west {expect}; steps {r['steps']}")
         self.assertEqual(sum(l["records"] for l in r["loss"] if l["topic"] == "orders"),
                          sum(len(v) for v in missing.values()))
+        self.assertEqual(r["rpo_records"], sum(l["records"] for l in r["loss"]))  # heartbeats count too
         self.assertGreater(sum(len(v) for v in missing.values()), 0, "the test needs a real loss")
+        return on_west, expect
+
+    def test_unplanned_failover_reports_exact_loss_and_failback_keeps_it_aside(self):
+        # The mirror still knows east's end offsets (it asks east every second), so the loss is
+        # exact.
+        east, west = self.pair(**self.SLOW_MIRROR)
+        create_topics(east, "orders", partitions=3)
+        self.wait_replicated("orders", 3)
+        acked = self.kill_east_while_the_mirror_is_behind(east)
+        # A planned failover needs the old primary: refused, nothing changed.
+        p = self.ferry_dr("failover", "--to", "west", "--planned", expect=1)
+        self.assertIn("east reachable", p.stderr)
+        self.assertIsNone(self.dr.state())
+        p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
+        r = json.loads(p.stdout)
+        self.assertEqual((r["outcome"], r["mode"], r["fenced"]), ("ok", "unplanned", False))
+        on_west, expect = self.assert_reported_loss_is_what_west_misses(r, west, acked)
         print(f"\nunplanned: {[(st['name'], st['duration_ms']) for st in r['steps']]}")
-        print(f"\nunplanned: {len(acked)} acknowledged, {sum(len(v) for v in missing.values())} lost, RTO {r['rto_ms']} ms")
+        print(f"\nunplanned: {len(acked)} acknowledged, {r['rpo_records']} lost, RTO {r['rto_ms']} ms")
         # West serves; the mirror host crashes and restarts; then east comes back (still role
         # primary: it was never fenced). The flow ferry-dr paused stays paused: east's records
         # beyond what west received must not reach west behind ferry-dr's back.
@@ -233,6 +247,45 @@ class DrFailoverCase(BrokerTestCase):
         self.assertTrue({v for _, _, v in acked} <= on_east, "east lost an acknowledged record")
         self.assertTrue({f"w-{i}" for i in range(100)} <= on_east, "failback lost west's writes")
         self.assertEqual((self.role("east"), self.role("west")), ("primary", "standby"))
+
+    def test_unplanned_failover_after_the_mirrors_group_session_expired_still_counts_the_loss(self):
+        # The operator decides some time after the region died. By then the mirror's consumer
+        # group session on east has expired and librdkafka has revoked the assignment as lost;
+        # the mirror must still remember each partition's position and east's last known end
+        # offsets, or the failover would report a loss of 0. A 6 s session (the broker's
+        # group.min.session.timeout.ms) stands in for the default 45 s.
+        slow = {k: dict(v) for k, v in self.SLOW_MIRROR.items()}
+        slow["east_client"]["session.timeout.ms"] = 6000
+        east, west = self.pair(**slow)
+        create_topics(east, "orders", partitions=3)
+        self.wait_replicated("orders", 3)
+        acked = self.kill_east_while_the_mirror_is_behind(east)
+        wait_until(lambda: "assignment lost" in self.mirror.log_text(), 30, interval=0.5,
+                   what="the mirror's session on east to expire")
+        p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
+        r = json.loads(p.stdout)
+        self.assertEqual((r["outcome"], r["mode"]), ("ok", "unplanned"))
+        self.assertEqual(r["loss_unknown_partitions"], [])
+        self.assert_reported_loss_is_what_west_misses(r, west, acked)
+
+    def test_unplanned_failover_through_a_mirror_restarted_after_the_loss_reports_the_loss_unknown(self):
+        # The mirror process restarted after east died: it never saw east's end offsets and holds
+        # no partition. Its silence must not read as "nothing lost".
+        east, west = self.pair()
+        create_topics(east, "orders", partitions=2)
+        self.wait_replicated("orders", 2)
+        produce_all(east, "orders", [{"key": b"k%d" % i, "value": b"v%d" % i} for i in range(50)])
+        east.kill()
+        self.mirror.restart(graceful=False)
+        p = self.ferry_dr("failover", "--to", "west", expect=1)
+        self.assertIn("loss is unknown", p.stderr)
+        self.assertIsNone(self.dr.state(), "a refused failover named a primary")
+        self.assertEqual([e["outcome"] for e in self.dr.journal() if e["event"] == "op_end"], ["rolled_back"])
+        p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
+        r = json.loads(p.stdout)
+        self.assertEqual((r["outcome"], r["mode"], r["rpo_records"]), ("ok", "unplanned", None))
+        self.assertIn("loss UNKNOWN", [s for s in r["steps"] if s["name"] == "drain"][0]["summary"])
+        self.assertEqual(self.role("west"), "primary")
 
     def test_watch_fences_an_old_primary_that_returns_after_an_unplanned_failover(self):
         east, west = self.pair()
