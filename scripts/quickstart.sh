@@ -157,7 +157,9 @@ set -e
 
 echo "== stopping (SIGTERM): ferry-dr watch, ferry-mirror, brokers"
 STOPPED=0
-for pid in "${PIDS[@]}"; do
+# Reverse start order: the watchers and the mirror go before the brokers they talk to.
+for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+  pid=${PIDS[$i]}
   [ "$pid" = "$APP_PID" ] && continue
   kill -TERM "$pid" 2>/dev/null || true
   set +e; wait "$pid"; rc=$?; set -e
