@@ -1,0 +1,306 @@
+#include "dr-orchestrator/flow_steps.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "client/kafka.h"
+#include "dr-orchestrator/failover.h"
+#include "dr-orchestrator/health.h"
+#include "dr-orchestrator/kafka_admin.h"
+#include "dr-orchestrator/mirror_client.h"
+
+namespace ferry::dr {
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+
+std::string tp_key(const std::string& topic, int32_t partition) { return fmt::format("{}-{}", topic, partition); }
+
+json lag_json(const std::vector<FlowPartitionLag>& parts) {
+  json a = json::array();
+  for (const auto& p : parts)
+    a.push_back({{"topic", p.topic}, {"partition", p.partition}, {"remote_topic", p.remote_topic},
+                 {"next_offset", p.next_offset}, {"source_end_offset", p.source_end_offset}});
+  return a;
+}
+
+// Partitions reported by several processes keep the highest next_offset (as combine_flow does).
+void merge_partitions(std::map<std::string, FlowPartitionLag>& into, const std::vector<FlowPartitionLag>& parts) {
+  for (const auto& p : parts) {
+    auto [it, fresh] = into.emplace(tp_key(p.topic, p.partition), p);
+    if (!fresh && p.next_offset > it->second.next_offset) it->second = p;
+  }
+}
+
+// The partitions of `topics` (source topic -> partition count, as the mirror's /status lists
+// them) that `parts` has no position for, as [{"topic", "partition"}].
+json unknown_partitions(const std::map<std::string, int32_t>& topics, const std::map<std::string, FlowPartitionLag>& parts) {
+  json out = json::array();
+  for (const auto& [topic, n] : topics)
+    for (int32_t p = 0; p < n; ++p)
+      if (!parts.count(tp_key(topic, p))) out.push_back({{"topic", topic}, {"partition", p}});
+  return out;
+}
+
+}  // namespace
+
+json compute_loss(const json& mirror_partitions, const json& source_end) {
+  std::map<std::string, int64_t> end;
+  for (const auto& e : source_end) end[tp_key(e.at("topic"), e.at("partition"))] = e.at("end_offset");
+  json out = json::array();
+  for (const auto& p : mirror_partitions) {
+    const std::string key = tp_key(p.at("topic"), p.at("partition"));
+    const int64_t next = p.at("next_offset");
+    int64_t to = p.at("source_end_offset");
+    if (auto it = end.find(key); it != end.end()) to = it->second;
+    if (to > next)
+      out.push_back({{"topic", p.at("topic")}, {"partition", p.at("partition")}, {"from_offset", next},
+                     {"to_offset", to}, {"records", to - next}});
+  }
+  return out;
+}
+
+json drain_unplanned(const FlowStepContext& c) {
+  // The source is gone. Pausing makes the mirror stop reading and answer once everything it
+  // already read has landed on the target: the loss is then exact against the mirror's last
+  // view of the source's end (its newest fetch response's high watermark).
+  {
+    std::map<std::string, FlowPartitionLag> parts;
+    bool paused = true;
+    for (const auto& url : c.flow.status_urls) {
+      try {
+        merge_partitions(parts, MirrorClient(url).pause(c.flow.source, c.flow.target, c.drain_timeout).partitions);
+      } catch (const MirrorError& e) {
+        spdlog::warn("drain: pausing {} at {}: {}", c.flow.name(), url, e.what());
+        paused = false;
+      }
+    }
+    if (paused) {
+      std::vector<FlowPartitionLag> v;
+      for (auto& [k, p] : parts) v.push_back(p);
+      const json loss = compute_loss(lag_json(v), json::array());
+      int64_t total = 0;
+      for (const auto& l : loss) total += l.at("records").get<int64_t>();
+      // A partition the mirror has no position for (it restarted after the source died, or a
+      // rebalance was under way) has an unknown loss, never a zero one.
+      const json unknown = unknown_partitions(probe_flow(c.flow).topics, parts);
+      if (!unknown.empty() || parts.empty()) {
+        const std::string why =
+            parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", c.flow.name())
+                          : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", c.flow.name(),
+                                        unknown.size(), unknown.dump());
+        if (!c.force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
+        c.audit.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
+                      {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
+        return {{"planned", false}, {"loss_known", false}, {"loss", loss}, {"rpo_records", nullptr},
+                {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
+                {"summary", fmt::format("flow paused; {} record(s) known lost; loss UNKNOWN: {} (--force)", total, why)}};
+      }
+      c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
+                    {{"loss", loss}, {"records", total}}, c.op_id);
+      return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total}, {"partitions", lag_json(v)},
+              {"summary", fmt::format("flow paused; {} record(s) in {} partition(s) were not replicated", total, loss.size())}};
+    }
+  }
+  // A mirror that could not pause: wait until no partition's next_offset moves for a second.
+  const auto deadline = std::chrono::steady_clock::now() + c.drain_timeout;
+  std::map<std::string, int64_t> last;
+  auto stable_since = std::chrono::steady_clock::now();
+  FlowHealth fh;
+  while (true) {
+    fh = probe_flow(c.flow);
+    std::map<std::string, int64_t> now;
+    for (const auto& p : fh.partitions) now[tp_key(p.topic, p.partition)] = p.next_offset;
+    if (!fh.reachable || now != last) stable_since = std::chrono::steady_clock::now();
+    last = now;
+    if (fh.reachable && std::chrono::steady_clock::now() - stable_since >= std::chrono::seconds(1)) break;
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  if (!fh.reachable) {
+    const std::string why = fmt::format("{}", fmt::join(fh.errors, "; "));
+    if (!c.force) throw StepFailure(fmt::format("the mirror of flow {} does not answer, so the loss is unknown: {}", c.flow.name(), why));
+    c.audit.record("decision data-loss", "ok", "--force: loss unknown, the mirror did not answer", {{"reason", why}}, c.op_id);
+    return {{"planned", false}, {"loss_known", false}, {"loss", json::array()}, {"rpo_records", nullptr}, {"reason", why},
+            {"summary", "loss UNKNOWN: the mirror did not answer (--force)"}};
+  }
+  const json loss = compute_loss(lag_json(fh.partitions), json::array());
+  int64_t total = 0;
+  for (const auto& l : loss) total += l.at("records").get<int64_t>();
+  c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
+                {{"loss", loss}, {"records", total}}, c.op_id);
+  return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total},
+          {"partitions", lag_json(fh.partitions)},
+          {"summary", fmt::format("{} record(s) in {} partition(s) were not replicated", total, loss.size())}};
+}
+
+json drain_planned(const FlowStepContext& c) {
+  const auto deadline = std::chrono::steady_clock::now() + c.drain_timeout;
+  std::map<TopicPartition, int64_t> leo;
+  int64_t lag = 0;
+  json behind = json::array();
+  while (true) {
+    FlowHealth fh = probe_flow(c.flow);
+    // Every partition of every topic the flow replicates, assigned to a process yet or not.
+    std::set<std::string> topics;
+    for (const auto& p : fh.partitions) topics.insert(p.topic);
+    for (const auto& [t, n] : fh.topics) topics.insert(t);
+    std::map<std::string, int64_t> next;
+    for (const auto& p : fh.partitions) next[tp_key(p.topic, p.partition)] = p.next_offset;
+    lag = 0;
+    behind = json::array();
+    try {
+      leo = topics.empty() ? std::map<TopicPartition, int64_t>{} : log_end_offsets(c.from, {topics.begin(), topics.end()});
+      for (const auto& [tp, end] : leo) {
+        const int64_t n = next.count(tp_key(tp.first, tp.second)) ? next[tp_key(tp.first, tp.second)] : 0;
+        if (end > n) {
+          lag += end - n;
+          behind.push_back({{"topic", tp.first}, {"partition", tp.second}, {"from_offset", n}, {"to_offset", end}, {"records", end - n}});
+        }
+      }
+    } catch (const DrError& e) {
+      lag = -1;
+      behind = json::array({{{"error", e.what()}}});
+    }
+    if (fh.reachable && lag == 0) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      if (!c.force)
+        throw StepFailure(fmt::format("drain timed out after {} s: {} ({}); raise policy drain.timeout.seconds or "
+                                      "use --force to accept the loss",
+                                      c.drain_timeout.count() / 1000, lag < 0 ? "log end offsets unreadable" : fmt::format("{} record(s) not replicated", lag),
+                                      fh.reachable ? behind.dump() : fmt::format("mirror: {}", fmt::join(fh.errors, "; "))),
+                          Exit::failed, {{"behind", behind}});
+      c.audit.record("decision data-loss", "ok", "--force: drain timed out, remaining lag accepted as loss", {{"loss", behind}}, c.op_id);
+      return {{"planned", true}, {"loss_known", lag >= 0}, {"loss", behind}, {"rpo_records", lag >= 0 ? json(lag) : json(nullptr)},
+              {"summary", fmt::format("drain timed out; {} record(s) accepted as loss (--force)", lag)}};
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  // Active consumer groups finish what is already written, so the final checkpoint holds their
+  // true position and nothing they read here is read again on the new primary.
+  json waited = json::array(), unsettled = json::array();
+  try {
+    auto props = c.from.properties();
+    props["client.id"] = "ferry-dr";
+    client::Admin admin(props, milliseconds(5000));
+    while (true) {
+      unsettled = json::array();
+      for (const auto& g : admin.list_groups()) {
+        if (g.group_id.starts_with("ferry-mirror.") || g.group_id.starts_with("ferry-dr.canary")) continue;
+        if (g.state != "Stable" && g.state != "PreparingRebalance" && g.state != "CompletingRebalance") continue;
+        int64_t remaining = 0;
+        for (const auto& o : admin.group_offsets(g.group_id)) {
+          auto it = leo.find({o.topic, o.partition});
+          if (it != leo.end() && o.offset >= 0 && o.offset < it->second) remaining += it->second - o.offset;
+        }
+        if (remaining > 0) unsettled.push_back({{"group", g.group_id}, {"records_unconsumed", remaining}});
+        if (remaining > 0 && std::find(waited.begin(), waited.end(), json(g.group_id)) == waited.end()) waited.push_back(g.group_id);
+      }
+      if (unsettled.empty() || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("drain: consumer groups on {} not checked: {}", c.from.name, e.what());
+  }
+  if (!unsettled.empty())
+    c.audit.record("decision groups", "ok", "drain timeout: active groups had not consumed everything; they may re-read "
+                  "on the new primary what they read here after the final checkpoint",
+                  {{"groups", unsettled}}, c.op_id);
+  json ends = json::array();
+  for (const auto& [tp, end] : leo) ends.push_back({{"topic", tp.first}, {"partition", tp.second}, {"end_offset", end}});
+  return {{"planned", true}, {"loss_known", true}, {"loss", json::array()}, {"rpo_records", 0}, {"end_offsets", ends},
+          {"groups_waited_for", waited}, {"groups_unsettled", unsettled},
+          {"summary", fmt::format("lag 0 on {} partition(s){}", leo.size(),
+                                  unsettled.empty() ? (waited.empty() ? "" : fmt::format("; {} active group(s) caught up", waited.size()))
+                                                    : fmt::format("; {} group(s) still behind", unsettled.size()))}};
+}
+
+json stop_flow(const FlowStepContext& c, bool planned, const json& drain_data) {
+  std::map<std::string, FlowPartitionLag> parts;
+  std::vector<std::string> errors;
+  bool pause_pending = false;
+  for (const auto& url : c.flow.status_urls) {
+    try {
+      // Unplanned: the mirror stops reading at once; leaving the dead source's consumer group
+      // may take long, and a 504 says exactly that (the flow stays paused).
+      merge_partitions(parts, MirrorClient(url).pause(c.flow.source, c.flow.target, planned ? c.drain_timeout : milliseconds(3000)).partitions);
+    } catch (const MirrorError& e) {
+      if (!planned && e.http_status() == 504)
+        pause_pending = true;
+      else
+        errors.push_back(e.what());
+    }
+  }
+  if (!planned) {
+    // Checkpoints translate the groups' committed offsets on the source, which is gone: the
+    // groups keep what the mirror's last periodic checkpoint applied.
+    std::optional<double> age;
+    try {
+      age = probe_flow(c.flow).checkpoint_age_s;
+    } catch (const std::exception&) {
+    }
+    const std::string why = fmt::format("{} unreachable: no final checkpoint; groups keep the mirror's last periodic "
+                                        "checkpoint{}",
+                                        c.from.name, age ? fmt::format(" ({:.1f} s old)", *age) : "");
+    c.audit.record("decision groups", "ok", why, json::object(), c.op_id);
+    if (!errors.empty() && !c.force)
+      throw StepFailure(fmt::format("cannot pause flow {}: {}", c.flow.name(), fmt::join(errors, "; ")));
+    return {{"paused", errors.empty()}, {"pause_pending", pause_pending}, {"pause_errors", errors}, {"translated", false},
+            {"reason", why}, {"groups", json::array()},
+            {"summary", fmt::format("flow {} {}; {}", c.flow.name(), errors.empty() ? "paused" : "NOT paused", why)}};
+  }
+  if (!errors.empty() && !c.force)
+    throw StepFailure(fmt::format("cannot pause flow {}: {}", c.flow.name(), fmt::join(errors, "; ")));
+  if (errors.empty()) {
+    const json drain = drain_data;
+    std::map<std::string, int64_t> ends;
+    for (const auto& e : drain.value("end_offsets", json::array())) ends[tp_key(e.at("topic"), e.at("partition"))] = e.at("end_offset");
+    for (const auto& [k, p] : parts)
+      if (ends.count(k) && p.next_offset < ends[k] && !c.force)
+        throw StepFailure(fmt::format("after the pause the target holds {} below offset {} only, but {} ends at {}",
+                                      k, p.next_offset, c.from.name, ends[k]));
+  }
+  json groups = json::array();
+  std::string why;
+  int64_t emitted = 0;
+  bool translated = false;
+  for (const auto& url : c.flow.status_urls) {
+    try {
+      CheckpointResult cr = MirrorClient(url).checkpoint(c.flow.source, c.flow.target, c.drain_timeout);
+      emitted = cr.checkpoints_emitted;
+      for (const auto& g : cr.groups) {
+        json offs = json::array();
+        for (const auto& o : g.offsets)
+          offs.push_back({{"topic", o.topic}, {"partition", o.partition}, {"upstream", o.upstream}, {"downstream", o.downstream}});
+        groups.push_back({{"group", g.group}, {"synced", g.synced}, {"reason", g.reason ? json(*g.reason) : json(nullptr)}, {"offsets", offs}});
+      }
+      translated = true;
+      break;
+    } catch (const MirrorError& e) {
+      why += (why.empty() ? "" : "; ") + std::string(e.what());
+    }
+  }
+  if (!translated && !c.force)
+    throw StepFailure(fmt::format("final checkpoint of flow {} failed: {}", c.flow.name(), why));
+  int synced = 0;
+  for (const auto& g : groups) synced += g.at("synced").get<bool>() ? 1 : 0;
+  if (!translated)
+    c.audit.record("decision groups", "ok", "final checkpoint failed; groups keep the mirror's last periodic checkpoint",
+                  {{"reason", why}}, c.op_id);
+  return {{"paused", errors.empty()}, {"pause_errors", errors}, {"translated", translated}, {"reason", why},
+          {"checkpoints_emitted", emitted}, {"groups", groups},
+          {"summary", translated ? fmt::format("flow {} paused; final checkpoint: {} group(s), {} applied to {}",
+                                               c.flow.name(), groups.size(), synced, c.to.name)
+                                 : fmt::format("flow {} {}; final checkpoint FAILED ({}); groups keep the last periodic "
+                                               "checkpoint",
+                                               c.flow.name(), errors.empty() ? "paused" : "not paused", why)}};
+}
+
+}  // namespace ferry::dr
