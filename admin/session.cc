@@ -168,24 +168,17 @@ Session::metadata() {
 }
 
 std::pair<int64_t, int64_t> Session::watermarks(const std::string& topic, int32_t partition) {
-  // client::list_offsets is bounded by the timeout even when the leader is down, which
+  // client::watermarks is bounded by the timeout even when the leader is down, which
   // rd_kafka_query_watermark_offsets in librdkafka 2.0.2 is not (client/kafka.h).
-  const std::vector<client::TopicPartitionKey> one{{topic, partition}};
-  auto ask = [&](int64_t at) {
-    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int64_t offset = -1;
-    try {
-      const auto po = client::list_offsets(handle(), one, at, std::chrono::milliseconds(timeout_ms_)).at(one.front());
-      err = po.err;
-      offset = po.offset;
-    } catch (const client::KafkaError& e) {
-      err = e.err();
-    }
-    check(err, fmt::format("watermarks of {}:{}", topic, partition));
-    return offset;
-  };
-  const int64_t low = ask(client::kListOffsetsEarliest);
-  return {low, ask(client::kListOffsetsLatest)};
+  client::Watermarks w;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  try {
+    w = client::watermarks(handle(), topic, partition, std::chrono::milliseconds(timeout_ms_));
+  } catch (const client::KafkaError& e) {
+    err = e.err();
+  }
+  check(err, fmt::format("watermarks of {}:{}", topic, partition));
+  return {w.low, w.high};
 }
 
 void Session::print(const Json& doc, const std::string& human) const {

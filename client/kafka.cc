@@ -178,22 +178,24 @@ std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const 
   return out;
 }
 
-Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
+void refresh_topic_metadata(rd_kafka_t* rk, const std::string& topic, std::chrono::milliseconds timeout) {
+  std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(rd_kafka_topic_new(rk, topic.c_str(), nullptr),
+                                                                     &rd_kafka_topic_destroy);
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rkt && rd_kafka_metadata(rk, 0, rkt.get(), &md, static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    rd_kafka_metadata_destroy(md);
+}
+
+Watermarks watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, std::chrono::milliseconds timeout) {
   const std::vector<TopicPartitionKey> one{{topic, partition}};
   auto ask = [&](int64_t at) {
     std::map<TopicPartitionKey, PartitionOffset> got;
     try {
-      got = list_offsets(rk_.get(), one, at, timeout_);
+      got = list_offsets(rk, one, at, timeout);
     } catch (const KafkaError& e) {
       if (e.err() != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) throw;
-      // librdkafka answers from its cached metadata, refreshed only every few minutes: a partition
-      // added since is unknown to it until the topic's metadata is asked for again.
-      std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr),
-                                                                         &rd_kafka_topic_destroy);
-      const rd_kafka_metadata_t* md = nullptr;
-      if (rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, static_cast<int>(timeout_.count())) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        rd_kafka_metadata_destroy(md);
-      got = list_offsets(rk_.get(), one, at, timeout_);
+      refresh_topic_metadata(rk, topic, timeout);
+      got = list_offsets(rk, one, at, timeout);
     }
     const PartitionOffset& po = got.at(one.front());
     check(po.err, fmt::format("ListOffsets {}-{}", topic, partition));
@@ -203,6 +205,10 @@ Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
   w.low = ask(kListOffsetsEarliest);
   w.high = ask(kListOffsetsLatest);
   return w;
+}
+
+Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
+  return client::watermarks(rk_.get(), topic, partition, timeout_);
 }
 
 std::map<TopicPartitionKey, int64_t> Admin::end_offsets(const std::vector<TopicPartitionKey>& partitions,

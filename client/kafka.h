@@ -80,6 +80,17 @@ inline constexpr int64_t kListOffsetsEarliest = -2;  ///< the log start offset
 std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
                                                           int64_t timestamp, std::chrono::milliseconds timeout);
 
+/// Metadata for one topic on `rk`, so librdkafka's cache knows its partitions and leaders now
+/// rather than at its next periodic refresh or topic scan (a grown topic; a topic new to this
+/// handle, whose first record would otherwise wait up to 1 s). Errors are ignored: the next call
+/// that needs the topic reports them.
+void refresh_topic_metadata(rd_kafka_t* rk, const std::string& topic, std::chrono::milliseconds timeout);
+
+/// One partition's watermarks: ListOffsets earliest and latest through list_offsets, each bounded
+/// by `timeout`. A partition librdkafka does not know yet (grown since its metadata was cached) is
+/// looked up once more after refresh_topic_metadata. Throws KafkaError with the partition's error.
+Watermarks watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, std::chrono::milliseconds timeout);
+
 /// Per-topic facts from Metadata.
 struct TopicInfo {
   std::string name;
@@ -114,9 +125,7 @@ class Admin {
 
   /// Every topic with its partition count (Metadata for all topics).
   std::vector<TopicInfo> topics();
-  /// One partition's watermarks (ListOffsets earliest and latest), bounded by the timeout. A
-  /// partition librdkafka does not know yet (grown since its metadata was cached) is looked up
-  /// once more after a Metadata refresh. Throws KafkaError with the partition's error.
+  /// client::watermarks on this handle, bounded by the timeout.
   Watermarks watermarks(const std::string& topic, int32_t partition);
   /// Log end offsets of many partitions in one ListOffsets per leader, bounded by `timeout`
   /// (shorter than the instance's when a caller must stay responsive). Partitions whose offset

@@ -513,11 +513,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
     }
     if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && running_ && ++unknown_partition_retries <= 50) {
       // The remote topic just grew: the producer's cached metadata predates it. Ask again.
-      std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(
-          rd_kafka_topic_new(producer_.get(), st->remote_topic.c_str(), nullptr), &rd_kafka_topic_destroy);
-      const rd_kafka_metadata_t* md = nullptr;
-      if (rd_kafka_metadata(producer_.get(), 0, rkt.get(), &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        rd_kafka_metadata_destroy(md);
+      client::refresh_topic_metadata(producer_.get(), st->remote_topic, std::chrono::seconds(5));
       rd_kafka_poll(producer_.get(), 100);
       continue;
     }

@@ -30,16 +30,10 @@ Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin
     source.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
     internal_topics_created_ = true;
   }
-  {
-    // A producer that has not seen the checkpoints topic yet (the control API's own, at a
-    // failover's final checkpoint) would hold its first record until librdkafka's next periodic
-    // topic scan, up to 1 s, before asking for the leader. One Metadata round trip now.
-    std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> rkt(
-        rd_kafka_topic_new(target_producer, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
-    const rd_kafka_metadata_t* md = nullptr;
-    if (rkt && rd_kafka_metadata(target_producer, 0, rkt.get(), &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-      rd_kafka_metadata_destroy(md);
-  }
+  // A producer that has not seen the checkpoints topic yet (the control API's own, at a
+  // failover's final checkpoint) would hold its first record up to 1 s before asking for the
+  // leader. One Metadata round trip now.
+  client::refresh_topic_metadata(target_producer, topic, std::chrono::seconds(5));
   const auto filter = flow_.group_filter();
   std::map<std::string, std::string> target_states;
   if (sync_groups)
