@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <tuple>
 
 #include "common/clock.h"
 #include "mirror/mm2_formats.h"
@@ -12,13 +13,6 @@
 #include "mirror/flow_internal.h"
 
 namespace ferry::mirror {
-namespace {
-
-// How long a paused flow waits for the source's log end offsets in one refresh (every second).
-constexpr std::chrono::milliseconds kPausedEndOffsetsTimeout{2000};
-
-}  // namespace
-
 Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters, metrics::Registry& metrics)
     : flow_(std::move(flow)), source_(clusters.at(flow_.source)), target_(clusters.at(flow_.target)), metrics_(metrics) {
   paused_ = flow_.paused;
@@ -90,10 +84,15 @@ void Flow::control_loop() {
       next_refresh = std::chrono::steady_clock::now() + wait;
     }
     // Between topic refreshes, once a second: the source's end offsets of the owned partitions.
-    if (!paused_) {
+    bool source_away;
+    {
+      std::lock_guard lk(routes_mu_);
+      source_away = current_errors_.count("source") > 0;
+    }
+    if (!paused_ && !source_away) {
       try {
         if (!ends_probe) ends_probe = make_probe(source_, data_group_id() + ".ends");
-        refresh_source_ends_from_source(ends_probe.get());
+        read_source_ends(ends_probe.get(), true);  // what did not answer: the next second tells
       } catch (const std::exception& e) {
         spdlog::debug("flow {}: source end offsets: {}", flow_.name(), e.what());
       }
@@ -316,28 +315,22 @@ void Flow::refresh_source_ends() {
   }
 }
 
-void Flow::refresh_source_ends_from_source(rd_kafka_t* rk) {
-  std::vector<std::pair<std::string, int32_t>> keys;
+std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, bool only_raise) {
+  std::vector<client::TopicPartitionKey> keys;
   {
     std::lock_guard lk(partitions_mu_);
     for (const auto& [key, _] : partitions_) keys.push_back(key);
   }
-  {
-    std::lock_guard lk(routes_mu_);
-    if (keys.empty() || current_errors_.count("source")) return;  // nothing owned, or the source is away
-  }
-  std::map<client::TopicPartitionKey, client::PartitionOffset> ends;
-  try {
-    ends = client::list_offsets(rk, keys, client::kListOffsetsLatest, std::chrono::milliseconds(2000));
-  } catch (const client::KafkaError&) {
-    return;  // the next fetch response or the next second tells
-  }
+  const auto ends = client::list_offsets(rk, keys, client::kListOffsetsLatest, kSourceEndsTimeout);
+  size_t answered = 0;
   std::lock_guard lk(partitions_mu_);
   for (const auto& [key, po] : ends) {
     if (po.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-    if (auto it = partitions_.find(key); it != partitions_.end() && po.offset > it->second->source_end)
+    ++answered;
+    if (auto it = partitions_.find(key); it != partitions_.end() && (!only_raise || po.offset > it->second->source_end))
       it->second->source_end = po.offset;
   }
+  return {keys.size(), keys.size() - answered};
 }
 
 void Flow::pause_step(uint64_t& subscribed_version) {
@@ -398,26 +391,19 @@ void Flow::pause_step(uint64_t& subscribed_version) {
   const auto now = std::chrono::steady_clock::now();
   if (source_admin_ && now >= next_source_end_refresh_) {
     next_source_end_refresh_ = now + std::chrono::seconds(1);
-    std::vector<std::pair<std::string, int32_t>> keys;
-    {
-      std::lock_guard lk(partitions_mu_);
-      for (const auto& [key, _] : partitions_) keys.push_back(key);
-    }
+    std::string problem;
+    size_t asked = 0;
     try {
-      // One bounded request per leader: a source that is gone (the unplanned failover that paused
-      // the flow) costs at most kPausedEndOffsetsTimeout here, so stop() is never held up by it.
-      const auto ends = source_admin_->end_offsets(keys, kPausedEndOffsetsTimeout);
-      {
-        std::lock_guard lk(partitions_mu_);
-        for (const auto& [key, end] : ends)
-          if (auto it = partitions_.find(key); it != partitions_.end()) it->second->source_end = end;
-      }
-      if (ends.size() < keys.size())
-        throw std::runtime_error(fmt::format("{} of {} partition(s) did not answer", keys.size() - ends.size(), keys.size()));
-      if (!keys.empty()) clear_condition("source");
+      size_t missing = 0;
+      std::tie(asked, missing) = read_source_ends(source_admin_->handle(), false);
+      if (missing > 0) problem = fmt::format("{} of {} partition(s) did not answer", missing, asked);
     } catch (const std::exception& e) {
-      set_condition("source", fmt::format("cluster {}: end offsets while paused: {}", flow_.source, e.what()));
+      problem = e.what();
     }
+    if (!problem.empty())
+      set_condition("source", fmt::format("cluster {}: end offsets while paused: {}", flow_.source, problem));
+    else if (asked > 0)
+      clear_condition("source");
   }
   std::unique_lock lk(wake_mu_);
   wake_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !running_ || !paused_; });
@@ -434,7 +420,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   }
   int64_t lo = 0, hi = 0;
   // The cached watermark is as old as the newest fetch response: never let it lower a fresher
-  // end from the source itself (refresh_source_ends_from_source).
+  // end from the source itself (read_source_ends).
   if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       hi > st->source_end)
     st->source_end = hi;

@@ -189,10 +189,13 @@ class Flow {
   // partition into its source_end, every 200 ms: a partition whose records wait in the local
   // queue behind others still shows the source's true end (ferry-dr's loss figure needs it).
   void refresh_source_ends();
-  // The same from the source itself (ListOffsets latest of every owned partition, one batched
-  // request per leader; control thread, every second): librdkafka stops fetching a partition whose
-  // local queue is full, so a mirror behind its source would otherwise under-count the lag.
-  void refresh_source_ends_from_source(rd_kafka_t* rk);
+  // The same from the source itself (ListOffsets latest of every owned partition, one request
+  // per leader, bounded by 2 s): every second, from the control thread while running (librdkafka
+  // stops fetching a partition whose local queue is full, so a mirror behind its source would
+  // otherwise under-count the lag; `only_raise` keeps a fresher value from a fetch response), and
+  // from the data thread while paused. Returns (partitions asked, partitions without an answer);
+  // throws client::KafkaError when the request failed as a whole.
+  std::pair<size_t, size_t> read_source_ends(rd_kafka_t* rk, bool only_raise);
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;
   std::mutex control_mu_;         // one control call at a time; owns the ctl_ clients

@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -39,6 +40,10 @@ inline client::Properties cluster_properties(const ClusterConfig& c, const std::
   p["client.id"] = client_id;
   return p;
 }
+
+/// How long one read of the source's log end offsets may take (Flow::read_source_ends every
+/// second, a pause's answer): a source that is gone costs at most this, so no thread is held up.
+inline constexpr std::chrono::milliseconds kSourceEndsTimeout{2000};
 
 /// A consumer used with assign() only, never joining its group: reads ranges of a partition.
 inline client::Handle make_probe(const ClusterConfig& c, const std::string& group) {
