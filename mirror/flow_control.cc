@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/clock.h"
@@ -249,47 +250,49 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
                        {"partitions", nlohmann::json::parse(partitions_json(true))}});
   }
   bool source_down;
+  std::vector<client::TopicPartitionKey> keys;  // every partition the flow replicates or holds
   {
     std::lock_guard lk(routes_mu_);
     source_down = current_errors_.count("source") > 0;
-  }
-  if (!source_down) {
-    // A pause that landed between a revoke and the next assignment (a topic added to the flow,
-    // another process joining) finds those partitions without a state: after the drain, what
-    // the target holds is exactly their position, so read it there. A partition another process
-    // owns gets the same lower bound; whoever reads several answers takes the highest.
-    try {
-      make_control_clients();
-      auto rebuilt = rebuild_mappings();
-      std::lock_guard lk(partitions_mu_);
-      for (auto& [key, st] : rebuilt) partitions_.try_emplace(key, std::move(st));
-    } catch (const std::exception& e) {
-      spdlog::warn("flow {}: paused, but the positions of unassigned partitions could not be read from {}: {}",
-                   flow_.name(), flow_.target, e.what());
-    }
-  }
-  // The source's end offsets now, so lag_records is the exact count of records not on the target.
-  std::vector<std::pair<std::string, int32_t>> keys;
-  {
-    std::lock_guard lk(partitions_mu_);
-    for (const auto& [key, _] : partitions_) keys.push_back(key);
+    for (const auto& [name, r] : routes_)
+      for (int32_t p = 0; p < r.partitions; ++p) keys.emplace_back(name, p);
   }
   if (source_down) {
     // Unplanned failover: the source is gone; its last known end offsets are all there is.
     spdlog::warn("flow {}: paused; the source is unreachable, so lag uses its last known end offsets", flow_.name());
     return reply(200, {{"flow", flow_.name()}, {"state", "paused"}, {"partitions", nlohmann::json::parse(partitions_json(false))}});
   }
-  try {
-    make_control_clients();
-    const auto ends = ctl_source_->end_offsets(keys, std::min<std::chrono::milliseconds>(timeout, ctl_source_->timeout()));
+  {
     std::lock_guard lk(partitions_mu_);
-    for (const auto& [key, end] : ends)
-      if (auto it = partitions_.find(key); it != partitions_.end()) it->second->source_end = end;
+    for (const auto& [key, _] : partitions_)
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  }
+  try {
+    // The source's end offsets now, so lag_records is the exact count of records not on the
+    // target. Bounded like the paused refresh: a source that died a moment ago, not yet known to
+    // be down, costs at most kSourceEndsTimeout and then fails the read.
+    make_control_clients();
+    const auto ends = ctl_source_->end_offsets(keys, std::min(timeout, kSourceEndsTimeout));
+    {
+      std::lock_guard lk(partitions_mu_);
+      for (const auto& [key, end] : ends)
+        if (auto it = partitions_.find(key); it != partitions_.end()) it->second->source_end = end;
+    }
     if (ends.size() < keys.size())
       spdlog::warn("flow {}: paused, but {} of {} source partition(s) gave no end offset", flow_.name(),
                    keys.size() - ends.size(), keys.size());
+    // The source answers, so the partitions without a state can be rebuilt. A pause that landed
+    // between a revoke and the next assignment (a topic added to the flow, another process
+    // joining) finds some: after the drain, what the target holds is exactly their position. A
+    // partition another process owns gets the same lower bound; whoever reads several answers
+    // takes the highest.
+    auto rebuilt = rebuild_mappings();
+    std::lock_guard lk(partitions_mu_);
+    for (auto& [key, st] : rebuilt) partitions_.try_emplace(key, std::move(st));
   } catch (const std::exception& e) {
-    spdlog::warn("flow {}: paused, but the source's end offsets could not be read: {}", flow_.name(), e.what());
+    spdlog::warn("flow {}: paused, but the source's end offsets or the positions of unassigned partitions could not "
+                 "be read: {}",
+                 flow_.name(), e.what());
   }
   return reply(200, {{"flow", flow_.name()}, {"state", "paused"}, {"partitions", nlohmann::json::parse(partitions_json(false))}});
 }
