@@ -49,6 +49,28 @@ json unknown_partitions(const std::map<std::string, int32_t>& topics, const std:
   return out;
 }
 
+// Pauses `flow` on every mirror process (each holds a share of the partitions) and merges their
+// answers; each process that did not answer with a pause adds its error to `errors`.
+std::map<std::string, FlowPartitionLag> pause_everywhere(const FlowConfig& flow, milliseconds timeout,
+                                                         std::vector<MirrorError>& errors) {
+  std::map<std::string, FlowPartitionLag> parts;
+  for (const auto& url : flow.status_urls) {
+    try {
+      merge_partitions(parts, MirrorClient(url).pause(flow.source, flow.target, timeout).partitions);
+    } catch (const MirrorError& e) {
+      errors.push_back(e);
+    }
+  }
+  return parts;
+}
+
+// The records of a compute_loss() result.
+int64_t loss_records(const json& loss) {
+  int64_t total = 0;
+  for (const auto& l : loss) total += l.at("records").get<int64_t>();
+  return total;
+}
+
 }  // namespace
 
 json compute_loss(const json& mirror_partitions, const json& source_end) {
@@ -72,22 +94,14 @@ json drain_unplanned(const FlowStepContext& c) {
   // already read has landed on the target: the loss is then exact against the mirror's last
   // view of the source's end (its newest fetch response's high watermark).
   {
-    std::map<std::string, FlowPartitionLag> parts;
-    bool paused = true;
-    for (const auto& url : c.flow.status_urls) {
-      try {
-        merge_partitions(parts, MirrorClient(url).pause(c.flow.source, c.flow.target, c.drain_timeout).partitions);
-      } catch (const MirrorError& e) {
-        spdlog::warn("drain: pausing {} at {}: {}", c.flow.name(), url, e.what());
-        paused = false;
-      }
-    }
-    if (paused) {
+    std::vector<MirrorError> errors;
+    const auto parts = pause_everywhere(c.flow, c.drain_timeout, errors);
+    for (const auto& e : errors) spdlog::warn("drain: pausing {} at {}: {}", c.flow.name(), e.url(), e.what());
+    if (errors.empty()) {
       std::vector<FlowPartitionLag> v;
       for (auto& [k, p] : parts) v.push_back(p);
       const json loss = compute_loss(lag_json(v), json::array());
-      int64_t total = 0;
-      for (const auto& l : loss) total += l.at("records").get<int64_t>();
+      const int64_t total = loss_records(loss);
       // A partition the mirror has no position for (it restarted after the source died, or a
       // rebalance was under way) has an unknown loss, never a zero one.
       const json unknown = unknown_partitions(probe_flow(c.flow).topics, parts);
@@ -132,8 +146,7 @@ json drain_unplanned(const FlowStepContext& c) {
             {"summary", "loss UNKNOWN: the mirror did not answer (--force)"}};
   }
   const json loss = compute_loss(lag_json(fh.partitions), json::array());
-  int64_t total = 0;
-  for (const auto& l : loss) total += l.at("records").get<int64_t>();
+  const int64_t total = loss_records(loss);
   c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
                 {{"loss", loss}, {"records", total}}, c.op_id);
   return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total},
@@ -223,20 +236,17 @@ json drain_planned(const FlowStepContext& c) {
 }
 
 json stop_flow(const FlowStepContext& c, bool planned, const json& drain_data) {
-  std::map<std::string, FlowPartitionLag> parts;
+  std::vector<MirrorError> failed;
+  const auto parts = pause_everywhere(c.flow, planned ? c.drain_timeout : milliseconds(3000), failed);
   std::vector<std::string> errors;
   bool pause_pending = false;
-  for (const auto& url : c.flow.status_urls) {
-    try {
-      // Unplanned: the mirror stops reading at once; leaving the dead source's consumer group
-      // may take long, and a 504 says exactly that (the flow stays paused).
-      merge_partitions(parts, MirrorClient(url).pause(c.flow.source, c.flow.target, planned ? c.drain_timeout : milliseconds(3000)).partitions);
-    } catch (const MirrorError& e) {
-      if (!planned && e.http_status() == 504)
-        pause_pending = true;
-      else
-        errors.push_back(e.what());
-    }
+  for (const auto& e : failed) {
+    // Unplanned: the mirror stops reading at once; leaving the dead source's consumer group may
+    // take long, and a 504 says exactly that (the flow stays paused).
+    if (!planned && e.http_status() == 504)
+      pause_pending = true;
+    else
+      errors.push_back(e.what());
   }
   if (!planned) {
     // Checkpoints translate the groups' committed offsets on the source, which is gone: the
