@@ -89,6 +89,39 @@ json compute_loss(const json& mirror_partitions, const json& source_end) {
   return out;
 }
 
+namespace {
+
+// The unplanned loss from the mirror's positions (`parts`, merged over processes) against its
+// last view of the source's end, for a flow replicating `topics`. A partition of those topics
+// without a position has an unknown loss, never a zero one (the mirror restarted after the source
+// died, or a rebalance was under way): refused unless --force. `how` starts the summary.
+json unplanned_loss(const FlowStepContext& c, const std::map<std::string, FlowPartitionLag>& parts,
+                    const std::map<std::string, int32_t>& topics, const std::string& how) {
+  std::vector<FlowPartitionLag> v;
+  for (const auto& [k, p] : parts) v.push_back(p);
+  const json loss = compute_loss(lag_json(v), json::array());
+  const int64_t total = loss_records(loss);
+  const json unknown = unknown_partitions(topics, parts);
+  if (!unknown.empty() || parts.empty()) {
+    const std::string why =
+        parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", c.flow.name())
+                      : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", c.flow.name(),
+                                    unknown.size(), unknown.dump());
+    if (!c.force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
+    c.audit.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
+                   {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
+    return {{"planned", false}, {"loss_known", false}, {"loss", loss}, {"rpo_records", nullptr},
+            {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
+            {"summary", fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why)}};
+  }
+  c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
+                 {{"loss", loss}, {"records", total}}, c.op_id);
+  return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total}, {"partitions", lag_json(v)},
+          {"summary", fmt::format("{}{} record(s) in {} partition(s) were not replicated", how, total, loss.size())}};
+}
+
+}  // namespace
+
 json drain_unplanned(const FlowStepContext& c) {
   // The source is gone. Pausing makes the mirror stop reading and answer once everything it
   // already read has landed on the target: the loss is then exact against the mirror's last
@@ -97,31 +130,7 @@ json drain_unplanned(const FlowStepContext& c) {
     std::vector<MirrorError> errors;
     const auto parts = pause_everywhere(c.flow, c.drain_timeout, errors);
     for (const auto& e : errors) spdlog::warn("drain: pausing {} at {}: {}", c.flow.name(), e.url(), e.what());
-    if (errors.empty()) {
-      std::vector<FlowPartitionLag> v;
-      for (auto& [k, p] : parts) v.push_back(p);
-      const json loss = compute_loss(lag_json(v), json::array());
-      const int64_t total = loss_records(loss);
-      // A partition the mirror has no position for (it restarted after the source died, or a
-      // rebalance was under way) has an unknown loss, never a zero one.
-      const json unknown = unknown_partitions(probe_flow(c.flow).topics, parts);
-      if (!unknown.empty() || parts.empty()) {
-        const std::string why =
-            parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", c.flow.name())
-                          : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", c.flow.name(),
-                                        unknown.size(), unknown.dump());
-        if (!c.force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
-        c.audit.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
-                      {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
-        return {{"planned", false}, {"loss_known", false}, {"loss", loss}, {"rpo_records", nullptr},
-                {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
-                {"summary", fmt::format("flow paused; {} record(s) known lost; loss UNKNOWN: {} (--force)", total, why)}};
-      }
-      c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
-                    {{"loss", loss}, {"records", total}}, c.op_id);
-      return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total}, {"partitions", lag_json(v)},
-              {"summary", fmt::format("flow paused; {} record(s) in {} partition(s) were not replicated", total, loss.size())}};
-    }
+    if (errors.empty()) return unplanned_loss(c, parts, probe_flow(c.flow).topics, "flow paused; ");
   }
   // A mirror that could not pause: wait until no partition's next_offset moves for a second.
   const auto deadline = std::chrono::steady_clock::now() + c.drain_timeout;
@@ -145,13 +154,9 @@ json drain_unplanned(const FlowStepContext& c) {
     return {{"planned", false}, {"loss_known", false}, {"loss", json::array()}, {"rpo_records", nullptr}, {"reason", why},
             {"summary", "loss UNKNOWN: the mirror did not answer (--force)"}};
   }
-  const json loss = compute_loss(lag_json(fh.partitions), json::array());
-  const int64_t total = loss_records(loss);
-  c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
-                {{"loss", loss}, {"records", total}}, c.op_id);
-  return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total},
-          {"partitions", lag_json(fh.partitions)},
-          {"summary", fmt::format("{} record(s) in {} partition(s) were not replicated", total, loss.size())}};
+  std::map<std::string, FlowPartitionLag> parts;
+  merge_partitions(parts, fh.partitions);
+  return unplanned_loss(c, parts, fh.topics, "");
 }
 
 json drain_planned(const FlowStepContext& c) {
