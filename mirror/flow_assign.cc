@@ -79,6 +79,10 @@ bool Flow::copied_from_source_start(const PartitionState& st, int64_t source_log
                         if (!first) first = upstream;
                       });
   if (!first) return false;
+  // The mapping must reach down to that record, or an offset below the mapping's first record
+  // would be translated over records it does not know (a mapping rebuilt from part of the target).
+  const auto known = st.mapping.first_known_upstream();
+  if (!known || *known > *first || st.mapping.runs_dropped() > 0) return false;
   // Retention moves the source's log start past deleted records; compaction leaves holes behind
   // it, so what counts is whether any record below the first copied one is still readable.
   return !first_record_offset(source_probe, st.source_topic, st.partition, source_log_start, *first);
@@ -162,18 +166,22 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                                tp.topic, tp.partition, start, w.low - 1));
         count_source_anomaly(tp.topic, tp.partition, "lost_to_retention", w.low - start);
       }
-      if (start >= 0 && !copied_from_start_.contains(key) && copied_from_source_start(*st, w.low, *target_admin_, probe_.get(), source_probe_.get()))
-        copied_from_start_.insert(key);
+      // Checked on every assignment: the mapping was rebuilt, and must reach the flow's oldest
+      // record on the target again before offsets below it translate to it.
+      if (start >= 0 && copied_from_source_start(*st, w.low, *target_admin_, probe_.get(), source_probe_.get()))
+        st->copied_from_start = true;
     } catch (const std::exception& e) {
       note_error(fmt::format("cannot check {}-{} on {}: {}", tp.topic, tp.partition, flow_.source, e.what()));
     }
     st->next_to_produce = start < 0 ? 0 : start;
     st->replicated_end = st->next_to_produce;
-    // Remembered across this process's rebalances: a later assignment finds the copy's tail and
-    // would otherwise forget that it began at the source's start (after a restart,
-    // copied_from_source_start() derives it again).
-    if (start < 0) copied_from_start_.insert(key);
-    st->copied_from_start = copied_from_start_.contains(key);
+    // A copy that begins now begins at the source's start. Any later assignment (in this process
+    // or another) derives it again with copied_from_source_start(), which also requires the
+    // rebuilt mapping to reach the flow's oldest record on the target.
+    if (start < 0) {
+      copied_from_start_.insert(key);
+      st->copied_from_start = true;
+    }
     const metrics::Labels labels{{"source", flow_.source},
                                  {"target", flow_.target},
                                  {"topic", st->remote_topic},
@@ -209,33 +217,29 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
 
 void Flow::anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
                           bool truncated, rd_kafka_t* probe, bool emit) {
-  auto record = [&](int64_t up, int64_t down) {
-    auto syncs = st.mapping.record(up, down);
-    if (emit) emit_offset_syncs(st, syncs);
-  };
-  // Reload what was written before, then replay the flow's records the target holds past the last
-  // sync (a crash can lose syncs, never data), so translation stays exact for older offsets too.
-  if (!history.empty()) {
-    st.mapping.load(history, truncated ? SyncHistory::kMayBeTruncated : SyncHistory::kComplete);
-    if (auto last = st.mapping.last_recorded(); last && last->downstream_offset < tail.downstream_offset)
-      for_each_replicated(probe, st.remote_topic, st.partition, last->downstream_offset + 1,
-                          tail.downstream_offset + 1, flow_.source, st.partition, [&](int64_t up, int64_t down) {
-                            auto prev = st.mapping.last_recorded();
-                            if (!prev || up > prev->upstream_offset) record(up, down);
-                          });
+  // Reload what was written before when the target confirms it, and complete it from the flow's
+  // records the target holds past the last sync (a crash can lose syncs, never data); without a
+  // history that matches, rebuild from the target's records alone. Never a mapping that starts at
+  // the tail as if nothing came before: older offsets would translate to the restart point.
+  const auto outcome = anchor_offset_mapping(
+      st.mapping, OffsetMapping::kDefaultMaxRuns, flow_.resync_every(), history,
+      truncated ? SyncHistory::kMayBeTruncated : SyncHistory::kComplete,
+      OffsetSync{tail.upstream_offset, tail.downstream_offset}, tail.log_start_offset, kMaxRebuildRecords,
+      [&](int64_t from, int64_t to, const std::function<void(int64_t, int64_t)>& each) {
+        for_each_replicated(probe, st.remote_topic, st.partition, from, to, flow_.source, st.partition, each);
+      });
+  if (outcome.source == AnchorOutcome::Source::kTarget) {
+    const auto first = st.mapping.first_known_upstream();
+    spdlog::warn("flow {}: {} of {}-{}; translation rebuilt from the {} record(s) of the flow read from {}-{} "
+                 "(source offsets {}..{}){}",
+                 flow_.name(),
+                 outcome.history_mismatch ? "the offset-sync history does not match the target"
+                                          : "no offset-sync history",
+                 st.source_topic, st.partition, outcome.records_read, st.remote_topic, st.partition,
+                 first ? *first : tail.upstream_offset, tail.upstream_offset,
+                 outcome.partial ? "; older offsets get no checkpoint" : "");
   }
-  auto last = st.mapping.last_recorded();
-  if (!last || last->upstream_offset != tail.upstream_offset || last->downstream_offset != tail.downstream_offset) {
-    // The history does not end at what the target holds (a recreated topic, a lost syncs topic):
-    // start a fresh mapping at the newest replicated record rather than trust it.
-    if (!history.empty())
-      spdlog::warn("flow {}: offset-sync history of {}-{} does not match the target; translation restarts at "
-                   "source offset {}",
-                   flow_.name(), st.source_topic, st.partition, tail.upstream_offset);
-    st.mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
-    record(tail.upstream_offset, tail.downstream_offset);
-  }
-  st.mapping.advance(tail.upstream_offset + 1);
+  if (emit && !outcome.syncs.empty()) emit_offset_syncs(st, outcome.syncs);
 }
 
 void Flow::reset_positions(const char* why) {

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
+#include <set>
 
 #include "common/clock.h"
 #include "mirror/flow.h"
@@ -17,6 +19,24 @@ namespace ferry::mirror {
 namespace {
 
 metrics::JsonReply reply(int status, const nlohmann::json& body) { return {status, body.dump()}; }
+
+// Warns once per (flow, group, partition, committed offset) that an offset gets no checkpoint
+// because no sync and no target record proves its translation; a group that stays there is not
+// repeated every pass.
+void warn_untranslatable(const std::string& flow, const std::string& group, const std::string& topic,
+                         int32_t partition, int64_t offset, int64_t first_known) {
+  static std::mutex mu;
+  static std::set<std::string> warned;
+  std::string key = fmt::format("{}\n{}\n{}\n{}\n{}", flow, group, topic, partition, offset);
+  {
+    std::lock_guard lk(mu);
+    if (warned.size() > 100'000) warned.clear();
+    if (!warned.insert(std::move(key)).second) return;
+  }
+  spdlog::warn("flow {}: group {} committed {}-{}@{}, below {}, the oldest offset whose translation is known; "
+               "no checkpoint for it (a wrong one would skip or re-deliver records)",
+               flow, group, topic, partition, offset, first_known);
+}
 
 }  // namespace
 
@@ -65,7 +85,7 @@ Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin
         remote = st->remote_topic;
       }
       const int64_t target_next = target.watermarks(remote, o.partition).high;
-      std::optional<int64_t> down;
+      std::optional<int64_t> down, below_known;
       {
         std::lock_guard lk(partitions_mu_);
         PartitionState* st = find();
@@ -75,10 +95,17 @@ Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin
         const auto last = st->mapping.last_recorded();
         const int64_t next = st->in_flight > 0 && last ? last->downstream_offset + 1 : target_next;
         down = st->mapping.translate(o.offset, next);
-        if (!down && st->copied_from_start)
-          if (auto first = st->mapping.first_known_upstream(); first && o.offset < *first)
+        if (auto first = st->mapping.first_known_upstream(); !down && first && o.offset < *first) {
+          // Below the mapping's first record: that record is the answer only when it is the flow's
+          // first replicated record and nothing readable on the source precedes it (and no run
+          // was dropped from the mapping's front since).
+          if (st->copied_from_start && st->mapping.runs_dropped() == 0)
             down = st->mapping.translate(*first, next);
+          else
+            below_known = *first;
+        }
       }
+      if (below_known) warn_untranslatable(flow_.name(), g.group_id, o.topic, o.partition, o.offset, *below_known);
       if (!down) continue;  // older than what the mapping knows, or not replicated yet
       const std::string key = encode(CheckpointKey{g.group_id, remote, o.partition});
       const std::string value = encode(CheckpointValue{o.offset, *down, o.metadata});

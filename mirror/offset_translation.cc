@@ -29,7 +29,10 @@ OffsetMapping::OffsetMapping(size_t max_runs, int64_t resync_every) : max_runs_(
 
 void OffsetMapping::push_run(Run run) {
   runs_.push_back(run);
-  while (runs_.size() > max_runs_) runs_.pop_front();
+  while (runs_.size() > max_runs_) {
+    runs_.pop_front();
+    ++runs_dropped_;
+  }
 }
 
 std::optional<OffsetSync> OffsetMapping::last_recorded() const {
@@ -108,6 +111,7 @@ std::optional<int64_t> OffsetMapping::translate(int64_t upstream, int64_t target
 
 size_t OffsetMapping::load(const std::vector<OffsetSync>& syncs, SyncHistory history) {
   runs_.clear();
+  runs_dropped_ = 0;
   last_emitted_.reset();
   last_emitted_repeated_ = false;
   processed_end_ = 0;
@@ -168,6 +172,83 @@ size_t OffsetMapping::load(const std::vector<OffsetSync>& syncs, SyncHistory his
   last_emitted_repeated_ = points.back().repeated;
   processed_end_ = points.back().sync.upstream_offset + 1;
   return unused;
+}
+
+AnchorOutcome anchor_offset_mapping(OffsetMapping& mapping, size_t max_runs, int64_t resync_every,
+                                    const std::vector<OffsetSync>& history, SyncHistory kind,
+                                    const OffsetSync& tail, int64_t target_log_start, int64_t read_limit, const ReplicatedReader& read) {
+  if (read_limit < 1) throw std::invalid_argument(fmt::format("read limit {} is below 1", read_limit));
+  AnchorOutcome out;
+  const OffsetSync& tail_pair = tail;
+  std::vector<OffsetSync> pairs;
+  if (!history.empty()) {
+    mapping = OffsetMapping(max_runs, resync_every);
+    mapping.load(history, kind);
+    const auto last = mapping.last_recorded();
+    // A last sync below the target's log start cannot be checked against the target; everything the
+    // target still holds is then read anyway, so the rebuild below costs the same.
+    bool ok = last && last->downstream_offset >= target_log_start && last->downstream_offset <= tail.downstream_offset &&
+              last->upstream_offset <= tail.upstream_offset;
+    if (ok) {
+      // The record the last sync names (when the target still holds it) and every one after it.
+      read(last->downstream_offset, tail.downstream_offset + 1,
+           [&](int64_t up, int64_t down) { pairs.push_back({up, down}); });
+      out.records_read = static_cast<int64_t>(pairs.size());
+      int64_t prev_up = last->upstream_offset;
+      std::vector<OffsetSync> replay;
+      // The last sync must name a record the target still holds with the same upstream offset;
+      // one the target lost (its own compaction or retention) cannot vouch for the history.
+      ok = !pairs.empty() && pairs.front() == *last;
+      for (const auto& p : pairs) {
+        if (!ok) break;
+        if (p.downstream_offset == last->downstream_offset) {
+          continue;
+        } else if (p.upstream_offset <= prev_up) {
+          ok = false;  // upstream offsets going back: the history belongs to an earlier incarnation
+        } else {
+          prev_up = p.upstream_offset;
+          replay.push_back(p);
+        }
+      }
+      if (ok) {
+        try {
+          for (const auto& p : replay)
+            for (const auto& s : mapping.record(p.upstream_offset, p.downstream_offset)) out.syncs.push_back(s);
+        } catch (const std::invalid_argument&) {
+          ok = false;
+        }
+      }
+      ok = ok && mapping.last_recorded() == tail_pair;
+    }
+    if (ok) {
+      out.source = AnchorOutcome::Source::kHistory;
+      mapping.advance(tail.upstream_offset + 1);
+      return out;
+    }
+    out.history_mismatch = true;
+    out.syncs.clear();
+    pairs.clear();
+  }
+  // From the target's own records: every record of the flow carries its upstream offset.
+  const int64_t from = std::max(target_log_start, tail.downstream_offset + 1 - read_limit);
+  read(from, tail.downstream_offset + 1, [&](int64_t up, int64_t down) { pairs.push_back({up, down}); });
+  out.records_read += static_cast<int64_t>(pairs.size());
+  size_t begin = 0;
+  for (size_t i = 1; i < pairs.size(); ++i)
+    if (pairs[i].upstream_offset <= pairs[i - 1].upstream_offset) begin = i;
+  out.partial = from > target_log_start || begin > 0;
+  mapping = OffsetMapping(max_runs, resync_every);
+  for (size_t i = begin; i < pairs.size(); ++i)
+    for (const auto& s : mapping.record(pairs[i].upstream_offset, pairs[i].downstream_offset)) out.syncs.push_back(s);
+  if (mapping.last_recorded() != tail_pair) {
+    // The tail record itself was not read back (removed from the target meanwhile): only the tail
+    // is certain.
+    mapping = OffsetMapping(max_runs, resync_every);
+    out.syncs = mapping.record(tail.upstream_offset, tail.downstream_offset);
+    out.partial = true;
+  }
+  mapping.advance(tail.upstream_offset + 1);
+  return out;
 }
 
 }  // namespace ferry::mirror

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -103,6 +104,10 @@ class OffsetMapping {
   int64_t processed_end() const { return processed_end_; }
   /// Runs currently held (memory use is proportional).
   size_t run_count() const { return runs_.size(); }
+  /// Runs dropped to respect max_runs since construction or the last load(): when non-zero,
+  /// first_known_upstream() is above the first record this mapping was given, so it must not be
+  /// taken for the first replicated record of the partition.
+  size_t runs_dropped() const { return runs_dropped_; }
 
  private:
   struct Run {
@@ -120,6 +125,53 @@ class OffsetMapping {
   bool last_emitted_repeated_ = false;
   int64_t processed_end_ = 0;
   bool tail_confirmed_ = false;
+  size_t runs_dropped_ = 0;
 };
+
+/// Target records read at most, per partition, to rebuild a translation from the target's own
+/// records (anchor_offset_mapping). 1,000,000 records is a few seconds of reading and at most
+/// 16 MB held while rebuilding; offsets older than what was read get no checkpoint.
+inline constexpr int64_t kMaxRebuildRecords = 1'000'000;
+
+/// Reads the (upstream, downstream) pairs of the flow's records in [from, to) of one target
+/// partition, in offset order (for_each_replicated bound to a partition; a vector in tests).
+using ReplicatedReader = std::function<void(int64_t from, int64_t to, const std::function<void(int64_t, int64_t)>&)>;
+
+/// How anchor_offset_mapping() built the mapping.
+struct AnchorOutcome {
+  enum class Source {
+    kHistory,  ///< the sync history, checked against the target and completed from its records
+    kTarget,   ///< rebuilt from the target's records alone (no history, or history not matching)
+  } source = Source::kTarget;
+  /// A non-empty history was dropped: the target contradicts it, or its last sync is below the
+  /// target's log start offset, where it cannot be checked.
+  bool history_mismatch = false;
+  /// Rebuilt from the target, but not from the flow's first record there: the read limit was hit,
+  /// or the upstream offsets went back (a recreated source topic) and only the newest part is used.
+  bool partial = false;
+  int64_t records_read = 0;            ///< flow records read from the target
+  std::vector<OffsetSync> syncs;       ///< syncs to write (those the history lacks), in order
+};
+
+/// Rebuilds the exact mapping of one partition after a restart or a partition move, never from a
+/// guess (docs/mirror.md "Resuming"). `tail` is the flow's newest record on the target (resume.h
+/// find_replicated_tails); `read(from, to, each)` gives the flow's (upstream, downstream) pairs in
+/// [from, to) of the target partition.
+///
+/// With a non-empty `history` (syncs read back, oldest first): loads it and keeps it only when the
+/// target confirms it: its last sync lies in [`target_log_start`, `tail`], the target still holds
+/// that very record with the same upstream offset (a history whose last sync names a real record
+/// of the flow is taken as the flow's), the flow's records past it replay in order and the result
+/// ends exactly at `tail`. Otherwise (no history, or one the target does not confirm) rebuilds from
+/// the target's own records, read from max(`target_log_start`, tail.downstream_offset + 1 -
+/// `read_limit`) up to `tail`; when upstream offsets go back inside that range (a recreated source
+/// topic) only the part after the last step back is used. Offsets below what was read get no
+/// answer. Either way the mapping ends at `tail` with processed_end() = tail.upstream_offset + 1.
+/// Cost: one read of [last sync, tail] with a confirmed history, else of up to `read_limit`
+/// target records (16 bytes each held while rebuilding). `mapping` is replaced (with `max_runs`
+/// and `resync_every`). Throws what `read` throws, and std::invalid_argument for read_limit < 1.
+AnchorOutcome anchor_offset_mapping(OffsetMapping& mapping, size_t max_runs, int64_t resync_every,
+                                    const std::vector<OffsetSync>& history, SyncHistory kind,
+                                    const OffsetSync& tail, int64_t target_log_start, int64_t read_limit, const ReplicatedReader& read);
 
 }  // namespace ferry::mirror

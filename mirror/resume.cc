@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -156,7 +157,7 @@ std::vector<std::optional<ReplicatedTail>> find_replicated_tails(rd_kafka_t* pro
                 RD_KAFKA_RESP_ERR_NO_ERROR) {
           auto ref = parse_upstream(std::string_view(static_cast<const char*>(value), size));
           if (ref && ref->source_alias == source_alias && ref->partition == queries[i].partition)
-            sc.found = ReplicatedTail{ref->offset, m->offset};
+            sc.found = ReplicatedTail{ref->offset, m->offset, sc.low};
         }
       }
       if (eof || m->offset >= sc.end - 1 || sc.next >= sc.end) {

@@ -22,7 +22,9 @@ namespace ferry::mirror {
 struct ReplicatedTail {
   int64_t upstream_offset = 0;    ///< its source offset (from ferry.upstream)
   int64_t downstream_offset = 0;  ///< its offset in the target partition
+  int64_t log_start_offset = 0;   ///< the target partition's log start offset when it was scanned
 };
+
 
 /// Calls `each(message)` for every record in [from, to) of (`topic`, `partition`), in offset order,
 /// reading with `probe` (a consumer handle used with assign only, enable.partition.eof=true).
