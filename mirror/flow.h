@@ -106,7 +106,9 @@ class Flow {
       client::Admin& source, rd_kafka_t* source_probe, const std::set<std::pair<std::string, int32_t>>& wanted,
       bool& truncated);
   /// Whether the copy of `st`'s partition counts as begun at the source's start although this
-  /// process did not see it begin (it restarted): true when the source holds no record between
+  /// process did not see it begin (it restarted, or the partition was assigned again): true when
+  /// `st.mapping` reaches down to the flow's oldest record on the target (no run dropped) and the
+  /// source holds no record between
   /// `source_log_start` (its current log start offset) and the upstream offset of the flow's oldest
   /// record on the target (deleted by retention or compacted away). Reads at most the target
   /// partition's first 1000 records and one fetch of the source; throws client::KafkaError when
@@ -114,8 +116,9 @@ class Flow {
   bool copied_from_source_start(const PartitionState& st, int64_t source_log_start, client::Admin& target,
                                 rd_kafka_t* target_probe, rd_kafka_t* source_probe);
   void on_revoke();
-  /// Rebuilds `st.mapping` from `history` and the target's records past it (read with `probe`);
-  /// with `emit`, writes the syncs a crash lost.
+  /// Rebuilds `st.mapping` with anchor_offset_mapping (offset_translation.h): from `history` when
+  /// the target confirms it, else from the target's own records (read with `probe`; logged). With
+  /// `emit`, writes the syncs the history lacked.
   void anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
                       bool truncated, rd_kafka_t* probe, bool emit);
   void replicate(rd_kafka_message_t* m);
