@@ -30,10 +30,9 @@ import time
 import traceback
 import unittest
 
-import kafka_wire as kw
 from ferry_harness import Broker, Mirror, consume_all, create_topics, mirror_binary, produce_all, watermarks
 from test_mirror_offsets import EAST_CONFIG, FAST, WEST_CONFIG, commit_standalone, write_foreign
-from translation_check import check_group, flow_caught_up, offset_syncs, wait
+from translation_check import check_group, delete_records, flow_caught_up, offset_syncs, wait
 
 DEFAULT_SEEDS = "1,2,4,5,6,7"
 EAST_CLIENT = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
@@ -44,13 +43,6 @@ def seeds():
     if one:
         return [int(one)]
     return [int(s) for s in os.environ.get("FERRY_PROPERTY_SEEDS", DEFAULT_SEEDS).split(",") if s.strip()]
-
-
-def delete_records(broker, topic, partition, offset):
-    with kw.Connection("127.0.0.1", broker.port) as conn:
-        body = conn.request(kw.API_DELETE_RECORDS, 0, kw.delete_records_v0_body(topic, partition, offset))
-    (low, err), = kw.parse_delete_records_v0(body).values()
-    assert err == kw.ERR_NONE and low == offset, (topic, partition, offset, low, err)
 
 
 class Run:

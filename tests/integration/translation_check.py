@@ -21,9 +21,19 @@ import time
 
 from confluent_kafka import KafkaError, KafkaException
 
+import kafka_wire as kw
 from ferry_harness import consume_all, consumer, watermarks
 from test_mirror import UPSTREAM, split_headers
 from test_mirror_offsets import committed, decode_checkpoint, decode_offset_sync, read_internal
+
+
+def delete_records(broker, topic, partition, offset):
+    """DeleteRecords (KIP-107, on the wire: confluent-kafka 1.7 has no API for it): moves the
+    partition's log start offset up to `offset`."""
+    with kw.Connection("127.0.0.1", broker.port) as conn:
+        body = conn.request(kw.API_DELETE_RECORDS, 0, kw.delete_records_v0_body(topic, partition, offset))
+    (low, err), = kw.parse_delete_records_v0(body).values()
+    assert err == kw.ERR_NONE and low == offset, (topic, partition, offset, low, err)
 
 
 def upstream_of(msg, alias):
