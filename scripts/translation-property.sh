@@ -14,10 +14,12 @@ seeds="$(/usr/bin/python3 -c "import random,sys; r=random.SystemRandom(); print(
 echo "seeds: $seeds"
 cd tests/integration
 log="$(mktemp /tmp/translation-property.XXXXXX.log)"
-status=0
+echo "full log: $log"
+# One line per seed as it finishes (and a failed seed's details), then the totals.
+set +o pipefail
 FERRY_PROPERTY_SEEDS="$seeds" FERRY_BROKER="$PWD/../../build/broker/ferry-broker" \
   FERRY_MIRROR="$PWD/../../build/mirror/ferry-mirror" PYTHONUNBUFFERED=1 \
-  /usr/bin/python3 -m unittest -v test_mirror_translation_property >"$log" 2>&1 || status=$?
-grep -E "^seed [0-9]+|^  |^property totals" "$log" | grep -v "^\[" || true
-echo "full log: $log"
+  /usr/bin/python3 -m unittest -v test_mirror_translation_property 2>&1 | tee "$log" |
+  grep --line-buffered -aE "^seed [0-9]+|^  |^property totals"
+status="${PIPESTATUS[0]}"
 exit "$status"
