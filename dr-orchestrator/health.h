@@ -66,6 +66,9 @@ struct FlowPartitionLag {
   int64_t next_offset = 0;        ///< the target holds every source record below this offset
   int64_t source_end_offset = 0;  ///< the source's log end offset as the mirror last read it
   int64_t lag_records = 0;        ///< max(0, source_end_offset - next_offset)
+  /// Wall-clock ms since the epoch when the mirror read source_end_offset from the source;
+  /// nullopt when the mirror does not say (its age is then unknown).
+  std::optional<int64_t> source_end_offset_ms;
 };
 
 /// The ferry-mirror /status view of one flow (one process's answer), as mirror_client parses it.
@@ -74,6 +77,7 @@ struct MirrorFlowStatus {
   std::string source;
   std::string target;
   std::string state;  ///< "running" | "paused"
+  std::optional<bool> source_reachable;  ///< the mirror could reach the source just now; nullopt: not said
   bool healthy = false;
   std::vector<std::string> current_errors;
   std::optional<std::string> last_error;

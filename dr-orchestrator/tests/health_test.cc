@@ -126,7 +126,7 @@ TEST(FlowHealth, MalformedStatusNamesTheField) {
 TEST(FlowHealth, CombinesProcessesAndEvaluates) {
   auto s = parse_mirror_status(kStatus)[0];
   MirrorFlowStatus other = s;
-  other.partitions = {{"t", 2, "east.t", 0, 3, 3}};
+  other.partitions = {{"t", 2, "east.t", 0, 3, 3, std::nullopt}};
   other.heartbeat_last_replicated_ms = 90000;
   other.last_checkpoint_ms = 99500;
   FlowHealth h = combine_flow(flow(), {{"http://a:1", s, ""}, {"http://b:1", other, ""}}, 100000);

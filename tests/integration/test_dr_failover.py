@@ -204,11 +204,19 @@ class DrFailoverCase(BrokerTestCase):
                 missing.setdefault(part, []).append(off)
         reported = {l["partition"]: (l["from_offset"], l["to_offset"]) for l in r["loss"] if l["topic"] == "orders"}
         expect = {part: (min(offs), max(offs) + 1) for part, offs in missing.items()}
-        self.assertEqual(reported, expect, f"report loss {r['loss']} vs missing on west {expect}; steps {r['steps']}")
-        self.assertEqual(sum(l["records"] for l in r["loss"] if l["topic"] == "orders"),
-                         sum(len(v) for v in missing.values()))
-        self.assertEqual(r["rpo_records"], sum(l["records"] for l in r["loss"]))  # heartbeats count too
-        self.assertGreater(sum(len(v) for v in missing.values()), 0, "the test needs a real loss")
+        # The mirror's view of east's ends is as old as its last read (issue 13 defect 3): each
+        # reported range starts exactly where west stops and ends at or before the true end.
+        for part, (lo, hi) in reported.items():
+            self.assertEqual(lo, expect[part][0], f"partition {part}: report {r['loss']} vs missing {expect}")
+            self.assertLessEqual(hi, expect[part][1], f"partition {part}: report {r['loss']} vs missing {expect}")
+        lost = sum(len(v) for v in missing.values())
+        self.assertEqual(r["loss_exact"], False, "east was unreachable: the count can only be a lower bound")
+        self.assertIsNone(r["rpo_records"])
+        self.assertLessEqual(r["rpo_records_lower_bound"], lost)
+        self.assertEqual(r["rpo_records_lower_bound"], sum(l["records"] for l in r["loss"]))
+        self.assertFalse([l for l in r["loss"] if l["topic"] == "heartbeats"], "MM2 heartbeats counted as loss")
+        self.assertIn("source_view_age_ms", r)
+        self.assertGreater(lost, 0, "the test needs a real loss")
         return on_west, expect
 
     def test_unplanned_failover_reports_exact_loss_and_failback_keeps_it_aside(self):
@@ -227,7 +235,8 @@ class DrFailoverCase(BrokerTestCase):
         self.assertEqual((r["outcome"], r["mode"], r["fenced"]), ("ok", "unplanned", False))
         on_west, expect = self.assert_reported_loss_is_what_west_misses(r, west, acked)
         print(f"\nunplanned: {[(st['name'], st['duration_ms']) for st in r['steps']]}")
-        print(f"\nunplanned: {len(acked)} acknowledged, {r['rpo_records']} lost, RTO {r['rto_ms']} ms")
+        print(f"\nunplanned: {len(acked)} acknowledged, at least {r['rpo_records_lower_bound']} lost "
+              f"(view {r['source_view_age_ms']} ms old), RTO {r['rto_ms']} ms")
         # West serves; the mirror host crashes and restarts; then east comes back (still role
         # primary: it was never fenced). The flow ferry-dr paused stays paused: east's records
         # beyond what west received must not reach west behind ferry-dr's back.
@@ -243,6 +252,12 @@ class DrFailoverCase(BrokerTestCase):
         self.assertEqual(r2["outcome"], "ok")
         kept = {l["partition"]: (l["from_offset"], l["to_offset"]) for l in r2["kept_aside"] if l["topic"] == "orders"}
         self.assertEqual(kept, expect, "the records east holds beyond what west received are listed as kept aside")
+        # Back on east, the failback reports the earlier failover's exact loss next to its estimate.
+        missing = sum(1 for _, _, v in acked if v not in on_west)
+        self.assertEqual(r2["earlier_loss"]["exact"], missing)
+        self.assertEqual(r2["earlier_loss"]["estimated_lower_bound"], r["rpo_records_lower_bound"])
+        with open(os.path.join(self.dr.state_dir, "reports", r2["op_id"] + ".md")) as f:
+            self.assertIn(f"lost exactly {missing} record(s)", f.read())
         on_east = values(east, "orders")
         self.assertTrue({v for _, _, v in acked} <= on_east, "east lost an acknowledged record")
         self.assertTrue({f"w-{i}" for i in range(100)} <= on_east, "failback lost west's writes")
@@ -283,7 +298,7 @@ class DrFailoverCase(BrokerTestCase):
         self.assertEqual([e["outcome"] for e in self.dr.journal() if e["event"] == "op_end"], ["rolled_back"])
         p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
         r = json.loads(p.stdout)
-        self.assertEqual((r["outcome"], r["mode"], r["rpo_records"]), ("ok", "unplanned", None))
+        self.assertEqual((r["outcome"], r["mode"], r["rpo_records"], r["loss_exact"]), ("ok", "unplanned", None, False))
         self.assertIn("loss UNKNOWN", [s for s in r["steps"] if s["name"] == "drain"][0]["summary"])
         self.assertEqual(self.role("west"), "primary")
 
