@@ -73,57 +73,6 @@ std::optional<std::string> failback_target(const std::vector<OpRecord>& history)
   return std::nullopt;
 }
 
-std::vector<std::string> fence_stale_primaries(const DrConfig& cfg, const StatusReport& status, AuditLog* audit) {
-  std::vector<std::string> fenced;
-  if (!cfg.watch_fence_stale_primary) return fenced;
-  auto stale = [&](const std::optional<DrState>& state) {
-    std::vector<std::string> out;
-    if (!state || state->primary.empty()) return out;
-    for (const auto& h : status.regions)
-      if (h.region != state->primary && h.reachable && h.role == "primary") out.push_back(h.region);
-    return out;
-  };
-  auto record = [&](const std::string& result, const std::string& reason, const json& details) {
-    if (!audit) return;
-    try {
-      audit->record("watch fence", result, reason, details);
-    } catch (const std::exception& e) {
-      spdlog::warn("audit log: {}", e.what());
-    }
-  };
-  try {
-    if (stale(read_state(cfg.state_dir)).empty()) return fenced;
-    Journal lock = Journal::open(cfg.state_dir, "ferry-dr watch (fence a stale primary)");
-    if (auto p = lock.pending_op()) {
-      spdlog::warn("a region answers as primary besides the recorded primary, but operation {} is pending; "
-                   "`ferry-dr resume` finishes it",
-                   p->op_id);
-      return fenced;
-    }
-    const auto state = read_state(cfg.state_dir);  // again, under the lock
-    for (const auto& region : stale(state)) {
-      const std::string why = fmt::format("{} answers in the primary role but {} is the primary (state.json, set by "
-                                          "operation {}): fenced so its clients get errors instead of diverging",
-                                          region, state->primary, state->op_id);
-      const json details{{"region", region}, {"primary", state->primary}, {"role", "standby"}};
-      try {
-        RegionClient(cfg.region(region)).set_cluster_role(ClusterRole::standby);
-        spdlog::warn("{}", why);
-        record("ok", why, details);
-        fenced.push_back(region);
-      } catch (const std::exception& e) {
-        spdlog::error("cannot fence {}: {}", region, e.what());
-        record("failed", e.what(), details);
-      }
-    }
-  } catch (const LockHeld&) {
-    // An operation is running: it owns the roles.
-  } catch (const std::exception& e) {
-    spdlog::error("stale-primary check: {}", e.what());
-  }
-  return fenced;
-}
-
 Operation::Operation(const DrConfig& cfg, Journal& journal, AuditLog& audit, ProgressFn progress)
     : cfg_(cfg), journal_(journal), audit_(audit), progress_(std::move(progress)) {}
 

@@ -126,15 +126,6 @@ bool is_heartbeats_topic(const std::string& topic);
 nlohmann::json describe_unplanned_loss(const nlohmann::json& loss, const nlohmann::json& mirror_partitions,
                                        std::optional<bool> source_reachable, int64_t paused_at_ms, int64_t now_ms);
 
-/// `ferry-dr watch`'s split-brain guard (docs/dr.md "Watch"): every region of `status` that is
-/// reachable and answers in the primary role while <state.dir>/state.json names another region
-/// primary is set to the standby role (IncrementalAlterConfigs, as the fence step does), under the
-/// operation lock, and audited as "watch fence". Does nothing when state.json is absent, when
-/// another ferry-dr holds the lock or an operation is pending (it owns the roles until it ends),
-/// or when state.json changed under the lock. Never throws: failures are logged and audited
-/// ("failed") and retried at the next evaluation. Returns the regions it fenced.
-std::vector<std::string> fence_stale_primaries(const DrConfig& cfg, const StatusReport& status, AuditLog* audit);
-
 /// Test failpoint (docs/dr.md "Testing hooks"): when the environment variable FERRY_DR_CRASH_AT is
 /// "before:<step>" or "after:<step>", ferry-dr kills itself with SIGKILL right after journaling
 /// that step's begin, or its end. Lets the integration tests crash the orchestrator at every step.

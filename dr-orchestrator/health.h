@@ -178,10 +178,19 @@ struct StatusReport {
   nlohmann::json operations;
   /// Set when the journal or state.json is corrupt: `status` then exits 4 (after printing).
   std::string journal_error;
+  /// Unhealthy states of the deployment as a whole (evaluate_deployment()), each a reason.
+  std::vector<std::string> problems;
 
-  /// Every region healthy and every flow ok or paused: `status` exits 0, else 1.
+  /// Every region healthy, every flow ok or paused and no problem: `status` exits 0, else 1.
   bool all_healthy() const;
 };
+
+/// Problems no single region or flow shows (docs/dr.md "Health"): more than one reachable region
+/// answering in the primary role (both accept application writes: split brain), and an operation
+/// pending in the journal (`operations` as StatusReport::operations; while it is pending, e.g.
+/// after ferry-dr died between fence and promote, possibly no region accepts writes). Returns one
+/// reason per problem, empty when none.
+std::vector<std::string> evaluate_deployment(const std::vector<RegionHealth>& regions, const nlohmann::json& operations);
 
 /// Builds the report (evaluating each region and flow with `policy`).
 StatusReport make_report(std::vector<RegionHealth> regions, std::vector<FlowHealth> flows, const PolicyConfig& policy,

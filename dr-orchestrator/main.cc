@@ -29,6 +29,7 @@
 #include "dr-orchestrator/journal.h"
 #include "dr-orchestrator/kafka_admin.h"
 #include "dr-orchestrator/status.h"
+#include "dr-orchestrator/watch_guard.h"
 
 namespace {
 
@@ -253,6 +254,7 @@ int cmd_watch(const Args& a, const std::string& command) {
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   std::thread loop([&] {
+    int64_t last_resume_ms = 0;
     while (!stop) {
       StatusReport r = collect_status(*cfg);
       {
@@ -260,6 +262,9 @@ int cmd_watch(const Args& a, const std::string& command) {
         last_json = to_json(r).dump();
       }
       watcher.observe(r);
+      // An operation abandoned by a dead ferry-dr first (it may leave no region writable); the
+      // fence guard steps aside while one is pending.
+      resume_abandoned_operation(*cfg, audit.log.get(), last_resume_ms, std::max<int64_t>(30'000, cfg->watch_interval.count() * 1000));
       fence_stale_primaries(*cfg, r, audit.log.get());
       std::unique_lock lk(stop_mu);
       stop_cv.wait_for(lk, cfg->watch_interval, [&] { return stop.load(); });
