@@ -368,6 +368,41 @@ class DrFailoverCase(BrokerTestCase):
             self.assertTrue(produced <= values(regions[target], "orders"), point)
             current = target
 
+    def test_watch_resumes_an_operation_killed_between_fence_and_promote(self):
+        # Issue 13 defect 5: ferry-dr SIGKILLed after fencing east and before promoting west left
+        # no region writable, and watch noticed nothing. Now watch reports the pending operation
+        # and (watch.auto.resume, default on) finishes it once the lock's holder is gone.
+        east, west = self.pair()
+        create_topics(east, "orders", partitions=2)
+        self.wait_replicated("orders", 2)
+        produce_all(east, "orders", [{"key": b"k%d" % i, "value": b"e-%d" % i} for i in range(40)])
+        self.dr.start_watch()
+        # Issue 13 defect 4: west (the running flow's target, never made primary) is fenced first.
+        wait_until(lambda: self.role("west") == "standby", 20, interval=0.5, what="watch fencing west")
+        p = self.ferry_dr("failover", "--to", "west", expect=None, env={"FERRY_DR_CRASH_AT": "before:promote"})
+        self.assertEqual(p.returncode, -9, p.stderr[-2000:])
+        wait_until(lambda: (self.dr.state() or {}).get("primary") == "west", 60, interval=0.5,
+                   what="watch resuming the abandoned failover")
+        wait_until(lambda: [e["outcome"] for e in self.dr.journal() if e["event"] == "op_end"] == ["ok"], 60,
+                   interval=0.5, what="the resumed operation ending ok")
+        self.assertEqual((self.role("west"), self.role("east")), ("primary", "standby"))
+        produce_all(west, "orders", [{"key": b"w", "value": b"after"}])  # west accepts writes
+        self.assertTrue({f"e-{i}" for i in range(40)} | {"after"} <= values(west, "orders"))
+        with open(self.dr.audit_log) as f:
+            resumes = [(a["what"], a["result"]) for a in map(json.loads, f) if a["what"] == "watch resume"]
+        self.assertEqual(resumes, [("watch resume", "started"), ("watch resume", "ok")])
+        self.assertEqual(self.dr.stop(), 0)
+        # Issue 13 defect 6: the audit tail is anchored; `audit verify` reads before it records.
+        self.ferry_dr("audit", "verify")
+        with open(self.dr.audit_log, "rb") as f:
+            lines = f.readlines()
+        with open(self.dr.audit_log, "wb") as f:
+            f.writelines(lines[:-2])
+        p = self.ferry_dr("audit", "verify", expect=1)
+        self.assertIn("truncated or deleted", p.stdout)
+        p = self.ferry_dr("audit", "verify", expect=1)  # its own entries did not paper over the cut
+        self.assertIn("BROKEN", p.stdout)
+
     # ---- bad input ----
 
     def test_refusals(self):
