@@ -392,6 +392,9 @@ OperationResult Operation::run(const std::string& op_id) {
   json final_health;  // taken by the report step; the report is rewritten once that step ended
   work["report"] = [&]() -> json {
     StatusReport st = collect_status(cfg_);
+    // This operation is still pending while its report is written: that is not a problem of the
+    // final state (it ends right after this step).
+    st.problems = evaluate_deployment(st.regions, nullptr);
     final_health = to_json(st);
     json rep = build_report(op(op_id), final_health);
     rep["outcome"] = "ok";
