@@ -117,12 +117,12 @@ json describe_unplanned_loss(const json& loss, const json& mirror_partitions, st
               {"source_view_age_ms", known_age ? json(std::max<int64_t>(0, now_ms - *oldest)) : json(nullptr)},
               {"source_reachable", source_reachable ? json(*source_reachable) : json(nullptr)}};
   out["loss_text"] =
-      exact ? fmt::format("{} record(s) lost (exact: the source's log end offsets were read after the pause)", total)
+      exact ? fmt::format("{} record(s) (exact: the source's log end offsets were read after the pause)", total)
       : known_age
-          ? fmt::format("at least {} record(s) lost (a lower bound: the mirror's view of the source's log end offsets is "
+          ? fmt::format("at least {} record(s) (a lower bound: the mirror's view of the source's log end offsets is "
                         "as of {}, {} ms old; what the source acknowledged after that is unknown until it returns)",
                         total, rfc3339_ms(*oldest), std::max<int64_t>(0, now_ms - *oldest))
-          : fmt::format("at least {} record(s) lost (a lower bound: the mirror's view of the source's log end offsets, "
+          : fmt::format("at least {} record(s) (a lower bound: the mirror's view of the source's log end offsets, "
                         "of unknown age; what the source acknowledged after it is unknown until it returns)",
                         total);
   return out;
@@ -179,20 +179,17 @@ json unplanned_loss(const FlowStepContext& c, const std::map<std::string, FlowPa
   json out = describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms());
   // --max-data-loss against a lower bound: refused when the bound alone is over the budget; when
   // it passes, the true loss may still be higher, and the report says so.
-  if (!out["loss_exact"].get<bool>() && total > c.max_data_loss && !c.force)
-    throw StepFailure(fmt::format("failing over would lose {}, more than --max-data-loss {}; --force to accept",
-                                  out["loss_text"].get<std::string>(), c.max_data_loss),
-                      Exit::failed, {{"loss", loss}, {"rpo_records_lower_bound", total}});
-  if (out["loss_exact"].get<bool>() && total > c.max_data_loss && !c.force)
-    throw StepFailure(fmt::format("failing over would lose {} record(s), more than --max-data-loss {}; --force to accept",
-                                  total, c.max_data_loss),
-                      Exit::failed, {{"loss", loss}, {"rpo_records", total}});
+  if (total > c.max_data_loss && !c.force)
+    throw StepFailure(fmt::format("failing over would lose {}: more than --max-data-loss {}{}; --force to accept",
+                                  out["loss_text"].get<std::string>(), c.max_data_loss,
+                                  out["loss_exact"].get<bool>() ? "" : " already"),
+                      Exit::failed, {{"loss", loss}, {"rpo_records_lower_bound", total}, {"loss_exact", out["loss_exact"]}});
   c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
                  {{"loss", loss}, {"records_lower_bound", total}, {"loss_exact", out["loss_exact"]},
                   {"source_view_age_ms", out["source_view_age_ms"]}},
                  c.op_id);
   out.update({{"planned", false}, {"loss", loss}, {"partitions", lag_json(v)},
-              {"summary", fmt::format("{}{} in {} partition(s)", how, out["loss_text"].get<std::string>(), loss.size())}});
+              {"summary", fmt::format("{}lost in {} partition(s): {}", how, loss.size(), out["loss_text"].get<std::string>())}});
   return out;
 }
 

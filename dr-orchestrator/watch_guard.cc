@@ -26,8 +26,7 @@ void audit_soft(AuditLog* audit, const std::string& what, const std::string& res
 }
 
 // The regions to fence and why, given state.json's view (nullopt: absent).
-std::vector<std::pair<std::string, std::string>> to_fence(const DrConfig& cfg, const StatusReport& status,
-                                                         const std::optional<DrState>& state) {
+std::vector<std::pair<std::string, std::string>> to_fence(const StatusReport& status, const std::optional<DrState>& state) {
   std::vector<std::pair<std::string, std::string>> out;
   if (state && !state->primary.empty()) {
     for (const auto& h : status.regions)
@@ -60,7 +59,7 @@ std::vector<std::string> fence_stale_primaries(const DrConfig& cfg, const Status
   std::vector<std::string> fenced;
   if (!cfg.watch_fence_stale_primary) return fenced;
   try {
-    if (to_fence(cfg, status, read_state(cfg.state_dir)).empty()) return fenced;
+    if (to_fence(status, read_state(cfg.state_dir)).empty()) return fenced;
     Journal lock = Journal::open(cfg.state_dir, "ferry-dr watch (fence a stale primary)");
     if (auto p = lock.pending_op()) {
       spdlog::warn("a region answers as primary where it should not, but operation {} is pending; it owns the roles "
@@ -69,7 +68,7 @@ std::vector<std::string> fence_stale_primaries(const DrConfig& cfg, const Status
       return fenced;
     }
     const auto state = read_state(cfg.state_dir);  // again, under the lock
-    for (const auto& [region, why] : to_fence(cfg, status, state)) {
+    for (const auto& [region, why] : to_fence(status, state)) {
       const json details{{"region", region}, {"primary", state ? json(state->primary) : json(nullptr)}, {"role", "standby"}};
       try {
         RegionClient(cfg.region(region)).set_cluster_role(ClusterRole::standby);

@@ -182,6 +182,14 @@ class DrFailoverCase(DrPairCase):
         p = self.ferry_dr("failover", "--to", "west", "--planned", expect=1)
         self.assertIn("east reachable", p.stderr)
         self.assertIsNone(self.dr.state())
+        # Over the budget (--max-data-loss 0 by default): refused, naming the loss as the minimum
+        # it is, never "about N" (issue 13 defect 3).
+        p = self.ferry_dr("failover", "--to", "west", expect=1)
+        self.assertRegex(p.stderr, r"would lose at least \d+ record\(s\) \(a lower bound: the mirror's view of the "
+                                   r"source's log end offsets")
+        self.assertIn("more than --max-data-loss 0 already", p.stderr)
+        self.assertNotIn("about", p.stderr)
+        self.assertIsNone(self.dr.state())
         p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
         r = json.loads(p.stdout)
         self.assertEqual((r["outcome"], r["mode"], r["fenced"]), ("ok", "unplanned", False))
