@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +18,7 @@
 
 #include "common/clock.h"
 #include "dr-orchestrator/errors.h"
+#include "dr-orchestrator/journal.h"
 
 namespace ferry::dr {
 
@@ -59,7 +61,40 @@ std::string last_line(int fd, const fs::path& p) {
   return tail;
 }
 
+// The whole file open as `fd`.
+std::string read_fd(int fd, const fs::path& p) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) io_error("cannot stat", p);
+  std::string buf(static_cast<size_t>(st.st_size), '\0');
+  if (!buf.empty() && ::pread(fd, buf.data(), buf.size(), 0) != static_cast<ssize_t>(buf.size())) io_error("cannot read", p);
+  return buf;
+}
+
+// The complete lines of `text` (a torn last line without newline is not counted).
+std::vector<std::string> complete_lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  for (size_t nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) out.push_back(text.substr(pos, nl - pos));
+  return out;
+}
+
 }  // namespace
+
+std::optional<AuditAnchor> read_audit_anchor(const fs::path& anchor) {
+  std::ifstream in(anchor, std::ios::binary);
+  if (!in) {
+    if (!fs::exists(anchor)) return std::nullopt;
+    throw DrError(Exit::failed, fmt::format("audit anchor {}: cannot read", anchor.string()));
+  }
+  try {
+    const auto j = nlohmann::json::parse(in);
+    AuditAnchor a{j.at("entries").get<int64_t>(), j.at("head").get<std::string>(), j.value("ts_ms", int64_t{0})};
+    if (a.entries < 1 || a.head.size() != 64) throw std::invalid_argument("entries < 1 or head not a sha256 hex");
+    return a;
+  } catch (const std::exception& e) {
+    throw DrError(Exit::failed, fmt::format("audit anchor {}: not {{\"entries\", \"head\"}}: {}", anchor.string(), e.what()));
+  }
+}
 
 std::string sha256_hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -87,8 +122,8 @@ Actor current_actor() {
   return a;
 }
 
-AuditLog::AuditLog(fs::path path, std::string command)
-    : path_(std::move(path)), command_(std::move(command)), actor_(current_actor()) {
+AuditLog::AuditLog(fs::path path, std::string command, fs::path anchor)
+    : path_(std::move(path)), command_(std::move(command)), anchor_(std::move(anchor)), actor_(current_actor()) {
   std::error_code ec;
   if (path_.has_parent_path()) fs::create_directories(path_.parent_path(), ec);
   fd_ = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -131,6 +166,29 @@ nlohmann::json AuditLog::append(const AuditEvent& e) {
   ssize_t n = ::write(fd_, line.data(), line.size());
   if (n != static_cast<ssize_t>(line.size())) io_error("cannot append", path_);
   if (::fsync(fd_) != 0) io_error("cannot fsync", path_);
+  if (!anchor_.empty()) {
+    // Still under the flock: the anchor moves in the same order as the log grows.
+    const std::string head = sha256_hex(entry.dump());
+    const std::string prev = prev_line.empty() ? kZeroHash : sha256_hex(prev_line);
+    std::optional<int64_t> entries;
+    const auto a = read_audit_anchor(anchor_);
+    if (a && a->head == prev) {
+      entries = a->entries + 1;
+    } else {
+      // No anchor yet (a new or pre-anchor log), or an anchor behind the log (a crash between
+      // the log's fsync and the anchor's rename): count, provided the anchored head is still
+      // where the anchor says.
+      const auto ls = complete_lines(read_fd(fd_, path_));
+      if (!a || (static_cast<int64_t>(ls.size()) >= a->entries && sha256_hex(ls[a->entries - 1]) == a->head))
+        entries = static_cast<int64_t>(ls.size());
+    }
+    if (entries)
+      atomic_write_file(anchor_, nlohmann::json{{"entries", *entries}, {"head", head}, {"ts_ms", wall_clock_ms()}}.dump() + "\n");
+    else
+      spdlog::error("audit log {} no longer holds the head anchored in {} (entry {}): it was truncated or rewritten; "
+                    "the anchor is kept so `ferry-dr audit verify` reports it",
+                    path_.string(), anchor_.string(), a->entries);
+  }
   return entry;
 }
 
@@ -139,7 +197,7 @@ nlohmann::json AuditLog::record(const std::string& what, const std::string& resu
   return append(AuditEvent{what, result, reason, details, op_id});
 }
 
-AuditVerifyResult verify_audit_log(const fs::path& path) {
+AuditVerifyResult verify_audit_log(const fs::path& path, const fs::path& anchor_path) {
   AuditVerifyResult r;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -151,6 +209,7 @@ AuditVerifyResult verify_audit_log(const fs::path& path) {
   s << in.rdbuf();
   const std::string text = s.str();
   std::string prev_hash = kZeroHash;
+  std::vector<std::string> lines;  // each line's sha256
   size_t pos = 0;
   auto fail = [&](std::string why) {
     r.ok = false;
@@ -182,7 +241,33 @@ AuditVerifyResult verify_audit_log(const fs::path& path) {
     if (j["sha256"].get<std::string>() != want)
       return fail(fmt::format("\"sha256\" does not match the line's content (expected {}): the line was edited", want));
     prev_hash = sha256_hex(line);
+    lines.push_back(prev_hash);
   }
+  if (anchor_path.empty()) return r;
+  std::optional<AuditAnchor> a;
+  try {
+    a = read_audit_anchor(anchor_path);
+  } catch (const DrError& e) {
+    return fail(e.what());
+  }
+  if (!a) return r;
+  r.anchor_entries = a->entries;
+  if (r.lines < a->entries) {
+    r.first_bad = r.lines + 1;
+    r.ok = false;
+    r.reason = fmt::format("the log ends after line {} but the anchor {} records {} entries: its last {} line(s) "
+                           "were truncated or deleted",
+                           r.lines, anchor_path.string(), a->entries, a->entries - r.lines);
+    return r;
+  }
+  if (lines[a->entries - 1] != a->head) {
+    r.first_bad = a->entries;
+    r.ok = false;
+    r.reason = fmt::format("line {} hashes to {} but the anchor {} records head {}: the log was cut and rewritten",
+                           a->entries, lines[a->entries - 1], anchor_path.string(), a->head);
+    return r;
+  }
+  r.anchored = true;
   return r;
 }
 

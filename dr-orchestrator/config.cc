@@ -168,7 +168,15 @@ const config::Schema& dr_schema() {
                   "primary role while state.json names another region primary, e.g. an old primary that "
                   "returns after an unplanned failover, so applications still pointed at it get an error "
                   "instead of writing to a cluster nobody reads (split brain). Skipped while an operation holds "
-                  "the lock or is pending. Every fence is audited.")
+                  "the lock or is pending. Every fence is audited. Before the first failover (no state.json) "
+                  "it fences a region that answers primary while it is the target of a running flow.")
+        .add_bool("watch.auto.resume", true,
+                  "`ferry-dr watch` finishes an operation left pending by a ferry-dr that died (for instance "
+                  "killed between fencing the old primary and promoting the new one, when no region accepts "
+                  "writes): when the journal has a pending operation and nobody holds `<state.dir>/lock` (the "
+                  "kernel released the dead holder's flock), watch takes the lock and runs `ferry-dr resume`, "
+                  "audited as \"watch resume\". A pending operation is reported unhealthy either way. false "
+                  "leaves it to an operator.")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                   "Log level (stderr).");
     return s;
@@ -265,6 +273,7 @@ DrConfig load_dr_config(const std::string& toml_text, const std::string& origin)
     throw ConfigError(fmt::format("{} [dr]: key 'state.dir' has value \"\"; expected a directory path", origin));
   out.audit_log = dv.get_string("audit.log").empty() ? out.state_dir / "audit.jsonl"
                                                      : std::filesystem::path(dv.get_string("audit.log"));
+  out.audit_anchor = out.state_dir / "audit-anchor.json";
   out.bootstrap_file = dv.get_string("bootstrap.file");
   if (out.bootstrap_file.empty())
     throw ConfigError(fmt::format("{} [dr]: key 'bootstrap.file' has value \"\"; expected a file path", origin));
@@ -276,6 +285,7 @@ DrConfig load_dr_config(const std::string& toml_text, const std::string& origin)
                                   origin, toml_quoted(out.metrics_listener)));
   out.watch_interval = std::chrono::seconds(dv.get_int("watch.interval.seconds"));
   out.watch_fence_stale_primary = dv.get_bool("watch.fence.stale.primary");
+  out.watch_auto_resume = dv.get_bool("watch.auto.resume");
   out.log_level = dv.get_string("log.level");
 
   for (auto& [key, node] : *regions) {

@@ -58,11 +58,13 @@ struct PolicyConfig {
 struct DrConfig {
   std::filesystem::path state_dir;      ///< journal.jsonl, lock, state.json, reports
   std::filesystem::path audit_log;      ///< defaults to <state_dir>/audit.jsonl
+  std::filesystem::path audit_anchor;   ///< <state_dir>/audit-anchor.json: the audit chain's head (audit.h)
   std::filesystem::path bootstrap_file; ///< client-routing target, replaced atomically at failover
   std::string redirect_hook;            ///< /bin/sh -c command after a redirect, "" = none
   std::string metrics_listener;         ///< "host:port" for watch's /metrics /healthz /status, "" = off
   std::chrono::seconds watch_interval{2};
   bool watch_fence_stale_primary = true;  ///< watch fences a primary-role region state.json does not name
+  bool watch_auto_resume = true;  ///< watch resumes a pending operation whose ferry-dr died (lock free)
   std::string log_level = "info";
   std::map<std::string, RegionConfig> regions;  ///< by name, >= 2
   std::vector<FlowConfig> flows;                ///< may be empty

@@ -73,57 +73,6 @@ std::optional<std::string> failback_target(const std::vector<OpRecord>& history)
   return std::nullopt;
 }
 
-std::vector<std::string> fence_stale_primaries(const DrConfig& cfg, const StatusReport& status, AuditLog* audit) {
-  std::vector<std::string> fenced;
-  if (!cfg.watch_fence_stale_primary) return fenced;
-  auto stale = [&](const std::optional<DrState>& state) {
-    std::vector<std::string> out;
-    if (!state || state->primary.empty()) return out;
-    for (const auto& h : status.regions)
-      if (h.region != state->primary && h.reachable && h.role == "primary") out.push_back(h.region);
-    return out;
-  };
-  auto record = [&](const std::string& result, const std::string& reason, const json& details) {
-    if (!audit) return;
-    try {
-      audit->record("watch fence", result, reason, details);
-    } catch (const std::exception& e) {
-      spdlog::warn("audit log: {}", e.what());
-    }
-  };
-  try {
-    if (stale(read_state(cfg.state_dir)).empty()) return fenced;
-    Journal lock = Journal::open(cfg.state_dir, "ferry-dr watch (fence a stale primary)");
-    if (auto p = lock.pending_op()) {
-      spdlog::warn("a region answers as primary besides the recorded primary, but operation {} is pending; "
-                   "`ferry-dr resume` finishes it",
-                   p->op_id);
-      return fenced;
-    }
-    const auto state = read_state(cfg.state_dir);  // again, under the lock
-    for (const auto& region : stale(state)) {
-      const std::string why = fmt::format("{} answers in the primary role but {} is the primary (state.json, set by "
-                                          "operation {}): fenced so its clients get errors instead of diverging",
-                                          region, state->primary, state->op_id);
-      const json details{{"region", region}, {"primary", state->primary}, {"role", "standby"}};
-      try {
-        RegionClient(cfg.region(region)).set_cluster_role(ClusterRole::standby);
-        spdlog::warn("{}", why);
-        record("ok", why, details);
-        fenced.push_back(region);
-      } catch (const std::exception& e) {
-        spdlog::error("cannot fence {}: {}", region, e.what());
-        record("failed", e.what(), details);
-      }
-    }
-  } catch (const LockHeld&) {
-    // An operation is running: it owns the roles.
-  } catch (const std::exception& e) {
-    spdlog::error("stale-primary check: {}", e.what());
-  }
-  return fenced;
-}
-
 Operation::Operation(const DrConfig& cfg, Journal& journal, AuditLog& audit, ProgressFn progress)
     : cfg_(cfg), journal_(journal), audit_(audit), progress_(std::move(progress)) {}
 
@@ -242,26 +191,39 @@ OperationResult Operation::run(const std::string& op_id) {
                 {"to_state", to_string(tv.state)}, {"to_reasons", tv.reasons}, {"from_role", fh.role},
                 {"to_role", th.role}};
     if (!from_reachable) {
+      // The mirror's lag is a lower bound: its view of the source's log end offsets is as old as
+      // its last read, and the source may have acknowledged more before it died.
       std::optional<int64_t> estimate;
+      json view;
       std::string why;
       if (flow) {
         FlowHealth fl = probe_flow(*flow);
-        if (fl.reachable)
-          estimate = fl.lag_records;
-        else
+        if (fl.reachable) {
+          json pj = json::array();
+          for (const auto& p : fl.partitions)
+            pj.push_back({{"topic", p.topic}, {"partition", p.partition}, {"next_offset", p.next_offset},
+                          {"source_end_offset", p.source_end_offset},
+                          {"source_end_offset_ms", p.source_end_offset_ms ? json(*p.source_end_offset_ms) : json(nullptr)}});
+          view = describe_unplanned_loss(compute_loss(pj, json::array()), pj, false, wall_clock_ms(), wall_clock_ms());
+          estimate = view["rpo_records_lower_bound"].get<int64_t>();
+        } else {
           why = fmt::format("{}", fmt::join(fl.errors, "; "));
+        }
       }
-      out["estimated_loss"] = estimate ? json(*estimate) : json(nullptr);
+      out["estimated_loss_lower_bound"] = estimate ? json(*estimate) : json(nullptr);
+      out["source_view_age_ms"] = view.is_object() ? view["source_view_age_ms"] : json(nullptr);
       if (!estimate && !force)
         throw refusal(fmt::format("{} is unreachable and the loss cannot be estimated (mirror: {}); --force to fail "
                                   "over anyway",
                                   from.name, why));
       if (estimate && *estimate > max_loss && !force)
-        throw refusal(fmt::format("{} is unreachable and failing over would lose about {} record(s), more than "
-                                  "--max-data-loss {}; --force to accept",
-                                  from.name, *estimate, max_loss));
+        throw refusal(fmt::format("{} is unreachable and failing over would lose {}: more than --max-data-loss {} "
+                                  "already; --force to accept",
+                                  from.name, view["loss_text"].get<std::string>(), max_loss));
       audit_.record("decision mode", "ok", "source unreachable: unplanned failover",
-                    {{"estimated_loss", out["estimated_loss"]}, {"force", force}}, op_id);
+                    {{"estimated_loss_lower_bound", out["estimated_loss_lower_bound"]},
+                     {"source_view_age_ms", out["source_view_age_ms"]}, {"force", force}},
+                    op_id);
     } else {
       audit_.record("decision mode", "ok", "source reachable: planned failover (drain to lag 0)", json::object(), op_id);
     }
@@ -282,7 +244,14 @@ OperationResult Operation::run(const std::string& op_id) {
     json kept = json::array();
     if (!last || last->spec.from != to.name || !last->step("drain") || last->step("drain")->end_data.value("planned", true))
       return {{"kept_aside", kept}, {"summary", "nothing kept aside"}};
-    const json loss = last->step("drain")->end_data.value("loss", json::array());
+    // Every partition the mirror had a position for (the loss list names only those whose loss
+    // the mirror could see; a lower bound of 0 may still hide records), each from the first
+    // offset the target did not receive.
+    json loss = json::array();
+    for (const auto& p : last->step("drain")->end_data.value("partitions", json::array()))
+      if (!is_heartbeats_topic(p.at("topic")))
+        loss.push_back({{"topic", p.at("topic")}, {"partition", p.at("partition")}, {"from_offset", p.at("next_offset")}});
+    if (loss.empty()) loss = last->step("drain")->end_data.value("loss", json::array());
     std::set<std::string> topics;
     for (const auto& l : loss) topics.insert(l.at("topic").get<std::string>());
     if (topics.empty()) return {{"kept_aside", kept}, {"summary", "nothing kept aside (no loss recorded)"}};
@@ -304,13 +273,19 @@ OperationResult Operation::run(const std::string& op_id) {
         total += it->second - from_off;
       }
     }
+    // Now that the old primary is back, its log end offsets give the unplanned failover's exact
+    // loss; it stands next to that operation's estimate (a lower bound).
+    const json& ld = last->step("drain")->end_data;
+    const json estimate = ld.contains("rpo_records_lower_bound") ? ld["rpo_records_lower_bound"] : ld.value("rpo_records", json(nullptr));
+    const json loss_check = {{"op_id", last->op_id}, {"estimated_lower_bound", estimate},
+                             {"source_view_age_ms", ld.value("source_view_age_ms", json(nullptr))}, {"exact", total}};
     audit_.record("decision kept-aside", "ok", "records on the old primary after the last replicated offset stay in "
                   "its log and are listed, never deleted",
-                  {{"kept_aside", kept}, {"from_op", last->op_id}}, op_id);
-    return {{"kept_aside", kept}, {"records", total}, {"from_op", last->op_id},
+                  {{"kept_aside", kept}, {"from_op", last->op_id}, {"loss_exact_after_return", loss_check}}, op_id);
+    return {{"kept_aside", kept}, {"records", total}, {"from_op", last->op_id}, {"earlier_loss", loss_check},
             {"summary", fmt::format("{} record(s) of {} written after operation {}'s last replicated offset are "
-                                    "kept aside",
-                                    total, to.name, last->op_id)}};
+                                    "kept aside: that failover's exact loss (it estimated at least {})",
+                                    total, to.name, last->op_id, estimate.is_null() ? "unknown" : estimate.dump())}};
   };
 
   work["sync_flow"] = [&]() -> json {
@@ -347,9 +322,11 @@ OperationResult Operation::run(const std::string& op_id) {
     return {{"fenced", true}, {"summary", fmt::format("{} is standby: application produce now fails with POLICY_VIOLATION", from.name)}};
   };
 
-  auto flow_step = [&] { return FlowStepContext{from, to, *flow, drain_timeout, force, audit_, op_id}; };
+  auto flow_step = [&] { return FlowStepContext{from, to, *flow, drain_timeout, force, max_loss, audit_, op_id}; };
   work["drain"] = [&]() -> json {
-    if (!flow) return {{"planned", planned()}, {"loss_known", false}, {"loss", json::array()}, {"summary", "no flow: loss unknown"}};
+    if (!flow)
+      return {{"planned", planned()}, {"loss_exact", false}, {"loss", json::array()}, {"rpo_records", nullptr},
+              {"rpo_records_lower_bound", nullptr}, {"summary", "no flow: loss unknown"}};
     return planned() ? drain_planned(flow_step()) : drain_unplanned(flow_step());
   };
 
@@ -415,6 +392,9 @@ OperationResult Operation::run(const std::string& op_id) {
   json final_health;  // taken by the report step; the report is rewritten once that step ended
   work["report"] = [&]() -> json {
     StatusReport st = collect_status(cfg_);
+    // This operation is still pending while its report is written: that is not a problem of the
+    // final state (it ends right after this step).
+    st.problems = evaluate_deployment(st.regions, nullptr);
     final_health = to_json(st);
     json rep = build_report(op(op_id), final_health);
     rep["outcome"] = "ok";

@@ -107,16 +107,24 @@ std::optional<std::string> failback_target(const std::vector<OpRecord>& history)
 /// view with offsets read from the source brokers themselves when they were reachable. Returns
 /// only partitions with a loss, as [{"topic","partition","from_offset","to_offset","records"}]
 /// (the records at offsets [from_offset, to_offset) of the source were not replicated).
+/// Partitions of MM2's heartbeats topic (and of its remote copies) are skipped: heartbeats are the
+/// mirror's own records, not application data.
 nlohmann::json compute_loss(const nlohmann::json& mirror_partitions, const nlohmann::json& source_end);
 
-/// `ferry-dr watch`'s split-brain guard (docs/dr.md "Watch"): every region of `status` that is
-/// reachable and answers in the primary role while <state.dir>/state.json names another region
-/// primary is set to the standby role (IncrementalAlterConfigs, as the fence step does), under the
-/// operation lock, and audited as "watch fence". Does nothing when state.json is absent, when
-/// another ferry-dr holds the lock or an operation is pending (it owns the roles until it ends),
-/// or when state.json changed under the lock. Never throws: failures are logged and audited
-/// ("failed") and retried at the next evaluation. Returns the regions it fenced.
-std::vector<std::string> fence_stale_primaries(const DrConfig& cfg, const StatusReport& status, AuditLog* audit);
+/// True for MM2's heartbeats topic "heartbeats" and remote copies of it ("<alias>.heartbeats").
+bool is_heartbeats_topic(const std::string& topic);
+
+/// What an unplanned loss count is (docs/dr.md "Unplanned failover"). `loss` is compute_loss()'s
+/// result; `mirror_partitions` the partitions it came from, each with "source_end_offset_ms"
+/// (wall ms when the mirror read that source end offset; null or absent = unknown);
+/// `source_reachable` what the mirror's pause answer said (nullopt: not said); `paused_at_ms` when
+/// the pause was sent. The count is exact only when the source was reachable and every end offset
+/// was read at or after the pause; otherwise it is a lower bound as of the OLDEST read. Returns
+/// {"loss_exact", "rpo_records" (exact, else null), "rpo_records_lower_bound", "source_view_as_of_ms"
+/// and "source_view_age_ms" (now_ms minus it; both null when any partition's read time is unknown),
+/// "source_reachable", "loss_text" (one sentence for people)}.
+nlohmann::json describe_unplanned_loss(const nlohmann::json& loss, const nlohmann::json& mirror_partitions,
+                                       std::optional<bool> source_reachable, int64_t paused_at_ms, int64_t now_ms);
 
 /// Test failpoint (docs/dr.md "Testing hooks"): when the environment variable FERRY_DR_CRASH_AT is
 /// "before:<step>" or "after:<step>", ferry-dr kills itself with SIGKILL right after journaling

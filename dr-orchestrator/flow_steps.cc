@@ -5,11 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "client/kafka.h"
+#include "common/clock.h"
+#include "dr-orchestrator/audit.h"
 #include "dr-orchestrator/failover.h"
 #include "dr-orchestrator/health.h"
 #include "dr-orchestrator/kafka_admin.h"
@@ -27,7 +30,8 @@ json lag_json(const std::vector<FlowPartitionLag>& parts) {
   json a = json::array();
   for (const auto& p : parts)
     a.push_back({{"topic", p.topic}, {"partition", p.partition}, {"remote_topic", p.remote_topic},
-                 {"next_offset", p.next_offset}, {"source_end_offset", p.source_end_offset}});
+                 {"next_offset", p.next_offset}, {"source_end_offset", p.source_end_offset},
+                 {"source_end_offset_ms", p.source_end_offset_ms ? json(*p.source_end_offset_ms) : json(nullptr)}});
   return a;
 }
 
@@ -51,12 +55,21 @@ json unknown_partitions(const std::map<std::string, int32_t>& topics, const std:
 
 // Pauses `flow` on every mirror process (each holds a share of the partitions) and merges their
 // answers; each process that did not answer with a pause adds its error to `errors`.
+// `source_reachable` becomes false when any process says it could not reach the source, and
+// nullopt when one does not say (a mirror without the field).
 std::map<std::string, FlowPartitionLag> pause_everywhere(const FlowConfig& flow, milliseconds timeout,
-                                                         std::vector<MirrorError>& errors) {
+                                                         std::vector<MirrorError>& errors,
+                                                         std::optional<bool>* source_reachable = nullptr) {
   std::map<std::string, FlowPartitionLag> parts;
+  if (source_reachable) *source_reachable = true;
   for (const auto& url : flow.status_urls) {
     try {
-      merge_partitions(parts, MirrorClient(url).pause(flow.source, flow.target, timeout).partitions);
+      PauseResult r = MirrorClient(url).pause(flow.source, flow.target, timeout);
+      merge_partitions(parts, r.partitions);
+      if (source_reachable && r.source_reachable == false)
+        *source_reachable = false;  // one process that could not reach the source decides
+      else if (source_reachable && !r.source_reachable && *source_reachable != false)
+        *source_reachable = std::nullopt;
     } catch (const MirrorError& e) {
       errors.push_back(e);
     }
@@ -73,11 +86,54 @@ int64_t loss_records(const json& loss) {
 
 }  // namespace
 
+bool is_heartbeats_topic(const std::string& topic) {
+  // MM2's heartbeats topic, or a remote copy of one ("<alias>.heartbeats", any separator).
+  static const std::string kHeartbeats = "heartbeats";
+  return topic == kHeartbeats || (topic.size() > kHeartbeats.size() + 1 && topic.ends_with(kHeartbeats) &&
+                                  !std::isalnum(static_cast<unsigned char>(topic[topic.size() - kHeartbeats.size() - 1])));
+}
+
+json describe_unplanned_loss(const json& loss, const json& mirror_partitions, std::optional<bool> source_reachable,
+                             int64_t paused_at_ms, int64_t now_ms) {
+  int64_t total = 0;
+  for (const auto& l : loss) total += l.at("records").get<int64_t>();
+  std::optional<int64_t> oldest;
+  bool all_timed = true;
+  for (const auto& p : mirror_partitions) {
+    if (is_heartbeats_topic(p.at("topic"))) continue;
+    const json& ms = p.contains("source_end_offset_ms") ? p["source_end_offset_ms"] : json(nullptr);
+    if (!ms.is_number_integer()) {
+      all_timed = false;
+      continue;
+    }
+    oldest = oldest ? std::min(*oldest, ms.get<int64_t>()) : ms.get<int64_t>();
+  }
+  const bool known_age = all_timed && oldest.has_value();
+  const bool exact = source_reachable == true && known_age && *oldest >= paused_at_ms;
+  json out = {{"loss_exact", exact},
+              {"rpo_records", exact ? json(total) : json(nullptr)},
+              {"rpo_records_lower_bound", total},
+              {"source_view_as_of_ms", known_age ? json(*oldest) : json(nullptr)},
+              {"source_view_age_ms", known_age ? json(std::max<int64_t>(0, now_ms - *oldest)) : json(nullptr)},
+              {"source_reachable", source_reachable ? json(*source_reachable) : json(nullptr)}};
+  out["loss_text"] =
+      exact ? fmt::format("{} record(s) (exact: the source's log end offsets were read after the pause)", total)
+      : known_age
+          ? fmt::format("at least {} record(s) (a lower bound: the mirror's view of the source's log end offsets is "
+                        "as of {}, {} ms old; what the source acknowledged after that is unknown until it returns)",
+                        total, rfc3339_ms(*oldest), std::max<int64_t>(0, now_ms - *oldest))
+          : fmt::format("at least {} record(s) (a lower bound: the mirror's view of the source's log end offsets, "
+                        "of unknown age; what the source acknowledged after it is unknown until it returns)",
+                        total);
+  return out;
+}
+
 json compute_loss(const json& mirror_partitions, const json& source_end) {
   std::map<std::string, int64_t> end;
   for (const auto& e : source_end) end[tp_key(e.at("topic"), e.at("partition"))] = e.at("end_offset");
   json out = json::array();
   for (const auto& p : mirror_partitions) {
+    if (is_heartbeats_topic(p.at("topic"))) continue;  // MM2's own records, not application data
     const std::string key = tp_key(p.at("topic"), p.at("partition"));
     const int64_t next = p.at("next_offset");
     int64_t to = p.at("source_end_offset");
@@ -96,12 +152,16 @@ namespace {
 // without a position has an unknown loss, never a zero one (the mirror restarted after the source
 // died, or a rebalance was under way): refused unless --force. `how` starts the summary.
 json unplanned_loss(const FlowStepContext& c, const std::map<std::string, FlowPartitionLag>& parts,
-                    const std::map<std::string, int32_t>& topics, const std::string& how) {
+                    const std::map<std::string, int32_t>& topics, const std::string& how,
+                    std::optional<bool> source_reachable, int64_t paused_at_ms) {
   std::vector<FlowPartitionLag> v;
   for (const auto& [k, p] : parts) v.push_back(p);
   const json loss = compute_loss(lag_json(v), json::array());
   const int64_t total = loss_records(loss);
-  const json unknown = unknown_partitions(topics, parts);
+  std::map<std::string, int32_t> app_topics;
+  for (const auto& [t, n] : topics)
+    if (!is_heartbeats_topic(t)) app_topics[t] = n;
+  const json unknown = unknown_partitions(app_topics, parts);
   if (!unknown.empty() || parts.empty()) {
     const std::string why =
         parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", c.flow.name())
@@ -110,14 +170,27 @@ json unplanned_loss(const FlowStepContext& c, const std::map<std::string, FlowPa
     if (!c.force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
     c.audit.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
                    {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
-    return {{"planned", false}, {"loss_known", false}, {"loss", loss}, {"rpo_records", nullptr},
-            {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
-            {"summary", fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why)}};
+    json out = describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms());
+    out.update({{"planned", false}, {"loss_exact", false}, {"loss", loss}, {"rpo_records", nullptr},
+                {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
+                {"summary", fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why)}});
+    return out;
   }
+  json out = describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms());
+  // --max-data-loss against a lower bound: refused when the bound alone is over the budget; when
+  // it passes, the true loss may still be higher, and the report says so.
+  if (total > c.max_data_loss && !c.force)
+    throw StepFailure(fmt::format("failing over would lose {}: more than --max-data-loss {}{}; --force to accept",
+                                  out["loss_text"].get<std::string>(), c.max_data_loss,
+                                  out["loss_exact"].get<bool>() ? "" : " already"),
+                      Exit::failed, {{"loss", loss}, {"rpo_records_lower_bound", total}, {"loss_exact", out["loss_exact"]}});
   c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
-                 {{"loss", loss}, {"records", total}}, c.op_id);
-  return {{"planned", false}, {"loss_known", true}, {"loss", loss}, {"rpo_records", total}, {"partitions", lag_json(v)},
-          {"summary", fmt::format("{}{} record(s) in {} partition(s) were not replicated", how, total, loss.size())}};
+                 {{"loss", loss}, {"records_lower_bound", total}, {"loss_exact", out["loss_exact"]},
+                  {"source_view_age_ms", out["source_view_age_ms"]}},
+                 c.op_id);
+  out.update({{"planned", false}, {"loss", loss}, {"partitions", lag_json(v)},
+              {"summary", fmt::format("{}lost in {} partition(s): {}", how, loss.size(), out["loss_text"].get<std::string>())}});
+  return out;
 }
 
 }  // namespace
@@ -128,9 +201,15 @@ json drain_unplanned(const FlowStepContext& c) {
   // view of the source's end (its newest fetch response's high watermark).
   {
     std::vector<MirrorError> errors;
-    const auto parts = pause_everywhere(c.flow, c.drain_timeout, errors);
+    std::optional<bool> reachable;
+    const int64_t paused_at = wall_clock_ms();
+    const auto parts = pause_everywhere(c.flow, c.drain_timeout, errors, &reachable);
     for (const auto& e : errors) spdlog::warn("drain: pausing {} at {}: {}", c.flow.name(), e.url(), e.what());
-    if (errors.empty()) return unplanned_loss(c, parts, probe_flow(c.flow).topics, "flow paused; ");
+    if (errors.empty()) {
+      json out = unplanned_loss(c, parts, probe_flow(c.flow).topics, "flow paused; ", reachable, paused_at);
+      out["paused_everywhere"] = true;
+      return out;
+    }
   }
   // A mirror that could not pause: wait until no partition's next_offset moves for a second.
   const auto deadline = std::chrono::steady_clock::now() + c.drain_timeout;
@@ -151,12 +230,13 @@ json drain_unplanned(const FlowStepContext& c) {
     const std::string why = fmt::format("{}", fmt::join(fh.errors, "; "));
     if (!c.force) throw StepFailure(fmt::format("the mirror of flow {} does not answer, so the loss is unknown: {}", c.flow.name(), why));
     c.audit.record("decision data-loss", "ok", "--force: loss unknown, the mirror did not answer", {{"reason", why}}, c.op_id);
-    return {{"planned", false}, {"loss_known", false}, {"loss", json::array()}, {"rpo_records", nullptr}, {"reason", why},
+    return {{"planned", false}, {"loss_exact", false}, {"loss", json::array()}, {"rpo_records", nullptr},
+            {"rpo_records_lower_bound", nullptr}, {"source_view_age_ms", nullptr}, {"reason", why},
             {"summary", "loss UNKNOWN: the mirror did not answer (--force)"}};
   }
   std::map<std::string, FlowPartitionLag> parts;
   merge_partitions(parts, fh.partitions);
-  return unplanned_loss(c, parts, fh.topics, "");
+  return unplanned_loss(c, parts, fh.topics, "", std::nullopt, wall_clock_ms());
 }
 
 json drain_planned(const FlowStepContext& c) {
@@ -196,7 +276,8 @@ json drain_planned(const FlowStepContext& c) {
                                       fh.reachable ? behind.dump() : fmt::format("mirror: {}", fmt::join(fh.errors, "; "))),
                           Exit::failed, {{"behind", behind}});
       c.audit.record("decision data-loss", "ok", "--force: drain timed out, remaining lag accepted as loss", {{"loss", behind}}, c.op_id);
-      return {{"planned", true}, {"loss_known", lag >= 0}, {"loss", behind}, {"rpo_records", lag >= 0 ? json(lag) : json(nullptr)},
+      return {{"planned", true}, {"loss_exact", lag >= 0}, {"loss", behind}, {"rpo_records", lag >= 0 ? json(lag) : json(nullptr)},
+              {"rpo_records_lower_bound", lag >= 0 ? json(lag) : json(nullptr)},
               {"summary", fmt::format("drain timed out; {} record(s) accepted as loss (--force)", lag)}};
     }
     std::this_thread::sleep_for(milliseconds(200));
@@ -233,7 +314,8 @@ json drain_planned(const FlowStepContext& c) {
                   {{"groups", unsettled}}, c.op_id);
   json ends = json::array();
   for (const auto& [tp, end] : leo) ends.push_back({{"topic", tp.first}, {"partition", tp.second}, {"end_offset", end}});
-  return {{"planned", true}, {"loss_known", true}, {"loss", json::array()}, {"rpo_records", 0}, {"end_offsets", ends},
+  return {{"planned", true}, {"loss_exact", true}, {"loss", json::array()}, {"rpo_records", 0},
+          {"rpo_records_lower_bound", 0}, {"end_offsets", ends},
           {"groups_waited_for", waited}, {"groups_unsettled", unsettled},
           {"summary", fmt::format("lag 0 on {} partition(s){}", leo.size(),
                                   unsettled.empty() ? (waited.empty() ? "" : fmt::format("; {} active group(s) caught up", waited.size()))
@@ -242,7 +324,12 @@ json drain_planned(const FlowStepContext& c) {
 
 json stop_flow(const FlowStepContext& c, bool planned, const json& drain_data) {
   std::vector<MirrorError> failed;
-  const auto parts = pause_everywhere(c.flow, planned ? c.drain_timeout : milliseconds(3000), failed);
+  std::map<std::string, FlowPartitionLag> parts;
+  // Unplanned: the drain already paused every process and had each answer once what it read
+  // had landed (pauses persist across mirror restarts, so a resumed operation finds them too).
+  // Pausing again would only make every process wait again for the dead source (up to 2 s).
+  const bool already_paused = !planned && drain_data.value("paused_everywhere", false);
+  if (!already_paused) parts = pause_everywhere(c.flow, planned ? c.drain_timeout : milliseconds(3000), failed);
   std::vector<std::string> errors;
   bool pause_pending = false;
   for (const auto& e : failed) {

@@ -34,6 +34,7 @@ struct FlowStepContext {
   const FlowConfig& flow;        ///< from -> to
   std::chrono::milliseconds drain_timeout;  ///< policy drain.timeout.seconds
   bool force;                    ///< --force: accept a loss or a failed checkpoint instead of failing
+  int64_t max_data_loss;         ///< --max-data-loss (records): the unplanned drain refuses a larger lower bound
   AuditLog& audit;
   const std::string& op_id;
 };
@@ -41,17 +42,21 @@ struct FlowStepContext {
 /// The planned drain, with `from` fenced: waits until the mirror's next_offset reaches `from`'s log
 /// end offset on every partition of every topic the flow replicates, then until every active
 /// consumer group on `from` has committed up to those ends, all within drain_timeout. Returns the
-/// journal data: {"planned": true, "loss_known", "loss", "rpo_records", "end_offsets" (what
+/// journal data: {"planned": true, "loss_exact": true, "loss", "rpo_records", "end_offsets" (what
 /// stop_flow checks the pause against), "groups_waited_for", "groups_unsettled", "summary"}.
 /// Throws StepFailure on a timeout unless force (the remaining lag is then the loss).
 nlohmann::json drain_planned(const FlowStepContext& c);
 
 /// The unplanned drain, `from` gone: pauses the flow on every mirror process and counts the loss
-/// per partition as the mirror's last view of `from`'s end minus next_offset (compute_loss). A
-/// partition of the flow's topics without a position has an unknown loss; so has everything when
-/// the mirror does not answer. Returns {"planned": false, "loss_known", "loss", "rpo_records"
-/// (null when unknown), "unknown_partitions"?, "partitions", "summary"}. Throws StepFailure when
-/// the loss is unknown, unless force.
+/// per partition as the mirror's last view of `from`'s end minus next_offset (compute_loss; MM2
+/// heartbeats excluded). That view is as old as the mirror's last read of the source's end offsets,
+/// so unless the mirror read them after the pause from a reachable source the count is a LOWER
+/// BOUND (describe_unplanned_loss). A partition of the flow's topics without a position has an
+/// unknown loss; so has everything when the mirror does not answer. Returns {"planned": false,
+/// "loss_exact", "loss", "rpo_records" (exact, else null), "rpo_records_lower_bound" (null when
+/// unknown), "source_view_as_of_ms", "source_view_age_ms" (null: age unknown), "source_reachable",
+/// "loss_text", "unknown_partitions"?, "partitions", "paused_everywhere"?, "summary"}. Throws
+/// StepFailure, unless force, when the loss is unknown or the lower bound exceeds max_data_loss.
 nlohmann::json drain_unplanned(const FlowStepContext& c);
 
 /// Pauses the flow on every process, checks (planned) that the target holds everything below

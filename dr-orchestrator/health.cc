@@ -153,7 +153,38 @@ FlowVerdict evaluate_flow(const FlowHealth& h, const PolicyConfig& policy) {
   return v;
 }
 
+std::vector<std::string> evaluate_deployment(const std::vector<RegionHealth>& regions, const nlohmann::json& operations) {
+  std::vector<std::string> out;
+  std::vector<std::string> primaries;
+  for (const auto& h : regions)
+    if (h.reachable && h.role == "primary") primaries.push_back(h.region);
+  if (primaries.size() > 1) {
+    std::string names;
+    for (const auto& n : primaries) names += (names.empty() ? "" : ", ") + n;
+    out.push_back(fmt::format("{} regions answer in the primary role ({}): each accepts application writes (split "
+                              "brain); a flow's target must be standby (`ferry-dr watch` fences it, or `ferry-dr role "
+                              "REGION standby`)",
+                              primaries.size(), names));
+  }
+  if (operations.is_object() && operations.contains("pending_op") && operations["pending_op"].is_object()) {
+    const auto& p = operations["pending_op"];
+    std::string last;
+    for (const auto& st : p.value("steps", nlohmann::json::array()))
+      if (st.value("began", false)) last = st.value("name", "") + (st.value("ended", false) ? " (ended)" : " (unfinished)");
+    const bool held = operations.contains("lock_holder") && operations["lock_holder"].is_object();
+    out.push_back(fmt::format("operation {} ({} {} -> {}) is pending{}{}: until it ends the regions' roles are "
+                              "in between (after a fence and before a promote, no region accepts writes); {}",
+                              p.value("op_id", ""), p.value("kind", ""), p.value("from", ""), p.value("to", ""),
+                              last.empty() ? "" : ", last step " + last,
+                              held ? fmt::format(" and running (pid {})", operations["lock_holder"].value("pid", 0))
+                                   : ", its ferry-dr is gone",
+                              held ? "it is still running" : "`ferry-dr resume` (or watch, with watch.auto.resume) finishes it"));
+  }
+  return out;
+}
+
 bool StatusReport::all_healthy() const {
+  if (!problems.empty()) return false;
   for (const auto& v : region_verdicts)
     if (v.state != RegionState::healthy) return false;
   for (const auto& v : flow_verdicts)
@@ -185,6 +216,7 @@ nlohmann::json to_json(const StatusReport& r) {
   j["healthy"] = r.all_healthy();
   j["primary"] = r.primary.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.primary);
   j["operations"] = r.operations;
+  j["problems"] = r.problems;
   auto& regions = j["regions"] = nlohmann::json::array();
   for (size_t i = 0; i < r.regions.size(); ++i) {
     const auto& h = r.regions[i];
@@ -297,6 +329,7 @@ std::string to_table(const StatusReport& r) {
     out += "\n" + table(flows);
   }
   std::string reasons;
+  for (const auto& why : r.problems) reasons += fmt::format("  {}\n", why);
   for (const auto& v : r.region_verdicts)
     for (const auto& why : v.reasons) reasons += fmt::format("  region {}: {}\n", v.region, why);
   for (const auto& v : r.flow_verdicts)

@@ -66,6 +66,9 @@ struct FlowPartitionLag {
   int64_t next_offset = 0;        ///< the target holds every source record below this offset
   int64_t source_end_offset = 0;  ///< the source's log end offset as the mirror last read it
   int64_t lag_records = 0;        ///< max(0, source_end_offset - next_offset)
+  /// Wall-clock ms since the epoch when the mirror read source_end_offset from the source;
+  /// nullopt when the mirror does not say (its age is then unknown).
+  std::optional<int64_t> source_end_offset_ms;
 };
 
 /// The ferry-mirror /status view of one flow (one process's answer), as mirror_client parses it.
@@ -74,6 +77,7 @@ struct MirrorFlowStatus {
   std::string source;
   std::string target;
   std::string state;  ///< "running" | "paused"
+  std::optional<bool> source_reachable;  ///< the mirror could reach the source just now; nullopt: not said
   bool healthy = false;
   std::vector<std::string> current_errors;
   std::optional<std::string> last_error;
@@ -174,10 +178,19 @@ struct StatusReport {
   nlohmann::json operations;
   /// Set when the journal or state.json is corrupt: `status` then exits 4 (after printing).
   std::string journal_error;
+  /// Unhealthy states of the deployment as a whole (evaluate_deployment()), each a reason.
+  std::vector<std::string> problems;
 
-  /// Every region healthy and every flow ok or paused: `status` exits 0, else 1.
+  /// Every region healthy, every flow ok or paused and no problem: `status` exits 0, else 1.
   bool all_healthy() const;
 };
+
+/// Problems no single region or flow shows (docs/dr.md "Health"): more than one reachable region
+/// answering in the primary role (both accept application writes: split brain), and an operation
+/// pending in the journal (`operations` as StatusReport::operations; while it is pending, e.g.
+/// after ferry-dr died between fence and promote, possibly no region accepts writes). Returns one
+/// reason per problem, empty when none.
+std::vector<std::string> evaluate_deployment(const std::vector<RegionHealth>& regions, const nlohmann::json& operations);
 
 /// Builds the report (evaluating each region and flow with `policy`).
 StatusReport make_report(std::vector<RegionHealth> regions, std::vector<FlowHealth> flows, const PolicyConfig& policy,

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/daemon.h"
@@ -28,6 +29,7 @@
 #include "dr-orchestrator/journal.h"
 #include "dr-orchestrator/kafka_admin.h"
 #include "dr-orchestrator/status.h"
+#include "dr-orchestrator/watch_guard.h"
 
 namespace {
 
@@ -182,7 +184,7 @@ struct SoftAudit {
   std::unique_ptr<AuditLog> log;
   SoftAudit(const DrConfig& c, const std::string& command) {
     try {
-      log = std::make_unique<AuditLog>(c.audit_log, command);
+      log = std::make_unique<AuditLog>(c.audit_log, command, c.audit_anchor);
     } catch (const std::exception& e) {
       spdlog::warn("audit log unavailable: {}", e.what());
     }
@@ -252,6 +254,7 @@ int cmd_watch(const Args& a, const std::string& command) {
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   std::thread loop([&] {
+    int64_t last_resume_ms = 0;
     while (!stop) {
       StatusReport r = collect_status(*cfg);
       {
@@ -259,6 +262,9 @@ int cmd_watch(const Args& a, const std::string& command) {
         last_json = to_json(r).dump();
       }
       watcher.observe(r);
+      // An operation abandoned by a dead ferry-dr first (it may leave no region writable); the
+      // fence guard steps aside while one is pending.
+      resume_abandoned_operation(*cfg, audit.log.get(), last_resume_ms, std::max<int64_t>(30'000, cfg->watch_interval.count() * 1000));
       fence_stale_primaries(*cfg, r, audit.log.get());
       std::unique_lock lk(stop_mu);
       stop_cv.wait_for(lk, cfg->watch_interval, [&] { return stop.load(); });
@@ -278,16 +284,22 @@ int cmd_watch(const Args& a, const std::string& command) {
 }
 
 int cmd_audit_verify(const Args& a, const std::string& command) {
-  std::filesystem::path path = a.file;
+  std::filesystem::path path = a.file, anchor;
   std::optional<DrConfig> cfg;
   if (path.empty()) {
     cfg = load(a);
     if (!cfg) return code(Exit::bad_input);
     path = cfg->audit_log;
+    anchor = cfg->audit_anchor;
   }
-  AuditVerifyResult r = verify_audit_log(path);
+  // Checked before anything is recorded: the check reads only.
+  AuditVerifyResult r = verify_audit_log(path, anchor);
   if (r.ok)
-    std::cout << path.string() << ": ok, " << r.lines << " line(s), chain intact\n";
+    std::cout << path.string() << ": ok, " << r.lines << " line(s), chain intact"
+              << (r.anchored ? fmt::format(", head anchored at line {} ({})", r.anchor_entries, anchor.string())
+                             : anchor.empty() ? " (tail not checked: no anchor with --file)"
+                                              : fmt::format(" (tail NOT anchored: {} is missing)", anchor.string()))
+              << "\n";
   else
     std::cout << path.string() << ": BROKEN at line " << r.first_bad << ": " << r.reason << "\n";
   // Recorded after verifying, so the check itself does not extend the chain it reports on.
@@ -333,7 +345,7 @@ int cmd_role(const Args& a, const std::string& command) {
     std::cerr << "ferry-dr: " << e.what() << "\n";
     return code(Exit::bad_input);
   }
-  AuditLog audit(cfg->audit_log, command);
+  AuditLog audit(cfg->audit_log, command, cfg->audit_anchor);
   const nlohmann::json details{{"region", region->name}, {"role", to_string(role)}};
   audit.record("role set", "started", "", details);
   try {
@@ -361,7 +373,7 @@ int cmd_operation(const Args& a, const std::string& command) {
     std::cerr << "ferry-dr: --planned and --force contradict each other; choose one\n";
     return code(Exit::bad_input);
   }
-  AuditLog audit(cfg->audit_log, command);
+  AuditLog audit(cfg->audit_log, command, cfg->audit_anchor);
   audit.record("command " + verb, "started");
   OperationResult r;
   try {
@@ -393,7 +405,7 @@ int cmd_operation(const Args& a, const std::string& command) {
 int run_drill_command(const Args& a, const std::string& command) {
   auto cfg = load(a);
   if (!cfg) return code(Exit::bad_input);
-  AuditLog audit(cfg->audit_log, command);
+  AuditLog audit(cfg->audit_log, command, cfg->audit_anchor);
   audit.record("command drill", "started");
   DrillResult r;
   try {

@@ -61,6 +61,7 @@ std::vector<FlowPartitionLag> parse_partitions(const json& arr, const char* wher
     l.next_offset = get<int64_t>(p, "next_offset", where);
     l.source_end_offset = get<int64_t>(p, "source_end_offset", where);
     l.lag_records = get_opt<int64_t>(p, "lag_records", where).value_or(std::max<int64_t>(0, l.source_end_offset - l.next_offset));
+    l.source_end_offset_ms = get_opt<int64_t>(p, "source_end_offset_ms", where);
     out.push_back(std::move(l));
   }
   return out;
@@ -83,6 +84,7 @@ MirrorFlowStatus parse_flow(const json& f) {
   // Mirrors built before the control API have no state: they are running.
   s.state = get_opt<std::string>(f, "state", w).value_or("running");
   s.healthy = get_opt<bool>(f, "healthy", w).value_or(true);
+  s.source_reachable = get_opt<bool>(f, "source_reachable", w);
   s.current_errors = get_opt<std::vector<std::string>>(f, "current_errors", w).value_or(std::vector<std::string>{});
   s.last_error = get_opt<std::string>(f, "last_error", w);
   s.last_checkpoint_ms = get_opt<int64_t>(f, "last_checkpoint_ms", w);
@@ -170,6 +172,7 @@ PauseResult parse_pause_result(const std::string& body) {
   PauseResult r;
   r.flow = get<std::string>(j, "flow", "pause");
   r.state = get<std::string>(j, "state", "pause");
+  r.source_reachable = get_opt<bool>(j, "source_reachable", "pause");
   r.partitions = parse_partitions(field(j, "partitions", "pause"), "pause.partitions");
   return r;
 }

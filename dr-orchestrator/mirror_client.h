@@ -41,6 +41,7 @@ class MirrorError : public std::runtime_error {
 struct PauseResult {
   std::string flow;
   std::string state;  ///< "paused"
+  std::optional<bool> source_reachable;  ///< the mirror reached the source while pausing; nullopt: not said
   std::vector<FlowPartitionLag> partitions;
 };
 

@@ -65,6 +65,12 @@ json build_report(const OpRecord& op, const json& final_health) {
             {"duration_ms", end_ms - op.begin_ms},
             {"steps", steps},
             {"rpo_records", drain.contains("rpo_records") ? drain["rpo_records"] : json(nullptr)},
+            {"loss_exact", drain.value("loss_exact", false)},
+            {"rpo_records_lower_bound", drain.contains("rpo_records_lower_bound") ? drain["rpo_records_lower_bound"]
+                                                                                 : drain.value("rpo_records", json(nullptr))},
+            {"source_view_as_of_ms", drain.value("source_view_as_of_ms", json(nullptr))},
+            {"source_view_age_ms", drain.value("source_view_age_ms", json(nullptr))},
+            {"earlier_loss", step_data(op, "keep_aside").value("earlier_loss", json(nullptr))},
             {"loss", drain.value("loss", json::array())},
             {"loss_unknown_partitions", drain.value("unknown_partitions", json::array())},
             {"rto_ms", verify.contains("rto_ms") ? verify["rto_ms"] : json(nullptr)},
@@ -85,7 +91,26 @@ std::string render_markdown(const json& r) {
   o << fmt::format("- operation: `{}`, mode **{}**{}\n", r.value("op_id", ""), r.value("mode", ""),
                    r.value("force", false) ? " (--force)" : "");
   o << fmt::format("- started {}, took {:.2f} s\n", r.value("started", ""), r.value("duration_ms", 0) / 1000.0);
-  o << fmt::format("- **RPO: {} record(s) lost**\n", cell(r["rpo_records"]));
+  if (r.value("loss_exact", false) || r.value("rpo_records_lower_bound", json(nullptr)).is_null()) {
+    o << fmt::format("- **RPO: {} record(s) lost**{}\n", cell(r["rpo_records"]), r["rpo_records"].is_null() ? "" : " (exact)");
+  } else {
+    const json& age = r["source_view_age_ms"];
+    o << fmt::format("- **RPO: at least {} record(s) lost** (a lower bound: the mirror's view of {}'s log end offsets {}; "
+                     "the true loss may be higher, and a failback after {} returns lists the exact figure)\n",
+                     cell(r["rpo_records_lower_bound"]), r.value("from", ""),
+                     age.is_null() ? std::string("is of unknown age")
+                                   : fmt::format("was {} ms old (as of {})", age.get<int64_t>(),
+                                                 rfc3339_ms(r["source_view_as_of_ms"].get<int64_t>())),
+                     r.value("from", ""));
+  }
+  if (const json& e = r.value("earlier_loss", json(nullptr)); e.is_object())
+    o << fmt::format("- **operation {} (unplanned) lost exactly {} record(s)** (estimated then: at least {}{}), measured "
+                     "now on {} as the records kept aside below\n",
+                     cell(e["op_id"]), cell(e["exact"]), cell(e["estimated_lower_bound"]),
+                     e.value("source_view_age_ms", json(nullptr)).is_null()
+                         ? std::string("")
+                         : fmt::format(", from a view {} ms old", e["source_view_age_ms"].get<int64_t>()),
+                     r.value("to", ""));
   o << fmt::format("- **RTO: {}** (operation start -> first successful produce on {})\n",
                    r["rto_ms"].is_null() ? std::string("not measured") : fmt::format("{} ms", r["rto_ms"].get<int64_t>()),
                    r.value("to", ""));

@@ -65,6 +65,7 @@ StatusReport collect_status(const DrConfig& cfg) {
   if (!journal_error.empty()) ops["error"] = journal_error;
   StatusReport r = make_report(std::move(rh), std::move(flows), cfg.policy, primary, wall_clock_ms());
   r.operations = std::move(ops);
+  r.problems = evaluate_deployment(r.regions, r.operations);
   r.journal_error = std::move(journal_error);
   return r;
 }
@@ -108,6 +109,24 @@ int Watcher::observe(const StatusReport& r) {
       }
       prev_role = h.role;
     }
+  }
+  int primaries = 0;
+  for (const auto& h : r.regions) primaries += h.reachable && h.role == "primary" ? 1 : 0;
+  registry_.gauge("ferry_dr_primary_regions", "Reachable regions answering in the primary role (more than 1: split brain).", {})
+      .set(primaries);
+  const bool pending = r.operations.is_object() && r.operations.contains("pending_op") && r.operations["pending_op"].is_object();
+  registry_.gauge("ferry_dr_operation_pending", "1 while the journal has an unfinished operation, else 0.", {}).set(pending ? 1 : 0);
+  registry_.gauge("ferry_dr_healthy", "1 when every region is healthy, every flow ok or paused and no problem is reported.", {})
+      .set(r.all_healthy() ? 1 : 0);
+  std::string problems;
+  for (const auto& p : r.problems) problems += (problems.empty() ? "" : "; ") + p;
+  if (problems != problems_) {
+    if (!problems.empty())
+      spdlog::warn("NOT healthy: {}", problems);
+    else if (!problems_.empty())
+      spdlog::info("no deployment problem any more");
+    problems_ = problems;
+    ++changes;
   }
   for (size_t i = 0; i < r.flows.size(); ++i) {
     const auto& h = r.flows[i];

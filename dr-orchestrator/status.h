@@ -24,7 +24,8 @@ class Watcher {
 
   /// Updates the gauges from `r` (ferry_dr_region_up, _role, _offline_partitions,
   /// _under_replicated_partitions, _under_min_isr_partitions; ferry_dr_flow_up, _lag_records,
-  /// _heartbeat_age_seconds, _checkpoint_age_seconds; names and labels in docs/dr.md) and logs,
+  /// _heartbeat_age_seconds, _checkpoint_age_seconds; ferry_dr_primary_regions,
+  /// ferry_dr_operation_pending, ferry_dr_healthy; names and labels in docs/dr.md) and logs,
   /// at warn for a worse state and info for a better one, every region/flow whose state or role
   /// differs from the previous report. Returns the number of changes logged. The first report
   /// logs each state once as the starting state.
@@ -35,6 +36,7 @@ class Watcher {
   std::map<std::string, std::string> region_state_;
   std::map<std::string, std::string> region_role_;
   std::map<std::string, std::string> flow_state_;
+  std::string problems_;  ///< the last report's problems, joined
 };
 
 }  // namespace ferry::dr

@@ -123,6 +123,11 @@ WATCH_PID=$!
 PIDS+=($WATCH_PID)
 wait_port "$DR_PORT" $WATCH_PID "$WORK/dr-watch.log"
 echo "== ferry-dr watch: metrics and status on 127.0.0.1:$DR_PORT; clients follow $WORK/bootstrap.servers"
+# Both brokers start in the primary role; west is the running flow's target, so watch fences it on
+# its first evaluation: only east accepts application writes.
+role() { "$BIN/dr-orchestrator/ferry-dr" role "$1" --config "$WORK/dr.toml" 2>/dev/null | awk '{print $2}'; }
+for _ in $(seq 1 100); do [ "$(role west)" = standby ] && break; sleep 0.2; done
+echo "== roles: east $(role east), west $(role west) (set by ferry-dr watch)"
 
 # A real corpus shipped by Debian (base-files): every license text, numbered line by line.
 CORPUS="$WORK/corpus.txt"
@@ -155,6 +160,8 @@ wait $APP_PID
 APP=$?
 set -e
 
+ROLES="$(role east) $(role west)"
+echo "== roles after the drill: east/west = $ROLES (expected: primary standby)"
 echo "== stopping (SIGTERM): ferry-dr watch, ferry-mirror, brokers"
 STOPPED=0
 # Reverse start order: the watchers and the mirror go before the brokers they talk to.
@@ -170,9 +177,9 @@ t_end=$(date +%s.%N)
 
 echo
 cat "$WORK/drill.md"
-/usr/bin/python3 - "$WORK/app.json" "$LINES" "$t_start" "$t_end" "$DRILL" "$STOPPED" <<'PY'
+/usr/bin/python3 - "$WORK/app.json" "$LINES" "$t_start" "$t_end" "$DRILL" "$STOPPED" "$ROLES" <<'PY'
 import json, sys
-path, lines, t0, t1, drill, stopped = sys.argv[1:]
+path, lines, t0, t1, drill, stopped, roles = sys.argv[1:]
 try:
     a = json.load(open(path))
 except Exception as e:
@@ -194,9 +201,11 @@ print(f"""
 | producer's regions (ports) | {moved} |
 | ferry-dr drill exit | {drill} |
 | clean shutdown | {'yes' if stopped == '0' else 'NO'} |
+| roles at the end (east west) | {roles} |
 | total time after the build | {float(t1) - float(t0):.1f} s |
 """)
-ok = a["identical"] and a["redelivered"] == 0 and a["missing"] == 0 and drill == "0" and stopped == "0"
+ok = (a["identical"] and a["redelivered"] == 0 and a["missing"] == 0 and drill == "0" and stopped == "0"
+      and roles == "primary standby")
 print("RESULT:", "PASS" if ok else "FAIL")
 sys.exit(0 if ok else 1)
 PY

@@ -124,6 +124,111 @@ TEST_F(AuditTest, MissingFileIsAnError) {
   EXPECT_FALSE(verify_audit_log(dir_ / "nope.jsonl").ok);
 }
 
+// Issue 13 defect 6: a chain cut after any line is still a valid chain, so the head is anchored
+// outside the log.
+class AnchoredAuditTest : public AuditTest {
+ protected:
+  void write_anchored(int n) {
+    AuditLog log(path_, "ferry-dr failover --to west", anchor());
+    for (int i = 0; i < n; ++i) log.record("step", "ok", "", {{"i", i}}, "op-1");
+  }
+  fs::path anchor() const { return dir_ / "state" / "audit-anchor.json"; }
+  std::string bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+};
+
+TEST_F(AnchoredAuditTest, EveryAppendMovesTheAnchorToTheHead) {
+  fs::create_directories(anchor().parent_path());
+  write_anchored(4);
+  auto a = read_audit_anchor(anchor());
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->entries, 4);
+  EXPECT_EQ(a->head, sha256_hex(lines().back()));
+  auto r = verify_audit_log(path_, anchor());
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_TRUE(r.anchored);
+  EXPECT_EQ(r.anchor_entries, 4);
+}
+
+TEST_F(AnchoredAuditTest, TruncatedLastLineIsDetected) {
+  fs::create_directories(anchor().parent_path());
+  write_anchored(4);
+  auto ls = lines();
+  ls.pop_back();
+  rewrite(ls);
+  EXPECT_TRUE(verify_audit_log(path_).ok) << "the chain alone cannot see it";
+  auto r = verify_audit_log(path_, anchor());
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad, 4);
+  EXPECT_NE(r.reason.find("truncated or deleted"), std::string::npos) << r.reason;
+}
+
+TEST_F(AnchoredAuditTest, DeletedTailAndEmptiedLogAreDetected) {
+  fs::create_directories(anchor().parent_path());
+  write_anchored(5);
+  auto ls = lines();
+  rewrite({ls.begin(), ls.begin() + 2});
+  auto r = verify_audit_log(path_, anchor());
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("last 3 line(s)"), std::string::npos) << r.reason;
+  rewrite({});
+  EXPECT_FALSE(verify_audit_log(path_, anchor()).ok);
+}
+
+TEST_F(AnchoredAuditTest, ACutLogThatGrowsAgainStaysReported) {
+  // Cut the tail, then ferry-dr appends again: the new entries chain onto the cut log, but the
+  // anchor is not moved past the damage, so the line count or the head still disagrees.
+  fs::create_directories(anchor().parent_path());
+  write_anchored(5);
+  auto ls = lines();
+  rewrite({ls.begin(), ls.begin() + 3});
+  write_anchored(3);  // 6 lines again, a valid chain
+  EXPECT_TRUE(verify_audit_log(path_).ok);
+  auto r = verify_audit_log(path_, anchor());
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad, 5);
+  EXPECT_NE(r.reason.find("cut and rewritten"), std::string::npos) << r.reason;
+}
+
+TEST_F(AnchoredAuditTest, AnAnchorBehindByACrashIsCaughtUp) {
+  // A crash between the log's fsync and the anchor's rename leaves the anchor one entry behind:
+  // still verified, and the next append counts the lines and moves the anchor to the head.
+  fs::create_directories(anchor().parent_path());
+  write_anchored(2);
+  { AuditLog(path_, "no anchor").record("step", "ok"); }
+  auto r = verify_audit_log(path_, anchor());
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.anchor_entries, 2);
+  write_anchored(1);
+  EXPECT_EQ(read_audit_anchor(anchor())->entries, 4);
+  EXPECT_TRUE(verify_audit_log(path_, anchor()).ok);
+}
+
+TEST_F(AnchoredAuditTest, VerifyReadsOnly) {
+  fs::create_directories(anchor().parent_path());
+  write_anchored(3);
+  const std::string log_before = bytes(path_), anchor_before = bytes(anchor());
+  auto ls = lines();
+  ls.pop_back();
+  rewrite(ls);
+  const std::string cut = bytes(path_);
+  EXPECT_FALSE(verify_audit_log(path_, anchor()).ok);
+  EXPECT_EQ(bytes(path_), cut);
+  EXPECT_EQ(bytes(anchor()), anchor_before);
+  EXPECT_NE(log_before, cut);
+}
+
+TEST_F(AnchoredAuditTest, MissingAnchorIsReportedAsUnanchored) {
+  write_three();
+  auto r = verify_audit_log(path_, anchor());
+  EXPECT_TRUE(r.ok);
+  EXPECT_FALSE(r.anchored);
+}
+
 TEST(Audit, Rfc3339AndSha256) {
   EXPECT_EQ(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(rfc3339_ms(1700000000123), "2023-11-14T22:13:20.123Z");

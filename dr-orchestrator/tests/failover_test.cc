@@ -41,6 +41,55 @@ TEST(ComputeLoss, ASourceEndBelowWhatWasReplicatedIsNoLoss) {
   EXPECT_TRUE(compute_loss(mirror, source).empty());
 }
 
+// Issue 13 defect 3: MM2's heartbeats are the mirror's own records, never application data lost.
+TEST(ComputeLoss, HeartbeatsAreNeverCountedAsLoss) {
+  json mirror = json::array({part("orders", 0, 10, 15), part("heartbeats", 0, 3, 9), part("south.heartbeats", 0, 0, 4),
+                             part("myheartbeats", 0, 0, 2)});
+  json loss = compute_loss(mirror, json::array());
+  ASSERT_EQ(loss.size(), 2u);
+  EXPECT_EQ(loss[0]["topic"], "orders");
+  EXPECT_EQ(loss[1]["topic"], "myheartbeats");  // an application topic that merely ends so
+}
+
+json timed(json p, std::optional<int64_t> ms) {
+  p["source_end_offset_ms"] = ms ? json(*ms) : json(nullptr);
+  return p;
+}
+
+// Issue 13 defect 3: the unplanned loss is a lower bound as of the mirror's oldest read of the
+// source's end offsets, unless the source was reachable and read after the pause.
+TEST(DescribeUnplannedLoss, AStaleViewIsALowerBoundWithTheAgeOfItsOldestRead) {
+  json parts = json::array({timed(part("orders", 0, 10, 15), 9'700), timed(part("orders", 1, 5, 5), 9'850),
+                            timed(part("heartbeats", 0, 0, 1), 1'000)});
+  json d = describe_unplanned_loss(compute_loss(parts, json::array()), parts, false, 9'900, 10'000);
+  EXPECT_EQ(d["loss_exact"], false);
+  EXPECT_TRUE(d["rpo_records"].is_null()) << "an exact figure is not known";
+  EXPECT_EQ(d["rpo_records_lower_bound"], 5);
+  EXPECT_EQ(d["source_view_as_of_ms"], 9'700);  // the oldest application partition, not the heartbeats
+  EXPECT_EQ(d["source_view_age_ms"], 300);
+  EXPECT_NE(d["loss_text"].get<std::string>().find("at least 5"), std::string::npos) << d["loss_text"];
+  EXPECT_NE(d["loss_text"].get<std::string>().find("300 ms old"), std::string::npos) << d["loss_text"];
+}
+
+TEST(DescribeUnplannedLoss, AMirrorThatDoesNotSayWhenItReadGivesABoundOfUnknownAge) {
+  json parts = json::array({part("orders", 0, 10, 15), timed(part("orders", 1, 5, 5), 9'850)});
+  json d = describe_unplanned_loss(compute_loss(parts, json::array()), parts, std::nullopt, 9'900, 10'000);
+  EXPECT_EQ(d["loss_exact"], false);
+  EXPECT_EQ(d["rpo_records_lower_bound"], 5);
+  EXPECT_TRUE(d["source_view_age_ms"].is_null());
+  EXPECT_NE(d["loss_text"].get<std::string>().find("unknown age"), std::string::npos) << d["loss_text"];
+}
+
+TEST(DescribeUnplannedLoss, AReachableSourceReadAfterThePauseIsExact) {
+  json parts = json::array({timed(part("orders", 0, 10, 15), 9'950), timed(part("orders", 1, 5, 5), 9'990)});
+  json d = describe_unplanned_loss(compute_loss(parts, json::array()), parts, true, 9'900, 10'000);
+  EXPECT_EQ(d["loss_exact"], true);
+  EXPECT_EQ(d["rpo_records"], 5);
+  // Reachable but one end offset read before the pause: still only a bound.
+  parts[0]["source_end_offset_ms"] = 9'899;
+  EXPECT_EQ(describe_unplanned_loss(compute_loss(parts, json::array()), parts, true, 9'900, 10'000)["loss_exact"], false);
+}
+
 TEST(ComputeLoss, MalformedMirrorStatusThrows) {
   EXPECT_THROW(compute_loss(json::array({{{"topic", "t"}, {"partition", 0}}}), json::array()), json::exception);
 }
@@ -152,11 +201,44 @@ TEST(Report, MarkdownStatesWhatWasLostAndThatTheOldPrimaryWasNotFenced) {
   op.end_ms = op.begin_ms + 1800;
   const std::string md = render_markdown(build_report(op, nullptr));
   EXPECT_NE(md.find("# ferry-dr failover east -> west: ok"), std::string::npos) << md;
-  EXPECT_NE(md.find("**RPO: 7 record(s) lost**"), std::string::npos) << md;
+  // Issue 13 defect 3: an unplanned loss read from the mirror's view is a minimum, never "exact".
+  EXPECT_NE(md.find("**RPO: at least 7 record(s) lost** (a lower bound"), std::string::npos) << md;
+  EXPECT_NE(md.find("is of unknown age"), std::string::npos) << md;
+  EXPECT_EQ(md.find("**RPO: 7 record(s) lost**"), std::string::npos) << md;
   EXPECT_NE(md.find("**RTO: 1690 ms**"), std::string::npos) << md;
   EXPECT_NE(md.find("old primary fenced: NO"), std::string::npos) << md;
   EXPECT_NE(md.find("| orders | 1 | [40, 47) | 7 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| readers | yes | 3 |"), std::string::npos) << md;
+}
+
+TEST(Report, ALowerBoundSaysHowOldItsViewWasAndFailbackAddsTheExactFigure) {
+  OpRecord op = unplanned_failover();
+  op.outcome = "ok";
+  for (auto& st : op.steps)
+    if (st.name == "drain") {
+      st.end_data["loss_exact"] = false;
+      st.end_data["rpo_records"] = nullptr;
+      st.end_data["rpo_records_lower_bound"] = 7;
+      st.end_data["source_view_as_of_ms"] = 1'700'000'000'000;
+      st.end_data["source_view_age_ms"] = 250;
+    }
+  json r = build_report(op, nullptr);
+  EXPECT_EQ(r["rpo_records_lower_bound"], 7);
+  EXPECT_EQ(r["loss_exact"], false);
+  EXPECT_TRUE(r["rpo_records"].is_null());
+  std::string md = render_markdown(r);
+  EXPECT_NE(md.find("**RPO: at least 7 record(s) lost**"), std::string::npos) << md;
+  EXPECT_NE(md.find("was 250 ms old (as of 2023-11-14T22:13:20.000Z)"), std::string::npos) << md;
+  OpRecord back;
+  back.op_id = "fb";
+  back.spec = OpSpec{"failback", "west", "east", "planned", json::object()};
+  back.begin_ms = 9000;
+  back.steps = {step("keep_aside", 9000, 9010,
+                     {{"earlier_loss", {{"op_id", op.op_id}, {"estimated_lower_bound", 7}, {"source_view_age_ms", 250}, {"exact", 19}}}})};
+  json rb = build_report(back, nullptr);
+  EXPECT_EQ(rb["earlier_loss"]["exact"], 19);
+  md = render_markdown(rb);
+  EXPECT_NE(md.find("lost exactly 19 record(s)** (estimated then: at least 7, from a view 250 ms old)"), std::string::npos) << md;
 }
 
 TEST(Report, AFailedStepShowsItsReasonAndUnknownRpoSaysSo) {

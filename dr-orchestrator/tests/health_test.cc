@@ -126,7 +126,7 @@ TEST(FlowHealth, MalformedStatusNamesTheField) {
 TEST(FlowHealth, CombinesProcessesAndEvaluates) {
   auto s = parse_mirror_status(kStatus)[0];
   MirrorFlowStatus other = s;
-  other.partitions = {{"t", 2, "east.t", 0, 3, 3}};
+  other.partitions = {{"t", 2, "east.t", 0, 3, 3, std::nullopt}};
   other.heartbeat_last_replicated_ms = 90000;
   other.last_checkpoint_ms = 99500;
   FlowHealth h = combine_flow(flow(), {{"http://a:1", s, ""}, {"http://b:1", other, ""}}, 100000);
@@ -208,6 +208,46 @@ TEST(StatusReport, ExitDecisionAndRendering) {
 
   r = make_report({region({})}, {}, lax, "", 1);
   EXPECT_TRUE(r.all_healthy());
+}
+
+// Issue 13 defect 4: two regions in the primary role both accept writes; defect 5: a pending
+// operation (e.g. killed between fence and promote) may leave no region writable.
+TEST(StatusReport, TwoPrimariesAndAPendingOperationAreUnhealthy) {
+  PolicyConfig lax;
+  RegionHealth east = region({}), west = region({});
+  west.region = "west";
+  auto r = make_report({east, west}, {}, lax, "", 1);
+  EXPECT_TRUE(r.all_healthy()) << "make_report alone does not judge the deployment";
+  r.problems = evaluate_deployment(r.regions, nullptr);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("2 regions answer in the primary role (east, west)"), std::string::npos) << r.problems[0];
+  EXPECT_FALSE(r.all_healthy());
+  EXPECT_EQ(to_json(r)["problems"].size(), 1u);
+  EXPECT_NE(to_table(r).find("split brain"), std::string::npos) << to_table(r);
+
+  west.role = "standby";
+  EXPECT_TRUE(evaluate_deployment({east, west}, nullptr).empty());
+  RegionHealth down;
+  down.region = "west";
+  down.role = "primary";  // unreachable: its role is not known now
+  EXPECT_TRUE(evaluate_deployment({east, down}, nullptr).empty());
+
+  east.role = "standby";  // fenced, and nobody promoted yet
+  const nlohmann::json ops = {
+      {"lock_holder", nullptr},
+      {"pending_op", {{"op_id", "op-1"}, {"kind", "failover"}, {"from", "east"}, {"to", "west"},
+                      {"steps", {{{"name", "fence"}, {"began", true}, {"ended", true}},
+                                 {{"name", "promote"}, {"began", true}, {"ended", false}}}}}}};
+  auto p = evaluate_deployment({east, west}, ops);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].find("operation op-1 (failover east -> west) is pending, last step promote (unfinished), its "
+                      "ferry-dr is gone"),
+            std::string::npos)
+      << p[0];
+  EXPECT_NE(p[0].find("no region accepts writes"), std::string::npos) << p[0];
+  nlohmann::json running = ops;
+  running["lock_holder"] = {{"pid", 42}, {"command", "ferry-dr failover"}, {"started_ms", 1}};
+  EXPECT_NE(evaluate_deployment({east, west}, running)[0].find("running (pid 42)"), std::string::npos);
 }
 
 }  // namespace

@@ -9,7 +9,8 @@ import time
 import unittest
 import urllib.request
 
-from ferry_harness import Broker, _die_with_parent, _ManagedProcess, free_port, toml_value
+from ferry_harness import (Broker, BrokerTestCase, _die_with_parent, _ManagedProcess, free_port, mirror_binary, toml_value,
+                           wait_until)
 
 
 def dr_binary():
@@ -132,3 +133,57 @@ class DR(_ManagedProcess):
     def get(self, path, timeout=5):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}{path}", timeout=timeout) as r:
             return r.read().decode("utf-8")
+
+
+REGION_CONFIG = {"group.initial.rebalance.delay.ms": 0}
+FLOW_KEYS = {"replication.policy": "identity", "refresh.topics.interval.seconds": 1,
+             "refresh.groups.interval.seconds": 1, "emit.checkpoints.interval.seconds": 1,
+             "sync.group.offsets.interval.seconds": 1, "emit.heartbeats.interval.seconds": 1}
+
+
+class DrPairCase(BrokerTestCase):
+    """Two regions east and west, one ferry-mirror with east->west running and west->east paused,
+    and a ferry-dr for both (used by test_dr_failover and test_dr_property)."""
+
+    def setUp(self):
+        dr_binary()
+        mirror_binary()
+
+    def pair(self, policy=None, east_client=None, west_client=None):
+        """east and west brokers, one mirror with east->west running and west->east paused, and a
+        ferry-dr configured for both flows. `east_client` adds librdkafka properties to the
+        mirror's connection to east."""
+        self.east = self.start_broker(REGION_CONFIG)
+        self.west = self.start_broker(REGION_CONFIG)
+        flows = [dict(FLOW_KEYS, source="east", target="west"),
+                 dict(FLOW_KEYS, source="west", target="east", paused=True)]
+        east_cluster = {"bootstrap.servers": self.east.bootstrap, "client": east_client} if east_client else self.east
+        west_cluster = {"bootstrap.servers": self.west.bootstrap, "client": west_client} if west_client else self.west
+        self.mirror = self.start_mirror({"east": east_cluster, "west": west_cluster}, flows, start=False)
+        # Pauses from ferry-dr survive a mirror restart (docs/mirror.md, Control API).
+        self.mirror.mirror["state.dir"] = os.path.join(self.mirror.tmpdir, "state")
+        self.mirror.start()
+        pol = {"drain.timeout.seconds": 30}
+        pol.update(policy or {})
+        self.dr = DR({"east": self.east, "west": self.west},
+                     [("east", "west", [self.mirror]), ("west", "east", [self.mirror])], policy=pol)
+        self.addCleanup(self.dr.close)
+        self.__dict__.setdefault("_processes", []).append(self.dr)
+        return self.east, self.west
+
+    def ferry_dr(self, *args, expect=0, timeout=120, env=None):
+        p = self.dr.run(*args, timeout=timeout, env=env)
+        if expect is not None and p.returncode != expect:
+            self.fail(f"ferry-dr {' '.join(args)} exited {p.returncode}, expected {expect}\n"
+                      f"stdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-5000:]}")
+        return p
+
+    def role(self, region):
+        return self.ferry_dr("role", region).stdout.split()[-1]
+
+    def wait_replicated(self, topic, partitions, timeout=30):
+        """Waits until the east->west flow lists every partition of `topic`."""
+        def listed():
+            st = self.mirror.flow_status("east", "west")
+            return len([p for p in st["partitions"] if p["topic"] == topic]) == partitions
+        wait_until(listed, timeout, interval=0.2, what=f"mirror replicating {topic}")

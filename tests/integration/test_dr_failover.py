@@ -14,14 +14,9 @@ import unittest
 
 from confluent_kafka import KafkaError
 
-from dr_harness import DR, dr_binary
-from ferry_harness import (BrokerTestCase, consume_all, create_topics, mirror_binary, produce_all, producer,
+from dr_harness import DrPairCase
+from ferry_harness import (consume_all, create_topics, produce_all, producer,
                            wait_until)
-
-REGION_CONFIG = {"group.initial.rebalance.delay.ms": 0}
-FLOW_KEYS = {"replication.policy": "identity", "refresh.topics.interval.seconds": 1,
-             "refresh.groups.interval.seconds": 1, "emit.checkpoints.interval.seconds": 1,
-             "sync.group.offsets.interval.seconds": 1, "emit.heartbeats.interval.seconds": 1}
 
 STEPS = ["precheck", "keep_aside", "sync_flow", "fence", "drain", "stop_flow", "promote", "redirect",
          "reverse", "verify", "report"]
@@ -32,50 +27,7 @@ def values(broker, topic):
     return {m.value().decode() for msgs in consume_all(broker, topic, timeout=60).values() for m in msgs}
 
 
-class DrFailoverCase(BrokerTestCase):
-    def setUp(self):
-        dr_binary()
-        mirror_binary()
-
-    def pair(self, policy=None, east_client=None, west_client=None):
-        """east and west brokers, one mirror with east->west running and west->east paused, and a
-        ferry-dr configured for both flows. `east_client` adds librdkafka properties to the
-        mirror's connection to east."""
-        self.east = self.start_broker(REGION_CONFIG)
-        self.west = self.start_broker(REGION_CONFIG)
-        flows = [dict(FLOW_KEYS, source="east", target="west"),
-                 dict(FLOW_KEYS, source="west", target="east", paused=True)]
-        east_cluster = {"bootstrap.servers": self.east.bootstrap, "client": east_client} if east_client else self.east
-        west_cluster = {"bootstrap.servers": self.west.bootstrap, "client": west_client} if west_client else self.west
-        self.mirror = self.start_mirror({"east": east_cluster, "west": west_cluster}, flows, start=False)
-        # Pauses from ferry-dr survive a mirror restart (docs/mirror.md, Control API).
-        self.mirror.mirror["state.dir"] = os.path.join(self.mirror.tmpdir, "state")
-        self.mirror.start()
-        pol = {"drain.timeout.seconds": 30}
-        pol.update(policy or {})
-        self.dr = DR({"east": self.east, "west": self.west},
-                     [("east", "west", [self.mirror]), ("west", "east", [self.mirror])], policy=pol)
-        self.addCleanup(self.dr.close)
-        self.__dict__.setdefault("_processes", []).append(self.dr)
-        return self.east, self.west
-
-    def ferry_dr(self, *args, expect=0, timeout=120, env=None):
-        p = self.dr.run(*args, timeout=timeout, env=env)
-        if expect is not None and p.returncode != expect:
-            self.fail(f"ferry-dr {' '.join(args)} exited {p.returncode}, expected {expect}\n"
-                      f"stdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-5000:]}")
-        return p
-
-    def role(self, region):
-        return self.ferry_dr("role", region).stdout.split()[-1]
-
-    def wait_replicated(self, topic, partitions, timeout=30):
-        """Waits until the east->west flow lists every partition of `topic`."""
-        def listed():
-            st = self.mirror.flow_status("east", "west")
-            return len([p for p in st["partitions"] if p["topic"] == topic]) == partitions
-        wait_until(listed, timeout, interval=0.2, what=f"mirror replicating {topic}")
-
+class DrFailoverCase(DrPairCase):
     # ---- planned drill under load ----
 
     def test_planned_drill_under_load(self):
@@ -204,11 +156,19 @@ class DrFailoverCase(BrokerTestCase):
                 missing.setdefault(part, []).append(off)
         reported = {l["partition"]: (l["from_offset"], l["to_offset"]) for l in r["loss"] if l["topic"] == "orders"}
         expect = {part: (min(offs), max(offs) + 1) for part, offs in missing.items()}
-        self.assertEqual(reported, expect, f"report loss {r['loss']} vs missing on west {expect}; steps {r['steps']}")
-        self.assertEqual(sum(l["records"] for l in r["loss"] if l["topic"] == "orders"),
-                         sum(len(v) for v in missing.values()))
-        self.assertEqual(r["rpo_records"], sum(l["records"] for l in r["loss"]))  # heartbeats count too
-        self.assertGreater(sum(len(v) for v in missing.values()), 0, "the test needs a real loss")
+        # The mirror's view of east's ends is as old as its last read (issue 13 defect 3): each
+        # reported range starts exactly where west stops and ends at or before the true end.
+        for part, (lo, hi) in reported.items():
+            self.assertEqual(lo, expect[part][0], f"partition {part}: report {r['loss']} vs missing {expect}")
+            self.assertLessEqual(hi, expect[part][1], f"partition {part}: report {r['loss']} vs missing {expect}")
+        lost = sum(len(v) for v in missing.values())
+        self.assertEqual(r["loss_exact"], False, "east was unreachable: the count can only be a lower bound")
+        self.assertIsNone(r["rpo_records"])
+        self.assertLessEqual(r["rpo_records_lower_bound"], lost)
+        self.assertEqual(r["rpo_records_lower_bound"], sum(l["records"] for l in r["loss"]))
+        self.assertFalse([l for l in r["loss"] if l["topic"] == "heartbeats"], "MM2 heartbeats counted as loss")
+        self.assertIn("source_view_age_ms", r)
+        self.assertGreater(lost, 0, "the test needs a real loss")
         return on_west, expect
 
     def test_unplanned_failover_reports_exact_loss_and_failback_keeps_it_aside(self):
@@ -222,12 +182,21 @@ class DrFailoverCase(BrokerTestCase):
         p = self.ferry_dr("failover", "--to", "west", "--planned", expect=1)
         self.assertIn("east reachable", p.stderr)
         self.assertIsNone(self.dr.state())
+        # Over the budget (--max-data-loss 0 by default): refused, naming the loss as the minimum
+        # it is, never "about N" (issue 13 defect 3).
+        p = self.ferry_dr("failover", "--to", "west", expect=1)
+        self.assertRegex(p.stderr, r"would lose at least \d+ record\(s\) \(a lower bound: the mirror's view of the "
+                                   r"source's log end offsets")
+        self.assertIn("more than --max-data-loss 0 already", p.stderr)
+        self.assertNotIn("about", p.stderr)
+        self.assertIsNone(self.dr.state())
         p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
         r = json.loads(p.stdout)
         self.assertEqual((r["outcome"], r["mode"], r["fenced"]), ("ok", "unplanned", False))
         on_west, expect = self.assert_reported_loss_is_what_west_misses(r, west, acked)
         print(f"\nunplanned: {[(st['name'], st['duration_ms']) for st in r['steps']]}")
-        print(f"\nunplanned: {len(acked)} acknowledged, {r['rpo_records']} lost, RTO {r['rto_ms']} ms")
+        print(f"\nunplanned: {len(acked)} acknowledged, at least {r['rpo_records_lower_bound']} lost "
+              f"(view {r['source_view_age_ms']} ms old), RTO {r['rto_ms']} ms")
         # West serves; the mirror host crashes and restarts; then east comes back (still role
         # primary: it was never fenced). The flow ferry-dr paused stays paused: east's records
         # beyond what west received must not reach west behind ferry-dr's back.
@@ -243,6 +212,12 @@ class DrFailoverCase(BrokerTestCase):
         self.assertEqual(r2["outcome"], "ok")
         kept = {l["partition"]: (l["from_offset"], l["to_offset"]) for l in r2["kept_aside"] if l["topic"] == "orders"}
         self.assertEqual(kept, expect, "the records east holds beyond what west received are listed as kept aside")
+        # Back on east, the failback reports the earlier failover's exact loss next to its estimate.
+        missing = sum(1 for _, _, v in acked if v not in on_west)
+        self.assertEqual(r2["earlier_loss"]["exact"], missing)
+        self.assertEqual(r2["earlier_loss"]["estimated_lower_bound"], r["rpo_records_lower_bound"])
+        with open(os.path.join(self.dr.state_dir, "reports", r2["op_id"] + ".md")) as f:
+            self.assertIn(f"lost exactly {missing} record(s)", f.read())
         on_east = values(east, "orders")
         self.assertTrue({v for _, _, v in acked} <= on_east, "east lost an acknowledged record")
         self.assertTrue({f"w-{i}" for i in range(100)} <= on_east, "failback lost west's writes")
@@ -283,7 +258,7 @@ class DrFailoverCase(BrokerTestCase):
         self.assertEqual([e["outcome"] for e in self.dr.journal() if e["event"] == "op_end"], ["rolled_back"])
         p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
         r = json.loads(p.stdout)
-        self.assertEqual((r["outcome"], r["mode"], r["rpo_records"]), ("ok", "unplanned", None))
+        self.assertEqual((r["outcome"], r["mode"], r["rpo_records"], r["loss_exact"]), ("ok", "unplanned", None, False))
         self.assertIn("loss UNKNOWN", [s for s in r["steps"] if s["name"] == "drain"][0]["summary"])
         self.assertEqual(self.role("west"), "primary")
 
@@ -352,6 +327,41 @@ class DrFailoverCase(BrokerTestCase):
             self.assertEqual((self.role(target), self.role(current)), ("primary", "standby"), point)
             self.assertTrue(produced <= values(regions[target], "orders"), point)
             current = target
+
+    def test_watch_resumes_an_operation_killed_between_fence_and_promote(self):
+        # Issue 13 defect 5: ferry-dr SIGKILLed after fencing east and before promoting west left
+        # no region writable, and watch noticed nothing. Now watch reports the pending operation
+        # and (watch.auto.resume, default on) finishes it once the lock's holder is gone.
+        east, west = self.pair()
+        create_topics(east, "orders", partitions=2)
+        self.wait_replicated("orders", 2)
+        produce_all(east, "orders", [{"key": b"k%d" % i, "value": b"e-%d" % i} for i in range(40)])
+        self.dr.start_watch()
+        # Issue 13 defect 4: west (the running flow's target, never made primary) is fenced first.
+        wait_until(lambda: self.role("west") == "standby", 20, interval=0.5, what="watch fencing west")
+        p = self.ferry_dr("failover", "--to", "west", expect=None, env={"FERRY_DR_CRASH_AT": "before:promote"})
+        self.assertEqual(p.returncode, -9, p.stderr[-2000:])
+        wait_until(lambda: (self.dr.state() or {}).get("primary") == "west", 60, interval=0.5,
+                   what="watch resuming the abandoned failover")
+        wait_until(lambda: [e["outcome"] for e in self.dr.journal() if e["event"] == "op_end"] == ["ok"], 60,
+                   interval=0.5, what="the resumed operation ending ok")
+        self.assertEqual((self.role("west"), self.role("east")), ("primary", "standby"))
+        produce_all(west, "orders", [{"key": b"w", "value": b"after"}])  # west accepts writes
+        self.assertTrue({f"e-{i}" for i in range(40)} | {"after"} <= values(west, "orders"))
+        with open(self.dr.audit_log) as f:
+            resumes = [(a["what"], a["result"]) for a in map(json.loads, f) if a["what"] == "watch resume"]
+        self.assertEqual(resumes, [("watch resume", "started"), ("watch resume", "ok")])
+        self.assertEqual(self.dr.stop(), 0)
+        # Issue 13 defect 6: the audit tail is anchored; `audit verify` reads before it records.
+        self.ferry_dr("audit", "verify")
+        with open(self.dr.audit_log, "rb") as f:
+            lines = f.readlines()
+        with open(self.dr.audit_log, "wb") as f:
+            f.writelines(lines[:-2])
+        p = self.ferry_dr("audit", "verify", expect=1)
+        self.assertIn("truncated or deleted", p.stdout)
+        p = self.ferry_dr("audit", "verify", expect=1)  # its own entries did not paper over the cut
+        self.assertIn("BROKEN", p.stdout)
 
     # ---- bad input ----
 

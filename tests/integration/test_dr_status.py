@@ -46,6 +46,12 @@ class DrStatusTest(BrokerTestCase):
                      # a small allowance keeps "lagging" from flickering in this test.
                      policy={"heartbeat.max.age.seconds": 30, "max.data.loss.records": 100})
 
+        # Both brokers start in the primary role: two writable regions is unhealthy (issue 13
+        # defect 4) until the flow's target is standby.
+        rc, s = dr.status_json()
+        self.assertEqual(rc, 1)
+        self.assertTrue(any("2 regions answer in the primary role (east, west)" in p for p in s["problems"]), s["problems"])
+        self.assertEqual(dr.run("role", "west", "standby").returncode, 0)
         last = {}
 
         def caught_up():
@@ -88,13 +94,27 @@ class DrStatusTest(BrokerTestCase):
         p = dr.run("role", "west", "primary")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(dr.run("role", "west").stdout.split(), ["west", "primary"])
+        table = dr.run("status")
+        self.assertEqual(table.returncode, 1)
+        self.assertIn("split brain", table.stdout)
         p = dr.run("role", "north", "primary")
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown region", p.stderr)
 
         dr.start_watch()
+        # No failover ever ran and west is the target of a running flow: watch fences it on its
+        # first evaluations, audited, and the deployment is healthy again.
+        wait_until(lambda: dr.run("role", "west").stdout.split() == ["west", "standby"], 20, interval=0.5,
+                   what="watch fencing west, the flow's target")
+        wait_until(lambda: dr.status_json()[0] == 0, 20, interval=0.5, what="status healthy after the fence")
+        with open(dr.audit_log) as f:
+            fences = [json.loads(line) for line in f if '"watch fence"' in line]
+        self.assertEqual([(a["result"], a["details"]["region"]) for a in fences], [("ok", "west")])
+        self.assertIn("target of a running flow", fences[0]["reason"])
         wait_until(lambda: 'ferry_dr_region_up{region="west"} 1' in dr.get("/metrics"), 20,
                    what="watch exporting west up")
+        wait_until(lambda: "ferry_dr_primary_regions 1\n" in dr.get("/metrics"), 20, interval=0.5,
+                   what="watch exporting one primary")
         metrics = dr.get("/metrics")
         self.assertIn('ferry_dr_region_role{region="east",role="primary"} 1', metrics)
         # Heartbeats keep flowing, so the exported lag may be a record or two at any instant.
