@@ -257,26 +257,40 @@ void Admin::create_partitions(const std::string& name, int32_t total) {
   for (size_t i = 0; i < n; ++i) check(rd_kafka_topic_result_error(res[i]), "CreatePartitions " + name);
 }
 
-std::map<std::string, std::string> Admin::topic_overrides(const std::string& name) {
-  std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)> res(
-      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()), &rd_kafka_ConfigResource_destroy);
-  rd_kafka_ConfigResource_t* arr[] = {res.get()};
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_, "DescribeConfigs " + name,
-                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_DescribeConfigs(rk_.get(), arr, 1, o, q); });
+std::map<std::string, std::map<std::string, std::string>> Admin::describe_topic_configs(
+    const std::vector<std::string>& names, bool overrides_only) {
+  std::map<std::string, std::map<std::string, std::string>> configs;
+  if (names.empty()) return configs;
+  using Resource = std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)>;
+  std::vector<Resource> owned;
+  std::vector<rd_kafka_ConfigResource_t*> arr;
+  for (const auto& n : names) {
+    owned.emplace_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, n.c_str()), &rd_kafka_ConfigResource_destroy);
+    arr.push_back(owned.back().get());
+  }
+  const std::string what = "DescribeConfigs " + names.front() + (names.size() > 1 ? " and others" : "");
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_, what, [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+    rd_kafka_DescribeConfigs(rk_.get(), arr.data(), arr.size(), o, q);
+  });
   size_t n = 0;
   const auto** out = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
-  std::map<std::string, std::string> configs;
   for (size_t i = 0; i < n; ++i) {
+    const std::string name = rd_kafka_ConfigResource_name(out[i]);
     check(rd_kafka_ConfigResource_error(out[i]), "DescribeConfigs " + name);
+    auto& entries_of = configs[name];
     size_t m = 0;
     const auto** entries = rd_kafka_ConfigResource_configs(out[i], &m);
     for (size_t j = 0; j < m; ++j) {
-      if (rd_kafka_ConfigEntry_source(entries[j]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
+      if (overrides_only && rd_kafka_ConfigEntry_source(entries[j]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
       const char* v = rd_kafka_ConfigEntry_value(entries[j]);
-      if (v) configs[rd_kafka_ConfigEntry_name(entries[j])] = v;
+      if (v) entries_of[rd_kafka_ConfigEntry_name(entries[j])] = v;
     }
   }
   return configs;
+}
+
+std::map<std::string, std::string> Admin::topic_overrides(const std::string& name) {
+  return describe_topic_configs({name}, true)[name];
 }
 
 void Admin::alter_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs) {

@@ -137,6 +137,12 @@ class Admin {
                     const std::map<std::string, std::string>& configs);
   /// CreatePartitions to `total`. Throws KafkaError.
   void create_partitions(const std::string& name, int32_t total);
+  /// DescribeConfigs of `names` in one request: per topic, every entry with a value (the topic's
+  /// effective configuration, defaults included), or with `overrides_only` only the entries set on
+  /// the topic itself (source DYNAMIC_TOPIC_CONFIG). Throws KafkaError, naming the topic, when the
+  /// request or any topic's answer failed.
+  std::map<std::string, std::map<std::string, std::string>> describe_topic_configs(const std::vector<std::string>& names,
+                                                                                   bool overrides_only);
   /// DescribeConfigs of a topic: only entries set on the topic itself (source DYNAMIC_TOPIC_CONFIG),
   /// which are what a mirror copies. Throws KafkaError.
   std::map<std::string, std::string> topic_overrides(const std::string& name);
