@@ -160,17 +160,8 @@ void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
 
 void Flow::make_data_clients() {
   // A pause closes only the consumer (it leaves the group); the other clients stay.
-  if (!producer_) {
-    auto producer_props = cluster_properties(target_, "ferry-mirror-target");
-    producer_props["enable.idempotence"] = "true";
-    producer_props["acks"] = "all";
-    producer_props["message.timeout.ms"] = "0";  // never give up on a record: a gap would be a loss
-    producer_props["linger.ms"] = "5";
-    rd_kafka_conf_t* pconf = client::make_conf(producer_props);
-    rd_kafka_conf_set_opaque(pconf, this);
-    rd_kafka_conf_set_dr_msg_cb(pconf, &Flow::delivery_cb);
-    producer_ = client::make_handle(RD_KAFKA_PRODUCER, pconf);
-
+  if (!syncs_producer_) {
+    producer_for(TargetLimits{});  // librdkafka's defaults: what most topics take
     auto syncs_props = cluster_properties(source_, "ferry-mirror-offset-syncs");
     syncs_props["acks"] = "all";
     syncs_props["enable.idempotence"] = "true";
@@ -256,12 +247,13 @@ void Flow::data_loop() {
       refresh_source_ends();
       // Backpressure: while the target is slow or away, stop reading rather than buffer without
       // bound (the producer never drops a record: message.timeout.ms = 0).
-      rd_kafka_poll(producer_.get(), 0);
+      poll_producers(0);
       rd_kafka_poll(syncs_producer_.get(), 0);
       if (reset_needed_) reset_positions("a record could not be delivered");
+      recheck_refused();
       if (paused_) continue;  // never read past a pause request
-      if (rd_kafka_outq_len(producer_.get()) > 100'000) {
-        rd_kafka_poll(producer_.get(), 50);
+      if (producers_outq() > 100'000) {
+        poll_producers(50);
         continue;
       }
       Message m(rd_kafka_consumer_poll(consumer_.get(), 100), &rd_kafka_message_destroy);
@@ -287,7 +279,7 @@ void Flow::data_loop() {
       set_condition("data", fmt::format("data path: {}", e.what()));
       // A record read but not handed to the producer must be read again: start over from what
       // the target holds rather than leave a gap.
-      if (consumer_ && producer_) reset_needed_ = true;
+      if (consumer_ && !producers_.empty()) reset_needed_ = true;
       std::unique_lock lk(wake_mu_);
       wake_.wait_for(lk, backoff, [&] { return !running_; });
       backoff = std::min(backoff * 2, std::chrono::seconds(30));
@@ -297,7 +289,7 @@ void Flow::data_loop() {
     rd_kafka_consumer_close(consumer_.get());  // revokes (flushing the producer) and leaves the group
     consumer_.reset();
   }
-  producer_.reset();
+  producers_.clear();
   syncs_producer_.reset();
   probe_.reset();
 }
@@ -338,9 +330,9 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     // Drain before leaving the group: the next owner (or the resume) reads its positions from
     // the target, so everything handed to the producer must have landed, with its offset syncs.
     // Short flushes keep the loop responsive to a resume or a stop.
-    rd_kafka_poll(producer_.get(), 0);
-    if (rd_kafka_outq_len(producer_.get()) > 0) {
-      rd_kafka_flush(producer_.get(), 100);
+    poll_producers(0);
+    if (producers_outq() > 0) {
+      flush_producers(100);
       return;
     }
     if (reset_needed_) reset_positions("a record could not be delivered");  // positions from the target
@@ -424,6 +416,12 @@ void Flow::replicate(rd_kafka_message_t* m) {
   if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       hi > st->source_end)
     st->source_end = hi;
+  {
+    // Stopped at a record the target refuses: what the consumer still had queued for the
+    // partition is read again from that record once it is accepted.
+    std::lock_guard lk(partitions_mu_);
+    if (!st->refused.empty()) return;
+  }
   if (m->offset < st->next_to_produce) {
     if (hi >= st->next_to_produce) return;  // already handed over (a re-fetch after a seek)
     // The partition now ends before what was already copied: the source topic was deleted and
@@ -433,7 +431,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
                            "again from offset {}",
                            topic, m->partition, hi, st->next_to_produce, m->offset));
     count_source_anomaly(topic, m->partition, "recreated", 1);
-    rd_kafka_flush(producer_.get(), 30'000);  // the old incarnation's records land first
+    flush_producers(30'000);  // the old incarnation's records land first
     std::lock_guard lk(partitions_mu_);
     st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
     st->next_to_produce = m->offset;
@@ -474,6 +472,19 @@ void Flow::replicate(rd_kafka_message_t* m) {
   rd_kafka_header_add(out, std::string(kOriginHeader).c_str(), -1, origin_value.data(), origin_value.size());
   rd_kafka_header_add(out, std::string(kUpstreamHeader).c_str(), -1, upstream_value.data(), upstream_value.size());
 
+  // A record the target cannot take in any batch stops this partition only, before anything
+  // after it is sent: the target never holds a gap (issue 13, defect 2).
+  const int64_t batch_bytes = record_batch_bytes(m->key ? std::optional(m->key_len) : std::nullopt,
+                                                 m->payload ? std::optional(m->len) : std::nullopt, out);
+  if (batch_bytes > st->limits.batch_limit()) {
+    rd_kafka_headers_destroy(out);
+    refuse_partition(*st, m->offset, batch_bytes, false,
+                     fmt::format("a {}-byte record batch exceeds {} {} of {} (the broker answers {})", batch_bytes,
+                                 st->limits.limiting_key(), st->limits.batch_limit(), st->remote_topic,
+                                 st->limits.limiting_key() == std::string_view("segment.bytes") ? "RECORD_LIST_TOO_LARGE"
+                                                                                                 : "MESSAGE_TOO_LARGE"));
+    return;
+  }
   rd_kafka_timestamp_type_t tstype;
   const int64_t ts = rd_kafka_message_timestamp(m, &tstype);
   // Source heartbeats replicated prove the path end to end: /status reports the newest one's age.
@@ -489,18 +500,27 @@ void Flow::replicate(rd_kafka_message_t* m) {
   int unknown_partition_retries = 0;
   for (;;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer_.get(), RD_KAFKA_V_TOPIC(st->remote_topic.c_str()), RD_KAFKA_V_PARTITION(m->partition),
+        st->producer, RD_KAFKA_V_TOPIC(st->remote_topic.c_str()), RD_KAFKA_V_PARTITION(m->partition),
         RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0), RD_KAFKA_V_HEADERS(out), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;  // the producer owns `out` now
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && running_) {
-      rd_kafka_poll(producer_.get(), 50);
+      poll_producers(50);
       continue;
+    }
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+      // Larger than this producer's message.max.bytes: as final as the target's refusal.
+      rd_kafka_headers_destroy(out);
+      delete opaque;
+      refuse_partition(*st, m->offset, batch_bytes, false,
+                       fmt::format("a {}-byte record is larger than the producer allows ({})", batch_bytes,
+                                   rd_kafka_err2str(err)));
+      return;
     }
     if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && running_ && ++unknown_partition_retries <= 50) {
       // The remote topic just grew: the producer's cached metadata predates it. Ask again.
-      client::refresh_topic_metadata(producer_.get(), st->remote_topic, std::chrono::seconds(5));
-      rd_kafka_poll(producer_.get(), 100);
+      client::refresh_topic_metadata(st->producer, st->remote_topic, std::chrono::seconds(5));
+      poll_producers(100);
       continue;
     }
     rd_kafka_headers_destroy(out);
@@ -530,16 +550,45 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   --st->in_flight;
   // Once nothing is in flight, records skipped after this one (loops) are dealt with too.
   auto settle = [&] {
-    if (st->in_flight != 0 || st->next_to_produce <= st->replicated_end) return;
+    if (st->in_flight != 0 || st->next_to_produce <= st->replicated_end || !st->refused.empty()) return;
     st->replicated_end = st->next_to_produce;
     st->mapping.advance(st->next_to_produce);
   };
-  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) return;  // our reset
+  if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
     set_condition("target", fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
     reset_needed_ = true;
     return;
   }
-  st->replicated_end = f->upstream_offset + 1;
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // With message.timeout.ms = 0 librdkafka retries everything transient itself: what comes back
+    // is final for this record (too large, invalid for the topic, not authorized). It stops this
+    // partition only; the others, heartbeats included, keep what they have in flight.
+    if (st->refused.empty() || f->upstream_offset < st->refused_at) {
+      rd_kafka_headers_t* hdrs = nullptr;
+      rd_kafka_message_headers(m, &hdrs);
+      const int64_t bytes = record_batch_bytes(m->key ? std::optional(m->key_len) : std::nullopt,
+                                               m->payload ? std::optional(m->len) : std::nullopt, hdrs);
+      lk.unlock();
+      refuse_partition(*st, f->upstream_offset, bytes, true,
+                       fmt::format("{} refused it: {} ({})", flow_.target, rd_kafka_err2str(m->err), rd_kafka_err2name(m->err)));
+    }
+    return;
+  }
+  if (!st->refused.empty() && f->upstream_offset > st->refused_at) {
+    // A batch after the refused one landed: the target now lacks the refused record. Say so; the
+    // partition stays stopped (resuming would copy around the hole).
+    if (st->landed_after_refusal++ == 0) {
+      const std::string what = fmt::format("{}-{}: records after the refused source offset {} reached {}; {} lacks it",
+                                           st->remote_topic, st->partition, st->refused_at, flow_.target, st->remote_topic);
+      st->refused += "; " + what;
+      lk.unlock();
+      note_error(what, "refused");
+      lk.lock();
+    }
+  } else {
+    st->replicated_end = f->upstream_offset + 1;
+  }
   lk.unlock();
   clear_condition("target");
   for (int64_t seen = last_heartbeat_ms_; f->heartbeat_ms > seen;)

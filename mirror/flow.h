@@ -20,6 +20,7 @@
 #include "mirror/config.h"
 #include "mirror/offset_translation.h"
 #include "mirror/resume.h"
+#include "mirror/target_limits.h"
 
 namespace ferry::mirror {
 
@@ -125,6 +126,23 @@ class Flow {
   void on_delivery(const rd_kafka_message_t* m);
   void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
   void reset_positions(const char* why);
+  /// The producer on the target whose batch.size and message.max.bytes fit `limits`
+  /// (target_limits.h), created on first use; one per distinct setting, so a topic with small
+  /// segments does not shrink every other topic's batches. Data thread only.
+  rd_kafka_t* producer_for(const TargetLimits& limits);
+  /// rd_kafka_poll of every target producer (the first waits up to `timeout_ms`).
+  void poll_producers(int timeout_ms);
+  /// Records queued or in flight in all target producers.
+  int producers_outq() const;
+  /// rd_kafka_flush of every target producer within `timeout_ms` in all.
+  void flush_producers(int timeout_ms);
+  /// Stops partition `st` at source offset `offset` because the target refuses it for good:
+  /// /status (its "error"), ferry_mirror_partition_refused, the flow's current errors and the log
+  /// name it with `reason`; the consumer pauses that partition only. Data thread.
+  void refuse_partition(PartitionState& st, int64_t offset, int64_t bytes, bool by_target, const std::string& reason);
+  /// Every second: asks the target again about refused partitions that are due, and resumes those
+  /// whose refused record now fits (from that record, so nothing is skipped). Data thread.
+  void recheck_refused();
   /// Records a one-off event (logged, kept as /status "last_error" and counted in
   /// ferry_mirror_errors_total{kind}); it does not make the flow unhealthy by itself.
   void note_error(const std::string& what, const char* kind = "event");
@@ -162,7 +180,7 @@ class Flow {
 
   // Data-thread state. `partitions_` is read by status_json() under partitions_mu_.
   client::Handle consumer_;
-  client::Handle producer_;
+  std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
   client::Handle syncs_producer_;
   client::Handle probe_;
   client::Handle source_probe_;
@@ -171,8 +189,8 @@ class Flow {
   mutable std::mutex partitions_mu_;
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
   bool reset_needed_ = false;
+  std::chrono::steady_clock::time_point next_refused_check_{};  // data thread
   uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
-  std::set<std::pair<std::string, int32_t>> copied_from_start_;  // data thread only
   std::atomic<int64_t> records_{0};
   std::atomic<int64_t> skipped_loops_{0};
   bool internal_topics_created_ = false;  // sync thread only

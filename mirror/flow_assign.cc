@@ -46,9 +46,9 @@ void Flow::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_
 void Flow::on_revoke() {
   // Another process may get these partitions next and will read its start positions from the
   // target: everything produced must be acknowledged first, or it would be written twice.
-  rd_kafka_flush(producer_.get(), 30'000);
+  flush_producers(30'000);
   rd_kafka_flush(syncs_producer_.get(), 10'000);
-  if (rd_kafka_outq_len(producer_.get()) > 0)
+  if (producers_outq() > 0)
     note_error("records still unacknowledged after 30 s while giving up partitions; the next owner may copy them again");
   // A pause keeps what it drained: /status, the pause answer and checkpoints still need the
   // partitions' positions and mappings. So does an assignment lost to an expired session — the
@@ -130,6 +130,22 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     }
   }
   if (!running_ || paused_) return;  // a pause leaves the group before reading anything
+  // What each remote topic accepts in one record batch (issue 13, defect 2), one DescribeConfigs
+  // for all: its partitions go through a producer whose batches fit.
+  std::map<std::string, TargetLimits> limits;
+  {
+    std::set<std::string> remotes;
+    for (const auto& q : queries) remotes.insert(q.topic);
+    try {
+      for (const auto& [topic, configs] :
+           target_admin_->describe_topic_configs(std::vector<std::string>(remotes.begin(), remotes.end()), false))
+        limits[topic] = target_limits_from_configs(configs);
+    } catch (const std::exception& e) {
+      note_error(fmt::format("cannot read the size limits of the remote topics on {} ({}); batches use librdkafka's "
+                             "defaults, and a batch the target refuses stops only its partition",
+                             flow_.target, e.what()));
+    }
+  }
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& tp = parts->elems[i];
     const int q = query_of[static_cast<size_t>(i)];
@@ -138,6 +154,8 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     st->source_topic = tp.topic;
     st->remote_topic = queries[static_cast<size_t>(q)].topic;
     st->partition = tp.partition;
+    if (auto l = limits.find(st->remote_topic); l != limits.end()) st->limits = l->second;
+    st->producer = producer_for(st->limits);
     int64_t start = RD_KAFKA_OFFSET_BEGINNING;
     if (const auto& tail = tails[static_cast<size_t>(q)]) {
       start = tail->upstream_offset + 1;
@@ -148,7 +166,6 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
         st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
       }
     }
-    const auto key = std::pair(st->source_topic, tp.partition);
     // Check the resume point against what the source still holds: records deleted by retention
     // before they were copied are a loss to report, never to skip silently; a source partition
     // that now ends before the resume point was recreated and is copied again from its start.
@@ -178,10 +195,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     // A copy that begins now begins at the source's start. Any later assignment (in this process
     // or another) derives it again with copied_from_source_start(), which also requires the
     // rebuilt mapping to reach the flow's oldest record on the target.
-    if (start < 0) {
-      copied_from_start_.insert(key);
-      st->copied_from_start = true;
-    }
+    if (start < 0) st->copied_from_start = true;
     const metrics::Labels labels{{"source", flow_.source},
                                  {"target", flow_.target},
                                  {"topic", st->remote_topic},
@@ -194,6 +208,11 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                                       "Source record timestamp to target acknowledgement, ms.", latency_buckets(), labels);
     st->record_age = &metrics_.gauge("kafka_connect_mirror_mirrorsourceconnector_record_age_ms",
                                      "Age of the last record replicated when it was read, ms.", labels);
+    st->refused_gauge = &metrics_.gauge("ferry_mirror_partition_refused",
+                                        "1 while the target refuses a record of this partition for good and its "
+                                        "replication is stopped there (the log and /status say why), else 0.",
+                                        labels);
+    st->refused_gauge->set(0);
     PartitionState* raw = st.get();
     metrics_.gauge_callback("ferry_mirror_replication_lag_records",
                             "Source log end offset minus the next source offset to replicate.", labels, [this, raw, key = std::pair(st->source_topic, tp.partition)] {
@@ -213,6 +232,9 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   }
   ++assign_generation_;
   rd_kafka_assign(consumer_.get(), list.get());
+  // librdkafka keeps a partition paused across assignments: one stopped by a refused record
+  // (refuse_partition) starts again here with a fresh state, and meets the record again.
+  rd_kafka_resume_partitions(consumer_.get(), list.get());
 }
 
 void Flow::anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
@@ -246,8 +268,8 @@ void Flow::reset_positions(const char* why) {
   // After a failed delivery the target's content is the only truth: drop what is in flight and
   // start every partition again right after what the target holds.
   spdlog::warn("flow {}: {}; re-reading positions from the target", flow_.name(), why);
-  rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE);
-  rd_kafka_flush(producer_.get(), 30'000);
+  for (auto& [_, p] : producers_) rd_kafka_purge(p.get(), RD_KAFKA_PURGE_F_QUEUE);
+  flush_producers(30'000);
   PartitionList assigned(nullptr, &rd_kafka_topic_partition_list_destroy);
   rd_kafka_topic_partition_list_t* raw = nullptr;
   if (rd_kafka_assignment(consumer_.get(), &raw) == RD_KAFKA_RESP_ERR_NO_ERROR) assigned.reset(raw);

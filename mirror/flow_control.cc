@@ -246,7 +246,8 @@ std::string Flow::partitions_json(bool in_flight_only) const {
                         {"remote_topic", p->remote_topic},
                         {"next_offset", done},
                         {"source_end_offset", end},
-                        {"lag_records", std::max<int64_t>(0, end - done)}};
+                        {"lag_records", std::max<int64_t>(0, end - done)},
+                        {"error", p->refused.empty() ? nlohmann::json(nullptr) : nlohmann::json(p->refused)}};
     if (in_flight_only) j["in_flight"] = p->in_flight;
     parts.push_back(std::move(j));
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "mirror/config.h"
 #include "mirror/flow.h"
 #include "mirror/offset_translation.h"
+#include "mirror/target_limits.h"
 
 namespace ferry::mirror {
 
@@ -44,6 +46,15 @@ inline client::Properties cluster_properties(const ClusterConfig& c, const std::
 /// How long one read of the source's log end offsets may take (Flow::read_source_ends every
 /// second, a pause's answer): a source that is gone costs at most this, so no thread is held up.
 inline constexpr std::chrono::milliseconds kSourceEndsTimeout{2000};
+
+/// How often a partition stopped by a refused record asks the target again whether it now fits
+/// (its topic's limits), and how long before one refused for another reason is tried again.
+inline constexpr std::chrono::seconds kRefusedRecheck{10};
+inline constexpr std::chrono::seconds kRefusedRetry{30};
+
+/// single_record_batch_bytes (target_limits.h) of a record with librdkafka headers `headers`
+/// (may be null): the size of the one-record batch the target would have to accept.
+int64_t record_batch_bytes(std::optional<size_t> key, std::optional<size_t> value, const rd_kafka_headers_t* headers);
 
 /// A consumer used with assign() only, never joining its group: reads ranges of a partition.
 inline client::Handle make_probe(const ClusterConfig& c, const std::string& group) {
@@ -77,11 +88,31 @@ struct Flow::PartitionState {
   /// This process copied the partition from the source's very start: offsets below the first
   /// copied record never held a record (compacted away or deleted), so they translate to it.
   bool copied_from_start = false;
+  /// The target producer this partition's records go through: the one whose batch.size fits
+  /// `limits` (Flow::producer_for). Set at assignment, changed only with nothing in flight.
+  rd_kafka_t* producer = nullptr;
+  /// What the remote topic accepts in one record batch, read at assignment (unbounded: unknown).
+  TargetLimits limits;
+  /// Non-empty while the target refuses a record of this partition for good (issue 13, defect 2):
+  /// why, naming the partition. Replication of this partition stops at `refused_at` (the refused
+  /// source offset) while every other partition goes on; rechecked every kRefusedRecheck.
+  std::string refused;
+  int64_t refused_at = -1;
+  /// The refused record's size as a one-record batch (target_limits.h).
+  int64_t refused_bytes = 0;
+  /// The target answered the refusal (else the mirror saw beforehand that the record cannot fit).
+  bool refused_by_target = false;
+  /// Records after the refused one the target acknowledged anyway (only when the target refused a
+  /// batch in flight): the target then lacks the refused record, and the partition stays stopped.
+  int64_t landed_after_refusal = 0;
+  std::chrono::steady_clock::time_point refused_since{};
+  std::chrono::steady_clock::time_point recheck_at{};
   explicit PartitionState(int64_t resync_every) : mapping(OffsetMapping::kDefaultMaxRuns, resync_every) {}
   metrics::Counter* record_count = nullptr;
   metrics::Counter* bytes = nullptr;
   metrics::Histogram* latency = nullptr;
   metrics::Gauge* record_age = nullptr;
+  metrics::Gauge* refused_gauge = nullptr;
 };
 
 /// The opaque of one produced record: where it came from.
