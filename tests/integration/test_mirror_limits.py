@@ -9,10 +9,10 @@ What a user notices, and what these tests assert: a topic with 64 KiB segments a
 topic with 2 KiB segments are copied completely and in order; a record larger than the target
 allows stops only its own partition, which /status, the metrics and the log name with the reason,
 while the other partitions, other topics and heartbeats go on; once the target's limit is raised,
-the partition continues from the refused record with nothing skipped.
+the partition continues from the refused record with nothing skipped. The same holds for a record
+the target refuses on delivery for another reason (a null key for a compacted remote topic).
 """
 
-import time
 import unittest
 
 from ferry_harness import admin, consume_all, create_topics, produce_all

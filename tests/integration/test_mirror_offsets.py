@@ -21,7 +21,7 @@ import struct
 import time
 import unittest
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
 from kafka import KafkaConsumer, OffsetAndMetadata
 from kafka import TopicPartition as KafkaTopicPartition
 
@@ -172,39 +172,19 @@ def remote_layout(west, remote, partitions):
 def exact_downstream(layout_p, u, west_end):
     """What an exact translation of committed upstream offset u must give: the west offset of the
     first replicated record at or after u, else west's next offset (docs/mirror.md)."""
-    for off, up, _ in layout_p:
-        if up is not None and up >= u:
-            return off
-    return west_end
+    import translation_check  # imports this module: bound here, not at the top
+    return translation_check.exact_downstream(layout_p, u, west_end)
 
 
 def read_as_group(test, west, group, remotes, timeout=60):
     """Subscribes to `remotes` on west as `group` and reads every partition to its current end
     (partition EOF). Returns {(remote, p): [(upstream offset, value)]}; the group is left (Empty)
     without committing."""
-    c = consumer(west, **{"group.id": group, "enable.partition.eof": True,
-                          "auto.offset.reset": "earliest"})
+    import translation_check
     try:
-        tps = [(t, p) for t in remotes for p in c.list_topics(t, timeout=10).topics[t].partitions]
-        c.subscribe(list(remotes))
-        out = {tp: [] for tp in tps}
-        pending = set(tps)
-        deadline = time.monotonic() + timeout
-        while pending:
-            if time.monotonic() > deadline:
-                test.fail(f"{group} on west did not reach the end of {sorted(pending)} in {timeout}s")
-            m = c.poll(0.5)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    pending.discard((m.topic(), m.partition()))
-                    continue
-                raise KafkaException(m.error())
-            out[(m.topic(), m.partition())].append((upstream_of(m), m.value()))
-        return out
-    finally:
-        c.close()
+        return translation_check.read_group(west, group, remotes, "east", timeout)
+    except AssertionError as e:
+        test.fail(str(e))
 
 
 # --- the shared two-region fixture ---------------------------------------------------------------
