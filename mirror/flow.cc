@@ -27,6 +27,7 @@ void Flow::start() {
   control_thread_ = std::thread([this] { control_loop(); });
   data_thread_ = std::thread([this] { data_loop(); });
   sync_thread_ = std::thread([this] { sync_loop(); });
+  ends_thread_ = std::thread([this] { source_ends_loop(); });
 }
 
 void Flow::stop() {
@@ -36,6 +37,7 @@ void Flow::stop() {
   if (data_thread_.joinable()) data_thread_.join();
   if (control_thread_.joinable()) control_thread_.join();
   if (sync_thread_.joinable()) sync_thread_.join();
+  if (ends_thread_.joinable()) ends_thread_.join();
 }
 
 void Flow::note_error(const std::string& what, const char* kind) {
@@ -63,7 +65,6 @@ void Flow::clear_condition(const std::string& key) {
 
 void Flow::control_loop() {
   std::unique_ptr<client::Admin> source, target;
-  client::Handle ends_probe;
   auto backoff = std::chrono::seconds(1);
   auto next_refresh = std::chrono::steady_clock::now();
   while (running_) {
@@ -82,20 +83,6 @@ void Flow::control_loop() {
         backoff = std::min(backoff * 2, std::chrono::seconds(30));
       }
       next_refresh = std::chrono::steady_clock::now() + wait;
-    }
-    // Between topic refreshes, once a second: the source's end offsets of the owned partitions.
-    bool source_away;
-    {
-      std::lock_guard lk(routes_mu_);
-      source_away = current_errors_.count("source") > 0;
-    }
-    if (!paused_ && !source_away) {
-      try {
-        if (!ends_probe) ends_probe = make_probe(source_, data_group_id() + ".ends");
-        read_source_ends(ends_probe.get(), true);  // what did not answer: the next second tells
-      } catch (const std::exception& e) {
-        spdlog::debug("flow {}: source end offsets: {}", flow_.name(), e.what());
-      }
     }
     std::unique_lock lk(wake_mu_);
     wake_.wait_until(lk, std::min(next_refresh, std::chrono::steady_clock::now() + std::chrono::seconds(1)),
@@ -294,37 +281,6 @@ void Flow::data_loop() {
   probe_.reset();
 }
 
-void Flow::refresh_source_ends() {
-  const auto now = std::chrono::steady_clock::now();
-  if (!consumer_ || now < next_watermark_refresh_) return;
-  next_watermark_refresh_ = now + std::chrono::milliseconds(200);
-  std::lock_guard lk(partitions_mu_);
-  for (auto& [key, st] : partitions_) {
-    int64_t lo = 0, hi = -1;
-    if (rd_kafka_get_watermark_offsets(consumer_.get(), key.first.c_str(), key.second, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        hi > st->source_end)
-      st->source_end = hi;
-  }
-}
-
-std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, bool only_raise) {
-  std::vector<client::TopicPartitionKey> keys;
-  {
-    std::lock_guard lk(partitions_mu_);
-    for (const auto& [key, _] : partitions_) keys.push_back(key);
-  }
-  const auto ends = client::list_offsets(rk, keys, client::kListOffsetsLatest, kSourceEndsTimeout);
-  size_t answered = 0;
-  std::lock_guard lk(partitions_mu_);
-  for (const auto& [key, po] : ends) {
-    if (po.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-    ++answered;
-    if (auto it = partitions_.find(key); it != partitions_.end() && (!only_raise || po.offset > it->second->source_end))
-      it->second->source_end = po.offset;
-  }
-  return {keys.size(), keys.size() - answered};
-}
-
 void Flow::pause_step(uint64_t& subscribed_version) {
   if (consumer_) {
     // Drain before leaving the group: the next owner (or the resume) reads its positions from
@@ -340,11 +296,14 @@ void Flow::pause_step(uint64_t& subscribed_version) {
       // Offset syncs go to the source. When it is gone (an unplanned failover pauses the flow
       // exactly then) they cannot land: after 2 s, ask the source whether it is there at all, and
       // if not, stop waiting for them rather than never finishing the pause.
+      // A source the ends thread already knows is down (every broker connection lost, or its
+      // reads failing) is not waited for at all: an unplanned failover pauses exactly then.
       const auto now = std::chrono::steady_clock::now();
       if (syncs_wait_since_ == std::chrono::steady_clock::time_point{}) syncs_wait_since_ = now;
       const rd_kafka_metadata_t* md = nullptr;
-      if (now - syncs_wait_since_ < std::chrono::seconds(2) ||
-          rd_kafka_metadata(syncs_producer_.get(), 0, nullptr, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (!source_known_down() &&
+          (now - syncs_wait_since_ < std::chrono::seconds(2) ||
+           rd_kafka_metadata(syncs_producer_.get(), 0, nullptr, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR)) {
         if (md) rd_kafka_metadata_destroy(md);
         rd_kafka_flush(syncs_producer_.get(), 100);
         return;
@@ -379,24 +338,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     }
     drain_cv_.notify_all();
   }
-  // Lag keeps counting what the source receives meanwhile.
-  const auto now = std::chrono::steady_clock::now();
-  if (source_admin_ && now >= next_source_end_refresh_) {
-    next_source_end_refresh_ = now + std::chrono::seconds(1);
-    std::string problem;
-    size_t asked = 0;
-    try {
-      size_t missing = 0;
-      std::tie(asked, missing) = read_source_ends(source_admin_->handle(), false);
-      if (missing > 0) problem = fmt::format("{} of {} partition(s) did not answer", missing, asked);
-    } catch (const std::exception& e) {
-      problem = e.what();
-    }
-    if (!problem.empty())
-      set_condition("source", fmt::format("cluster {}: end offsets while paused: {}", flow_.source, problem));
-    else if (asked > 0)
-      clear_condition("source");
-  }
+  // Lag keeps counting what the source receives meanwhile: the ends thread reads it (source_ends_loop).
   std::unique_lock lk(wake_mu_);
   wake_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !running_ || !paused_; });
 }

@@ -203,20 +203,32 @@ class Flow {
   std::atomic<bool> paused_{false};
   std::atomic<bool> drained_{false};
   bool leaving_for_pause_ = false;  // data thread: on_revoke keeps the partition states
-  std::chrono::steady_clock::time_point next_source_end_refresh_{};  // data thread, while paused
   std::chrono::steady_clock::time_point next_watermark_refresh_{};   // data thread, while running
   std::chrono::steady_clock::time_point syncs_wait_since_{};         // data thread, pausing
   // Copies librdkafka's cached high watermark (from the newest fetch response) of every owned
-  // partition into its source_end, every 200 ms: a partition whose records wait in the local
-  // queue behind others still shows the source's true end (ferry-dr's loss figure needs it).
+  // partition into its source_end, every 200 ms, never lowering it: a partition whose records
+  // wait in the local queue behind others still shows the source's true end.
   void refresh_source_ends();
-  // The same from the source itself (ListOffsets latest of every owned partition, one request
-  // per leader, bounded by 2 s): every second, from the control thread while running (librdkafka
-  // stops fetching a partition whose local queue is full, so a mirror behind its source would
-  // otherwise under-count the lag; `only_raise` keeps a fresher value from a fetch response), and
-  // from the data thread while paused. Returns (partitions asked, partitions without an answer);
+  // The ends thread (issue 13, defect 3): ListOffsets latest of every partition in partitions_
+  // from the source itself, one request per leader, every 50 ms while running (never more often
+  // than twice the last read's duration) and every second while paused, so the view ferry-dr
+  // counts an unplanned failover's loss from is well under 100 ms old even while the mirror is
+  // behind (librdkafka stops fetching a partition whose local queue is full). Each answer stamps
+  // the partition's source_end_ms with the time the request was sent. Sets and clears the flow's
+  // "source" condition. docs/mirror.md, "Control API".
+  void source_ends_loop();
+  // One such read on `rk` within `timeout`, stamping `sent_ms`; `only_raise` keeps a higher
+  // value from a fetch response. Returns (partitions asked, partitions without an answer);
   // throws client::KafkaError when the request failed as a whole.
-  std::pair<size_t, size_t> read_source_ends(rd_kafka_t* rk, bool only_raise);
+  std::pair<size_t, size_t> read_source_ends(rd_kafka_t* rk, int64_t sent_ms, bool only_raise,
+                                             std::chrono::milliseconds timeout);
+  // The source is known to be unreachable now: every broker connection of the ends thread's
+  // client is down (librdkafka's ALL_BROKERS_DOWN, within milliseconds of a SIGKILLed region on
+  // loopback), or the flow's "source" condition is set. A pause then answers at once.
+  bool source_known_down() const;
+  static void source_error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  std::atomic<int64_t> source_down_ms_{0};  // wall-clock ms since every source connection is down; 0: not
+  std::thread ends_thread_;
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;
   std::mutex control_mu_;         // one control call at a time; owns the ctl_ clients

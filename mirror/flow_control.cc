@@ -220,8 +220,10 @@ Flow::PartitionMap Flow::rebuild_mappings() {
                    ctl_probe_.get(), false);
     st->replicated_end = tails[i]->upstream_offset + 1;
     st->next_to_produce = st->replicated_end;
+    const int64_t asked_ms = wall_clock_ms();
     const auto w = ctl_source_->watermarks(st->source_topic, st->partition);
     st->source_end = w.high;
+    st->source_end_ms = asked_ms;
     try {
       st->copied_from_start =
           copied_from_source_start(*st, w.low, *ctl_target_, ctl_probe_.get(), ctl_source_probe_.get());
@@ -247,6 +249,7 @@ std::string Flow::partitions_json(bool in_flight_only) const {
                         {"next_offset", done},
                         {"source_end_offset", end},
                         {"lag_records", std::max<int64_t>(0, end - done)},
+                        {"source_end_offset_ms", p->source_end_ms > 0 ? nlohmann::json(p->source_end_ms.load()) : nlohmann::json(nullptr)},
                         {"error", p->refused.empty() ? nlohmann::json(nullptr) : nlohmann::json(p->refused)}};
     if (in_flight_only) j["in_flight"] = p->in_flight;
     parts.push_back(std::move(j));
@@ -277,38 +280,65 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
                                              flow_.name(), flow_.target, timeout.count())},
                        {"partitions", nlohmann::json::parse(partitions_json(true))}});
   }
-  bool source_down;
+  auto answer = [&](bool reachable) {
+    return reply(200, {{"flow", flow_.name()},
+                       {"state", "paused"},
+                       {"source_reachable", reachable},
+                       {"partitions", nlohmann::json::parse(partitions_json(false))}});
+  };
   std::vector<client::TopicPartitionKey> keys;  // every partition the flow replicates or holds
   {
     std::lock_guard lk(routes_mu_);
-    source_down = current_errors_.count("source") > 0;
     for (const auto& [name, r] : routes_)
       for (int32_t p = 0; p < r.partitions; ++p) keys.emplace_back(name, p);
   }
-  if (source_down) {
-    // Unplanned failover: the source is gone; its last known end offsets are all there is.
+  if (source_known_down()) {
+    // Unplanned failover: the source is gone; its last known end offsets, each with the time it
+    // was read (source_end_offset_ms), are all there is.
     spdlog::warn("flow {}: paused; the source is unreachable, so lag uses its last known end offsets", flow_.name());
-    return reply(200, {{"flow", flow_.name()}, {"state", "paused"}, {"partitions", nlohmann::json::parse(partitions_json(false))}});
+    return answer(false);
   }
   {
     std::lock_guard lk(partitions_mu_);
     for (const auto& [key, _] : partitions_)
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
   }
+  bool reachable = false;
   try {
     // The source's end offsets now, so lag_records is the exact count of records not on the
-    // target. Bounded like the paused refresh: a source that died a moment ago, not yet known to
-    // be down, costs at most kSourceEndsTimeout and then fails the read.
+    // target. Read in short slices up to kSourceEndsTimeout: a source that died a moment ago is
+    // noticed by the ends thread's client within milliseconds (source_known_down), and the pause
+    // then answers with the last view instead of waiting out the bound (issue 13, defect 7).
     make_control_clients();
-    const auto ends = ctl_source_->end_offsets(keys, std::min(timeout, kSourceEndsTimeout));
+    const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, kSourceEndsTimeout);
+    std::map<client::TopicPartitionKey, client::PartitionOffset> ends;
+    int64_t sent_ms = 0;
+    for (;;) {
+      sent_ms = wall_clock_ms();
+      try {
+        ends = client::list_offsets(ctl_source_->handle(), keys, client::kListOffsetsLatest, std::chrono::milliseconds(200));
+        break;
+      } catch (const client::KafkaError& e) {
+        if (e.err() != RD_KAFKA_RESP_ERR__TIMED_OUT || source_known_down() || std::chrono::steady_clock::now() >= deadline)
+          throw;
+      }
+    }
+    size_t answered = 0;
     {
       std::lock_guard lk(partitions_mu_);
-      for (const auto& [key, end] : ends)
-        if (auto it = partitions_.find(key); it != partitions_.end()) it->second->source_end = end;
+      for (const auto& [key, po] : ends) {
+        if (po.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        ++answered;
+        if (auto it = partitions_.find(key); it != partitions_.end()) {
+          it->second->source_end = po.offset;
+          it->second->source_end_ms = sent_ms;
+        }
+      }
     }
-    if (ends.size() < keys.size())
+    reachable = answered == keys.size();
+    if (!reachable)
       spdlog::warn("flow {}: paused, but {} of {} source partition(s) gave no end offset", flow_.name(),
-                   keys.size() - ends.size(), keys.size());
+                   keys.size() - answered, keys.size());
     // The source answers, so the partitions without a state can be rebuilt. A pause that landed
     // between a revoke and the next assignment (a topic added to the flow, another process
     // joining) finds some: after the drain, what the target holds is exactly their position. A
@@ -322,7 +352,7 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
                  "be read: {}",
                  flow_.name(), e.what());
   }
-  return reply(200, {{"flow", flow_.name()}, {"state", "paused"}, {"partitions", nlohmann::json::parse(partitions_json(false))}});
+  return answer(reachable);
 }
 
 metrics::JsonReply Flow::resume() {
@@ -384,6 +414,7 @@ std::string Flow::status_json() const {
     auto& current = j["current_errors"] = nlohmann::json::array();
     for (const auto& [_, what] : current_errors_) current.push_back(what);
     j["healthy"] = current_errors_.empty();
+    j["source_reachable"] = source_down_ms_ == 0 && current_errors_.count("source") == 0;
   }
   j["partitions"] = nlohmann::json::parse(partitions_json(false));
   return j.dump();

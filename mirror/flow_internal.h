@@ -43,8 +43,9 @@ inline client::Properties cluster_properties(const ClusterConfig& c, const std::
   return p;
 }
 
-/// How long one read of the source's log end offsets may take (Flow::read_source_ends every
-/// second, a pause's answer): a source that is gone costs at most this, so no thread is held up.
+/// The longest one read of the source's log end offsets may take (the ends thread's reads grow
+/// up to it on a slow source; a pause's read after the drain): a source that is gone costs at most
+/// this, so no thread is held up.
 inline constexpr std::chrono::milliseconds kSourceEndsTimeout{2000};
 
 /// How often a partition stopped by a refused record asks the target again whether it now fits
@@ -82,6 +83,9 @@ struct Flow::PartitionState {
   std::atomic<int64_t> replicated_end{0};
   /// The source's high watermark as the consumer last saw it.
   std::atomic<int64_t> source_end{0};
+  /// Wall-clock ms at which source_end was at most the source's log end offset: when the
+  /// ListOffsets that gave it (or a higher one) was sent. 0: never read from the source.
+  std::atomic<int64_t> source_end_ms{0};
   /// Records handed to the producer and not yet acknowledged.
   int64_t in_flight = 0;
   OffsetMapping mapping;

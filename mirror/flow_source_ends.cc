@@ -1,0 +1,117 @@
+// A Flow's view of the source's log end offsets (issue 13, defect 3): what ferry-dr counts an
+// unplanned failover's loss from. Kept fresh by a thread of its own, stamped with the time each
+// value was read, and with a fast signal that the source is gone (so a pause after the source
+// died answers at once: defect 7). docs/mirror.md, "Control API". Split from flow.cc.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "mirror/flow.h"
+#include "mirror/flow_internal.h"
+
+namespace ferry::mirror {
+
+void Flow::refresh_source_ends() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!consumer_ || now < next_watermark_refresh_) return;
+  next_watermark_refresh_ = now + std::chrono::milliseconds(200);
+  std::lock_guard lk(partitions_mu_);
+  for (auto& [key, st] : partitions_) {
+    int64_t lo = 0, hi = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), key.first.c_str(), key.second, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi > st->source_end)
+      st->source_end = hi;
+  }
+}
+
+std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, int64_t sent_ms, bool only_raise,
+                                                 std::chrono::milliseconds timeout) {
+  std::vector<client::TopicPartitionKey> keys;
+  {
+    std::lock_guard lk(partitions_mu_);
+    for (const auto& [key, _] : partitions_) keys.push_back(key);
+  }
+  if (keys.empty()) return {0, 0};
+  const auto ends = client::list_offsets(rk, keys, client::kListOffsetsLatest, timeout);
+  size_t answered = 0;
+  std::lock_guard lk(partitions_mu_);
+  for (const auto& [key, po] : ends) {
+    if (po.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    ++answered;
+    auto it = partitions_.find(key);
+    if (it == partitions_.end()) continue;
+    auto& st = *it->second;
+    if (!only_raise || po.offset > st.source_end) st.source_end = po.offset;
+    // The value now held is at least the log end offset as of sent_ms.
+    if (sent_ms > st.source_end_ms) st.source_end_ms = sent_ms;
+  }
+  return {keys.size(), keys.size() - answered};
+}
+
+bool Flow::source_known_down() const {
+  if (source_down_ms_ != 0) return true;
+  std::lock_guard lk(routes_mu_);
+  return current_errors_.count("source") > 0;
+}
+
+void Flow::source_error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<Flow*>(opaque);
+  if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) return;
+  int64_t none = 0;
+  if (self->source_down_ms_.compare_exchange_strong(none, wall_clock_ms()))
+    spdlog::warn("flow {}: every connection to {} is down ({})", self->flow_.name(), self->flow_.source, reason);
+}
+
+void Flow::source_ends_loop() {
+  using namespace std::chrono_literals;
+  client::Handle probe;
+  // The read's own bound: short, so a dead source is noticed fast, and doubled after each read
+  // that timed out, so a slow (distant) source still answers; kSourceEndsTimeout at most.
+  std::chrono::milliseconds read_timeout = 250ms;
+  while (running_) {
+    const auto started = std::chrono::steady_clock::now();
+    std::chrono::milliseconds interval = paused_ ? 1000ms : 50ms;
+    try {
+      if (!probe) {
+        auto props = cluster_properties(source_, "ferry-mirror-ends");
+        props["group.id"] = data_group_id() + ".ends";  // never joined: ListOffsets only
+        props["enable.auto.commit"] = "false";
+        rd_kafka_conf_t* conf = client::make_conf(props);
+        rd_kafka_conf_set_opaque(conf, this);
+        rd_kafka_conf_set_error_cb(conf, &Flow::source_error_cb);
+        probe = client::make_handle(RD_KAFKA_CONSUMER, conf);
+      }
+      rd_kafka_poll(probe.get(), 0);  // serves source_error_cb
+      const auto [asked, missing] = read_source_ends(probe.get(), wall_clock_ms(), true, read_timeout);
+      rd_kafka_poll(probe.get(), 0);
+      if (asked > 0 && missing == 0) {
+        source_down_ms_ = 0;
+        clear_condition("source");
+      } else if (missing > 0) {
+        set_condition("source", fmt::format("cluster {}: {} of {} partition(s) gave no end offset", flow_.source,
+                                            missing, asked));
+      }
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      interval = std::max(interval, 2 * took);
+      read_timeout = std::clamp(4 * took, 250ms, kSourceEndsTimeout);
+    } catch (const client::KafkaError& e) {
+      if (probe) rd_kafka_poll(probe.get(), 0);
+      // A timeout below the longest bound may be a distant source: wait longer next time. At the
+      // bound, or on any other failure, the source counts as unreachable.
+      if (e.err() == RD_KAFKA_RESP_ERR__TIMED_OUT && read_timeout < kSourceEndsTimeout && source_down_ms_ == 0) {
+        read_timeout = std::min(2 * read_timeout, kSourceEndsTimeout);
+      } else {
+        set_condition("source", fmt::format("cluster {}: end offsets: {}", flow_.source, e.what()));
+      }
+    } catch (const std::exception& e) {
+      set_condition("source", fmt::format("cluster {}: end offsets: {}", flow_.source, e.what()));
+      interval = 1000ms;
+    }
+    std::unique_lock lk(wake_mu_);
+    wake_.wait_until(lk, started + interval, [&] { return !running_; });
+  }
+}
+
+}  // namespace ferry::mirror
