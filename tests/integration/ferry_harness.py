@@ -149,9 +149,10 @@ class _ManagedProcess:
         assert not self.running(), f"{self.name} already running"
         self._log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
+            env = dict(os.environ, **self.extra_env) if getattr(self, "extra_env", None) else None
             self.proc = subprocess.Popen([self.binary] + list(args), stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent)
+                                         preexec_fn=_die_with_parent, env=env)
 
     def stop(self, timeout=STOP_TIMEOUT_S):
         """SIGTERM, wait up to `timeout` s, SIGKILL if still running. Returns the exit code
@@ -248,8 +249,9 @@ class Broker(_ManagedProcess):
 
     name = "ferry-broker"
 
-    def __init__(self, config=None, start=True, node_id=1):
+    def __init__(self, config=None, start=True, node_id=1, env=None):
         self.binary = broker_binary()
+        self.extra_env = dict(env or {})  # added to the process environment at every start
         super().__init__("broker.log")
         self.port = free_port()
         self.node_id = node_id

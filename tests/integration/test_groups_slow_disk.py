@@ -1,0 +1,94 @@
+"""Regression of issue 13, defect 8 (last item): consumer-group members lost their sessions on a
+busy machine although their clients kept heartbeating. Cause: with log.flush.acks.all (the
+default) an OffsetCommit is answered only once its records are fsynced, responses on a connection
+go in request order, and librdkafka keeps one heartbeat in flight and sends the next only after
+its response, so while a slow fsync held a member's commit, its heartbeats could not reach the
+broker and its session expired mid-commit: a rebalance, and records delivered twice.
+
+The test gives the broker a disk whose every fsync takes longer than the group's session timeout
+(slow_fsync.c, preloaded into the broker), and checks what a user sees: one assignment for the whole run,
+every record consumed once, every commit accepted.
+"""
+
+import os
+import subprocess
+import time
+import unittest
+
+from confluent_kafka import Consumer
+
+from ferry_harness import BrokerTestCase, Broker, create_topics, produce_all
+
+SESSION_MS = 6000  # the broker's group.min.session.timeout.ms
+FSYNC_S = 7.5      # every fsync takes longer than a session
+
+
+class SlowDiskGroupTest(BrokerTestCase):
+    def test_a_member_keeps_its_session_on_a_disk_slower_than_its_session_timeout(self):
+        tmp = self.enterContext(_TempDir())
+        shim = os.path.join(tmp, "slow_fsync.so")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim,
+                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_fsync.c"), "-ldl"], check=True)
+        delay_file = os.path.join(tmp, "fsync-delay")
+
+        def set_delay(seconds):
+            with open(delay_file + ".tmp", "w") as f:
+                f.write(str(seconds))
+            os.replace(delay_file + ".tmp", delay_file)
+        set_delay(0)
+        broker = Broker({"group.initial.rebalance.delay.ms": 0},
+                        env={"LD_PRELOAD": shim, "FERRY_SLOW_FSYNC_FILE": delay_file})
+        self.addCleanup(broker.close)
+        create_topics(broker, "t", partitions=1)
+        produce_all(broker, "t", [{"key": b"k%d" % i, "value": b"v-%03d" % i} for i in range(100)])
+        assignments, revocations = [], []
+        c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "slow", "enable.auto.commit": False,
+                      "auto.offset.reset": "earliest", "session.timeout.ms": SESSION_MS,
+                      "heartbeat.interval.ms": 500})
+        self.addCleanup(c.close)
+        c.subscribe(["t"], on_assign=lambda _, ps: assignments.append(len(ps)),
+                    on_revoke=lambda _, ps: revocations.append(len(ps)))
+        seen, commits, errors = [], 0, []
+        while not assignments:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                seen.append(m.value())
+        set_delay(FSYNC_S)
+        deadline = time.monotonic() + 120
+        while len(seen) < 100 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                errors.append(str(m.error()))
+                continue
+            seen.append(m.value())
+            if len(seen) % 50 == 0:  # two commits, each waiting for a slow fsync
+                c.commit(message=m, asynchronous=False)
+                commits += 1
+        # Stay in the group one more slow fsync's worth: a lost session shows up as a revocation.
+        end = time.monotonic() + FSYNC_S
+        while time.monotonic() < end:
+            c.poll(0.5)
+        set_delay(0)
+        self.assertEqual(sorted(seen), [b"v-%03d" % i for i in range(100)],
+                         f"every record once; consumer errors {errors[:5]}; broker log:\n" + broker.log_tail(30))
+        self.assertEqual(commits, 2)
+        self.assertEqual((assignments, revocations), ([1], []),
+                         "the member lost its session while its commit waited for fsync:\n" + broker.log_tail(20))
+        self.assertNotIn("removing member", broker.log_text())
+
+
+class _TempDir:
+    def __enter__(self):
+        import tempfile
+        self.d = tempfile.mkdtemp(prefix="ferry-slowdisk-")
+        return self.d
+
+    def __exit__(self, *exc):
+        import shutil
+        shutil.rmtree(self.d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
