@@ -252,12 +252,18 @@ OperationResult Operation::run(const std::string& op_id) {
       if (!is_heartbeats_topic(p.at("topic")))
         loss.push_back({{"topic", p.at("topic")}, {"partition", p.at("partition")}, {"from_offset", p.at("next_offset")}});
     if (loss.empty()) loss = last->step("drain")->end_data.value("loss", json::array());
+    // Partitions whose position the mirror did not know at that failover (--force): where the
+    // target stopped is unknown, so their records cannot be listed and the exact loss stays
+    // unknown, never 0.
+    const json unknown = last->step("drain")->end_data.value("unknown_partitions", json::array());
+    const bool some_unknown = !unknown.empty() || last->step("drain")->end_data.value("loss_unknown", false);
     std::set<std::string> topics;
     for (const auto& l : loss) topics.insert(l.at("topic").get<std::string>());
-    if (topics.empty()) return {{"kept_aside", kept}, {"summary", "nothing kept aside (no loss recorded)"}};
+    if (topics.empty() && !some_unknown)
+      return {{"kept_aside", kept}, {"summary", "nothing kept aside (no loss recorded)"}};
     std::map<TopicPartition, int64_t> leo;
     try {
-      leo = log_end_offsets(to, {topics.begin(), topics.end()});
+      if (!topics.empty()) leo = log_end_offsets(to, {topics.begin(), topics.end()});
     } catch (const DrError& e) {
       throw StepFailure(fmt::format("cannot read {}'s log end offsets to find records written after the last "
                                     "replicated offset: {}",
@@ -278,14 +284,22 @@ OperationResult Operation::run(const std::string& op_id) {
     const json& ld = last->step("drain")->end_data;
     const json estimate = ld.contains("rpo_records_lower_bound") ? ld["rpo_records_lower_bound"] : ld.value("rpo_records", json(nullptr));
     const json loss_check = {{"op_id", last->op_id}, {"estimated_lower_bound", estimate},
-                             {"source_view_age_ms", ld.value("source_view_age_ms", json(nullptr))}, {"exact", total}};
+                             {"source_view_age_ms", ld.value("source_view_age_ms", json(nullptr))},
+                             {"exact", some_unknown ? json(nullptr) : json(total)},
+                             {"unknown_partitions", unknown}, {"records_in_known_partitions", total}};
     audit_.record("decision kept-aside", "ok", "records on the old primary after the last replicated offset stay in "
                   "its log and are listed, never deleted",
                   {{"kept_aside", kept}, {"from_op", last->op_id}, {"loss_exact_after_return", loss_check}}, op_id);
     return {{"kept_aside", kept}, {"records", total}, {"from_op", last->op_id}, {"earlier_loss", loss_check},
-            {"summary", fmt::format("{} record(s) of {} written after operation {}'s last replicated offset are "
-                                    "kept aside: that failover's exact loss (it estimated at least {})",
-                                    total, to.name, last->op_id, estimate.is_null() ? "unknown" : estimate.dump())}};
+            {"summary", !some_unknown
+                            ? fmt::format("{} record(s) of {} written after operation {}'s last replicated offset are "
+                                          "kept aside: that failover's exact loss (it estimated at least {})",
+                                          total, to.name, last->op_id, estimate.is_null() ? "unknown" : estimate.dump())
+                            : fmt::format("{} record(s) of {} kept aside in the partitions operation {} knew a "
+                                          "position for; its exact loss stays unknown: the mirror knew no position "
+                                          "for {}",
+                                          total, to.name, last->op_id,
+                                          unknown.empty() ? std::string("any partition") : unknown.dump())}};
   };
 
   work["sync_flow"] = [&]() -> json {

@@ -172,7 +172,7 @@ json unplanned_loss(const FlowStepContext& c, const std::map<std::string, FlowPa
                    {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
     json out = describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms());
     out.update({{"planned", false}, {"loss_exact", false}, {"loss", loss}, {"rpo_records", nullptr},
-                {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
+                {"loss_unknown", true}, {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
                 {"summary", fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why)}});
     return out;
   }

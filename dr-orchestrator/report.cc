@@ -103,7 +103,13 @@ std::string render_markdown(const json& r) {
                                                  rfc3339_ms(r["source_view_as_of_ms"].get<int64_t>())),
                      r.value("from", ""));
   }
-  if (const json& e = r.value("earlier_loss", json(nullptr)); e.is_object())
+  if (const json& e = r.value("earlier_loss", json(nullptr)); e.is_object() && e.value("exact", json(nullptr)).is_null())
+    o << fmt::format("- **operation {} (unplanned) lost an UNKNOWN number of records**: the mirror knew no position "
+                     "for some partitions then, so where {} stopped there is unknown ({} record(s) kept aside where "
+                     "it was known; estimated then: at least {})\n",
+                     cell(e["op_id"]), r.value("from", ""), cell(e.value("records_in_known_partitions", json(nullptr))),
+                     cell(e["estimated_lower_bound"]));
+  else if (e.is_object())
     o << fmt::format("- **operation {} (unplanned) lost exactly {} record(s)** (estimated then: at least {}{}), measured "
                      "now on {} as the records kept aside below\n",
                      cell(e["op_id"]), cell(e["exact"]), cell(e["estimated_lower_bound"]),

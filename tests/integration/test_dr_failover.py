@@ -260,6 +260,16 @@ class DrFailoverCase(DrPairCase):
         self.assertEqual((r["outcome"], r["mode"], r["rpo_records"], r["loss_exact"]), ("ok", "unplanned", None, False))
         self.assertIn("loss UNKNOWN", [s for s in r["steps"] if s["name"] == "drain"][0]["summary"])
         self.assertEqual(self.role("west"), "primary")
+        # East returns and fails back: where west stopped was never known, so the earlier
+        # failover's exact loss stays unknown — never "0 kept aside, exact loss 0".
+        east.start()
+        p = self.ferry_dr("failback", "--json", timeout=180)
+        r2 = json.loads(p.stdout)
+        self.assertEqual(r2["outcome"], "ok")
+        self.assertIsNotNone(r2["earlier_loss"], r2["steps"])
+        self.assertIsNone(r2["earlier_loss"]["exact"], r2["earlier_loss"])
+        keep = [st for st in r2["steps"] if st["name"] == "keep_aside"][0]
+        self.assertIn("exact loss stays unknown", keep["summary"])
 
     def test_watch_fences_an_old_primary_that_returns_after_an_unplanned_failover(self):
         east, west = self.pair()
