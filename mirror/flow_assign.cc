@@ -100,9 +100,15 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   // partitions given to this process.
   std::set<std::pair<std::string, int32_t>> wanted;
   for (int i = 0; i < parts->cnt; ++i) wanted.emplace(parts->elems[i].topic, parts->elems[i].partition);
+  if (paused_) return;  // a pause leaves the group before reading anything
+  // A source known to be gone is not asked (each read would wait out its timeout, holding up the
+  // data thread and with it a pause, i.e. an unplanned failover): the mapping is then rebuilt
+  // from the target alone, and the resume point is not checked against the source.
+  const bool source_down = source_known_down();
   std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> history;
   bool history_truncated = false;
   try {
+    if (source_down) throw std::runtime_error(fmt::format("{} is unreachable", flow_.source));
     history = read_sync_history(*source_admin_, source_probe_.get(), wanted, history_truncated);
   } catch (const std::exception& e) {
     note_error(fmt::format("cannot read the offset-syncs history ({}); older group offsets are not translated", e.what()));
@@ -170,6 +176,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     // before they were copied are a loss to report, never to skip silently; a source partition
     // that now ends before the resume point was recreated and is copied again from its start.
     try {
+      if (source_down || paused_) throw std::runtime_error(fmt::format("{} is unreachable", flow_.source));
       const auto w = source_admin_->watermarks(tp.topic, tp.partition);
       if (start >= 0 && start > w.high) {
         note_error(fmt::format("{}-{} ends at {} but {} was replicated up to {}: the source topic was recreated; "
