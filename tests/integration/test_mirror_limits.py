@@ -19,11 +19,16 @@ from ferry_harness import admin, consume_all, create_topics, produce_all
 from test_mirror import MirrorTestCase
 from test_mirror_offsets import EAST_CONFIG, FAST, WEST_CONFIG
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import ConfigResource
 
 
 def values(broker, topic, partitions):
-    got = consume_all(broker, topic, partitions=list(range(partitions)))
+    """{partition: [values in order]}; empty lists while the topic does not exist yet."""
+    try:
+        got = consume_all(broker, topic, partitions=list(range(partitions)))
+    except KafkaException:
+        return {p: [] for p in range(partitions)}
     return {p: [m.value() for m in got.get(p, [])] for p in range(partitions)}
 
 
