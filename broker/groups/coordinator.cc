@@ -176,8 +176,10 @@ ErrorCode GroupCoordinator::check_offset_commit(const HeartbeatRequest& req) {
     } else if (g.is_fenced(req.member_id, req.group_instance_id)) {
       error = ErrorCode::FENCED_INSTANCE_ID;
     } else if (!g.has(req.member_id)) {
-      error = req.generation_id < 0 && req.member_id.empty() ? ErrorCode::ILLEGAL_GENERATION
-                                                              : ErrorCode::UNKNOWN_MEMBER_ID;
+      // Includes the admin client's commit (generation -1, no member id) into a group that has
+      // members: Kafka 3.x answers UNKNOWN_MEMBER_ID ("only members can commit offsets",
+      // GroupCoordinator.validateOffsetCommit).
+      error = ErrorCode::UNKNOWN_MEMBER_ID;
     } else if (req.generation_id != g.generation) {
       error = ErrorCode::ILLEGAL_GENERATION;
     } else if (g.state() == GroupState::completing_rebalance) {
