@@ -4,7 +4,9 @@ librdkafka (confluent-kafka) or, where confluent-kafka 1.7 has no API, raw frame
 - every topic config Kafka 3.x documents is accepted by CreateTopics, AlterConfigs and
   IncrementalAlterConfigs, shown by DescribeConfigs, and a bad value is INVALID_CONFIG naming the
   key (Kafka's LogConfig validators);
-- more cases below, one class per behaviour.
+- a compacted topic refuses a batch holding keyless records the way Kafka's LogValidator does:
+  INVALID_RECORD for the whole batch, and at Produce v8+ one record error per keyless record plus
+  processRecordErrors' message (KIP-467).
 """
 
 import unittest
@@ -18,6 +20,7 @@ from ferry_harness import BrokerTestCase, admin, create_topics
 TOPIC_RESOURCE = 2
 SET = 0
 ERR_INVALID_CONFIG = 40
+ERR_INVALID_RECORD = 87
 
 # Topic configs Kafka 3.x documents that Ferry had no key for, with a valid non-default value each.
 ACCEPTED = {
@@ -141,6 +144,45 @@ class TopicConfigsTest(BrokerTestCase):
         with self.assertRaises(KafkaException) as ctx:
             create_topics(self.b, "kb-create-bad", partitions=1, config={"min.cleanable.dirty.ratio": "half"})
         self.assertEqual(ctx.exception.args[0].name(), "INVALID_CONFIG")
+
+
+
+def produce_v8(conn, topic, batch):
+    """Produce v8 (KIP-467) to partition 0: (error_code, base_offset, log_start_offset,
+    [(batch_index, batch_index_error_message)], error_message)."""
+    r = kw.Reader(conn.request(0, 8, kw.produce_body(topic, 0, batch, acks=-1)))
+    assert r.i32() == 1
+    r.string()
+    assert r.i32() == 1
+    r.i32()
+    code, base = r.i16(), r.i64()
+    r.i64()  # log_append_time_ms
+    start = r.i64()
+    errors = r.array(lambda rr: (rr.i32(), rr.string()))
+    return code, base, start, errors, r.string()
+
+
+class CompactedNullKeyTest(BrokerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.b = cls.start_class_broker()
+        create_topics(cls.b, "kb-compacted", partitions=1, config={"cleanup.policy": "compact"})
+
+    def test_keyless_records_refuse_the_batch_with_one_record_error_each(self):
+        why = "Compacted topic cannot accept message without key in topic partition kb-compacted-0"
+        batch = kw.record_batch([(None, b"v0"), (b"k1", b"v1"), (None, b"v2")])
+        with kw.Connection("127.0.0.1", self.b.port) as c:
+            code, base, _, errors, message = produce_v8(c, "kb-compacted", batch)
+            self.assertEqual(code, ERR_INVALID_RECORD)
+            self.assertEqual(base, -1)
+            self.assertEqual(errors, [(0, why), (2, why)])
+            self.assertEqual(message,
+                             "One or more records have been rejected due to 2 record errors in total, and only "
+                             f"showing the first three errors at most: [RecordError(batchIndex=0, message='{why}'), "
+                             f"RecordError(batchIndex=2, message='{why}')]")
+            # The whole batch was refused: the keyed record in it was not appended either.
+            code, base, _, errors, message = produce_v8(c, "kb-compacted", kw.record_batch([(b"k", b"v")]))
+            self.assertEqual((code, base, errors, message), (0, 0, [], None))
 
 
 if __name__ == "__main__":
