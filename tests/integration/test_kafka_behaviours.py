@@ -6,7 +6,8 @@ librdkafka (confluent-kafka) or, where confluent-kafka 1.7 has no API, raw frame
   key (Kafka's LogConfig validators);
 - a compacted topic refuses a batch holding keyless records the way Kafka's LogValidator does:
   INVALID_RECORD for the whole batch, and at Produce v8+ one record error per keyless record plus
-  processRecordErrors' message (KIP-467).
+  processRecordErrors' message (KIP-467);
+- DescribeCluster answers cluster_authorized_operations (KIP-430) when asked, INT32_MIN when not.
 """
 
 import unittest
@@ -183,6 +184,62 @@ class CompactedNullKeyTest(BrokerTestCase):
             # The whole batch was refused: the keyed record in it was not appended either.
             code, base, _, errors, message = produce_v8(c, "kb-compacted", kw.record_batch([(b"k", b"v")]))
             self.assertEqual((code, base, errors, message), (0, 0, [], None))
+
+
+
+def uvarint_at(r):
+    shift = value = 0
+    while True:
+        b = r.i8() & 0xFF
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value
+        shift += 7
+
+
+def compact_string_at(r):
+    n = uvarint_at(r) - 1
+    return None if n < 0 else r._take(n).decode()
+
+
+def describe_cluster_v0(conn, include):
+    """DescribeCluster v0 (flexible, KIP-700): (error_code, broker ids, cluster_authorized_operations)."""
+    r = kw.Reader(conn.request(60, 0, kw.i8(1 if include else 0) + b"\x00", flexible=True))
+    uvarint_at(r)  # response header tagged fields
+    r.i32()  # throttle_time_ms
+    code = r.i16()
+    compact_string_at(r)  # error_message
+    compact_string_at(r)  # cluster_id
+    r.i32()  # controller_id
+    brokers = []
+    for _ in range(uvarint_at(r) - 1):
+        brokers.append(r.i32())
+        compact_string_at(r)
+        r.i32()
+        compact_string_at(r)
+        uvarint_at(r)
+    return code, brokers, r.i32()
+
+
+# Kafka's AclOperation codes of what AclEntry.supportedOperations(CLUSTER) lists.
+CLUSTER_OPERATIONS = {"CREATE": 5, "ALTER": 7, "DESCRIBE": 8, "CLUSTER_ACTION": 9, "DESCRIBE_CONFIGS": 10,
+                      "ALTER_CONFIGS": 11, "IDEMPOTENT_WRITE": 12}
+
+
+class AuthorizedOperationsTest(BrokerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.b = cls.start_class_broker()
+
+    def test_describe_cluster_reports_cluster_operations_only_when_asked(self):
+        with kw.Connection("127.0.0.1", self.b.port) as c:
+            code, brokers, ops = describe_cluster_v0(c, include=False)
+            self.assertEqual((code, len(brokers)), (0, 1))
+            self.assertEqual(ops, -2**31, "INT32_MIN when not requested")
+            code, _, ops = describe_cluster_v0(c, include=True)
+            self.assertEqual(code, 0)
+            # No authorizer configured: every operation Kafka supports on the cluster is allowed.
+            self.assertEqual(ops, sum(1 << bit for bit in CLUSTER_OPERATIONS.values()))
 
 
 if __name__ == "__main__":
