@@ -59,6 +59,13 @@ int main(int argc, char** argv) {
              "Every other key needs a restart.\n\n";
     for (const auto& tk : ferry::broker::topic_keys())
       std::cout << "- `" << tk.broker_key << "` (default of the topic key `" << tk.topic_key << "`)\n";
+    std::cout << "\n## Topic configs\n\n"
+                 "Set per topic with CreateTopics, AlterConfigs or IncrementalAlterConfigs and shown by "
+                 "DescribeConfigs: every topic config Kafka 3.x documents. Keys marked \"Applied\" take their "
+                 "default from the broker key named; keys marked \"Accepted, no effect here\" are checked "
+                 "as Kafka checks them (a bad value is INVALID_CONFIG) and stored, but Ferry has no "
+                 "mechanism they would steer. Defaults below are those of a broker with default settings.\n\n"
+              << ferry::broker::topic_config_reference(ferry::config::Values(ferry::broker::broker_schema()));
     return 0;
   }
   std::optional<ferry::broker::BrokerConfig> config;

@@ -205,24 +205,26 @@ config::Schema make_topic_schema(const config::Values& b) {
   for (const auto& [topic_key, broker_key] : topic_keys()) {
     const config::KeySpec* spec = broker_schema().find(broker_key);
     const auto& v = b.get(broker_key);
+    const std::string doc = fmt::format("Applied; defaults to broker key `{}`. {}", broker_key, spec->doc);
     switch (spec->type) {
       case config::Type::Int:
-        s.add_int(topic_key, std::get<int64_t>(v), spec->min, spec->max, spec->doc);
+        s.add_int(topic_key, std::get<int64_t>(v), spec->min, spec->max, doc);
         break;
       case config::Type::Enum:
-        s.add_enum(topic_key, std::get<std::string>(v), spec->allowed, spec->doc);
+        s.add_enum(topic_key, std::get<std::string>(v), spec->allowed, doc);
         break;
       case config::Type::List:
-        s.add_list(topic_key, std::get<std::vector<std::string>>(v), spec->doc);
+        s.add_list(topic_key, std::get<std::vector<std::string>>(v), doc);
         break;
       case config::Type::Bool:
-        s.add_bool(topic_key, std::get<bool>(v), spec->doc);
+        s.add_bool(topic_key, std::get<bool>(v), doc);
         break;
       case config::Type::String:
-        s.add_string(topic_key, std::get<std::string>(v), spec->doc);
+        s.add_string(topic_key, std::get<std::string>(v), doc);
         break;
     }
   }
+  add_accepted_topic_keys(s);
   return s;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,11 +58,26 @@ bool is_dynamic_broker_key(const std::string& broker_key);
 /// ferry.standby.allowed.client.id.prefixes): broker-only, with no topic-level synonym.
 const std::vector<std::string>& role_keys();
 
-/// The topic-level schema whose defaults are the broker's current values (retention.ms from
-/// log.retention.ms, and so on). Keys: cleanup.policy, retention.ms, retention.bytes,
-/// segment.bytes, segment.ms, max.message.bytes, message.timestamp.type, min.insync.replicas,
-/// flush.messages, flush.ms, index.interval.bytes, segment.index.bytes, delete.retention.ms.
+/// The topic-level schema: first the keys of topic_keys(), applied, whose defaults are the broker's
+/// current values (retention.ms from log.retention.ms, and so on); then add_accepted_topic_keys().
+/// Together every topic config Kafka 3.x documents (#topicconfigs, Kafka's LogConfig).
 config::Schema make_topic_schema(const config::Values& broker);
+
+/// Adds the topic configs Kafka 3.x documents that Ferry accepts, checks and describes but has no
+/// mechanism for (compression.type, message.format.version, file.delete.delay.ms, ...), each
+/// with Kafka's type, default and range and a doc that starts "Accepted, no effect here".
+/// Defined in topic_config.cc.
+void add_accepted_topic_keys(config::Schema& schema);
+
+/// Checks topic overrides (key -> text, as CreateTopics/AlterConfigs carry them) the way Kafka's
+/// LogConfig validators do: type and range per key, plus cleanup.policy values, throttled-replica
+/// lists, message.format.version, min.cleanable.dirty.ratio in [0, 1], remote.storage.enable
+/// (false only: no tiered storage) and min.compaction.lag.ms <= max.compaction.lag.ms. Throws
+/// config::ConfigError naming key, value and expectation (the handlers answer INVALID_CONFIG).
+void check_topic_configs(const config::Schema& topic_schema, const std::map<std::string, std::string>& configs);
+
+/// Markdown table of every topic-level key (docs/broker-config.md), defaults from `broker`.
+std::string topic_config_reference(const config::Values& broker);
 
 /// Maps topic-level config values to the storage engine's LogConfig.
 storage::LogConfig to_log_config(const config::Values& topic);

@@ -199,20 +199,10 @@ config::Values ReplicaManager::topic_config(const std::string& name) const {
 }
 
 AdminResult ReplicaManager::validate_configs(const std::map<std::string, std::string>& configs) const {
-  for (auto& [k, v] : configs) {
-    try {
-      auto value = topic_schema_.parse_text(k, v);
-      if (k == "cleanup.policy") {
-        auto& l = std::get<std::vector<std::string>>(value);
-        if (l.empty()) throw config::ConfigError("key 'cleanup.policy' is empty; expected delete and/or compact");
-        for (auto& e : l)
-          if (e != "delete" && e != "compact")
-            throw config::ConfigError(
-                fmt::format("key 'cleanup.policy' has value \"{}\"; expected delete and/or compact", v));
-      }
-    } catch (const config::ConfigError& e) {
-      return {protocol::ErrorCode::INVALID_CONFIG, e.what()};
-    }
+  try {
+    check_topic_configs(topic_schema_, configs);
+  } catch (const config::ConfigError& e) {
+    return {protocol::ErrorCode::INVALID_CONFIG, e.what()};
   }
   return {};
 }

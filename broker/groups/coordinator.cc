@@ -176,8 +176,10 @@ ErrorCode GroupCoordinator::check_offset_commit(const HeartbeatRequest& req) {
     } else if (g.is_fenced(req.member_id, req.group_instance_id)) {
       error = ErrorCode::FENCED_INSTANCE_ID;
     } else if (!g.has(req.member_id)) {
-      error = req.generation_id < 0 && req.member_id.empty() ? ErrorCode::ILLEGAL_GENERATION
-                                                              : ErrorCode::UNKNOWN_MEMBER_ID;
+      // Includes the admin client's commit (generation -1, no member id) into a group that has
+      // members: Kafka 3.x answers UNKNOWN_MEMBER_ID ("only members can commit offsets",
+      // GroupCoordinator.validateOffsetCommit).
+      error = ErrorCode::UNKNOWN_MEMBER_ID;
     } else if (req.generation_id != g.generation) {
       error = ErrorCode::ILLEGAL_GENERATION;
     } else if (g.state() == GroupState::completing_rebalance) {
@@ -244,9 +246,18 @@ LeaveResult GroupCoordinator::leave(const LeaveRequest& req) {
   return result;
 }
 
-std::vector<GroupDescription> GroupCoordinator::describe(
-    const std::vector<std::string>& group_ids) const {
-  std::lock_guard lk(mu_);
+void GroupCoordinator::advance_clock(std::optional<int64_t> now_ms) {
+  if (now_ms) now_ms_ = std::max(now_ms_, *now_ms);
+}
+
+std::vector<GroupDescription> GroupCoordinator::describe(const std::vector<std::string>& group_ids,
+                                                         std::optional<int64_t> now_ms) {
+  std::unique_lock lk(mu_);
+  Outbox fired;
+  if (now_ms) {
+    advance_clock(now_ms);
+    for (const auto& id : group_ids) expire_touched(id, fired);
+  }
   std::vector<GroupDescription> out;
   for (const auto& id : group_ids) {
     auto it = groups_.find(id);
@@ -259,11 +270,18 @@ std::vector<GroupDescription> GroupCoordinator::describe(
       out.push_back(it->second->describe());
     }
   }
+  deliver(lk, fired);
   return out;
 }
 
-std::vector<GroupListing> GroupCoordinator::list(const std::vector<GroupState>& states) const {
-  std::lock_guard lk(mu_);
+std::vector<GroupListing> GroupCoordinator::list(const std::vector<GroupState>& states,
+                                                 std::optional<int64_t> now_ms) {
+  std::unique_lock lk(mu_);
+  Outbox fired;
+  if (now_ms) {
+    advance_clock(now_ms);
+    expire_due(fired);
+  }
   std::vector<GroupListing> out;
   for (const auto& [id, g] : groups_) {
     if (g->state() == GroupState::dead) continue;
@@ -271,15 +289,18 @@ std::vector<GroupListing> GroupCoordinator::list(const std::vector<GroupState>& 
       continue;
     out.push_back({id, g->protocol_type, g->state(), g->state_since_ms()});
   }
+  deliver(lk, fired);
   return out;
 }
 
-std::vector<DeleteResult> GroupCoordinator::delete_groups(
-    const std::vector<std::string>& group_ids) {
+std::vector<DeleteResult> GroupCoordinator::delete_groups(const std::vector<std::string>& group_ids,
+                                                          std::optional<int64_t> now_ms) {
   std::unique_lock lk(mu_);
   Outbox out;
+  advance_clock(now_ms);
   std::vector<DeleteResult> result;
   for (const auto& id : group_ids) {
+    if (now_ms) expire_touched(id, out);  // members whose sessions ran out no longer count
     auto it = groups_.find(id);
     ErrorCode e = ErrorCode::NONE;
     if (it == groups_.end() || it->second->state() == GroupState::dead) {

@@ -70,15 +70,24 @@ class GroupCoordinator {
   LeaveResult leave(const LeaveRequest& req);
 
   /// DescribeGroups, in the order asked. Unknown groups: NONE with state "Dead".
-  std::vector<GroupDescription> describe(const std::vector<std::string>& group_ids) const;
+  /// `now_ms` (wall-clock ms of the request): when given, the clock advances to it and the due
+  /// timers of the groups asked fire first, so a member whose session expired between two ticks
+  /// is not shown (Kafka's purgatory expires a session at its deadline, not at the next tick).
+  /// Without it, the groups are described as of the last tick.
+  std::vector<GroupDescription> describe(const std::vector<std::string>& group_ids,
+                                         std::optional<int64_t> now_ms = std::nullopt);
 
   /// ListGroups, ordered by group id. A non-empty `states` keeps only groups in those states
-  /// (ListGroups v4, KIP-518).
-  std::vector<GroupListing> list(const std::vector<GroupState>& states = {}) const;
+  /// (ListGroups v4, KIP-518). `now_ms` as for describe(), firing the due timers of every group.
+  std::vector<GroupListing> list(const std::vector<GroupState>& states = {},
+                                 std::optional<int64_t> now_ms = std::nullopt);
 
   /// DeleteGroups, in the order asked: NONE (the group is gone and a tombstone is written),
   /// NON_EMPTY_GROUP or GROUP_ID_NOT_FOUND ("" is a valid, usually unknown, group id here).
-  std::vector<DeleteResult> delete_groups(const std::vector<std::string>& group_ids);
+  /// `now_ms` as for describe(): a group whose last members' sessions are past their deadline is
+  /// Empty, hence deletable, even if no tick ran since.
+  std::vector<DeleteResult> delete_groups(const std::vector<std::string>& group_ids,
+                                          std::optional<int64_t> now_ms = std::nullopt);
 
   /// Advances the clock to `now_ms` (a smaller value is ignored) and fires what became due:
   /// session expiry, KIP-394 pending-member expiry, new-member join timeout, initial rebalance
@@ -115,7 +124,9 @@ class GroupCoordinator {
   void maybe_complete_join(Group& g, Outbox& out);
   void complete_join(Group& g, Outbox& out);
   void remove_member(Group& g, const std::string& member_id, Outbox& out, const char* reason);
-  /// Fires due timers of every group: O(all members), so only tick() does it.
+  /// Moves the clock forward to `now_ms` if given (never backwards). Caller holds mu_.
+  void advance_clock(std::optional<int64_t> now_ms);
+  /// Fires due timers of every group: O(all members), so only tick() and list() do it.
   void expire_due(Outbox& out);
   /// Fires due timers of the group a request touched.
   void expire_touched(const std::string& group_id, Outbox& out);

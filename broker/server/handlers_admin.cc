@@ -172,6 +172,18 @@ asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest
   resp.cluster_id = s_.cluster_id;
   resp.controller_id = s_.config.node_id;
   resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
+  // KIP-430, as Kafka's KafkaApis (DescribeCluster; Metadata v8-10 alike): INT32_MIN unless asked; 0 without
+  // Describe on the cluster; else a bit per operation Kafka supports on the cluster resource
+  // (AclEntry.supportedOperations(CLUSTER)) that the principal may perform.
+  if (req.include_cluster_authorized_operations) {
+    const security::Resource cluster{ResourceType::Cluster, security::kClusterResourceName};
+    int32_t bits = 0;
+    if (s_.authorizer.authorize(ctx.identity, Operation::Describe, cluster))
+      for (auto op : {Operation::Create, Operation::Alter, Operation::Describe, Operation::ClusterAction,
+                      Operation::DescribeConfigs, Operation::AlterConfigs, Operation::IdempotentWrite})
+        if (s_.authorizer.authorize(ctx.identity, op, cluster)) bits |= 1 << static_cast<int>(op);
+    resp.cluster_authorized_operations = bits;
+  }
   co_return resp;
 }
 

@@ -143,10 +143,26 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
         pr.error_code = to_kafka_error(v.error);
         continue;
       }
-      if (part->compacted() && storage::has_null_key(p.records->data(), p.records->size())) {
-        // A keyless record could never be compacted away (Kafka refuses it too).
-        pr.error_code = ErrorCode::INVALID_RECORD;
-        continue;
+      if (part->compacted()) {
+        // A keyless record could never be compacted away. Kafka's LogValidator.validateKey refuses
+        // each one with a RecordError; processRecordErrors then refuses the whole batch with
+        // INVALID_RECORD and a message citing the first three (KIP-467; v8+ carry both).
+        auto keyless = storage::null_key_records(p.records->data(), p.records->size());
+        if (!keyless.empty()) {
+          pr.error_code = ErrorCode::INVALID_RECORD;
+          const std::string why = fmt::format(
+              "Compacted topic cannot accept message without key in topic partition {}-{}", t.name, p.index);
+          std::string shown;
+          for (size_t i = 0; i < keyless.size(); ++i) {
+            pr.record_errors.push_back({keyless[i], why});
+            if (i < 3) shown += fmt::format("{}RecordError(batchIndex={}, message='{}')", i ? ", " : "", keyless[i], why);
+          }
+          pr.error_message = fmt::format(
+              "One or more records have been rejected due to {} record errors in total, and only showing the "
+              "first three errors at most: [{}]",
+              keyless.size(), shown);
+          continue;
+        }
       }
       bool transactional = false;
       int64_t records = 0;

@@ -394,7 +394,7 @@ asio::awaitable<DescribeGroupsResponse> Handlers::handle(DescribeGroupsRequest& 
       out.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
       continue;
     }
-    auto d = s_.coordinator.describe({id}).at(0);
+    auto d = s_.coordinator.describe({id}, wall_clock_ms()).at(0);
     out.error_code = d.error;
     out.group_state = d.state;
     out.protocol_type = d.protocol_type;
@@ -413,7 +413,7 @@ asio::awaitable<ListGroupsResponse> Handlers::handle(ListGroupsRequest& req, Req
     if (auto s = groups::parse_state(name)) states.push_back(*s);
   // Names Kafka does not know match no group (its parser maps them to UNKNOWN).
   if (!req.states_filter.empty() && states.empty()) co_return resp;
-  for (const auto& g : s_.coordinator.list(states)) {
+  for (const auto& g : s_.coordinator.list(states, wall_clock_ms())) {
     if (!allowed(ctx, Operation::Describe, ResourceType::Group, g.group_id)) continue;
     resp.groups.push_back({g.group_id, g.protocol_type, std::string(groups::state_name(g.state))});
   }
@@ -429,7 +429,7 @@ asio::awaitable<DeleteGroupsResponse> Handlers::handle(DeleteGroupsRequest& req,
     else
       resp.results.push_back({id, ErrorCode::GROUP_AUTHORIZATION_FAILED});
   }
-  for (auto& r : s_.coordinator.delete_groups(permitted)) resp.results.push_back({r.group_id, r.error});
+  for (auto& r : s_.coordinator.delete_groups(permitted, wall_clock_ms())) resp.results.push_back({r.group_id, r.error});
   co_return resp;
 }
 

@@ -46,24 +46,37 @@ std::string add_to_offset_map(const uint8_t* batch, size_t size, const BatchHead
   });
 }
 
-bool has_null_key(const uint8_t* data, size_t n) {
+std::vector<int32_t> null_key_records(const uint8_t* data, size_t n) {
+  std::vector<int32_t> out;
   std::vector<uint8_t> scratch;
   size_t pos = 0;
+  int32_t index = 0;  // of the next record in the blob
   while (pos < n) {
     auto h = parse_batch_header(data + pos, n - pos);
-    if (!h || h->batch_length < kMinBatchLength || h->size_in_bytes() > n - pos) return true;
+    if (!h || h->batch_length < kMinBatchLength || h->size_in_bytes() > n - pos) {
+      out.push_back(index);
+      break;
+    }
     if (!h->is_control()) {
-      bool null_key = false;
+      const int32_t first = index;
       std::string err = for_each_record(data + pos, h->size_in_bytes(), *h, false, scratch, [&](const RecordView& r) {
-        null_key = r.key_length < 0;
-        return !null_key;
+        if (r.key_length < 0) out.push_back(index);
+        ++index;
+        return true;
       });
-      if (null_key || !err.empty()) return true;
+      if (!err.empty()) {
+        out.push_back(first);
+        break;
+      }
     }
     pos += h->size_in_bytes();
   }
-  return false;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
+
+bool has_null_key(const uint8_t* data, size_t n) { return !null_key_records(data, n).empty(); }
 
 FilteredBatch filter_batch(const uint8_t* batch, size_t size, const BatchHeader& h, const CleanRules& rules, bool keep_if_empty,
                            std::string* error) {

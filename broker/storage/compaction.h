@@ -25,12 +25,17 @@ using OffsetMap = std::unordered_map<std::string, int64_t>;
 /// unchanged for the records after the damage).
 std::string add_to_offset_map(const uint8_t* batch, size_t size, const BatchHeader& h, int64_t from_offset, OffsetMap& map);
 
-/// True when a producer's blob (concatenated v2 batches, already accepted by
-/// validate_produce_records) holds a record with a null key. Kafka refuses such records on a
-/// topic whose cleanup.policy includes compact (INVALID_RECORD, error 87, "Compacted topic cannot
-/// accept message without key"); validate_produce_records cannot know the topic's policy, so the
-/// broker calls this and answers errc::invalid_record. A blob whose records cannot be read counts
-/// as holding a null key, so it is refused as well.
+/// The records of a producer's blob (concatenated v2 batches, already accepted by
+/// validate_produce_records) that have a null key, as their index among the blob's records
+/// (Kafka's RecordError.batchIndex: with one batch per partition, as Produce v3+ sends, the
+/// index within that batch). Control batches are skipped. Kafka refuses such records on a topic
+/// whose cleanup.policy includes compact (LogValidator.validateKey: INVALID_RECORD, error 87,
+/// one record error per keyless record, the whole batch rejected); validate_produce_records
+/// cannot know the topic's policy, so the broker calls this. A batch whose records cannot be
+/// read yields the index of its first record, so it is refused as well.
+std::vector<int32_t> null_key_records(const uint8_t* data, size_t n);
+
+/// True when null_key_records() finds any.
 bool has_null_key(const uint8_t* data, size_t n);
 
 /// The rules one cleaning pass applies to each record.

@@ -566,8 +566,9 @@ class WireGroupTest(BrokerTestCase):
                          {(self.TOPIC, 0): kw.ERR_ILLEGAL_GENERATION})
         self.assertEqual(self.w.commit(group, stale, gen, "intruder"),
                          {(self.TOPIC, 0): kw.ERR_UNKNOWN_MEMBER_ID})
-        # A standalone commit (generation -1, no member) into an active group is refused too.
-        self.assertEqual(self.w.commit(group, stale), {(self.TOPIC, 0): kw.ERR_ILLEGAL_GENERATION})
+        # A standalone commit (generation -1, no member) into an active group is refused too, with
+        # Kafka 3.x's UNKNOWN_MEMBER_ID (GroupCoordinator.validateOffsetCommit).
+        self.assertEqual(self.w.commit(group, stale), {(self.TOPIC, 0): kw.ERR_UNKNOWN_MEMBER_ID})
         self.assertEqual(self.fetch_one(group, 0), (2, -1, "good", kw.ERR_NONE))
         self.assert_unharmed()
 

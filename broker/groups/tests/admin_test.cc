@@ -136,3 +136,37 @@ TEST(GroupAdmin, CallbacksMayCallBackIntoTheCoordinator) {
 
 }  // namespace
 }  // namespace ferry::groups::testing
+
+namespace ferry::groups::testing {
+namespace {
+
+// Session expiry is driven by a ticker; an admin request that arrives after a member's session
+// deadline but before the next tick must already see the member gone (issue 13 defect 8d).
+TEST(GroupAdmin, AdminRequestsExpireDueSessionsFirst) {
+  for (const char* api : {"delete", "describe", "list"}) {
+    SCOPED_TRACE(api);
+    Harness h;
+    Formed f = form_group(h, "g", 1);
+    const int64_t after_deadline = h.now + join_req("g").session_timeout_ms + 1;  // no tick in between
+    if (std::string(api) == "delete") {
+      EXPECT_EQ(h.gc->delete_groups({"g"}, after_deadline).at(0).error, ErrorCode::NONE);
+      EXPECT_EQ(h.describe("g").state, "Dead");
+    } else if (std::string(api) == "describe") {
+      GroupDescription d = h.gc->describe({"g"}, after_deadline).at(0);
+      EXPECT_EQ(d.state, "Empty");
+      EXPECT_TRUE(d.members.empty());
+    } else {
+      auto all = h.gc->list({}, after_deadline);
+      ASSERT_EQ(all.size(), 1u);
+      EXPECT_EQ(all[0].state, GroupState::empty);
+    }
+    // Before the deadline nothing expires early.
+    Harness h2;
+    Formed f2 = form_group(h2, "g", 1);
+    EXPECT_EQ(h2.gc->delete_groups({"g"}, h2.now + 1).at(0).error, ErrorCode::NON_EMPTY_GROUP);
+    EXPECT_EQ(h2.gc->describe({"g"}, h2.now + 1).at(0).members.size(), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace ferry::groups::testing

@@ -200,5 +200,14 @@ TEST(GroupMembership, OffsetCommitsKeepTheSessionAlive) {
   EXPECT_EQ(h.describe("manual").state, "Empty");
 }
 
+// An admin client's commit (generation -1, empty member id) into a group with members: Kafka 3.x
+// answers UNKNOWN_MEMBER_ID (GroupCoordinator.validateOffsetCommit: "only members can commit").
+TEST(GroupMembership, AdminCommitIntoActiveGroupIsUnknownMember) {
+  Harness h;
+  Formed f = form_group(h, "g", 1);
+  EXPECT_EQ(h.gc->check_offset_commit({"g", -1, "", std::nullopt}), ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(h.describe("g").members.size(), 1u) << "the refused commit must not disturb the group";
+}
+
 }  // namespace
 }  // namespace ferry::groups::testing

@@ -153,7 +153,7 @@ TEST(Golden, ProduceV3) {
                     .i32(2).i32(0).bytes(kRecords).i32(3).i32(-1)
                     .done());
   ProduceResponse r;
-  r.responses = {{"t", {{0, ErrorCode::NONE, 42, -1, -1}}}};
+  r.responses = {{"t", {{0, ErrorCode::NONE, 42, -1, -1, {}, std::nullopt}}}};
   r.throttle_time_ms = 3;
   // v3 response: no LogStartOffset yet (v5).
   expect_golden(r, 3, false,
@@ -168,13 +168,30 @@ TEST(Golden, ProduceV7) {
                     .i32(2).i32(0).bytes(kRecords).i32(3).i32(-1)
                     .done());
   ProduceResponse r;
-  r.responses = {{"t", {{2, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, 1700000000000, 12}}}};
+  r.responses = {{"t", {{2, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, 1700000000000, 12, {}, std::nullopt}}}};
   expect_golden(r, 7, false,
                 Bld()
                     .i32(1).str("t")
                     .i32(1).i32(2).i16(6).i64(-1).i64(1700000000000).i64(12)
                     .i32(0)
                     .done());
+}
+
+TEST(Golden, ProduceV8Response) {
+  // v8 (KIP-467) adds RecordErrors[BatchIndex, BatchIndexErrorMessage (nullable)] and
+  // ErrorMessage (nullable) after LogStartOffset; v7 must not carry them.
+  ProduceResponse r;
+  r.responses = {{"t", {{0, ErrorCode::INVALID_RECORD, -1, -1, 0, {{0, "no key"}, {2, std::nullopt}}, "bad"}}}};
+  expect_golden(r, 8, false,
+                Bld()
+                    .i32(1).str("t")
+                    .i32(1).i32(0).i16(87).i64(-1).i64(-1).i64(0)
+                    .i32(2).i32(0).str("no key").i32(2).i16(-1)
+                    .str("bad")
+                    .i32(0)
+                    .done());
+  EXPECT_EQ(hex(testing::encode_body(r, 7, false)),
+            hex(Bld().i32(1).str("t").i32(1).i32(0).i16(87).i64(-1).i64(-1).i64(0).i32(0).done()));
 }
 
 TEST(Golden, FetchV4) {

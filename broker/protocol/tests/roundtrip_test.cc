@@ -63,7 +63,7 @@ TEST(RoundTrip, EveryRequestAndResponseAtEveryVersion) {
       ++versions;
     }
   });
-  // Served: Produce 3-7, Fetch 4-11, ListOffsets 1-3, Metadata 0-6, DeleteRecords 0-1,
+  // Served: Produce 3-8, Fetch 4-11, ListOffsets 1-3, Metadata 0-6, DeleteRecords 0-1,
   // ApiVersions 0-3, CreateTopics 2-4, DeleteTopics 1-3, CreatePartitions 0-1, DescribeCluster 0
   // (38); OffsetCommit 2-7, OffsetFetch 1-7, FindCoordinator 0-2, JoinGroup 2-5,
   // Heartbeat/LeaveGroup/SyncGroup 1-3, DescribeGroups 2-4, ListGroups 1-4, DescribeConfigs 1-2,

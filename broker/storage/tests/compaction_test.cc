@@ -440,7 +440,14 @@ TEST(Compaction, NullKeyDetection) {
     auto more = encode_batch(s);
     blob.insert(blob.end(), more.begin(), more.end());
     EXPECT_TRUE(has_null_key(blob.data(), blob.size())) << "codec " << codec;
+    // Kafka's RecordError.batchIndex of each keyless record: its index among the blob's records.
+    EXPECT_EQ(null_key_records(blob.data(), blob.size()), (std::vector<int32_t>{4})) << "codec " << codec;
   }
+  BatchSpec two = simple_spec(4);
+  two.records[0].key.reset();
+  two.records[3].key.reset();
+  const auto two_blob = encode_batch(two);
+  EXPECT_EQ(null_key_records(two_blob.data(), two_blob.size()), (std::vector<int32_t>{0, 3}));
 }
 
 TEST(Compaction, ControlBatchesAndAProducersLastBatchSurvive) {
