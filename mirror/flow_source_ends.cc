@@ -75,23 +75,35 @@ void Flow::source_ends_loop() {
     std::chrono::milliseconds interval = paused_ ? 1000ms : 50ms;
     try {
       if (!probe) {
-        auto props = cluster_properties(source_, "ferry-mirror-ends");
-        props["group.id"] = data_group_id() + ".ends";  // never joined: ListOffsets only
-        props["enable.auto.commit"] = "false";
-        rd_kafka_conf_t* conf = client::make_conf(props);
+        // A producer-type handle: ListOffsets needs no group, and librdkafka 2.0.2 serves the
+        // error callback of a consumer with a group.id from the consumer queue, not rd_kafka_poll.
+        rd_kafka_conf_t* conf = client::make_conf(cluster_properties(source_, "ferry-mirror-ends"));
         rd_kafka_conf_set_opaque(conf, this);
         rd_kafka_conf_set_error_cb(conf, &Flow::source_error_cb);
-        probe = client::make_handle(RD_KAFKA_CONSUMER, conf);
+        probe = client::make_handle(RD_KAFKA_PRODUCER, conf);
       }
       rd_kafka_poll(probe.get(), 0);  // serves source_error_cb
-      const auto [asked, missing] = read_source_ends(probe.get(), wall_clock_ms(), true, read_timeout);
+      auto [asked, missing] = read_source_ends(probe.get(), wall_clock_ms(), true, read_timeout);
+      if (asked == 0) {
+        // No partition held (a flow started paused, the reverse of a pair): whether the source
+        // answers at all still decides source_reachable. A Metadata round trip tells.
+        const rd_kafka_metadata_t* md = nullptr;
+        const auto err = rd_kafka_metadata(probe.get(), 0, nullptr, &md, static_cast<int>(read_timeout.count()));
+        if (md) rd_kafka_metadata_destroy(md);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw client::KafkaError(err, fmt::format("Metadata: {}", rd_kafka_err2str(err)));
+        asked = 1;  // answered
+      }
       rd_kafka_poll(probe.get(), 0);
       if (asked > 0 && missing == 0) {
         source_down_ms_ = 0;
         clear_condition("source");
+        clear_condition("source-ends");
       } else if (missing > 0) {
-        set_condition("source", fmt::format("cluster {}: {} of {} partition(s) gave no end offset", flow_.source,
-                                            missing, asked));
+        // The source answers, so it is not down; those partitions' views age, and say so.
+        source_down_ms_ = 0;
+        clear_condition("source");
+        set_condition("source-ends", fmt::format("cluster {}: {} of {} partition(s) gave no end offset",
+                                                 flow_.source, missing, asked));
       }
       const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       interval = std::max(interval, 2 * took);
