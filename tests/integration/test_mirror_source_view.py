@@ -32,6 +32,17 @@ def now_ms():
 
 
 class SourceViewTest(MirrorTestCase):
+    def flooded(self, seconds):
+        """East (orders, 3 partitions) being written at full speed for `seconds` already, west, a
+        slowed-down mirror east -> west holding its stable assignment, and the flood's (stop
+        event, thread)."""
+        east, west = self.start_broker(EAST_CONFIG), self.start_broker(WEST_CONFIG)
+        create_topics(east, "orders", partitions=3)
+        m = self.mirror(east, west)
+        stop, t = self.flood(east)
+        time.sleep(seconds)
+        return east, m, stop, t
+
     def mirror(self, east, west):
         m = self.start_mirror({"east": {"bootstrap.servers": east.bootstrap, "client": SLOW["east"]},
                                "west": {"bootstrap.servers": west.bootstrap, "client": SLOW["west"]}},
@@ -63,11 +74,7 @@ class SourceViewTest(MirrorTestCase):
         return stop, t
 
     def test_the_view_keeps_up_with_the_source_while_the_mirror_is_behind(self):
-        east, west = self.start_broker(EAST_CONFIG), self.start_broker(WEST_CONFIG)
-        create_topics(east, "orders", partitions=3)
-        m = self.mirror(east, west)
-        stop, t = self.flood(east)
-        time.sleep(2)
+        east, m, stop, t = self.flooded(2)
         c = consumer(east)
         self.addCleanup(c.close)
         behind, samples = 0, []
@@ -94,11 +101,7 @@ class SourceViewTest(MirrorTestCase):
               f"lag summed over samples {behind}")
 
     def test_a_pause_after_the_source_died_answers_with_the_last_view_and_its_time(self):
-        east, west = self.start_broker(EAST_CONFIG), self.start_broker(WEST_CONFIG)
-        create_topics(east, "orders", partitions=3)
-        m = self.mirror(east, west)
-        stop, t = self.flood(east)
-        time.sleep(2)
+        east, m, stop, t = self.flooded(2)
         east.kill()  # SIGKILL at full speed, no lull, and the pause at once
         killed_ms = now_ms()
         started = time.monotonic()
@@ -121,11 +124,7 @@ class SourceViewTest(MirrorTestCase):
         print(f"\npause after SIGKILL answered in {took * 1000:.0f} ms; view age at the kill (ms): {ages}")
 
     def test_a_pause_with_the_source_alive_reads_its_ends_afresh(self):
-        east, west = self.start_broker(EAST_CONFIG), self.start_broker(WEST_CONFIG)
-        create_topics(east, "orders", partitions=3)
-        m = self.mirror(east, west)
-        stop, t = self.flood(east)
-        time.sleep(1)
+        east, m, stop, t = self.flooded(1)
         stop.set()
         t.join(15)
         asked_ms = now_ms()
