@@ -211,14 +211,6 @@ Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
   return client::watermarks(rk_.get(), topic, partition, timeout_);
 }
 
-std::map<TopicPartitionKey, int64_t> Admin::end_offsets(const std::vector<TopicPartitionKey>& partitions,
-                                                        std::chrono::milliseconds timeout) {
-  std::map<TopicPartitionKey, int64_t> out;
-  for (const auto& [tp, po] : list_offsets(rk_.get(), partitions, kListOffsetsLatest, timeout))
-    if (po.err == RD_KAFKA_RESP_ERR_NO_ERROR) out[tp] = po.offset;
-  return out;
-}
-
 bool Admin::create_topic(const std::string& name, int32_t partitions, int replication_factor,
                          const std::map<std::string, std::string>& configs) {
   char errstr[256];

@@ -127,11 +127,6 @@ class Admin {
   std::vector<TopicInfo> topics();
   /// client::watermarks on this handle, bounded by the timeout.
   Watermarks watermarks(const std::string& topic, int32_t partition);
-  /// Log end offsets of many partitions in one ListOffsets per leader, bounded by `timeout`
-  /// (shorter than the instance's when a caller must stay responsive). Partitions whose offset
-  /// could not be read are left out. Throws KafkaError when the request as a whole failed.
-  std::map<TopicPartitionKey, int64_t> end_offsets(const std::vector<TopicPartitionKey>& partitions,
-                                                   std::chrono::milliseconds timeout);
   /// CreateTopics; TOPIC_ALREADY_EXISTS is not an error (returns false). Throws KafkaError.
   bool create_topic(const std::string& name, int32_t partitions, int replication_factor,
                     const std::map<std::string, std::string>& configs);

@@ -147,8 +147,7 @@ void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
 
 void Flow::make_data_clients() {
   // A pause closes only the consumer (it leaves the group); the other clients stay.
-  if (!syncs_producer_) {
-    producer_for(TargetLimits{});  // librdkafka's defaults: what most topics take
+  if (!syncs_producer_) {  // the target producers are made per batch limit, at assignment (producer_for)
     auto syncs_props = cluster_properties(source_, "ferry-mirror-offset-syncs");
     syncs_props["acks"] = "all";
     syncs_props["enable.idempotence"] = "true";
@@ -231,7 +230,6 @@ void Flow::data_loop() {
         wake_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !running_; });
         continue;
       }
-      refresh_source_ends();
       // Backpressure: while the target is slow or away, stop reading rather than buffer without
       // bound (the producer never drops a record: message.timeout.ms = 0).
       poll_producers(0);
@@ -266,7 +264,7 @@ void Flow::data_loop() {
       set_condition("data", fmt::format("data path: {}", e.what()));
       // A record read but not handed to the producer must be read again: start over from what
       // the target holds rather than leave a gap.
-      if (consumer_ && !producers_.empty()) reset_needed_ = true;
+      if (consumer_) reset_needed_ = true;
       std::unique_lock lk(wake_mu_);
       wake_.wait_for(lk, backoff, [&] { return !running_; });
       backoff = std::min(backoff * 2, std::chrono::seconds(30));
@@ -358,12 +356,9 @@ void Flow::replicate(rd_kafka_message_t* m) {
   if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       hi > st->source_end)
     st->source_end = hi;
-  {
-    // Stopped at a record the target refuses: what the consumer still had queued for the
-    // partition is read again from that record once it is accepted.
-    std::lock_guard lk(partitions_mu_);
-    if (!st->refused.empty()) return;
-  }
+  // Stopped at a record the target refuses: what the consumer still had queued for the partition
+  // is read again from that record once it is accepted.
+  if (!st->refused.empty()) return;
   if (m->offset < st->next_to_produce) {
     if (hi >= st->next_to_produce) return;  // already handed over (a re-fetch after a seek)
     // The partition now ends before what was already copied: the source topic was deleted and
@@ -416,15 +411,13 @@ void Flow::replicate(rd_kafka_message_t* m) {
 
   // A record the target cannot take in any batch stops this partition only, before anything
   // after it is sent: the target never holds a gap (issue 13, defect 2).
-  const int64_t batch_bytes = record_batch_bytes(m->key ? std::optional(m->key_len) : std::nullopt,
-                                                 m->payload ? std::optional(m->len) : std::nullopt, out);
+  const int64_t batch_bytes = record_batch_bytes(*m, out);
   if (batch_bytes > st->limits.batch_limit()) {
     rd_kafka_headers_destroy(out);
     refuse_partition(*st, m->offset, batch_bytes, false,
                      fmt::format("a {}-byte record batch exceeds {} {} of {} (the broker answers {})", batch_bytes,
                                  st->limits.limiting_key(), st->limits.batch_limit(), st->remote_topic,
-                                 st->limits.limiting_key() == std::string_view("segment.bytes") ? "RECORD_LIST_TOO_LARGE"
-                                                                                                 : "MESSAGE_TOO_LARGE"));
+                                 st->limits.refusal_error()));
     return;
   }
   rd_kafka_timestamp_type_t tstype;
@@ -509,8 +502,7 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
     if (st->refused.empty() || f->upstream_offset < st->refused_at) {
       rd_kafka_headers_t* hdrs = nullptr;
       rd_kafka_message_headers(m, &hdrs);
-      const int64_t bytes = record_batch_bytes(m->key ? std::optional(m->key_len) : std::nullopt,
-                                               m->payload ? std::optional(m->len) : std::nullopt, hdrs);
+      const int64_t bytes = record_batch_bytes(*m, hdrs);
       lk.unlock();
       refuse_partition(*st, f->upstream_offset, bytes, true,
                        fmt::format("{} refused it: {} ({})", flow_.target, rd_kafka_err2str(m->err), rd_kafka_err2name(m->err)));

@@ -203,12 +203,7 @@ class Flow {
   std::atomic<bool> paused_{false};
   std::atomic<bool> drained_{false};
   bool leaving_for_pause_ = false;  // data thread: on_revoke keeps the partition states
-  std::chrono::steady_clock::time_point next_watermark_refresh_{};   // data thread, while running
   std::chrono::steady_clock::time_point syncs_wait_since_{};         // data thread, pausing
-  // Copies librdkafka's cached high watermark (from the newest fetch response) of every owned
-  // partition into its source_end, every 200 ms, never lowering it: a partition whose records
-  // wait in the local queue behind others still shows the source's true end.
-  void refresh_source_ends();
   // The ends thread (issue 13, defect 3): ListOffsets latest of every partition in partitions_
   // from the source itself, one request per leader, every 50 ms while running (never more often
   // than twice the last read's duration) and every second while paused, so the view ferry-dr
@@ -217,11 +212,12 @@ class Flow {
   // the partition's source_end_ms with the time the request was sent. Sets and clears the flow's
   // "source" condition. docs/mirror.md, "Control API".
   void source_ends_loop();
-  // One such read on `rk` within `timeout`, stamping `sent_ms`; `only_raise` keeps a higher
-  // value from a fetch response. Returns (partitions asked, partitions without an answer);
-  // throws client::KafkaError when the request failed as a whole.
-  std::pair<size_t, size_t> read_source_ends(rd_kafka_t* rk, int64_t sent_ms, bool only_raise,
-                                             std::chrono::milliseconds timeout);
+  // One such read of `keys` (empty: every partition in partitions_) on `rk` within `timeout`,
+  // stamping `sent_ms` on the partitions in partitions_; `only_raise` keeps a higher value from a
+  // fetch response. Returns (partitions asked, partitions without an answer); throws
+  // client::KafkaError when the request failed as a whole.
+  std::pair<size_t, size_t> read_source_ends(rd_kafka_t* rk, std::vector<client::TopicPartitionKey> keys,
+                                             int64_t sent_ms, bool only_raise, std::chrono::milliseconds timeout);
   // The source is known to be unreachable now: every broker connection of the ends thread's
   // client is down (librdkafka's ALL_BROKERS_DOWN, within milliseconds of a SIGKILLed region on
   // loopback), or the flow's "source" condition is set. A pause then answers at once.

@@ -311,34 +311,20 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     // then answers with the last view instead of waiting out the bound (issue 13, defect 7).
     make_control_clients();
     const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, kSourceEndsTimeout);
-    std::map<client::TopicPartitionKey, client::PartitionOffset> ends;
-    int64_t sent_ms = 0;
+    size_t missing = 0;
     for (;;) {
-      sent_ms = wall_clock_ms();
       try {
-        ends = client::list_offsets(ctl_source_->handle(), keys, client::kListOffsetsLatest, std::chrono::milliseconds(200));
+        missing = read_source_ends(ctl_source_->handle(), keys, wall_clock_ms(), false, std::chrono::milliseconds(200)).second;
         break;
       } catch (const client::KafkaError& e) {
         if (e.err() != RD_KAFKA_RESP_ERR__TIMED_OUT || source_known_down() || std::chrono::steady_clock::now() >= deadline)
           throw;
       }
     }
-    size_t answered = 0;
-    {
-      std::lock_guard lk(partitions_mu_);
-      for (const auto& [key, po] : ends) {
-        if (po.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-        ++answered;
-        if (auto it = partitions_.find(key); it != partitions_.end()) {
-          it->second->source_end = po.offset;
-          it->second->source_end_ms = sent_ms;
-        }
-      }
-    }
-    reachable = answered == keys.size();
+    reachable = missing == 0;
     if (!reachable)
-      spdlog::warn("flow {}: paused, but {} of {} source partition(s) gave no end offset", flow_.name(),
-                   keys.size() - answered, keys.size());
+      spdlog::warn("flow {}: paused, but {} of {} source partition(s) gave no end offset", flow_.name(), missing,
+                   keys.size());
     // The source answers, so the partitions without a state can be rebuilt. A pause that landed
     // between a revoke and the next assignment (a topic added to the flow, another process
     // joining) finds some: after the drain, what the target holds is exactly their position. A

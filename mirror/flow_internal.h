@@ -53,9 +53,9 @@ inline constexpr std::chrono::milliseconds kSourceEndsTimeout{2000};
 inline constexpr std::chrono::seconds kRefusedRecheck{10};
 inline constexpr std::chrono::seconds kRefusedRetry{30};
 
-/// single_record_batch_bytes (target_limits.h) of a record with librdkafka headers `headers`
-/// (may be null): the size of the one-record batch the target would have to accept.
-int64_t record_batch_bytes(std::optional<size_t> key, std::optional<size_t> value, const rd_kafka_headers_t* headers);
+/// single_record_batch_bytes (target_limits.h) of message `m`'s key and value with librdkafka
+/// headers `headers` (may be null): the size of the one-record batch the target would have to accept.
+int64_t record_batch_bytes(const rd_kafka_message_t& m, const rd_kafka_headers_t* headers);
 
 /// A consumer used with assign() only, never joining its group: reads ranges of a partition.
 inline client::Handle make_probe(const ClusterConfig& c, const std::string& group) {
@@ -97,6 +97,8 @@ struct Flow::PartitionState {
   rd_kafka_t* producer = nullptr;
   /// What the remote topic accepts in one record batch, read at assignment (unbounded: unknown).
   TargetLimits limits;
+  /// The refusal fields below are written by the data thread only, under partitions_mu_ (for
+  /// /status); the data thread reads them without it.
   /// Non-empty while the target refuses a record of this partition for good (issue 13, defect 2):
   /// why, naming the partition. Replication of this partition stops at `refused_at` (the refused
   /// source offset) while every other partition goes on; rechecked every kRefusedRecheck.

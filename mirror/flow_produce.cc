@@ -12,7 +12,7 @@
 
 namespace ferry::mirror {
 
-int64_t record_batch_bytes(std::optional<size_t> key, std::optional<size_t> value, const rd_kafka_headers_t* headers) {
+int64_t record_batch_bytes(const rd_kafka_message_t& m, const rd_kafka_headers_t* headers) {
   std::vector<HeaderSize> sizes;
   if (headers) {
     const char* name = nullptr;
@@ -21,7 +21,8 @@ int64_t record_batch_bytes(std::optional<size_t> key, std::optional<size_t> valu
     for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
       sizes.push_back({std::char_traits<char>::length(name), v ? std::optional(n) : std::nullopt});
   }
-  return single_record_batch_bytes(key, value, sizes);
+  return single_record_batch_bytes(m.key ? std::optional(m.key_len) : std::nullopt,
+                                   m.payload ? std::optional(m.len) : std::nullopt, sizes);
 }
 
 rd_kafka_t* Flow::producer_for(const TargetLimits& limits) {

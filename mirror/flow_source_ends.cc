@@ -13,23 +13,9 @@
 
 namespace ferry::mirror {
 
-void Flow::refresh_source_ends() {
-  const auto now = std::chrono::steady_clock::now();
-  if (!consumer_ || now < next_watermark_refresh_) return;
-  next_watermark_refresh_ = now + std::chrono::milliseconds(200);
-  std::lock_guard lk(partitions_mu_);
-  for (auto& [key, st] : partitions_) {
-    int64_t lo = 0, hi = -1;
-    if (rd_kafka_get_watermark_offsets(consumer_.get(), key.first.c_str(), key.second, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        hi > st->source_end)
-      st->source_end = hi;
-  }
-}
-
-std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, int64_t sent_ms, bool only_raise,
-                                                 std::chrono::milliseconds timeout) {
-  std::vector<client::TopicPartitionKey> keys;
-  {
+std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, std::vector<client::TopicPartitionKey> keys,
+                                                 int64_t sent_ms, bool only_raise, std::chrono::milliseconds timeout) {
+  if (keys.empty()) {
     std::lock_guard lk(partitions_mu_);
     for (const auto& [key, _] : partitions_) keys.push_back(key);
   }
@@ -83,7 +69,7 @@ void Flow::source_ends_loop() {
         probe = client::make_handle(RD_KAFKA_PRODUCER, conf);
       }
       rd_kafka_poll(probe.get(), 0);  // serves source_error_cb
-      auto [asked, missing] = read_source_ends(probe.get(), wall_clock_ms(), true, read_timeout);
+      auto [asked, missing] = read_source_ends(probe.get(), {}, wall_clock_ms(), true, read_timeout);
       if (asked == 0) {
         // No partition held (a flow started paused, the reverse of a pair): whether the source
         // answers at all still decides source_reachable. A Metadata round trip tells.

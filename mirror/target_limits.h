@@ -43,6 +43,11 @@ struct TargetLimits {
   int64_t batch_limit() const { return segment_bytes < max_message_bytes ? segment_bytes : max_message_bytes; }
   /// Which of the two keys sets batch_limit(), for messages.
   const char* limiting_key() const { return segment_bytes < max_message_bytes ? "segment.bytes" : "max.message.bytes"; }
+  /// The error Kafka answers a batch over batch_limit() with: RECORD_LIST_TOO_LARGE for
+  /// segment.bytes (UnifiedLog.append), MESSAGE_TOO_LARGE for max.message.bytes (LogValidator).
+  const char* refusal_error() const {
+    return segment_bytes < max_message_bytes ? "RECORD_LIST_TOO_LARGE" : "MESSAGE_TOO_LARGE";
+  }
   bool operator==(const TargetLimits&) const = default;
 };
 
