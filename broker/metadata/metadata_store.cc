@@ -34,6 +34,32 @@ std::string random_kafka_uuid() {
   return out;  // 128 bits → 22 characters
 }
 
+std::optional<std::array<uint8_t, 16>> parse_kafka_uuid(std::string_view text) {
+  if (text.size() != 22) return std::nullopt;
+  std::array<uint8_t, 16> out{};
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (char c : text) {
+    uint32_t v;
+    if (c >= 'A' && c <= 'Z') v = static_cast<uint32_t>(c - 'A');
+    else if (c >= 'a' && c <= 'z') v = static_cast<uint32_t>(c - 'a' + 26);
+    else if (c >= '0' && c <= '9') v = static_cast<uint32_t>(c - '0' + 52);
+    else if (c == '-') v = 62;
+    else if (c == '_') v = 63;
+    else return std::nullopt;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      out[n++] = static_cast<uint8_t>(acc >> (bits - 8));
+      bits -= 8;
+    }
+    acc &= (1u << bits) - 1;
+  }
+  if (n != out.size() || (acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // 2 spare bits must be 0
+  return out;
+}
+
 FileMetadataStore::FileMetadataStore(std::filesystem::path file) : file_(std::move(file)) {
   if (!std::filesystem::exists(file_)) return;
   toml::table root;

@@ -3,12 +3,15 @@
 // here and the etcd-backed store of multi-node clusters are interchangeable.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::broker {
@@ -73,5 +76,10 @@ class FileMetadataStore final : public MetadataStore {
 
 /// A random UUID rendered as Kafka renders ids: 22 characters of URL-safe base64, no padding.
 std::string random_kafka_uuid();
+
+/// The 16 bytes of a UUID rendered as random_kafka_uuid() renders it (22 characters of URL-safe
+/// base64, RFC 4648 §5, no padding), most significant first as Kafka's Uuid goes on the wire.
+/// nullopt for anything else, including the empty id of a topic created before ids existed.
+std::optional<std::array<uint8_t, 16>> parse_kafka_uuid(std::string_view text);
 
 }  // namespace ferry::broker

@@ -53,8 +53,11 @@ class Handlers {
   /// name/version (INVALID_REQUEST when malformed). The unsupported-version case is answered by the
   /// dispatcher with the v0 body.
   boost::asio::awaitable<protocol::ApiVersionsResponse> handle(protocol::ApiVersionsRequest& req, RequestContext& ctx);
-  /// Metadata 0–6: this broker, the cluster id, controller (this node) and the requested topics,
+  /// Metadata 0–12: this broker, the cluster id, controller (this node) and the requested topics,
   /// auto-creating unknown ones when auto.create.topics.enable and (v4+) the client allows it.
+  /// v7+ leader epoch 0 (one leader for good); v8+ authorized operations when asked (KIP-430);
+  /// v10+ topic ids; v12 topics asked by id alone (UNKNOWN_TOPIC_ID when unknown or not
+  /// describable). A null name or an id below v12 is INVALID_REQUEST, as Kafka answers.
   boost::asio::awaitable<protocol::MetadataResponse> handle(protocol::MetadataRequest& req, RequestContext& ctx);
   /// Produce 3–7 with acks 0, 1, -1: validates every batch, appends, and for acks=-1 (with
   /// log.flush.acks.all) waits for the group-commit fsync, up to timeout_ms. In the standby role

@@ -41,6 +41,31 @@ std::optional<std::string> rack(const BrokerServices& s) {
   return r;
 }
 
+// KIP-430's cluster bitfield, as Kafka's KafkaApis computes it for DescribeCluster and Metadata
+// v8-v10: 0 without Describe on the cluster; else a bit (1 << AclOperation code) per operation
+// Kafka supports on the cluster resource (AclEntry.supportedOperations(CLUSTER)) that the
+// principal may perform.
+int32_t cluster_operations(const security::Authorizer& a, const security::RequestIdentity& who) {
+  const security::Resource cluster{ResourceType::Cluster, security::kClusterResourceName};
+  int32_t bits = 0;
+  if (!a.authorize(who, Operation::Describe, cluster)) return 0;
+  for (auto op : {Operation::Create, Operation::Alter, Operation::Describe, Operation::ClusterAction,
+                  Operation::DescribeConfigs, Operation::AlterConfigs, Operation::IdempotentWrite})
+    if (a.authorize(who, op, cluster)) bits |= 1 << static_cast<int>(op);
+  return bits;
+}
+
+// KIP-430's topic bitfield for a topic the principal may describe: a bit per operation Kafka
+// supports on a topic (AclEntry.supportedOperations(TOPIC)) that the principal may perform.
+int32_t topic_operations(const security::Authorizer& a, const security::RequestIdentity& who,
+                         const std::string& topic) {
+  int32_t bits = 0;
+  for (auto op : {Operation::Read, Operation::Write, Operation::Create, Operation::Describe, Operation::Delete,
+                  Operation::Alter, Operation::DescribeConfigs, Operation::AlterConfigs})
+    if (a.authorize(who, op, {ResourceType::Topic, topic})) bits |= 1 << static_cast<int>(op);
+  return bits;
+}
+
 }  // namespace
 
 std::pair<std::string, int32_t> advertised_address(const BrokerServices& s, const RequestContext& ctx) {
@@ -78,21 +103,35 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
   resp.cluster_id = s_.cluster_id;
   resp.controller_id = s_.config.node_id;
+  // KIP-430 as Kafka's KafkaApis.handleTopicMetadataRequest: cluster operations (v8-v10) and each
+  // described topic's operations (v8+) only when asked; topics refused for Describe keep INT32_MIN.
+  if (version >= 8 && version <= 10 && req.include_cluster_authorized_operations)
+    resp.cluster_authorized_operations = cluster_operations(s_.authorizer, ctx.identity);
+  const bool topic_ops = version >= 8 && req.include_topic_authorized_operations;
 
   auto describe = [&](const TopicMetadata& t) {
     MetadataResponse::MetadataResponseTopic out;
     out.name = t.name;
+    if (auto id = parse_kafka_uuid(t.topic_id)) out.topic_id.bytes = *id;
     out.is_internal = is_internal_topic(t.name);
     for (int32_t i = 0; i < t.partitions; ++i) {
       MetadataResponse::MetadataResponsePartition p;
       p.partition_index = i;
       p.leader_id = s_.config.node_id;
-      p.leader_epoch = 0;
+      p.leader_epoch = 0;  // one broker leads every partition for good: the epoch never moves
       p.replica_nodes = {s_.config.node_id};
       p.isr_nodes = {s_.config.node_id};
       out.partitions.push_back(std::move(p));
     }
+    if (topic_ops) out.topic_authorized_operations = topic_operations(s_.authorizer, ctx.identity, t.name);
     return out;
+  };
+  auto failed = [&](std::optional<std::string> name, const Uuid& id, ErrorCode code) {
+    MetadataResponse::MetadataResponseTopic out;
+    out.name = std::move(name);
+    out.topic_id = id;
+    out.error_code = code;
+    resp.topics.push_back(std::move(out));
   };
 
   // v0: an empty list means every topic; v1+: null means every topic and empty means none.
@@ -104,38 +143,47 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   }
   const bool may_create = s_.config.values.get_bool("auto.create.topics.enable") &&
                           (version < 4 || req.allow_auto_topic_creation);
+  const Uuid zero_id{};
   for (const auto& rt : *req.topics) {
-    if (!allowed(ctx, Operation::Describe, ResourceType::Topic, rt.name)) {
-      MetadataResponse::MetadataResponseTopic denied;
-      denied.name = rt.name;
-      denied.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
-      resp.topics.push_back(std::move(denied));
+    // Kafka answers INVALID_REQUEST for a null name or a topic id below v12 (names only there).
+    if ((!rt.name || rt.topic_id != zero_id) && version < 12) {
+      failed(rt.name, rt.topic_id, ErrorCode::INVALID_REQUEST);
       continue;
     }
-    auto t = s_.replicas.topic(rt.name);
-    if (!t && may_create) {
-      if (!topic_name_problem(rt.name).empty()) {
-        MetadataResponse::MetadataResponseTopic invalid;
-        invalid.name = rt.name;
-        invalid.error_code = ErrorCode::INVALID_TOPIC_EXCEPTION;
-        resp.topics.push_back(std::move(invalid));
+    std::optional<TopicMetadata> t;
+    if (!rt.name) {  // v12: by id alone; never auto-created
+      for (const auto& known : s_.replicas.topics())
+        if (auto id = parse_kafka_uuid(known.topic_id); id && *id == rt.topic_id.bytes) t = known;
+      if (!t || !allowed(ctx, Operation::Describe, ResourceType::Topic, t->name)) {
+        // Unknown and undescribable ids look alike, so an id does not reveal a topic's existence.
+        failed(std::nullopt, rt.topic_id, ErrorCode::UNKNOWN_TOPIC_ID);
         continue;
       }
-      auto r = s_.replicas.create_topic(rt.name, -1, -1, {}, false);
-      if (!r.ok() && r.code != ErrorCode::TOPIC_ALREADY_EXISTS)
-        spdlog::warn("auto-creating topic {} failed: {}", rt.name, r.message);
-      else if (r.ok())
-        spdlog::info("auto-created topic {} for a Metadata request from {}", rt.name, ctx.identity.client_host);
-      t = s_.replicas.topic(rt.name);
-    }
-    if (t) {
       resp.topics.push_back(describe(*t));
-    } else {
-      MetadataResponse::MetadataResponseTopic unknown;
-      unknown.name = rt.name;
-      unknown.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-      resp.topics.push_back(std::move(unknown));
+      continue;
     }
+    const std::string& name = *rt.name;
+    if (!allowed(ctx, Operation::Describe, ResourceType::Topic, name)) {
+      failed(name, zero_id, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      continue;
+    }
+    t = s_.replicas.topic(name);
+    if (!t && may_create) {
+      if (!topic_name_problem(name).empty()) {
+        failed(name, zero_id, ErrorCode::INVALID_TOPIC_EXCEPTION);
+        continue;
+      }
+      auto r = s_.replicas.create_topic(name, -1, -1, {}, false);
+      if (!r.ok() && r.code != ErrorCode::TOPIC_ALREADY_EXISTS)
+        spdlog::warn("auto-creating topic {} failed: {}", name, r.message);
+      else if (r.ok())
+        spdlog::info("auto-created topic {} for a Metadata request from {}", name, ctx.identity.client_host);
+      t = s_.replicas.topic(name);
+    }
+    if (t)
+      resp.topics.push_back(describe(*t));
+    else
+      failed(name, zero_id, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
   }
   co_return resp;
 }
@@ -172,18 +220,8 @@ asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest
   resp.cluster_id = s_.cluster_id;
   resp.controller_id = s_.config.node_id;
   resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
-  // KIP-430, as Kafka's KafkaApis (DescribeCluster; Metadata v8-10 alike): INT32_MIN unless asked; 0 without
-  // Describe on the cluster; else a bit per operation Kafka supports on the cluster resource
-  // (AclEntry.supportedOperations(CLUSTER)) that the principal may perform.
-  if (req.include_cluster_authorized_operations) {
-    const security::Resource cluster{ResourceType::Cluster, security::kClusterResourceName};
-    int32_t bits = 0;
-    if (s_.authorizer.authorize(ctx.identity, Operation::Describe, cluster))
-      for (auto op : {Operation::Create, Operation::Alter, Operation::Describe, Operation::ClusterAction,
-                      Operation::DescribeConfigs, Operation::AlterConfigs, Operation::IdempotentWrite})
-        if (s_.authorizer.authorize(ctx.identity, op, cluster)) bits |= 1 << static_cast<int>(op);
-    resp.cluster_authorized_operations = bits;
-  }
+  if (req.include_cluster_authorized_operations)
+    resp.cluster_authorized_operations = cluster_operations(s_.authorizer, ctx.identity);
   co_return resp;
 }
 

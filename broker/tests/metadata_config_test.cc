@@ -114,3 +114,20 @@ TEST(MetadataStore, UuidsAreDistinctAndUrlSafe) {
   }
   EXPECT_EQ(seen.size(), 1000u);
 }
+
+TEST(MetadataStore, TopicIdTextParsesToTheBytesKafkaSendsAndNothingElseParses) {
+  // RFC 4648 §5 of bytes 0..15, as Kafka's Uuid.toString prints it.
+  auto b = parse_kafka_uuid("AAECAwQFBgcICQoLDA0ODw");
+  ASSERT_TRUE(b);
+  for (size_t i = 0; i < 16; ++i) EXPECT_EQ((*b)[i], i);
+  for (int i = 0; i < 100; ++i) {
+    auto u = random_kafka_uuid();
+    auto parsed = parse_kafka_uuid(u);
+    ASSERT_TRUE(parsed) << u;
+    EXPECT_EQ((*parsed)[6] >> 4, 4) << u;  // version 4 survives the round trip
+  }
+  EXPECT_FALSE(parse_kafka_uuid(""));                        // a topic from before ids
+  EXPECT_FALSE(parse_kafka_uuid("AAECAwQFBgcICQoLDA0OD"));   // 21 characters
+  EXPECT_FALSE(parse_kafka_uuid("AAECAwQFBgcICQoLDA0OD+"));  // standard, not URL-safe, alphabet
+  EXPECT_FALSE(parse_kafka_uuid("AAECAwQFBgcICQoLDA0ODx"));  // spare low bits set: not 128 bits
+}

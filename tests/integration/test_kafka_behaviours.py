@@ -7,7 +7,8 @@ librdkafka (confluent-kafka) or, where confluent-kafka 1.7 has no API, raw frame
 - a compacted topic refuses a batch holding keyless records the way Kafka's LogValidator does:
   INVALID_RECORD for the whole batch, and at Produce v8+ one record error per keyless record plus
   processRecordErrors' message (KIP-467);
-- DescribeCluster answers cluster_authorized_operations (KIP-430) when asked, INT32_MIN when not.
+- DescribeCluster and Metadata v8+ answer authorized operations (KIP-430) when asked, INT32_MIN
+  when not; Metadata v10+ carries topic ids (KIP-516) and v12 looks a topic up by its id alone.
 """
 
 import unittest
@@ -226,6 +227,60 @@ CLUSTER_OPERATIONS = {"CREATE": 5, "ALTER": 7, "DESCRIBE": 8, "CLUSTER_ACTION": 
                       "ALTER_CONFIGS": 11, "IDEMPOTENT_WRITE": 12}
 
 
+TOPIC_OPERATIONS = {"READ": 3, "WRITE": 4, "CREATE": 5, "DELETE": 6, "ALTER": 7, "DESCRIBE": 8,
+                    "DESCRIBE_CONFIGS": 10, "ALTER_CONFIGS": 11}
+ZERO_ID = bytes(16)
+ERR_INVALID_REQUEST = 42
+ERR_UNKNOWN_TOPIC_ID = 100
+
+
+def metadata_flexible(conn, version, topics, include_cluster=False, include_topic=False):
+    """Metadata v9-v12 (flexible). `topics`: None for all, else (name or None, 16-byte id) pairs.
+    Returns (cluster_authorized_operations or None above v10, [topic dicts])."""
+    body = b""
+    if topics is None:
+        body += kw.uvarint(0)
+    else:
+        body += kw.uvarint(len(topics) + 1)
+        for name, topic_id in topics:
+            if version >= 10:
+                body += topic_id
+            body += (kw.uvarint(0) if name is None else kw.compact_string(name)) + b"\x00"
+    body += kw.i8(0)  # allow_auto_topic_creation
+    if version <= 10:
+        body += kw.i8(1 if include_cluster else 0)
+    body += kw.i8(1 if include_topic else 0) + b"\x00"
+    r = kw.Reader(conn.request(3, version, body, flexible=True))
+    uvarint_at(r)  # response header tagged fields
+    r.i32()  # throttle_time_ms
+    for _ in range(uvarint_at(r) - 1):  # brokers
+        r.i32()
+        compact_string_at(r)
+        r.i32()
+        compact_string_at(r)
+        uvarint_at(r)
+    compact_string_at(r)  # cluster_id
+    r.i32()  # controller_id
+    out = []
+    for _ in range(uvarint_at(r) - 1):
+        t = {"error": r.i16(), "name": compact_string_at(r)}
+        t["id"] = r._take(16) if version >= 10 else None
+        t["internal"] = r.i8()
+        t["partitions"] = []
+        for _ in range(uvarint_at(r) - 1):
+            _err, index, leader, epoch = r.i16(), r.i32(), r.i32(), r.i32()
+            for _ in range(3):  # replicas, isr, offline
+                for _ in range(uvarint_at(r) - 1):
+                    r.i32()
+            uvarint_at(r)
+            t["partitions"].append((index, leader, epoch))
+        t["ops"] = r.i32()
+        uvarint_at(r)
+        out.append(t)
+    cluster_ops = r.i32() if version <= 10 else None
+    return cluster_ops, out
+
+
 class AuthorizedOperationsTest(BrokerTestCase):
     @classmethod
     def setUpClass(cls):
@@ -240,6 +295,49 @@ class AuthorizedOperationsTest(BrokerTestCase):
             self.assertEqual(code, 0)
             # No authorizer configured: every operation Kafka supports on the cluster is allowed.
             self.assertEqual(ops, sum(1 << bit for bit in CLUSTER_OPERATIONS.values()))
+
+    def test_metadata_v8_plus_reports_operations_only_when_asked(self):
+        create_topics(self.b, ["kb-ops"], partitions=2)
+        every_topic_op = sum(1 << bit for bit in TOPIC_OPERATIONS.values())
+        every_cluster_op = sum(1 << bit for bit in CLUSTER_OPERATIONS.values())
+        with kw.Connection("127.0.0.1", self.b.port) as c:
+            for version in (9, 10, 11, 12):
+                cluster_ops, topics = metadata_flexible(c, version, [("kb-ops", ZERO_ID)])
+                self.assertEqual(topics[0]["ops"], -2**31, f"v{version}: INT32_MIN when not asked")
+                self.assertIn(cluster_ops, (-2**31, None), f"v{version}")
+                cluster_ops, topics = metadata_flexible(c, version, [("kb-ops", ZERO_ID)],
+                                                        include_cluster=True, include_topic=True)
+                self.assertEqual(topics[0]["error"], 0)
+                # No authorizer configured: every operation Kafka supports on a topic is allowed.
+                self.assertEqual(topics[0]["ops"], every_topic_op, f"v{version}")
+                # The cluster's field exists in v8-v10 only (DescribeCluster carries it after).
+                self.assertEqual(cluster_ops, every_cluster_op if version <= 10 else None, f"v{version}")
+                # Leader epoch (v7+): one broker leads for good, epoch 0 on every partition.
+                self.assertEqual(topics[0]["partitions"], [(0, self.b.node_id, 0), (1, self.b.node_id, 0)])
+
+    def test_metadata_v10_ids_and_v12_lookup_by_id(self):
+        create_topics(self.b, ["kb-ids"], partitions=1)
+        with kw.Connection("127.0.0.1", self.b.port) as c:
+            _, topics = metadata_flexible(c, 10, [("kb-ids", ZERO_ID)])
+            topic_id = topics[0]["id"]
+            self.assertNotEqual(topic_id, ZERO_ID, "a topic has an id from v10")
+            _, all_topics = metadata_flexible(c, 12, None)
+            ids = {t["name"]: t["id"] for t in all_topics}
+            self.assertEqual(ids["kb-ids"], topic_id, "the same id every time")
+            self.assertEqual(len(set(ids.values())), len(ids), "ids are distinct")
+            # v12 by id alone: the topic, with its name.
+            _, topics = metadata_flexible(c, 12, [(None, topic_id)], include_topic=True)
+            self.assertEqual((topics[0]["error"], topics[0]["name"], topics[0]["id"]), (0, "kb-ids", topic_id))
+            self.assertEqual(len(topics[0]["partitions"]), 1)
+            # An id nobody has: UNKNOWN_TOPIC_ID, name null, the id echoed.
+            unknown = bytes(range(1, 17))
+            _, topics = metadata_flexible(c, 12, [(None, unknown)])
+            self.assertEqual((topics[0]["error"], topics[0]["name"], topics[0]["id"]),
+                             (ERR_UNKNOWN_TOPIC_ID, None, unknown))
+            # Below v12 a null name or an id is INVALID_REQUEST, as Kafka answers; others are served.
+            for version in (10, 11):
+                _, topics = metadata_flexible(c, version, [(None, topic_id), ("kb-ids", ZERO_ID)])
+                self.assertEqual([t["error"] for t in topics], [ERR_INVALID_REQUEST, 0], f"v{version}")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ TEST(Golden, MetadataV0EmptyMeansAllTopics) {
   expect_golden(all, 0, false, Bld().i32(0).done());
 
   MetadataRequest two;
-  two.topics = std::vector<MetadataRequest::MetadataRequestTopic>{{"a"}, {"bc"}};
+  two.topics = std::vector<MetadataRequest::MetadataRequestTopic>{{{}, "a"}, {{}, "bc"}};
   expect_golden(two, 0, false, Bld().i32(2).str("a").str("bc").done());
 }
 
@@ -107,7 +107,10 @@ MetadataResponse one_broker_one_topic() {
   p.leader_id = 1;
   p.replica_nodes = {1};
   p.isr_nodes = {1};
-  r.topics = {{ErrorCode::NONE, "t", false, {p}}};
+  MetadataResponse::MetadataResponseTopic t;
+  t.name = "t";
+  t.partitions = {p};
+  r.topics = {t};
   return r;
 }
 
@@ -131,6 +134,64 @@ TEST(Golden, MetadataResponseV0AndV1) {
                     .i32(1).i16(0).str("t").u8(0)
                     .i32(1).i16(0).i32(0).i32(1).i32(1).i32(1).i32(1).i32(1)
                     .done());
+}
+
+TEST(Golden, MetadataV8To12AuthorizedOperationsTopicIdsAndFlexibleForm) {
+  // v8 request: Topics, AllowAutoTopicCreation, IncludeClusterAuthorizedOperations (v8-10),
+  // IncludeTopicAuthorizedOperations.
+  MetadataRequest req;
+  req.topics = std::vector<MetadataRequest::MetadataRequestTopic>{{{}, "a"}};
+  req.include_cluster_authorized_operations = true;
+  req.include_topic_authorized_operations = true;
+  expect_golden(req, 8, false, Bld().i32(1).str("a").u8(1).u8(1).u8(1).done());
+  // v12 (flexible): each topic is TopicId then a nullable Name; no cluster flag after v10.
+  MetadataRequest by_id;
+  Uuid id;
+  for (uint8_t i = 0; i < 16; ++i) id.bytes[i] = i;
+  by_id.topics = std::vector<MetadataRequest::MetadataRequestTopic>{{id, std::nullopt}};
+  by_id.include_topic_authorized_operations = true;
+  Bld id_bytes;
+  for (uint8_t i = 0; i < 16; ++i) id_bytes.u8(i);
+  Bytes raw_id = id_bytes.done();
+  Bld expect;
+  expect.uv(2);
+  for (auto b : raw_id) expect.u8(b);
+  expect_golden(by_id, 12, true, expect.uv(0).notags().u8(1).u8(1).notags().done());
+
+  // v10 response: LeaderEpoch (v7+) per partition, TopicId after Name, TopicAuthorizedOperations
+  // after Partitions, ClusterAuthorizedOperations last; v11 drops the cluster field.
+  MetadataResponse r;
+  r.brokers = {{1, "h", 9092, std::nullopt}};
+  r.cluster_id = "c";
+  r.controller_id = 1;
+  MetadataResponse::MetadataResponsePartition p;
+  p.leader_id = 1;
+  p.leader_epoch = 0;
+  p.replica_nodes = {1};
+  p.isr_nodes = {1};
+  MetadataResponse::MetadataResponseTopic t;
+  t.name = "t";
+  t.topic_id = id;
+  t.partitions = {p};
+  t.topic_authorized_operations = 0x1f8;
+  r.topics = {t};
+  r.cluster_authorized_operations = 0x1fa0;
+  auto body = [&](bool cluster_ops) {
+    Bld b;
+    b.i32(0)                                                         // throttle_time_ms
+        .uv(2).i32(1).cstr("h").i32(9092).uv(0).notags()            // brokers
+        .cstr("c").i32(1)                                            // cluster_id, controller_id
+        .uv(2).i16(0).cstr("t");                                     // topics[0]: error, name
+    for (auto x : raw_id) b.u8(x);                                   // topic_id
+    b.u8(0)                                                          // is_internal
+        .uv(2).i16(0).i32(0).i32(1).i32(0).uv(2).i32(1).uv(2).i32(1).uv(1).notags()  // partition
+        .i32(0x1f8).notags();                                        // topic_authorized_operations
+    if (cluster_ops) b.i32(0x1fa0);
+    return b.notags().done();
+  };
+  expect_golden(r, 10, true, body(true));
+  r.cluster_authorized_operations = INT32_MIN;  // absent from v11 on, so it decodes to the default
+  expect_golden(r, 11, true, body(false));
 }
 
 const Bytes kRecords{0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 3};
