@@ -29,10 +29,10 @@ std::string trim(const std::string& s) {
 
 void set_or_throw(rd_kafka_conf_t* conf, const std::string& command, const std::string& where,
                   const std::string& key, const std::string& value) {
-  char errstr[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
-      RD_KAFKA_CONF_OK) {
-    throw UsageError(command, fmt::format("{}: {}", where, errstr));
+  try {
+    client::set_property(conf, key, value);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(command, fmt::format("{}: {}", where, e.what()));
   }
 }
 
@@ -77,7 +77,6 @@ Session::Session(const ParsedArgs& args) {
 }
 
 Session::~Session() {
-  if (rk_) rd_kafka_destroy(rk_);
   if (conf_) rd_kafka_conf_destroy(conf_);
 }
 
@@ -95,27 +94,21 @@ void Session::on_log(const rd_kafka_t* rk, int level, const char* fac, const cha
 }
 
 rd_kafka_t* Session::handle() {
-  if (rk_) return rk_;
-  char errstr[512];
-  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf_, errstr, sizeof errstr);
-  if (!rk_) throw OpError("_INVALID_ARG", fmt::format("cannot create client: {}", errstr));
-  conf_ = nullptr;  // owned by rk_ now
-  return rk_;
+  if (rk_) return rk_.get();
+  try {
+    rk_ = client::make_handle(RD_KAFKA_PRODUCER, std::exchange(conf_, nullptr));
+  } catch (const client::KafkaError& e) {
+    throw OpError(e.err(), e.what());
+  }
+  return rk_.get();
 }
 
 AdminOptionsPtr Session::admin_options(rd_kafka_admin_op_t op, int timeout_ms) {
-  if (timeout_ms < 0) timeout_ms = timeout_ms_;
-  AdminOptionsPtr o(rd_kafka_AdminOptions_new(handle(), op));
-  char errstr[256];
-  rd_kafka_AdminOptions_set_request_timeout(o.get(), timeout_ms, errstr, sizeof errstr);
-  if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS) {
-    rd_kafka_AdminOptions_set_operation_timeout(o.get(), timeout_ms, errstr, sizeof errstr);
-  }
-  return o;
+  return client::admin_options(handle(), op, std::chrono::milliseconds(timeout_ms < 0 ? timeout_ms_ : timeout_ms));
 }
 
 std::string Session::connection_note() {
-  if (rk_) rd_kafka_poll(rk_, 0);
+  if (rk_) rd_kafka_poll(rk_.get(), 0);
   return last_error_.empty() ? "" : fmt::format(" (last connection error: {})", last_error_);
 }
 
@@ -136,35 +129,28 @@ void Session::check(rd_kafka_resp_err_t err, const std::string& what) {
   throw OpError(err, msg);
 }
 
-EventPtr Session::run_admin(const std::function<void(rd_kafka_queue_t*)>& start,
-                           int timeout_ms) {
-  if (timeout_ms < 0) timeout_ms = timeout_ms_;
-  rd_kafka_t* rk = handle();
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk),
-                                                                   &rd_kafka_queue_destroy);
-  start(q.get());
-  // librdkafka enforces the request timeout itself; the grace period only guards against an
-  // event that never arrives, so the CLI cannot hang.
-  EventPtr ev(rd_kafka_queue_poll(q.get(), timeout_ms + 5000));
-  if (!ev) {
-    check(RD_KAFKA_RESP_ERR__TIMED_OUT, "no reply from the cluster");
-  }
-  rd_kafka_resp_err_t err = rd_kafka_event_error(ev.get());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* s = rd_kafka_event_error_string(ev.get());
-    std::string msg = s ? s : rd_kafka_err2str(err);
-    if (is_connectivity(err)) msg += connection_note();
-    throw OpError(err, msg);
-  }
-  return ev;
+void Session::rethrow(const client::KafkaError& e) {
+  std::string msg = e.what();
+  if (is_connectivity(e.err())) msg += connection_note();
+  throw OpError(e.err(), msg);
 }
 
-std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)>
-Session::metadata() {
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(handle(), 1, nullptr, &md, timeout_ms_);
-  check(err, "metadata request failed");
-  return {md, &rd_kafka_metadata_destroy};
+EventPtr Session::run_admin(const std::function<void(rd_kafka_queue_t*)>& start, int timeout_ms) {
+  try {
+    return client::await_admin_result(handle(), std::chrono::milliseconds(timeout_ms < 0 ? timeout_ms_ : timeout_ms),
+                                      "", start);
+  } catch (const client::KafkaError& e) {
+    rethrow(e);
+  }
+}
+
+client::MetadataPtr Session::metadata() {
+  try {
+    return client::metadata(handle(), true, nullptr, std::chrono::milliseconds(timeout_ms_));
+  } catch (const client::KafkaError& e) {
+    check(e.err(), "metadata request failed");  // the message ferry-admin always gave
+    throw;
+  }
 }
 
 std::pair<int64_t, int64_t> Session::watermarks(const std::string& topic, int32_t partition) {

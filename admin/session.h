@@ -13,6 +13,7 @@
 
 #include "admin/cli.h"
 #include "admin/output.h"
+#include "client/kafka.h"
 
 namespace ferry::admin {
 
@@ -32,17 +33,8 @@ class OpError : public std::runtime_error {
   std::string code_;
 };
 
-/// Frees a librdkafka event when it goes out of scope.
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-};
-using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
-
-/// Frees Admin API options when they go out of scope.
-struct AdminOptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
-};
-using AdminOptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter>;
+using client::AdminOptionsPtr;
+using client::EventPtr;
 
 /// Global settings of one invocation plus the lazily created librdkafka handle.
 ///
@@ -78,7 +70,7 @@ class Session {
   EventPtr run_admin(const std::function<void(rd_kafka_queue_t*)>& start, int timeout_ms = -1);
 
   /// Cluster metadata (brokers and every topic). Throws OpError on failure.
-  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> metadata();
+  client::MetadataPtr metadata();
 
   /// Low and high watermark of one partition (ListOffsets earliest/latest).
   std::pair<int64_t, int64_t> watermarks(const std::string& topic, int32_t partition);
@@ -89,6 +81,9 @@ class Session {
   /// Throws OpError for `err` unless it is NO_ERROR; attaches the last connection error to
   /// client-side timeouts and transport failures.
   void check(rd_kafka_resp_err_t err, const std::string& what);
+  /// The OpError for a failed client/ call: its code and message, with the last connection error
+  /// attached to client-side timeouts and transport failures.
+  [[noreturn]] void rethrow(const client::KafkaError& e);
 
   /// " (last connection error: ...)" when librdkafka reported one, else empty. Serves the
   /// client's main queue first: librdkafka delivers error callbacks only from rd_kafka_poll.
@@ -101,7 +96,7 @@ class Session {
   bool json_ = false;
   int timeout_ms_ = 30000;
   rd_kafka_conf_t* conf_ = nullptr;  // owned until handle() hands it to rd_kafka_new
-  rd_kafka_t* rk_ = nullptr;
+  client::Handle rk_;
   bool debug_ = false;  // --command-config set `debug`: pass librdkafka's log through
   std::string last_error_;
 };

@@ -17,11 +17,20 @@ void report_client_error(rd_kafka_t* rk, int err, const char* reason, void* /*op
 }
 
 KafkaHandle make_handle(rd_kafka_type_t type, KafkaConfig& conf, int destroy_flags) {
-  char errstr[512] = "";
-  rd_kafka_t* rk = rd_kafka_new(type, conf.raw(), errstr, sizeof errstr);
-  if (rk == nullptr) throw BenchError(fmt::format("cannot create librdkafka client: {}", errstr));
-  conf.release();  // rd_kafka_new owns the conf only once it succeeded
-  return KafkaHandle(rk, KafkaDestroy{destroy_flags});
+  try {
+    return client::make_handle(type, conf.release(), destroy_flags);
+  } catch (const client::KafkaError& e) {
+    throw BenchError(e.what());
+  }
+}
+
+// The bench's own admin client: client::Admin with the bench's client.id, bounded by `timeout`.
+client::Admin admin_client(const std::string& bootstrap, std::chrono::milliseconds timeout) {
+  try {
+    return client::Admin({{"bootstrap.servers", bootstrap}, {"client.id", "ferry-bench"}}, timeout);
+  } catch (const std::exception& e) {
+    throw BenchError(e.what());
+  }
 }
 
 }  // namespace
@@ -39,10 +48,10 @@ KafkaConfig::~KafkaConfig() {
 }
 
 KafkaConfig& KafkaConfig::set(const std::string& key, const std::string& value) {
-  char errstr[512] = "";
-  if (rd_kafka_conf_set(conf_, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
-      RD_KAFKA_CONF_OK) {
-    throw BenchError(fmt::format("librdkafka rejected {}={}: {}", key, value, errstr));
+  try {
+    client::set_property(conf_, key, value);
+  } catch (const std::invalid_argument& e) {
+    throw BenchError(e.what());
   }
   settings_.emplace_back(key, value);
   return *this;
@@ -70,83 +79,29 @@ TopicHandle open_topic(rd_kafka_t* rk, const std::string& name) {
 void require_metadata(const std::string& bootstrap, std::chrono::milliseconds timeout) {
   KafkaConfig conf(bootstrap);
   KafkaHandle rk = make_producer(conf);
-  const rd_kafka_metadata_t* md = nullptr;
-  if (rd_kafka_resp_err_t err =
-          rd_kafka_metadata(rk.get(), 0, nullptr, &md, static_cast<int>(timeout.count()));
-      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw BenchError(fmt::format("broker {} did not answer Metadata within {} ms: {}", bootstrap,
-                                 timeout.count(), rd_kafka_err2str(err)));
+  try {
+    client::metadata(rk.get(), false, nullptr, timeout);
+  } catch (const client::KafkaError& e) {
+    throw BenchError(fmt::format("broker {} did not answer Metadata within {} ms: {}", bootstrap, timeout.count(),
+                                 e.what()));
   }
-  rd_kafka_metadata_destroy(md);
 }
 
 void create_topics(const std::string& bootstrap, const std::vector<TopicSpec>& topics,
                    std::chrono::milliseconds timeout) {
-  KafkaConfig conf(bootstrap);
-  KafkaHandle admin = make_producer(conf);
-  char errstr[512] = "";
-
-  // The admin handle is never polled, so its error callback stays silent; a bare Metadata
-  // request turns "nothing listening" into a short, clear failure instead of a CreateTopics
-  // timeout.
-  const rd_kafka_metadata_t* md = nullptr;
-  if (rd_kafka_resp_err_t err = rd_kafka_metadata(admin.get(), 0, nullptr, &md, 5000);
-      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw BenchError(fmt::format("broker {} did not answer Metadata within 5 s: {}", bootstrap,
-                                 rd_kafka_err2str(err)));
-  }
-  rd_kafka_metadata_destroy(md);
-
-  std::vector<rd_kafka_NewTopic_t*> new_topics;
-  auto free_topics = [&new_topics] {
-    for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
-  };
-  for (const auto& spec : topics) {
-    rd_kafka_NewTopic_t* t =
-        rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, 1, errstr, sizeof errstr);
-    if (t == nullptr) {
-      free_topics();
-      throw BenchError(fmt::format("invalid topic {}: {}", spec.name, errstr));
-    }
-    new_topics.push_back(t);
-  }
-
-  rd_kafka_AdminOptions_t* options =
-      rd_kafka_AdminOptions_new(admin.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  const int timeout_ms = static_cast<int>(timeout.count());
-  rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof errstr);
-  rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, sizeof errstr);
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
-  rd_kafka_CreateTopics(admin.get(), new_topics.data(), new_topics.size(), options, queue);
-  // Margin over the request timeout so librdkafka reports its own timeout first.
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 5000);
-
+  // A bare Metadata request first turns "nothing listening" into a short, clear failure
+  // instead of a CreateTopics timeout.
+  require_metadata(bootstrap, std::chrono::seconds(5));
+  client::Admin admin = admin_client(bootstrap, timeout);
   std::string failure;
-  if (event == nullptr) {
-    failure = fmt::format("no CreateTopics result within {} ms", timeout_ms + 5000);
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    failure = fmt::format("CreateTopics failed: {}", rd_kafka_event_error_string(event));
-  } else {
-    size_t count = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-    for (size_t i = 0; i < count; ++i) {
-      if (rd_kafka_topic_result_error(results[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* detail = rd_kafka_topic_result_error_string(results[i]);
-        failure += fmt::format("{}CreateTopics {}: {} ({})", failure.empty() ? "" : "; ",
-                               rd_kafka_topic_result_name(results[i]),
-                               rd_kafka_err2name(rd_kafka_topic_result_error(results[i])),
-                               detail != nullptr ? detail : "no message");
-      }
-    }
-    if (failure.empty() && count != topics.size()) {
-      failure = fmt::format("CreateTopics answered for {} of {} topics", count, topics.size());
+  for (const auto& spec : topics) {
+    try {
+      if (!admin.create_topic(spec.name, spec.partitions, 1, {}))
+        failure += fmt::format("{}CreateTopics {}: TOPIC_ALREADY_EXISTS", failure.empty() ? "" : "; ", spec.name);
+    } catch (const client::KafkaError& e) {
+      failure += fmt::format("{}{} ({})", failure.empty() ? "" : "; ", e.what(), e.code());
     }
   }
-  if (event != nullptr) rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(options);
-  free_topics();
   if (!failure.empty()) throw BenchError(failure);
 }
 
@@ -155,11 +110,13 @@ void wait_for_leaders(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int partitions,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last;
   while (true) {
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      last = fmt::format("Metadata request failed: {}", rd_kafka_err2str(err));
-    } else {
+    client::MetadataPtr md;
+    try {
+      md = client::metadata(rk, false, rkt, std::chrono::seconds(5));
+    } catch (const client::KafkaError& e) {
+      last = e.what();
+    }
+    if (md) {
       bool ready = false;
       if (md->topic_cnt != 1) {
         last = fmt::format("Metadata returned {} topics for one requested", md->topic_cnt);
@@ -178,7 +135,6 @@ void wait_for_leaders(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int partitions,
           }
         }
       }
-      rd_kafka_metadata_destroy(md);
       if (ready) return;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -224,60 +180,17 @@ BrokerConfigValues describe_broker_configs(const std::string& bootstrap,
                                            std::chrono::milliseconds timeout) {
   BrokerConfigValues out;
   for (const auto& key : keys) out.values[key] = std::nullopt;
-
-  KafkaConfig conf(bootstrap);
-  KafkaHandle admin = make_producer(conf);
-  const int timeout_ms = static_cast<int>(timeout.count());
-  const rd_kafka_metadata_t* md = nullptr;
-  if (rd_kafka_resp_err_t err = rd_kafka_metadata(admin.get(), 0, nullptr, &md, timeout_ms);
-      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    out.error = fmt::format("Metadata failed: {}", rd_kafka_err2str(err));
-    return out;
-  }
-  // Broker resources must name a node id; the one that just answered is the one measured.
-  const std::string node = std::to_string(md->orig_broker_id);
-  rd_kafka_metadata_destroy(md);
-
-  char errstr[512] = "";
-  rd_kafka_ConfigResource_t* resource =
-      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, node.c_str());
-  rd_kafka_AdminOptions_t* options =
-      rd_kafka_AdminOptions_new(admin.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-  rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof errstr);
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(admin.get());
-  rd_kafka_DescribeConfigs(admin.get(), &resource, 1, options, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 5000);
-
-  if (event == nullptr) {
-    out.error = fmt::format("no DescribeConfigs result within {} ms", timeout_ms + 5000);
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    out.error = fmt::format("DescribeConfigs failed: {}", rd_kafka_event_error_string(event));
-  } else {
-    size_t count = 0;
-    const rd_kafka_ConfigResource_t** results = rd_kafka_DescribeConfigs_result_resources(
-        rd_kafka_event_DescribeConfigs_result(event), &count);
-    if (count != 1) {
-      out.error = fmt::format("DescribeConfigs answered for {} resources, 1 asked", count);
-    } else if (rd_kafka_ConfigResource_error(results[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* detail = rd_kafka_ConfigResource_error_string(results[0]);
-      out.error = fmt::format("DescribeConfigs broker {}: {} ({})", node,
-                              rd_kafka_err2name(rd_kafka_ConfigResource_error(results[0])),
-                              detail != nullptr ? detail : "no message");
-    } else {
-      size_t entries = 0;
-      const rd_kafka_ConfigEntry_t** configs =
-          rd_kafka_ConfigResource_configs(results[0], &entries);
-      for (size_t i = 0; i < entries; ++i) {
-        auto it = out.values.find(rd_kafka_ConfigEntry_name(configs[i]));
-        const char* value = rd_kafka_ConfigEntry_value(configs[i]);
-        if (it != out.values.end() && value != nullptr) it->second = value;
-      }
+  try {
+    client::Admin admin = admin_client(bootstrap, timeout);
+    // Broker resources must name a node id; the one that answers Metadata is the one measured.
+    const int32_t node = client::metadata(admin.handle(), false, nullptr, timeout)->orig_broker_id;
+    for (const auto& [key, value] : admin.describe_broker_configs(node)) {
+      auto it = out.values.find(key);
+      if (it != out.values.end()) it->second = value;
     }
+  } catch (const std::exception& e) {
+    out.error = e.what();
   }
-  if (event != nullptr) rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(options);
-  rd_kafka_ConfigResource_destroy(resource);
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "client/kafka.h"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -13,10 +15,11 @@
 
 namespace ferry::bench {
 
-/// A librdkafka configuration under construction. Every handle gets client.id=ferry-bench
-/// and an error callback that reports client-level errors (broker down, request timeouts)
-/// on stderr, since those explain bad numbers. Keys are librdkafka's (CONFIGURATION.md of
-/// librdkafka 2.0.2).
+/// A librdkafka configuration under construction (properties set through client::set_property).
+/// Every handle gets client.id=ferry-bench and an error callback that reports client-level errors
+/// (broker down, request timeouts) on stderr, since those explain bad numbers; librdkafka's own
+/// log stays on stderr too, never on stdout where the JSON report goes. Keys are librdkafka's
+/// (CONFIGURATION.md of librdkafka 2.0.2).
 class KafkaConfig {
  public:
   explicit KafkaConfig(const std::string& bootstrap);
@@ -40,14 +43,11 @@ class KafkaConfig {
   std::vector<std::pair<std::string, std::string>> settings_;
 };
 
-/// Destroys a client handle. Consumers skip rd_kafka_consumer_close() here: assign()ed
-/// consumers never join a group, so there is nothing to leave, and a broker without group APIs
-/// must not make shutdown wait. Group members call rd_kafka_consumer_close() themselves first.
-struct KafkaDestroy {
-  int flags = 0;
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy_flags(rk, flags); }
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDestroy>;
+/// A client handle (client::Handle: producers flush for at most 10 s on destruction). Consumers
+/// skip rd_kafka_consumer_close() on destruction: assign()ed consumers never join a group, so
+/// there is nothing to leave, and a broker without group APIs must not make shutdown wait. Group
+/// members call rd_kafka_consumer_close() themselves first.
+using KafkaHandle = client::Handle;
 
 struct TopicDestroy {
   void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -268,6 +270,9 @@ int run(const Options& options) {
 }  // namespace ferry::bench
 
 int main(int argc, char** argv) {
+  // client/ logs librdkafka's complaints through spdlog; they belong on stderr, never in the JSON
+  // report on stdout.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("ferry-bench"));
   using ferry::bench::ParsedArgs;
   ParsedArgs args = ferry::bench::parse_options(argc, argv);
   switch (args.kind) {

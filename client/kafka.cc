@@ -9,14 +9,6 @@
 namespace ferry::client {
 namespace {
 
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-};
-using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
-struct OptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
-};
-using OptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter>;
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
 
 PartitionList partition_list(int size) {
@@ -64,14 +56,19 @@ bool KafkaError::retriable() const {
   }
 }
 
+void set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    throw std::invalid_argument(fmt::format("client property '{}' = \"{}\": {}", key, value, errstr));
+}
+
 rd_kafka_conf_t* make_conf(const Properties& props) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char errstr[512];
-  for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::invalid_argument(fmt::format("client property '{}' = \"{}\": {}", k, v, errstr));
-    }
+  try {
+    for (const auto& [k, v] : props) set_property(conf, k, v);
+  } catch (...) {
+    rd_kafka_conf_destroy(conf);
+    throw;
   }
   rd_kafka_conf_set_log_cb(conf, &log_cb);
   return conf;
@@ -79,17 +76,48 @@ rd_kafka_conf_t* make_conf(const Properties& props) {
 
 void HandleDeleter::operator()(rd_kafka_t* rk) const {
   if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER) rd_kafka_flush(rk, 10'000);
-  rd_kafka_destroy(rk);
+  rd_kafka_destroy_flags(rk, destroy_flags);
 }
 
-Handle make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+Handle make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf, int destroy_flags) {
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
     throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("cannot create a Kafka client: {}", errstr));
   }
-  return Handle(rk);
+  return Handle(rk, HandleDeleter{destroy_flags});
+}
+
+AdminOptionsPtr admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout) {
+  AdminOptionsPtr opts(rd_kafka_AdminOptions_new(rk, op));
+  char errstr[256];
+  const int ms = static_cast<int>(timeout.count());
+  rd_kafka_AdminOptions_set_request_timeout(opts.get(), ms, errstr, sizeof errstr);
+  if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
+      op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
+    rd_kafka_AdminOptions_set_operation_timeout(opts.get(), ms, errstr, sizeof errstr);
+  return opts;
+}
+
+EventPtr await_admin_result(rd_kafka_t* rk, std::chrono::milliseconds timeout, const std::string& what,
+                            const std::function<void(rd_kafka_queue_t*)>& start) {
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), &rd_kafka_queue_destroy);
+  start(q.get());
+  EventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 5000));
+  const std::string prefix = what.empty() ? "" : what + ": ";
+  if (!ev) throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, prefix + "no reply from the cluster");
+  if (auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* s = rd_kafka_event_error_string(ev.get());
+    throw KafkaError(err, prefix + (s ? s : rd_kafka_err2str(err)));
+  }
+  return ev;
+}
+
+MetadataPtr metadata(rd_kafka_t* rk, bool all_topics, rd_kafka_topic_t* only, std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  check(rd_kafka_metadata(rk, all_topics ? 1 : 0, only, &md, static_cast<int>(timeout.count())), "Metadata");
+  return MetadataPtr(md);
 }
 
 Admin::Admin(const Properties& props, std::chrono::milliseconds timeout)
@@ -97,31 +125,17 @@ Admin::Admin(const Properties& props, std::chrono::milliseconds timeout)
 
 namespace {
 
-// Runs one Admin API request and waits (bounded) for its result event.
+// One Admin API request on `rk` with options for `op`, bounded by `timeout` (await_admin_result).
 EventPtr run(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout, const std::string& what,
              const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& start) {
-  OptionsPtr opts(rd_kafka_AdminOptions_new(rk, op));
-  char errstr[256];
-  rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr, sizeof errstr);
-  if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
-    rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr, sizeof errstr);
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), &rd_kafka_queue_destroy);
-  start(opts.get(), q.get());
-  EventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 5000));
-  if (!ev) throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, what + ": no reply");
-  if (auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* s = rd_kafka_event_error_string(ev.get());
-    throw KafkaError(err, fmt::format("{}: {}", what, s ? s : rd_kafka_err2str(err)));
-  }
-  return ev;
+  AdminOptionsPtr opts = admin_options(rk, op, timeout);
+  return await_admin_result(rk, timeout, what, [&](rd_kafka_queue_t* q) { start(opts.get(), q); });
 }
 
 }  // namespace
 
 std::vector<TopicInfo> Admin::topics() {
-  const rd_kafka_metadata_t* md = nullptr;
-  check(rd_kafka_metadata(rk_.get(), 1, nullptr, &md, static_cast<int>(timeout_.count())), "Metadata");
-  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(md, &rd_kafka_metadata_destroy);
+  MetadataPtr md = metadata(rk_.get(), true, nullptr, timeout_);
   std::vector<TopicInfo> out;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];
@@ -279,6 +293,29 @@ std::map<std::string, std::map<std::string, std::string>> Admin::describe_topic_
     }
   }
   return configs;
+}
+
+std::map<std::string, std::string> Admin::describe_broker_configs(int32_t node_id) {
+  const std::string node = std::to_string(node_id);
+  std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)> res(
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, node.c_str()), &rd_kafka_ConfigResource_destroy);
+  rd_kafka_ConfigResource_t* arr[] = {res.get()};
+  const std::string what = "DescribeConfigs broker " + node;
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_, what,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_DescribeConfigs(rk_.get(), arr, 1, o, q); });
+  size_t n = 0;
+  const auto** out = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
+  if (n != 1) throw KafkaError(RD_KAFKA_RESP_ERR__BAD_MSG, fmt::format("{}: answered for {} resources", what, n));
+  if (auto err = rd_kafka_ConfigResource_error(out[0]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* s = rd_kafka_ConfigResource_error_string(out[0]);
+    throw KafkaError(err, fmt::format("{}: {}", what, s ? s : rd_kafka_err2str(err)));
+  }
+  std::map<std::string, std::string> values;
+  size_t m = 0;
+  const auto** entries = rd_kafka_ConfigResource_configs(out[0], &m);
+  for (size_t j = 0; j < m; ++j)
+    if (const char* v = rd_kafka_ConfigEntry_value(entries[j])) values[rd_kafka_ConfigEntry_name(entries[j])] = v;
+  return values;
 }
 
 std::map<std::string, std::string> Admin::topic_overrides(const std::string& name) {

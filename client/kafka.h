@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,18 +36,57 @@ class KafkaError : public std::runtime_error {
 /// security.protocol, sasl.mechanism, ...).
 using Properties = std::map<std::string, std::string>;
 
-/// Builds an rd_kafka_conf_t from `props`. Throws std::invalid_argument naming the key, the value
-/// and librdkafka's reason when a property is unknown or its value invalid.
+/// Sets one property on `conf`. Throws std::invalid_argument "client property 'K' = \"V\": reason"
+/// (librdkafka's reason) when the key is unknown or the value invalid; `conf` is left as it was.
+void set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
+
+/// Builds an rd_kafka_conf_t from `props`, with librdkafka's log routed to spdlog (levels 0-3 as
+/// warnings, the rest at debug). Throws std::invalid_argument as set_property does.
 rd_kafka_conf_t* make_conf(const Properties& props);
 
-/// Owns an rd_kafka_t (destroyed, after a bounded flush for producers, on destruction).
+/// Owns an rd_kafka_t. On destruction a producer is first flushed for at most 10 s, then the
+/// handle is destroyed with `destroy_flags` (rd_kafka_destroy_flags, e.g.
+/// RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE for a consumer that never joined a group).
 struct HandleDeleter {
+  int destroy_flags = 0;
   void operator()(rd_kafka_t* rk) const;
 };
 using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
-/// Creates a producer or consumer from `conf` (ownership taken). Throws KafkaError on failure.
-Handle make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf);
+/// Creates a producer or consumer from `conf` (ownership taken, also on failure). Throws
+/// KafkaError (_INVALID_ARG with librdkafka's reason) on failure.
+Handle make_handle(rd_kafka_type_t type, rd_kafka_conf_t* conf, int destroy_flags = 0);
+
+/// Owning pointers for librdkafka's Admin API objects and cluster metadata.
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+};
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+struct AdminOptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+};
+using AdminOptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter>;
+struct MetadataDeleter {
+  void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
+};
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
+
+/// Admin options for `op` with the request timeout, and for the APIs that have one
+/// (CreateTopics, DeleteTopics, CreatePartitions) the operation timeout, set to `timeout`.
+AdminOptionsPtr admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout);
+
+/// Runs one Admin API call: `start(queue)` issues it (with options from admin_options) and this
+/// waits for its result event on that queue for `timeout` plus a 5 s grace (librdkafka enforces
+/// the request timeout itself; the grace only guards against an event that never comes). Throws
+/// KafkaError "`what`: reason" (just the reason when `what` is empty) for a request-level error,
+/// _TIMED_OUT "no reply from the cluster" when no event came.
+/// Per-item errors stay in the event for the caller.
+EventPtr await_admin_result(rd_kafka_t* rk, std::chrono::milliseconds timeout, const std::string& what,
+                            const std::function<void(rd_kafka_queue_t*)>& start);
+
+/// Metadata of every topic (`all_topics`), of `only` (a topic handle on `rk`), or of the topics
+/// `rk` already knows (neither), within `timeout`. Throws KafkaError "Metadata: reason".
+MetadataPtr metadata(rd_kafka_t* rk, bool all_topics, rd_kafka_topic_t* only, std::chrono::milliseconds timeout);
 
 /// One partition's offset range: [low, high) — log start and high watermark.
 struct Watermarks {
@@ -143,6 +183,9 @@ class Admin {
   std::map<std::string, std::string> topic_overrides(const std::string& name);
   /// IncrementalAlterConfigs is not in librdkafka 2.0; AlterConfigs replaces the topic's set.
   void alter_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs);
+  /// DescribeConfigs of broker `node_id`: every entry that has a value (the value in effect on
+  /// that broker). Throws KafkaError, also for the broker resource's own error.
+  std::map<std::string, std::string> describe_broker_configs(int32_t node_id);
   /// ListGroups (every state). Throws KafkaError.
   std::vector<GroupListing> list_groups();
   /// OffsetFetch of every partition the group has committed. Throws KafkaError.
