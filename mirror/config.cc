@@ -165,7 +165,12 @@ const config::Schema& mirror_schema() {
                     "(flow-control.json, fsynced before they take effect), so a restarted mirror keeps a flow "
                     "paused that ferry-dr paused at failover; a recorded decision overrides the flow's `paused` "
                     "key. \"\" keeps them in memory only: a restart goes back to each flow's `paused` key (a "
-                    "warning says so at start). One directory per ferry-mirror process.");
+                    "warning says so at start). One directory per ferry-mirror process.")
+        .add_int("task.shutdown.graceful.timeout.ms", 5000, 0, INT32_MAX,
+                 "Kafka Connect's key: how long a SIGTERM or SIGINT waits for the flows to finish (records in "
+                 "flight acknowledged, the consumer group left). A cluster that does not answer cannot hold "
+                 "the process longer: it then exits 0 without waiting (nothing is lost; the next start "
+                 "resumes from the target's own records) and logs which flow still waited on what.");
     return s;
   }();
   return schema;
@@ -281,6 +286,7 @@ MirrorConfig load_mirror_config(const std::string& toml_text, const std::string&
                     origin, toml_quoted(out.status_listener)));
   out.log_level = mv.get_string("log.level");
   out.state_dir = mv.get_string("state.dir");
+  out.shutdown_timeout = std::chrono::milliseconds(mv.get_int("task.shutdown.graceful.timeout.ms"));
 
   for (auto& [key, node] : *clusters) {
     std::string alias(key.str());

@@ -70,6 +70,7 @@ struct MirrorConfig {
   std::string status_listener;                    // "host:port" of the HTTP /metrics and /status endpoint; "" = off
   std::string log_level;                          // trace, debug, info, warn, error, critical, off
   std::string state_dir;                          // flow-control state (flow_control_state.h); "" = memory only
+  std::chrono::milliseconds shutdown_timeout{5000};  // task.shutdown.graceful.timeout.ms
   std::map<std::string, ClusterConfig> clusters;  // by alias
   std::vector<FlowConfig> flows;                  // at least one
 };

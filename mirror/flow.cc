@@ -22,22 +22,51 @@ Flow::~Flow() { stop(); }
 
 std::string Flow::data_group_id() const { return fmt::format("ferry-mirror.{}.{}", flow_.source, flow_.target); }
 
-void Flow::start() {
-  running_ = true;
-  control_thread_ = std::thread([this] { control_loop(); });
-  data_thread_ = std::thread([this] { data_loop(); });
-  sync_thread_ = std::thread([this] { sync_loop(); });
-  ends_thread_ = std::thread([this] { source_ends_loop(); });
+std::thread Flow::spawn(const char* name, void (Flow::*loop)()) {
+  {
+    std::lock_guard lk(threads_mu_);
+    live_threads_.insert(name);
+  }
+  return std::thread([this, name, loop] {
+    (this->*loop)();
+    std::lock_guard lk(threads_mu_);
+    live_threads_.erase(name);
+    threads_cv_.notify_all();
+  });
 }
 
-void Flow::stop() {
+void Flow::start() {
+  running_ = true;
+  control_thread_ = spawn("control", &Flow::control_loop);
+  data_thread_ = spawn("data", &Flow::data_loop);
+  sync_thread_ = spawn("sync", &Flow::sync_loop);
+  ends_thread_ = spawn("ends", &Flow::source_ends_loop);
+}
+
+void Flow::request_stop() {
   if (!running_.exchange(false)) return;
   wake_.notify_all();
   drain_cv_.notify_all();
-  if (data_thread_.joinable()) data_thread_.join();
-  if (control_thread_.joinable()) control_thread_.join();
-  if (sync_thread_.joinable()) sync_thread_.join();
-  if (ends_thread_.joinable()) ends_thread_.join();
+}
+
+bool Flow::stop(std::chrono::steady_clock::time_point deadline) {
+  request_stop();
+  {
+    std::unique_lock lk(threads_mu_);
+    auto finished = [&] { return live_threads_.empty(); };
+    if (deadline == std::chrono::steady_clock::time_point::max())
+      threads_cv_.wait(lk, finished);
+    else if (!threads_cv_.wait_until(lk, deadline, finished))
+      return false;
+  }
+  for (auto* t : {&data_thread_, &control_thread_, &sync_thread_, &ends_thread_})
+    if (t->joinable()) t->join();
+  return true;
+}
+
+std::vector<std::string> Flow::live_threads() const {
+  std::lock_guard lk(threads_mu_);
+  return {live_threads_.begin(), live_threads_.end()};
 }
 
 void Flow::note_error(const std::string& what, const char* kind) {

@@ -41,11 +41,20 @@ class Flow {
   Flow(const Flow&) = delete;
   Flow& operator=(const Flow&) = delete;
 
-  /// Starts the control and data threads.
+  /// Starts the flow's threads (control, data, sync, source ends).
   void start();
-  /// Stops consuming, waits for every record in flight to be acknowledged by the target (bounded),
-  /// then leaves the consumer group, so the flow's partitions move to the other processes at once.
-  void stop();
+  /// Asks every thread to finish and returns at once: stop consuming, let the records in flight be
+  /// acknowledged by the target, leave the consumer group (so the partitions move to the other
+  /// processes at once). Idempotent.
+  void request_stop();
+  /// request_stop(), then waits until every thread has finished (and joins them) or `deadline`.
+  /// Returns false when a thread is still inside a call to a cluster that does not answer at
+  /// `deadline`: the threads are then left running, and the caller must end the process without
+  /// destroying this Flow (std::_Exit). Nothing is lost that way: positions, offset syncs and
+  /// checkpoints live on the target, and a restart resumes from its records (docs/mirror.md).
+  bool stop(std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+  /// Names of the flow's threads that have not finished yet ("data", "control", "sync", "ends").
+  std::vector<std::string> live_threads() const;
 
   /// The flow's state as a JSON object: name, state (running|paused), topics, assigned partitions
   /// (kept while paused) with their next source offset to replicate and lag, counters, healthy and
@@ -169,6 +178,11 @@ class Flow {
   std::thread control_thread_;
   std::thread data_thread_;
   std::thread sync_thread_;
+  // Threads started and not finished yet, by name; a bounded stop() waits on threads_cv_.
+  mutable std::mutex threads_mu_;
+  std::condition_variable threads_cv_;
+  std::set<std::string> live_threads_;
+  std::thread spawn(const char* name, void (Flow::*loop)());
 
   // Routes discovered by the control thread; the data thread subscribes to them.
   mutable std::mutex routes_mu_;

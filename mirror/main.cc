@@ -1,6 +1,7 @@
 // ferry-mirror: MirrorMaker 2-compatible replication between Kafka-protocol clusters. Usage and exit
 // codes are in print_usage().
 #include <charconv>
+#include <cstdlib>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -29,7 +31,8 @@ void print_usage(std::ostream& out) {
          "  ferry-mirror --config FILE        run the flows of the TOML configuration FILE\n"
          "  ferry-mirror --help               this text\n"
          "  ferry-mirror --config-reference   the configuration reference as Markdown (docs/)\n\n"
-         "Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT), 1 when starting fails (status\n"
+         "Exit codes: 0 after a shutdown (SIGTERM or SIGINT; at most task.shutdown.graceful.timeout.ms\n"
+         "even when a cluster is gone), 1 when starting fails (status\n"
          "port taken), 2 for a bad command line or configuration (the message names the key).\n\n"
          "Minimal configuration:\n"
          "  [clusters.east]\n"
@@ -198,7 +201,23 @@ int main(int argc, char** argv) {
     spdlog::info("flow {} started", f->config().name());
   }
   spdlog::info("received {}; stopping flows", ferry::wait_for_stop_signal(stop_signals));
-  for (auto& f : flows) f->stop();
+  // Every flow is told first, so they all stop together within task.shutdown.graceful.timeout.ms.
+  for (auto& f : flows) f->request_stop();
+  const auto deadline = std::chrono::steady_clock::now() + config->shutdown_timeout;
+  bool finished = true;
+  for (auto& f : flows) {
+    if (f->stop(deadline)) continue;
+    finished = false;
+    spdlog::warn("flow {}: thread(s) {} still waiting on a cluster after task.shutdown.graceful.timeout.ms = {}; "
+                 "exiting without them (nothing is lost: the next start resumes from the target)",
+                 f->config().name(), fmt::join(f->live_threads(), ", "), config->shutdown_timeout.count());
+  }
+  if (!finished) {
+    // Destroying a Flow would wait for its threads; the process ends here instead.
+    spdlog::info("shutdown complete (forced)");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
   http.reset();
   spdlog::info("shutdown complete");
   return 0;

@@ -300,6 +300,26 @@ class ControlTest(MirrorTestCase):
         # stop() sends SIGTERM and, after 60 s, SIGKILL (reported as -9).
         self.assertEqual(m.stop(timeout=60), 0, "ferry-mirror did not exit on SIGTERM")
 
+    def test_sigterm_with_both_clusters_gone_is_bounded_by_the_shutdown_timeout(self):
+        # Issue 14 (rough edges): with both regions SIGKILLed, the flow's threads sat in Admin calls
+        # (15 s each, several in a row) and producer flushes (10 s), so SIGTERM took 22-32 s.
+        # task.shutdown.graceful.timeout.ms (Kafka Connect's key) now bounds the wait.
+        east, west = self.regions()
+        create_topics(east, "orders", partitions=3)
+        m = self.start_mirror({"east": east, "west": west},
+                              [dict(source="east", target="west", topics=["orders"], **FAST_REFRESH)],
+                              {"task.shutdown.graceful.timeout.ms": 1000})
+        self.wait_caught_up(m, east, west, {"orders": 3}, lambda t: f"east.{t}")
+        east.kill()
+        west.kill()
+        time.sleep(5)  # every thread is now inside a call to a cluster that will never answer
+        # SIGTERM; SIGKILL (reported as -9) after 15 s, well under the 22 s it took before.
+        self.assertEqual(m.stop(timeout=15), 0, "ferry-mirror did not exit within 15 s of SIGTERM")
+        log = m.log_since_start()
+        self.assertRegex(log, r"shutdown complete", log[-3000:])
+        if "(forced)" in log:  # the threads that were still waiting are named
+            self.assertRegex(log, r"flow east->west: thread\(s\) [a-z, ]+ still waiting on a cluster")
+
 
 if __name__ == "__main__":
     unittest.main()
