@@ -1,4 +1,5 @@
 #include "broker/core/group_metadata.h"
+#include "common/clock.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -204,9 +205,7 @@ GroupWrite GroupMetadataManager::append_locked(const std::string& group_id,
     out.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     return out;
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = wall_clock_ms();
   std::vector<uint8_t> blob;
   for (size_t i = 0; i < records.size(); i += kRecordsPerBatch) {
     std::vector<storage::NewRecord> batch;

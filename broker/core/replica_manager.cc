@@ -1,5 +1,6 @@
 #include "broker/core/replica_manager.h"
 #include "broker/core/replica_manager_internal.h"
+#include "common/clock.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,7 +13,6 @@ namespace ferry::broker {
 using internal::kCleanerOffsetFile;
 using internal::kLogStartOffsetFile;
 using internal::kRecoveryPointFile;
-using internal::now_ms;
 
 std::string topic_name_problem(const std::string& name) {
   if (name.empty()) return "topic name is empty";
@@ -57,7 +57,7 @@ std::shared_ptr<Partition> ReplicaManager::open_partition(const TopicMetadata& t
   auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log));
   p->set_max_message_bytes(cfg.max_message_bytes);
   p->set_compacted(cfg.compact);
-  if (int64_t replayed = p->rebuild_producer_state(now_ms()); replayed > 0)
+  if (int64_t replayed = p->rebuild_producer_state(wall_clock_ms()); replayed > 0)
     spdlog::info("{}-{}: producer state rebuilt, {} batch(es) replayed after the snapshot", t.name, index, replayed);
   register_partition_metrics(p);
   return p;

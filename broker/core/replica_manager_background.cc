@@ -9,12 +9,12 @@
 
 #include "broker/core/replica_manager.h"
 #include "broker/core/replica_manager_internal.h"
+#include "common/clock.h"
 
 namespace ferry::broker {
 using internal::kCleanerOffsetFile;
 using internal::kLogStartOffsetFile;
 using internal::kRecoveryPointFile;
-using internal::now_ms;
 
 void ReplicaManager::write_checkpoint(const char* file_name,
                                       const std::function<std::optional<int64_t>(Partition&)>& offset_of) {
@@ -135,9 +135,9 @@ void ReplicaManager::background_loop() {
   const int64_t retention_every = config_.values.get_int("log.retention.check.interval.ms");
   const int64_t checkpoint_every = config_.values.get_int("log.flush.offset.checkpoint.interval.ms");
   const int64_t clean_every = config_.values.get_int("log.cleaner.backoff.ms");
-  int64_t next_clean = now_ms() + clean_every;
-  int64_t next_retention = now_ms() + std::min<int64_t>(retention_every, 30000);
-  int64_t next_checkpoint = now_ms() + checkpoint_every;
+  int64_t next_clean = wall_clock_ms() + clean_every;
+  int64_t next_retention = wall_clock_ms() + std::min<int64_t>(retention_every, 30000);
+  int64_t next_checkpoint = wall_clock_ms() + checkpoint_every;
   std::unique_lock lk(bg_mu_);
   while (!stopping_) {
     bg_cv_.wait_for(lk, milliseconds(100), [&] { return stopping_; });
@@ -148,7 +148,7 @@ void ReplicaManager::background_loop() {
       std::shared_lock plk(mu_);
       for (auto& [k, p] : partitions_) all.push_back(p);
     }
-    int64_t now = now_ms();
+    int64_t now = wall_clock_ms();
     bool retention_due = now >= next_retention;
     bool start_offsets_changed = false;
     for (auto& p : all) {
@@ -170,7 +170,7 @@ void ReplicaManager::background_loop() {
     if (retention_due) next_retention = now + retention_every;
     if (now >= next_clean) {
       clean_compacted(all, now);
-      next_clean = now_ms() + clean_every;
+      next_clean = wall_clock_ms() + clean_every;
     }
     if (start_offsets_changed) checkpoint_log_start_offsets();
     if (now >= next_checkpoint) {

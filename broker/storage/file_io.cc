@@ -69,17 +69,6 @@ int64_t file_size(int fd, const std::filesystem::path& path) {
   return static_cast<int64_t>(st.st_size);
 }
 
-void fsync_dir(const std::filesystem::path& dir) {
-  int fd = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
-  int rc = ::fsync(fd);
-  int saved = errno;
-  ::close(fd);
-  if (rc != 0) {
-    errno = saved;
-    fail("fsync", dir);
-  }
-}
-
 void close_quietly(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;

@@ -28,9 +28,6 @@ void fdatasync_or_throw(int fd, const std::filesystem::path& path);
 void ftruncate_or_throw(int fd, int64_t size, const std::filesystem::path& path);
 int64_t file_size(int fd, const std::filesystem::path& path);
 
-/// fsyncs a directory so that file creations, renames and unlinks inside it are durable.
-void fsync_dir(const std::filesystem::path& dir);
-
 /// Closes `fd` if it is >= 0 and sets it to -1; errors are ignored (nothing left to flush).
 void close_quietly(int& fd);
 

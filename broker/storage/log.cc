@@ -10,14 +10,12 @@
 #include "broker/storage/bytes.h"
 #include "broker/storage/file_io.h"
 #include "broker/storage/segment.h"
+#include "common/clock.h"
+#include "common/durable_file.h"
 
 namespace ferry::storage {
 
 namespace {
-
-int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // Splits a blob into its batch headers, checking only what the write path depends on.
 errc split_blob(const std::vector<uint8_t>& blob, std::vector<BatchHeader>& out, std::string* why) {
@@ -287,7 +285,7 @@ int64_t Log::flush_impl(bool all_indexes) {
     // The active segment's indexes are synced when it is sealed (roll, close), not on every
     // group commit: only the .log data is what an acknowledgement promises.
     for (const auto& s : dirty) s->sync(all_indexes || s != active);
-    if (dir) file_io::fsync_dir(dir_);
+    if (dir) ferry::fsync_dir(dir_);
   } catch (const std::system_error& e) {
     failed_ = true;
     spdlog::error("storage: {}: flush failed, the log refuses further appends: {}", dir_.string(), e.what());

@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/storage/file_io.h"
+#include "common/clock.h"
+#include "common/durable_file.h"
 #include "broker/storage/log.h"
 #include "broker/storage/segment.h"
 
@@ -22,10 +24,6 @@ constexpr const char* kCleaned = ".cleaned";
 constexpr const char* kSwap = ".swap";
 constexpr const char* kExts[] = {".index", ".timeindex", ".log"};  // .log last: its .swap commits the swap
 constexpr size_t kWriteChunk = size_t{1} << 20;
-
-int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // Kafka's LogSegment.largestTimestamp: the newest record's timestamp, else the file's mtime.
 int64_t newest_ms(const Segment& s) { return s.max_timestamp() >= 0 ? s.max_timestamp() : s.last_modified_ms(); }
@@ -153,9 +151,9 @@ std::shared_ptr<Segment> Log::swap_in_cleaned(const std::shared_ptr<Segment>& ol
   if (closed_ || it == segments_.end() || it + 1 == segments_.end()) return nullptr;
   const int64_t base = old->base_offset();
   for (const char* ext : kExts) rename_or_throw(seg_path(dir_, base, ext, kCleaned), seg_path(dir_, base, ext, kSwap));
-  file_io::fsync_dir(dir_);
+  ferry::fsync_dir(dir_);
   for (const char* ext : kExts) rename_or_throw(seg_path(dir_, base, ext, kSwap), seg_path(dir_, base, ext, ""));
-  file_io::fsync_dir(dir_);
+  ferry::fsync_dir(dir_);
   // Readers that copied the old Segment (flush) keep its descriptors, which still reach the
   // replaced files; its files are never unlinked by name, since the names now belong to the copy.
   auto fresh = Segment::open(dir_, base);

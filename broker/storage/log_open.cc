@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/storage/file_io.h"
+#include "common/clock.h"
+#include "common/durable_file.h"
 #include "broker/storage/log.h"
 #include "broker/storage/segment.h"
 
@@ -31,10 +33,6 @@ std::optional<int64_t> parse_segment_name(const std::string& name, std::string_v
 
 bool has_suffix(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), std::string::npos, suffix) == 0;
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -137,7 +135,7 @@ void Log::load(int64_t log_start_offset, int64_t recovery_point, RecoveryReport*
     }
   }
 
-  const int64_t clock = now_ms();
+  const int64_t clock = wall_clock_ms();
   if (segments_.empty()) {
     segments_.push_back(Segment::create(dir_, std::max<int64_t>(log_start_offset, 0), clock));
     dir_dirty_ = true;
@@ -173,7 +171,7 @@ void Log::load(int64_t log_start_offset, int64_t recovery_point, RecoveryReport*
       s->clear_dirty();
     }
   }
-  if (dir_dirty_) file_io::fsync_dir(dir_);
+  if (dir_dirty_) ferry::fsync_dir(dir_);
   dir_dirty_ = false;
   recovery_point_.store(leo);
 }
