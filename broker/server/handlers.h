@@ -1,6 +1,9 @@
 // One handler per Kafka API. Every handler has the same shape, checked at compile time in
 // dispatcher.cc: `awaitable<R::Response> handle(R&, RequestContext&)`. A handler never throws for
 // bad input from the client; it answers with the Kafka error code of the offending item.
+// The versions each API serves are declared once, as min_version/max_version of its request
+// schema (broker/protocol/messages/*.h); ApiVersions and the dispatcher read them there, so the
+// comments below describe behaviour only.
 #pragma once
 
 #include <chrono>
@@ -49,76 +52,76 @@ class Handlers {
   explicit Handlers(BrokerServices& services);
   BrokerServices& services() { return s_; }
 
-  /// ApiVersions 0–3 (KIP-35, KIP-511): the supported ranges; v3 validates the client software
+  /// ApiVersions (KIP-35, KIP-511): the supported ranges; v3 validates the client software
   /// name/version (INVALID_REQUEST when malformed). The unsupported-version case is answered by the
   /// dispatcher with the v0 body.
   boost::asio::awaitable<protocol::ApiVersionsResponse> handle(protocol::ApiVersionsRequest& req, RequestContext& ctx);
-  /// Metadata 0–12: this broker, the cluster id, controller (this node) and the requested topics,
+  /// Metadata: this broker, the cluster id, controller (this node) and the requested topics,
   /// auto-creating unknown ones when auto.create.topics.enable and (v4+) the client allows it.
   /// v7+ leader epoch 0 (one leader for good); v8+ authorized operations when asked (KIP-430);
   /// v10+ topic ids; v12 topics asked by id alone (UNKNOWN_TOPIC_ID when unknown or not
   /// describable). A null name or an id below v12 is INVALID_REQUEST, as Kafka answers.
   boost::asio::awaitable<protocol::MetadataResponse> handle(protocol::MetadataRequest& req, RequestContext& ctx);
-  /// Produce 3–7 with acks 0, 1, -1: validates every batch, appends, and for acks=-1 (with
+  /// Produce with acks 0, 1, -1: validates every batch, appends, and for acks=-1 (with
   /// log.flush.acks.all) waits for the group-commit fsync, up to timeout_ms. In the standby role
   /// (ferry.cluster.role) every partition fails with POLICY_VIOLATION and nothing is appended,
   /// unless the header client.id starts with a ferry.standby.allowed.client.id.prefixes entry.
   boost::asio::awaitable<protocol::ProduceResponse> handle(protocol::ProduceRequest& req, RequestContext& ctx);
-  /// Fetch 4–11: reads whole batches from each partition up to partition/response max bytes
+  /// Fetch: reads whole batches from each partition up to partition/response max bytes
   /// (KIP-74: the first partition returns at least one batch), long-polls up to max_wait_ms until
   /// min_bytes are available. Fetch sessions (KIP-227) are declined by answering session id 0.
   boost::asio::awaitable<protocol::FetchResponse> handle(protocol::FetchRequest& req, RequestContext& ctx);
-  /// ListOffsets 1–3: earliest (-2), latest (-1), max timestamp (-3) and by timestamp (KIP-79).
+  /// ListOffsets: earliest (-2), latest (-1), max timestamp (-3) and by timestamp (KIP-79).
   boost::asio::awaitable<protocol::ListOffsetsResponse> handle(protocol::ListOffsetsRequest& req, RequestContext& ctx);
-  /// CreateTopics 2–4 (KIP-4), including validate_only and topic configs.
+  /// CreateTopics (KIP-4), including validate_only and topic configs.
   boost::asio::awaitable<protocol::CreateTopicsResponse> handle(protocol::CreateTopicsRequest& req, RequestContext& ctx);
   /// DeleteTopics 1–3.
   boost::asio::awaitable<protocol::DeleteTopicsResponse> handle(protocol::DeleteTopicsRequest& req, RequestContext& ctx);
-  /// CreatePartitions 0–1 (KIP-195).
+  /// CreatePartitions (KIP-195).
   boost::asio::awaitable<protocol::CreatePartitionsResponse> handle(protocol::CreatePartitionsRequest& req, RequestContext& ctx);
-  /// DeleteRecords 0–1 (KIP-107): offset -1 means the high watermark.
+  /// DeleteRecords (KIP-107): offset -1 means the high watermark.
   boost::asio::awaitable<protocol::DeleteRecordsResponse> handle(protocol::DeleteRecordsRequest& req, RequestContext& ctx);
-  /// InitProducerId 0–4 for idempotent (non-transactional) producers (KIP-98), answered by any
+  /// InitProducerId for idempotent (non-transactional) producers (KIP-98), answered by any
   /// broker without FindCoordinator; v3+ with a known id and epoch bumps the epoch (KIP-360).
   /// A transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions exist.
   boost::asio::awaitable<protocol::InitProducerIdResponse> handle(protocol::InitProducerIdRequest& req, RequestContext& ctx);
-  /// DescribeConfigs 1–2 (KIP-133, KIP-226): topic configs with their source (topic override,
+  /// DescribeConfigs (KIP-133, KIP-226): topic configs with their source (topic override,
   /// dynamic broker config, static broker key, default) and, on request, synonyms; broker configs,
   /// where the dynamic ones (is_dynamic_broker_key) are not read-only.
   boost::asio::awaitable<protocol::DescribeConfigsResponse> handle(protocol::DescribeConfigsRequest& req, RequestContext& ctx);
-  /// AlterConfigs 0–1: replaces a topic's overrides, or a broker's (node id) or the cluster's ("")
+  /// AlterConfigs: replaces a topic's overrides, or a broker's (node id) or the cluster's ("")
   /// dynamic configs, with the given set, applied without restart.
   boost::asio::awaitable<protocol::AlterConfigsResponse> handle(protocol::AlterConfigsRequest& req, RequestContext& ctx);
-  /// IncrementalAlterConfigs 0–1 (KIP-339): SET, DELETE, APPEND, SUBTRACT on a topic's overrides
+  /// IncrementalAlterConfigs (KIP-339): SET, DELETE, APPEND, SUBTRACT on a topic's overrides
   /// or on dynamic broker configs.
   boost::asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle(protocol::IncrementalAlterConfigsRequest& req,
                                                                            RequestContext& ctx);
-  /// FindCoordinator 0–2: this broker coordinates every group; transaction coordinators
+  /// FindCoordinator: this broker coordinates every group; transaction coordinators
   /// (key type 1) do not exist yet (COORDINATOR_NOT_AVAILABLE).
   boost::asio::awaitable<protocol::FindCoordinatorResponse> handle(protocol::FindCoordinatorRequest& req, RequestContext& ctx);
-  /// JoinGroup 0–5 (KIP-62, KIP-394, KIP-345): suspends until the rebalance completes.
+  /// JoinGroup (KIP-62, KIP-394, KIP-345): suspends until the rebalance completes.
   boost::asio::awaitable<protocol::JoinGroupResponse> handle(protocol::JoinGroupRequest& req, RequestContext& ctx);
-  /// SyncGroup 0–3: followers wait for the leader's assignment.
+  /// SyncGroup: followers wait for the leader's assignment.
   boost::asio::awaitable<protocol::SyncGroupResponse> handle(protocol::SyncGroupRequest& req, RequestContext& ctx);
   /// Heartbeat 0–3.
   boost::asio::awaitable<protocol::HeartbeatResponse> handle(protocol::HeartbeatRequest& req, RequestContext& ctx);
-  /// LeaveGroup 0–3 (v3: a batch of members by id or group.instance.id, KIP-345).
+  /// LeaveGroup (v3: a batch of members by id or group.instance.id, KIP-345).
   boost::asio::awaitable<protocol::LeaveGroupResponse> handle(protocol::LeaveGroupRequest& req, RequestContext& ctx);
-  /// OffsetCommit 2–7: checks each partition (topic exists, metadata within
+  /// OffsetCommit: checks each partition (topic exists, metadata within
   /// offset.metadata.max.bytes), then the membership (generation -1 = a standalone commit to a
   /// group without members), appends to __consumer_offsets and answers once fsynced.
   boost::asio::awaitable<protocol::OffsetCommitResponse> handle(protocol::OffsetCommitRequest& req, RequestContext& ctx);
-  /// OffsetFetch 1–7: committed offsets (-1 when none); a null topic list (v2+) returns all.
+  /// OffsetFetch: committed offsets (-1 when none); a null topic list (v2+) returns all.
   boost::asio::awaitable<protocol::OffsetFetchResponse> handle(protocol::OffsetFetchRequest& req, RequestContext& ctx);
-  /// OffsetDelete 0 (KIP-496): refused per partition for topics an active consumer group reads.
+  /// OffsetDelete (KIP-496): refused per partition for topics an active consumer group reads.
   boost::asio::awaitable<protocol::OffsetDeleteResponse> handle(protocol::OffsetDeleteRequest& req, RequestContext& ctx);
-  /// DescribeGroups 0–4: state, protocol, members (metadata and assignment while Stable).
+  /// DescribeGroups: state, protocol, members (metadata and assignment while Stable).
   boost::asio::awaitable<protocol::DescribeGroupsResponse> handle(protocol::DescribeGroupsRequest& req, RequestContext& ctx);
-  /// ListGroups 0–4 (v4 filters by state, KIP-518).
+  /// ListGroups (v4 filters by state, KIP-518).
   boost::asio::awaitable<protocol::ListGroupsResponse> handle(protocol::ListGroupsRequest& req, RequestContext& ctx);
-  /// DeleteGroups 0–1: only groups without members; their offsets go with them.
+  /// DeleteGroups: only groups without members; their offsets go with them.
   boost::asio::awaitable<protocol::DeleteGroupsResponse> handle(protocol::DeleteGroupsRequest& req, RequestContext& ctx);
-  /// DescribeCluster 0 (KIP-700).
+  /// DescribeCluster (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
 
  private:
