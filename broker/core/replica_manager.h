@@ -128,6 +128,9 @@ class ReplicaManager {
   /// Pushes the topic's effective config into its live logs (after any config change).
   void apply_topic_config(const TopicMetadata& t, const std::vector<std::shared_ptr<Partition>>& parts);
   AdminResult validate_configs(const std::map<std::string, std::string>& configs) const;
+  /// Opens partitions [first_new, t.partitions) of `t`, persists `t`, then publishes both; on any
+  /// failure removes the logs it opened and answers KAFKA_STORAGE_ERROR (create and grow alike).
+  AdminResult open_and_publish(const TopicMetadata& t, int32_t first_new);
 
   const BrokerConfig& config_;
   MetadataStore& store_;
