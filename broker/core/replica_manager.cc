@@ -26,7 +26,11 @@ std::string topic_name_problem(const std::string& name) {
 }
 
 ReplicaManager::ReplicaManager(const BrokerConfig& config, MetadataStore& store, metrics::Registry& metrics)
-    : config_(config), store_(store), metrics_(metrics), topic_schema_(make_topic_schema(config.values)) {}
+    : config_(config),
+      store_(store),
+      metrics_(metrics),
+      topic_schema_(make_topic_schema(config.values)),
+      dynamic_(config, metrics) {}
 
 ReplicaManager::~ReplicaManager() { shutdown(); }
 
@@ -74,9 +78,7 @@ void ReplicaManager::startup() {
       cleaner_offsets_[tp] = off;
   }
   {
-    std::lock_guard dl(dynamic_mu_);
-    dynamic_configs_ = store_.broker_configs();
-    resolve_role_locked();
+    dynamic_.load(store_.broker_configs());
   }
   auto start = std::chrono::steady_clock::now();
   {
@@ -156,22 +158,15 @@ std::vector<TopicMetadata> ReplicaManager::topics() const {
 
 config::Values ReplicaManager::topic_config_locked_free(const TopicMetadata& t) const {
   config::Values v(topic_schema_);
-  {
-    // Dynamic broker configs sit between the topic's overrides and the file: the cluster default
-    // first, then this broker's own, each replacing what came before.
-    std::lock_guard dl(dynamic_mu_);
-    for (const std::string& entity : {std::string(), std::to_string(config_.node_id)}) {
-      auto it = dynamic_configs_.find(entity);
-      if (it == dynamic_configs_.end()) continue;
-      for (const auto& [broker_key, text] : it->second) {
-        const std::string topic_key = topic_key_for(broker_key);
-        if (topic_key.empty()) continue;
-        try {
-          v.set(topic_key, topic_schema_.parse_text(topic_key, text));
-        } catch (const config::ConfigError& e) {
-          spdlog::warn("ignoring stored dynamic broker config: {}", e.what());
-        }
-      }
+  // Dynamic broker configs sit between the topic's overrides and the file: the cluster default
+  // first, then this broker's own, each replacing what came before.
+  for (const auto& [broker_key, text] : dynamic_.in_precedence_order()) {
+    const std::string topic_key = topic_key_for(broker_key);
+    if (topic_key.empty()) continue;
+    try {
+      v.set(topic_key, topic_schema_.parse_text(topic_key, text));
+    } catch (const config::ConfigError& e) {
+      spdlog::warn("ignoring stored dynamic broker config: {}", e.what());
     }
   }
   for (auto& [k, text] : t.configs) {
@@ -191,9 +186,7 @@ config::Values ReplicaManager::topic_config(const std::string& name) const {
 }
 
 std::map<std::string, std::string> ReplicaManager::dynamic_broker_configs(const std::string& entity) const {
-  std::lock_guard dl(dynamic_mu_);
-  auto it = dynamic_configs_.find(entity);
-  return it == dynamic_configs_.end() ? std::map<std::string, std::string>{} : it->second;
+  return dynamic_.of(entity);
 }
 
 AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
@@ -225,18 +218,7 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
   } catch (const std::exception& e) {
     return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
   }
-  {
-    std::lock_guard dl(dynamic_mu_);
-    if (configs.empty())
-      dynamic_configs_.erase(entity);
-    else
-      dynamic_configs_[entity] = configs;
-    const bool was_standby = standby_.load();
-    resolve_role_locked();
-    if (was_standby != standby_.load())
-      spdlog::warn("cluster role now {}: Produce from applications is {}", standby_.load() ? "standby" : "primary",
-                   standby_.load() ? "refused (fenced)" : "served");
-  }
+  dynamic_.set(entity, configs);
   // Re-apply every topic's effective config: a topic without its own override follows the change.
   std::vector<std::pair<TopicMetadata, std::vector<std::shared_ptr<Partition>>>> live;
   {
@@ -251,35 +233,6 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
   spdlog::info("dynamic broker configs of {} now {}", entity.empty() ? "the cluster default" : "broker " + entity,
                configs.empty() ? "none" : fmt::format("{} key(s)", configs.size()));
   return {};
-}
-
-void ReplicaManager::resolve_role_locked() {
-  // Most specific first, as DescribeConfigs reports the synonyms (KIP-226).
-  auto resolve = [&](const std::string& key) -> std::optional<std::string> {
-    for (const std::string& entity : {std::to_string(config_.node_id), std::string()}) {
-      if (auto e = dynamic_configs_.find(entity); e != dynamic_configs_.end())
-        if (auto it = e->second.find(key); it != e->second.end()) return it->second;
-    }
-    return std::nullopt;
-  };
-  const std::string role = resolve("ferry.cluster.role").value_or(config_.values.get_string("ferry.cluster.role"));
-  const std::string prefixes_key = "ferry.standby.allowed.client.id.prefixes";
-  if (auto dyn = resolve(prefixes_key))
-    standby_writer_prefixes_ = std::get<std::vector<std::string>>(broker_schema().parse_text(prefixes_key, *dyn));
-  else
-    standby_writer_prefixes_ = config_.values.get_list(prefixes_key);
-  standby_.store(role == "standby", std::memory_order_release);
-  for (const char* r : {"primary", "standby"})
-    metrics_.gauge("ferry_broker_cluster_role", "1 for the disaster-recovery role in force (ferry.cluster.role).",
-                   {{"role", r}})
-        .set(role == r ? 1 : 0);
-}
-
-bool ReplicaManager::produce_allowed(const std::string& client_id) const {
-  if (!standby()) return true;
-  std::lock_guard dl(dynamic_mu_);
-  return std::any_of(standby_writer_prefixes_.begin(), standby_writer_prefixes_.end(),
-                     [&](const std::string& p) { return !p.empty() && client_id.starts_with(p); });
 }
 
 void ReplicaManager::register_partition_metrics(const std::shared_ptr<Partition>& p) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "broker/config/broker_config.h"
+#include "broker/core/dynamic_configs.h"
 #include "broker/core/partition.h"
 #include "broker/metadata/metadata_store.h"
 #include "broker/protocol/errors.h"
@@ -92,10 +93,10 @@ class ReplicaManager {
   /// Whether the cluster is in the disaster-recovery standby role (ferry.cluster.role =
   /// standby): this node's dynamic value, else the cluster-wide dynamic default, else the config
   /// file, else primary. Changes with alter_broker_configs, without a restart.
-  bool standby() const { return standby_.load(std::memory_order_acquire); }
+  bool standby() const { return dynamic_.standby(); }
   /// Whether a standby still accepts Produce from a client named `client_id`: it starts with one
   /// of ferry.standby.allowed.client.id.prefixes (resolved like the role). Always true on a primary.
-  bool produce_allowed(const std::string& client_id) const;
+  bool produce_allowed(const std::string& client_id) const { return dynamic_.produce_allowed(client_id); }
 
   /// Replaces the dynamic configs of `entity` ("" or this node's id) with `configs`. Each key must
   /// be dynamic (is_dynamic_broker_key) and each value valid for it, else INVALID_CONFIG naming
@@ -141,15 +142,7 @@ class ReplicaManager {
   std::map<std::string, TopicMetadata> topics_;
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<Partition>> partitions_;
   std::mutex admin_mu_;  // serializes create/delete/grow
-  mutable std::mutex dynamic_mu_;  // guards dynamic_configs_
-  /// Dynamic broker configs by entity ("" default, node id), loaded at startup.
-  std::map<std::string, std::map<std::string, std::string>> dynamic_configs_;
-  /// The role keys resolved over node / cluster default / file / default; under dynamic_mu_
-  /// (standby_ is also readable without it).
-  std::atomic<bool> standby_{false};
-  std::vector<std::string> standby_writer_prefixes_;
-  /// Recomputes standby_ and standby_writer_prefixes_ from dynamic_configs_; dynamic_mu_ held.
-  void resolve_role_locked();
+  DynamicBrokerConfigs dynamic_;  // loaded at startup; changed by alter_broker_configs
 
   std::map<storage::TopicPartition, int64_t> recovery_points_;    // loaded at start
   std::map<storage::TopicPartition, int64_t> log_start_offsets_;  // loaded at start
