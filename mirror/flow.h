@@ -1,7 +1,9 @@
-// One replication flow `source -> target` at run time: topic discovery and remote-topic creation
-// (control thread), and the data path (data thread): a source consumer in the flow's consumer
-// group, whose partitions are shared by every ferry-mirror process running the same flow, and an
-// idempotent acks=all producer on the target. Positions always come from the target (resume.h).
+// One replication flow `source -> target` at run time, on four threads (docs/mirror.md, "Threads
+// of a flow"): topic discovery and remote-topic creation (control); the data path (data): a
+// source consumer in the flow's consumer group, whose partitions are shared by every ferry-mirror
+// process running the same flow, and idempotent acks=all producers on the target; heartbeats,
+// checkpoints and group offset sync (sync); the source's log end offsets (ends). Positions always
+// come from the target (resume.h).
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
 // Exact offset translation for one replicated partition (the weakness of MM2's KIP-545
-// checkpoints, which translate approximately from sparse syncs: see shared/MM2-FORMATS.md).
+// checkpoints, which translate approximately from sparse syncs: see docs/mirror.md).
 //
 // The mapping is a list of runs: maximal stretches of replicated records whose upstream and
 // downstream offsets both advance by exactly 1 per record. A run breaks where the source has a

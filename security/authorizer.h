@@ -1,6 +1,6 @@
 // The authorization seam every request handler goes through. This issue ships only the
 // allow-all authorizer; Kafka ACL semantics (KIP-11, KIP-290) plug in behind the same interface
-// without touching handlers. Wire codes are Kafka's (see ../shared/SECURITY-SEMANTICS.md).
+// without touching handlers. Wire codes are Kafka's (AclOperation, ResourceType; KIP-11, KIP-290).
 #pragma once
 
 #include <cstdint>

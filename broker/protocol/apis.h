@@ -1,6 +1,6 @@
 // The one list of Kafka APIs Ferry's broker speaks. ApiVersions answers, request dispatch and
 // header-version selection are all derived from it: adding an API is one line here plus its
-// handler. Version ranges follow ../shared/KAFKA-COMPAT.md (what unmodified clients need).
+// handler. Version ranges cover what unmodified clients send (pinned by protocol_test's ApiList tests).
 #pragma once
 
 #include <array>

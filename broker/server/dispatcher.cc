@@ -73,7 +73,7 @@ asio::awaitable<std::optional<Bytes>> dispatch(std::span<const uint8_t> frame, R
   if (hdr.api_key == ApiVersionsRequest::api_key &&
       (hdr.api_version < ApiVersionsRequest::min_version || hdr.api_version > ApiVersionsRequest::max_version)) {
     // A client newer than us: answer in the v0 layout so it can read the error and our ranges
-    // (../shared/KAFKA-COMPAT.md, "ApiVersions when the request version is unsupported").
+    // (KIP-511; Kafka's ApiVersionsRequest.getErrorResponse answers in the v0 layout).
     ApiVersionsResponse resp;
     resp.error_code = ErrorCode::UNSUPPORTED_VERSION;
     for (const auto& a : supported_api_ranges()) resp.api_keys.push_back({a.api_key, a.min_version, a.max_version});

@@ -1,6 +1,5 @@
 // Record batch v2 (magic 2) headers and the produce-side validator. Layout per the Kafka protocol
-// guide, "Record Batch" (kafka.apache.org/documentation/#recordbatch) and KIP-98; the summary the
-// project relies on is /work/shared/KAFKA-COMPAT.md.
+// guide, "Record Batch" (kafka.apache.org/documentation/#recordbatch) and KIP-98.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,6 @@
-// Golden bytes below are written by hand from the field layout in shared/MM2-FORMATS.md (STRING =
-// INT16 length + bytes, big-endian integers, version INT16 before heartbeat and checkpoint values),
-// not produced by the encoder under test.
+// Golden bytes below are written by hand from the field layout of MirrorMaker 2's schemas
+// (OffsetSync, Checkpoint, Heartbeat in connect/mirror: STRING = INT16 length + bytes, big-endian
+// integers, version INT16 before heartbeat and checkpoint values), not produced by the encoder under test.
 #include "mirror/mm2_formats.h"
 
 #include <gtest/gtest.h>

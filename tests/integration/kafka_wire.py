@@ -5,7 +5,7 @@ frames (test_fuzz_live), issuing DeleteRecords and DeleteGroups (confluent-kafka
 them), driving the consumer-group protocol with deliberately wrong generations, member ids and
 sizes (test_groups), and reading record batches straight from a segment file (test_torn_write).
 Layouts follow the Kafka protocol guide (kafka.apache.org/protocol) and the message schemas; record
-batch v2 and CRC-32C follow KIP-98 and /work/shared/KAFKA-COMPAT.md. Everything is big-endian.
+batch v2 and CRC-32C follow KIP-98. Everything is big-endian.
 
 The group encoders use the newest version of each API below its first flexible version, so every
 field is a classic int16/int32-length type and the response header is v0 (correlation id only).

@@ -11,7 +11,8 @@ the mirror started and between batches (breaks on the target side), and a compac
 is fully cleaned before the mirror starts (breaks on the source side).
 
 MM2's records are decoded here by an independent decoder written from the field layout in
-shared/MM2-FORMATS.md (STRING = INT16 length + UTF-8, integers big-endian), not by Ferry's code.
+MirrorMaker 2's source (OffsetSync, Checkpoint, Heartbeat in connect/mirror; STRING = INT16
+length + UTF-8, integers big-endian), not by Ferry's code.
 
 FERRY_MIRROR_SEED replays the random choices (the seed is printed by test_mirror's import).
 """
@@ -37,7 +38,7 @@ FAST = {"refresh.topics.interval.seconds": 1, "emit.checkpoints.interval.seconds
 CHECKPOINTS, HEARTBEATS, SYNCS = "east.checkpoints.internal", "heartbeats", "mm2-offset-syncs.west.internal"
 
 
-# --- MM2 formats, decoded from shared/MM2-FORMATS.md alone ------------------------------------
+# --- MM2 formats, decoded from MM2's own schemas alone ------------------------------------------
 
 class Mm2FormatError(ValueError):
     """Bytes that do not follow MM2's layout (truncated, trailing bytes, bad length or version)."""

@@ -14,7 +14,7 @@ from what the brokers hold, never from the mirror's own word:
 - a consumer of that group on the target reads on with 0 re-delivered (upstream < u) and 0
   skipped (a record a source consumer from u reads now that the target consumer never sees).
 
-MM2's records are decoded with test_mirror_offsets' independent decoder (shared/MM2-FORMATS.md).
+MM2's records are decoded with test_mirror_offsets' independent decoder (MM2's own schemas).
 """
 
 import time

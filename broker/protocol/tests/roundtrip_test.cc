@@ -145,7 +145,8 @@ TEST(ApiList, EveryServedApiIsAdvertisedOnce) {
   EXPECT_EQ(supported_api_ranges().size(), keys.size());
 }
 
-// The group, offset and config ranges from ../shared/KAFKA-COMPAT.md, so that no edit narrows them. The first flexible version
+// The group, offset and config ranges real clients send (librdkafka 2.0.2, kafka-python 2.0.2, the
+// Java client: each one's ApiVersion table), so that no edit narrows them. The first flexible version
 // is checked where the table names one, since it decides the header version a client sends.
 TEST(ApiList, GroupOffsetAndConfigApisCoverTheVersionsClientsNeed) {
   struct Need {
@@ -170,7 +171,7 @@ TEST(ApiList, GroupOffsetAndConfigApisCoverTheVersionsClientsNeed) {
   }
 }
 
-// The ranges that unmodified clients depend on (../shared/KAFKA-COMPAT.md): librdkafka disables
+// The ranges that unmodified clients depend on (their sources' version checks): librdkafka disables
 // magic-2 batches unless Produce 3 and Fetch 4 are in range, kafka-python probes Metadata v0 and
 // ApiVersions v0, and so on. Narrowing any of these breaks a real client.
 TEST(ApiList, AdvertisesTheVersionsClientsNeed) {
