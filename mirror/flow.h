@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "client/kafka.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
@@ -61,7 +63,7 @@ class Flow {
   /// The flow's state as a JSON object: name, state (running|paused), topics, assigned partitions
   /// (kept while paused) with their next source offset to replicate and lag, counters, healthy and
   /// current_errors, last_error, last_checkpoint_ms, heartbeat (docs/mirror.md, Control API).
-  std::string status_json() const;
+  nlohmann::json status() const;
 
   /// POST /flows/<source>/<target>/pause (docs/mirror.md, Control API): stops reading the source,
   /// waits up to `timeout` until every record handed to the producer is acknowledged by the target
@@ -107,7 +109,7 @@ class Flow {
   /// Data thread, while paused: drain, leave the group, keep source end offsets fresh.
   void pause_step(uint64_t& subscribed_version);
   void make_control_clients();
-  std::string partitions_json(bool in_flight_only) const;
+  nlohmann::json partitions_json(bool in_flight_only) const;
   void refresh_topics(client::Admin& source, client::Admin& target);
   void data_loop();
   void make_data_clients();
@@ -194,7 +196,7 @@ class Flow {
   int64_t last_error_ms_ = 0;
   std::map<std::string, std::string> current_errors_;  // by path: "topics", "source", "target", ...
 
-  // Data-thread state. `partitions_` is read by status_json() under partitions_mu_.
+  // Data-thread state. `partitions_` is read by status() under partitions_mu_.
   client::Handle consumer_;
   std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
   client::Handle syncs_producer_;

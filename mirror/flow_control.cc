@@ -237,7 +237,7 @@ Flow::PartitionMap Flow::rebuild_mappings() {
   return out;
 }
 
-std::string Flow::partitions_json(bool in_flight_only) const {
+nlohmann::json Flow::partitions_json(bool in_flight_only) const {
   auto parts = nlohmann::json::array();
   std::lock_guard lk(partitions_mu_);
   for (const auto& [_, p] : partitions_) {
@@ -254,7 +254,7 @@ std::string Flow::partitions_json(bool in_flight_only) const {
     if (in_flight_only) j["in_flight"] = p->in_flight;
     parts.push_back(std::move(j));
   }
-  return parts.dump();
+  return parts;
 }
 
 metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
@@ -278,13 +278,13 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     return reply(504, {{"error", fmt::format("flow {}: records still unacknowledged by {} after {} ms; the flow stays "
                                              "paused and keeps draining",
                                              flow_.name(), flow_.target, timeout.count())},
-                       {"partitions", nlohmann::json::parse(partitions_json(true))}});
+                       {"partitions", partitions_json(true)}});
   }
   auto answer = [&](bool reachable) {
     return reply(200, {{"flow", flow_.name()},
                        {"state", "paused"},
                        {"source_reachable", reachable},
-                       {"partitions", nlohmann::json::parse(partitions_json(false))}});
+                       {"partitions", partitions_json(false)}});
   };
   std::vector<client::TopicPartitionKey> keys;  // every partition the flow replicates or holds
   {
@@ -373,7 +373,7 @@ metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
   return reply(200, {{"flow", flow_.name()}, {"checkpoints_emitted", pass.emitted}, {"groups", groups}});
 }
 
-std::string Flow::status_json() const {
+nlohmann::json Flow::status() const {
   nlohmann::json j;
   j["flow"] = flow_.name();
   j["source"] = flow_.source;
@@ -402,8 +402,8 @@ std::string Flow::status_json() const {
     j["healthy"] = current_errors_.empty();
     j["source_reachable"] = source_down_ms_ == 0 && current_errors_.count("source") == 0;
   }
-  j["partitions"] = nlohmann::json::parse(partitions_json(false));
-  return j.dump();
+  j["partitions"] = partitions_json(false);
+  return j;
 }
 
 }  // namespace ferry::mirror

@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
                                                                                    : nlohmann::json(nullptr);
                                                                  j["flows"] = nlohmann::json::array();
                                                                  for (const auto& f : flows)
-                                                                   j["flows"].push_back(nlohmann::json::parse(f->status_json()));
+                                                                   j["flows"].push_back(f->status());
                                                                  return j.dump();
                                                                }}},
           std::map<std::string, ferry::metrics::PostHandler>{
