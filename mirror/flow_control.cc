@@ -175,9 +175,10 @@ Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin
 }
 
 void Flow::make_control_clients() {
-  // The control API's own clients: the data and sync threads' clients are theirs alone.
-  if (!ctl_source_) ctl_source_ = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-control"));
-  if (!ctl_target_) ctl_target_ = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-control"));
+  // The control API's own producer and probes (the data and sync threads' are theirs alone);
+  // Admin clients are the flow's shared ones.
+  if (!ctl_source_) ctl_source_ = shared_admin(source_);
+  if (!ctl_target_) ctl_target_ = shared_admin(target_);
   if (!ctl_producer_) {
     auto props = cluster_properties(target_, "ferry-mirror-control");
     props["acks"] = "all";

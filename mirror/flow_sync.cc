@@ -12,7 +12,7 @@
 namespace ferry::mirror {
 
 void Flow::sync_loop() {
-  std::unique_ptr<client::Admin> source, target;
+  std::shared_ptr<client::Admin> source, target;
   client::Handle source_producer, target_producer;
   using clock = std::chrono::steady_clock;
   auto next_heartbeat = clock::now();
@@ -20,8 +20,8 @@ void Flow::sync_loop() {
   auto next_group_sync = clock::now() + flow_.sync_group_offsets_interval;
   while (running_) {
     try {
-      if (!source) source = std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"));
-      if (!target) target = std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"));
+      if (!source) source = shared_admin(source_);
+      if (!target) target = shared_admin(target_);
       auto producer_for = [](const ClusterConfig& c) {
         auto props = cluster_properties(c, "ferry-mirror-internal");
         props["acks"] = "all";
