@@ -268,7 +268,8 @@ def metadata_flexible(conn, version, topics, include_cluster=False, include_topi
         t["internal"] = r.i8()
         t["partitions"] = []
         for _ in range(uvarint_at(r) - 1):
-            _err, index, leader, epoch = r.i16(), r.i32(), r.i32(), r.i32()
+            r.i16()  # error_code
+            index, leader, epoch = r.i32(), r.i32(), r.i32()
             for _ in range(3):  # replicas, isr, offline
                 for _ in range(uvarint_at(r) - 1):
                     r.i32()

@@ -12,11 +12,11 @@ import unittest
 import urllib.error
 import urllib.request
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException
 
 from ferry_harness import consume_all, consumer, create_topics, produce_all, producer, wait_until, watermarks
 from test_mirror import FAST_REFRESH, MirrorTestCase, split_headers
-from test_mirror_offsets import commit_standalone, committed
+from mirror_groups import commit_standalone, committed
 
 
 def call(mirror, method, path, timeout=60):

@@ -17,7 +17,7 @@ import unittest
 
 from ferry_harness import admin, consume_all, create_topics, produce_all
 from test_mirror import MirrorTestCase
-from test_mirror_offsets import EAST_CONFIG, FAST, WEST_CONFIG
+from mirror_groups import EAST_CONFIG, FAST, WEST_CONFIG
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import ConfigResource

@@ -19,7 +19,7 @@ import unittest
 from ferry_harness import consumer, create_topics, producer, watermarks
 from test_mirror import MirrorTestCase
 from test_mirror_control import call
-from test_mirror_offsets import EAST_CONFIG, FAST, WEST_CONFIG
+from mirror_groups import EAST_CONFIG, FAST, WEST_CONFIG
 
 # Slow copying: small fetch queues on the source, one record per batch on the target, so the
 # mirror stays far behind a producer writing as fast as it can.

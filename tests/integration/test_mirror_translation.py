@@ -16,7 +16,7 @@ import unittest
 
 from ferry_harness import admin, consume_all, create_topics, produce_all, watermarks
 from test_mirror import SEED, KeyedStream, MirrorTestCase
-from test_mirror_offsets import EAST_CONFIG, FAST, WEST_CONFIG, commit_standalone, write_foreign
+from mirror_groups import EAST_CONFIG, FAST, WEST_CONFIG, commit_standalone, write_foreign
 from translation_check import check_group, delete_records, flow_caught_up, offset_syncs, wait
 
 SYNCS = "mm2-offset-syncs.west.internal"

@@ -31,7 +31,7 @@ import traceback
 import unittest
 
 from ferry_harness import Broker, Mirror, consume_all, create_topics, mirror_binary, produce_all, watermarks
-from test_mirror_offsets import EAST_CONFIG, FAST, WEST_CONFIG, commit_standalone, write_foreign
+from mirror_groups import EAST_CONFIG, FAST, WEST_CONFIG, commit_standalone, write_foreign
 from translation_check import check_group, delete_records, flow_caught_up, offset_syncs, wait
 
 DEFAULT_SEEDS = "1,2,4,5,6,7"

@@ -14,7 +14,7 @@ from what the brokers hold, never from the mirror's own word:
 - a consumer of that group on the target reads on with 0 re-delivered (upstream < u) and 0
   skipped (a record a source consumer from u reads now that the target consumer never sees).
 
-MM2's records are decoded with test_mirror_offsets' independent decoder (MM2's own schemas).
+MM2's records are decoded with mirror_groups' independent decoder (MM2's own schemas).
 """
 
 import time
@@ -24,7 +24,7 @@ from confluent_kafka import KafkaError, KafkaException
 import kafka_wire as kw
 from ferry_harness import consume_all, consumer, watermarks
 from test_mirror import UPSTREAM, split_headers
-from test_mirror_offsets import committed, decode_checkpoint, decode_offset_sync, read_internal
+from mirror_groups import committed, decode_checkpoint, decode_offset_sync, read_internal
 
 
 def delete_records(broker, topic, partition, offset):
