@@ -150,7 +150,7 @@ TEST(AnchorOffsetMapping, NeverAnswersWhatItCannotProveOnRandomRestarts) {
   for (uint64_t seed = 1; seed <= 2000 && !HasFailure(); ++seed) check_seed(seed);
 }
 
-// The defect of issue 13: no sync history (the syncs topic deleted, or a kill before the first
+// Pins issue 13 defect 1: no sync history (the syncs topic deleted, or a kill before the first
 // sync landed). The old code started a fresh mapping at the tail, so offset 5 translated to the
 // tail's downstream offset.
 TEST(AnchorOffsetMapping, NoHistoryRebuildsFromTheTargetInsteadOfStartingAtTheTail) {

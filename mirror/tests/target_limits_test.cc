@@ -1,4 +1,4 @@
-// Target topic limits (issue 13, defect 2): exact single-record batch sizes, worked out by hand
+// Pins issue 13 defect 2: target topic limits: exact single-record batch sizes, worked out by hand
 // from the Kafka protocol guide's v2 record layout, and the producer settings derived from them.
 #include "mirror/target_limits.h"
 

@@ -338,7 +338,7 @@ class DrFailoverCase(DrPairCase):
             current = target
 
     def test_watch_resumes_an_operation_killed_between_fence_and_promote(self):
-        # Issue 13 defect 5: ferry-dr SIGKILLed after fencing east and before promoting west left
+        # Pins issue 13 defect 5: ferry-dr SIGKILLed after fencing east and before promoting west left
         # no region writable, and watch noticed nothing. Now watch reports the pending operation
         # and (watch.auto.resume, default on) finishes it once the lock's holder is gone.
         east, west = self.pair()
@@ -346,7 +346,7 @@ class DrFailoverCase(DrPairCase):
         self.wait_replicated("orders", 2)
         produce_all(east, "orders", [{"key": b"k%d" % i, "value": b"e-%d" % i} for i in range(40)])
         self.dr.start_watch()
-        # Issue 13 defect 4: west (the running flow's target, never made primary) is fenced first.
+        # Pins issue 13 defect 4: west (the running flow's target, never made primary) is fenced first.
         wait_until(lambda: self.role("west") == "standby", 20, interval=0.5, what="watch fencing west")
         p = self.ferry_dr("failover", "--to", "west", expect=None, env={"FERRY_DR_CRASH_AT": "before:promote"})
         self.assertEqual(p.returncode, -9, p.stderr[-2000:])
@@ -361,7 +361,7 @@ class DrFailoverCase(DrPairCase):
             resumes = [(a["what"], a["result"]) for a in map(json.loads, f) if a["what"] == "watch resume"]
         self.assertEqual(resumes, [("watch resume", "started"), ("watch resume", "ok")])
         self.assertEqual(self.dr.stop(), 0)
-        # Issue 13 defect 6: the audit tail is anchored; `audit verify` reads before it records.
+        # Pins issue 13 defect 6: the audit tail is anchored; `audit verify` reads before it records.
         self.ferry_dr("audit", "verify")
         with open(self.dr.audit_log, "rb") as f:
             lines = f.readlines()

@@ -1,4 +1,4 @@
-"""Regression of issue 13, defect 8 (last item): consumer-group members lost their sessions on a
+"""Pins issue 13 defect 8 (last item): consumer-group members lost their sessions on a
 busy machine although their clients kept heartbeating. Cause: with log.flush.acks.all (the
 default) an OffsetCommit is answered only once its records are fsynced, responses on a connection
 go in request order, and librdkafka keeps one heartbeat in flight and sends the next only after

@@ -1,4 +1,4 @@
-"""Kafka behaviours that clients rely on (issue 13, defect 8), each against the real broker with
+"""Pins issue 13 defect 8: Kafka behaviours that clients rely on, each against the real broker with
 librdkafka (confluent-kafka) or, where confluent-kafka 1.7 has no API, raw frames (kafka_wire):
 
 - every topic config Kafka 3.x documents is accepted by CreateTopics, AlterConfigs and

@@ -301,7 +301,7 @@ class ControlTest(MirrorTestCase):
         self.assertEqual(m.stop(timeout=60), 0, "ferry-mirror did not exit on SIGTERM")
 
     def test_sigterm_with_both_clusters_gone_is_bounded_by_the_shutdown_timeout(self):
-        # Issue 14 (rough edges): with both regions SIGKILLed, the flow's threads sat in Admin calls
+        # Pins issue 14 (rough edges): with both regions SIGKILLed, the flow's threads sat in Admin calls
         # (15 s each, several in a row) and producer flushes (10 s), so SIGTERM took 22-32 s.
         # task.shutdown.graceful.timeout.ms (Kafka Connect's key) now bounds the wait.
         east, west = self.regions()

@@ -1,4 +1,4 @@
-"""Regressions of issue 13, defect 2: the target's size limits. A remote topic copies the source's
+"""Pins issue 13 defect 2: the target's size limits. A remote topic copies the source's
 `segment.bytes`; Kafka refuses a record batch larger than the topic's `segment.bytes`
 (RECORD_LIST_TOO_LARGE) or `max.message.bytes` (MESSAGE_TOO_LARGE). The mirror used one producer
 with librdkafka's ~1 MB `batch.size` for every topic, so small-segment topics never finished, and

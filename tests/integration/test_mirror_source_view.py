@@ -1,4 +1,4 @@
-"""Regressions of issue 13, defects 3 and 7 (the mirror's side): the mirror's view of the source's
+"""Pins issue 13 defects 3 and 7 (the mirror's side): the mirror's view of the source's
 log end offsets is what ferry-dr counts an unplanned failover's loss from. It was up to a second
 old while the mirror was behind (librdkafka stops fetching a partition whose queue is full, and
 the source was asked once a second), carried no age, and a pause right after the source died

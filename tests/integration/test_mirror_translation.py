@@ -1,4 +1,4 @@
-"""Regressions of issue 13, defect 1: a ferry-mirror restarted without offset-sync history (the
+"""Pins issue 13 defect 1: a ferry-mirror restarted without offset-sync history (the
 syncs topic deleted, or a SIGKILL before the first sync landed) translated every older committed
 offset to the restart point, so a group cutting over to the target skipped records, and nothing was
 logged. Two regions ("east" -> "west", two ferry-broker processes on loopback), real clients, the

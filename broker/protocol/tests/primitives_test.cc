@@ -179,7 +179,7 @@ TEST(Primitives, CheckedCountRejectsLyingCounts) {
   EXPECT_EQ(r.remaining(), 8u) << "checking a count must not consume input";
 }
 
-// Pins a fixed bug: checked_count once multiplied count * min_element_bytes, so 2^61 elements of
+// Pins a codec bug: checked_count once multiplied count * min_element_bytes, so 2^61 elements of
 // 8 bytes wrapped to 0 and was accepted.
 TEST(Primitives, CheckedCountRejectsCountsWhoseByteSizeOverflows) {
   Bytes eight(8, 0);
@@ -321,7 +321,7 @@ TEST(Primitives, LyingLengthsAreRejectedBeforeAllocating) {
                DecodeError);
 }
 
-// Pins a fixed bug: a 40,000-byte classic STRING once went out with a wrapped negative (null)
+// Pins a codec bug: a 40,000-byte classic STRING once went out with a wrapped negative (null)
 // length. Kafka's serializer refuses strings longer than 32767 bytes, and so does ours.
 TEST(Primitives, ClassicStringLongerThanInt16IsNotSilentlyCorrupted) {
   Prims p;

@@ -155,7 +155,7 @@ struct TaggedWithDefault {
   bool operator==(const TaggedWithDefault&) const = default;
 };
 
-// Pins a fixed bug: tagged() once compared with T{} instead of the member's declared default, so a
+// Pins a codec bug: tagged() once compared with T{} instead of the member's declared default, so a
 // tagged int64 defaulting to -1 (e.g. ApiVersions' FinalizedFeaturesEpoch) set to 0 was dropped.
 TEST(TaggedFields, TaggedFieldWithNonZeroDefaultRoundTrips) {
   TaggedWithDefault zero;
