@@ -1,5 +1,5 @@
 // What every Ferry daemon's main() shares: the command line (--help, --config-reference,
-// --config FILE) and the stop signals (SIGTERM/SIGINT end a graceful shutdown).
+// --config FILE, parsed with CLI11) and the stop signals (SIGTERM/SIGINT end a graceful shutdown).
 #pragma once
 
 #include <csignal>
