@@ -15,9 +15,8 @@ struct HttpResponse {
 };
 
 /// GETs `path` (e.g. "/status") from `base_url` ("http://HOST:PORT", as --mirror-status
-/// takes it) with an HTTP/1.0 request, so the server closes the connection after the answer
-/// (RFC 1945 §7.2.2) and no chunked encoding can come back. HOST must be a numeric IPv4
-/// address or "localhost": the bench talks to a local mirror only, so there is no resolver.
+/// takes it) through libcurl with an HTTP/1.0 request, so the server closes the connection
+/// after the answer (RFC 1945 §7.2.2); no proxy is used (the bench talks to a local mirror).
 /// Throws BenchError when nothing accepts the connection, the answer is not HTTP or does not
 /// complete within `timeout`. A non-2xx status is returned, not thrown.
 HttpResponse http_get(const std::string& base_url, const std::string& path,
