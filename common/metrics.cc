@@ -1,15 +1,16 @@
 #include "common/metrics.h"
 
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
-#include <system_error>
 
 namespace ferry::metrics {
 
@@ -124,9 +125,11 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   return n;
 }
 
-// Appends `s` escaped for the text format: backslash and line feed always; double quote only
-// inside label values (HELP text leaves it alone per the spec). Invalid UTF-8 becomes U+FFFD.
-void append_escaped(std::string& out, std::string_view s, bool escape_quote) {
+// Returns `s` with every byte that does not start a well-formed UTF-8 sequence replaced by
+// U+FFFD, so one bad client id cannot make the whole scrape unparseable.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     size_t n = utf8_sequence_length(s, i);
     if (n == 0) {
@@ -134,62 +137,18 @@ void append_escaped(std::string& out, std::string_view s, bool escape_quote) {
       ++i;
       continue;
     }
-    if (n == 1) {
-      char c = s[i];
-      if (c == '\\') out += "\\\\";
-      else if (c == '\n') out += "\\n";
-      else if (c == '"' && escape_quote) out += "\\\"";
-      else out += c;
-    } else {
-      out.append(s.substr(i, n));
-    }
+    out.append(s.substr(i, n));
     i += n;
   }
+  return out;
 }
 
-// Sample values and "le" bounds: the spec takes Go ParseFloat syntax with NaN, +Inf and -Inf
-// spelled out; to_chars' shortest round-trip form ("0.005", "1e+21", "42") parses exactly back.
-void append_value(std::string& out, double v) {
-  if (std::isnan(v)) {
-    out += "NaN";
-  } else if (std::isinf(v)) {
-    out += v > 0 ? "+Inf" : "-Inf";
-  } else {
-    char buf[32];
-    auto res = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, res.ptr);
-  }
-}
-
-void append_labels(std::string& out, const Labels& labels, const char* le = nullptr) {
-  if (labels.empty() && le == nullptr) return;
-  out += '{';
-  bool first = true;
-  for (const auto& [k, v] : labels) {
-    if (!first) out += ',';
-    first = false;
-    out += k;
-    out += "=\"";
-    append_escaped(out, v, true);
-    out += '"';
-  }
-  if (le != nullptr) {
-    if (!first) out += ',';
-    out += "le=\"";
-    out += le;
-    out += '"';
-  }
-  out += '}';
-}
-
-void append_sample(std::string& out, const std::string& name, const char* suffix,
-                   const Labels& labels, double v, const char* le = nullptr) {
-  out += name;
-  out += suffix;
-  append_labels(out, labels, le);
-  out += ' ';
-  append_value(out, v);
-  out += '\n';
+// The series' labels in registration order, as prometheus-cpp's serializer writes them.
+std::vector<prometheus::ClientMetric::Label> client_labels(const Labels& labels) {
+  std::vector<prometheus::ClientMetric::Label> out;
+  out.reserve(labels.size());
+  for (const auto& [k, v] : labels) out.push_back({k, valid_utf8(v)});
+  return out;
 }
 
 constexpr std::string_view kHistogramSuffixes[] = {"_bucket", "_sum", "_count"};
@@ -368,66 +327,72 @@ void Registry::remove(const std::string& name, const Labels& labels) {
 
 std::string Registry::serialize() const {
   check_not_in_callback();
-  std::string out;
-  std::lock_guard lock(mu_);
-  struct Guard {
-    const Registry* prev;
-    explicit Guard(const Registry* r) : prev(std::exchange(tl_serializing, r)) {}
-    ~Guard() { tl_serializing = prev; }
-  } guard(this);
-  std::string le;
-  for (const auto& [name, fam] : families_) {
-    if (!fam->help.empty()) {
-      out += "# HELP ";
-      out += name;
-      out += ' ';
-      append_escaped(out, fam->help, false);
-      out += '\n';
-    }
-    out += "# TYPE ";
-    out += name;
-    out += ' ';
-    out += kind_name(static_cast<int>(fam->kind));
-    out += '\n';
-    for (const auto& [key, s] : fam->series) {
-      switch (fam->kind) {
-        case Kind::kCounter:
-          append_sample(out, name, "", s.labels, static_cast<Counter*>(s.metric.get())->value());
-          break;
-        case Kind::kGauge:
-          if (!s.fn) {
-            append_sample(out, name, "", s.labels, static_cast<Gauge*>(s.metric.get())->value());
+  std::vector<prometheus::MetricFamily> families;
+  {
+    std::lock_guard lock(mu_);
+    struct Guard {
+      const Registry* prev;
+      explicit Guard(const Registry* r) : prev(std::exchange(tl_serializing, r)) {}
+      ~Guard() { tl_serializing = prev; }
+    } guard(this);
+    families.reserve(families_.size());
+    for (const auto& [name, fam] : families_) {
+      prometheus::MetricFamily& out = families.emplace_back();
+      out.name = name;
+      // prometheus-cpp 1.0.1 writes HELP text as given; the format wants \\ and \n escaped.
+      for (char c : valid_utf8(fam->help)) {
+        if (c == '\\') out.help += "\\\\";
+        else if (c == '\n') out.help += "\\n";
+        else out.help += c;
+      }
+      out.type = fam->kind == Kind::kCounter ? prometheus::MetricType::Counter
+                 : fam->kind == Kind::kGauge ? prometheus::MetricType::Gauge
+                                             : prometheus::MetricType::Histogram;
+      out.metric.reserve(fam->series.size());
+      for (const auto& [key, s] : fam->series) {
+        prometheus::ClientMetric m;
+        switch (fam->kind) {
+          case Kind::kCounter:
+            m.counter.value = static_cast<Counter*>(s.metric.get())->value();
+            break;
+          case Kind::kGauge:
+            if (!s.fn) {
+              m.gauge.value = static_cast<Gauge*>(s.metric.get())->value();
+              break;
+            }
+            try {
+              m.gauge.value = s.fn();
+            } catch (const std::exception& e) {
+              spdlog::warn("metrics: callback for gauge '{}' threw, sample skipped: {}", name,
+                           e.what());
+              continue;
+            }
+            break;
+          case Kind::kHistogram: {
+            const auto* h = static_cast<Histogram*>(s.metric.get());
+            // _count is derived from the same bucket snapshot, so "+Inf" == _count always holds;
+            // _sum may still miss an observe() that is in flight on another thread.
+            m.histogram.sample_sum = h->sum();
+            std::vector<uint64_t> cum = h->cumulative_counts();
+            for (size_t i = 0; i < cum.size(); ++i) {
+              const double le = i < h->bounds().size() ? h->bounds()[i]
+                                                       : std::numeric_limits<double>::infinity();
+              m.histogram.bucket.push_back({cum[i], le});
+            }
+            m.histogram.sample_count = cum.back();
             break;
           }
-          try {
-            double v = s.fn();
-            append_sample(out, name, "", s.labels, v);
-          } catch (const std::exception& e) {
-            spdlog::warn("metrics: callback for gauge '{}' threw, sample skipped: {}", name,
-                         e.what());
-          }
-          break;
-        case Kind::kHistogram: {
-          const auto* h = static_cast<Histogram*>(s.metric.get());
-          // _count is derived from the same bucket snapshot, so "+Inf" == _count always holds;
-          // _sum may still miss an observe() that is in flight on another thread.
-          double sum = h->sum();
-          std::vector<uint64_t> cum = h->cumulative_counts();
-          for (size_t i = 0; i < cum.size(); ++i) {
-            le.clear();
-            if (i < h->bounds().size()) append_value(le, h->bounds()[i]);
-            else le = "+Inf";
-            append_sample(out, name, "_bucket", s.labels, static_cast<double>(cum[i]),
-                          le.c_str());
-          }
-          append_sample(out, name, "_sum", s.labels, sum);
-          append_sample(out, name, "_count", s.labels, static_cast<double>(cum.back()));
-          break;
         }
+        m.label = client_labels(s.labels);
+        out.metric.push_back(std::move(m));
       }
     }
   }
-  return out;
+  // Text format 0.0.4 is prometheus-cpp's job; families_ and each family's series are maps, so
+  // the order is already sorted by name and by label set.
+  std::ostringstream text;
+  prometheus::TextSerializer().Serialize(text, families);
+  return std::move(text).str();
 }
 
 }  // namespace ferry::metrics

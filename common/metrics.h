@@ -1,5 +1,9 @@
-// In-process Prometheus metrics (counters, gauges, histograms) rendered in the text exposition
-// format 0.0.4, because prometheus-cpp is not packaged for Debian 12.
+// In-process Prometheus metrics (counters, gauges, histograms); the text exposition format 0.0.4
+// is written by prometheus-cpp's TextSerializer (Debian 12 package prometheus-cpp-dev 1.0.1).
+// The metric objects stay this facade's own lock-free atomics rather than prometheus-cpp's
+// Counter/Gauge/Histogram: in 1.0.1 Family::Remove frees the metric (a reference held by a
+// handler would dangle, which remove() below promises not to happen) and Histogram::Observe
+// takes a mutex (the data path must not).
 // Format reference: https://prometheus.io/docs/instrumenting/exposition_formats/ ("Text format
 // details"); naming rules: https://prometheus.io/docs/concepts/data_model/.
 #pragma once
@@ -152,11 +156,13 @@ class Registry {
   /// zero, which Prometheus handles as a counter reset.
   void remove(const std::string& name, const Labels& labels);
 
-  /// Renders every family in text format 0.0.4: families sorted by name, each with one "# HELP"
-  /// (omitted if the help text is empty; backslash and newline escaped) and one "# TYPE" line,
-  /// series sorted by label set, label values escaped (\\ \" \n), values in shortest round-trip
-  /// form with NaN, +Inf and -Inf spelled as the spec requires. The text ends with a newline
-  /// unless the registry is empty.
+  /// Renders every family in text format 0.0.4 through prometheus::TextSerializer: families
+  /// sorted by name, each with one "# HELP" (omitted if the help text is empty; backslash and
+  /// newline escaped) and one "# TYPE" line, series sorted by label set, label values escaped
+  /// (\\ \" \n). Values as prometheus-cpp writes them (decimal or exponent form), "Nan",
+  /// "+Inf", "-Inf" (Prometheus parses these case-insensitively); a histogram series is written
+  /// as `_count`, `_sum`, then its `_bucket` lines. The text ends with a newline unless the
+  /// registry is empty.
   std::string serialize() const;
 
  private:

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # libraries
   libboost-dev libssl-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libgtest-dev libgmock-dev libcli11-dev
-  nlohmann-json3-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libcurl4-openssl-dev prometheus-cpp-dev
   libsasl2-dev librdkafka-dev zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
   # real Kafka clients used by tests, the quickstart and the benchmark
   kcat python3 python3-confluent-kafka python3-kafka

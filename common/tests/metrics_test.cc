@@ -65,7 +65,7 @@ TEST(MetricsFormat, GaugeValuesIncludingSpecialFloats) {
             "# TYPE g gauge\n"
             "g 42\n"
             "g{k=\"moving\"} -2.25\n"
-            "g{k=\"nan\"} NaN\n"
+            "g{k=\"nan\"} Nan\n"  // prometheus-cpp's spelling; Prometheus parses it
             "g{k=\"ninf\"} -Inf\n"
             "g{k=\"pinf\"} +Inf\n"
             "g{k=\"tiny\"} 1e-07\n"
@@ -82,12 +82,14 @@ TEST(MetricsFormat, HistogramCumulativeBuckets) {
   EXPECT_EQ(r.serialize(),
             "# HELP lat_ms Latency\n"
             "# TYPE lat_ms histogram\n"
+            // prometheus-cpp writes _count and _sum before the buckets
+            "lat_ms_count{api=\"produce\",b=\"1\"} 4\n"
+            "lat_ms_sum{api=\"produce\",b=\"1\"} 104.5\n"
             "lat_ms_bucket{api=\"produce\",b=\"1\",le=\"1\"} 2\n"
             "lat_ms_bucket{api=\"produce\",b=\"1\",le=\"2.5\"} 2\n"
             "lat_ms_bucket{api=\"produce\",b=\"1\",le=\"5\"} 3\n"
             "lat_ms_bucket{api=\"produce\",b=\"1\",le=\"+Inf\"} 4\n"
-            "lat_ms_sum{api=\"produce\",b=\"1\"} 104.5\n"
-            "lat_ms_count{api=\"produce\",b=\"1\"} 4\n");
+            );
 }
 
 TEST(MetricsFormat, UnlabelledHistogramAndTrailingInfBound) {
@@ -95,7 +97,7 @@ TEST(MetricsFormat, UnlabelledHistogramAndTrailingInfBound) {
   r.histogram("h", "x", {0.25, std::numeric_limits<double>::infinity()}).observe(0.1);
   EXPECT_EQ(r.serialize(),
             "# HELP h x\n# TYPE h histogram\n"
-            "h_bucket{le=\"0.25\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.1\nh_count 1\n");
+            "h_count 1\nh_sum 0.1\nh_bucket{le=\"0.25\"} 1\nh_bucket{le=\"+Inf\"} 1\n");
 }
 
 TEST(MetricsFormat, InvalidUtf8InLabelValueIsReplaced) {
