@@ -27,7 +27,8 @@ import urllib.request
 
 # The client helpers live in kafka_clients; tests import them from here.
 from kafka_clients import (admin, consume_all, consumer, create_topics, partition_count,  # noqa: F401
-                           produce_all, producer, run_kcat, wait_until, watermarks)
+                           poll_detail, produce_all, producer, run_kcat, wait_until,
+                           watermarks)
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 30.0

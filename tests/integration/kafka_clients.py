@@ -24,6 +24,19 @@ def wait_until(predicate, timeout, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
+def poll_detail(check, timeout, what, interval=0.5):
+    """Polls check() -> (done, detail) until done and returns detail; after `timeout` seconds
+    raises AssertionError naming `what` and the last detail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, detail = check()
+        if done:
+            return detail
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {detail}")
+        time.sleep(interval)
+
+
 def run_kcat(broker, args, input=None, timeout=60, check=True):
     """Runs `kcat -b <broker> ARGS` with a timeout; returns CompletedProcess (text mode).
 

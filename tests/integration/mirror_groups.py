@@ -5,13 +5,12 @@ STRING = INT16 length + UTF-8, integers big-endian; not Ferry's code), group com
 through kafka-python and confluent-kafka, and the two-region fixture's helpers."""
 
 import struct
-import time
 
 from confluent_kafka import TopicPartition
 from kafka import KafkaConsumer, OffsetAndMetadata
 from kafka import TopicPartition as KafkaTopicPartition
 
-from ferry_harness import consume_all, consumer, produce_all, watermarks
+from ferry_harness import consume_all, consumer, poll_detail, produce_all, watermarks
 from test_mirror import UPSTREAM, split_headers
 
 EAST_CONFIG = {"group.initial.rebalance.delay.ms": 0, "log.cleaner.backoff.ms": 200}
@@ -186,17 +185,8 @@ def write_foreign(west, remote, counts, tag):
                                 "partition": p} for p, n in enumerate(counts) for i in range(n)])
 
 
-def wait_for(check, timeout, what, interval=0.5):
-    """Polls check() -> (done, detail) until done (returns detail); on timeout raises with the
-    last detail. For class fixtures, which have no TestCase.poll_until."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done, detail = check()
-        if done:
-            return detail
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {detail}")
-        time.sleep(interval)
+# For class fixtures, which have no TestCase.poll_until.
+wait_for = poll_detail
 
 
 def flow_caught_up(mirror, east, topics):

@@ -25,7 +25,7 @@ import unittest
 from confluent_kafka import TIMESTAMP_CREATE_TIME, TopicPartition
 from confluent_kafka.admin import ConfigResource, NewPartitions
 
-from ferry_harness import (BrokerTestCase, admin, consume_all, consumer, create_topics,
+from ferry_harness import (BrokerTestCase, admin, consume_all, consumer, create_topics, poll_detail,
                            mirror_binary, partition_count, produce_all, producer, wait_until,
                            watermarks)
 
@@ -152,14 +152,7 @@ class MirrorTestCase(BrokerTestCase):
 
     def poll_until(self, check, timeout, what, interval=0.5):
         """Polls check() -> (done, detail) until done; on timeout fails with the last detail."""
-        deadline = time.monotonic() + timeout
-        while True:
-            done, detail = check()
-            if done:
-                return detail
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}; last: {detail}")
-            time.sleep(interval)
+        return poll_detail(check, timeout, what, interval)
 
     def wait_caught_up(self, mirror, source, target, topics, remote, timeout=60,
                        same_watermarks=True):

@@ -22,7 +22,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException
 
 import kafka_wire as kw
-from ferry_harness import consume_all, consumer, watermarks
+from ferry_harness import consume_all, consumer, poll_detail, watermarks
 from test_mirror import UPSTREAM, split_headers
 from mirror_groups import committed, decode_checkpoint, decode_offset_sync, read_internal
 
@@ -113,16 +113,7 @@ def offset_syncs(source, target_alias, topic):
     return out
 
 
-def wait(check, timeout, what, interval=0.5):
-    """Polls check() -> (done, detail); returns detail, or raises AssertionError with the last one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done, detail = check()
-        if done:
-            return detail
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {detail}")
-        time.sleep(interval)
+wait = poll_detail
 
 
 def flow_caught_up(mirror, source, alias, target_alias, topics):
