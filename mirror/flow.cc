@@ -14,7 +14,12 @@
 
 namespace ferry::mirror {
 Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters, metrics::Registry& metrics)
-    : flow_(std::move(flow)), source_(clusters.at(flow_.source)), target_(clusters.at(flow_.target)), metrics_(metrics) {
+    : flow_(std::move(flow)),
+      source_(clusters.at(flow_.source)),
+      target_(clusters.at(flow_.target)),
+      metrics_(metrics),
+      source_admin_(std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"))),
+      target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))) {
   paused_ = flow_.paused;
 }
 
@@ -92,24 +97,14 @@ void Flow::clear_condition(const std::string& key) {
   if (current_errors_.erase(key)) spdlog::info("flow {}: {} works again", flow_.name(), key);
 }
 
-std::shared_ptr<client::Admin> Flow::shared_admin(const ClusterConfig& cluster) {
-  std::lock_guard lk(admins_mu_);
-  auto& slot = &cluster == &source_ ? source_admin_shared_ : target_admin_shared_;
-  if (!slot) slot = std::make_shared<client::Admin>(cluster_properties(cluster, "ferry-mirror-admin"));
-  return slot;
-}
-
 void Flow::control_loop() {
-  std::shared_ptr<client::Admin> source, target;
   auto backoff = std::chrono::seconds(1);
   auto next_refresh = std::chrono::steady_clock::now();
   while (running_) {
     if (std::chrono::steady_clock::now() >= next_refresh) {
       std::chrono::milliseconds wait = flow_.refresh_topics_interval;
       try {
-        if (!source) source = shared_admin(source_);
-        if (!target) target = shared_admin(target_);
-        refresh_topics(*source, *target);
+        refresh_topics(*source_admin_, *target_admin_);
         clear_condition("topics");
         clear_condition("source");  // the source answered, so it is reachable again
         backoff = std::chrono::seconds(1);
@@ -190,10 +185,8 @@ void Flow::make_data_clients() {
     syncs_producer_ = client::make_handle(RD_KAFKA_PRODUCER, client::make_conf(syncs_props));
 
     probe_ = make_probe(target_, data_group_id() + ".probe");  // never joined: assign() only
-    target_admin_ = shared_admin(target_);
 
     source_probe_ = make_probe(source_, data_group_id() + ".probe");
-    source_admin_ = shared_admin(source_);
   }
   auto consumer_props = cluster_properties(source_, "ferry-mirror-source");
   consumer_props["group.id"] = data_group_id();

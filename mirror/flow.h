@@ -175,6 +175,10 @@ class Flow {
   const ClusterConfig source_;
   const ClusterConfig target_;
   metrics::Registry& metrics_;
+  // The flow's one Admin client per cluster, made with the flow (no connection yet): librdkafka
+  // handles are thread-safe and every Admin call waits on its own queue, so the four threads and
+  // the control API share them.
+  const std::unique_ptr<client::Admin> source_admin_, target_admin_;
 
   std::atomic<bool> running_{false};
   std::mutex wake_mu_;
@@ -202,8 +206,6 @@ class Flow {
   client::Handle syncs_producer_;
   client::Handle probe_;
   client::Handle source_probe_;
-  std::shared_ptr<client::Admin> target_admin_;  // shared_admin(target_)
-  std::shared_ptr<client::Admin> source_admin_;  // shared_admin(source_)
   mutable std::mutex partitions_mu_;
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
   bool reset_needed_ = false;
@@ -247,12 +249,7 @@ class Flow {
   std::condition_variable drain_cv_;
   std::mutex control_mu_;         // one control call at a time; owns the ctl_ clients
   std::timed_mutex checkpoint_mu_;  // one checkpoint pass at a time (sync thread or control API)
-  std::shared_ptr<client::Admin> ctl_source_, ctl_target_;  // shared_admin() too
-  // The flow's one Admin client per cluster (librdkafka handles are thread-safe and every Admin
-  // call waits on its own queue, so the four threads and the control API share them).
-  std::shared_ptr<client::Admin> shared_admin(const ClusterConfig& cluster);
-  std::mutex admins_mu_;
-  std::shared_ptr<client::Admin> source_admin_shared_, target_admin_shared_;
+
   client::Handle ctl_producer_, ctl_probe_, ctl_source_probe_;
   std::atomic<int64_t> last_checkpoint_ms_{0};  // 0: none yet
   std::atomic<int64_t> last_heartbeat_ms_{-1};  // timestamp field of the newest replicated heartbeat

@@ -177,8 +177,6 @@ Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin
 void Flow::make_control_clients() {
   // The control API's own producer and probes (the data and sync threads' are theirs alone);
   // Admin clients are the flow's shared ones.
-  if (!ctl_source_) ctl_source_ = shared_admin(source_);
-  if (!ctl_target_) ctl_target_ = shared_admin(target_);
   if (!ctl_producer_) {
     auto props = cluster_properties(target_, "ferry-mirror-control");
     props["acks"] = "all";
@@ -207,9 +205,9 @@ Flow::PartitionMap Flow::rebuild_mappings() {
   }
   PartitionMap out;
   if (queries.empty()) return out;
-  const auto tails = find_replicated_tails(ctl_probe_.get(), *ctl_target_, queries, flow_.source);
+  const auto tails = find_replicated_tails(ctl_probe_.get(), *target_admin_, queries, flow_.source);
   bool truncated = false;
-  const auto history = read_sync_history(*ctl_source_, ctl_source_probe_.get(), {keys.begin(), keys.end()}, truncated);
+  const auto history = read_sync_history(*source_admin_, ctl_source_probe_.get(), {keys.begin(), keys.end()}, truncated);
   for (size_t i = 0; i < queries.size(); ++i) {
     if (!tails[i]) continue;  // nothing of this partition replicated: nothing to translate to
     auto st = std::make_unique<PartitionState>(flow_.resync_every());
@@ -222,12 +220,12 @@ Flow::PartitionMap Flow::rebuild_mappings() {
     st->replicated_end = tails[i]->upstream_offset + 1;
     st->next_to_produce = st->replicated_end;
     const int64_t asked_ms = wall_clock_ms();
-    const auto w = ctl_source_->watermarks(st->source_topic, st->partition);
+    const auto w = source_admin_->watermarks(st->source_topic, st->partition);
     st->source_end = w.high;
     st->source_end_ms = asked_ms;
     try {
       st->copied_from_start =
-          copied_from_source_start(*st, w.low, *ctl_target_, ctl_probe_.get(), ctl_source_probe_.get());
+          copied_from_source_start(*st, w.low, *target_admin_, ctl_probe_.get(), ctl_source_probe_.get());
     } catch (const std::exception& e) {
       // Offsets below the first copied record then get no checkpoint rather than a wrong one.
       spdlog::warn("flow {}: cannot tell whether {}-{} was copied from the source's start: {}", flow_.name(),
@@ -315,7 +313,7 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     size_t missing = 0;
     for (;;) {
       try {
-        missing = read_source_ends(ctl_source_->handle(), keys, wall_clock_ms(), false, std::chrono::milliseconds(200)).second;
+        missing = read_source_ends(source_admin_->handle(), keys, wall_clock_ms(), false, std::chrono::milliseconds(200)).second;
         break;
       } catch (const client::KafkaError& e) {
         if (e.err() != RD_KAFKA_RESP_ERR__TIMED_OUT || source_known_down() || std::chrono::steady_clock::now() >= deadline)
@@ -363,7 +361,7 @@ metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
   // Only once drained: before that the data thread may still be assigning partitions.
   PartitionMap rebuilt;
   if (paused_ && drained_) rebuilt = rebuild_mappings();
-  auto pass = emit_checkpoints(*ctl_source_, *ctl_target_, ctl_producer_.get(), flow_.sync_group_offsets_enabled,
+  auto pass = emit_checkpoints(*source_admin_, *target_admin_, ctl_producer_.get(), flow_.sync_group_offsets_enabled,
                                &rebuilt, deadline);
   if (pass.timed_out)
     return reply(504, {{"error", fmt::format("flow {}: the checkpoint pass did not finish within {} ms", flow_.name(),

@@ -12,7 +12,6 @@
 namespace ferry::mirror {
 
 void Flow::sync_loop() {
-  std::shared_ptr<client::Admin> source, target;
   client::Handle source_producer, target_producer;
   using clock = std::chrono::steady_clock;
   auto next_heartbeat = clock::now();
@@ -20,8 +19,6 @@ void Flow::sync_loop() {
   auto next_group_sync = clock::now() + flow_.sync_group_offsets_interval;
   while (running_) {
     try {
-      if (!source) source = shared_admin(source_);
-      if (!target) target = shared_admin(target_);
       auto producer_for = [](const ClusterConfig& c) {
         auto props = cluster_properties(c, "ferry-mirror-internal");
         props["acks"] = "all";
@@ -42,7 +39,7 @@ void Flow::sync_loop() {
           next_checkpoint = now + flow_.emit_checkpoints_interval;
           const bool sync_groups = flow_.sync_group_offsets_enabled && now >= next_group_sync;
           if (sync_groups) next_group_sync = now + flow_.sync_group_offsets_interval;
-          emit_checkpoints(*source, *target, target_producer.get(), sync_groups, nullptr,
+          emit_checkpoints(*source_admin_, *target_admin_, target_producer.get(), sync_groups, nullptr,
                            clock::time_point::max());
         }
       }

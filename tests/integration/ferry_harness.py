@@ -27,7 +27,7 @@ import urllib.request
 
 # The client helpers live in kafka_clients; tests import them from here.
 from kafka_clients import (admin, consume_all, consumer, create_topics, partition_count,  # noqa: F401
-                           poll_detail, produce_all, producer, run_kcat, wait_until,
+                           next_record, poll_detail, produce_all, producer, run_kcat, wait_until,
                            watermarks)
 
 START_TIMEOUT_S = 15.0

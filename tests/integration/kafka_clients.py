@@ -140,6 +140,19 @@ def watermarks(broker, topic, partition, c=None):
             c.close()
 
 
+def next_record(c, timeout):
+    """One consumer poll: the record, or None when nothing came within `timeout` s or the poll
+    only reported a partition's end; raises KafkaException for any other consumer error."""
+    m = c.poll(timeout)
+    if m is None:
+        return None
+    if m.error():
+        if m.error().code() == KafkaError._PARTITION_EOF:
+            return None
+        raise KafkaException(m.error())
+    return m
+
+
 def consume_all(broker, topic, partitions=None, timeout=60, **conf):
     """Reads every partition of `topic` from its first to its current last offset.
 
@@ -166,13 +179,9 @@ def consume_all(broker, topic, partitions=None, timeout=60, **conf):
                 got = {p: len(out[p]) for p in out}
                 raise AssertionError(f"consume of {topic} incomplete after {timeout}s: got {got}, "
                                      f"want up to offsets {ends}")
-            m = c.poll(0.5)
+            m = next_record(c, 0.5)
             if m is None:
                 continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise KafkaException(m.error())
             out[m.partition()].append(m)
             if m.partition() in pending and m.offset() >= pending[m.partition()] - 1:
                 del pending[m.partition()]

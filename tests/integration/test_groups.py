@@ -15,11 +15,11 @@ import tempfile
 import time
 import unittest
 
-from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
 import kafka_wire as kw
-from ferry_harness import (BrokerTestCase, _die_with_parent, admin, consumer, create_topics, produce_all,
-                           wait_until)
+from ferry_harness import (BrokerTestCase, _die_with_parent, admin, consumer, create_topics, next_record,
+                           produce_all, wait_until)
 
 GROUP_CONFIG = {"group.initial.rebalance.delay.ms": 0}
 MIN_SESSION_MS = 6000    # the broker's default group.min.session.timeout.ms (Kafka's default too)
@@ -55,14 +55,9 @@ def poll_records(c, n, timeout=30):
     while len(got) < n:
         if time.monotonic() > deadline:
             raise AssertionError(f"only {len(got)} of {n} records within {timeout}s")
-        m = c.poll(0.2)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == KafkaError._PARTITION_EOF:
-                continue
-            raise KafkaException(m.error())
-        got.append(m)
+        m = next_record(c, 0.2)
+        if m is not None:
+            got.append(m)
     return got
 
 
