@@ -83,6 +83,9 @@ using ProgressFn = std::function<void(const std::string& line)>;
 /// to fail a step (a StepFailure thrown at "before" is that step's failure).
 using Failpoint = std::function<void(const std::string& when, const std::string& step)>;
 
+/// Test failpoint (docs/dr.md "Testing hooks"): when the environment variable FERRY_DR_CRASH_AT is
+/// "before:<step>" or "after:<step>", ferry-dr kills itself with SIGKILL right after journaling
+/// that step's begin, or its end. Lets the integration tests crash the orchestrator at every step.
 void crash_point(const std::string& when, const std::string& step);
 
 /// Runs the state machine for one operation.
@@ -150,10 +153,5 @@ bool is_heartbeats_topic(const std::string& topic);
 /// "source_reachable", "loss_text" (one sentence for people)}.
 nlohmann::json describe_unplanned_loss(const nlohmann::json& loss, const nlohmann::json& mirror_partitions,
                                        std::optional<bool> source_reachable, int64_t paused_at_ms, int64_t now_ms);
-
-/// Test failpoint (docs/dr.md "Testing hooks"): when the environment variable FERRY_DR_CRASH_AT is
-/// "before:<step>" or "after:<step>", ferry-dr kills itself with SIGKILL right after journaling
-/// that step's begin, or its end. Lets the integration tests crash the orchestrator at every step.
-void crash_point(const std::string& when, const std::string& step);
 
 }  // namespace ferry::dr
