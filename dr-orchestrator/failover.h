@@ -22,15 +22,17 @@
 //               acknowledgement is the RTO's end
 //   report      write <state.dir>/reports/<op_id>.{md,json}
 //
-// Every step is journaled before and after it runs (journal.h, fdatasync) and is idempotent; a
-// re-run reads the decisions of earlier steps from the journal and never re-measures them. A step
-// that fails before `promote` rolls back what the operation changed (un-fence FROM, resume the
-// flow) and ends it "rolled_back"; a failure from `promote` on leaves the operation pending for
-// `ferry-dr resume`, because the new primary is already serving.
+// The steps are one table (failover_machine.h), each with a typed result (step_results.h). Every
+// step is journaled before and after it runs (journal.h, fdatasync) and is idempotent; a re-run
+// reads the decisions of earlier steps from the journal and never re-measures them. A step that
+// fails before `promote` runs the rollbacks of the steps that began, newest first (resume the
+// flow, un-fence FROM) and ends the operation "rolled_back"; a failure from `promote` on leaves
+// the operation pending for `ferry-dr resume`, because the new primary is already serving.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -39,12 +41,16 @@
 #include <nlohmann/json.hpp>
 
 #include "dr-orchestrator/audit.h"
+#include "dr-orchestrator/backends.h"
 #include "dr-orchestrator/config.h"
 #include "dr-orchestrator/errors.h"
 #include "dr-orchestrator/health.h"
 #include "dr-orchestrator/journal.h"
 
 namespace ferry::dr {
+
+struct StepContext;
+struct StepFailure;
 
 /// The step names, in order; they are the journal's step keys (on-wire: never rename).
 const std::vector<std::string>& failover_steps();
@@ -71,12 +77,28 @@ struct OperationResult {
 /// Where progress lines go (stderr for the CLI; the drill prefixes them). May be empty.
 using ProgressFn = std::function<void(const std::string& line)>;
 
+/// Called with ("before" | "after", step) right after the journal recorded that step's begin, or
+/// its end (also ("before", "rollback")). The default, crash_point(), is the FERRY_DR_CRASH_AT
+/// failpoint; unit tests pass one that throws to stop an operation there (a simulated crash) or
+/// to fail a step (a StepFailure thrown at "before" is that step's failure).
+using Failpoint = std::function<void(const std::string& when, const std::string& step)>;
+
+/// Test failpoint (docs/dr.md "Testing hooks"): when the environment variable FERRY_DR_CRASH_AT is
+/// "before:<step>" or "after:<step>", ferry-dr kills itself with SIGKILL right after journaling
+/// that step's begin, or its end. Lets the integration tests crash the orchestrator at every step.
+void crash_point(const std::string& when, const std::string& step);
+
 /// Runs the state machine for one operation.
 class Operation {
  public:
   /// `journal` holds the operation lock for the whole run; `audit` gets one entry per decision and
   /// step (fail-closed: an audit write failure stops the operation like a step failure).
   Operation(const DrConfig& cfg, Journal& journal, AuditLog& audit, ProgressFn progress = {});
+  /// The same, acting on the regions, mirrors and canary through `io` (the unit tests' doubles),
+  /// stopping at `failpoint`.
+  Operation(const DrConfig& cfg, Journal& journal, AuditLog& audit, Backends io, ProgressFn progress,
+            Failpoint failpoint = crash_point);
+  ~Operation();
 
   /// Starts a new failover or failback. Refusals that need no I/O (unknown region: Exit::bad_input;
   /// an operation already pending: Exit::failed) throw DrError before anything is journaled; every
@@ -89,12 +111,18 @@ class Operation {
 
  private:
   OperationResult run(const std::string& op_id);
+  OperationResult fail(StepContext& c, const std::string& step, const StepFailure& f);
+  OperationResult roll_back(StepContext& c, const std::string& reason, Exit exit);
+  OperationResult finish(StepContext& c);
   const OpRecord& op(const std::string& op_id) const;
 
   const DrConfig& cfg_;
   Journal& journal_;
   AuditLog& audit_;
+  std::unique_ptr<RealBackends> real_;  ///< set when constructed without `io`
+  Backends io_;
   ProgressFn progress_;
+  Failpoint failpoint_;
 };
 
 /// The region the primary role moved away from in the newest completed failover, i.e. where
@@ -125,10 +153,5 @@ bool is_heartbeats_topic(const std::string& topic);
 /// "source_reachable", "loss_text" (one sentence for people)}.
 nlohmann::json describe_unplanned_loss(const nlohmann::json& loss, const nlohmann::json& mirror_partitions,
                                        std::optional<bool> source_reachable, int64_t paused_at_ms, int64_t now_ms);
-
-/// Test failpoint (docs/dr.md "Testing hooks"): when the environment variable FERRY_DR_CRASH_AT is
-/// "before:<step>" or "after:<step>", ferry-dr kills itself with SIGKILL right after journaling
-/// that step's begin, or its end. Lets the integration tests crash the orchestrator at every step.
-void crash_point(const std::string& when, const std::string& step);
 
 }  // namespace ferry::dr

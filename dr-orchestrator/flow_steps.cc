@@ -10,13 +10,13 @@
 #include <set>
 #include <thread>
 
-#include "client/kafka.h"
 #include "common/clock.h"
 #include "dr-orchestrator/audit.h"
 #include "dr-orchestrator/failover.h"
 #include "dr-orchestrator/health.h"
 #include "dr-orchestrator/kafka_admin.h"
 #include "dr-orchestrator/mirror_client.h"
+#include "dr-orchestrator/step_results.h"
 
 namespace ferry::dr {
 namespace {
@@ -57,14 +57,14 @@ json unknown_partitions(const std::map<std::string, int32_t>& topics, const std:
 // answers; each process that did not answer with a pause adds its error to `errors`.
 // `source_reachable` becomes false when any process says it could not reach the source, and
 // nullopt when one does not say (a mirror without the field).
-std::map<std::string, FlowPartitionLag> pause_everywhere(const FlowConfig& flow, milliseconds timeout,
+std::map<std::string, FlowPartitionLag> pause_everywhere(MirrorOps& mirrors, const FlowConfig& flow, milliseconds timeout,
                                                          std::vector<MirrorError>& errors,
                                                          std::optional<bool>* source_reachable = nullptr) {
   std::map<std::string, FlowPartitionLag> parts;
   if (source_reachable) *source_reachable = true;
   for (const auto& url : flow.status_urls) {
     try {
-      PauseResult r = MirrorClient(url).pause(flow.source, flow.target, timeout);
+      PauseResult r = mirrors.pause(url, flow, timeout);
       merge_partitions(parts, r.partitions);
       if (source_reachable && r.source_reachable == false)
         *source_reachable = false;  // one process that could not reach the source decides
@@ -151,9 +151,25 @@ namespace {
 // last view of the source's end, for a flow replicating `topics`. A partition of those topics
 // without a position has an unknown loss, never a zero one (the mirror restarted after the source
 // died, or a rebalance was under way): refused unless --force. `how` starts the summary.
-json unplanned_loss(const FlowStepContext& c, const std::map<std::string, FlowPartitionLag>& parts,
-                    const std::map<std::string, int32_t>& topics, const std::string& how,
-                    std::optional<bool> source_reachable, int64_t paused_at_ms) {
+// A DrainResult carrying describe_unplanned_loss()'s answer.
+DrainResult with_view(const json& d) {
+  auto nullable_int = [&](const char* k) { return d.at(k).is_null() ? std::nullopt : std::optional<int64_t>(d.at(k).get<int64_t>()); };
+  DrainResult out;
+  out.loss_exact = d.at("loss_exact").get<bool>();
+  out.rpo_records = nullable_int("rpo_records");
+  out.rpo_records_lower_bound = nullable_int("rpo_records_lower_bound");
+  out.source_view_as_of_ms.emplace(nullable_int("source_view_as_of_ms"));
+  out.source_view_age_ms.emplace(nullable_int("source_view_age_ms"));
+  out.source_reachable.emplace(d.at("source_reachable").is_null() ? std::nullopt
+                                                                 : std::optional<bool>(d.at("source_reachable").get<bool>()));
+  out.loss_text = d.at("loss_text").get<std::string>();
+  return out;
+}
+
+DrainResult unplanned_loss(const StepContext& c, const std::map<std::string, FlowPartitionLag>& parts,
+                           const std::map<std::string, int32_t>& topics, const std::string& how,
+                           std::optional<bool> source_reachable, int64_t paused_at_ms) {
+  const FlowConfig& flow = *c.flow;
   std::vector<FlowPartitionLag> v;
   for (const auto& [k, p] : parts) v.push_back(p);
   const json loss = compute_loss(lag_json(v), json::array());
@@ -162,40 +178,45 @@ json unplanned_loss(const FlowStepContext& c, const std::map<std::string, FlowPa
   for (const auto& [t, n] : topics)
     if (!is_heartbeats_topic(t)) app_topics[t] = n;
   const json unknown = unknown_partitions(app_topics, parts);
+  DrainResult out = with_view(describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms()));
+  out.planned = false;
+  out.loss = loss.get<std::vector<OffsetRange>>();
+  out.partitions = v;
   if (!unknown.empty() || parts.empty()) {
     const std::string why =
-        parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", c.flow.name())
-                      : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", c.flow.name(),
+        parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", flow.name())
+                      : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", flow.name(),
                                     unknown.size(), unknown.dump());
     if (!c.force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
     c.audit.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
                    {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
-    json out = describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms());
-    out.update({{"planned", false}, {"loss_exact", false}, {"loss", loss}, {"rpo_records", nullptr},
-                {"loss_unknown", true}, {"unknown_partitions", unknown}, {"partitions", lag_json(v)}, {"reason", why},
-                {"summary", fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why)}});
+    out.loss_exact = false;
+    out.rpo_records.reset();
+    out.loss_unknown = true;
+    out.unknown_partitions.emplace();
+    for (const auto& u : unknown) out.unknown_partitions->push_back({u.at("topic"), u.at("partition")});
+    out.reason = why;
+    out.summary = fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why);
     return out;
   }
-  json out = describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms());
   // --max-data-loss against a lower bound: refused when the bound alone is over the budget; when
   // it passes, the true loss may still be higher, and the report says so.
   if (total > c.max_data_loss && !c.force)
     throw StepFailure(fmt::format("failing over would lose {}: more than --max-data-loss {}{}; --force to accept",
-                                  out["loss_text"].get<std::string>(), c.max_data_loss,
-                                  out["loss_exact"].get<bool>() ? "" : " already"),
-                      Exit::failed, {{"loss", loss}, {"rpo_records_lower_bound", total}, {"loss_exact", out["loss_exact"]}});
+                                  *out.loss_text, c.max_data_loss, out.loss_exact ? "" : " already"),
+                      Exit::failed, {{"loss", loss}, {"rpo_records_lower_bound", total}, {"loss_exact", out.loss_exact}});
   c.audit.record("decision data-loss", "ok", "unplanned failover: records the target never received",
-                 {{"loss", loss}, {"records_lower_bound", total}, {"loss_exact", out["loss_exact"]},
-                  {"source_view_age_ms", out["source_view_age_ms"]}},
+                 {{"loss", loss}, {"records_lower_bound", total}, {"loss_exact", out.loss_exact},
+                  {"source_view_age_ms", out.source_view_age_ms && *out.source_view_age_ms ? json(**out.source_view_age_ms) : json(nullptr)}},
                  c.op_id);
-  out.update({{"planned", false}, {"loss", loss}, {"partitions", lag_json(v)},
-              {"summary", fmt::format("{}lost in {} partition(s): {}", how, loss.size(), out["loss_text"].get<std::string>())}});
+  out.summary = fmt::format("{}lost in {} partition(s): {}", how, loss.size(), *out.loss_text);
   return out;
 }
 
 }  // namespace
 
-json drain_unplanned(const FlowStepContext& c) {
+DrainResult drain_unplanned(const StepContext& c) {
+  const FlowConfig& flow = *c.flow;
   // The source is gone. Pausing makes the mirror stop reading and answer once everything it
   // already read has landed on the target: the loss is then exact against the mirror's last
   // view of the source's end (its newest fetch response's high watermark).
@@ -203,11 +224,11 @@ json drain_unplanned(const FlowStepContext& c) {
     std::vector<MirrorError> errors;
     std::optional<bool> reachable;
     const int64_t paused_at = wall_clock_ms();
-    const auto parts = pause_everywhere(c.flow, c.drain_timeout, errors, &reachable);
-    for (const auto& e : errors) spdlog::warn("drain: pausing {} at {}: {}", c.flow.name(), e.url(), e.what());
+    const auto parts = pause_everywhere(c.io.mirrors, flow, c.drain_timeout, errors, &reachable);
+    for (const auto& e : errors) spdlog::warn("drain: pausing {} at {}: {}", flow.name(), e.url(), e.what());
     if (errors.empty()) {
-      json out = unplanned_loss(c, parts, probe_flow(c.flow).topics, "flow paused; ", reachable, paused_at);
-      out["paused_everywhere"] = true;
+      DrainResult out = unplanned_loss(c, parts, c.io.mirrors.probe_flow(flow).topics, "flow paused; ", reachable, paused_at);
+      out.paused_everywhere = true;
       return out;
     }
   }
@@ -217,7 +238,7 @@ json drain_unplanned(const FlowStepContext& c) {
   auto stable_since = std::chrono::steady_clock::now();
   FlowHealth fh;
   while (true) {
-    fh = probe_flow(c.flow);
+    fh = c.io.mirrors.probe_flow(flow);
     std::map<std::string, int64_t> now;
     for (const auto& p : fh.partitions) now[tp_key(p.topic, p.partition)] = p.next_offset;
     if (!fh.reachable || now != last) stable_since = std::chrono::steady_clock::now();
@@ -228,79 +249,43 @@ json drain_unplanned(const FlowStepContext& c) {
   }
   if (!fh.reachable) {
     const std::string why = fmt::format("{}", fmt::join(fh.errors, "; "));
-    if (!c.force) throw StepFailure(fmt::format("the mirror of flow {} does not answer, so the loss is unknown: {}", c.flow.name(), why));
+    if (!c.force) throw StepFailure(fmt::format("the mirror of flow {} does not answer, so the loss is unknown: {}", flow.name(), why));
     c.audit.record("decision data-loss", "ok", "--force: loss unknown, the mirror did not answer", {{"reason", why}}, c.op_id);
-    return {{"planned", false}, {"loss_exact", false}, {"loss", json::array()}, {"rpo_records", nullptr},
-            {"rpo_records_lower_bound", nullptr}, {"source_view_age_ms", nullptr}, {"reason", why},
-            {"summary", "loss UNKNOWN: the mirror did not answer (--force)"}};
+    DrainResult out;
+    out.planned = false;
+    out.loss_exact = false;
+    out.source_view_age_ms.emplace(std::nullopt);
+    out.reason = why;
+    out.summary = "loss UNKNOWN: the mirror did not answer (--force)";
+    return out;
   }
   std::map<std::string, FlowPartitionLag> parts;
   merge_partitions(parts, fh.partitions);
   return unplanned_loss(c, parts, fh.topics, "", std::nullopt, wall_clock_ms());
 }
 
-json drain_planned(const FlowStepContext& c) {
-  const auto deadline = std::chrono::steady_clock::now() + c.drain_timeout;
-  std::map<TopicPartition, int64_t> leo;
-  int64_t lag = 0;
-  json behind = json::array();
-  while (true) {
-    FlowHealth fh = probe_flow(c.flow);
-    // Every partition of every topic the flow replicates, assigned to a process yet or not.
-    std::set<std::string> topics;
-    for (const auto& p : fh.partitions) topics.insert(p.topic);
-    for (const auto& [t, n] : fh.topics) topics.insert(t);
-    std::map<std::string, int64_t> next;
-    for (const auto& p : fh.partitions) next[tp_key(p.topic, p.partition)] = p.next_offset;
-    lag = 0;
-    behind = json::array();
-    try {
-      leo = topics.empty() ? std::map<TopicPartition, int64_t>{} : log_end_offsets(c.from, {topics.begin(), topics.end()});
-      for (const auto& [tp, end] : leo) {
-        const int64_t n = next.count(tp_key(tp.first, tp.second)) ? next[tp_key(tp.first, tp.second)] : 0;
-        if (end > n) {
-          lag += end - n;
-          behind.push_back({{"topic", tp.first}, {"partition", tp.second}, {"from_offset", n}, {"to_offset", end}, {"records", end - n}});
-        }
-      }
-    } catch (const DrError& e) {
-      lag = -1;
-      behind = json::array({{{"error", e.what()}}});
-    }
-    if (fh.reachable && lag == 0) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      if (!c.force)
-        throw StepFailure(fmt::format("drain timed out after {} s: {} ({}); raise policy drain.timeout.seconds or "
-                                      "use --force to accept the loss",
-                                      c.drain_timeout.count() / 1000, lag < 0 ? "log end offsets unreadable" : fmt::format("{} record(s) not replicated", lag),
-                                      fh.reachable ? behind.dump() : fmt::format("mirror: {}", fmt::join(fh.errors, "; "))),
-                          Exit::failed, {{"behind", behind}});
-      c.audit.record("decision data-loss", "ok", "--force: drain timed out, remaining lag accepted as loss", {{"loss", behind}}, c.op_id);
-      return {{"planned", true}, {"loss_exact", lag >= 0}, {"loss", behind}, {"rpo_records", lag >= 0 ? json(lag) : json(nullptr)},
-              {"rpo_records_lower_bound", lag >= 0 ? json(lag) : json(nullptr)},
-              {"summary", fmt::format("drain timed out; {} record(s) accepted as loss (--force)", lag)}};
-    }
-    std::this_thread::sleep_for(milliseconds(200));
-  }
-  // Active consumer groups finish what is already written, so the final checkpoint holds their
-  // true position and nothing they read here is read again on the new primary.
-  json waited = json::array(), unsettled = json::array();
+namespace {
+
+// Waits (until `deadline`) for every active consumer group on FROM to commit up to `leo`, so the
+// final checkpoint holds their true position and nothing they read here is read again on the new
+// primary. Fills the groups it waited for and those still behind; a region whose groups cannot
+// be read is logged and not waited for.
+void wait_for_groups(const StepContext& c, const std::map<TopicPartition, int64_t>& leo,
+                     std::chrono::steady_clock::time_point deadline, std::vector<std::string>& waited,
+                     std::vector<UnsettledGroup>& unsettled) {
   try {
-    auto props = c.from.properties();
-    props["client.id"] = "ferry-dr";
-    client::Admin admin(props, milliseconds(5000));
     while (true) {
-      unsettled = json::array();
-      for (const auto& g : admin.list_groups()) {
+      unsettled.clear();
+      for (const auto& g : c.io.regions.list_groups(c.from)) {
         if (g.group_id.starts_with("ferry-mirror.") || g.group_id.starts_with("ferry-dr.canary")) continue;
         if (g.state != "Stable" && g.state != "PreparingRebalance" && g.state != "CompletingRebalance") continue;
         int64_t remaining = 0;
-        for (const auto& o : admin.group_offsets(g.group_id)) {
+        for (const auto& o : c.io.regions.group_offsets(c.from, g.group_id)) {
           auto it = leo.find({o.topic, o.partition});
           if (it != leo.end() && o.offset >= 0 && o.offset < it->second) remaining += it->second - o.offset;
         }
-        if (remaining > 0) unsettled.push_back({{"group", g.group_id}, {"records_unconsumed", remaining}});
-        if (remaining > 0 && std::find(waited.begin(), waited.end(), json(g.group_id)) == waited.end()) waited.push_back(g.group_id);
+        if (remaining > 0) unsettled.push_back({g.group_id, remaining});
+        if (remaining > 0 && std::find(waited.begin(), waited.end(), g.group_id) == waited.end()) waited.push_back(g.group_id);
       }
       if (unsettled.empty() || std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(milliseconds(200));
@@ -308,28 +293,94 @@ json drain_planned(const FlowStepContext& c) {
   } catch (const std::exception& e) {
     spdlog::warn("drain: consumer groups on {} not checked: {}", c.from.name, e.what());
   }
+}
+
+}  // namespace
+
+DrainResult drain_planned(const StepContext& c) {
+  const FlowConfig& flow = *c.flow;
+  const auto deadline = std::chrono::steady_clock::now() + c.drain_timeout;
+  std::map<TopicPartition, int64_t> leo;
+  int64_t lag = 0;
+  std::vector<OffsetRange> behind;
+  std::optional<std::string> leo_error;
+  while (true) {
+    FlowHealth fh = c.io.mirrors.probe_flow(flow);
+    // Every partition of every topic the flow replicates, assigned to a process yet or not.
+    std::set<std::string> topics;
+    for (const auto& p : fh.partitions) topics.insert(p.topic);
+    for (const auto& [t, n] : fh.topics) topics.insert(t);
+    std::map<std::string, int64_t> next;
+    for (const auto& p : fh.partitions) next[tp_key(p.topic, p.partition)] = p.next_offset;
+    lag = 0;
+    behind.clear();
+    leo_error.reset();
+    try {
+      leo = topics.empty() ? std::map<TopicPartition, int64_t>{}
+                           : c.io.regions.log_end_offsets(c.from, {topics.begin(), topics.end()});
+      for (const auto& [tp, end] : leo) {
+        const int64_t n = next.count(tp_key(tp.first, tp.second)) ? next[tp_key(tp.first, tp.second)] : 0;
+        if (end > n) {
+          lag += end - n;
+          behind.push_back({tp.first, tp.second, n, end, end - n});
+        }
+      }
+    } catch (const DrError& e) {
+      lag = -1;
+      behind.clear();
+      leo_error = e.what();
+    }
+    if (fh.reachable && lag == 0) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      const json behind_json = leo_error ? json::array({{{"error", *leo_error}}}) : json(behind);
+      if (!c.force)
+        throw StepFailure(fmt::format("drain timed out after {} s: {} ({}); raise policy drain.timeout.seconds or "
+                                      "use --force to accept the loss",
+                                      c.drain_timeout.count() / 1000, lag < 0 ? "log end offsets unreadable" : fmt::format("{} record(s) not replicated", lag),
+                                      fh.reachable ? behind_json.dump() : fmt::format("mirror: {}", fmt::join(fh.errors, "; "))),
+                          Exit::failed, {{"behind", behind_json}});
+      c.audit.record("decision data-loss", "ok", "--force: drain timed out, remaining lag accepted as loss", {{"loss", behind_json}}, c.op_id);
+      DrainResult out;
+      out.planned = true;
+      out.loss_exact = lag >= 0;
+      out.loss = behind;
+      out.loss_error = leo_error;
+      if (lag >= 0) out.rpo_records = out.rpo_records_lower_bound = lag;
+      out.summary = fmt::format("drain timed out; {} record(s) accepted as loss (--force)", lag);
+      return out;
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  std::vector<std::string> waited;
+  std::vector<UnsettledGroup> unsettled;
+  wait_for_groups(c, leo, deadline, waited, unsettled);
   if (!unsettled.empty())
     c.audit.record("decision groups", "ok", "drain timeout: active groups had not consumed everything; they may re-read "
                   "on the new primary what they read here after the final checkpoint",
                   {{"groups", unsettled}}, c.op_id);
-  json ends = json::array();
-  for (const auto& [tp, end] : leo) ends.push_back({{"topic", tp.first}, {"partition", tp.second}, {"end_offset", end}});
-  return {{"planned", true}, {"loss_exact", true}, {"loss", json::array()}, {"rpo_records", 0},
-          {"rpo_records_lower_bound", 0}, {"end_offsets", ends},
-          {"groups_waited_for", waited}, {"groups_unsettled", unsettled},
-          {"summary", fmt::format("lag 0 on {} partition(s){}", leo.size(),
-                                  unsettled.empty() ? (waited.empty() ? "" : fmt::format("; {} active group(s) caught up", waited.size()))
-                                                    : fmt::format("; {} group(s) still behind", unsettled.size()))}};
+  DrainResult out;
+  out.planned = true;
+  out.loss_exact = true;
+  out.rpo_records = out.rpo_records_lower_bound = 0;
+  out.end_offsets.emplace();
+  for (const auto& [tp, end] : leo) out.end_offsets->push_back({tp.first, tp.second, end});
+  out.groups_waited_for = waited;
+  out.groups_unsettled = unsettled;
+  out.summary = fmt::format("lag 0 on {} partition(s){}", leo.size(),
+                            unsettled.empty() ? (waited.empty() ? "" : fmt::format("; {} active group(s) caught up", waited.size()))
+                                              : fmt::format("; {} group(s) still behind", unsettled.size()));
+  return out;
 }
 
-json stop_flow(const FlowStepContext& c, bool planned, const json& drain_data) {
+StopFlowResult stop_flow(const StepContext& c, bool planned, const DrainResult& drain) {
+  const FlowConfig& flow = *c.flow;
   std::vector<MirrorError> failed;
   std::map<std::string, FlowPartitionLag> parts;
   // Unplanned: the drain already paused every process and had each answer once what it read
   // had landed (pauses persist across mirror restarts, so a resumed operation finds them too).
   // Pausing again would only make every process wait again for the dead source (up to 2 s).
-  const bool already_paused = !planned && drain_data.value("paused_everywhere", false);
-  if (!already_paused) parts = pause_everywhere(c.flow, planned ? c.drain_timeout : milliseconds(3000), failed);
+  const bool already_paused = !planned && drain.paused_everywhere.value_or(false);
+  if (!already_paused) parts = pause_everywhere(c.io.mirrors, flow, planned ? c.drain_timeout : milliseconds(3000), failed);
   std::vector<std::string> errors;
   bool pause_pending = false;
   for (const auto& e : failed) {
@@ -340,12 +391,15 @@ json stop_flow(const FlowStepContext& c, bool planned, const json& drain_data) {
     else
       errors.push_back(e.what());
   }
+  StopFlowResult out;
+  out.paused = errors.empty();
+  out.pause_errors = errors;
   if (!planned) {
     // Checkpoints translate the groups' committed offsets on the source, which is gone: the
     // groups keep what the mirror's last periodic checkpoint applied.
     std::optional<double> age;
     try {
-      age = probe_flow(c.flow).checkpoint_age_s;
+      age = c.io.mirrors.probe_flow(flow).checkpoint_age_s;
     } catch (const std::exception&) {
     }
     const std::string why = fmt::format("{} unreachable: no final checkpoint; groups keep the mirror's last periodic "
@@ -353,36 +407,31 @@ json stop_flow(const FlowStepContext& c, bool planned, const json& drain_data) {
                                         c.from.name, age ? fmt::format(" ({:.1f} s old)", *age) : "");
     c.audit.record("decision groups", "ok", why, json::object(), c.op_id);
     if (!errors.empty() && !c.force)
-      throw StepFailure(fmt::format("cannot pause flow {}: {}", c.flow.name(), fmt::join(errors, "; ")));
-    return {{"paused", errors.empty()}, {"pause_pending", pause_pending}, {"pause_errors", errors}, {"translated", false},
-            {"reason", why}, {"groups", json::array()},
-            {"summary", fmt::format("flow {} {}; {}", c.flow.name(), errors.empty() ? "paused" : "NOT paused", why)}};
+      throw StepFailure(fmt::format("cannot pause flow {}: {}", flow.name(), fmt::join(errors, "; ")));
+    out.pause_pending = pause_pending;
+    out.translated = false;
+    out.reason = why;
+    out.summary = fmt::format("flow {} {}; {}", flow.name(), errors.empty() ? "paused" : "NOT paused", why);
+    return out;
   }
   if (!errors.empty() && !c.force)
-    throw StepFailure(fmt::format("cannot pause flow {}: {}", c.flow.name(), fmt::join(errors, "; ")));
+    throw StepFailure(fmt::format("cannot pause flow {}: {}", flow.name(), fmt::join(errors, "; ")));
   if (errors.empty()) {
-    const json drain = drain_data;
     std::map<std::string, int64_t> ends;
-    for (const auto& e : drain.value("end_offsets", json::array())) ends[tp_key(e.at("topic"), e.at("partition"))] = e.at("end_offset");
+    for (const auto& e : drain.end_offsets.value_or(std::vector<EndOffset>{})) ends[tp_key(e.topic, e.partition)] = e.end_offset;
     for (const auto& [k, p] : parts)
       if (ends.count(k) && p.next_offset < ends[k] && !c.force)
         throw StepFailure(fmt::format("after the pause the target holds {} below offset {} only, but {} ends at {}",
                                       k, p.next_offset, c.from.name, ends[k]));
   }
-  json groups = json::array();
   std::string why;
   int64_t emitted = 0;
   bool translated = false;
-  for (const auto& url : c.flow.status_urls) {
+  for (const auto& url : flow.status_urls) {
     try {
-      CheckpointResult cr = MirrorClient(url).checkpoint(c.flow.source, c.flow.target, c.drain_timeout);
+      CheckpointResult cr = c.io.mirrors.checkpoint(url, flow, c.drain_timeout);
       emitted = cr.checkpoints_emitted;
-      for (const auto& g : cr.groups) {
-        json offs = json::array();
-        for (const auto& o : g.offsets)
-          offs.push_back({{"topic", o.topic}, {"partition", o.partition}, {"upstream", o.upstream}, {"downstream", o.downstream}});
-        groups.push_back({{"group", g.group}, {"synced", g.synced}, {"reason", g.reason ? json(*g.reason) : json(nullptr)}, {"offsets", offs}});
-      }
+      out.groups.insert(out.groups.end(), cr.groups.begin(), cr.groups.end());
       translated = true;
       break;
     } catch (const MirrorError& e) {
@@ -390,19 +439,21 @@ json stop_flow(const FlowStepContext& c, bool planned, const json& drain_data) {
     }
   }
   if (!translated && !c.force)
-    throw StepFailure(fmt::format("final checkpoint of flow {} failed: {}", c.flow.name(), why));
+    throw StepFailure(fmt::format("final checkpoint of flow {} failed: {}", flow.name(), why));
   int synced = 0;
-  for (const auto& g : groups) synced += g.at("synced").get<bool>() ? 1 : 0;
+  for (const auto& g : out.groups) synced += g.synced ? 1 : 0;
   if (!translated)
     c.audit.record("decision groups", "ok", "final checkpoint failed; groups keep the mirror's last periodic checkpoint",
                   {{"reason", why}}, c.op_id);
-  return {{"paused", errors.empty()}, {"pause_errors", errors}, {"translated", translated}, {"reason", why},
-          {"checkpoints_emitted", emitted}, {"groups", groups},
-          {"summary", translated ? fmt::format("flow {} paused; final checkpoint: {} group(s), {} applied to {}",
-                                               c.flow.name(), groups.size(), synced, c.to.name)
-                                 : fmt::format("flow {} {}; final checkpoint FAILED ({}); groups keep the last periodic "
-                                               "checkpoint",
-                                               c.flow.name(), errors.empty() ? "paused" : "not paused", why)}};
+  out.translated = translated;
+  out.reason = why;
+  out.checkpoints_emitted = emitted;
+  out.summary = translated ? fmt::format("flow {} paused; final checkpoint: {} group(s), {} applied to {}", flow.name(),
+                                         out.groups.size(), synced, c.to.name)
+                           : fmt::format("flow {} {}; final checkpoint FAILED ({}); groups keep the last periodic "
+                                         "checkpoint",
+                                         flow.name(), errors.empty() ? "paused" : "not paused", why);
+  return out;
 }
 
 }  // namespace ferry::dr

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/clock.h"
+#include "dr-orchestrator/backends.h"
 #include "dr-orchestrator/journal.h"
 #include "dr-orchestrator/kafka_admin.h"
 #include "dr-orchestrator/mirror_client.h"
@@ -13,13 +14,18 @@
 namespace ferry::dr {
 
 StatusReport collect_status(const DrConfig& cfg) {
+  RealBackends real;
+  return collect_status(cfg, real, real);
+}
+
+StatusReport collect_status(const DrConfig& cfg, RegionOps& region_ops, MirrorOps& mirror_ops) {
   // Regions are probed in parallel: a down region costs a whole timeout, and that must not be
   // paid once per region on every watch tick.
   std::vector<std::future<RegionHealth>> regions;
   for (const auto& [name, r] : cfg.regions)
-    regions.push_back(std::async(std::launch::async, [&r] {
+    regions.push_back(std::async(std::launch::async, [&r, &region_ops] {
       try {
-        return RegionClient(r, std::chrono::seconds(5)).probe();
+        return region_ops.probe(r, std::chrono::seconds(5));
       } catch (const std::exception& e) {
         RegionHealth h;
         h.region = r.name;
@@ -28,7 +34,7 @@ StatusReport collect_status(const DrConfig& cfg) {
       }
     }));
   std::vector<FlowHealth> flows;
-  for (const auto& f : cfg.flows) flows.push_back(probe_flow(f));
+  for (const auto& f : cfg.flows) flows.push_back(mirror_ops.probe_flow(f));
   std::vector<RegionHealth> rh;
   for (auto& f : regions) rh.push_back(f.get());
   std::string primary, journal_error;

@@ -17,6 +17,12 @@ namespace ferry::dr {
 /// show as down/unreachable. A corrupt state.json is reported as primary "" plus a log warning.
 StatusReport collect_status(const DrConfig& cfg);
 
+class RegionOps;
+class MirrorOps;
+/// The same through `regions` and `mirrors` (backends.h; the failover's report step passes its
+/// own, so its unit tests need no processes). `regions` is called from several threads at once.
+StatusReport collect_status(const DrConfig& cfg, RegionOps& regions, MirrorOps& mirrors);
+
 /// Keeps the watch metrics and logs every state change once (not every tick).
 class Watcher {
  public:
