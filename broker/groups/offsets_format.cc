@@ -195,12 +195,7 @@ GroupMetadataValue to_group_value(const GroupSnapshot& snapshot) {
   if (!snapshot.protocol_name.empty()) v.protocol = snapshot.protocol_name;
   if (!snapshot.leader_id.empty()) v.leader = snapshot.leader_id;
   v.current_state_timestamp = snapshot.state_timestamp_ms;
-  v.members.reserve(snapshot.members.size());
-  for (const MemberSnapshot& m : snapshot.members) {
-    v.members.push_back({m.member_id, m.group_instance_id, m.client_id, m.client_host,
-                         m.rebalance_timeout_ms, m.session_timeout_ms, m.subscription,
-                         m.assignment});
-  }
+  v.members = snapshot.members;
   return v;
 }
 
@@ -214,12 +209,7 @@ GroupSnapshot to_snapshot(const GroupMetadataKey& key, const GroupMetadataValue&
   s.leader_id = value.leader.value_or("");
   s.state_timestamp_ms =
       value.current_state_timestamp == -1 ? load_time_ms : value.current_state_timestamp;
-  s.members.reserve(value.members.size());
-  for (const MemberMetadata& m : value.members) {
-    s.members.push_back({m.member_id, m.group_instance_id, m.client_id, m.client_host,
-                         m.rebalance_timeout_ms, m.session_timeout_ms, m.subscription,
-                         m.assignment});
-  }
+  s.members = value.members;
   return s;
 }
 

@@ -101,34 +101,6 @@ struct GroupMetadataKey {
   bool operator==(const GroupMetadataKey&) const = default;
 };
 
-/// One member in GroupMetadataValue (Kafka's MemberMetadata struct).
-struct MemberMetadata {
-  std::string member_id;
-  /// group.instance.id (KIP-345); value v3+, nullopt for dynamic members.
-  std::optional<std::string> group_instance_id;
-  std::string client_id;
-  std::string client_host;
-  /// Value v1+; a v0 record has none and decodes with the session timeout here, as Kafka does.
-  int32_t rebalance_timeout_ms = 0;
-  int32_t session_timeout_ms = 0;
-  /// The member's protocol metadata for the selected protocol.
-  Bytes subscription;
-  Bytes assignment;
-  /// GroupMetadataValue.json's MemberMetadata struct, at the enclosing value's version.
-  template <class V>
-  void visit(V& v) {
-    v(member_id, 0);
-    v(group_instance_id, 3);
-    v(client_id, 0);
-    v(client_host, 0);
-    v(rebalance_timeout_ms, 1);
-    v(session_timeout_ms, 0);
-    v(subscription, 0);
-    v(assignment, 0);
-  }
-  bool operator==(const MemberMetadata&) const = default;
-};
-
 /// A group's state as stored in `__consumer_offsets` (the value of its GroupMetadataKey).
 struct GroupMetadataValue {
   std::string protocol_type;

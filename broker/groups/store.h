@@ -14,17 +14,35 @@
 
 namespace ferry::groups {
 
-/// One member as persisted: the subscription is its metadata for the selected protocol.
-struct MemberSnapshot {
+/// One member as persisted: the member of Kafka's GroupMetadataValue record (its MemberMetadata
+/// struct, GroupMetadataValue.json), which is also the member of a GroupSnapshot — one struct, so
+/// the coordinator's stored form and the __consumer_offsets encoding cannot drift.
+struct MemberMetadata {
   std::string member_id;
+  /// group.instance.id (KIP-345); value v3+, nullopt for dynamic members.
   std::optional<std::string> group_instance_id;
   std::string client_id;
   std::string client_host;
+  /// Value v1+; a v0 record has none and decodes with the session timeout here, as Kafka does.
   int32_t rebalance_timeout_ms = 0;
   int32_t session_timeout_ms = 0;
+  /// The member's protocol metadata for the selected protocol.
   Bytes subscription;
   Bytes assignment;
-  bool operator==(const MemberSnapshot&) const = default;
+  /// The fields with the GroupMetadataValue version each appeared in (offsets_format.h encodes
+  /// them at the enclosing value's version).
+  template <class V>
+  void visit(V& v) {
+    v(member_id, 0);
+    v(group_instance_id, 3);
+    v(client_id, 0);
+    v(client_host, 0);
+    v(rebalance_timeout_ms, 1);
+    v(session_timeout_ms, 0);
+    v(subscription, 0);
+    v(assignment, 0);
+  }
+  bool operator==(const MemberMetadata&) const = default;
 };
 
 /// A group's durable state. An empty `members` means the group is Empty at `generation_id`.
@@ -37,7 +55,7 @@ struct GroupSnapshot {
   std::string leader_id;
   /// When the group entered its current state, in the coordinator's clock (ms).
   int64_t state_timestamp_ms = 0;
-  std::vector<MemberSnapshot> members;
+  std::vector<MemberMetadata> members;
   bool operator==(const GroupSnapshot&) const = default;
 };
 
