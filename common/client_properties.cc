@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "common/config.h"
@@ -33,6 +34,41 @@ void flatten_client_properties(const toml::table& t, const std::string& prefix, 
     }
   }
 }
+
+std::map<std::string, const toml::node*> top_level_sections(const toml::table& root, const std::string& origin,
+                                                             const std::vector<SectionSpec>& sections,
+                                                             const std::string& expected) {
+  std::map<std::string, const toml::node*> out;
+  for (const SectionSpec& s : sections) out[s.name] = nullptr;
+  for (auto& [key, node] : root) {
+    std::string name(key.str());
+    auto spec = std::find_if(sections.begin(), sections.end(), [&](const SectionSpec& s) { return s.name == name; });
+    if (spec == sections.end())
+      throw ConfigError(fmt::format("{}: unknown section or key '{}'; expected {}", origin, name, expected));
+    if (spec->array ? !node.is_array() : !node.is_table())
+      throw ConfigError(fmt::format("{}: '{}' must be {}", origin, name,
+                                    spec->array ? "an array of tables ([[" + name + "]])" : "a table ([" + name + "])"));
+    out[name] = &node;
+  }
+  return out;
+}
+
+ClusterTable split_cluster_table(const toml::node& node, const std::string& where, const std::string& section) {
+  const toml::table* table = node.as_table();
+  if (!table) throw ConfigError(fmt::format("{}: expected a table with bootstrap.servers", where));
+  ClusterTable out{*table, {}};
+  if (const toml::node* client = table->get("client")) {
+    const toml::table* ct = client->as_table();
+    if (!ct) throw ConfigError(fmt::format("{}: key 'client' must be a table of librdkafka properties", where));
+    flatten_client_properties(*ct, "", where + " client", out.client);
+    out.keys.erase("client");
+  }
+  if (out.client.count("bootstrap.servers"))
+    throw ConfigError(fmt::format("{}: set bootstrap.servers in [{}] itself, not in its client table", where, section));
+  return out;
+}
+
+std::string toml_quoted(const std::string& s) { return to_toml(Value{s}); }
 
 bool is_host_port(const std::string& s) {
   size_t colon = s.rfind(':');

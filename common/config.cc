@@ -7,6 +7,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/client_properties.h"
+
 namespace ferry::config {
 namespace {
 
@@ -284,18 +286,26 @@ void Values::set(const std::string& name, Value v) {
   set_[name] = std::move(v);
 }
 
-Values load_toml(const Schema& schema, const std::string& text, const std::string& origin) {
-  toml::table root;
+toml::table parse_toml_document(const std::string& text, const std::string& origin) {
   try {
-    root = toml::parse(text, origin);
+    return toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
-    std::ostringstream msg;
-    msg << origin << ": invalid TOML at line " << e.source().begin.line << ", column "
-        << e.source().begin.column << ": " << e.description();
-    throw ConfigError(msg.str());
+    throw ConfigError(fmt::format("{}: invalid TOML at line {}, column {}: {}", origin, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
   }
+}
+
+std::string read_config_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path.string()));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Values load_table(const Schema& schema, const toml::table& table, const std::string& origin) {
   std::vector<std::pair<std::string, const toml::node*>> flat;
-  flatten(root, "", flat);
+  flatten(table, "", flat);
   Values values(schema);
   for (auto& [name, node] : flat) {
     const KeySpec* k = schema.find(name);
@@ -316,12 +326,12 @@ Values load_toml(const Schema& schema, const std::string& text, const std::strin
   return values;
 }
 
+Values load_toml(const Schema& schema, const std::string& text, const std::string& origin) {
+  return load_table(schema, parse_toml_document(text, origin), origin);
+}
+
 Values load_toml_file(const Schema& schema, const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return load_toml(schema, ss.str(), path.string());
+  return load_toml(schema, read_config_text(path), path.string());
 }
 
 }  // namespace ferry::config

@@ -106,6 +106,10 @@ class Values {
 /// throw ConfigError naming the key, the value and what was expected.
 Values load_toml(const Schema& schema, const std::string& text, const std::string& origin);
 
+/// The whole text of config file `path`. Throws ConfigError "cannot read config file '<path>'" when
+/// it is missing or unreadable.
+std::string read_config_text(const std::filesystem::path& path);
+
 /// Reads and parses a TOML file; a missing or unreadable file throws ConfigError.
 Values load_toml_file(const Schema& schema, const std::filesystem::path& path);
 

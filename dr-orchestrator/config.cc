@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "client/kafka.h"
 #include "common/client_properties.h"
@@ -17,20 +15,13 @@ using config::ConfigError;
 
 namespace {
 
-std::string toml_quoted(const std::string& s) { return config::to_toml(config::Value{s}); }
+using config::load_table;
+using config::toml_quoted;
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
   return out;
-}
-
-// common/config parses whole documents, so a section is written back as TOML and loaded through
-// its schema (types survive; syntax errors were already reported with positions).
-config::Values load_section(const config::Schema& schema, const toml::table& table, const std::string& where) {
-  std::ostringstream text;
-  text << toml::toml_formatter{table};
-  return config::load_toml(schema, text.str(), where);
 }
 
 bool valid_name(const std::string& s) {
@@ -43,21 +34,11 @@ RegionConfig load_region(const std::string& name, const toml::node& node, const 
   if (!valid_name(name))
     throw ConfigError(fmt::format("{}: region name {} is invalid; expected one or more of [A-Za-z0-9._-]", origin,
                                   toml_quoted(name)));
-  const toml::table* table = node.as_table();
-  if (!table) throw ConfigError(fmt::format("{}: expected a table with bootstrap.servers", where));
-  toml::table keys = *table;
+  config::ClusterTable t = config::split_cluster_table(node, where, "regions." + name);
   RegionConfig r;
   r.name = name;
-  if (const toml::node* client = table->get("client")) {
-    const toml::table* ct = client->as_table();
-    if (!ct) throw ConfigError(fmt::format("{}: key 'client' must be a table of librdkafka properties", where));
-    config::flatten_client_properties(*ct, "", where + " client", r.client);
-    keys.erase("client");
-  }
-  if (r.client.count("bootstrap.servers"))
-    throw ConfigError(fmt::format("{}: set bootstrap.servers in [regions.{}] itself, not in its client table", where,
-                                  name));
-  config::Values v = load_section(region_schema(), keys, where);
+  r.client = std::move(t.client);
+  config::Values v = load_table(region_schema(), t.keys, where);
   r.bootstrap_servers = v.get_string("bootstrap.servers");
   if (r.bootstrap_servers.empty())
     throw ConfigError(fmt::format("{}: key 'bootstrap.servers' has value \"\"; expected host:port[,host:port...]", where));
@@ -82,7 +63,7 @@ FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::s
   std::string where = fmt::format("{} [[flows]] #{}", origin, index + 1);
   const toml::table* table = node.as_table();
   if (!table) throw ConfigError(fmt::format("{}: expected a table", where));
-  config::Values v = load_section(flow_schema(), *table, where);
+  config::Values v = load_table(flow_schema(), *table, where);
   FlowConfig f;
   f.source = v.get_string("source");
   f.target = v.get_string("target");
@@ -231,43 +212,20 @@ const config::Schema& policy_schema() {
 }
 
 DrConfig load_dr_config(const std::string& toml_text, const std::string& origin) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, origin);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}: invalid TOML at line {}, column {}: {}", origin, e.source().begin.line,
-                                  e.source().begin.column, e.description()));
-  }
-  toml::table empty;
-  const toml::table* dr = nullptr;
-  const toml::table* regions = &empty;
-  const toml::table* policy = &empty;
-  const toml::array* flows = nullptr;
-  for (auto& [key, node] : root) {
-    std::string name(key.str());
-    if (name == "dr" && node.is_table()) {
-      dr = node.as_table();
-    } else if (name == "regions" && node.is_table()) {
-      regions = node.as_table();
-    } else if (name == "policy" && node.is_table()) {
-      policy = node.as_table();
-    } else if (name == "flows" && node.is_array()) {
-      flows = node.as_array();
-    } else if (name == "dr" || name == "regions" || name == "policy" || name == "flows") {
-      throw ConfigError(fmt::format("{}: '{}' must be {}", origin, name,
-                                    name == "flows" ? "an array of tables ([[flows]])" : "a table ([" + name + "])"));
-    } else {
-      throw ConfigError(fmt::format("{}: unknown section or key '{}'; expected [dr], [regions.<name>], [[flows]] "
-                                    "and [policy]",
-                                    origin, name));
-    }
-  }
+  const toml::table root = config::parse_toml_document(toml_text, origin);
+  auto sections = config::top_level_sections(root, origin, {{"dr"}, {"regions"}, {"policy"}, {"flows", true}},
+                                             "[dr], [regions.<name>], [[flows]] and [policy]");
+  const toml::table empty;
+  const toml::table* dr = sections["dr"] ? sections["dr"]->as_table() : nullptr;
+  const toml::table* regions = sections["regions"] ? sections["regions"]->as_table() : &empty;
+  const toml::table* policy = sections["policy"] ? sections["policy"]->as_table() : &empty;
+  const toml::array* flows = sections["flows"] ? sections["flows"]->as_array() : nullptr;
   if (!dr) throw ConfigError(fmt::format("{}: missing section [dr]; expected at least \"state.dir\" and "
                                          "\"bootstrap.file\"",
                                          origin));
 
   DrConfig out;
-  config::Values dv = load_section(dr_schema(), *dr, origin + " [dr]");
+  config::Values dv = load_table(dr_schema(), *dr, origin + " [dr]");
   out.state_dir = dv.get_string("state.dir");
   if (out.state_dir.empty())
     throw ConfigError(fmt::format("{} [dr]: key 'state.dir' has value \"\"; expected a directory path", origin));
@@ -309,7 +267,7 @@ DrConfig load_dr_config(const std::string& toml_text, const std::string& origin)
     }
   }
 
-  config::Values pv = load_section(policy_schema(), *policy, origin + " [policy]");
+  config::Values pv = load_table(policy_schema(), *policy, origin + " [policy]");
   out.policy.max_data_loss_records = pv.get_int("max.data.loss.records");
   out.policy.drain_timeout = std::chrono::seconds(pv.get_int("drain.timeout.seconds"));
   out.policy.heartbeat_max_age = std::chrono::seconds(pv.get_int("heartbeat.max.age.seconds"));
@@ -318,11 +276,7 @@ DrConfig load_dr_config(const std::string& toml_text, const std::string& origin)
 }
 
 DrConfig load_dr_config_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_dr_config(text.str(), path.string());
+  return load_dr_config(config::read_config_text(path), path.string());
 }
 
 std::string dr_config_reference() {

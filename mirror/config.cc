@@ -3,9 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "common/client_properties.h"
 #include "mirror/provenance.h"
@@ -25,16 +23,8 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-std::string toml_quoted(const std::string& s) { return config::to_toml(config::Value{s}); }
-
-// Loads one section through the declare-once schema. common/config parses whole TOML documents, so
-// the section is written back as TOML (types are preserved; only positions are lost, and syntax
-// errors were already reported with positions when the whole file was parsed).
-config::Values load_section(const config::Schema& schema, const toml::table& table, const std::string& where) {
-  std::ostringstream text;
-  text << toml::toml_formatter{table};
-  return config::load_toml(schema, text.str(), where);
-}
+using config::load_table;
+using config::toml_quoted;
 
 ClusterConfig load_cluster(const std::string& alias, const toml::node& node, const std::string& origin) {
   const std::string where = fmt::format("{} [clusters.{}]", origin, alias);
@@ -43,21 +33,11 @@ ClusterConfig load_cluster(const std::string& alias, const toml::node& node, con
         fmt::format("{}: cluster alias '{}' is invalid; expected one or more of [A-Za-z0-9._-] "
                     "(the alias becomes part of topic names)",
                     origin, alias));
-  const toml::table* table = node.as_table();
-  if (!table) throw ConfigError(fmt::format("{}: expected a table with bootstrap.servers", where));
-  toml::table keys = *table;
+  config::ClusterTable t = config::split_cluster_table(node, where, "clusters." + alias);
   ClusterConfig c;
   c.alias = alias;
-  if (const toml::node* client = table->get("client")) {
-    const toml::table* ct = client->as_table();
-    if (!ct) throw ConfigError(fmt::format("{}: 'client' must be a table of librdkafka properties", where));
-    config::flatten_client_properties(*ct, "", where + " client", c.client);
-    keys.erase("client");
-  }
-  if (c.client.count("bootstrap.servers"))
-    throw ConfigError(
-        fmt::format("{}: set bootstrap.servers in [clusters.{}] itself, not in its client table", where, alias));
-  config::Values v = load_section(cluster_schema(), keys, where);
+  c.client = std::move(t.client);
+  config::Values v = load_table(cluster_schema(), t.keys, where);
   c.bootstrap_servers = v.get_string("bootstrap.servers");
   if (c.bootstrap_servers.empty())
     throw ConfigError(
@@ -85,7 +65,7 @@ FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::s
   std::string where = fmt::format("{} [[flows]] #{}", origin, index + 1);
   const toml::table* table = node.as_table();
   if (!table) throw ConfigError(fmt::format("{}: expected a table", where));
-  config::Values v = load_section(flow_schema(), *table, where);
+  config::Values v = load_table(flow_schema(), *table, where);
 
   FlowConfig f;
   f.source = v.get_string("source");
@@ -245,39 +225,16 @@ const config::Schema& flow_schema() {
 }
 
 MirrorConfig load_mirror_config(const std::string& toml_text, const std::string& origin) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, origin);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}: invalid TOML at line {}, column {}: {}", origin, e.source().begin.line,
-                                  e.source().begin.column, e.description()));
-  }
+  const toml::table root = config::parse_toml_document(toml_text, origin);
+  auto sections = config::top_level_sections(root, origin, {{"mirror"}, {"clusters"}, {"flows", true}},
+                                             "[mirror], [clusters.<alias>] and [[flows]]");
+  const toml::table empty;
+  const toml::table* mirror = sections["mirror"] ? sections["mirror"]->as_table() : &empty;
+  const toml::table* clusters = sections["clusters"] ? sections["clusters"]->as_table() : &empty;
+  const toml::array* flows = sections["flows"] ? sections["flows"]->as_array() : nullptr;
 
   MirrorConfig out;
-  toml::table empty;
-  const toml::table* mirror = &empty;
-  const toml::table* clusters = &empty;
-  const toml::array* flows = nullptr;
-  for (auto& [key, node] : root) {
-    std::string name(key.str());
-    if (name == "mirror" && node.is_table()) {
-      mirror = node.as_table();
-    } else if (name == "clusters" && node.is_table()) {
-      clusters = node.as_table();
-    } else if (name == "flows" && node.is_array()) {
-      flows = node.as_array();
-    } else if (name == "mirror" || name == "clusters" || name == "flows") {
-      throw ConfigError(fmt::format("{}: '{}' must be {}", origin, name,
-                                    name == "flows" ? "an array of tables ([[flows]])" : "a table ([" + name + "])"));
-    } else {
-      throw ConfigError(
-          fmt::format("{}: unknown section or key '{}'; expected [mirror], [clusters.<alias>] and "
-                      "[[flows]]",
-                      origin, name));
-    }
-  }
-
-  config::Values mv = load_section(mirror_schema(), *mirror, origin + " [mirror]");
+  config::Values mv = load_table(mirror_schema(), *mirror, origin + " [mirror]");
   out.status_listener = mv.get_string("status.listener");
   if (!out.status_listener.empty() && !config::is_host_port(out.status_listener))
     throw ConfigError(
@@ -307,11 +264,7 @@ MirrorConfig load_mirror_config(const std::string& toml_text, const std::string&
 }
 
 MirrorConfig load_mirror_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("cannot read config file '{}'", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_mirror_config(text.str(), path);
+  return load_mirror_config(config::read_config_text(path), path);
 }
 
 std::string mirror_config_reference() {
