@@ -16,8 +16,8 @@ const std::vector<OptionSpec>& global_options() {
       {"--command-config", "FILE",
        "librdkafka properties, one key=value per line (# comments), e.g. security.protocol"},
       {"--json", "", "print one JSON document on stdout instead of a table"},
-      {"--timeout-ms", "N", "give up on the cluster after N milliseconds (1..3600000)", false, false,
-       "30000"},
+      {"--timeout-ms", "N", "give up on the cluster after N milliseconds (1..3600000)", false,
+       false, "30000"},
   };
   return opts;
 }

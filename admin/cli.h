@@ -81,7 +81,8 @@ class ParsedArgs {
   const std::string& command() const { return command_; }
 
  private:
-  friend ParseResult parse_command_line(const std::vector<Command>&, const std::vector<std::string>&);
+  friend ParseResult parse_command_line(const std::vector<Command>&,
+                                        const std::vector<std::string>&);
   std::string command_;
   std::map<std::string, std::vector<std::string>, std::less<>> values_;
 };
