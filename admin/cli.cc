@@ -191,13 +191,17 @@ CLI::App* selected(CLI::App& root) {
   return app;
 }
 
-bool known_anywhere(const std::vector<Command>& commands, std::string_view name) {
-  for (const auto& c : commands) {
-    for (const auto& o : c.options) {
-      if (o.name == name) return true;
-    }
-  }
-  return false;
+bool has_option(const Command& c, std::string_view name) {
+  return std::any_of(c.options.begin(), c.options.end(),
+                     [name](const OptionSpec& o) { return o.name == name; });
+}
+
+// Copies what CLI11 collected for `spec` into `out` (flags: one empty string per occurrence).
+void keep(const CLI::App& app, const OptionSpec& spec, ParsedArgs::Values& out) {
+  const CLI::Option* o = app.get_option(std::string(spec.name));
+  if (o->count() == 0) return;
+  out[std::string(spec.name)] =
+      spec.metavar.empty() ? std::vector<std::string>(o->count(), "") : o->results();
 }
 
 }  // namespace
@@ -210,11 +214,9 @@ ParseResult parse_command_line(const std::vector<Command>& commands,
   // Unknown words and options end in root.remaining() instead of CLI11's generic ExtrasError, so
   // the messages below can say which command or option was not understood.
   root.allow_extras();
-  std::vector<std::pair<std::string_view, CLI::Option*>> global;
-  for (const auto& spec : global_options()) global.emplace_back(spec.name, add_spec(root, spec));
+  for (const auto& spec : global_options()) add_spec(root, spec);
 
-  std::map<const CLI::App*, std::pair<const Command*, std::vector<std::pair<std::string_view,
-                                                                           CLI::Option*>>>> leaves;
+  std::map<const CLI::App*, const Command*> leaves;
   for (const auto& c : commands) {
     CLI::App* node = &root;
     for (const auto& word : c.path) {
@@ -230,9 +232,8 @@ ParseResult parse_command_line(const std::vector<Command>& commands,
     }
     node->description(std::string(c.summary));
     node->footer(std::string(c.details));
-    auto& leaf = leaves[node];
-    leaf.first = &c;
-    for (const auto& spec : c.options) leaf.second.emplace_back(spec.name, add_spec(*node, spec));
+    leaves[node] = &c;
+    for (const auto& spec : c.options) add_spec(*node, spec);
   }
 
   // CLI11 wants argv order reversed when given a vector.
@@ -259,11 +260,12 @@ ParseResult parse_command_line(const std::vector<Command>& commands,
     }
     const std::string name = first.substr(0, first.find('='));
     const auto leaf = leaves.find(app);
-    if (leaf != leaves.end() && std::any_of(leaf->second.second.begin(), leaf->second.second.end(),
-                                            [&](const auto& o) { return o.first == name; })) {
+    if (leaf != leaves.end() && has_option(*leaf->second, name)) {
       throw UsageError(where, fmt::format("option {} must come after '{}'", name, where));
     }
-    if (leaf != leaves.end() && known_anywhere(commands, name)) {
+    if (leaf != leaves.end() && std::any_of(commands.begin(), commands.end(), [&](const Command& c) {
+          return has_option(c, name);
+        })) {
       throw UsageError(where, fmt::format("option {} does not apply to '{}'", name, where));
     }
     throw UsageError(where, fmt::format("unknown option {}", name));
@@ -273,16 +275,10 @@ ParseResult parse_command_line(const std::vector<Command>& commands,
     throw UsageError(where, where.empty() ? "no command given"
                                           : fmt::format("'{}' needs a subcommand", where));
   }
-  r.command = leaf->second.first;
+  r.command = leaf->second;
   r.args.command_ = where;
-  auto keep = [&r](std::string_view name, const CLI::Option* o) {
-    if (o->count() > 0) {
-      auto& slot = r.args.values_[std::string(name)];
-      slot = o->get_type_size() == 0 ? std::vector<std::string>(o->count(), "") : o->results();
-    }
-  };
-  for (const auto& [name, o] : global) keep(name, o);
-  for (const auto& [name, o] : leaf->second.second) keep(name, o);
+  for (const auto& spec : global_options()) keep(root, spec, r.args.values_);
+  for (const auto& spec : r.command->options) keep(*app, spec, r.args.values_);
   return r;
 }
 

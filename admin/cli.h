@@ -80,11 +80,14 @@ class ParsedArgs {
   /// The command path as typed, for error messages ("topics create").
   const std::string& command() const { return command_; }
 
+  /// Option name -> its values in command-line order (flags: one empty string per occurrence).
+  using Values = std::map<std::string, std::vector<std::string>, std::less<>>;
+
  private:
   friend ParseResult parse_command_line(const std::vector<Command>&,
                                         const std::vector<std::string>&);
   std::string command_;
-  std::map<std::string, std::vector<std::string>, std::less<>> values_;
+  Values values_;
 };
 
 /// Result of parsing argv: either help text to print, or a command to run.
