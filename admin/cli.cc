@@ -170,6 +170,7 @@ CLI::Option* add_spec(CLI::App& app, const OptionSpec& spec) {
   if (spec.metavar.empty()) {
     const std::string help(spec.help);
     return app.add_flag(name, help)
+        ->disable_flag_override()  // "--json=false" is refused, not read as --json
         ->multi_option_policy(spec.repeatable ? CLI::MultiOptionPolicy::TakeAll
                                               : CLI::MultiOptionPolicy::Throw);
   }
@@ -245,7 +246,15 @@ ParseResult parse_command_line(const std::vector<Command>& commands,
     r.help = root.help();
     return r;
   } catch (const CLI::ParseError& e) {
-    throw UsageError(join(path_of(selected(root))), e.what());
+    // CLI11 2.1.2 names a flag given a value without its dashes ("json was given a disallowed
+    // flag override"); say it as for every other option.
+    std::string what = e.what();
+    const std::string_view flag_value = " was given a disallowed flag override";
+    if (what.size() > flag_value.size() && what.ends_with(flag_value)) {
+      what.resize(what.size() - flag_value.size());
+      what = fmt::format("option --{} takes no value", what);
+    }
+    throw UsageError(join(path_of(selected(root))), what);
   }
 
   CLI::App* app = selected(root);
@@ -263,9 +272,8 @@ ParseResult parse_command_line(const std::vector<Command>& commands,
     if (leaf != leaves.end() && has_option(*leaf->second, name)) {
       throw UsageError(where, fmt::format("option {} must come after '{}'", name, where));
     }
-    if (leaf != leaves.end() && std::any_of(commands.begin(), commands.end(), [&](const Command& c) {
-          return has_option(c, name);
-        })) {
+    const auto elsewhere = [&name](const Command& c) { return has_option(c, name); };
+    if (leaf != leaves.end() && std::any_of(commands.begin(), commands.end(), elsewhere)) {
       throw UsageError(where, fmt::format("option {} does not apply to '{}'", name, where));
     }
     throw UsageError(where, fmt::format("unknown option {}", name));

@@ -115,6 +115,8 @@ TEST(AdminCli, MissingValuesAndRepeatsAreRefusedNamingTheOption) {
     EXPECT_NE(message.find("--topic"), std::string::npos) << message;
     EXPECT_EQ(command, "topics create") << message;
   }
+  EXPECT_EQ(usage_error({"topics", "list", "--json=false"}),
+            (std::pair<std::string, std::string>("option --json takes no value", "topics list")));
   auto [message, command] = usage_error({"topics", "list", "--timeout-ms"});
   EXPECT_NE(message.find("--timeout-ms"), std::string::npos) << message;
   EXPECT_NE(message.find("N"), std::string::npos) << message << ": names the value it wanted";
