@@ -1,5 +1,6 @@
-// Command-line grammar of ferry-admin: a table of commands, each with its own options, parsed in
-// one pass so that global options may appear before or after the command words.
+// Command-line grammar of ferry-admin: a table of commands, each with its own options. The table is
+// turned into a CLI11 (libcli11-dev) subcommand tree, which does the parsing and, with a Ferry
+// formatter, the --help text; global options may appear before or after the command words.
 #pragma once
 
 #include <cstdint>
@@ -30,17 +31,20 @@ class UsageError : public std::runtime_error {
   std::string command_;
 };
 
-/// One option a command accepts. `metavar` empty means a flag without a value.
+/// One option a command accepts. `metavar` empty means a flag without a value. A repeated option
+/// that is not `repeatable` is a usage error.
 struct OptionSpec {
   std::string_view name;     ///< with the leading dashes, e.g. "--topic"
   std::string_view metavar;  ///< shown in help ("N", "k=v"); empty for flags
   std::string_view help;
   bool required = false;
   bool repeatable = false;
+  std::string_view default_value = {};  ///< shown in help as "(default: X)"; the handler applies it
 };
 
 class ParsedArgs;
 class Session;
+struct ParseResult;
 
 /// Runs a command; returns the process exit status. Throws UsageError or OpError.
 using Handler = int (*)(Session&, const ParsedArgs&);
@@ -54,10 +58,13 @@ struct Command {
   Handler handler = nullptr;
 };
 
-/// Options every command accepts (bootstrap, command config, output format, timeout, help).
+/// Options every command accepts (bootstrap, command config, output format, timeout); -h/--help
+/// is CLI11's help flag and is not in this list.
 const std::vector<OptionSpec>& global_options();
 
-/// The options of one invocation, after validation against the command's specs.
+/// The options of one invocation, after validation against the command's specs. Values are the
+/// raw strings; handlers convert them (parse_int, split_key_value) so a bad value's message names
+/// the option, the value and what was expected.
 class ParsedArgs {
  public:
   /// Whether the option was given at all (flags and valued options alike).
@@ -73,10 +80,14 @@ class ParsedArgs {
   /// The command path as typed, for error messages ("topics create").
   const std::string& command() const { return command_; }
 
+  /// Option name -> its values in command-line order (flags: one empty string per occurrence).
+  using Values = std::map<std::string, std::vector<std::string>, std::less<>>;
+
  private:
-  friend struct Parser;
+  friend ParseResult parse_command_line(const std::vector<Command>&,
+                                        const std::vector<std::string>&);
   std::string command_;
-  std::map<std::string, std::vector<std::string>, std::less<>> values_;
+  Values values_;
 };
 
 /// Result of parsing argv: either help text to print, or a command to run.
@@ -86,7 +97,10 @@ struct ParseResult {
   ParsedArgs args;
 };
 
-/// Parses argv (without argv[0]) against `commands`. Throws UsageError on any mistake.
+/// Parses argv (without argv[0]) against `commands`. Throws UsageError on any mistake: an unknown
+/// command or option, an option of another command, a missing value or required option, a
+/// non-repeatable option given twice. `--help`/`-h` anywhere gives the help of the command (or
+/// command group) the words name.
 ParseResult parse_command_line(const std::vector<Command>& commands,
                                const std::vector<std::string>& argv);
 

@@ -168,8 +168,9 @@ std::vector<Command> topic_commands() {
        "Omitted --partitions/--replication-factor leave the choice to the broker's defaults\n"
        "(needs CreateTopics v4, KIP-464).",
        {{"--topic", "T", "topic name", true},
-        {"--partitions", "N", "number of partitions (1..1000000)"},
-        {"--replication-factor", "N", "replicas per partition"},
+        {"--partitions", "N", "number of partitions (1..1000000)", false, false, "the broker's"},
+        {"--replication-factor", "N", "replicas per partition (1..32767)", false, false,
+         "the broker's"},
         {"--config", "k=v", "topic config override, e.g. retention.ms=60000", false, true}},
        &topics_create},
       {{"topics", "delete"},

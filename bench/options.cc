@@ -1,5 +1,6 @@
 #include "bench/options.h"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -257,30 +259,60 @@ std::string wrap(const std::string& text, const std::string& indent, size_t widt
   return out;
 }
 
-}  // namespace
+constexpr const char* kDescription =
+    "Measures a Kafka-protocol broker with librdkafka: produce throughput (acks=1 and all,\n"
+    "1 and 8 partitions), consume throughput, end-to-end latency at a fixed rate, consumer\n"
+    "group rebalance times, offset commit rates, and this machine's own loopback-TCP-to-disk\n"
+    "and fsync limits. Prints one JSON document on stdout; progress goes to stderr.\n"
+    "With --mirror-target it measures ferry-mirror instead: produce-only and consume-only on\n"
+    "the source, the mirror's copy of the same records to the target, and replication\n"
+    "latency at a fixed rate.\n"
+    "Exit status: 0 ok, 1 the run failed, 2 bad arguments.";
 
-std::string usage_text() {
-  std::string out =
-      "Usage: ferry-bench --bootstrap HOST:PORT [options]\n"
-      "\n"
-      "Measures a Kafka-protocol broker with librdkafka: produce throughput (acks=1 and all,\n"
-      "1 and 8 partitions), consume throughput, end-to-end latency at a fixed rate, consumer\n"
-      "group rebalance times, offset commit rates, and this machine's own loopback-TCP-to-disk\n"
-      "and fsync limits. Prints one JSON document on stdout; progress goes to stderr.\n"
-      "With --mirror-target it measures ferry-mirror instead: produce-only and consume-only on\n"
-      "the source, the mirror's copy of the same records to the target, and replication\n"
-      "latency at a fixed rate.\n"
-      "Exit status: 0 ok, 1 the run failed, 2 bad arguments.\n"
-      "\n"
-      "Options:\n";
+// --help in the bench's own layout: every option on its line with its metavar, then its help
+// wrapped at 80 columns ending in "Default: X." (the option's CLI11 default string).
+class BenchHelp : public CLI::FormatterBase {
+ public:
+  std::string make_help(const CLI::App* app, std::string, CLI::AppFormatMode) const override {
+    std::string out = fmt::format(
+        "Usage: ferry-bench --bootstrap HOST:PORT [options]\n\n{}\n\nOptions:\n",
+        app->get_description());
+    const CLI::Option* help = app->get_help_ptr();
+    for (const CLI::Option* o : app->get_options()) {
+      if (o == help) continue;
+      out += fmt::format("  {} {}\n", o->get_name(), o->get_type_name());
+      out += wrap(fmt::format("{} Default: {}.", o->get_description(), o->get_default_str()),
+                  "      ", 80);
+    }
+    if (help != nullptr) {
+      out += fmt::format("  {}\n      {}\n", help->get_name(false, true), help->get_description());
+    }
+    return out;
+  }
+};
+
+// The CLI11 app for the option table: one string option per row, the last of a repeated flag
+// winning. Values are checked by the rows' `apply` after parsing, so --help wins over a bad value
+// (CLI11 2.1.2 runs validators before it looks at the help flag).
+std::unique_ptr<CLI::App> make_app() {
+  auto app = std::make_unique<CLI::App>(kDescription, "ferry-bench");
+  app->formatter(std::make_shared<BenchHelp>());
+  app->set_help_flag("-h,--help", "Print this text and exit.");
+  // Unknown arguments are collected and named by parse_options() in Ferry's words.
+  app->allow_extras();
   const Options defaults;
   for (const auto& spec : option_table()) {
-    out += fmt::format("  --{} {}\n", spec.name, spec.metavar);
-    out += wrap(fmt::format("{} Default: {}.", spec.help, spec.current(defaults)), "      ", 80);
+    app->add_option(std::string("--") + spec.name, CLI::callback_t{}, spec.help)
+        ->type_name(spec.metavar)
+        ->default_str(spec.current(defaults))
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
-  out += "  --help\n      Print this text and exit.\n";
-  return out;
+  return app;
 }
+
+}  // namespace
+
+std::string usage_text() { return make_app()->help(); }
 
 ParsedArgs parse_options(int argc, char** argv) {
   ParsedArgs result;
@@ -289,34 +321,33 @@ ParsedArgs parse_options(int argc, char** argv) {
     result.error = std::move(message);
     return result;
   };
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      result.kind = ParsedArgs::Kind::help;
-      return result;
-    }
-    if (arg.substr(0, 2) != "--") return fail(fmt::format("unexpected argument '{}'", arg));
-    std::string_view name = arg.substr(2);
-    std::optional<std::string> value;
-    if (size_t eq = name.find('='); eq != std::string_view::npos) {
-      value = std::string(name.substr(eq + 1));
-      name = name.substr(0, eq);
-    }
-    const OptionSpec* spec = nullptr;
-    for (const auto& candidate : option_table()) {
-      if (name == candidate.name) spec = &candidate;
-    }
-    if (spec == nullptr) return fail(fmt::format("unknown option '--{}' (see --help)", name));
-    if (!value) {
-      if (i + 1 >= argc) return fail(fmt::format("--{} needs a value {}", name, spec->metavar));
-      value = argv[++i];
-    }
-    if (std::string err = spec->apply(result.options, *value); !err.empty()) {
-      return fail(fmt::format("--{} '{}': {}", name, *value, err));
-    }
-    if (name == "records") result.options.records_given = true;
-    if (name == "latency-seconds") result.options.latency_seconds_given = true;
+  std::unique_ptr<CLI::App> app = make_app();
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    result.kind = ParsedArgs::Kind::help;
+    return result;
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what());  // names the option: "--records: 1 required N missing"
   }
+  if (const auto extra = app->remaining(); !extra.empty()) {
+    const std::string& first = extra.front();
+    if (first.rfind("--", 0) == 0) {
+      const std::string name = first.substr(0, first.find('='));
+      return fail(fmt::format("unknown option '{}' (see --help)", name));
+    }
+    return fail(fmt::format("unexpected argument '{}'", first));
+  }
+  for (const auto& spec : option_table()) {
+    const CLI::Option* o = app->get_option(std::string("--") + spec.name);
+    if (o->count() == 0) continue;
+    const std::string& value = o->results().back();
+    if (std::string err = spec.apply(result.options, value); !err.empty()) {
+      return fail(fmt::format("--{} '{}': {}", spec.name, value, err));
+    }
+  }
+  result.options.records_given = app->get_option("--records")->count() > 0;
+  result.options.latency_seconds_given = app->get_option("--latency-seconds")->count() > 0;
   if (result.options.bootstrap.empty()) return fail("--bootstrap HOST:PORT is required");
   Options& o = result.options;
   const bool any_mirror_flag = !o.mirror_status.empty() || !o.mirror_bin.empty() ||

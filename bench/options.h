@@ -81,11 +81,14 @@ struct ParsedArgs {
   std::string error;
 };
 
-/// Parses `--flag value` and `--flag=value` arguments against the option table in
-/// options.cc. Never exits; the caller maps usage_error to exit status 2.
+/// Parses `--flag value` and `--flag=value` arguments (CLI11; the last of a repeated flag wins)
+/// against the option table in options.cc. `--help`/`-h` anywhere gives Kind::help. A bad value's
+/// error reads "--flag 'value': what was expected". Never exits; the caller maps usage_error to
+/// exit status 2.
 ParsedArgs parse_options(int argc, char** argv);
 
-/// The --help text, generated from the same option table so flags and docs cannot drift.
+/// The --help text: CLI11's view of the same option table (metavar, help, default) in the bench's
+/// layout, so flags and docs cannot drift.
 std::string usage_text();
 
 }  // namespace ferry::bench

@@ -2,6 +2,7 @@
 // Ferry regions.
 // Usage and exit codes are in print_usage(); the full reference is docs/dr.md.
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <functional>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -93,72 +95,63 @@ struct Args {
   std::string report;                    // drill --report
 };
 
+// The command line, tokenised by CLI11: options anywhere, `--opt V` or `--opt=V`, the last of a
+// repeated option wins; every other word goes to `words` and main() dispatches on them. The help
+// text is print_usage(), so CLI11's own help flag is replaced by a plain -h/--help flag.
 std::optional<Args> parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const std::string& name) -> std::optional<std::string> {
-      if (s.rfind(name + "=", 0) == 0) return s.substr(name.size() + 1);
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    if (s == "--help" || s == "-h") {
-      a.help = true;
-    } else if (s == "--json") {
-      a.json = true;
-    } else if (s == "--planned") {
-      a.planned = true;
-    } else if (s == "--force") {
-      a.force = true;
-    } else if (s == "--to" || s.rfind("--to=", 0) == 0) {
-      auto v = value("--to");
-      if (!v || v->empty()) {
-        std::cerr << "ferry-dr: --to needs a region name; see ferry-dr --help\n";
-        return std::nullopt;
-      }
-      a.to = *v;
-    } else if (s == "--report" || s.rfind("--report=", 0) == 0) {
-      auto v = value("--report");
-      if (!v || v->empty()) {
-        std::cerr << "ferry-dr: --report needs a file; see ferry-dr --help\n";
-        return std::nullopt;
-      }
-      a.report = *v;
-    } else if (s == "--max-data-loss" || s.rfind("--max-data-loss=", 0) == 0) {
-      auto v = value("--max-data-loss");
-      int64_t n = -1;
-      try {
-        size_t used = 0;
-        if (v) n = std::stoll(*v, &used);
-        if (v && used != v->size()) n = -1;
-      } catch (const std::exception&) {
-        n = -1;
-      }
-      if (n < 0) {
-        std::cerr << "ferry-dr: --max-data-loss needs a record count >= 0, got '" << (v ? *v : "") << "'\n";
-        return std::nullopt;
-      }
-      a.max_data_loss = n;
-    } else if (s == "--config" || s.rfind("--config=", 0) == 0) {
-      auto v = value("--config");
-      if (!v) {
-        std::cerr << "ferry-dr: --config needs a file; see ferry-dr --help\n";
-        return std::nullopt;
-      }
-      a.config = *v;
-    } else if (s == "--file" || s.rfind("--file=", 0) == 0) {
-      auto v = value("--file");
-      if (!v) {
-        std::cerr << "ferry-dr: --file needs a path; see ferry-dr --help\n";
-        return std::nullopt;
-      }
-      a.file = *v;
-    } else if (!s.empty() && s[0] == '-' && s != "--config-reference") {
-      std::cerr << "ferry-dr: unknown option '" << s << "'; see ferry-dr --help\n";
+  CLI::App app{"", "ferry-dr"};
+  app.set_help_flag();
+  app.allow_extras();  // unknown options are named below in ferry-dr's own words
+  const auto last = CLI::MultiOptionPolicy::TakeLast;
+  bool reference = false;
+  std::string max_data_loss;
+  app.add_flag("-h,--help", a.help);
+  app.add_flag("--json", a.json);
+  app.add_flag("--planned", a.planned);
+  app.add_flag("--force", a.force);
+  app.add_flag("--config-reference", reference);
+  // A bare or empty value (`--to`, `--to=`) is counted with no value, so the checks below can
+  // say what the option needs (CLI11 2.1.2 would say "1 required REGION missing").
+  auto valued = [&](const char* name, std::string& into, const char* metavar) {
+    return app.add_option(name, into)->type_name(metavar)->expected(0, 1)->multi_option_policy(last);
+  };
+  const std::pair<CLI::Option*, const char*> needs_value[] = {
+      {valued("--to", a.to, "REGION"), "a region name"},
+      {valued("--report", a.report, "FILE"), "a file"},
+      {valued("--config", a.config, "FILE"), "a file"},
+      {valued("--file", a.file, "AUDIT.jsonl"), "a path"},
+  };
+  CLI::Option* loss = valued("--max-data-loss", max_data_loss, "RECORDS");
+  app.add_option("words", a.words);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "ferry-dr: " << e.what() << "; see ferry-dr --help\n";  // names the option
+    return std::nullopt;
+  }
+  if (const auto extra = app.remaining(); !extra.empty()) {
+    std::cerr << "ferry-dr: unknown option '" << extra.front() << "'; see ferry-dr --help\n";
+    return std::nullopt;
+  }
+  if (reference) a.words.insert(a.words.begin(), "--config-reference");
+  for (const auto& [option, what] : needs_value) {
+    if (option->count() > 0 && option->as<std::string>().empty()) {
+      std::cerr << "ferry-dr: " << option->get_name() << " needs " << what
+                << "; see ferry-dr --help\n";
       return std::nullopt;
-    } else {
-      a.words.push_back(s);
     }
+  }
+  if (loss->count() > 0) {
+    int64_t n = -1;
+    const char* end = max_data_loss.data() + max_data_loss.size();
+    if (std::from_chars(max_data_loss.data(), end, n).ptr != end || max_data_loss.empty()) n = -1;
+    if (n < 0) {
+      std::cerr << "ferry-dr: --max-data-loss needs a record count >= 0, got '" << max_data_loss
+                << "'\n";
+      return std::nullopt;
+    }
+    a.max_data_loss = n;
   }
   return a;
 }

@@ -331,6 +331,37 @@ class UsageTest(unittest.TestCase):
         self.check_usage(["--command-config", "/nonexistent/ferry.props", "topics", "list"],
                          "--command-config")
 
+    def test_bad_value_message_names_option_value_and_expectation(self):
+        self.check_usage(self.BOOT + ["topics", "create", "--topic", "t", "--partitions", "abc"],
+                         "--partitions: expected an integer, got 'abc'")
+        # Global options after the command words are parsed as globals too.
+        self.check_usage(["topics", "list", "--timeout-ms", "soon"] + self.BOOT,
+                         "--timeout-ms: expected an integer, got 'soon'")
+        self.check_usage(self.BOOT + ["topics", "create", "--topic", "a", "--topic", "b"],
+                         "--topic")
+        self.check_usage(self.BOOT + ["topics", "list", "--group", "g"],
+                         "option --group does not apply to 'topics list'")
+        self.check_usage(self.BOOT + ["topics", "list", "--frobnicate"],
+                         "unknown option --frobnicate", "ferry-admin topics list --help")
+
+    def test_help_lists_every_option_with_description_and_default(self):
+        p = run_admin(["groups", "offsets", "reset", "--help"], timeout_ms=None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+
+        def line_of(option):
+            found = [line for line in lines if line.lstrip().startswith(option + " ")]
+            self.assertEqual(len(found), 1, f"{option} once in:\n{p.stdout}")
+            return found[0]
+
+        self.assertIn("consumer group id (required)", line_of("--group G"))
+        self.assertIn("(required) (repeatable)", line_of("--topic T[:P[,P]]"))
+        for option in ("--to-offset N", "--to-datetime ISO8601", "--shift-by N", "--to-earliest",
+                       "--to-latest", "--execute", "--bootstrap-server HOST:PORT[,HOST:PORT]",
+                       "--command-config FILE", "--json"):
+            self.assertRegex(line_of(option), r"\S+\s{2,}\w", f"{option} has a description")
+        self.assertIn("(default: 30000)", line_of("--timeout-ms N"))
+
     def test_help_at_every_level(self):
         for args, needle in ((["--help"], "topics create"), (["groups", "--help"], "groups offsets reset"),
                              (["groups", "offsets", "--help"], "groups offsets show"),

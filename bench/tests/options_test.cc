@@ -99,5 +99,78 @@ TEST_F(OptionsTest, MissingMirrorBinaryIsRefusedUpFront) {
   EXPECT_NE(r.error.find("does not exist"), std::string::npos) << r.error;
 }
 
+TEST_F(OptionsTest, BadValueNamesTheFlagTheValueAndWhatWasExpected) {
+  ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092", "--records", "abc"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "--records 'abc': expects an integer in 1..100000000");
+  r = parse({"--bootstrap=127.0.0.1:9092", "--seconds=0"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "--seconds '0': expects seconds in (0, 600]");
+  r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-linger-ms", "-1"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "--latency-linger-ms '-1': expects an integer in 0..1000");
+}
+
+TEST_F(OptionsTest, MissingValueNamesTheFlag) {
+  ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092", "--records"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_NE(r.error.find("--records"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find(" N"), std::string::npos) << r.error << ": names the metavar";
+}
+
+TEST_F(OptionsTest, UnknownOptionsAndStrayWordsAreRefused) {
+  ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092", "--frobnicate=3"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "unknown option '--frobnicate' (see --help)");
+  r = parse({"--bootstrap", "127.0.0.1:9092", "stray"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "unexpected argument 'stray'");
+  r = parse({"--records", "5"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "--bootstrap HOST:PORT is required");
+}
+
+TEST_F(OptionsTest, LastOfARepeatedFlagWins) {
+  ParsedArgs r = parse({"--bootstrap", "127.0.0.1:1", "--records", "5", "--bootstrap=127.0.0.1:2",
+                        "--records=7"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.bootstrap, "127.0.0.1:2");
+  EXPECT_EQ(r.options.records, 7);
+}
+
+TEST_F(OptionsTest, HelpWinsAnywhere) {
+  EXPECT_EQ(parse({"--help"}).kind, ParsedArgs::Kind::help);
+  EXPECT_EQ(parse({"--records", "abc", "-h"}).kind, ParsedArgs::Kind::help);
+}
+
+TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
+  const std::string text = usage_text();
+  for (const char* line :
+       {"  --bootstrap HOST:PORT\n      Broker to measure (required).",
+        "  --records N\n"
+        "      Records produced in each of the four produce cases. Default: 100000.\n",
+        "  --seconds S\n", "Default: 10.\n", "  --data-dir DIR\n", "Default: /tmp.\n",
+        "  --latency-linger-ms MS\n", "  --mirror-target HOST:PORT\n", "  --mirror-log FILE\n",
+        "DATA_DIR/ferry-mirror.log.\n", "  --mirror-partitions P\n", "  -h,--help\n",
+        "Exit status: 0 ok, 1 the run failed, 2 bad arguments."}) {
+    EXPECT_NE(text.find(line), std::string::npos) << "'" << line << "' in\n" << text;
+  }
+  // Every --flag line is followed by its help ending in a default, wrapped within 80 columns.
+  size_t flags = 0;
+  size_t pos = 0;
+  while ((pos = text.find("\n  --", pos)) != std::string::npos) {
+    ++pos;
+    ++flags;
+    const size_t next = text.find("\n  -", pos);
+    const std::string entry = text.substr(pos, next == std::string::npos ? next : next - pos);
+    EXPECT_NE(entry.find(" Default:"), std::string::npos) << entry;
+  }
+  EXPECT_EQ(flags, 19u) << text;
+  size_t start = text.find("Options:");
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    EXPECT_LE(end - start, 80u) << text.substr(start, end - start);
+  }
+}
+
 }  // namespace
 }  // namespace ferry::bench
