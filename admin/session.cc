@@ -77,6 +77,9 @@ Session::Session(const ParsedArgs& args) {
 }
 
 Session::~Session() {
+  // Pins issue 14 defect (ferry-admin aborting with "double free" against an unreachable
+  // cluster): the handle goes first, while the state its error callback writes is alive.
+  rk_.reset();
   if (conf_) rd_kafka_conf_destroy(conf_);
 }
 

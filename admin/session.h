@@ -96,9 +96,11 @@ class Session {
   bool json_ = false;
   int timeout_ms_ = 30000;
   rd_kafka_conf_t* conf_ = nullptr;  // owned until handle() hands it to rd_kafka_new
-  client::Handle rk_;
+  // What on_error / on_log touch is declared before the handle, so it is destroyed after it: the
+  // handle's destruction (rd_kafka_flush) still serves error callbacks.
   bool debug_ = false;  // --command-config set `debug`: pass librdkafka's log through
   std::string last_error_;
+  client::Handle rk_;
 };
 
 /// "NAME: message" of a librdkafka error object, for messages.

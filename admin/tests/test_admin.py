@@ -387,6 +387,23 @@ class UnreachableTest(unittest.TestCase):
             self.assertRegex(p.stderr, r"_(TIMED_OUT|TRANSPORT)")
             self.assertIn("Connection refused", p.stderr, "the reason is passed on")
 
+    def test_unreachable_bootstrap_never_crashes_on_exit(self):
+        """Pins a defect found in issue 14: ferry-admin aborted with "free(): double free" in about
+        one run of fifty against an unreachable cluster, when librdkafka delivered a connection error
+        while the session was being torn down (its callback wrote to a string already destroyed).
+        Each run must end with the clear error (exit 1), never a signal."""
+        bootstrap = f"127.0.0.1:{free_port()}"
+        args = [admin_binary(), "--bootstrap-server", bootstrap, "topics", "list", "--json", "--timeout-ms", "300"]
+        crashed = []
+        for _ in range(25):
+            procs = [subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                     for _ in range(6)]
+            for p in procs:
+                _, err = p.communicate(timeout=60)
+                if p.returncode != 1:
+                    crashed.append((p.returncode, err.strip()[-200:]))
+        self.assertEqual(crashed, [], "runs that did not end with exit 1")
+
 
 if __name__ == "__main__":
     unittest.main()
