@@ -13,6 +13,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -261,6 +262,13 @@ asio::awaitable<void> MetricsServer::Impl::serve(tcp::socket sock) {
     co_return;
   }
   const std::string path_copy(path), query_copy(query);  // the views point into the parser's head
+  // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" (curl streaming with -T) waits
+  // for this interim answer, or a second, before sending the body.
+  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> go_on{http::status::continue_, 11};
+    co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
   co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     if (bad = read_failure(ec); bad) co_await respond(stream, std::move(*bad), false);

@@ -42,6 +42,7 @@ using PostHandler =
 ///                        exactly. The body is read by Content-Length or as chunked transfer
 ///                        coding (RFC 9112 §6.3, §7.1; neither means empty), at most 64 KiB after
 ///                        decoding (413 above); any other transfer coding is refused (501).
+///                        "Expect: 100-continue" is answered "100 Continue" before the body.
 ///   other paths       -> 404; a method a path does not serve -> 405 with "Allow: GET, HEAD" on
 ///                        GET paths, "Allow: POST" on POST paths
 ///   malformed request -> 400 (lines must end in CRLF: a bare LF is not accepted); an HTTP version

@@ -457,6 +457,28 @@ TEST(MetricsServer, ChunkedPostBodiesAreDecoded) {
             "HTTP/1.1 413 Content Too Large");
 }
 
+// curl -T sends "Expect: 100-continue" and holds the body back until "100 Continue" (or a second).
+TEST(MetricsServer, ExpectContinueIsAnswered) {
+  Registry r;
+  MetricsServer server(r, "127.0.0.1", 0, {},
+                       {{"/echo", [](const std::string&, const std::string&, const std::string& body) {
+                          return JsonReply{200, body};
+                        }}});
+  int fd = connect_loopback(server.port());
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  char buf[1024];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // the socket's 5 s timeout fails this if nothing comes
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::send(fd, "{}", 2, MSG_NOSIGNAL), 2);
+  std::string raw;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_TRUE(raw.starts_with("HTTP/1.1 200 OK\r\n")) << raw;
+  EXPECT_TRUE(raw.ends_with("\r\n\r\n{}")) << raw;
+}
+
 // Status lines: Beast's reason table (RFC 9110 §15), "Content Too Large" for 413, "Error" for a
 // code the table lacks; a handler's status that is not three digits gives 500.
 TEST(MetricsServer, ReasonPhrases) {
