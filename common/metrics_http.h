@@ -45,13 +45,15 @@ using PostHandler =
 ///                        "Expect: 100-continue" is answered "100 Continue" before the body.
 ///   other paths       -> 404; a method a path does not serve -> 405 with "Allow: GET, HEAD" on
 ///                        GET paths, "Allow: POST" on POST paths
-///   malformed request -> 400 (lines must end in CRLF: a bare LF is not accepted); an HTTP version
-///                        other than 1.0/1.1 -> 505; request line + headers over 8 KiB -> 431; any
+///   malformed request -> 400. Lines must end in CRLF: a head with bare-LF line ends never
+///                        completes, so it gets 400 when the client shuts down its side (nc -N)
+///                        and is dropped by the 10 s deadline otherwise. An HTTP version other
+///                        than 1.0/1.1 -> 505; request line + headers over 8 KiB -> 431; any
 ///                        request whose Content-Length exceeds 64 KiB -> 413
-/// GET routes ignore a query string ("/metrics?x=y"). Every response carries "Connection: close" and the
-/// connection is closed after it; a connection that has not sent its headers within 10 seconds is
-/// dropped, and at most 64 connections are served at once (more are closed on accept) so a slow
-/// or hostile client cannot pin the scrape endpoint.
+/// GET routes ignore a query string ("/metrics?x=y"). Every response carries "Connection: close"
+/// and the connection is closed after it; a connection that has not sent its request (head and
+/// body) within 10 seconds is dropped, and at most 64 connections are served at once (more are
+/// closed on accept) so a slow or hostile client cannot pin the scrape endpoint.
 class MetricsServer {
  public:
   /// Binds `host`:`port` and starts serving. `host` is an IPv4/IPv6 literal (brackets allowed,
