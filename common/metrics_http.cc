@@ -10,15 +10,22 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -27,6 +34,8 @@
 namespace ferry::metrics {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
@@ -34,14 +43,20 @@ namespace {
 
 constexpr size_t kMaxHeaderBytes = 8 * 1024;
 constexpr int kMaxConnections = 64;
-constexpr auto kRequestTimeout = 10s;  // to receive the complete request head
+constexpr auto kRequestTimeout = 10s;  // to receive the complete request (head and body)
 constexpr auto kWriteTimeout = 10s;    // to send the response
-constexpr auto kLingerTimeout = 1s;    // to let the client read before we close, see linger()
+constexpr auto kLingerTimeout = 1s;    // to let the client read before we close, see respond()
 constexpr size_t kMaxLingerBytes = 64 * 1024;
 constexpr size_t kMaxBodyBytes = 64 * 1024;
 constexpr int kPostWorkers = 4;
 
 constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 std::error_code to_std(const boost::system::error_code& ec) {
   if (ec.category() == boost::system::system_category())
@@ -53,69 +68,31 @@ std::error_code to_std(const boost::system::error_code& ec) {
   throw std::system_error(to_std(ec), what);
 }
 
-// Offset just past the blank line ending the request head, or npos. RFC 9112 §2.2 lets a
-// recipient accept a bare LF as line terminator, which hand-typed requests (nc) rely on.
-size_t find_head_end(std::string_view buf) {
-  for (size_t i = 0; i < buf.size(); ++i) {
-    if (buf[i] != '\n') continue;
-    if (i + 1 < buf.size() && buf[i + 1] == '\n') return i + 2;
-    if (i + 2 < buf.size() && buf[i + 1] == '\r' && buf[i + 2] == '\n') return i + 3;
-  }
-  return std::string_view::npos;
-}
-
-struct Response {
-  int status = 200;
-  std::string_view reason = "OK";
-  std::string_view content_type = "text/plain; charset=utf-8";
-  std::string body;
-  std::string_view extra_headers;  // each line CRLF-terminated
-};
-
-Response error(int status, std::string_view reason, std::string_view extra = {}) {
+Response reply(unsigned status, std::string_view content_type, std::string body) {
   Response r;
-  r.status = status;
-  r.reason = reason;
-  r.body = fmt::format("{} {}\n", status, reason);
-  r.extra_headers = extra;
+  r.result(status);
+  // RFC 9110 §15.5.14 names 413 "Content Too Large"; Beast 1.74 still has RFC 7231's name.
+  if (status == 413) r.reason("Content Too Large");
+  else if (http::int_to_status(status) == http::status::unknown) r.reason("Error");
+  r.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  r.body() = std::move(body);
   return r;
 }
 
-struct RequestHead {
-  std::string_view method;
-  std::string_view path;   // without query string
-  std::string_view query;  // after '?', may be empty
-  size_t content_length = 0;
-};
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
+Response error(unsigned status, beast::string_view allow = {}) {
+  Response r = reply(status, kTextContentType, "");
+  r.body() = fmt::format("{} {}\n", status, sv(r.reason()));
+  if (!allow.empty()) r.set(http::field::allow, allow);
+  return r;
 }
 
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
-
-std::string_view reason_of(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
-  }
+// Answers a failed read, or nothing when the client is gone (closed, reset, timed out).
+std::optional<Response> read_failure(const boost::system::error_code& ec) {
+  if (ec == http::error::header_limit) return error(431);
+  if (ec == http::error::body_limit) return error(413);
+  if (ec == http::error::end_of_stream || ec.category() != http::make_error_code(http::error::need_more).category())
+    return std::nullopt;
+  return error(400);  // Beast's parser rejected the syntax; includes a request cut short by EOF
 }
 
 std::string json_escape(std::string_view in) {
@@ -135,73 +112,25 @@ std::string json_escape(std::string_view in) {
   return out;
 }
 
-// Parses the request line and checks the header block's syntax (RFC 9112 §3, §5). Returns an
-// error response, or nothing if `out` is filled in.
-std::optional<Response> parse_head(std::string_view head, RequestHead& out) {
-  // §2.2: ignore at least one empty line before the request line.
-  while (!head.empty() && (head.front() == '\r' || head.front() == '\n')) head.remove_prefix(1);
-  std::vector<std::string_view> lines;
-  while (!head.empty()) {
-    size_t nl = head.find('\n');
-    std::string_view line = head.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    head.remove_prefix(nl == std::string_view::npos ? head.size() : nl + 1);
-  }
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  if (lines.empty()) return error(400, "Bad Request");
-
-  std::string_view rl = lines[0];
-  size_t sp1 = rl.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || rl.find(' ', sp2 + 1) != std::string_view::npos)
-    return error(400, "Bad Request");
-  out.method = rl.substr(0, sp1);
-  std::string_view target = rl.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = rl.substr(sp2 + 1);
+// What RFC 9112 asks of a server beyond the syntax Beast's parser checks. Fills in the path
+// (origin-form, without the query) and query on success.
+std::optional<Response> check_head(const Request& req, std::string_view& path, std::string_view& query) {
+  if (req.version() != 10 && req.version() != 11) return error(505);
+  if (req.version() == 11 && req.count(http::field::host) == 0) return error(400);  // §3.2
+  // §6.1: a transfer coding the server does not understand gets 501. Beast decodes "chunked"
+  // and rejects a duplicate after it; a coding before or instead of it stays encoded.
+  if (auto te = req[http::field::transfer_encoding]; !te.empty() && !beast::iequals(te, "chunked"))
+    return error(501);
+  std::string_view target = sv(req.target());
   // §3.2.2: servers must accept the absolute-form ("http://host:port/metrics") too.
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.starts_with(scheme)) {
-      target.remove_prefix(scheme.size());
-      size_t slash = target.find('/');
-      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
+  if (size_t scheme = target.find("://"); !target.starts_with('/') && scheme != std::string_view::npos) {
+    size_t slash = target.find('/', scheme + 3);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
   }
-  if (out.method.empty() || target.empty() || target.front() != '/')
-    return error(400, "Bad Request");
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-    if (version.starts_with("HTTP/")) return error(505, "HTTP Version Not Supported");
-    return error(400, "Bad Request");
-  }
+  if (!target.starts_with('/')) return error(400);
   const size_t q = target.find('?');
-  out.path = target.substr(0, q);
-  out.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-
-  bool has_host = false;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    std::string_view h = lines[i];
-    size_t colon = h.find(':');
-    // §5.1: no whitespace between field name and colon; §5.2: obsolete line folding rejected.
-    if (colon == 0 || colon == std::string_view::npos || h.front() == ' ' || h.front() == '\t' ||
-        h[colon - 1] == ' ' || h[colon - 1] == '\t')
-      return error(400, "Bad Request");
-    std::string_view name = h.substr(0, colon);
-    std::string_view value = trim(h.substr(colon + 1));
-    if (iequals(name, "host")) has_host = true;
-    // §6.1: a server that does not understand a transfer coding answers 501; this one reads
-    // bodies by Content-Length only.
-    if (iequals(name, "transfer-encoding")) return error(501, "Not Implemented");
-    if (iequals(name, "content-length")) {
-      // §8.6: one non-negative decimal; differing repeated values are an error.
-      size_t n = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (value.empty() || ec != std::errc() || end != value.data() + value.size()) return error(400, "Bad Request");
-      if (out.content_length != 0 && out.content_length != n) return error(400, "Bad Request");
-      out.content_length = n;
-    }
-  }
-  // RFC 9112 §3.2: an HTTP/1.1 request without Host must be answered with 400.
-  if (version == "HTTP/1.1" && !has_host) return error(400, "Bad Request");
+  path = target.substr(0, q);
+  query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   return std::nullopt;
 }
 
@@ -224,7 +153,7 @@ struct MetricsServer::Impl {
   uint16_t port = 0;
   std::thread thread;
 
-  Response route(const RequestHead& req) const;
+  Response route(http::verb method, std::string_view path) const;
   const PostHandler* find_post(std::string_view path) const;
   static Response run_post(const PostHandler& handler, const std::string& path, const std::string& query,
                            const std::string& body);
@@ -235,25 +164,9 @@ struct MetricsServer::Impl {
     co_return run_post(*handler, path, query, body);
   }
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> sock);
-  asio::awaitable<void> respond(std::shared_ptr<tcp::socket> sock, asio::steady_timer& deadline,
-                                const Response& resp, bool head_only);
+  asio::awaitable<void> serve(tcp::socket sock);
+  static asio::awaitable<void> respond(beast::tcp_stream& stream, Response resp, bool head_only);
 };
-
-namespace {
-
-// (Re)starts the connection's deadline: when it fires the socket is closed, which fails whatever
-// read or write the coroutine is suspended in. The handler owns the socket so it is safe even if
-// it runs after the coroutine has finished.
-void arm(asio::steady_timer& deadline, const std::shared_ptr<tcp::socket>& sock,
-         std::chrono::steady_clock::duration after) {
-  deadline.expires_after(after);
-  deadline.async_wait([sock](boost::system::error_code ec) {
-    if (!ec) sock->close(ec);
-  });
-}
-
-}  // namespace
 
 const PostHandler* MetricsServer::Impl::find_post(std::string_view path) const {
   if (auto it = post_routes.find(std::string(path)); it != post_routes.end()) return &it->second;
@@ -267,138 +180,108 @@ const PostHandler* MetricsServer::Impl::find_post(std::string_view path) const {
 
 Response MetricsServer::Impl::run_post(const PostHandler& handler, const std::string& path,
                                        const std::string& query, const std::string& body) {
-  Response r;
-  r.content_type = "application/json";
+  JsonReply out;
   try {
-    JsonReply reply = handler(path, query, body);
-    r.status = reply.status;
-    r.body = std::move(reply.body);
+    out = handler(path, query, body);
+    // An HTTP status code has three digits (RFC 9110 §15).
+    if (out.status < 100 || out.status > 999)
+      throw std::runtime_error(fmt::format("handler answered HTTP status {}", out.status));
   } catch (const std::exception& e) {
     spdlog::error("http: POST {} failed: {}", path, e.what());
-    r.status = 500;
-    r.body = fmt::format("{{\"error\": \"{}\"}}", json_escape(e.what()));
+    out = {500, fmt::format("{{\"error\": \"{}\"}}", json_escape(e.what()))};
   }
-  r.reason = reason_of(r.status);
-  return r;
+  return reply(static_cast<unsigned>(out.status), "application/json", std::move(out.body));
 }
 
-Response MetricsServer::Impl::route(const RequestHead& req) const {
-  bool is_metrics = req.path == "/metrics";
-  auto json = json_routes.find(std::string(req.path));
-  if (!is_metrics && req.path != "/healthz" && json == json_routes.end()) {
-    if (find_post(req.path)) return error(405, "Method Not Allowed", "Allow: POST\r\n");
-    return error(404, "Not Found");
-  }
-  if (req.method != "GET" && req.method != "HEAD")
-    return error(405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
-  Response r;
-  if (json != json_routes.end()) {
-    try {
-      r.body = json->second();
-    } catch (const std::exception& e) {
-      spdlog::error("http: {} failed: {}", req.path, e.what());
-      return error(500, "Internal Server Error");
-    }
-    r.content_type = "application/json";
-    return r;
-  }
-  if (!is_metrics) {
-    r.body = "ok\n";
-    return r;
-  }
+Response MetricsServer::Impl::route(http::verb method, std::string_view path) const {
+  bool is_metrics = path == "/metrics";
+  auto json = json_routes.find(std::string(path));
+  if (!is_metrics && path != "/healthz" && json == json_routes.end())
+    return find_post(path) ? error(405, "POST") : error(404);
+  if (method != http::verb::get && method != http::verb::head) return error(405, "GET, HEAD");
   try {
-    r.body = registry.serialize();
+    if (json != json_routes.end()) return reply(200, "application/json", json->second());
+    if (!is_metrics) return reply(200, kTextContentType, "ok\n");
+    return reply(200, kMetricsContentType, registry.serialize());
   } catch (const std::exception& e) {
-    spdlog::error("metrics: serializing the registry failed: {}", e.what());
-    return error(500, "Internal Server Error");
+    spdlog::error("http: GET {} failed: {}", path, e.what());
+    return error(500);
   }
-  r.content_type = kMetricsContentType;
-  return r;
 }
 
-asio::awaitable<void> MetricsServer::Impl::respond(std::shared_ptr<tcp::socket> sock,
-                                                   asio::steady_timer& deadline,
-                                                   const Response& resp, bool head_only) {
-  std::string out = fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
-      resp.status, resp.reason, resp.content_type, resp.body.size(), resp.extra_headers);
-  if (!head_only) out += resp.body;
-  arm(deadline, sock, kWriteTimeout);
+asio::awaitable<void> MetricsServer::Impl::respond(beast::tcp_stream& stream, Response resp, bool head_only) {
+  resp.version(11);
+  resp.keep_alive(false);  // "Connection: close"
+  resp.prepare_payload();  // Content-Length, which a HEAD answer keeps while dropping the body
+  if (head_only) resp.body().clear();
   boost::system::error_code ec;
-  co_await asio::async_write(*sock, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+  stream.expires_after(kWriteTimeout);
+  co_await http::async_write(stream, resp, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
   // Lingering close: closing with unread request bytes still queued (an oversized header, a body)
   // makes the kernel send RST, which can destroy our response before the client reads it. So
   // half-close, then discard input until the client closes, for a bounded time and volume.
-  sock->shutdown(tcp::socket::shutdown_send, ec);
-  arm(deadline, sock, kLingerTimeout);
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(kLingerTimeout);
   char sink[4096];
   for (size_t drained = 0; drained < kMaxLingerBytes;) {
-    size_t n = co_await sock->async_read_some(asio::buffer(sink),
-                                              asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     drained += n;
   }
 }
 
-asio::awaitable<void> MetricsServer::Impl::serve(std::shared_ptr<tcp::socket> sock) {
+// g++ 12 reports asio's awaitable frame (unsized operator new, sized operator delete) as
+// mismatched once it inlines them into this coroutine: a false positive, GCC PR 109224.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+asio::awaitable<void> MetricsServer::Impl::serve(tcp::socket sock) {
   struct Slot {
     int& n;
     ~Slot() { --n; }
   } slot{active};
-  asio::steady_timer deadline(ctx);
-  arm(deadline, sock, kRequestTimeout);
-
-  std::string buf;
-  char chunk[2048];
-  size_t head_end = std::string_view::npos;
+  beast::tcp_stream stream(std::move(sock));
+  beast::flat_buffer buf;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(kMaxHeaderBytes);
+  parser.body_limit(kMaxBodyBytes);  // a larger Content-Length fails as soon as the head is read
   boost::system::error_code ec;
-  while (head_end == std::string_view::npos) {
-    // Never buffer more than one byte past the limit: that byte is what proves it was exceeded.
-    size_t room = std::min(sizeof chunk, kMaxHeaderBytes + 1 - buf.size());
-    size_t n = co_await sock->async_read_some(asio::buffer(chunk, room),
-                                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;  // client went away, or the deadline closed the socket
-    buf.append(chunk, n);
-    head_end = find_head_end(buf);
-    if (head_end == std::string_view::npos && buf.size() > kMaxHeaderBytes) {
-      co_await respond(sock, deadline, error(431, "Request Header Fields Too Large"), false);
-      co_return;
-    }
-  }
-  if (head_end > kMaxHeaderBytes) {
-    co_await respond(sock, deadline, error(431, "Request Header Fields Too Large"), false);
+  // One deadline for head and body; when it passes Beast closes the socket (error::timeout).
+  stream.expires_after(kRequestTimeout);
+  co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+  std::string_view path, query;
+  std::optional<Response> bad = ec ? read_failure(ec) : check_head(parser.get(), path, query);
+  if (ec || bad) {
+    if (bad) co_await respond(stream, std::move(*bad), false);
     co_return;
   }
-  RequestHead req;
-  std::optional<Response> bad = parse_head(std::string_view(buf).substr(0, head_end), req);
-  if (bad) {
-    co_await respond(sock, deadline, *bad, false);
-    co_return;
-  }
-  const PostHandler* post = req.method == "POST" ? find_post(req.path) : nullptr;
+  const http::verb method = parser.get().method();
+  const PostHandler* post = method == http::verb::post ? find_post(path) : nullptr;
   if (!post) {
-    co_await respond(sock, deadline, route(req), req.method == "HEAD");
+    co_await respond(stream, route(method, path), method == http::verb::head);
     co_return;
   }
-  if (req.content_length > kMaxBodyBytes) {
-    co_await respond(sock, deadline, error(413, "Content Too Large"), false);
+  const std::string path_copy(path), query_copy(query);  // the views point into the parser's head
+  // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" (curl streaming with -T) waits
+  // for this interim answer, or a second, before sending the body.
+  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> go_on{http::status::continue_, 11};
+    co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+  co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    if (bad = read_failure(ec); bad) co_await respond(stream, std::move(*bad), false);
     co_return;
   }
-  std::string body = buf.substr(head_end);
-  while (body.size() < req.content_length) {
-    size_t n = co_await sock->async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;  // client went away, or the request deadline closed the socket
-    body.append(chunk, n);
-  }
-  body.resize(req.content_length);
   // The handler may legitimately take longer than the request deadline (a drain), so the
   // deadline stops here and respond() arms the write deadline afresh.
-  deadline.cancel();
-  const std::string path(req.path), query(req.query);
-  Response resp = co_await asio::co_spawn(workers, post_on_worker(post, path, query, std::move(body)), asio::use_awaitable);
-  co_await respond(sock, deadline, resp, false);
+  stream.expires_never();
+  Response resp = co_await asio::co_spawn(
+      workers, post_on_worker(post, path_copy, query_copy, std::move(parser.get().body())), asio::use_awaitable);
+  co_await respond(stream, std::move(resp), false);
 }
+#pragma GCC diagnostic pop
 
 asio::awaitable<void> MetricsServer::Impl::accept_loop() {
   asio::steady_timer backoff(ctx);
@@ -415,15 +298,14 @@ asio::awaitable<void> MetricsServer::Impl::accept_loop() {
     }
     if (active >= kMaxConnections) continue;  // `s` closes as it goes out of scope
     ++active;
-    asio::co_spawn(ctx, serve(std::make_shared<tcp::socket>(std::move(s))),
-                   [](std::exception_ptr e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       spdlog::error("metrics: connection handler failed: {}", ex.what());
-                     }
-                   });
+    asio::co_spawn(ctx, serve(std::move(s)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("metrics: connection handler failed: {}", ex.what());
+      }
+    });
   }
 }
 

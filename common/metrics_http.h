@@ -14,7 +14,9 @@ namespace ferry::metrics {
 class Registry;
 
 /// What a POST route answers: an HTTP status code (200, 404, 500, 504, ...) and a JSON body sent
-/// with Content-Type application/json. Codes outside the server's reason table go out as "Error".
+/// with Content-Type application/json. The reason phrase is Boost.Beast's for the code (RFC 9110
+/// §15; 413 as "Content Too Large"), "Error" for a code Beast does not know; a status outside
+/// 100..999 is answered 500 {"error": ...} instead.
 struct JsonReply {
   int status = 200;
   std::string body;
@@ -27,8 +29,8 @@ struct JsonReply {
 using PostHandler =
     std::function<JsonReply(const std::string& path, const std::string& query, const std::string& body)>;
 
-/// Serves a Registry over HTTP/1.1 (RFC 9112) on its own thread, using Boost.Asio C++20
-/// coroutines:
+/// Serves a Registry over HTTP/1.1 (RFC 9112) on its own thread: Boost.Beast parses requests and
+/// writes responses, on Boost.Asio C++20 coroutines:
 ///   GET|HEAD /metrics -> 200, Content-Type "text/plain; version=0.0.4; charset=utf-8" (the
 ///                        content type the exposition format spec names), body
 ///                        Registry::serialize()
@@ -37,15 +39,21 @@ using PostHandler =
 ///                        (e.g. a daemon's /status); a throwing function gives 500
 ///   POST <path> of `post_routes` -> the handler's JsonReply. A route key ending in "/*" (e.g.
 ///                        "/flows/*") matches every path under that prefix; other keys match
-///                        exactly. The body is read by Content-Length (RFC 9112 §6.3: none means
-///                        empty), at most 64 KiB (413 above); Transfer-Encoding is refused (501).
+///                        exactly. The body is read by Content-Length or as chunked transfer
+///                        coding (RFC 9112 §6.3, §7.1; neither means empty), at most 64 KiB after
+///                        decoding (413 above); any other transfer coding is refused (501).
+///                        "Expect: 100-continue" is answered "100 Continue" before the body.
 ///   other paths       -> 404; a method a path does not serve -> 405 with "Allow: GET, HEAD" on
 ///                        GET paths, "Allow: POST" on POST paths
-///   malformed request -> 400; request line + headers over 8 KiB -> 431
-/// GET routes ignore a query string ("/metrics?x=y"). Every response carries "Connection: close" and the
-/// connection is closed after it; a connection that has not sent its headers within 10 seconds is
-/// dropped, and at most 64 connections are served at once (more are closed on accept) so a slow
-/// or hostile client cannot pin the scrape endpoint.
+///   malformed request -> 400. Lines must end in CRLF: a head with bare-LF line ends never
+///                        completes, so it gets 400 when the client shuts down its side (nc -N)
+///                        and is dropped by the 10 s deadline otherwise. An HTTP version other
+///                        than 1.0/1.1 -> 505; request line + headers over 8 KiB -> 431; any
+///                        request whose Content-Length exceeds 64 KiB -> 413
+/// GET routes ignore a query string ("/metrics?x=y"). Every response carries "Connection: close"
+/// and the connection is closed after it; a connection that has not sent its request (head and
+/// body) within 10 seconds is dropped, and at most 64 connections are served at once (more are
+/// closed on accept) so a slow or hostile client cannot pin the scrape endpoint.
 class MetricsServer {
  public:
   /// Binds `host`:`port` and starts serving. `host` is an IPv4/IPv6 literal (brackets allowed,

@@ -265,7 +265,8 @@ int connect_loopback(uint16_t port) {
   return fd;
 }
 
-HttpReply http_exchange(uint16_t port, const std::string& request) {
+// `half_close` shuts down the sending side after the request, as `nc -N` does at end of input.
+HttpReply http_exchange(uint16_t port, const std::string& request, bool half_close = false) {
   int fd = connect_loopback(port);
   // The server may answer 431 and stop reading before all of an oversized request is sent.
   for (size_t off = 0; off < request.size();) {
@@ -273,6 +274,7 @@ HttpReply http_exchange(uint16_t port, const std::string& request) {
     if (n <= 0) break;
     off += static_cast<size_t>(n);
   }
+  if (half_close) ::shutdown(fd, SHUT_WR);
   std::string raw;
   char buf[4096];
   for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<size_t>(n));
@@ -429,12 +431,76 @@ TEST(MetricsServer, PostBodiesThatCannotBeServed) {
   EXPECT_EQ(thrown.body, R"({"error": "broken \"handler\""})");
   EXPECT_EQ(http_exchange(server.port(), "POST /do HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n").status_line,
             "HTTP/1.1 413 Content Too Large");
-  EXPECT_EQ(http_exchange(server.port(), "POST /do HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+  // A transfer coding other than chunked (RFC 9112 §6.1); chunked itself: ChunkedPostBodiesAreDecoded.
+  EXPECT_EQ(http_exchange(server.port(), "POST /do HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
                 .status_line,
             "HTTP/1.1 501 Not Implemented");
   EXPECT_EQ(http_exchange(server.port(), "POST /do HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n").status_line,
             "HTTP/1.1 400 Bad Request");
   EXPECT_EQ(calls, 1);
+}
+
+// `curl -T -` streams a body with "Transfer-Encoding: chunked": the handler gets it decoded, and
+// the 64 KiB limit applies to the decoded body.
+TEST(MetricsServer, ChunkedPostBodiesAreDecoded) {
+  Registry r;
+  MetricsServer server(r, "127.0.0.1", 0, {},
+                       {{"/echo", [](const std::string&, const std::string&, const std::string& body) {
+                          return JsonReply{200, body};
+                        }}});
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  HttpReply ok = http_exchange(server.port(), head + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  EXPECT_EQ(ok.status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(ok.body, "hello world");
+  const std::string chunk = "9c40\r\n" + std::string(40000, 'a') + "\r\n";  // 0x9c40 = 40000
+  EXPECT_EQ(http_exchange(server.port(), head + chunk + chunk + "0\r\n\r\n").status_line,
+            "HTTP/1.1 413 Content Too Large");
+}
+
+// curl -T sends "Expect: 100-continue" and holds the body back until "100 Continue" (or a second).
+TEST(MetricsServer, ExpectContinueIsAnswered) {
+  Registry r;
+  MetricsServer server(r, "127.0.0.1", 0, {},
+                       {{"/echo", [](const std::string&, const std::string&, const std::string& body) {
+                          return JsonReply{200, body};
+                        }}});
+  int fd = connect_loopback(server.port());
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  char buf[1024];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // the socket's 5 s timeout fails this if nothing comes
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::send(fd, "{}", 2, MSG_NOSIGNAL), 2);
+  std::string raw;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_TRUE(raw.starts_with("HTTP/1.1 200 OK\r\n")) << raw;
+  EXPECT_TRUE(raw.ends_with("\r\n\r\n{}")) << raw;
+}
+
+// Status lines: Beast's reason table (RFC 9110 §15), "Content Too Large" for 413, "Error" for a
+// code the table lacks; a handler's status that is not three digits gives 500.
+TEST(MetricsServer, ReasonPhrases) {
+  Registry r;
+  MetricsServer server(r, "127.0.0.1", 0, {},
+                       {{"/status", [](const std::string&, const std::string& query, const std::string&) {
+                          return JsonReply{std::stoi(query), "{}"};
+                        }}});
+  EXPECT_EQ(http_exchange(server.port(), post("/status?429", "")).status_line, "HTTP/1.1 429 Too Many Requests");
+  EXPECT_EQ(http_exchange(server.port(), post("/status?470", "")).status_line, "HTTP/1.1 470 Error");
+  HttpReply bad = http_exchange(server.port(), post("/status?42", ""));
+  EXPECT_EQ(bad.status_line, "HTTP/1.1 500 Internal Server Error");
+  EXPECT_EQ(bad.body, R"({"error": "handler answered HTTP status 42"})");
+}
+
+// Beast requires CRLF line ends (RFC 9112 §2.2 allows, does not oblige, accepting a bare LF):
+// `printf 'GET /metrics HTTP/1.0\n\n' | nc -N` gets 400; the request must say "\r\n".
+TEST(MetricsServer, BareLineFeedsAreRejected) {
+  Registry r;
+  MetricsServer server(r, "127.0.0.1", 0);
+  EXPECT_EQ(http_exchange(server.port(), "GET /healthz HTTP/1.0\n\n", true).status_line, "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(http_exchange(server.port(), "GET /healthz HTTP/1.0\r\n\r\n", true).body, "ok\n");
 }
 
 TEST(MetricsServer, ABlockedPostHandlerDoesNotHoldUpScrapes) {
