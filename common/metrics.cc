@@ -325,7 +325,7 @@ void Registry::remove(const std::string& name, const Labels& labels) {
   if (series.empty()) families_.erase(fit);
 }
 
-std::string Registry::serialize() const {
+std::vector<prometheus::MetricFamily> Registry::Collect() const {
   check_not_in_callback();
   std::vector<prometheus::MetricFamily> families;
   {
@@ -388,10 +388,14 @@ std::string Registry::serialize() const {
       }
     }
   }
+  return families;
+}
+
+std::string Registry::serialize() const {
   // Text format 0.0.4 is prometheus-cpp's job; families_ and each family's series are maps, so
-  // the order is already sorted by name and by label set.
+  // Collect() is already sorted by name and by label set.
   std::ostringstream text;
-  prometheus::TextSerializer().Serialize(text, families);
+  prometheus::TextSerializer().Serialize(text, Collect());
   return std::move(text).str();
 }
 

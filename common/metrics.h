@@ -18,6 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 namespace ferry::metrics {
 
 /// Label name -> label value pairs of one series. The order given at registration is the order
@@ -121,10 +124,14 @@ std::vector<double> exponential_buckets(double start, double factor, int count);
 /// naming the offending name. So does re-registering a name with a different type, help text or
 /// (for histograms) bucket bounds, or a name that collides with a histogram's `_bucket`, `_sum` or
 /// `_count` series.
-class Registry {
+///
+/// The Registry is a prometheus::Collectable: Collect() hands prometheus-cpp every family as its
+/// MetricFamily (callback gauges evaluated then), so it can also be registered with
+/// prometheus-cpp's own Exposer or Gateway; serialize() is TextSerializer over Collect().
+class Registry final : public prometheus::Collectable {
  public:
   Registry();
-  ~Registry();
+  ~Registry() override;
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -164,6 +171,11 @@ class Registry {
   /// as `_count`, `_sum`, then its `_bucket` lines. The text ends with a newline unless the
   /// registry is empty.
   std::string serialize() const;
+
+  /// prometheus::Collectable: every family with its series' current values, families sorted by
+  /// name and series by label set; HELP text escaped and invalid UTF-8 replaced as serialize()
+  /// describes. Callback gauges run here, with serialize()'s rules. Thread-safe.
+  std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   enum class Kind;

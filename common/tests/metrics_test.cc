@@ -100,6 +100,26 @@ TEST(MetricsFormat, UnlabelledHistogramAndTrailingInfBound) {
             "h_count 1\nh_sum 0.1\nh_bucket{le=\"0.25\"} 1\nh_bucket{le=\"+Inf\"} 1\n");
 }
 
+// The Registry is a prometheus::Collectable: prometheus-cpp's own code (a prometheus::Registry's
+// Collect, an Exposer) sees every series, callback gauges evaluated at collection time.
+TEST(MetricsCollectable, CollectGivesPrometheusCppEveryFamily) {
+  Registry r;
+  r.counter("requests_total", "Requests.", {{"api", "Fetch"}}).inc(3);
+  double leo = 10;
+  r.gauge_callback("log_end_offset", "LEO.", {{"partition", "0"}}, [&] { return leo; });
+  const prometheus::Collectable& c = r;
+  leo = 42;
+  std::vector<prometheus::MetricFamily> fams = c.Collect();
+  ASSERT_EQ(fams.size(), 2u);
+  EXPECT_EQ(fams[0].name, "log_end_offset");
+  EXPECT_EQ(fams[0].type, prometheus::MetricType::Gauge);
+  ASSERT_EQ(fams[0].metric.size(), 1u);
+  EXPECT_EQ(fams[0].metric[0].gauge.value, 42);
+  EXPECT_EQ(fams[0].metric[0].label.at(0).name, "partition");
+  EXPECT_EQ(fams[1].name, "requests_total");
+  EXPECT_EQ(fams[1].metric[0].counter.value, 3);
+}
+
 TEST(MetricsFormat, InvalidUtf8InLabelValueIsReplaced) {
   Registry r;
   r.gauge("g", "", {{"client", std::string("ok\xc3\xa9-\xff", 6)}}).set(1);
