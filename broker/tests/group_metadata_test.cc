@@ -11,6 +11,7 @@
 #include "broker/metadata/metadata_store.h"
 #include "broker/storage/batch_writer.h"
 #include "common/metrics.h"
+#include "common/testing/temp_dir.h"
 
 using namespace ferry;
 using namespace ferry::broker;
@@ -19,14 +20,7 @@ namespace {
 
 constexpr int64_t kNow = 1'700'000'000'000;
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/ferry-groupmeta-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using ferry::testing::TempDir;
 
 // One broker's storage, opened and closed like a broker restart.
 struct Node {

@@ -6,20 +6,14 @@
 
 #include "broker/config/broker_config.h"
 #include "broker/metadata/metadata_store.h"
+#include "common/testing/temp_dir.h"
 
 using namespace ferry;
 using namespace ferry::broker;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/ferry-broker-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using ferry::testing::TempDir;
 
 BrokerConfig parse(const std::string& toml) { return BrokerConfig(config::load_toml(broker_schema(), toml, "t")); }
 

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "broker/core/producer_state.h"
+#include "common/testing/temp_dir.h"
 
 using namespace ferry::broker;
 using ferry::protocol::ErrorCode;
@@ -77,8 +78,8 @@ TEST(ProducerState, ExpiryForgetsIdleProducers) {
 }
 
 TEST(ProducerState, SnapshotRoundTripsAndCorruptionIsRejected) {
-  char tmpl[] = "/tmp/ferry-producer-state-XXXXXX";
-  std::filesystem::path dir = mkdtemp(tmpl);
+  ferry::testing::TempDir tmp("ferry-producer-state");
+  const std::filesystem::path& dir = tmp.path;
   auto file = dir / "producer-state.snapshot";
   ProducerStateManager a;
   a.record({batch(9, 2, 10, 4, 40), batch(11, 0, 0, 1, 44)}, 123);
@@ -92,5 +93,4 @@ TEST(ProducerState, SnapshotRoundTripsAndCorruptionIsRejected) {
   EXPECT_FALSE(c.load_snapshot(file));
   EXPECT_TRUE(c.producers().empty());
   EXPECT_FALSE(c.load_snapshot(dir / "missing"));
-  std::filesystem::remove_all(dir);
 }

@@ -11,6 +11,7 @@
 #include "broker/core/replica_manager.h"
 #include "broker/metadata/metadata_store.h"
 #include "common/metrics.h"
+#include "common/testing/temp_dir.h"
 
 using namespace ferry;
 using namespace ferry::broker;
@@ -18,14 +19,7 @@ using protocol::ErrorCode;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/ferry-standby-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using ferry::testing::TempDir;
 
 BrokerConfig parse(const std::string& toml) { return BrokerConfig(config::load_toml(broker_schema(), toml, "t")); }
 
