@@ -24,6 +24,7 @@
 #include "mirror/config.h"
 #include "mirror/offset_translation.h"
 #include "mirror/resume.h"
+#include "mirror/status_types.h"
 #include "mirror/target_limits.h"
 
 namespace ferry::mirror {
@@ -60,10 +61,11 @@ class Flow {
   /// Names of the flow's threads that have not finished yet ("data", "control", "sync", "ends").
   std::vector<std::string> live_threads() const;
 
-  /// The flow's state as a JSON object: name, state (running|paused), topics, assigned partitions
-  /// (kept while paused) with their next source offset to replicate and lag, counters, healthy and
-  /// current_errors, last_error, last_checkpoint_ms, heartbeat (docs/mirror.md, Control API).
-  nlohmann::json status() const;
+  /// The flow's /status entry (status_types.h): name, state (running|paused), topics, assigned
+  /// partitions (kept while paused) with their next source offset to replicate and lag, counters,
+  /// healthy and current_errors, last_error, last_checkpoint_ms, heartbeat (docs/mirror.md,
+  /// Control API). Every field this mirror knows is set.
+  FlowStatus status() const;
 
   /// POST /flows/<source>/<target>/pause (docs/mirror.md, Control API): stops reading the source,
   /// waits up to `timeout` until every record handed to the producer is acknowledged by the target
@@ -94,7 +96,7 @@ class Flow {
   /// What one checkpoint pass did, for the control API's answer.
   struct CheckpointPass {
     int64_t emitted = 0;
-    std::vector<std::string> groups_json;  // one JSON object per group, contract shape
+    std::vector<CheckpointGroupStatus> groups;
     bool timed_out = false;
   };
   using PartitionMap = std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>>;
@@ -109,7 +111,8 @@ class Flow {
   /// Data thread, while paused: drain, leave the group, keep source end offsets fresh.
   void pause_step(uint64_t& subscribed_version);
   void make_control_clients();
-  nlohmann::json partitions_json(bool in_flight_only) const;
+  /// The /status entries of partitions_ (only those with records in flight, with in_flight set).
+  std::vector<PartitionStatus> partition_statuses(bool in_flight_only) const;
   void refresh_topics(client::Admin& source, client::Admin& target);
   void data_loop();
   void make_data_clients();

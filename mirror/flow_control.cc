@@ -14,11 +14,15 @@
 #include "mirror/flow_internal.h"
 #include "mirror/mm2_formats.h"
 #include "mirror/resume.h"
+#include "mirror/status_types.h"
 
 namespace ferry::mirror {
 namespace {
 
-metrics::JsonReply reply(int status, const nlohmann::json& body) { return {status, body.dump()}; }
+template <class Body>
+metrics::JsonReply reply(int status, const Body& body) {
+  return {status, nlohmann::json(body).dump()};
+}
 
 // Warns once per (flow, group, partition, committed offset) that an offset gets no checkpoint
 // because no sync and no target record proves its translation; a group that stays there is not
@@ -67,7 +71,7 @@ Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin
     }
     const auto started = std::chrono::steady_clock::now();
     std::vector<client::GroupOffset> translated;
-    nlohmann::json offsets = nlohmann::json::array();
+    CheckpointGroupStatus group{g.group_id, false, std::nullopt, {}};
     for (const auto& o : source.group_offsets(g.group_id)) {
       // The partition's state: live or kept (partitions_, under its lock), else rebuilt (`extra`,
       // owned by this call).
@@ -116,18 +120,17 @@ Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin
       ++checkpoints_;
       ++pass.emitted;
       translated.push_back({remote, o.partition, *down, o.metadata});
-      offsets.push_back({{"topic", remote}, {"partition", o.partition}, {"upstream", o.offset}, {"downstream", *down}});
+      group.offsets.push_back({remote, o.partition, o.offset, *down});
     }
     metrics_
         .gauge("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms",
                "Time to read, translate and emit one group's checkpoints, ms.",
                {{"source", flow_.source}, {"target", flow_.target}, {"group", g.group_id}})
         .set(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-    nlohmann::json group = {{"group", g.group_id}, {"synced", false}, {"reason", nullptr}, {"offsets", offsets}};
     auto report = [&](bool synced, const char* reason) {
-      group["synced"] = synced;
-      group["reason"] = reason ? nlohmann::json(reason) : nlohmann::json(nullptr);
-      pass.groups_json.push_back(group.dump());
+      group.synced = synced;
+      if (reason) group.reason = reason;
+      pass.groups.push_back(group);
     };
     if (!sync_groups) {
       report(false, flow_.sync_group_offsets_enabled ? "not a group sync pass" : "sync.group.offsets.enabled is false");
@@ -236,22 +239,22 @@ Flow::PartitionMap Flow::rebuild_mappings() {
   return out;
 }
 
-nlohmann::json Flow::partitions_json(bool in_flight_only) const {
-  auto parts = nlohmann::json::array();
+std::vector<PartitionStatus> Flow::partition_statuses(bool in_flight_only) const {
+  std::vector<PartitionStatus> parts;
   std::lock_guard lk(partitions_mu_);
   for (const auto& [_, p] : partitions_) {
     if (in_flight_only && p->in_flight == 0) continue;
-    const int64_t end = p->source_end, done = p->replicated_end;
-    nlohmann::json j = {{"topic", p->source_topic},
-                        {"partition", p->partition},
-                        {"remote_topic", p->remote_topic},
-                        {"next_offset", done},
-                        {"source_end_offset", end},
-                        {"lag_records", std::max<int64_t>(0, end - done)},
-                        {"source_end_offset_ms", p->source_end_ms > 0 ? nlohmann::json(p->source_end_ms.load()) : nlohmann::json(nullptr)},
-                        {"error", p->refused.empty() ? nlohmann::json(nullptr) : nlohmann::json(p->refused)}};
-    if (in_flight_only) j["in_flight"] = p->in_flight;
-    parts.push_back(std::move(j));
+    PartitionStatus s;
+    s.topic = p->source_topic;
+    s.partition = p->partition;
+    s.remote_topic = p->remote_topic;
+    s.next_offset = p->replicated_end;
+    s.source_end_offset = p->source_end;
+    s.lag_records = std::max<int64_t>(0, s.source_end_offset - s.next_offset);
+    if (const int64_t ms = p->source_end_ms; ms > 0) s.source_end_offset_ms = ms;
+    if (!p->refused.empty()) s.error = p->refused;
+    if (in_flight_only) s.in_flight = p->in_flight;
+    parts.push_back(std::move(s));
   }
   return parts;
 }
@@ -272,18 +275,15 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     std::unique_lock lk(drain_mu_);
     drained = drain_cv_.wait_for(lk, timeout, [&] { return drained_.load() || !running_; });
   }
-  if (!running_) return reply(500, {{"error", "the flow is stopping"}});
+  if (!running_) return reply(500, ErrorReply{"the flow is stopping", std::nullopt});
   if (!drained) {
-    return reply(504, {{"error", fmt::format("flow {}: records still unacknowledged by {} after {} ms; the flow stays "
+    return reply(504, ErrorReply{fmt::format("flow {}: records still unacknowledged by {} after {} ms; the flow stays "
                                              "paused and keeps draining",
-                                             flow_.name(), flow_.target, timeout.count())},
-                       {"partitions", partitions_json(true)}});
+                                             flow_.name(), flow_.target, timeout.count()),
+                                 partition_statuses(true)});
   }
   auto answer = [&](bool reachable) {
-    return reply(200, {{"flow", flow_.name()},
-                       {"state", "paused"},
-                       {"source_reachable", reachable},
-                       {"partitions", partitions_json(false)}});
+    return reply(200, PauseReply{flow_.name(), "paused", reachable, partition_statuses(false)});
   };
   std::vector<client::TopicPartitionKey> keys;  // every partition the flow replicates or holds
   {
@@ -346,7 +346,7 @@ metrics::JsonReply Flow::resume() {
     spdlog::info("flow {}: resuming", flow_.name());
     wake_.notify_all();
   }
-  return reply(200, {{"flow", flow_.name()}, {"state", "running"}});
+  return reply(200, ResumeReply{flow_.name(), "running"});
 }
 
 metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
@@ -354,9 +354,9 @@ metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock pass_lock(checkpoint_mu_, std::defer_lock);
   if (!pass_lock.try_lock_for(timeout))
-    return reply(504, {{"error", fmt::format("flow {}: a checkpoint pass already running did not end within {} ms",
-                                             flow_.name(), timeout.count())},
-                       {"partitions", nlohmann::json::array()}});
+    return reply(504, ErrorReply{fmt::format("flow {}: a checkpoint pass already running did not end within {} ms",
+                                             flow_.name(), timeout.count()),
+                                 std::vector<PartitionStatus>{}});
   make_control_clients();
   // Only once drained: before that the data thread may still be assigning partitions.
   PartitionMap rebuilt;
@@ -364,45 +364,42 @@ metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
   auto pass = emit_checkpoints(*source_admin_, *target_admin_, ctl_producer_.get(), flow_.sync_group_offsets_enabled,
                                &rebuilt, deadline);
   if (pass.timed_out)
-    return reply(504, {{"error", fmt::format("flow {}: the checkpoint pass did not finish within {} ms", flow_.name(),
-                                             timeout.count())},
-                       {"partitions", nlohmann::json::array()}});
-  auto groups = nlohmann::json::array();
-  for (const auto& g : pass.groups_json) groups.push_back(nlohmann::json::parse(g));
-  return reply(200, {{"flow", flow_.name()}, {"checkpoints_emitted", pass.emitted}, {"groups", groups}});
+    return reply(504, ErrorReply{fmt::format("flow {}: the checkpoint pass did not finish within {} ms", flow_.name(),
+                                             timeout.count()),
+                                 std::vector<PartitionStatus>{}});
+  return reply(200, CheckpointReply{flow_.name(), pass.emitted, std::move(pass.groups)});
 }
 
-nlohmann::json Flow::status() const {
-  nlohmann::json j;
-  j["flow"] = flow_.name();
-  j["source"] = flow_.source;
-  j["target"] = flow_.target;
-  j["state"] = paused_ ? "paused" : "running";
-  j["records_replicated"] = records_.load();
-  j["records_skipped_as_loops"] = skipped_loops_.load();
-  j["checkpoints_emitted"] = checkpoints_.load();
-  j["source_anomalies"] = anomalies_.load();
-  j["group_offsets_synced"] = group_offsets_synced_.load();
-  const int64_t checkpoint_ms = last_checkpoint_ms_;
-  j["last_checkpoint_ms"] = checkpoint_ms > 0 ? nlohmann::json(checkpoint_ms) : nlohmann::json(nullptr);
-  const int64_t heartbeat_ms = last_heartbeat_ms_;
-  j["heartbeat"] = heartbeat_ms >= 0
-                       ? nlohmann::json{{"last_replicated_ms", heartbeat_ms}, {"age_ms", wall_clock_ms() - heartbeat_ms}}
-                       : nlohmann::json{{"last_replicated_ms", nullptr}, {"age_ms", nullptr}};
+FlowStatus Flow::status() const {
+  FlowStatus s;
+  s.flow = flow_.name();
+  s.source = flow_.source;
+  s.target = flow_.target;
+  s.state = paused_ ? "paused" : "running";
+  s.records_replicated = records_;
+  s.records_skipped_as_loops = skipped_loops_;
+  s.checkpoints_emitted = checkpoints_;
+  s.source_anomalies = anomalies_;
+  s.group_offsets_synced = group_offsets_synced_;
+  if (const int64_t ms = last_checkpoint_ms_; ms > 0) s.last_checkpoint_ms = ms;
+  HeartbeatStatus& hb = s.heartbeat.emplace();
+  if (const int64_t ms = last_heartbeat_ms_; ms >= 0) {
+    hb.last_replicated_ms = ms;
+    hb.age_ms = wall_clock_ms() - ms;
+  }
   {
     std::lock_guard lk(routes_mu_);
-    auto& topics = j["topics"] = nlohmann::json::array();
-    for (const auto& [name, r] : routes_) topics.push_back({{"source", name}, {"remote", r.remote_topic}, {"partitions", r.partitions}});
-    j["last_error"] = last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_);
-    j["last_error_ms"] = last_error_ms_;
+    for (const auto& [name, r] : routes_) s.topics.push_back({name, r.remote_topic, r.partitions});
+    if (!last_error_.empty()) s.last_error = last_error_;
+    s.last_error_ms = last_error_ms_;
     // Conditions still present now, as opposed to last_error's history.
-    auto& current = j["current_errors"] = nlohmann::json::array();
+    auto& current = s.current_errors.emplace();
     for (const auto& [_, what] : current_errors_) current.push_back(what);
-    j["healthy"] = current_errors_.empty();
-    j["source_reachable"] = source_down_ms_ == 0 && current_errors_.count("source") == 0;
+    s.healthy = current_errors_.empty();
+    s.source_reachable = source_down_ms_ == 0 && current_errors_.count("source") == 0;
   }
-  j["partitions"] = partitions_json(false);
-  return j;
+  s.partitions = partition_statuses(false);
+  return s;
 }
 
 }  // namespace ferry::mirror
