@@ -384,7 +384,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   // end from the source itself (read_source_ends).
   if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       hi > st->source_end)
-    st->source_end = hi;
+    st->observe_source_end(hi, 0, true);
   // Stopped at a record the target refuses: what the consumer still had queued for the partition
   // is read again from that record once it is accepted.
   if (!st->refused.empty()) return;
@@ -399,9 +399,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
     count_source_anomaly(topic, m->partition, "recreated", 1);
     flush_producers(30'000);  // the old incarnation's records land first
     std::lock_guard lk(partitions_mu_);
-    st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
-    st->next_to_produce = m->offset;
-    st->replicated_end = m->offset;
+    st->restart_after_recreate(m->offset, flow_.resync_every());
   }
   if (m->offset > st->next_to_produce && lo > st->next_to_produce) {
     // The consumer jumped over offsets the source no longer has (retention ran ahead of us):
@@ -422,11 +420,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   if (originated_in(origin, flow_.target)) {
     // Written on the target in the first place: copying it back would loop (identity policy).
     std::lock_guard lk(partitions_mu_);
-    st->next_to_produce = m->offset + 1;
-    if (st->in_flight == 0) {
-      st->replicated_end = m->offset + 1;
-      st->mapping.advance(m->offset + 1);
-    }
+    st->skipped_loop(m->offset);
     ++skipped_loops_;
     return;
   }
@@ -493,8 +487,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   }
   {
     std::lock_guard lk(partitions_mu_);
-    ++st->in_flight;
-    st->next_to_produce = m->offset + 1;
+    st->produced(m->offset);
   }
   if (ts > 0) st->record_age->set(static_cast<double>(wall_clock_ms() - ts));
 }
@@ -512,12 +505,6 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   PartitionState* st = f->partition;
   std::unique_lock lk(partitions_mu_);  // the checkpoint thread reads the mapping and in_flight
   --st->in_flight;
-  // Once nothing is in flight, records skipped after this one (loops) are dealt with too.
-  auto settle = [&] {
-    if (st->in_flight != 0 || st->next_to_produce <= st->replicated_end || !st->refused.empty()) return;
-    st->replicated_end = st->next_to_produce;
-    st->mapping.advance(st->next_to_produce);
-  };
   if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) return;  // our reset
   if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
     set_condition("target", fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
@@ -538,19 +525,10 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
     }
     return;
   }
-  if (!st->refused.empty() && f->upstream_offset > st->refused_at) {
-    // A batch after the refused one landed: the target now lacks the refused record. Say so; the
-    // partition stays stopped (resuming would copy around the hole).
-    if (st->landed_after_refusal++ == 0) {
-      const std::string what = fmt::format("{}-{}: records after the refused source offset {} reached {}; {} lacks it",
-                                           st->remote_topic, st->partition, st->refused_at, flow_.target, st->remote_topic);
-      st->refused += "; " + what;
-      lk.unlock();
-      note_error(what, "refused");
-      lk.lock();
-    }
-  } else {
-    st->replicated_end = f->upstream_offset + 1;
+  if (auto hole = st->landed(f->upstream_offset, flow_.target)) {
+    lk.unlock();
+    note_error(*hole, "refused");
+    lk.lock();
   }
   lk.unlock();
   clear_condition("target");
@@ -564,7 +542,7 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   std::vector<OffsetSync> syncs;
   try {
     syncs = st->mapping.record(f->upstream_offset, m->offset);
-    settle();
+    st->settle();  // records skipped after this one (loops) count once nothing is in flight
   } catch (const std::exception& e) {
     lk.unlock();
     note_error(fmt::format("offset mapping of {}-{}: {}", st->source_topic, st->partition, e.what()));

@@ -23,6 +23,7 @@
 #include "common/metrics_http.h"
 #include "mirror/config.h"
 #include "mirror/offset_translation.h"
+#include "mirror/partition_state.h"
 #include "mirror/resume.h"
 #include "mirror/status_types.h"
 #include "mirror/target_limits.h"
@@ -87,7 +88,6 @@ class Flow {
   const FlowConfig& config() const { return flow_; }
 
  private:
-  struct PartitionState;
   struct InFlight;
 
   void control_loop();
@@ -99,7 +99,6 @@ class Flow {
     std::vector<CheckpointGroupStatus> groups;
     bool timed_out = false;
   };
-  using PartitionMap = std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>>;
   /// One pass over the source groups. Translates with the states of partitions_ and then of
   /// `extra` (rebuilt mappings, may be null); stops between groups once `deadline` has passed.
   CheckpointPass emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer,
@@ -210,7 +209,7 @@ class Flow {
   client::Handle probe_;
   client::Handle source_probe_;
   mutable std::mutex partitions_mu_;
-  std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
+  PartitionMap partitions_;
   bool reset_needed_ = false;
   std::chrono::steady_clock::time_point next_refused_check_{};  // data thread
   uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored

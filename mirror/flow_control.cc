@@ -189,7 +189,7 @@ void Flow::make_control_clients() {
   if (!ctl_source_probe_) ctl_source_probe_ = make_probe(source_, data_group_id() + ".control");
 }
 
-Flow::PartitionMap Flow::rebuild_mappings() {
+PartitionMap Flow::rebuild_mappings() {
   std::map<std::string, TopicRoute> routes;
   {
     std::lock_guard lk(routes_mu_);
@@ -213,19 +213,14 @@ Flow::PartitionMap Flow::rebuild_mappings() {
   const auto history = read_sync_history(*source_admin_, ctl_source_probe_.get(), {keys.begin(), keys.end()}, truncated);
   for (size_t i = 0; i < queries.size(); ++i) {
     if (!tails[i]) continue;  // nothing of this partition replicated: nothing to translate to
-    auto st = std::make_unique<PartitionState>(flow_.resync_every());
-    st->source_topic = keys[i].first;
-    st->remote_topic = queries[i].topic;
-    st->partition = keys[i].second;
+    auto st = std::make_unique<PartitionState>(keys[i].first, queries[i].topic, keys[i].second, flow_.resync_every());
     auto h = history.find(keys[i]);
     anchor_mapping(*st, *tails[i], h == history.end() ? std::vector<OffsetSync>{} : h->second, truncated,
                    ctl_probe_.get(), false);
-    st->replicated_end = tails[i]->upstream_offset + 1;
-    st->next_to_produce = st->replicated_end;
+    st->start_at(tails[i]->upstream_offset + 1);
     const int64_t asked_ms = wall_clock_ms();
     const auto w = source_admin_->watermarks(st->source_topic, st->partition);
-    st->source_end = w.high;
-    st->source_end_ms = asked_ms;
+    st->observe_source_end(w.high, asked_ms, false);
     try {
       st->copied_from_start =
           copied_from_source_start(*st, w.low, *target_admin_, ctl_probe_.get(), ctl_source_probe_.get());
@@ -242,20 +237,8 @@ Flow::PartitionMap Flow::rebuild_mappings() {
 std::vector<PartitionStatus> Flow::partition_statuses(bool in_flight_only) const {
   std::vector<PartitionStatus> parts;
   std::lock_guard lk(partitions_mu_);
-  for (const auto& [_, p] : partitions_) {
-    if (in_flight_only && p->in_flight == 0) continue;
-    PartitionStatus s;
-    s.topic = p->source_topic;
-    s.partition = p->partition;
-    s.remote_topic = p->remote_topic;
-    s.next_offset = p->replicated_end;
-    s.source_end_offset = p->source_end;
-    s.lag_records = std::max<int64_t>(0, s.source_end_offset - s.next_offset);
-    if (const int64_t ms = p->source_end_ms; ms > 0) s.source_end_offset_ms = ms;
-    if (!p->refused.empty()) s.error = p->refused;
-    if (in_flight_only) s.in_flight = p->in_flight;
-    parts.push_back(std::move(s));
-  }
+  for (const auto& [_, p] : partitions_)
+    if (!in_flight_only || p->in_flight > 0) parts.push_back(p->status(in_flight_only));
   return parts;
 }
 

@@ -28,10 +28,7 @@ std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, std::vector<cli
     ++answered;
     auto it = partitions_.find(key);
     if (it == partitions_.end()) continue;
-    auto& st = *it->second;
-    if (!only_raise || po.offset > st.source_end) st.source_end = po.offset;
-    // The value now held is at least the log end offset as of sent_ms.
-    if (sent_ms > st.source_end_ms) st.source_end_ms = sent_ms;
+    it->second->observe_source_end(po.offset, sent_ms, only_raise);
   }
   return {keys.size(), keys.size() - answered};
 }
