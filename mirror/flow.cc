@@ -19,7 +19,10 @@ Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters
       target_(clusters.at(flow_.target)),
       metrics_(metrics),
       source_admin_(std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"))),
-      target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))) {
+      target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))),
+      conditions_(flow_.name(), flow_.source, flow_.target, metrics),
+      discovery_(flow_, *source_admin_, *target_admin_, conditions_),
+      sync_(flow_, source_, target_, *source_admin_, *target_admin_, metrics, conditions_, partitions_, partitions_mu_) {
   paused_ = flow_.paused;
 }
 
@@ -74,107 +77,9 @@ std::vector<std::string> Flow::live_threads() const {
   return {live_threads_.begin(), live_threads_.end()};
 }
 
-void Flow::note_error(const std::string& what, const char* kind) {
-  spdlog::warn("flow {}: {}", flow_.name(), what);
-  metrics_
-      .counter("ferry_mirror_errors_total", "Errors met by a flow, by kind (the log says what each was).",
-               {{"source", flow_.source}, {"target", flow_.target}, {"kind", kind}})
-      .inc();
-  std::lock_guard lk(routes_mu_);
-  last_error_ = what;
-  last_error_ms_ = wall_clock_ms();
-}
+void Flow::control_loop() { discovery_.run(running_, wake_mu_, wake_); }
 
-void Flow::set_condition(const std::string& key, const std::string& what) {
-  const auto kind = key.substr(0, key.find(':'));
-  note_error(what, kind.c_str());
-  std::lock_guard lk(routes_mu_);
-  current_errors_[key] = what;
-}
-
-void Flow::clear_condition(const std::string& key) {
-  std::lock_guard lk(routes_mu_);
-  if (current_errors_.erase(key)) spdlog::info("flow {}: {} works again", flow_.name(), key);
-}
-
-void Flow::control_loop() {
-  auto backoff = std::chrono::seconds(1);
-  auto next_refresh = std::chrono::steady_clock::now();
-  while (running_) {
-    if (std::chrono::steady_clock::now() >= next_refresh) {
-      std::chrono::milliseconds wait = flow_.refresh_topics_interval;
-      try {
-        refresh_topics(*source_admin_, *target_admin_);
-        clear_condition("topics");
-        clear_condition("source");  // the source answered, so it is reachable again
-        backoff = std::chrono::seconds(1);
-      } catch (const std::exception& e) {
-        set_condition("topics", fmt::format("topic refresh failed: {}", e.what()));
-        wait = backoff;
-        backoff = std::min(backoff * 2, std::chrono::seconds(30));
-      }
-      next_refresh = std::chrono::steady_clock::now() + wait;
-    }
-    std::unique_lock lk(wake_mu_);
-    wake_.wait_until(lk, std::min(next_refresh, std::chrono::steady_clock::now() + std::chrono::seconds(1)),
-                     [&] { return !running_; });
-  }
-}
-
-void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
-  // MM2's offset-syncs topic lives on the source, one partition. MM2 compacts it, which keeps only
-  // the newest sync per partition; Ferry's exact translation needs every sync still covering
-  // retained data, so the topic is kept whole (time retention off) instead.
-  // Errors name the cluster, so /status says which side is unreachable.
-  auto on = [](const std::string& alias, auto&& call) {
-    try {
-      return call();
-    } catch (const client::KafkaError& e) {
-      throw client::KafkaError(e.err(), fmt::format("cluster {}: {}", alias, e.what()));
-    }
-  };
-  on(flow_.source, [&] {
-    return source.create_topic(flow_.policy.offset_syncs_topic(flow_.target), 1, flow_.replication_factor,
-                               {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}});
-  });
-  const auto filter = flow_.topic_filter();
-  std::map<std::string, client::TopicInfo> on_target;
-  for (auto& t : on(flow_.target, [&] { return target.topics(); })) on_target[t.name] = t;
-  std::map<std::string, TopicRoute> routes;
-  for (const auto& t : on(flow_.source, [&] { return source.topics(); })) {
-    if (t.is_internal || !filter.should_replicate(t.name)) continue;
-    TopicRoute r{t.name, flow_.policy.remote_topic(flow_.source, t.name), t.partitions};
-    auto it = on_target.find(r.remote_topic);
-    if (it == on_target.end()) {
-      std::map<std::string, std::string> configs;
-      for (auto& [k, v] : source.topic_overrides(t.name))
-        if (copyable_config(k)) configs[k] = v;
-      if (target.create_topic(r.remote_topic, t.partitions, flow_.replication_factor, configs))
-        spdlog::info("flow {}: created {} with {} partitions and {} configs", flow_.name(), r.remote_topic,
-                     t.partitions, configs.size());
-    } else if (it->second.partitions < t.partitions) {
-      target.create_partitions(r.remote_topic, t.partitions);
-      spdlog::info("flow {}: {} grown to {} partitions", flow_.name(), r.remote_topic, t.partitions);
-    }
-    if (it != on_target.end() && it->second.partitions > t.partitions) {
-      set_condition("partitions:" + r.remote_topic,
-                    fmt::format("{} has {} partitions, more than its source {} ({}); partitions above {} get nothing",
-                                r.remote_topic, it->second.partitions, t.name, t.partitions, t.partitions));
-    } else {
-      clear_condition("partitions:" + r.remote_topic);
-    }
-    routes.emplace(t.name, std::move(r));
-  }
-  std::lock_guard lk(routes_mu_);
-  if (routes.size() != routes_.size() ||
-      !std::equal(routes.begin(), routes.end(), routes_.begin(), [](const auto& a, const auto& b) {
-        return a.first == b.first && a.second.partitions == b.second.partitions;
-      })) {
-    routes_ = std::move(routes);
-    ++routes_version_;
-    spdlog::info("flow {}: replicating {} topics", flow_.name(), routes_.size());
-  }
-}
+void Flow::sync_loop() { sync_.run(running_, paused_, wake_mu_, wake_); }
 
 void Flow::make_data_clients() {
   // A pause closes only the consumer (it leaves the group); the other clients stay.
@@ -239,13 +144,7 @@ void Flow::data_loop() {
         ++assign_generation_;
       }
       if (!consumer_) make_data_clients();
-      uint64_t version;
-      std::vector<std::string> topics;
-      {
-        std::lock_guard lk(routes_mu_);
-        version = routes_version_;
-        for (const auto& [name, _] : routes_) topics.push_back(name);
-      }
+      const auto [version, topics] = discovery_.subscription();
       if (version != subscribed_version && !topics.empty()) {
         PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())),
                            &rd_kafka_topic_partition_list_destroy);

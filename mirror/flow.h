@@ -1,9 +1,11 @@
 // One replication flow `source -> target` at run time, on four threads (docs/mirror.md, "Threads
-// of a flow"): topic discovery and remote-topic creation (control); the data path (data): a
-// source consumer in the flow's consumer group, whose partitions are shared by every ferry-mirror
-// process running the same flow, and idempotent acks=all producers on the target; heartbeats,
-// checkpoints and group offset sync (sync); the source's log end offsets (ends). Positions always
-// come from the target (resume.h).
+// of a flow"), each with one job: topic discovery and remote-topic creation (control:
+// TopicDiscovery, topic_discovery.h); the data path (data, here): a source consumer in the flow's
+// consumer group, whose partitions are shared by every ferry-mirror process running the same
+// flow, and idempotent acks=all producers on the target; heartbeats, checkpoints and group offset
+// sync (sync: SyncTasks, sync_tasks.h); the source's log end offsets (ends). Every part works on
+// the one typed state per partition (PartitionState, partition_state.h) and reports to one
+// FlowConditions (flow_conditions.h). Positions always come from the target (resume.h).
 #pragma once
 
 #include <atomic>
@@ -22,20 +24,16 @@
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "mirror/config.h"
+#include "mirror/flow_conditions.h"
 #include "mirror/offset_translation.h"
 #include "mirror/partition_state.h"
 #include "mirror/resume.h"
 #include "mirror/status_types.h"
+#include "mirror/sync_tasks.h"
 #include "mirror/target_limits.h"
+#include "mirror/topic_discovery.h"
 
 namespace ferry::mirror {
-
-/// A source topic this flow replicates and the remote topic it goes to.
-struct TopicRoute {
-  std::string source_topic;
-  std::string remote_topic;
-  int32_t partitions = 0;
-};
 
 /// Runs one flow until stop(). Errors talking to either cluster are retried with backoff and
 /// reported through status() and metrics; they never end the flow.
@@ -92,18 +90,6 @@ class Flow {
 
   void control_loop();
   void sync_loop();
-  void emit_heartbeats(rd_kafka_t* source_producer, rd_kafka_t* target_producer);
-  /// What one checkpoint pass did, for the control API's answer.
-  struct CheckpointPass {
-    int64_t emitted = 0;
-    std::vector<CheckpointGroupStatus> groups;
-    bool timed_out = false;
-  };
-  /// One pass over the source groups. Translates with the states of partitions_ and then of
-  /// `extra` (rebuilt mappings, may be null); stops between groups once `deadline` has passed.
-  CheckpointPass emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer,
-                                  bool sync_groups, const PartitionMap* extra,
-                                  std::chrono::steady_clock::time_point deadline);
   /// While paused and drained: the mapping of every partition of the flow's topics this process
   /// does not hold, rebuilt from the target's tails and the offset-syncs history (no syncs written).
   PartitionMap rebuild_mappings();
@@ -112,7 +98,6 @@ class Flow {
   void make_control_clients();
   /// The /status entries of partitions_ (only those with records in flight, with in_flight set).
   std::vector<PartitionStatus> partition_statuses(bool in_flight_only) const;
-  void refresh_topics(client::Admin& source, client::Admin& target);
   void data_loop();
   void make_data_clients();
   void on_assign(rd_kafka_topic_partition_list_t* parts);
@@ -158,14 +143,11 @@ class Flow {
   /// Every second: asks the target again about refused partitions that are due, and resumes those
   /// whose refused record now fits (from that record, so nothing is skipped). Data thread.
   void recheck_refused();
-  /// Records a one-off event (logged, kept as /status "last_error" and counted in
-  /// ferry_mirror_errors_total{kind}); it does not make the flow unhealthy by itself.
-  void note_error(const std::string& what, const char* kind = "event");
-  /// Records a condition that persists until its path next succeeds: it is also listed in /status
-  /// "current_errors" (so "healthy" is false) until clear_condition(key).
-  void set_condition(const std::string& key, const std::string& what);
-  /// The path named `key` worked again; logs the recovery once.
-  void clear_condition(const std::string& key);
+  /// Shorthands for conditions_ (flow_conditions.h): a one-off event; a condition that lasts
+  /// until clear_condition(key).
+  void note_error(const std::string& what, const char* kind = "event") { conditions_.note_error(what, kind); }
+  void set_condition(const std::string& key, const std::string& what) { conditions_.set(key, what); }
+  void clear_condition(const std::string& key) { conditions_.clear(key); }
   /// Counts records lost on the source before replication, or a recreated source partition, in
   /// ferry_mirror_source_anomalies_total and the status.
   void count_source_anomaly(const std::string& topic, int32_t partition, const char* kind, int64_t records);
@@ -181,6 +163,10 @@ class Flow {
   // handles are thread-safe and every Admin call waits on its own queue, so the four threads and
   // the control API share them.
   const std::unique_ptr<client::Admin> source_admin_, target_admin_;
+  // What went wrong (last_error, current_errors), for every part of the flow.
+  FlowConditions conditions_;
+  // The control thread's job: the flow's topics, their remote topics, the routes.
+  TopicDiscovery discovery_;
 
   std::atomic<bool> running_{false};
   std::mutex wake_mu_;
@@ -194,14 +180,6 @@ class Flow {
   std::set<std::string> live_threads_;
   std::thread spawn(const char* name, void (Flow::*loop)());
 
-  // Routes discovered by the control thread; the data thread subscribes to them.
-  mutable std::mutex routes_mu_;
-  std::map<std::string, TopicRoute> routes_;  // by source topic
-  uint64_t routes_version_ = 0;
-  std::string last_error_;
-  int64_t last_error_ms_ = 0;
-  std::map<std::string, std::string> current_errors_;  // by path: "topics", "source", "target", ...
-
   // Data-thread state. `partitions_` is read by status() under partitions_mu_.
   client::Handle consumer_;
   std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
@@ -210,15 +188,14 @@ class Flow {
   client::Handle source_probe_;
   mutable std::mutex partitions_mu_;
   PartitionMap partitions_;
+  // The sync thread's job (heartbeats, checkpoints, group offset sync) over partitions_.
+  SyncTasks sync_;
   bool reset_needed_ = false;
   std::chrono::steady_clock::time_point next_refused_check_{};  // data thread
   uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
   std::atomic<int64_t> records_{0};
   std::atomic<int64_t> skipped_loops_{0};
-  bool internal_topics_created_ = false;  // sync thread only
-  std::atomic<int64_t> checkpoints_{0};
   std::atomic<int64_t> anomalies_{0};
-  std::atomic<int64_t> group_offsets_synced_{0};
 
   // Control API. paused_ is what was asked; drained_ says the data thread has since handed
   // nothing more to the producer, seen every record acknowledged and left the group.
@@ -250,10 +227,8 @@ class Flow {
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;
   std::mutex control_mu_;         // one control call at a time; owns the ctl_ clients
-  std::timed_mutex checkpoint_mu_;  // one checkpoint pass at a time (sync thread or control API)
 
   client::Handle ctl_producer_, ctl_probe_, ctl_source_probe_;
-  std::atomic<int64_t> last_checkpoint_ms_{0};  // 0: none yet
   std::atomic<int64_t> last_heartbeat_ms_{-1};  // timestamp field of the newest replicated heartbeat
 };
 

@@ -89,11 +89,7 @@ bool Flow::copied_from_source_start(const PartitionState& st, int64_t source_log
 }
 
 void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
-  std::map<std::string, TopicRoute> routes;
-  {
-    std::lock_guard lk(routes_mu_);
-    routes = routes_;
-  }
+  const auto routes = discovery_.routes();
   PartitionList list(rd_kafka_topic_partition_list_new(parts->cnt), &rd_kafka_topic_partition_list_destroy);
   PartitionMap states;
   // The translation history survives restarts in the syncs topic: read it back once for all the

@@ -1,5 +1,5 @@
-// The parts of a Flow that answer to the outside: checkpoint passes (periodic and on demand), the
-// control API (pause, resume, checkpoint; docs/mirror.md "Control API") and /status.
+// The parts of a Flow that answer to the outside: the control API (pause, resume, checkpoint;
+// docs/mirror.md "Control API") and /status. Checkpoint passes themselves are SyncTasks'.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -24,158 +24,7 @@ metrics::JsonReply reply(int status, const Body& body) {
   return {status, nlohmann::json(body).dump()};
 }
 
-// Warns once per (flow, group, partition, committed offset) that an offset gets no checkpoint
-// because no sync and no target record proves its translation; a group that stays there is not
-// repeated every pass.
-void warn_untranslatable(const std::string& flow, const std::string& group, const std::string& topic,
-                         int32_t partition, int64_t offset, int64_t first_known) {
-  static std::mutex mu;
-  static std::set<std::string> warned;
-  std::string key = fmt::format("{}\n{}\n{}\n{}\n{}", flow, group, topic, partition, offset);
-  {
-    std::lock_guard lk(mu);
-    if (warned.size() > 100'000) warned.clear();
-    if (!warned.insert(std::move(key)).second) return;
-  }
-  spdlog::warn("flow {}: group {} committed {}-{}@{}, below {}, the oldest offset whose translation is known; "
-               "no checkpoint for it (a wrong one would skip or re-deliver records)",
-               flow, group, topic, partition, offset, first_known);
-}
-
 }  // namespace
-
-Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer,
-                                            bool sync_groups, const PartitionMap* extra,
-                                            std::chrono::steady_clock::time_point deadline) {
-  CheckpointPass pass;
-  const std::string topic = flow_.policy.checkpoints_topic(flow_.source);
-  if (!internal_topics_created_) {
-    target.create_topic(topic, 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    target.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    source.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    internal_topics_created_ = true;
-  }
-  // A producer that has not seen the checkpoints topic yet (the control API's own, at a
-  // failover's final checkpoint) would hold its first record up to 1 s before asking for the
-  // leader. One Metadata round trip now.
-  client::refresh_topic_metadata(target_producer, topic, std::chrono::seconds(5));
-  const auto filter = flow_.group_filter();
-  std::map<std::string, std::string> target_states;
-  if (sync_groups)
-    for (const auto& g : target.list_groups()) target_states[g.group_id] = g.state;
-  for (const auto& g : source.list_groups()) {
-    if (!filter.should_replicate(g.group_id) || g.group_id.starts_with("ferry-mirror.")) continue;
-    if (std::chrono::steady_clock::now() > deadline) {
-      pass.timed_out = true;
-      break;
-    }
-    const auto started = std::chrono::steady_clock::now();
-    std::vector<client::GroupOffset> translated;
-    CheckpointGroupStatus group{g.group_id, false, std::nullopt, {}};
-    for (const auto& o : source.group_offsets(g.group_id)) {
-      // The partition's state: live or kept (partitions_, under its lock), else rebuilt (`extra`,
-      // owned by this call).
-      auto find = [&]() -> PartitionState* {
-        if (auto it = partitions_.find({o.topic, o.partition}); it != partitions_.end()) return it->second.get();
-        if (extra)
-          if (auto it = extra->find({o.topic, o.partition}); it != extra->end()) return it->second.get();
-        return nullptr;
-      };
-      std::string remote;
-      {
-        std::lock_guard lk(partitions_mu_);
-        PartitionState* st = find();
-        if (!st) continue;  // another process owns it, or not replicated
-        remote = st->remote_topic;
-      }
-      const int64_t target_next = target.watermarks(remote, o.partition).high;
-      std::optional<int64_t> down, below_known;
-      {
-        std::lock_guard lk(partitions_mu_);
-        PartitionState* st = find();
-        if (!st) continue;
-        // With records acknowledged but not yet recorded, the log end offset is ahead of what the
-        // mapping knows; the mapping's own next offset is then the right "next".
-        const auto last = st->mapping.last_recorded();
-        const int64_t next = st->in_flight > 0 && last ? last->downstream_offset + 1 : target_next;
-        down = st->mapping.translate(o.offset, next);
-        if (auto first = st->mapping.first_known_upstream(); !down && first && o.offset < *first) {
-          // Below the mapping's first record: that record is the answer only when it is the flow's
-          // first replicated record and nothing readable on the source precedes it (and no run
-          // was dropped from the mapping's front since).
-          if (st->copied_from_start && st->mapping.runs_dropped() == 0)
-            down = st->mapping.translate(*first, next);
-          else
-            below_known = *first;
-        }
-      }
-      if (below_known) warn_untranslatable(flow_.name(), g.group_id, o.topic, o.partition, o.offset, *below_known);
-      if (!down) continue;  // older than what the mapping knows, or not replicated yet
-      const std::string key = encode(CheckpointKey{g.group_id, remote, o.partition});
-      const std::string value = encode(CheckpointValue{o.offset, *down, o.metadata});
-      rd_kafka_producev(target_producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-      ++checkpoints_;
-      ++pass.emitted;
-      translated.push_back({remote, o.partition, *down, o.metadata});
-      group.offsets.push_back({remote, o.partition, o.offset, *down});
-    }
-    metrics_
-        .gauge("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms",
-               "Time to read, translate and emit one group's checkpoints, ms.",
-               {{"source", flow_.source}, {"target", flow_.target}, {"group", g.group_id}})
-        .set(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-    auto report = [&](bool synced, const char* reason) {
-      group.synced = synced;
-      if (reason) group.reason = reason;
-      pass.groups.push_back(group);
-    };
-    if (!sync_groups) {
-      report(false, flow_.sync_group_offsets_enabled ? "not a group sync pass" : "sync.group.offsets.enabled is false");
-      continue;
-    }
-    if (translated.empty()) {
-      report(false, "nothing translated");
-      continue;
-    }
-    // Group offset sync: only into a group nobody consumes with on the target (Empty or absent),
-    // and never backwards (MM2's rules).
-    auto state = target_states.find(g.group_id);
-    if (state != target_states.end() && state->second != "Empty") {
-      report(false, "active group");
-      continue;
-    }
-    std::map<std::pair<std::string, int32_t>, int64_t> current;
-    if (state != target_states.end())
-      for (const auto& o : target.group_offsets(g.group_id)) current[{o.topic, o.partition}] = o.offset;
-    std::vector<client::GroupOffset> forward;
-    for (const auto& t : translated) {
-      auto it = current.find({t.topic, t.partition});
-      if (it == current.end() || it->second < t.offset) forward.push_back(t);
-    }
-    if (forward.empty()) {
-      report(true, nullptr);  // the target group is already there or further
-      continue;
-    }
-    try {
-      target.alter_group_offsets(g.group_id, forward);
-      group_offsets_synced_ += static_cast<int64_t>(forward.size());
-      report(true, nullptr);
-    } catch (const client::KafkaError& e) {
-      // The group became active meanwhile: it owns its offsets now.
-      spdlog::debug("flow {}: group {} offsets not synced: {}", flow_.name(), g.group_id, e.what());
-      report(false, "active group");
-    }
-  }
-  rd_kafka_flush(target_producer, 10'000);
-  if (rd_kafka_outq_len(target_producer) > 0)
-    throw client::KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT,
-                             fmt::format("cluster {}: checkpoints not acknowledged within 10 s", flow_.target));
-  if (!pass.timed_out) last_checkpoint_ms_ = wall_clock_ms();
-  return pass;
-}
 
 void Flow::make_control_clients() {
   // The control API's own producer and probes (the data and sync threads' are theirs alone);
@@ -190,11 +39,7 @@ void Flow::make_control_clients() {
 }
 
 PartitionMap Flow::rebuild_mappings() {
-  std::map<std::string, TopicRoute> routes;
-  {
-    std::lock_guard lk(routes_mu_);
-    routes = routes_;
-  }
+  const auto routes = discovery_.routes();
   std::vector<TailQuery> queries;
   std::vector<std::pair<std::string, int32_t>> keys;
   {
@@ -269,11 +114,8 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     return reply(200, PauseReply{flow_.name(), "paused", reachable, partition_statuses(false)});
   };
   std::vector<client::TopicPartitionKey> keys;  // every partition the flow replicates or holds
-  {
-    std::lock_guard lk(routes_mu_);
-    for (const auto& [name, r] : routes_)
-      for (int32_t p = 0; p < r.partitions; ++p) keys.emplace_back(name, p);
-  }
+  for (const auto& [name, r] : discovery_.routes())
+    for (int32_t p = 0; p < r.partitions; ++p) keys.emplace_back(name, p);
   if (source_known_down()) {
     // Unplanned failover: the source is gone; its last known end offsets, each with the time it
     // was read (source_end_offset_ms), are all there is.
@@ -335,7 +177,7 @@ metrics::JsonReply Flow::resume() {
 metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
   std::lock_guard ctl(control_mu_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock pass_lock(checkpoint_mu_, std::defer_lock);
+  std::unique_lock pass_lock(sync_.pass_mutex(), std::defer_lock);
   if (!pass_lock.try_lock_for(timeout))
     return reply(504, ErrorReply{fmt::format("flow {}: a checkpoint pass already running did not end within {} ms",
                                              flow_.name(), timeout.count()),
@@ -344,8 +186,7 @@ metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
   // Only once drained: before that the data thread may still be assigning partitions.
   PartitionMap rebuilt;
   if (paused_ && drained_) rebuilt = rebuild_mappings();
-  auto pass = emit_checkpoints(*source_admin_, *target_admin_, ctl_producer_.get(), flow_.sync_group_offsets_enabled,
-                               &rebuilt, deadline);
+  auto pass = sync_.checkpoint_pass(ctl_producer_.get(), flow_.sync_group_offsets_enabled, &rebuilt, deadline);
   if (pass.timed_out)
     return reply(504, ErrorReply{fmt::format("flow {}: the checkpoint pass did not finish within {} ms", flow_.name(),
                                              timeout.count()),
@@ -361,26 +202,23 @@ FlowStatus Flow::status() const {
   s.state = paused_ ? "paused" : "running";
   s.records_replicated = records_;
   s.records_skipped_as_loops = skipped_loops_;
-  s.checkpoints_emitted = checkpoints_;
+  s.checkpoints_emitted = sync_.checkpoints_emitted();
   s.source_anomalies = anomalies_;
-  s.group_offsets_synced = group_offsets_synced_;
-  if (const int64_t ms = last_checkpoint_ms_; ms > 0) s.last_checkpoint_ms = ms;
+  s.group_offsets_synced = sync_.group_offsets_synced();
+  s.last_checkpoint_ms = sync_.last_checkpoint_ms();
   HeartbeatStatus& hb = s.heartbeat.emplace();
   if (const int64_t ms = last_heartbeat_ms_; ms >= 0) {
     hb.last_replicated_ms = ms;
     hb.age_ms = wall_clock_ms() - ms;
   }
-  {
-    std::lock_guard lk(routes_mu_);
-    for (const auto& [name, r] : routes_) s.topics.push_back({name, r.remote_topic, r.partitions});
-    if (!last_error_.empty()) s.last_error = last_error_;
-    s.last_error_ms = last_error_ms_;
-    // Conditions still present now, as opposed to last_error's history.
-    auto& current = s.current_errors.emplace();
-    for (const auto& [_, what] : current_errors_) current.push_back(what);
-    s.healthy = current_errors_.empty();
-    s.source_reachable = source_down_ms_ == 0 && current_errors_.count("source") == 0;
-  }
+  for (const auto& [name, r] : discovery_.routes()) s.topics.push_back({name, r.remote_topic, r.partitions});
+  auto errors = conditions_.view();
+  s.last_error = std::move(errors.last_error);
+  s.last_error_ms = errors.last_error_ms;
+  // Conditions still present now, as opposed to last_error's history.
+  s.healthy = errors.current.empty();
+  s.current_errors = std::move(errors.current);
+  s.source_reachable = source_down_ms_ == 0 && !conditions_.has("source");
   s.partitions = partition_statuses(false);
   return s;
 }

@@ -24,18 +24,6 @@ namespace ferry::mirror {
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
 using Message = std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)>;
 
-// Topic configs a mirror never copies: they describe the source cluster's own operations, not the
-// data (MM2's DefaultConfigPropertyFilter excludes the same kind).
-inline bool copyable_config(const std::string& key) {
-  static const std::set<std::string> excluded = {"follower.replication.throttled.replicas",
-                                                 "leader.replication.throttled.replicas",
-                                                 "message.timestamp.difference.max.ms",
-                                                 "message.timestamp.type",
-                                                 "unclean.leader.election.enable",
-                                                 "min.insync.replicas"};
-  return !excluded.contains(key);
-}
-
 inline client::Properties cluster_properties(const ClusterConfig& c, const std::string& client_id) {
   client::Properties p = c.client;
   p["bootstrap.servers"] = c.bootstrap_servers;

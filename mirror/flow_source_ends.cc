@@ -34,9 +34,7 @@ std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, std::vector<cli
 }
 
 bool Flow::source_known_down() const {
-  if (source_down_ms_ != 0) return true;
-  std::lock_guard lk(routes_mu_);
-  return current_errors_.count("source") > 0;
+  return source_down_ms_ != 0 || conditions_.has("source");
 }
 
 void Flow::source_error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
