@@ -22,7 +22,8 @@ Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters
       target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))),
       conditions_(flow_.name(), flow_.source, flow_.target, metrics),
       discovery_(flow_, *source_admin_, *target_admin_, conditions_),
-      sync_(flow_, source_, target_, *source_admin_, *target_admin_, metrics, conditions_, partitions_, partitions_mu_) {
+      sync_(flow_, source_, target_, *source_admin_, *target_admin_, metrics, conditions_, partitions_, partitions_mu_),
+      ends_(flow_, source_, conditions_, partitions_, partitions_mu_) {
   paused_ = flow_.paused;
 }
 
@@ -80,6 +81,8 @@ std::vector<std::string> Flow::live_threads() const {
 void Flow::control_loop() { discovery_.run(running_, wake_mu_, wake_); }
 
 void Flow::sync_loop() { sync_.run(running_, paused_, wake_mu_, wake_); }
+
+void Flow::source_ends_loop() { ends_.run(running_, paused_, wake_mu_, wake_); }
 
 void Flow::make_data_clients() {
   // A pause closes only the consumer (it leaves the group); the other clients stay.
@@ -264,7 +267,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     }
     drain_cv_.notify_all();
   }
-  // Lag keeps counting what the source receives meanwhile: the ends thread reads it (source_ends_loop).
+  // Lag keeps counting what the source receives meanwhile: the ends thread reads it (SourceEndsView).
   std::unique_lock lk(wake_mu_);
   wake_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !running_ || !paused_; });
 }
@@ -280,7 +283,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   }
   int64_t lo = 0, hi = 0;
   // The cached watermark is as old as the newest fetch response: never let it lower a fresher
-  // end from the source itself (read_source_ends).
+  // end from the source itself (SourceEndsView::read).
   if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       hi > st->source_end)
     st->observe_source_end(hi, 0, true);

@@ -3,9 +3,10 @@
 // TopicDiscovery, topic_discovery.h); the data path (data, here): a source consumer in the flow's
 // consumer group, whose partitions are shared by every ferry-mirror process running the same
 // flow, and idempotent acks=all producers on the target; heartbeats, checkpoints and group offset
-// sync (sync: SyncTasks, sync_tasks.h); the source's log end offsets (ends). Every part works on
-// the one typed state per partition (PartitionState, partition_state.h) and reports to one
-// FlowConditions (flow_conditions.h). Positions always come from the target (resume.h).
+// sync (sync: SyncTasks, sync_tasks.h); the source's log end offsets (ends: SourceEndsView,
+// source_ends.h). Every part works on the one typed state per partition (PartitionState,
+// partition_state.h) and reports to one FlowConditions (flow_conditions.h). Positions always come
+// from the target (resume.h).
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,7 @@
 #include "mirror/offset_translation.h"
 #include "mirror/partition_state.h"
 #include "mirror/resume.h"
+#include "mirror/source_ends.h"
 #include "mirror/status_types.h"
 #include "mirror/sync_tasks.h"
 #include "mirror/target_limits.h"
@@ -190,6 +192,8 @@ class Flow {
   PartitionMap partitions_;
   // The sync thread's job (heartbeats, checkpoints, group offset sync) over partitions_.
   SyncTasks sync_;
+  // The ends thread's job: the source's log end offsets of partitions_, and whether the source is down.
+  SourceEndsView ends_;
   bool reset_needed_ = false;
   std::chrono::steady_clock::time_point next_refused_check_{};  // data thread
   uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
@@ -203,26 +207,10 @@ class Flow {
   std::atomic<bool> drained_{false};
   bool leaving_for_pause_ = false;  // data thread: on_revoke keeps the partition states
   std::chrono::steady_clock::time_point syncs_wait_since_{};         // data thread, pausing
-  // The ends thread (issue 13, defect 3): ListOffsets latest of every partition in partitions_
-  // from the source itself, one request per leader, every 50 ms while running (never more often
-  // than twice the last read's duration) and every second while paused, so the view ferry-dr
-  // counts an unplanned failover's loss from is well under 100 ms old even while the mirror is
-  // behind (librdkafka stops fetching a partition whose local queue is full). Each answer stamps
-  // the partition's source_end_ms with the time the request was sent. Sets and clears the flow's
-  // "source" condition. docs/mirror.md, "Control API".
+  // The ends thread: ends_.run().
   void source_ends_loop();
-  // One such read of `keys` (empty: every partition in partitions_) on `rk` within `timeout`,
-  // stamping `sent_ms` on the partitions in partitions_; `only_raise` keeps a higher value from a
-  // fetch response. Returns (partitions asked, partitions without an answer); throws
-  // client::KafkaError when the request failed as a whole.
-  std::pair<size_t, size_t> read_source_ends(rd_kafka_t* rk, std::vector<client::TopicPartitionKey> keys,
-                                             int64_t sent_ms, bool only_raise, std::chrono::milliseconds timeout);
-  // The source is known to be unreachable now: every broker connection of the ends thread's
-  // client is down (librdkafka's ALL_BROKERS_DOWN, within milliseconds of a SIGKILLed region on
-  // loopback), or the flow's "source" condition is set. A pause then answers at once.
-  bool source_known_down() const;
-  static void source_error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
-  std::atomic<int64_t> source_down_ms_{0};  // wall-clock ms since every source connection is down; 0: not
+  // ends_.source_known_down(): a pause then answers at once.
+  bool source_known_down() const { return ends_.source_known_down(); }
   std::thread ends_thread_;
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;

@@ -138,7 +138,7 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     size_t missing = 0;
     for (;;) {
       try {
-        missing = read_source_ends(source_admin_->handle(), keys, wall_clock_ms(), false, std::chrono::milliseconds(200)).second;
+        missing = ends_.read(source_admin_->handle(), keys, wall_clock_ms(), false, std::chrono::milliseconds(200)).second;
         break;
       } catch (const client::KafkaError& e) {
         if (e.err() != RD_KAFKA_RESP_ERR__TIMED_OUT || source_known_down() || std::chrono::steady_clock::now() >= deadline)
@@ -218,7 +218,7 @@ FlowStatus Flow::status() const {
   // Conditions still present now, as opposed to last_error's history.
   s.healthy = errors.current.empty();
   s.current_errors = std::move(errors.current);
-  s.source_reachable = source_down_ms_ == 0 && !conditions_.has("source");
+  s.source_reachable = !ends_.source_known_down();
   s.partitions = partition_statuses(false);
   return s;
 }
