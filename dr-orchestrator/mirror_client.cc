@@ -2,16 +2,14 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <mutex>
 
 #include "common/clock.h"
+#include "mirror/status_types.h"
 
 namespace ferry::dr {
-
-using nlohmann::json;
 
 MirrorError::MirrorError(const std::string& what, std::string url, long http_status, std::string body_error,
                          std::vector<FlowPartitionLag> in_flight)
@@ -25,81 +23,49 @@ namespace {
 
 [[noreturn]] void bad(const std::string& why) { throw MirrorError("unexpected mirror response: " + why, "", 0, ""); }
 
-const json& field(const json& j, const char* key, const char* where) {
-  if (!j.is_object()) bad(fmt::format("{} is not an object", where));
-  auto it = j.find(key);
-  if (it == j.end()) bad(fmt::format("{} has no \"{}\"", where, key));
-  return *it;
-}
-
+// Parses `body` as the mirror's typed T (mirror/status_types.h); its shape errors become MirrorError.
 template <class T>
-T get(const json& j, const char* key, const char* where) {
-  const json& v = field(j, key, where);
+T parse_typed(const std::string& body) {
   try {
-    return v.get<T>();
-  } catch (const json::exception&) {
-    bad(fmt::format("{}.{} has the wrong type ({})", where, key, v.type_name()));
+    return mirror::parse_status_body<T>(body);
+  } catch (const mirror::StatusFormatError& e) {
+    bad(e.what());
   }
 }
 
-template <class T>
-std::optional<T> get_opt(const json& j, const char* key, const char* where) {
-  if (!j.is_object()) bad(fmt::format("{} is not an object", where));
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  return get<T>(j, key, where);
+FlowPartitionLag to_lag(const mirror::PartitionStatus& p) {
+  return {p.topic, p.partition, p.remote_topic, p.next_offset, p.source_end_offset, p.lag_records, p.source_end_offset_ms};
 }
 
-std::vector<FlowPartitionLag> parse_partitions(const json& arr, const char* where) {
-  if (!arr.is_array()) bad(fmt::format("{} is not an array", where));
+std::vector<FlowPartitionLag> to_lags(const std::vector<mirror::PartitionStatus>& ps) {
   std::vector<FlowPartitionLag> out;
-  for (const auto& p : arr) {
-    FlowPartitionLag l;
-    l.topic = get<std::string>(p, "topic", where);
-    l.partition = get<int32_t>(p, "partition", where);
-    l.remote_topic = get_opt<std::string>(p, "remote_topic", where).value_or("");
-    l.next_offset = get<int64_t>(p, "next_offset", where);
-    l.source_end_offset = get<int64_t>(p, "source_end_offset", where);
-    l.lag_records = get_opt<int64_t>(p, "lag_records", where).value_or(std::max<int64_t>(0, l.source_end_offset - l.next_offset));
-    l.source_end_offset_ms = get_opt<int64_t>(p, "source_end_offset_ms", where);
-    out.push_back(std::move(l));
-  }
+  out.reserve(ps.size());
+  for (const auto& p : ps) out.push_back(to_lag(p));
   return out;
 }
 
-json parse_body(const std::string& body) {
-  try {
-    return json::parse(body);
-  } catch (const json::exception& e) {
-    bad(fmt::format("not JSON ({})", e.what()));
-  }
-}
-
-MirrorFlowStatus parse_flow(const json& f) {
-  const char* w = "flow";
+// What ferry-dr keeps of one /status flow. Fields an older mirror lacks (status_types.h says
+// which) get the meaning they had for it: without the control API a flow cannot be paused
+// (running); without "healthy" the mirror reported no conditions (healthy, none current).
+MirrorFlowStatus to_flow_status(const mirror::FlowStatus& f) {
   MirrorFlowStatus s;
-  s.flow = get<std::string>(f, "flow", w);
-  s.source = get_opt<std::string>(f, "source", w).value_or("");
-  s.target = get_opt<std::string>(f, "target", w).value_or("");
-  // Mirrors built before the control API have no state: they are running.
-  s.state = get_opt<std::string>(f, "state", w).value_or("running");
-  s.healthy = get_opt<bool>(f, "healthy", w).value_or(true);
-  s.source_reachable = get_opt<bool>(f, "source_reachable", w);
-  s.current_errors = get_opt<std::vector<std::string>>(f, "current_errors", w).value_or(std::vector<std::string>{});
-  s.last_error = get_opt<std::string>(f, "last_error", w);
-  s.last_checkpoint_ms = get_opt<int64_t>(f, "last_checkpoint_ms", w);
-  if (auto hb = f.find("heartbeat"); hb != f.end() && hb->is_object()) {
+  s.flow = f.flow;
+  s.source = f.source;
+  s.target = f.target;
+  s.state = f.state.value_or("running");
+  s.healthy = f.healthy.value_or(true);
+  s.source_reachable = f.source_reachable;
+  s.current_errors = f.current_errors.value_or(std::vector<std::string>{});
+  s.last_error = f.last_error;
+  s.last_checkpoint_ms = f.last_checkpoint_ms;
+  if (f.heartbeat) {
     s.reports_heartbeat = true;
-    s.heartbeat_last_replicated_ms = get_opt<int64_t>(*hb, "last_replicated_ms", "flow.heartbeat");
-    s.heartbeat_age_ms = get_opt<int64_t>(*hb, "age_ms", "flow.heartbeat");
+    s.heartbeat_last_replicated_ms = f.heartbeat->last_replicated_ms;
+    s.heartbeat_age_ms = f.heartbeat->age_ms;
   }
-  s.records_replicated = get_opt<int64_t>(f, "records_replicated", w).value_or(0);
-  if (auto p = f.find("partitions"); p != f.end()) s.partitions = parse_partitions(*p, "flow.partitions");
-  if (auto t = f.find("topics"); t != f.end() && t->is_array())
-    for (const auto& e : *t)
-      if (e.is_object() && e.contains("source") && e["source"].is_string() && e.contains("partitions") &&
-          e["partitions"].is_number_integer())
-        s.topics[e["source"].get<std::string>()] = e["partitions"].get<int32_t>();
+  s.records_replicated = f.records_replicated;
+  s.partitions = to_lags(f.partitions);
+  for (const auto& t : f.topics) s.topics[t.source] = t.partitions;
   return s;
 }
 
@@ -159,41 +125,22 @@ HttpResult http(const char* method, const std::string& url, std::chrono::millise
 }  // namespace
 
 std::vector<MirrorFlowStatus> parse_mirror_status(const std::string& body) {
-  json j = parse_body(body);
-  const json& flows = field(j, "flows", "status");
-  if (!flows.is_array()) bad("status.flows is not an array");
   std::vector<MirrorFlowStatus> out;
-  for (const auto& f : flows) out.push_back(parse_flow(f));
+  for (const auto& f : parse_typed<mirror::MirrorStatus>(body).flows) out.push_back(to_flow_status(f));
   return out;
 }
 
 PauseResult parse_pause_result(const std::string& body) {
-  json j = parse_body(body);
-  PauseResult r;
-  r.flow = get<std::string>(j, "flow", "pause");
-  r.state = get<std::string>(j, "state", "pause");
-  r.source_reachable = get_opt<bool>(j, "source_reachable", "pause");
-  r.partitions = parse_partitions(field(j, "partitions", "pause"), "pause.partitions");
-  return r;
+  auto p = parse_typed<mirror::PauseReply>(body);
+  return {std::move(p.flow), std::move(p.state), p.source_reachable, to_lags(p.partitions)};
 }
 
 CheckpointResult parse_checkpoint_result(const std::string& body) {
-  json j = parse_body(body);
-  CheckpointResult r;
-  r.flow = get<std::string>(j, "flow", "checkpoint");
-  r.checkpoints_emitted = get<int64_t>(j, "checkpoints_emitted", "checkpoint");
-  const json& groups = field(j, "groups", "checkpoint");
-  if (!groups.is_array()) bad("checkpoint.groups is not an array");
-  for (const auto& g : groups) {
-    CheckpointGroup cg;
-    cg.group = get<std::string>(g, "group", "checkpoint.groups");
-    cg.synced = get<bool>(g, "synced", "checkpoint.groups");
-    cg.reason = get_opt<std::string>(g, "reason", "checkpoint.groups");
-    const json& offs = field(g, "offsets", "checkpoint.groups");
-    if (!offs.is_array()) bad("checkpoint.groups.offsets is not an array");
-    for (const auto& o : offs)
-      cg.offsets.push_back({get<std::string>(o, "topic", "offsets"), get<int32_t>(o, "partition", "offsets"),
-                            get<int64_t>(o, "upstream", "offsets"), get<int64_t>(o, "downstream", "offsets")});
+  auto c = parse_typed<mirror::CheckpointReply>(body);
+  CheckpointResult r{std::move(c.flow), c.checkpoints_emitted, {}};
+  for (auto& g : c.groups) {
+    CheckpointGroup cg{std::move(g.group), g.synced, std::move(g.reason), {}};
+    for (const auto& o : g.offsets) cg.offsets.push_back({o.topic, o.partition, o.upstream, o.downstream});
     r.groups.push_back(std::move(cg));
   }
   return r;
@@ -214,10 +161,11 @@ MirrorClient::Response MirrorClient::call(const char* method, const std::string&
     std::string error;
     std::vector<FlowPartitionLag> in_flight;
     try {
-      json j = json::parse(r.body);
-      if (j.is_object() && j.contains("error") && j["error"].is_string()) error = j["error"];
-      if (r.status == 504 && j.is_object() && j.contains("partitions")) in_flight = parse_partitions(j["partitions"], "error.partitions");
+      auto e = mirror::parse_status_body<mirror::ErrorReply>(r.body);
+      error = std::move(e.error);
+      if (r.status == 504 && e.partitions) in_flight = to_lags(*e.partitions);
     } catch (const std::exception&) {
+      // Not the contract's error body (e.g. a proxy's page): its start says what answered.
       error = r.body.substr(0, 200);
     }
     throw MirrorError(fmt::format("{} {}: HTTP {}: {}", method, url, r.status, error.empty() ? "(no error given)" : error),

@@ -66,8 +66,10 @@ struct CheckpointResult {
   std::vector<CheckpointGroup> groups;
 };
 
-/// Parses a GET /status body into every flow it lists. Throws MirrorError (url "" and status 0
-/// here; the client fills them in) naming the field that is missing or of the wrong type.
+/// Parses a GET /status body into every flow it lists. The body's shape is ferry-mirror's own
+/// declaration (mirror/status_types.h, which says which fields are required and which an older
+/// mirror may lack). Throws MirrorError (url "" and status 0 here; the client fills them in)
+/// naming the field that is missing or of the wrong type.
 std::vector<MirrorFlowStatus> parse_mirror_status(const std::string& body);
 /// Parses a pause response body. Throws MirrorError like parse_mirror_status.
 PauseResult parse_pause_result(const std::string& body);

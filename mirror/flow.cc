@@ -19,7 +19,11 @@ Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters
       target_(clusters.at(flow_.target)),
       metrics_(metrics),
       source_admin_(std::make_unique<client::Admin>(cluster_properties(source_, "ferry-mirror-admin"))),
-      target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))) {
+      target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))),
+      conditions_(flow_.name(), flow_.source, flow_.target, metrics),
+      discovery_(flow_, *source_admin_, *target_admin_, conditions_),
+      sync_(flow_, source_, target_, *source_admin_, *target_admin_, metrics, conditions_, partitions_, partitions_mu_),
+      ends_(flow_, source_, conditions_, partitions_, partitions_mu_) {
   paused_ = flow_.paused;
 }
 
@@ -74,107 +78,11 @@ std::vector<std::string> Flow::live_threads() const {
   return {live_threads_.begin(), live_threads_.end()};
 }
 
-void Flow::note_error(const std::string& what, const char* kind) {
-  spdlog::warn("flow {}: {}", flow_.name(), what);
-  metrics_
-      .counter("ferry_mirror_errors_total", "Errors met by a flow, by kind (the log says what each was).",
-               {{"source", flow_.source}, {"target", flow_.target}, {"kind", kind}})
-      .inc();
-  std::lock_guard lk(routes_mu_);
-  last_error_ = what;
-  last_error_ms_ = wall_clock_ms();
-}
+void Flow::control_loop() { discovery_.run(running_, wake_mu_, wake_); }
 
-void Flow::set_condition(const std::string& key, const std::string& what) {
-  const auto kind = key.substr(0, key.find(':'));
-  note_error(what, kind.c_str());
-  std::lock_guard lk(routes_mu_);
-  current_errors_[key] = what;
-}
+void Flow::sync_loop() { sync_.run(running_, paused_, wake_mu_, wake_); }
 
-void Flow::clear_condition(const std::string& key) {
-  std::lock_guard lk(routes_mu_);
-  if (current_errors_.erase(key)) spdlog::info("flow {}: {} works again", flow_.name(), key);
-}
-
-void Flow::control_loop() {
-  auto backoff = std::chrono::seconds(1);
-  auto next_refresh = std::chrono::steady_clock::now();
-  while (running_) {
-    if (std::chrono::steady_clock::now() >= next_refresh) {
-      std::chrono::milliseconds wait = flow_.refresh_topics_interval;
-      try {
-        refresh_topics(*source_admin_, *target_admin_);
-        clear_condition("topics");
-        clear_condition("source");  // the source answered, so it is reachable again
-        backoff = std::chrono::seconds(1);
-      } catch (const std::exception& e) {
-        set_condition("topics", fmt::format("topic refresh failed: {}", e.what()));
-        wait = backoff;
-        backoff = std::min(backoff * 2, std::chrono::seconds(30));
-      }
-      next_refresh = std::chrono::steady_clock::now() + wait;
-    }
-    std::unique_lock lk(wake_mu_);
-    wake_.wait_until(lk, std::min(next_refresh, std::chrono::steady_clock::now() + std::chrono::seconds(1)),
-                     [&] { return !running_; });
-  }
-}
-
-void Flow::refresh_topics(client::Admin& source, client::Admin& target) {
-  // MM2's offset-syncs topic lives on the source, one partition. MM2 compacts it, which keeps only
-  // the newest sync per partition; Ferry's exact translation needs every sync still covering
-  // retained data, so the topic is kept whole (time retention off) instead.
-  // Errors name the cluster, so /status says which side is unreachable.
-  auto on = [](const std::string& alias, auto&& call) {
-    try {
-      return call();
-    } catch (const client::KafkaError& e) {
-      throw client::KafkaError(e.err(), fmt::format("cluster {}: {}", alias, e.what()));
-    }
-  };
-  on(flow_.source, [&] {
-    return source.create_topic(flow_.policy.offset_syncs_topic(flow_.target), 1, flow_.replication_factor,
-                               {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}});
-  });
-  const auto filter = flow_.topic_filter();
-  std::map<std::string, client::TopicInfo> on_target;
-  for (auto& t : on(flow_.target, [&] { return target.topics(); })) on_target[t.name] = t;
-  std::map<std::string, TopicRoute> routes;
-  for (const auto& t : on(flow_.source, [&] { return source.topics(); })) {
-    if (t.is_internal || !filter.should_replicate(t.name)) continue;
-    TopicRoute r{t.name, flow_.policy.remote_topic(flow_.source, t.name), t.partitions};
-    auto it = on_target.find(r.remote_topic);
-    if (it == on_target.end()) {
-      std::map<std::string, std::string> configs;
-      for (auto& [k, v] : source.topic_overrides(t.name))
-        if (copyable_config(k)) configs[k] = v;
-      if (target.create_topic(r.remote_topic, t.partitions, flow_.replication_factor, configs))
-        spdlog::info("flow {}: created {} with {} partitions and {} configs", flow_.name(), r.remote_topic,
-                     t.partitions, configs.size());
-    } else if (it->second.partitions < t.partitions) {
-      target.create_partitions(r.remote_topic, t.partitions);
-      spdlog::info("flow {}: {} grown to {} partitions", flow_.name(), r.remote_topic, t.partitions);
-    }
-    if (it != on_target.end() && it->second.partitions > t.partitions) {
-      set_condition("partitions:" + r.remote_topic,
-                    fmt::format("{} has {} partitions, more than its source {} ({}); partitions above {} get nothing",
-                                r.remote_topic, it->second.partitions, t.name, t.partitions, t.partitions));
-    } else {
-      clear_condition("partitions:" + r.remote_topic);
-    }
-    routes.emplace(t.name, std::move(r));
-  }
-  std::lock_guard lk(routes_mu_);
-  if (routes.size() != routes_.size() ||
-      !std::equal(routes.begin(), routes.end(), routes_.begin(), [](const auto& a, const auto& b) {
-        return a.first == b.first && a.second.partitions == b.second.partitions;
-      })) {
-    routes_ = std::move(routes);
-    ++routes_version_;
-    spdlog::info("flow {}: replicating {} topics", flow_.name(), routes_.size());
-  }
-}
+void Flow::source_ends_loop() { ends_.run(running_, paused_, wake_mu_, wake_); }
 
 void Flow::make_data_clients() {
   // A pause closes only the consumer (it leaves the group); the other clients stay.
@@ -239,13 +147,7 @@ void Flow::data_loop() {
         ++assign_generation_;
       }
       if (!consumer_) make_data_clients();
-      uint64_t version;
-      std::vector<std::string> topics;
-      {
-        std::lock_guard lk(routes_mu_);
-        version = routes_version_;
-        for (const auto& [name, _] : routes_) topics.push_back(name);
-      }
+      const auto [version, topics] = discovery_.subscription();
       if (version != subscribed_version && !topics.empty()) {
         PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())),
                            &rd_kafka_topic_partition_list_destroy);
@@ -365,7 +267,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     }
     drain_cv_.notify_all();
   }
-  // Lag keeps counting what the source receives meanwhile: the ends thread reads it (source_ends_loop).
+  // Lag keeps counting what the source receives meanwhile: the ends thread reads it (SourceEndsView).
   std::unique_lock lk(wake_mu_);
   wake_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !running_ || !paused_; });
 }
@@ -381,10 +283,10 @@ void Flow::replicate(rd_kafka_message_t* m) {
   }
   int64_t lo = 0, hi = 0;
   // The cached watermark is as old as the newest fetch response: never let it lower a fresher
-  // end from the source itself (read_source_ends).
+  // end from the source itself (SourceEndsView::read).
   if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       hi > st->source_end)
-    st->source_end = hi;
+    st->observe_source_end(hi, 0, true);
   // Stopped at a record the target refuses: what the consumer still had queued for the partition
   // is read again from that record once it is accepted.
   if (!st->refused.empty()) return;
@@ -399,9 +301,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
     count_source_anomaly(topic, m->partition, "recreated", 1);
     flush_producers(30'000);  // the old incarnation's records land first
     std::lock_guard lk(partitions_mu_);
-    st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
-    st->next_to_produce = m->offset;
-    st->replicated_end = m->offset;
+    st->restart_after_recreate(m->offset, flow_.resync_every());
   }
   if (m->offset > st->next_to_produce && lo > st->next_to_produce) {
     // The consumer jumped over offsets the source no longer has (retention ran ahead of us):
@@ -422,11 +322,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   if (originated_in(origin, flow_.target)) {
     // Written on the target in the first place: copying it back would loop (identity policy).
     std::lock_guard lk(partitions_mu_);
-    st->next_to_produce = m->offset + 1;
-    if (st->in_flight == 0) {
-      st->replicated_end = m->offset + 1;
-      st->mapping.advance(m->offset + 1);
-    }
+    st->skipped_loop(m->offset);
     ++skipped_loops_;
     return;
   }
@@ -493,8 +389,7 @@ void Flow::replicate(rd_kafka_message_t* m) {
   }
   {
     std::lock_guard lk(partitions_mu_);
-    ++st->in_flight;
-    st->next_to_produce = m->offset + 1;
+    st->produced(m->offset);
   }
   if (ts > 0) st->record_age->set(static_cast<double>(wall_clock_ms() - ts));
 }
@@ -512,12 +407,6 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   PartitionState* st = f->partition;
   std::unique_lock lk(partitions_mu_);  // the checkpoint thread reads the mapping and in_flight
   --st->in_flight;
-  // Once nothing is in flight, records skipped after this one (loops) are dealt with too.
-  auto settle = [&] {
-    if (st->in_flight != 0 || st->next_to_produce <= st->replicated_end || !st->refused.empty()) return;
-    st->replicated_end = st->next_to_produce;
-    st->mapping.advance(st->next_to_produce);
-  };
   if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) return;  // our reset
   if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
     set_condition("target", fmt::format("delivery to {}-{} failed: {}", st->remote_topic, st->partition, rd_kafka_err2str(m->err)));
@@ -538,19 +427,10 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
     }
     return;
   }
-  if (!st->refused.empty() && f->upstream_offset > st->refused_at) {
-    // A batch after the refused one landed: the target now lacks the refused record. Say so; the
-    // partition stays stopped (resuming would copy around the hole).
-    if (st->landed_after_refusal++ == 0) {
-      const std::string what = fmt::format("{}-{}: records after the refused source offset {} reached {}; {} lacks it",
-                                           st->remote_topic, st->partition, st->refused_at, flow_.target, st->remote_topic);
-      st->refused += "; " + what;
-      lk.unlock();
-      note_error(what, "refused");
-      lk.lock();
-    }
-  } else {
-    st->replicated_end = f->upstream_offset + 1;
+  if (auto hole = st->landed(f->upstream_offset, flow_.target)) {
+    lk.unlock();
+    note_error(*hole, "refused");
+    lk.lock();
   }
   lk.unlock();
   clear_condition("target");
@@ -564,7 +444,7 @@ void Flow::on_delivery(const rd_kafka_message_t* m) {
   std::vector<OffsetSync> syncs;
   try {
     syncs = st->mapping.record(f->upstream_offset, m->offset);
-    settle();
+    st->settle();  // records skipped after this one (loops) count once nothing is in flight
   } catch (const std::exception& e) {
     lk.unlock();
     note_error(fmt::format("offset mapping of {}-{}: {}", st->source_topic, st->partition, e.what()));

@@ -1,9 +1,12 @@
 // One replication flow `source -> target` at run time, on four threads (docs/mirror.md, "Threads
-// of a flow"): topic discovery and remote-topic creation (control); the data path (data): a
-// source consumer in the flow's consumer group, whose partitions are shared by every ferry-mirror
-// process running the same flow, and idempotent acks=all producers on the target; heartbeats,
-// checkpoints and group offset sync (sync); the source's log end offsets (ends). Positions always
-// come from the target (resume.h).
+// of a flow"), each with one job: topic discovery and remote-topic creation (control:
+// TopicDiscovery, topic_discovery.h); the data path (data, here): a source consumer in the flow's
+// consumer group, whose partitions are shared by every ferry-mirror process running the same
+// flow, and idempotent acks=all producers on the target; heartbeats, checkpoints and group offset
+// sync (sync: SyncTasks, sync_tasks.h); the source's log end offsets (ends: SourceEndsView,
+// source_ends.h). Every part works on the one typed state per partition (PartitionState,
+// partition_state.h) and reports to one FlowConditions (flow_conditions.h). Positions always come
+// from the target (resume.h).
 #pragma once
 
 #include <atomic>
@@ -22,18 +25,17 @@
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "mirror/config.h"
+#include "mirror/flow_conditions.h"
 #include "mirror/offset_translation.h"
+#include "mirror/partition_state.h"
 #include "mirror/resume.h"
+#include "mirror/source_ends.h"
+#include "mirror/status_types.h"
+#include "mirror/sync_tasks.h"
 #include "mirror/target_limits.h"
+#include "mirror/topic_discovery.h"
 
 namespace ferry::mirror {
-
-/// A source topic this flow replicates and the remote topic it goes to.
-struct TopicRoute {
-  std::string source_topic;
-  std::string remote_topic;
-  int32_t partitions = 0;
-};
 
 /// Runs one flow until stop(). Errors talking to either cluster are retried with backoff and
 /// reported through status() and metrics; they never end the flow.
@@ -60,10 +62,11 @@ class Flow {
   /// Names of the flow's threads that have not finished yet ("data", "control", "sync", "ends").
   std::vector<std::string> live_threads() const;
 
-  /// The flow's state as a JSON object: name, state (running|paused), topics, assigned partitions
-  /// (kept while paused) with their next source offset to replicate and lag, counters, healthy and
-  /// current_errors, last_error, last_checkpoint_ms, heartbeat (docs/mirror.md, Control API).
-  nlohmann::json status() const;
+  /// The flow's /status entry (status_types.h): name, state (running|paused), topics, assigned
+  /// partitions (kept while paused) with their next source offset to replicate and lag, counters,
+  /// healthy and current_errors, last_error, last_checkpoint_ms, heartbeat (docs/mirror.md,
+  /// Control API). Every field this mirror knows is set.
+  FlowStatus status() const;
 
   /// POST /flows/<source>/<target>/pause (docs/mirror.md, Control API): stops reading the source,
   /// waits up to `timeout` until every record handed to the producer is acknowledged by the target
@@ -85,32 +88,18 @@ class Flow {
   const FlowConfig& config() const { return flow_; }
 
  private:
-  struct PartitionState;
   struct InFlight;
 
   void control_loop();
   void sync_loop();
-  void emit_heartbeats(rd_kafka_t* source_producer, rd_kafka_t* target_producer);
-  /// What one checkpoint pass did, for the control API's answer.
-  struct CheckpointPass {
-    int64_t emitted = 0;
-    std::vector<std::string> groups_json;  // one JSON object per group, contract shape
-    bool timed_out = false;
-  };
-  using PartitionMap = std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>>;
-  /// One pass over the source groups. Translates with the states of partitions_ and then of
-  /// `extra` (rebuilt mappings, may be null); stops between groups once `deadline` has passed.
-  CheckpointPass emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer,
-                                  bool sync_groups, const PartitionMap* extra,
-                                  std::chrono::steady_clock::time_point deadline);
   /// While paused and drained: the mapping of every partition of the flow's topics this process
   /// does not hold, rebuilt from the target's tails and the offset-syncs history (no syncs written).
   PartitionMap rebuild_mappings();
   /// Data thread, while paused: drain, leave the group, keep source end offsets fresh.
   void pause_step(uint64_t& subscribed_version);
   void make_control_clients();
-  nlohmann::json partitions_json(bool in_flight_only) const;
-  void refresh_topics(client::Admin& source, client::Admin& target);
+  /// The /status entries of partitions_ (only those with records in flight, with in_flight set).
+  std::vector<PartitionStatus> partition_statuses(bool in_flight_only) const;
   void data_loop();
   void make_data_clients();
   void on_assign(rd_kafka_topic_partition_list_t* parts);
@@ -156,14 +145,11 @@ class Flow {
   /// Every second: asks the target again about refused partitions that are due, and resumes those
   /// whose refused record now fits (from that record, so nothing is skipped). Data thread.
   void recheck_refused();
-  /// Records a one-off event (logged, kept as /status "last_error" and counted in
-  /// ferry_mirror_errors_total{kind}); it does not make the flow unhealthy by itself.
-  void note_error(const std::string& what, const char* kind = "event");
-  /// Records a condition that persists until its path next succeeds: it is also listed in /status
-  /// "current_errors" (so "healthy" is false) until clear_condition(key).
-  void set_condition(const std::string& key, const std::string& what);
-  /// The path named `key` worked again; logs the recovery once.
-  void clear_condition(const std::string& key);
+  /// Shorthands for conditions_ (flow_conditions.h): a one-off event; a condition that lasts
+  /// until clear_condition(key).
+  void note_error(const std::string& what, const char* kind = "event") { conditions_.note_error(what, kind); }
+  void set_condition(const std::string& key, const std::string& what) { conditions_.set(key, what); }
+  void clear_condition(const std::string& key) { conditions_.clear(key); }
   /// Counts records lost on the source before replication, or a recreated source partition, in
   /// ferry_mirror_source_anomalies_total and the status.
   void count_source_anomaly(const std::string& topic, int32_t partition, const char* kind, int64_t records);
@@ -179,6 +165,10 @@ class Flow {
   // handles are thread-safe and every Admin call waits on its own queue, so the four threads and
   // the control API share them.
   const std::unique_ptr<client::Admin> source_admin_, target_admin_;
+  // What went wrong (last_error, current_errors), for every part of the flow.
+  FlowConditions conditions_;
+  // The control thread's job: the flow's topics, their remote topics, the routes.
+  TopicDiscovery discovery_;
 
   std::atomic<bool> running_{false};
   std::mutex wake_mu_;
@@ -192,14 +182,6 @@ class Flow {
   std::set<std::string> live_threads_;
   std::thread spawn(const char* name, void (Flow::*loop)());
 
-  // Routes discovered by the control thread; the data thread subscribes to them.
-  mutable std::mutex routes_mu_;
-  std::map<std::string, TopicRoute> routes_;  // by source topic
-  uint64_t routes_version_ = 0;
-  std::string last_error_;
-  int64_t last_error_ms_ = 0;
-  std::map<std::string, std::string> current_errors_;  // by path: "topics", "source", "target", ...
-
   // Data-thread state. `partitions_` is read by status() under partitions_mu_.
   client::Handle consumer_;
   std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
@@ -207,16 +189,17 @@ class Flow {
   client::Handle probe_;
   client::Handle source_probe_;
   mutable std::mutex partitions_mu_;
-  std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> partitions_;
+  PartitionMap partitions_;
+  // The sync thread's job (heartbeats, checkpoints, group offset sync) over partitions_.
+  SyncTasks sync_;
+  // The ends thread's job: the source's log end offsets of partitions_, and whether the source is down.
+  SourceEndsView ends_;
   bool reset_needed_ = false;
   std::chrono::steady_clock::time_point next_refused_check_{};  // data thread
   uint64_t assign_generation_ = 0;  // bumped by every (re)assignment; stale deliveries are ignored
   std::atomic<int64_t> records_{0};
   std::atomic<int64_t> skipped_loops_{0};
-  bool internal_topics_created_ = false;  // sync thread only
-  std::atomic<int64_t> checkpoints_{0};
   std::atomic<int64_t> anomalies_{0};
-  std::atomic<int64_t> group_offsets_synced_{0};
 
   // Control API. paused_ is what was asked; drained_ says the data thread has since handed
   // nothing more to the producer, seen every record acknowledged and left the group.
@@ -224,34 +207,16 @@ class Flow {
   std::atomic<bool> drained_{false};
   bool leaving_for_pause_ = false;  // data thread: on_revoke keeps the partition states
   std::chrono::steady_clock::time_point syncs_wait_since_{};         // data thread, pausing
-  // The ends thread (issue 13, defect 3): ListOffsets latest of every partition in partitions_
-  // from the source itself, one request per leader, every 50 ms while running (never more often
-  // than twice the last read's duration) and every second while paused, so the view ferry-dr
-  // counts an unplanned failover's loss from is well under 100 ms old even while the mirror is
-  // behind (librdkafka stops fetching a partition whose local queue is full). Each answer stamps
-  // the partition's source_end_ms with the time the request was sent. Sets and clears the flow's
-  // "source" condition. docs/mirror.md, "Control API".
+  // The ends thread: ends_.run().
   void source_ends_loop();
-  // One such read of `keys` (empty: every partition in partitions_) on `rk` within `timeout`,
-  // stamping `sent_ms` on the partitions in partitions_; `only_raise` keeps a higher value from a
-  // fetch response. Returns (partitions asked, partitions without an answer); throws
-  // client::KafkaError when the request failed as a whole.
-  std::pair<size_t, size_t> read_source_ends(rd_kafka_t* rk, std::vector<client::TopicPartitionKey> keys,
-                                             int64_t sent_ms, bool only_raise, std::chrono::milliseconds timeout);
-  // The source is known to be unreachable now: every broker connection of the ends thread's
-  // client is down (librdkafka's ALL_BROKERS_DOWN, within milliseconds of a SIGKILLed region on
-  // loopback), or the flow's "source" condition is set. A pause then answers at once.
-  bool source_known_down() const;
-  static void source_error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
-  std::atomic<int64_t> source_down_ms_{0};  // wall-clock ms since every source connection is down; 0: not
+  // ends_.source_known_down(): a pause then answers at once.
+  bool source_known_down() const { return ends_.source_known_down(); }
   std::thread ends_thread_;
   std::mutex drain_mu_;
   std::condition_variable drain_cv_;
   std::mutex control_mu_;         // one control call at a time; owns the ctl_ clients
-  std::timed_mutex checkpoint_mu_;  // one checkpoint pass at a time (sync thread or control API)
 
   client::Handle ctl_producer_, ctl_probe_, ctl_source_probe_;
-  std::atomic<int64_t> last_checkpoint_ms_{0};  // 0: none yet
   std::atomic<int64_t> last_heartbeat_ms_{-1};  // timestamp field of the newest replicated heartbeat
 };
 

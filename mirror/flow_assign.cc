@@ -89,13 +89,9 @@ bool Flow::copied_from_source_start(const PartitionState& st, int64_t source_log
 }
 
 void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
-  std::map<std::string, TopicRoute> routes;
-  {
-    std::lock_guard lk(routes_mu_);
-    routes = routes_;
-  }
+  const auto routes = discovery_.routes();
   PartitionList list(rd_kafka_topic_partition_list_new(parts->cnt), &rd_kafka_topic_partition_list_destroy);
-  std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionState>> states;
+  PartitionMap states;
   // The translation history survives restarts in the syncs topic: read it back once for all the
   // partitions given to this process.
   std::set<std::pair<std::string, int32_t>> wanted;
@@ -156,10 +152,8 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     const auto& tp = parts->elems[i];
     const int q = query_of[static_cast<size_t>(i)];
     if (q < 0) continue;
-    auto st = std::make_unique<PartitionState>(flow_.resync_every());
-    st->source_topic = tp.topic;
-    st->remote_topic = queries[static_cast<size_t>(q)].topic;
-    st->partition = tp.partition;
+    auto st = std::make_unique<PartitionState>(tp.topic, queries[static_cast<size_t>(q)].topic, tp.partition,
+                                               flow_.resync_every());
     if (auto l = limits.find(st->remote_topic); l != limits.end()) st->limits = l->second;
     st->producer = producer_for(st->limits);
     int64_t start = RD_KAFKA_OFFSET_BEGINNING;
@@ -197,8 +191,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     } catch (const std::exception& e) {
       note_error(fmt::format("cannot check {}-{} on {}: {}", tp.topic, tp.partition, flow_.source, e.what()));
     }
-    st->next_to_produce = start < 0 ? 0 : start;
-    st->replicated_end = st->next_to_produce;
+    st->start_at(start < 0 ? 0 : start);
     // A copy that begins now begins at the source's start. Any later assignment (in this process
     // or another) derives it again with copied_from_source_start(), which also requires the
     // rebuilt mapping to reach the flow's oldest record on the target.
@@ -226,7 +219,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                               std::lock_guard lk(partitions_mu_);
                               auto it = partitions_.find(key);
                               if (it == partitions_.end() || it->second.get() != raw) return 0.0;
-                              return static_cast<double>(std::max<int64_t>(0, raw->source_end - raw->replicated_end));
+                              return static_cast<double>(raw->lag_records());
                             });
     spdlog::info("flow {}: {}-{} -> {}-{} resumes at source offset {}", flow_.name(), tp.topic, tp.partition,
                  st->remote_topic, tp.partition, start < 0 ? std::string("beginning") : std::to_string(start));

@@ -1,5 +1,5 @@
-// The parts of a Flow that answer to the outside: checkpoint passes (periodic and on demand), the
-// control API (pause, resume, checkpoint; docs/mirror.md "Control API") and /status.
+// The parts of a Flow that answer to the outside: the control API (pause, resume, checkpoint;
+// docs/mirror.md "Control API") and /status. Checkpoint passes themselves are SyncTasks'.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -14,165 +14,17 @@
 #include "mirror/flow_internal.h"
 #include "mirror/mm2_formats.h"
 #include "mirror/resume.h"
+#include "mirror/status_types.h"
 
 namespace ferry::mirror {
 namespace {
 
-metrics::JsonReply reply(int status, const nlohmann::json& body) { return {status, body.dump()}; }
-
-// Warns once per (flow, group, partition, committed offset) that an offset gets no checkpoint
-// because no sync and no target record proves its translation; a group that stays there is not
-// repeated every pass.
-void warn_untranslatable(const std::string& flow, const std::string& group, const std::string& topic,
-                         int32_t partition, int64_t offset, int64_t first_known) {
-  static std::mutex mu;
-  static std::set<std::string> warned;
-  std::string key = fmt::format("{}\n{}\n{}\n{}\n{}", flow, group, topic, partition, offset);
-  {
-    std::lock_guard lk(mu);
-    if (warned.size() > 100'000) warned.clear();
-    if (!warned.insert(std::move(key)).second) return;
-  }
-  spdlog::warn("flow {}: group {} committed {}-{}@{}, below {}, the oldest offset whose translation is known; "
-               "no checkpoint for it (a wrong one would skip or re-deliver records)",
-               flow, group, topic, partition, offset, first_known);
+template <class Body>
+metrics::JsonReply reply(int status, const Body& body) {
+  return {status, nlohmann::json(body).dump()};
 }
 
 }  // namespace
-
-Flow::CheckpointPass Flow::emit_checkpoints(client::Admin& source, client::Admin& target, rd_kafka_t* target_producer,
-                                            bool sync_groups, const PartitionMap* extra,
-                                            std::chrono::steady_clock::time_point deadline) {
-  CheckpointPass pass;
-  const std::string topic = flow_.policy.checkpoints_topic(flow_.source);
-  if (!internal_topics_created_) {
-    target.create_topic(topic, 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    target.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    source.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
-    internal_topics_created_ = true;
-  }
-  // A producer that has not seen the checkpoints topic yet (the control API's own, at a
-  // failover's final checkpoint) would hold its first record up to 1 s before asking for the
-  // leader. One Metadata round trip now.
-  client::refresh_topic_metadata(target_producer, topic, std::chrono::seconds(5));
-  const auto filter = flow_.group_filter();
-  std::map<std::string, std::string> target_states;
-  if (sync_groups)
-    for (const auto& g : target.list_groups()) target_states[g.group_id] = g.state;
-  for (const auto& g : source.list_groups()) {
-    if (!filter.should_replicate(g.group_id) || g.group_id.starts_with("ferry-mirror.")) continue;
-    if (std::chrono::steady_clock::now() > deadline) {
-      pass.timed_out = true;
-      break;
-    }
-    const auto started = std::chrono::steady_clock::now();
-    std::vector<client::GroupOffset> translated;
-    nlohmann::json offsets = nlohmann::json::array();
-    for (const auto& o : source.group_offsets(g.group_id)) {
-      // The partition's state: live or kept (partitions_, under its lock), else rebuilt (`extra`,
-      // owned by this call).
-      auto find = [&]() -> PartitionState* {
-        if (auto it = partitions_.find({o.topic, o.partition}); it != partitions_.end()) return it->second.get();
-        if (extra)
-          if (auto it = extra->find({o.topic, o.partition}); it != extra->end()) return it->second.get();
-        return nullptr;
-      };
-      std::string remote;
-      {
-        std::lock_guard lk(partitions_mu_);
-        PartitionState* st = find();
-        if (!st) continue;  // another process owns it, or not replicated
-        remote = st->remote_topic;
-      }
-      const int64_t target_next = target.watermarks(remote, o.partition).high;
-      std::optional<int64_t> down, below_known;
-      {
-        std::lock_guard lk(partitions_mu_);
-        PartitionState* st = find();
-        if (!st) continue;
-        // With records acknowledged but not yet recorded, the log end offset is ahead of what the
-        // mapping knows; the mapping's own next offset is then the right "next".
-        const auto last = st->mapping.last_recorded();
-        const int64_t next = st->in_flight > 0 && last ? last->downstream_offset + 1 : target_next;
-        down = st->mapping.translate(o.offset, next);
-        if (auto first = st->mapping.first_known_upstream(); !down && first && o.offset < *first) {
-          // Below the mapping's first record: that record is the answer only when it is the flow's
-          // first replicated record and nothing readable on the source precedes it (and no run
-          // was dropped from the mapping's front since).
-          if (st->copied_from_start && st->mapping.runs_dropped() == 0)
-            down = st->mapping.translate(*first, next);
-          else
-            below_known = *first;
-        }
-      }
-      if (below_known) warn_untranslatable(flow_.name(), g.group_id, o.topic, o.partition, o.offset, *below_known);
-      if (!down) continue;  // older than what the mapping knows, or not replicated yet
-      const std::string key = encode(CheckpointKey{g.group_id, remote, o.partition});
-      const std::string value = encode(CheckpointValue{o.offset, *down, o.metadata});
-      rd_kafka_producev(target_producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-      ++checkpoints_;
-      ++pass.emitted;
-      translated.push_back({remote, o.partition, *down, o.metadata});
-      offsets.push_back({{"topic", remote}, {"partition", o.partition}, {"upstream", o.offset}, {"downstream", *down}});
-    }
-    metrics_
-        .gauge("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms",
-               "Time to read, translate and emit one group's checkpoints, ms.",
-               {{"source", flow_.source}, {"target", flow_.target}, {"group", g.group_id}})
-        .set(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-    nlohmann::json group = {{"group", g.group_id}, {"synced", false}, {"reason", nullptr}, {"offsets", offsets}};
-    auto report = [&](bool synced, const char* reason) {
-      group["synced"] = synced;
-      group["reason"] = reason ? nlohmann::json(reason) : nlohmann::json(nullptr);
-      pass.groups_json.push_back(group.dump());
-    };
-    if (!sync_groups) {
-      report(false, flow_.sync_group_offsets_enabled ? "not a group sync pass" : "sync.group.offsets.enabled is false");
-      continue;
-    }
-    if (translated.empty()) {
-      report(false, "nothing translated");
-      continue;
-    }
-    // Group offset sync: only into a group nobody consumes with on the target (Empty or absent),
-    // and never backwards (MM2's rules).
-    auto state = target_states.find(g.group_id);
-    if (state != target_states.end() && state->second != "Empty") {
-      report(false, "active group");
-      continue;
-    }
-    std::map<std::pair<std::string, int32_t>, int64_t> current;
-    if (state != target_states.end())
-      for (const auto& o : target.group_offsets(g.group_id)) current[{o.topic, o.partition}] = o.offset;
-    std::vector<client::GroupOffset> forward;
-    for (const auto& t : translated) {
-      auto it = current.find({t.topic, t.partition});
-      if (it == current.end() || it->second < t.offset) forward.push_back(t);
-    }
-    if (forward.empty()) {
-      report(true, nullptr);  // the target group is already there or further
-      continue;
-    }
-    try {
-      target.alter_group_offsets(g.group_id, forward);
-      group_offsets_synced_ += static_cast<int64_t>(forward.size());
-      report(true, nullptr);
-    } catch (const client::KafkaError& e) {
-      // The group became active meanwhile: it owns its offsets now.
-      spdlog::debug("flow {}: group {} offsets not synced: {}", flow_.name(), g.group_id, e.what());
-      report(false, "active group");
-    }
-  }
-  rd_kafka_flush(target_producer, 10'000);
-  if (rd_kafka_outq_len(target_producer) > 0)
-    throw client::KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT,
-                             fmt::format("cluster {}: checkpoints not acknowledged within 10 s", flow_.target));
-  if (!pass.timed_out) last_checkpoint_ms_ = wall_clock_ms();
-  return pass;
-}
 
 void Flow::make_control_clients() {
   // The control API's own producer and probes (the data and sync threads' are theirs alone);
@@ -186,12 +38,8 @@ void Flow::make_control_clients() {
   if (!ctl_source_probe_) ctl_source_probe_ = make_probe(source_, data_group_id() + ".control");
 }
 
-Flow::PartitionMap Flow::rebuild_mappings() {
-  std::map<std::string, TopicRoute> routes;
-  {
-    std::lock_guard lk(routes_mu_);
-    routes = routes_;
-  }
+PartitionMap Flow::rebuild_mappings() {
+  const auto routes = discovery_.routes();
   std::vector<TailQuery> queries;
   std::vector<std::pair<std::string, int32_t>> keys;
   {
@@ -210,19 +58,14 @@ Flow::PartitionMap Flow::rebuild_mappings() {
   const auto history = read_sync_history(*source_admin_, ctl_source_probe_.get(), {keys.begin(), keys.end()}, truncated);
   for (size_t i = 0; i < queries.size(); ++i) {
     if (!tails[i]) continue;  // nothing of this partition replicated: nothing to translate to
-    auto st = std::make_unique<PartitionState>(flow_.resync_every());
-    st->source_topic = keys[i].first;
-    st->remote_topic = queries[i].topic;
-    st->partition = keys[i].second;
+    auto st = std::make_unique<PartitionState>(keys[i].first, queries[i].topic, keys[i].second, flow_.resync_every());
     auto h = history.find(keys[i]);
     anchor_mapping(*st, *tails[i], h == history.end() ? std::vector<OffsetSync>{} : h->second, truncated,
                    ctl_probe_.get(), false);
-    st->replicated_end = tails[i]->upstream_offset + 1;
-    st->next_to_produce = st->replicated_end;
+    st->start_at(tails[i]->upstream_offset + 1);
     const int64_t asked_ms = wall_clock_ms();
     const auto w = source_admin_->watermarks(st->source_topic, st->partition);
-    st->source_end = w.high;
-    st->source_end_ms = asked_ms;
+    st->observe_source_end(w.high, asked_ms, false);
     try {
       st->copied_from_start =
           copied_from_source_start(*st, w.low, *target_admin_, ctl_probe_.get(), ctl_source_probe_.get());
@@ -236,23 +79,11 @@ Flow::PartitionMap Flow::rebuild_mappings() {
   return out;
 }
 
-nlohmann::json Flow::partitions_json(bool in_flight_only) const {
-  auto parts = nlohmann::json::array();
+std::vector<PartitionStatus> Flow::partition_statuses(bool in_flight_only) const {
+  std::vector<PartitionStatus> parts;
   std::lock_guard lk(partitions_mu_);
-  for (const auto& [_, p] : partitions_) {
-    if (in_flight_only && p->in_flight == 0) continue;
-    const int64_t end = p->source_end, done = p->replicated_end;
-    nlohmann::json j = {{"topic", p->source_topic},
-                        {"partition", p->partition},
-                        {"remote_topic", p->remote_topic},
-                        {"next_offset", done},
-                        {"source_end_offset", end},
-                        {"lag_records", std::max<int64_t>(0, end - done)},
-                        {"source_end_offset_ms", p->source_end_ms > 0 ? nlohmann::json(p->source_end_ms.load()) : nlohmann::json(nullptr)},
-                        {"error", p->refused.empty() ? nlohmann::json(nullptr) : nlohmann::json(p->refused)}};
-    if (in_flight_only) j["in_flight"] = p->in_flight;
-    parts.push_back(std::move(j));
-  }
+  for (const auto& [_, p] : partitions_)
+    if (!in_flight_only || p->in_flight > 0) parts.push_back(p->status(in_flight_only));
   return parts;
 }
 
@@ -272,25 +103,19 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     std::unique_lock lk(drain_mu_);
     drained = drain_cv_.wait_for(lk, timeout, [&] { return drained_.load() || !running_; });
   }
-  if (!running_) return reply(500, {{"error", "the flow is stopping"}});
+  if (!running_) return reply(500, ErrorReply{"the flow is stopping", std::nullopt});
   if (!drained) {
-    return reply(504, {{"error", fmt::format("flow {}: records still unacknowledged by {} after {} ms; the flow stays "
+    return reply(504, ErrorReply{fmt::format("flow {}: records still unacknowledged by {} after {} ms; the flow stays "
                                              "paused and keeps draining",
-                                             flow_.name(), flow_.target, timeout.count())},
-                       {"partitions", partitions_json(true)}});
+                                             flow_.name(), flow_.target, timeout.count()),
+                                 partition_statuses(true)});
   }
   auto answer = [&](bool reachable) {
-    return reply(200, {{"flow", flow_.name()},
-                       {"state", "paused"},
-                       {"source_reachable", reachable},
-                       {"partitions", partitions_json(false)}});
+    return reply(200, PauseReply{flow_.name(), "paused", reachable, partition_statuses(false)});
   };
   std::vector<client::TopicPartitionKey> keys;  // every partition the flow replicates or holds
-  {
-    std::lock_guard lk(routes_mu_);
-    for (const auto& [name, r] : routes_)
-      for (int32_t p = 0; p < r.partitions; ++p) keys.emplace_back(name, p);
-  }
+  for (const auto& [name, r] : discovery_.routes())
+    for (int32_t p = 0; p < r.partitions; ++p) keys.emplace_back(name, p);
   if (source_known_down()) {
     // Unplanned failover: the source is gone; its last known end offsets, each with the time it
     // was read (source_end_offset_ms), are all there is.
@@ -313,7 +138,7 @@ metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
     size_t missing = 0;
     for (;;) {
       try {
-        missing = read_source_ends(source_admin_->handle(), keys, wall_clock_ms(), false, std::chrono::milliseconds(200)).second;
+        missing = ends_.read(source_admin_->handle(), keys, wall_clock_ms(), false, std::chrono::milliseconds(200)).second;
         break;
       } catch (const client::KafkaError& e) {
         if (e.err() != RD_KAFKA_RESP_ERR__TIMED_OUT || source_known_down() || std::chrono::steady_clock::now() >= deadline)
@@ -346,63 +171,56 @@ metrics::JsonReply Flow::resume() {
     spdlog::info("flow {}: resuming", flow_.name());
     wake_.notify_all();
   }
-  return reply(200, {{"flow", flow_.name()}, {"state", "running"}});
+  return reply(200, ResumeReply{flow_.name(), "running"});
 }
 
 metrics::JsonReply Flow::checkpoint(std::chrono::milliseconds timeout) {
   std::lock_guard ctl(control_mu_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock pass_lock(checkpoint_mu_, std::defer_lock);
+  std::unique_lock pass_lock(sync_.pass_mutex(), std::defer_lock);
   if (!pass_lock.try_lock_for(timeout))
-    return reply(504, {{"error", fmt::format("flow {}: a checkpoint pass already running did not end within {} ms",
-                                             flow_.name(), timeout.count())},
-                       {"partitions", nlohmann::json::array()}});
+    return reply(504, ErrorReply{fmt::format("flow {}: a checkpoint pass already running did not end within {} ms",
+                                             flow_.name(), timeout.count()),
+                                 std::vector<PartitionStatus>{}});
   make_control_clients();
   // Only once drained: before that the data thread may still be assigning partitions.
   PartitionMap rebuilt;
   if (paused_ && drained_) rebuilt = rebuild_mappings();
-  auto pass = emit_checkpoints(*source_admin_, *target_admin_, ctl_producer_.get(), flow_.sync_group_offsets_enabled,
-                               &rebuilt, deadline);
+  auto pass = sync_.checkpoint_pass(ctl_producer_.get(), flow_.sync_group_offsets_enabled, &rebuilt, deadline);
   if (pass.timed_out)
-    return reply(504, {{"error", fmt::format("flow {}: the checkpoint pass did not finish within {} ms", flow_.name(),
-                                             timeout.count())},
-                       {"partitions", nlohmann::json::array()}});
-  auto groups = nlohmann::json::array();
-  for (const auto& g : pass.groups_json) groups.push_back(nlohmann::json::parse(g));
-  return reply(200, {{"flow", flow_.name()}, {"checkpoints_emitted", pass.emitted}, {"groups", groups}});
+    return reply(504, ErrorReply{fmt::format("flow {}: the checkpoint pass did not finish within {} ms", flow_.name(),
+                                             timeout.count()),
+                                 std::vector<PartitionStatus>{}});
+  return reply(200, CheckpointReply{flow_.name(), pass.emitted, std::move(pass.groups)});
 }
 
-nlohmann::json Flow::status() const {
-  nlohmann::json j;
-  j["flow"] = flow_.name();
-  j["source"] = flow_.source;
-  j["target"] = flow_.target;
-  j["state"] = paused_ ? "paused" : "running";
-  j["records_replicated"] = records_.load();
-  j["records_skipped_as_loops"] = skipped_loops_.load();
-  j["checkpoints_emitted"] = checkpoints_.load();
-  j["source_anomalies"] = anomalies_.load();
-  j["group_offsets_synced"] = group_offsets_synced_.load();
-  const int64_t checkpoint_ms = last_checkpoint_ms_;
-  j["last_checkpoint_ms"] = checkpoint_ms > 0 ? nlohmann::json(checkpoint_ms) : nlohmann::json(nullptr);
-  const int64_t heartbeat_ms = last_heartbeat_ms_;
-  j["heartbeat"] = heartbeat_ms >= 0
-                       ? nlohmann::json{{"last_replicated_ms", heartbeat_ms}, {"age_ms", wall_clock_ms() - heartbeat_ms}}
-                       : nlohmann::json{{"last_replicated_ms", nullptr}, {"age_ms", nullptr}};
-  {
-    std::lock_guard lk(routes_mu_);
-    auto& topics = j["topics"] = nlohmann::json::array();
-    for (const auto& [name, r] : routes_) topics.push_back({{"source", name}, {"remote", r.remote_topic}, {"partitions", r.partitions}});
-    j["last_error"] = last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_);
-    j["last_error_ms"] = last_error_ms_;
-    // Conditions still present now, as opposed to last_error's history.
-    auto& current = j["current_errors"] = nlohmann::json::array();
-    for (const auto& [_, what] : current_errors_) current.push_back(what);
-    j["healthy"] = current_errors_.empty();
-    j["source_reachable"] = source_down_ms_ == 0 && current_errors_.count("source") == 0;
+FlowStatus Flow::status() const {
+  FlowStatus s;
+  s.flow = flow_.name();
+  s.source = flow_.source;
+  s.target = flow_.target;
+  s.state = paused_ ? "paused" : "running";
+  s.records_replicated = records_;
+  s.records_skipped_as_loops = skipped_loops_;
+  s.checkpoints_emitted = sync_.checkpoints_emitted();
+  s.source_anomalies = anomalies_;
+  s.group_offsets_synced = sync_.group_offsets_synced();
+  s.last_checkpoint_ms = sync_.last_checkpoint_ms();
+  HeartbeatStatus& hb = s.heartbeat.emplace();
+  if (const int64_t ms = last_heartbeat_ms_; ms >= 0) {
+    hb.last_replicated_ms = ms;
+    hb.age_ms = wall_clock_ms() - ms;
   }
-  j["partitions"] = partitions_json(false);
-  return j;
+  for (const auto& [name, r] : discovery_.routes()) s.topics.push_back({name, r.remote_topic, r.partitions});
+  auto errors = conditions_.view();
+  s.last_error = std::move(errors.last_error);
+  s.last_error_ms = errors.last_error_ms;
+  // Conditions still present now, as opposed to last_error's history.
+  s.healthy = errors.current.empty();
+  s.current_errors = std::move(errors.current);
+  s.source_reachable = !ends_.source_known_down();
+  s.partitions = partition_statuses(false);
+  return s;
 }
 
 }  // namespace ferry::mirror

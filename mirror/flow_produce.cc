@@ -76,17 +76,9 @@ void Flow::refuse_partition(PartitionState& st, int64_t offset, int64_t bytes, b
       fmt::format("{}-{}: {} refuses source offset {} of {}-{} for good: {}; this partition stops there, the others "
                   "go on",
                   st.remote_topic, st.partition, flow_.target, offset, st.source_topic, st.partition, reason);
-  const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lk(partitions_mu_);
-    st.refused = what;
-    st.refused_at = offset;
-    st.refused_bytes = bytes;
-    st.refused_by_target = by_target;
-    st.landed_after_refusal = 0;
-    st.refused_since = now;
-    st.recheck_at = now + kRefusedRecheck;
-    st.replicated_end = std::min<int64_t>(st.replicated_end, offset);
+    st.refuse(offset, bytes, by_target, what, std::chrono::steady_clock::now());
   }
   if (st.refused_gauge) st.refused_gauge->set(1);
   set_condition(fmt::format("refused:{}-{}", st.remote_topic, st.partition), what);
@@ -124,11 +116,7 @@ void Flow::recheck_refused() {
     bool resume;
     {
       std::lock_guard lk(partitions_mu_);
-      // Nothing after the refused record may have landed (the target would hold a hole), the
-      // record must fit now, and a refusal the target gave for another reason than size is tried
-      // again only after kRefusedRetry or a change of the topic's limits.
-      resume = st->landed_after_refusal == 0 && st->refused_bytes <= fresh.batch_limit() &&
-               (!st->refused_by_target || !(fresh == st->limits) || now - st->refused_since >= kRefusedRetry);
+      resume = st->may_resume(fresh, now);
       if (!resume) st->recheck_at = now + kRefusedRecheck;
     }
     if (!resume) continue;
@@ -146,13 +134,7 @@ void Flow::recheck_refused() {
     int64_t from;
     {
       std::lock_guard lk(partitions_mu_);
-      st->limits = fresh;
-      st->producer = producer;
-      st->next_to_produce = st->refused_at;
-      st->replicated_end = st->refused_at;
-      st->refused.clear();
-      from = st->refused_at;
-      st->refused_at = -1;
+      from = st->resume_from_refusal(fresh, producer);
     }
     rd_kafka_resume_partitions(consumer_.get(), list.get());
     if (st->refused_gauge) st->refused_gauge->set(0);

@@ -21,6 +21,7 @@
 #include "mirror/config.h"
 #include "mirror/flow.h"
 #include "mirror/flow_control_state.h"
+#include "mirror/status_types.h"
 
 namespace {
 
@@ -56,7 +57,7 @@ ferry::metrics::JsonReply control_request(const std::vector<std::unique_ptr<ferr
                                           ferry::mirror::FlowControlState* state, const std::string& path,
                                           const std::string& query) {
   auto error = [](int status, const std::string& what) {
-    return ferry::metrics::JsonReply{status, nlohmann::json{{"error", what}}.dump()};
+    return ferry::metrics::JsonReply{status, nlohmann::json(ferry::mirror::ErrorReply{what, std::nullopt}).dump()};
   };
   // Aliases are [A-Za-z0-9._-]+, so '/' separates the parts unambiguously.
   std::vector<std::string> parts;
@@ -177,14 +178,10 @@ int main(int argc, char** argv) {
           registry, l.substr(0, colon), static_cast<uint16_t>(std::stoi(l.substr(colon + 1))),
           std::map<std::string, std::function<std::string()>>{{"/status",
                                                                [&flows, &control_state] {
-                                                                 nlohmann::json j;
-                                                                 j["flow_control_state"] =
-                                                                     control_state ? nlohmann::json(control_state->file().string())
-                                                                                   : nlohmann::json(nullptr);
-                                                                 j["flows"] = nlohmann::json::array();
-                                                                 for (const auto& f : flows)
-                                                                   j["flows"].push_back(f->status());
-                                                                 return j.dump();
+                                                                 ferry::mirror::MirrorStatus s;
+                                                                 if (control_state) s.flow_control_state = control_state->file().string();
+                                                                 for (const auto& f : flows) s.flows.push_back(f->status());
+                                                                 return nlohmann::json(s).dump();
                                                                }}},
           std::map<std::string, ferry::metrics::PostHandler>{
               {"/flows/*", [&flows, &control_state](const std::string& path, const std::string& query, const std::string&) {

@@ -69,10 +69,12 @@ const char* kStatus = R"({"flows": [{
   "flow": "east->west", "source": "east", "target": "west", "state": "running", "healthy": true,
   "current_errors": [], "last_error": null, "last_error_ms": 0, "last_checkpoint_ms": 95000,
   "heartbeat": {"last_replicated_ms": 99000, "age_ms": 1000}, "records_replicated": 7,
+  "records_skipped_as_loops": 0, "topics": [{"source": "t", "remote": "east.t", "partitions": 2}],
   "partitions": [
     {"topic": "t", "partition": 0, "remote_topic": "east.t", "next_offset": 10, "source_end_offset": 12, "lag_records": 2},
     {"topic": "t", "partition": 1, "remote_topic": "east.t", "next_offset": 5, "source_end_offset": 5, "lag_records": 0}]},
-  {"flow": "west->east", "source": "west", "target": "east", "partitions": []}]})";
+  {"flow": "west->east", "source": "west", "target": "east", "records_replicated": 0, "records_skipped_as_loops": 0,
+   "topics": [], "last_error": null, "last_error_ms": 0, "partitions": []}]})";
 
 FlowConfig flow() {
   FlowConfig f;
@@ -115,10 +117,19 @@ TEST(FlowHealth, HeartbeatAgeIsJudgedOnlyWhenMirrorsReportIt) {
 
 TEST(FlowHealth, MalformedStatusNamesTheField) {
   try {
-    parse_mirror_status(R"({"flows": [{"flow": "a->b", "partitions": [{"topic": "t"}]}]})");
+    parse_mirror_status(R"({"flows": [{"flow": "a->b", "source": "a", "target": "b", "records_replicated": 0,
+        "records_skipped_as_loops": 0, "topics": [], "last_error": null, "last_error_ms": 0,
+        "partitions": [{"topic": "t"}]}]})");
     FAIL();
   } catch (const MirrorError& e) {
-    EXPECT_NE(std::string(e.what()).find("partition"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("partitions[0]: partition has no \"partition\""), std::string::npos) << e.what();
+  }
+  // A field every mirror has sent since the first /status is required, never defaulted.
+  try {
+    parse_mirror_status(R"({"flows": [{"flow": "a->b", "partitions": []}]})");
+    FAIL();
+  } catch (const MirrorError& e) {
+    EXPECT_NE(std::string(e.what()).find("flow has no \"source\""), std::string::npos) << e.what();
   }
   EXPECT_THROW(parse_mirror_status("not json"), MirrorError);
 }

@@ -2,6 +2,7 @@
 
 #include "dr-orchestrator/mirror_client.h"
 #include "dr-orchestrator/role_client.h"
+#include "mirror/status_types.h"
 
 namespace ferry::dr {
 namespace {
@@ -20,6 +21,54 @@ TEST(MirrorClient, ParsesPauseAndCheckpointAnswers) {
   EXPECT_EQ(*c.groups[0].reason, "active group");
   EXPECT_EQ(c.groups[0].offsets[0].downstream, 9);
   EXPECT_THROW(parse_checkpoint_result(R"({"flow": "x", "groups": []})"), MirrorError);
+}
+
+TEST(MirrorClient, ReadsWhatTheMirrorWrites) {
+  // The body ferry-mirror serializes from its own types (mirror/status_types.h) is what
+  // parse_mirror_status reads: one declaration for both sides.
+  mirror::FlowStatus f;
+  f.flow = "east->west";
+  f.source = "east";
+  f.target = "west";
+  f.state = "paused";
+  f.records_replicated = 7;
+  f.topics = {{"t", "east.t", 3}};
+  f.last_error = "target unreachable";
+  f.last_error_ms = 1;
+  f.healthy = false;
+  f.current_errors = std::vector<std::string>{"target unreachable"};
+  f.source_reachable = false;
+  f.last_checkpoint_ms = 95000;
+  f.heartbeat = mirror::HeartbeatStatus{99000, 1000};
+  f.partitions = {{"t", 2, "east.t", 10, 12, 2, 99950, std::nullopt, std::nullopt}};
+  mirror::MirrorStatus body{std::nullopt, {f}};
+  auto flows = parse_mirror_status(nlohmann::json(body).dump());
+  ASSERT_EQ(flows.size(), 1u);
+  const auto& s = flows[0];
+  EXPECT_EQ(s.state, "paused");
+  EXPECT_FALSE(s.healthy);
+  EXPECT_EQ(s.current_errors, std::vector<std::string>{"target unreachable"});
+  EXPECT_EQ(s.source_reachable, false);
+  EXPECT_EQ(s.last_error, "target unreachable");
+  EXPECT_EQ(s.last_checkpoint_ms, 95000);
+  EXPECT_TRUE(s.reports_heartbeat);
+  EXPECT_EQ(s.heartbeat_age_ms, 1000);
+  EXPECT_EQ(s.records_replicated, 7);
+  EXPECT_EQ(s.topics.at("t"), 3);
+  ASSERT_EQ(s.partitions.size(), 1u);
+  EXPECT_EQ(s.partitions[0].remote_topic, "east.t");
+  EXPECT_EQ(s.partitions[0].lag_records, 2);
+  EXPECT_EQ(s.partitions[0].source_end_offset_ms, 99950);
+
+  mirror::CheckpointReply c{"east->west", 1, {{"g", true, std::nullopt, {{"east.t", 2, 10, 9}}}}};
+  auto r = parse_checkpoint_result(nlohmann::json(c).dump());
+  ASSERT_EQ(r.groups.size(), 1u);
+  EXPECT_TRUE(r.groups[0].synced);
+  EXPECT_FALSE(r.groups[0].reason.has_value());
+  EXPECT_EQ(r.groups[0].offsets[0].upstream, 10);
+  auto p = parse_pause_result(nlohmann::json(mirror::PauseReply{"east->west", "paused", false, f.partitions}).dump());
+  EXPECT_EQ(p.source_reachable, false);
+  EXPECT_EQ(p.partitions[0].next_offset, 10);
 }
 
 TEST(MirrorClient, NoAnswerCarriesTheUrlAndStatusZero) {

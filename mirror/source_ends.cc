@@ -1,20 +1,21 @@
-// A Flow's view of the source's log end offsets (issue 13, defect 3): what ferry-dr counts an
-// unplanned failover's loss from. Kept fresh by a thread of its own, stamped with the time each
-// value was read, and with a fast signal that the source is gone (so a pause after the source
-// died answers at once: defect 7). docs/mirror.md, "Control API". Split from flow.cc.
+#include "mirror/source_ends.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "common/clock.h"
-#include "mirror/flow.h"
 #include "mirror/flow_internal.h"
 
 namespace ferry::mirror {
 
-std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, std::vector<client::TopicPartitionKey> keys,
-                                                 int64_t sent_ms, bool only_raise, std::chrono::milliseconds timeout) {
+SourceEndsView::SourceEndsView(const FlowConfig& flow, const ClusterConfig& source, FlowConditions& conditions,
+                               PartitionMap& partitions, std::mutex& partitions_mu)
+    : flow_(flow), source_(source), conditions_(conditions), partitions_(partitions), partitions_mu_(partitions_mu) {}
+
+std::pair<size_t, size_t> SourceEndsView::read(rd_kafka_t* rk, std::vector<client::TopicPartitionKey> keys,
+                                               int64_t sent_ms, bool only_raise, std::chrono::milliseconds timeout) {
   if (keys.empty()) {
     std::lock_guard lk(partitions_mu_);
     for (const auto& [key, _] : partitions_) keys.push_back(key);
@@ -28,48 +29,44 @@ std::pair<size_t, size_t> Flow::read_source_ends(rd_kafka_t* rk, std::vector<cli
     ++answered;
     auto it = partitions_.find(key);
     if (it == partitions_.end()) continue;
-    auto& st = *it->second;
-    if (!only_raise || po.offset > st.source_end) st.source_end = po.offset;
-    // The value now held is at least the log end offset as of sent_ms.
-    if (sent_ms > st.source_end_ms) st.source_end_ms = sent_ms;
+    it->second->observe_source_end(po.offset, sent_ms, only_raise);
   }
   return {keys.size(), keys.size() - answered};
 }
 
-bool Flow::source_known_down() const {
-  if (source_down_ms_ != 0) return true;
-  std::lock_guard lk(routes_mu_);
-  return current_errors_.count("source") > 0;
+bool SourceEndsView::source_known_down() const {
+  return source_down_ms_ != 0 || conditions_.has("source");
 }
 
-void Flow::source_error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
-  auto* self = static_cast<Flow*>(opaque);
+void SourceEndsView::error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<SourceEndsView*>(opaque);
   if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) return;
   int64_t none = 0;
   if (self->source_down_ms_.compare_exchange_strong(none, wall_clock_ms()))
     spdlog::warn("flow {}: every connection to {} is down ({})", self->flow_.name(), self->flow_.source, reason);
 }
 
-void Flow::source_ends_loop() {
+void SourceEndsView::run(const std::atomic<bool>& running, const std::atomic<bool>& paused, std::mutex& wake_mu,
+                         std::condition_variable& wake) {
   using namespace std::chrono_literals;
   client::Handle probe;
   // The read's own bound: short, so a dead source is noticed fast, and doubled after each read
   // that timed out, so a slow (distant) source still answers; kSourceEndsTimeout at most.
   std::chrono::milliseconds read_timeout = 250ms;
-  while (running_) {
+  while (running) {
     const auto started = std::chrono::steady_clock::now();
-    std::chrono::milliseconds interval = paused_ ? 1000ms : 50ms;
+    std::chrono::milliseconds interval = paused ? 1000ms : 50ms;
     try {
       if (!probe) {
         // A producer-type handle: ListOffsets needs no group, and librdkafka 2.0.2 serves the
         // error callback of a consumer with a group.id from the consumer queue, not rd_kafka_poll.
         rd_kafka_conf_t* conf = client::make_conf(cluster_properties(source_, "ferry-mirror-ends"));
         rd_kafka_conf_set_opaque(conf, this);
-        rd_kafka_conf_set_error_cb(conf, &Flow::source_error_cb);
+        rd_kafka_conf_set_error_cb(conf, &SourceEndsView::error_cb);
         probe = client::make_handle(RD_KAFKA_PRODUCER, conf);
       }
       rd_kafka_poll(probe.get(), 0);  // serves source_error_cb
-      auto [asked, missing] = read_source_ends(probe.get(), {}, wall_clock_ms(), true, read_timeout);
+      auto [asked, missing] = read(probe.get(), {}, wall_clock_ms(), true, read_timeout);
       if (asked == 0) {
         // No partition held (a flow started paused, the reverse of a pair): whether the source
         // answers at all still decides source_reachable. A Metadata round trip tells.
@@ -82,13 +79,13 @@ void Flow::source_ends_loop() {
       rd_kafka_poll(probe.get(), 0);
       if (asked > 0 && missing == 0) {
         source_down_ms_ = 0;
-        clear_condition("source");
-        clear_condition("source-ends");
+        conditions_.clear("source");
+        conditions_.clear("source-ends");
       } else if (missing > 0) {
         // The source answers, so it is not down; those partitions' views age, and say so.
         source_down_ms_ = 0;
-        clear_condition("source");
-        set_condition("source-ends", fmt::format("cluster {}: {} of {} partition(s) gave no end offset",
+        conditions_.clear("source");
+        conditions_.set("source-ends", fmt::format("cluster {}: {} of {} partition(s) gave no end offset",
                                                  flow_.source, missing, asked));
       }
       const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -101,14 +98,14 @@ void Flow::source_ends_loop() {
       if (e.err() == RD_KAFKA_RESP_ERR__TIMED_OUT && read_timeout < kSourceEndsTimeout && source_down_ms_ == 0) {
         read_timeout = std::min(2 * read_timeout, kSourceEndsTimeout);
       } else {
-        set_condition("source", fmt::format("cluster {}: end offsets: {}", flow_.source, e.what()));
+        conditions_.set("source", fmt::format("cluster {}: end offsets: {}", flow_.source, e.what()));
       }
     } catch (const std::exception& e) {
-      set_condition("source", fmt::format("cluster {}: end offsets: {}", flow_.source, e.what()));
+      conditions_.set("source", fmt::format("cluster {}: end offsets: {}", flow_.source, e.what()));
       interval = 1000ms;
     }
-    std::unique_lock lk(wake_mu_);
-    wake_.wait_until(lk, started + interval, [&] { return !running_; });
+    std::unique_lock lk(wake_mu);
+    wake.wait_until(lk, started + interval, [&] { return !running; });
   }
 }
 
