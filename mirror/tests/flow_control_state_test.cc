@@ -7,6 +7,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "common/testing/temp_dir.h"
 #include "mirror/flow_control_state.h"
 
 namespace ferry::mirror {
@@ -16,13 +17,8 @@ namespace fs = std::filesystem;
 
 class FlowControlStateTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mirror_state_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  testing::TempDir tmp_{"mirror_state"};
+  const fs::path& dir_ = tmp_.path;
 };
 
 TEST_F(FlowControlStateTest, AFreshDirectoryRecordsNothing) {
