@@ -119,7 +119,7 @@ KeepAsideResult keep_aside(StepContext& c) {
   };
   std::vector<Start> starts;
   for (const auto& p : drain->partitions.value_or(std::vector<FlowPartitionLag>{}))
-    if (!is_heartbeats_topic(p.topic)) starts.push_back({p.topic, p.partition, p.next_offset});
+    if (is_application_topic(p.topic)) starts.push_back({p.topic, p.partition, p.next_offset});
   if (starts.empty())
     for (const auto& l : drain->loss) starts.push_back({l.topic, l.partition, l.from_offset});
   // Partitions whose position the mirror did not know at that failover (--force): where the

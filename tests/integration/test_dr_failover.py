@@ -97,6 +97,14 @@ class DrFailoverCase(DrPairCase):
         self.assertEqual(values(east, "orders"), want)
         self.assertEqual(self.dr.bootstrap(), east.bootstrap)
         self.assertEqual((self.role("east"), self.role("west")), ("primary", "standby"))
+        # Pins a failback bug (found for issue 14): the flows copied each region's canary topic,
+        # so east's canary topic also held west's record (the failback's drain waited for that
+        # copy, and the reverse flow rebalanced for the new topic). A region's canary topic holds
+        # only the records of operations that verified on it.
+        canary = [e["data"]["topic"] for e in self.dr.journal()
+                  if e["event"] == "step_end" and e["step"] == "verify" and e["op_id"] == r["op_id"]][0]
+        canary_keys = {m.key().decode() for msgs in consume_all(east, canary, timeout=60).values() for m in msgs}
+        self.assertEqual(canary_keys, {r["op_id"]}, "east's canary topic holds another region's canary record")
         # Every step and decision is in the audit log, and its hash chain is intact.
         with open(self.dr.audit_log) as f:
             audit = [json.loads(line) for line in f]
