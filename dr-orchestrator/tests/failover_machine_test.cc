@@ -344,6 +344,26 @@ TEST_F(Machine, AFailingRedirectHookKeepsItsExitCodeAndOutputAndStaysPending) {
   EXPECT_EQ(world_.regions["west"].role, ClusterRole::primary) << "promoted before the redirect";
 }
 
+// Pins a redirect bug (found for issue 14): the hook had no timeout, so a hook that never exits
+// held the redirect step, and the operation, forever.
+TEST_F(Machine, ARedirectHookPastItsTimeoutIsKilledAndTheStepFailsNamingHookAndTimeout) {
+  cfg_.redirect_hook = "echo waiting; exec sleep 600";
+  cfg_.redirect_hook_timeout = std::chrono::seconds(1);
+  OperationResult r = start(planned_to("west"));
+  EXPECT_EQ(r.outcome, "failed");
+  EXPECT_NE(r.reason.find("redirect.hook `echo waiting; exec sleep 600` did not finish within "
+                          "redirect.hook.timeout.seconds = 1; it was killed"),
+            std::string::npos)
+      << r.reason;
+  const StepRecord* s = last_op().step("redirect");
+  ASSERT_TRUE(s && s->failed);
+  EXPECT_EQ(s->end_data["hook_exit"], 128 + 9);
+  EXPECT_EQ(s->end_data["hook_output"], "waiting\n");
+  // From promote on, a failure leaves the operation pending; with a hook that exits, resume ends it.
+  cfg_.redirect_hook = "true";
+  EXPECT_EQ(resume().outcome, "ok");
+}
+
 TEST_F(Machine, AJournalMissingAKeyIsRefusedNamingTheStepAndTheKey) {
   EXPECT_THROW(start(planned_to("west"),
                      [](const std::string& w, const std::string& s) {
