@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "dr-orchestrator/audit.h"
 #include "dr-orchestrator/failover.h"
+#include "dr-orchestrator/flow_view.h"
 #include "dr-orchestrator/health.h"
 #include "dr-orchestrator/kafka_admin.h"
 #include "dr-orchestrator/mirror_client.h"
@@ -202,16 +203,35 @@ DrainResult unplanned_loss(const StepContext& c, const std::map<std::string, Flo
         parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", flow.name())
                       : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", flow.name(),
                                     unknown.size(), unknown.dump());
-    if (!c.force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
+    // What watch saw of them before the mirror lost its positions (a restart after the source died).
+    std::vector<PartitionRef> asked;
+    for (const auto& u : unknown) asked.push_back({u.at("topic"), u.at("partition")});
+    const std::vector<ViewedPartition> view = load_flow_view(c.cfg.state_dir, flow.name());
+    if (asked.empty())
+      for (const auto& v : view)
+        if (is_application_topic(v.position.topic) && !parts.count(tp_key(v.position.topic, v.position.partition)))
+          asked.push_back({v.position.topic, v.position.partition});
+    const std::optional<WatchLossBound> bound = watch_loss_bound(view, asked, wall_clock_ms());
+    const std::string bounded = bound ? "; ferry-dr watch's last view bounds it: " + bound->text : "";
+    if (!c.force)
+      throw StepFailure(why + "; their loss is unknown" + bounded + " (use --force to accept)", Exit::failed,
+                        {{"unknown", unknown}, {"watch_bound", bound ? json(*bound) : json(nullptr)}});
     c.audit.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
-                   {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
+                   {{"loss", loss}, {"unknown", unknown}, {"reason", why}, {"watch_bound", bound ? json(*bound) : json(nullptr)}},
+                   c.op_id);
+    out.watch_bound = bound;
     out.loss_exact = false;
     out.rpo_records.reset();
     out.loss_unknown = true;
     out.unknown_partitions.emplace();
     for (const auto& u : unknown) out.unknown_partitions->push_back({u.at("topic"), u.at("partition")});
     out.reason = why;
-    out.summary = fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why);
+    for (const auto& a : asked)
+      if (std::none_of(out.unknown_partitions->begin(), out.unknown_partitions->end(),
+                       [&](const PartitionRef& u) { return u == a; }))
+        out.unknown_partitions->push_back(a);
+    out.summary = bound ? fmt::format("{}{} record(s) known lost; not known exactly: {}{} (--force)", how, total, why, bounded)
+                        : fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why);
     return out;
   }
   // --max-data-loss against a lower bound: refused when the bound alone is over the budget; when

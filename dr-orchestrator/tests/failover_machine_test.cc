@@ -12,6 +12,7 @@
 
 #include "dr-orchestrator/failover.h"
 #include "dr-orchestrator/failover_machine.h"
+#include "dr-orchestrator/flow_view.h"
 #include "dr-orchestrator/tests/fake_backends.h"
 
 namespace ferry::dr {
@@ -220,6 +221,45 @@ TEST_F(Machine, ThePreviousOperationsCanaryRecordIsNeitherWaitedForNorCountedAsL
   ASSERT_EQ(r3.outcome, "ok") << r3.reason;
   EXPECT_EQ(r3.report["rpo_records_lower_bound"], 2);
   EXPECT_EQ(r3.report["loss_unknown_partitions"], json::array());
+}
+
+// An unplanned failover through a mirror that restarted after the source died (it knows no
+// position): the loss was reported "unknown" even though `watch` had seen the flow shortly before.
+// Now watch's last view (flow-views.json) bounds the records the source held then.
+TEST_F(Machine, AMirrorThatRestartedAfterTheSourceDiedIsBoundedByWatchsLastView) {
+  FlowHealth seen;
+  seen.flow = "east->west";
+  seen.reachable = true;
+  seen.probed_at_ms = wall_clock_ms();
+  seen.partitions = {position("orders", 0, 8, 10), position("heartbeats", 0, 1, 3)};
+  save_flow_views(cfg_.state_dir, {seen});
+  seen.partitions = {position("orders", 1, 4, 4)};  // a later evaluation that saw another partition
+  save_flow_views(cfg_.state_dir, {seen});
+  world_.regions["east"].reachable = false;
+  world_.flows["east->west"].partitions.clear();
+  world_.flows["east->west"].topics.clear();
+
+  FailoverRequest unplanned;
+  unplanned.to = "west";
+  OperationResult refused = start(unplanned);
+  EXPECT_EQ(refused.outcome, "rolled_back");
+  EXPECT_NE(refused.reason.find("their loss is unknown; ferry-dr watch's last view bounds it: at most 2 record(s) of "
+                                "those the source held at"),
+            std::string::npos)
+      << refused.reason;
+
+  unplanned.force = true;
+  OperationResult r = start(unplanned);
+  ASSERT_EQ(r.outcome, "ok") << r.reason;
+  EXPECT_TRUE(r.report["rpo_records"].is_null()) << "still not exact";
+  const json& b = r.report["loss_bound_from_watch"];
+  ASSERT_TRUE(b.is_object()) << r.report.dump();
+  EXPECT_EQ(b["records_at_most"], 2);
+  EXPECT_EQ(b["ranges"], json::parse(R"([{"topic":"orders","partition":0,"from_offset":8,"to_offset":10,"records":2}])"));
+  EXPECT_LE(b["inputs_as_of_ms"].get<int64_t>(), seen.probed_at_ms);
+  EXPECT_EQ(r.report["loss_unknown_partitions"],
+            json::parse(R"([{"topic":"orders","partition":0},{"topic":"orders","partition":1}])"));
+  EXPECT_NE(read_file(r.report_md_path).find("at most 2 record(s) of those the source held at"), std::string::npos);
 }
 
 // A StepFailure thrown at every step in turn, through the failpoint (the step's own failure).
