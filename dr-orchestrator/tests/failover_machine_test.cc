@@ -188,9 +188,9 @@ TEST_F(Machine, AFailbackAfterAnUnplannedFailoverKeepsAsideWhatTheOldPrimaryHeld
   EXPECT_EQ(r2.report["earlier_loss"]["op_id"], r1.op_id);
 }
 
-// Pins a failback bug (found for issue 14): each operation's canary record lands in the new primary's canary topic
-// after the reverse flow has started, and the flow lists that topic at its next topic scan but
-// copies it only later. The failback's drain waited for the mirror to copy that record (seconds
+// Pins a failback bug (found for issue 14): each operation's canary record lands in the new
+// primary's canary topic after the reverse flow has started, and a flow that copies canary topics
+// lists it at its next topic scan but copies it only later. The failback's drain waited for the mirror to copy that record (seconds
 // with refresh.topics.interval.seconds = 1 in the DR integration test; it timed out with the
 // default 600 s), and an unplanned failover refused its "unknown" loss.
 TEST_F(Machine, ThePreviousOperationsCanaryRecordIsNeitherWaitedForNorCountedAsLoss) {
@@ -223,8 +223,9 @@ TEST_F(Machine, ThePreviousOperationsCanaryRecordIsNeitherWaitedForNorCountedAsL
   EXPECT_EQ(r3.report["loss_unknown_partitions"], json::array());
 }
 
-// An unplanned failover through a mirror that restarted after the source died (it knows no
-// position): the loss was reported "unknown" even though `watch` had seen the flow shortly before.
+// Pins a loss-report bug (found for issue 14): an unplanned failover through a mirror that
+// restarted after the source died (it knows no position) reported the loss only as "unknown"
+// although `watch` had seen the flow shortly before.
 // Now watch's last view (flow-views.json) bounds the records the source held then.
 TEST_F(Machine, AMirrorThatRestartedAfterTheSourceDiedIsBoundedByWatchsLastView) {
   FlowHealth seen;
@@ -384,8 +385,8 @@ TEST_F(Machine, AFailingRedirectHookKeepsItsExitCodeAndOutputAndStaysPending) {
   EXPECT_EQ(world_.regions["west"].role, ClusterRole::primary) << "promoted before the redirect";
 }
 
-// Pins a redirect bug (found for issue 14): the hook had no timeout, so a hook that never exits
-// held the redirect step, and the operation, forever.
+// Pins a redirect-hook bug (found for issue 14): the hook had no timeout, so a hook that never
+// exits held the redirect step, and the operation, forever.
 TEST_F(Machine, ARedirectHookPastItsTimeoutIsKilledAndTheStepFailsNamingHookAndTimeout) {
   cfg_.redirect_hook = "echo waiting; exec sleep 600";
   cfg_.redirect_hook_timeout = std::chrono::seconds(1);

@@ -28,7 +28,8 @@ TEST(RedirectHook, SeesTheExtraVariablesAndTheInheritedOnes) {
   ::unsetenv("FERRY_TEST_INHERITED");
 }
 
-// Pins the setenv/unsetenv defect: ferry-dr's own environment is never touched.
+// Pins a redirect-hook bug: the old setenv + popen + unsetenv erased a variable ferry-dr itself
+// had (and raced with the watch threads); ferry-dr's own environment is never touched.
 TEST(RedirectHook, LeavesThisProcesssEnvironmentAlone) {
   ::setenv("FERRY_DR_PRIMARY", "outer", 1);
   HookResult r = run_hook("echo \"$FERRY_DR_PRIMARY\"", {{"FERRY_DR_PRIMARY", "west"}}, kLong);
@@ -67,8 +68,8 @@ bool alive(pid_t pid) {
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
-// Pins a redirect bug (found for issue 14): the hook had no timeout. Past it, the shell and what
-// it started (which holds the output pipe) are killed, and the result says so.
+// Pins a redirect-hook bug (found for issue 14): the hook had no timeout. Past it, the shell and
+// what it started (which holds the output pipe) are killed, and the result says so.
 TEST(RedirectHook, PastItsTimeoutTheHookAndItsChildrenAreKilled) {
   char tmpl[] = "/tmp/dr_hook_XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
