@@ -9,12 +9,6 @@
 namespace ferry::client {
 namespace {
 
-using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
-
-PartitionList partition_list(int size) {
-  return {rd_kafka_topic_partition_list_new(size), &rd_kafka_topic_partition_list_destroy};
-}
-
 void check(rd_kafka_resp_err_t err, const std::string& what) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw KafkaError(err, fmt::format("{}: {}", what, rd_kafka_err2str(err)));
 }
@@ -33,6 +27,8 @@ void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
 }
 
 }  // namespace
+
+PartitionListPtr partition_list(int size) { return PartitionListPtr(rd_kafka_topic_partition_list_new(size)); }
 
 KafkaError::KafkaError(rd_kafka_resp_err_t err, const std::string& what) : std::runtime_error(what), err_(err) {}
 
@@ -101,10 +97,10 @@ AdminOptionsPtr admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chron
 }
 
 EventPtr await_admin_result(rd_kafka_t* rk, std::chrono::milliseconds timeout, const std::string& what,
-                            const std::function<void(rd_kafka_queue_t*)>& start) {
+                            const std::function<void(rd_kafka_queue_t*)>& start, std::chrono::milliseconds grace) {
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), &rd_kafka_queue_destroy);
   start(q.get());
-  EventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 5000));
+  EventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>((timeout + grace).count())));
   const std::string prefix = what.empty() ? "" : what + ": ";
   if (!ev) throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, prefix + "no reply from the cluster");
   if (auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -120,16 +116,17 @@ MetadataPtr metadata(rd_kafka_t* rk, bool all_topics, rd_kafka_topic_t* only, st
   return MetadataPtr(md);
 }
 
-Admin::Admin(const Properties& props, std::chrono::milliseconds timeout)
-    : rk_(make_handle(RD_KAFKA_PRODUCER, make_conf(props))), timeout_(timeout) {}
+Admin::Admin(const Properties& props, std::chrono::milliseconds timeout, std::chrono::milliseconds grace)
+    : rk_(make_handle(RD_KAFKA_PRODUCER, make_conf(props))), timeout_(timeout), grace_(grace) {}
 
 namespace {
 
-// One Admin API request on `rk` with options for `op`, bounded by `timeout` (await_admin_result).
-EventPtr run(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout, const std::string& what,
-             const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& start) {
+// One Admin API request on `rk` with options for `op`, bounded by `timeout` + `grace`
+// (await_admin_result).
+EventPtr run(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout, std::chrono::milliseconds grace,
+             const std::string& what, const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& start) {
   AdminOptionsPtr opts = admin_options(rk, op, timeout);
-  return await_admin_result(rk, timeout, what, [&](rd_kafka_queue_t* q) { start(opts.get(), q); });
+  return await_admin_result(rk, timeout, what, [&](rd_kafka_queue_t* q) { start(opts.get(), q); }, grace);
 }
 
 }  // namespace
@@ -158,7 +155,7 @@ std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const 
   };
   const bool special = timestamp == kListOffsetsLatest || timestamp == kListOffsetsEarliest;
   auto ask = [&](const std::vector<TopicPartitionKey>& parts) {
-    PartitionList list = partition_list(static_cast<int>(parts.size()));
+    PartitionListPtr list = partition_list(static_cast<int>(parts.size()));
     for (const auto& [topic, partition] : parts)
       rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = timestamp;
     const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list.get(), remaining_ms());
@@ -234,7 +231,7 @@ bool Admin::create_topic(const std::string& name, int32_t partitions, int replic
   if (!nt) throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("CreateTopics {}: {}", name, errstr));
   for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt.get(), k.c_str(), v.c_str());
   rd_kafka_NewTopic_t* arr[] = {nt.get()};
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_, "CreateTopics " + name,
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_, grace_, "CreateTopics " + name,
                 [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk_.get(), arr, 1, o, q); });
   size_t n = 0;
   const auto** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
@@ -256,66 +253,71 @@ void Admin::create_partitions(const std::string& name, int32_t total) {
       &rd_kafka_NewPartitions_destroy);
   if (!np) throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("CreatePartitions {}: {}", name, errstr));
   rd_kafka_NewPartitions_t* arr[] = {np.get()};
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_, "CreatePartitions " + name,
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_, grace_, "CreatePartitions " + name,
                 [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_CreatePartitions(rk_.get(), arr, 1, o, q); });
   size_t n = 0;
   const auto** res = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev.get()), &n);
   for (size_t i = 0; i < n; ++i) check(rd_kafka_topic_result_error(res[i]), "CreatePartitions " + name);
 }
 
-std::map<std::string, std::map<std::string, std::string>> Admin::describe_topic_configs(
-    const std::vector<std::string>& names, bool overrides_only) {
-  std::map<std::string, std::map<std::string, std::string>> configs;
+std::map<std::string, ResourceConfigs> Admin::describe_configs(rd_kafka_ResourceType_t type,
+                                                             const std::vector<std::string>& names, bool overrides_only) {
+  std::map<std::string, ResourceConfigs> configs;
   if (names.empty()) return configs;
   using Resource = std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)>;
   std::vector<Resource> owned;
   std::vector<rd_kafka_ConfigResource_t*> arr;
   for (const auto& n : names) {
-    owned.emplace_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, n.c_str()), &rd_kafka_ConfigResource_destroy);
+    owned.emplace_back(rd_kafka_ConfigResource_new(type, n.c_str()), &rd_kafka_ConfigResource_destroy);
     arr.push_back(owned.back().get());
   }
-  const std::string what = "DescribeConfigs " + names.front() + (names.size() > 1 ? " and others" : "");
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_, what, [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
-    rd_kafka_DescribeConfigs(rk_.get(), arr.data(), arr.size(), o, q);
-  });
+  const std::string what = fmt::format("DescribeConfigs {}{}{}", type == RD_KAFKA_RESOURCE_BROKER ? "broker " : "",
+                                       names.front(), names.size() > 1 ? " and others" : "");
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_, grace_, what,
+                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+                  rd_kafka_DescribeConfigs(rk_.get(), arr.data(), arr.size(), o, q);
+                });
   size_t n = 0;
   const auto** out = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
   for (size_t i = 0; i < n; ++i) {
-    const std::string name = rd_kafka_ConfigResource_name(out[i]);
-    check(rd_kafka_ConfigResource_error(out[i]), "DescribeConfigs " + name);
-    auto& entries_of = configs[name];
+    ResourceConfigs& rc = configs[rd_kafka_ConfigResource_name(out[i])];
+    if (auto err = rd_kafka_ConfigResource_error(out[i]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* s = rd_kafka_ConfigResource_error_string(out[i]);
+      rc.err = err;
+      rc.error = s && *s ? s : rd_kafka_err2str(err);
+      continue;
+    }
     size_t m = 0;
     const auto** entries = rd_kafka_ConfigResource_configs(out[i], &m);
     for (size_t j = 0; j < m; ++j) {
       if (overrides_only && rd_kafka_ConfigEntry_source(entries[j]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
-      const char* v = rd_kafka_ConfigEntry_value(entries[j]);
-      if (v) entries_of[rd_kafka_ConfigEntry_name(entries[j])] = v;
+      if (const char* v = rd_kafka_ConfigEntry_value(entries[j])) rc.values[rd_kafka_ConfigEntry_name(entries[j])] = v;
     }
+  }
+  return configs;
+}
+
+std::map<std::string, std::map<std::string, std::string>> Admin::describe_topic_configs(
+    const std::vector<std::string>& names, bool overrides_only) {
+  std::map<std::string, std::map<std::string, std::string>> configs;
+  for (auto& [name, rc] : describe_configs(RD_KAFKA_RESOURCE_TOPIC, names, overrides_only)) {
+    if (rc.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw KafkaError(rc.err, fmt::format("DescribeConfigs {}: {}", name, rd_kafka_err2str(rc.err)));
+    configs[name] = std::move(rc.values);
   }
   return configs;
 }
 
 std::map<std::string, std::string> Admin::describe_broker_configs(int32_t node_id) {
   const std::string node = std::to_string(node_id);
-  std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)> res(
-      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, node.c_str()), &rd_kafka_ConfigResource_destroy);
-  rd_kafka_ConfigResource_t* arr[] = {res.get()};
+  auto got = describe_configs(RD_KAFKA_RESOURCE_BROKER, {node});
   const std::string what = "DescribeConfigs broker " + node;
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_, what,
-                [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_DescribeConfigs(rk_.get(), arr, 1, o, q); });
-  size_t n = 0;
-  const auto** out = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
-  if (n != 1) throw KafkaError(RD_KAFKA_RESP_ERR__BAD_MSG, fmt::format("{}: answered for {} resources", what, n));
-  if (auto err = rd_kafka_ConfigResource_error(out[0]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* s = rd_kafka_ConfigResource_error_string(out[0]);
-    throw KafkaError(err, fmt::format("{}: {}", what, s ? s : rd_kafka_err2str(err)));
-  }
-  std::map<std::string, std::string> values;
-  size_t m = 0;
-  const auto** entries = rd_kafka_ConfigResource_configs(out[0], &m);
-  for (size_t j = 0; j < m; ++j)
-    if (const char* v = rd_kafka_ConfigEntry_value(entries[j])) values[rd_kafka_ConfigEntry_name(entries[j])] = v;
-  return values;
+  auto it = got.find(node);
+  if (got.size() != 1 || it == got.end())
+    throw KafkaError(RD_KAFKA_RESP_ERR__BAD_MSG, fmt::format("{}: answered for {} resources", what, got.size()));
+  if (it->second.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw KafkaError(it->second.err, fmt::format("{}: {}", what, it->second.error));
+  return std::move(it->second.values);
 }
 
 std::map<std::string, std::string> Admin::topic_overrides(const std::string& name) {
@@ -327,7 +329,7 @@ void Admin::alter_topic_configs(const std::string& name, const std::map<std::str
       rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()), &rd_kafka_ConfigResource_destroy);
   for (const auto& [k, v] : configs) rd_kafka_ConfigResource_set_config(res.get(), k.c_str(), v.c_str());
   rd_kafka_ConfigResource_t* arr[] = {res.get()};
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_, "AlterConfigs " + name,
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_, grace_, "AlterConfigs " + name,
                 [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_AlterConfigs(rk_.get(), arr, 1, o, q); });
   size_t n = 0;
   const auto** out = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev.get()), &n);
@@ -335,7 +337,7 @@ void Admin::alter_topic_configs(const std::string& name, const std::map<std::str
 }
 
 std::vector<GroupListing> Admin::list_groups() {
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_, "ListGroups",
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_, grace_, "ListGroups",
                 [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) { rd_kafka_ListConsumerGroups(rk_.get(), o, q); });
   const auto* result = rd_kafka_event_ListConsumerGroups_result(ev.get());
   size_t nerr = 0;
@@ -356,7 +358,7 @@ std::vector<GroupOffset> Admin::group_offsets(const std::string& group) {
   std::unique_ptr<rd_kafka_ListConsumerGroupOffsets_t, void (*)(rd_kafka_ListConsumerGroupOffsets_t*)> req(
       rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr), &rd_kafka_ListConsumerGroupOffsets_destroy);
   rd_kafka_ListConsumerGroupOffsets_t* arr[] = {req.get()};
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_, "OffsetFetch " + group,
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_, grace_, "OffsetFetch " + group,
                 [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
                   rd_kafka_ListConsumerGroupOffsets(rk_.get(), arr, 1, o, q);
                 });
@@ -383,7 +385,7 @@ void Admin::alter_group_offsets(const std::string& group, const std::vector<Grou
   std::unique_ptr<rd_kafka_AlterConsumerGroupOffsets_t, void (*)(rd_kafka_AlterConsumerGroupOffsets_t*)> req(
       rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list.get()), &rd_kafka_AlterConsumerGroupOffsets_destroy);
   rd_kafka_AlterConsumerGroupOffsets_t* arr[] = {req.get()};
-  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_, "OffsetCommit " + group,
+  auto ev = run(rk_.get(), RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout_, grace_, "OffsetCommit " + group,
                 [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
                   rd_kafka_AlterConsumerGroupOffsets(rk_.get(), arr, 1, o, q);
                 });

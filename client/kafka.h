@@ -71,18 +71,35 @@ struct MetadataDeleter {
 };
 using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
 
+/// Owning pointers for a partition list (assign, subscribe, offsets) and a consumed message.
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+};
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+
+/// An empty partition list with room for `size` entries.
+PartitionListPtr partition_list(int size);
+
 /// Admin options for `op` with the request timeout, and for the APIs that have one
 /// (CreateTopics, DeleteTopics, CreatePartitions) the operation timeout, set to `timeout`.
 AdminOptionsPtr admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout);
 
+/// How long await_admin_result waits for a result event beyond the request timeout by default.
+inline constexpr std::chrono::milliseconds kAdminGrace{5000};
+
 /// Runs one Admin API call: `start(queue)` issues it (with options from admin_options) and this
-/// waits for its result event on that queue for `timeout` plus a 5 s grace (librdkafka enforces
-/// the request timeout itself; the grace only guards against an event that never comes). Throws
-/// KafkaError "`what`: reason" (just the reason when `what` is empty) for a request-level error,
-/// _TIMED_OUT "no reply from the cluster" when no event came.
-/// Per-item errors stay in the event for the caller.
+/// waits for its result event on that queue for `timeout` plus `grace` (librdkafka enforces the
+/// request timeout itself; the grace only guards against an event that never comes, so a caller
+/// that must give up on a dead cluster soon passes a shorter one). Throws KafkaError "`what`:
+/// reason" (just the reason when `what` is empty) for a request-level error, _TIMED_OUT "no reply
+/// from the cluster" when no event came. Per-item errors stay in the event for the caller.
 EventPtr await_admin_result(rd_kafka_t* rk, std::chrono::milliseconds timeout, const std::string& what,
-                            const std::function<void(rd_kafka_queue_t*)>& start);
+                            const std::function<void(rd_kafka_queue_t*)>& start,
+                            std::chrono::milliseconds grace = kAdminGrace);
 
 /// Metadata of every topic (`all_topics`), of `only` (a topic handle on `rk`), or of the topics
 /// `rk` already knows (neither), within `timeout`. Throws KafkaError "Metadata: reason".
@@ -153,13 +170,24 @@ struct GroupListing {
   bool simple = false;  ///< no protocol type: offsets committed without membership
 };
 
+/// One resource's answer to DescribeConfigs (Kafka protocol, DescribeConfigs): its entries with a
+/// value (name -> value), or its own error (`err` set, `error` the broker's message or
+/// librdkafka's text for the code, `values` empty).
+struct ResourceConfigs {
+  std::map<std::string, std::string> values;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::string error;
+};
+
 /// Admin and metadata requests against one cluster through a producer-type handle, with every
-/// call bounded by `timeout`. Not thread-safe across concurrent calls on one instance only in the
-/// sense that calls are sequential; librdkafka itself is thread-safe.
+/// call bounded by `timeout` (Admin API calls: plus `grace`, see await_admin_result). Not
+/// thread-safe across concurrent calls on one instance only in the sense that calls are
+/// sequential; librdkafka itself is thread-safe.
 class Admin {
  public:
   /// Throws std::invalid_argument for bad properties (see make_conf), KafkaError otherwise.
-  explicit Admin(const Properties& props, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  explicit Admin(const Properties& props, std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                 std::chrono::milliseconds grace = kAdminGrace);
   rd_kafka_t* handle() const { return rk_.get(); }
   std::chrono::milliseconds timeout() const { return timeout_; }
 
@@ -172,6 +200,13 @@ class Admin {
                     const std::map<std::string, std::string>& configs);
   /// CreatePartitions to `total`. Throws KafkaError.
   void create_partitions(const std::string& name, int32_t total);
+  /// DescribeConfigs of the resources `names` of `type` (RD_KAFKA_RESOURCE_TOPIC: topic names;
+  /// RD_KAFKA_RESOURCE_BROKER: broker ids as decimal strings) in one request: per resource every
+  /// entry with a value, or with `overrides_only` only those set on a topic itself (source
+  /// DYNAMIC_TOPIC_CONFIG), or the resource's own error. Throws KafkaError only when the request
+  /// as a whole failed or went unanswered.
+  std::map<std::string, ResourceConfigs> describe_configs(rd_kafka_ResourceType_t type, const std::vector<std::string>& names,
+                                                          bool overrides_only = false);
   /// DescribeConfigs of `names` in one request: per topic, every entry with a value (the topic's
   /// effective configuration, defaults included), or with `overrides_only` only the entries set on
   /// the topic itself (source DYNAMIC_TOPIC_CONFIG). Throws KafkaError, naming the topic, when the
@@ -197,6 +232,7 @@ class Admin {
  private:
   Handle rk_;
   std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds grace_;
 };
 
 }  // namespace ferry::client

@@ -79,16 +79,15 @@ CanaryResult run_canary(const RegionConfig& region, const std::string& key, std:
   cprops["enable.auto.commit"] = "false";
   cprops["enable.partition.eof"] = "false";
   client::Handle consumer = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(cprops));
-  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> list(
-      rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy);
+  client::PartitionListPtr list = client::partition_list(1);
   rd_kafka_topic_partition_list_add(list.get(), kCanaryTopic, r.partition)->offset = r.offset;
   if (auto err = rd_kafka_assign(consumer.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
     throw fail(fmt::format("assign: {}", rd_kafka_err2name(err)));
   std::string last = "nothing read";
   while (std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5)) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 200);
-    if (!m) continue;
-    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> own(m, &rd_kafka_message_destroy);
+    client::MessagePtr own(rd_kafka_consumer_poll(consumer.get(), 200));
+    if (!own) continue;
+    const rd_kafka_message_t* m = own.get();
     if (m->err) {
       last = rd_kafka_err2name(m->err);
       continue;

@@ -10,8 +10,15 @@
 
 namespace ferry::dr {
 
-/// The topic canaries go to (created with 1 partition when missing).
-inline constexpr const char* kCanaryTopic = "ferry-dr.canary";
+/// The topic canaries go to (created with 1 partition when missing). Its name matches MM2's
+/// default `topics.exclude` (`.*[\-\.]internal`, ferry-mirror's too), so a flow does not copy it:
+/// a canary record verifies one operation on one region. When a flow did copy it (ferry-dr before
+/// this name, which used kLegacyCanaryTopic, or a flow with its own `topics.exclude`), each new
+/// canary topic made the flow out of the new primary rebalance and copy the record, and the
+/// failback right after waited for both.
+inline constexpr const char* kCanaryTopic = "ferry-dr.canary.internal";
+/// The canary topic of earlier ferry-dr versions; still recognized by is_canary_topic().
+inline constexpr const char* kLegacyCanaryTopic = "ferry-dr.canary";
 
 /// What one canary round trip measured.
 struct CanaryResult {

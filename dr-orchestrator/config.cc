@@ -140,6 +140,10 @@ const config::Schema& dr_schema() {
         .add_string("redirect.hook", "",
                     "Optional command run with /bin/sh -c after the bootstrap file is replaced; environment "
                     "FERRY_DR_PRIMARY (region name) and FERRY_DR_BOOTSTRAP (its bootstrap.servers). \"\" = none.")
+        .add_int("redirect.hook.timeout.seconds", 30, 1, 86400,
+                 "Seconds the redirect hook may run (until its shell exits and its output is closed); then it and "
+                 "every process it started get SIGKILL and the redirect step fails, naming the hook and this "
+                 "timeout (the operation stays pending for `ferry-dr resume`).")
         .add_string("metrics.listener", "127.0.0.1:9405",
                     "host:port where `ferry-dr watch` serves /metrics (Prometheus), /status (JSON) and /healthz; "
                     "port 0 picks a free port; \"\" turns the endpoint off.")
@@ -236,6 +240,7 @@ DrConfig load_dr_config(const std::string& toml_text, const std::string& origin)
   if (out.bootstrap_file.empty())
     throw ConfigError(fmt::format("{} [dr]: key 'bootstrap.file' has value \"\"; expected a file path", origin));
   out.redirect_hook = dv.get_string("redirect.hook");
+  out.redirect_hook_timeout = std::chrono::seconds(dv.get_int("redirect.hook.timeout.seconds"));
   out.metrics_listener = dv.get_string("metrics.listener");
   if (!out.metrics_listener.empty() && !config::is_host_port(out.metrics_listener))
     throw ConfigError(fmt::format("{} [dr]: key 'metrics.listener' has value {}; expected host:port (port 0-65535, "

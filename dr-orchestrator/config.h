@@ -61,6 +61,7 @@ struct DrConfig {
   std::filesystem::path audit_anchor;   ///< <state_dir>/audit-anchor.json: the audit chain's head (audit.h)
   std::filesystem::path bootstrap_file; ///< client-routing target, replaced atomically at failover
   std::string redirect_hook;            ///< /bin/sh -c command after a redirect, "" = none
+  std::chrono::seconds redirect_hook_timeout{30};  ///< then the hook's process group gets SIGKILL
   std::string metrics_listener;         ///< "host:port" for watch's /metrics /healthz /status, "" = off
   std::chrono::seconds watch_interval{2};
   bool watch_fence_stale_primary = true;  ///< watch fences a primary-role region state.json does not name

@@ -254,8 +254,7 @@ class Workload {
     p["heartbeat.interval.ms"] = "500";
     client::Handle h = client::make_handle(RD_KAFKA_CONSUMER, client::make_conf(p));
     rd_kafka_poll_set_consumer(h.get());
-    std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)> topics(
-        rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy);
+    client::PartitionListPtr topics = client::partition_list(1);
     rd_kafka_topic_partition_list_add(topics.get(), kDrillTopic, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(h.get(), topics.get());
     return h;
@@ -280,9 +279,9 @@ class Workload {
           servers = now_servers;
           connect();
         }
-        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
-        if (!m) continue;
-        std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> own(m, &rd_kafka_message_destroy);
+        client::MessagePtr own(rd_kafka_consumer_poll(rk.get(), 100));
+        if (!own) continue;
+        const rd_kafka_message_t* m = own.get();
         if (m->err) continue;
         const std::string value(static_cast<const char*>(m->payload), m->len);
         int64_t seq = -1;

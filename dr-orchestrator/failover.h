@@ -135,12 +135,23 @@ std::optional<std::string> failback_target(const std::vector<OpRecord>& history)
 /// view with offsets read from the source brokers themselves when they were reachable. Returns
 /// only partitions with a loss, as [{"topic","partition","from_offset","to_offset","records"}]
 /// (the records at offsets [from_offset, to_offset) of the source were not replicated).
-/// Partitions of MM2's heartbeats topic (and of its remote copies) are skipped: heartbeats are the
-/// mirror's own records, not application data.
+/// Partitions of MM2's heartbeats topic and of ferry-dr's canary topic (and of their remote
+/// copies) are skipped: they are the mirror's and ferry-dr's own records, not application data
+/// (is_application_topic).
 nlohmann::json compute_loss(const nlohmann::json& mirror_partitions, const nlohmann::json& source_end);
 
 /// True for MM2's heartbeats topic "heartbeats" and remote copies of it ("<alias>.heartbeats").
 bool is_heartbeats_topic(const std::string& topic);
+
+/// True for ferry-dr's canary topic (canary.h kCanaryTopic, or kLegacyCanaryTopic) and remote
+/// copies of it ("<alias>.<topic>", or the topic itself under the identity policy). A flow whose
+/// topic filter does not exclude it copies each region's canary records to the other region;
+/// they verify one operation on one region and are never application data.
+bool is_canary_topic(const std::string& topic);
+
+/// False for the topics whose records are no application's (is_heartbeats_topic,
+/// is_canary_topic): a failover neither waits for them to be replicated nor counts them as loss.
+bool is_application_topic(const std::string& topic);
 
 /// What an unplanned loss count is (docs/dr.md "Unplanned failover"). `loss` is compute_loss()'s
 /// result; `mirror_partitions` the partitions it came from, each with "source_end_offset_ms"

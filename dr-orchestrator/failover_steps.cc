@@ -119,7 +119,7 @@ KeepAsideResult keep_aside(StepContext& c) {
   };
   std::vector<Start> starts;
   for (const auto& p : drain->partitions.value_or(std::vector<FlowPartitionLag>{}))
-    if (!is_heartbeats_topic(p.topic)) starts.push_back({p.topic, p.partition, p.next_offset});
+    if (is_application_topic(p.topic)) starts.push_back({p.topic, p.partition, p.next_offset});
   if (starts.empty())
     for (const auto& l : drain->loss) starts.push_back({l.topic, l.partition, l.from_offset});
   // Partitions whose position the mirror did not know at that failover (--force): where the
@@ -269,11 +269,18 @@ RedirectResult redirect(StepContext& c) {
   RedirectResult out{c.cfg.bootstrap_file.string(), c.to.bootstrap_servers, std::nullopt, std::nullopt, ""};
   if (!c.cfg.bootstrap_file.empty()) atomic_write_file(c.cfg.bootstrap_file, c.to.bootstrap_servers + "\n");
   if (!c.cfg.redirect_hook.empty()) {
-    const HookResult hook = run_hook(c.cfg.redirect_hook, {{"FERRY_DR_PRIMARY", c.to.name},
-                                                            {"FERRY_DR_BOOTSTRAP", c.to.bootstrap_servers},
-                                                            {"FERRY_DR_OP_ID", c.op_id}});
+    const HookResult hook = run_hook(c.cfg.redirect_hook,
+                                     {{"FERRY_DR_PRIMARY", c.to.name},
+                                      {"FERRY_DR_BOOTSTRAP", c.to.bootstrap_servers},
+                                      {"FERRY_DR_OP_ID", c.op_id}},
+                                     c.cfg.redirect_hook_timeout);
     out.hook_exit = hook.status;
     out.hook_output = hook.output;
+    if (hook.timed_out)
+      throw StepFailure(fmt::format("redirect.hook `{}` did not finish within redirect.hook.timeout.seconds = {}; it "
+                                    "was killed (SIGKILL to its process group); output: {}",
+                                    c.cfg.redirect_hook, c.cfg.redirect_hook_timeout.count(), hook.output),
+                        Exit::failed, out);
     if (hook.status != 0)
       throw StepFailure(fmt::format("redirect.hook exited with {}: {}", hook.status, hook.output), Exit::failed, out);
   }

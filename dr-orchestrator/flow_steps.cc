@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "dr-orchestrator/audit.h"
 #include "dr-orchestrator/failover.h"
+#include "dr-orchestrator/flow_view.h"
 #include "dr-orchestrator/health.h"
 #include "dr-orchestrator/kafka_admin.h"
 #include "dr-orchestrator/mirror_client.h"
@@ -86,12 +87,27 @@ int64_t loss_records(const json& loss) {
 
 }  // namespace
 
+namespace {
+
+// `topic` is `name` or a remote copy of it: "<alias><separator><name>" (any non-alphanumeric
+// separator, as MM2's replication.policy.separator may be).
+bool is_or_copies(const std::string& topic, const std::string& name) {
+  return topic == name || (topic.size() > name.size() + 1 && topic.ends_with(name) &&
+                           !std::isalnum(static_cast<unsigned char>(topic[topic.size() - name.size() - 1])));
+}
+
+}  // namespace
+
 bool is_heartbeats_topic(const std::string& topic) {
   // MM2's heartbeats topic, or a remote copy of one ("<alias>.heartbeats", any separator).
-  static const std::string kHeartbeats = "heartbeats";
-  return topic == kHeartbeats || (topic.size() > kHeartbeats.size() + 1 && topic.ends_with(kHeartbeats) &&
-                                  !std::isalnum(static_cast<unsigned char>(topic[topic.size() - kHeartbeats.size() - 1])));
+  return is_or_copies(topic, "heartbeats");
 }
+
+bool is_canary_topic(const std::string& topic) {
+  return is_or_copies(topic, kCanaryTopic) || is_or_copies(topic, kLegacyCanaryTopic);
+}
+
+bool is_application_topic(const std::string& topic) { return !is_heartbeats_topic(topic) && !is_canary_topic(topic); }
 
 json describe_unplanned_loss(const json& loss, const json& mirror_partitions, std::optional<bool> source_reachable,
                              int64_t paused_at_ms, int64_t now_ms) {
@@ -100,7 +116,7 @@ json describe_unplanned_loss(const json& loss, const json& mirror_partitions, st
   std::optional<int64_t> oldest;
   bool all_timed = true;
   for (const auto& p : mirror_partitions) {
-    if (is_heartbeats_topic(p.at("topic"))) continue;
+    if (!is_application_topic(p.at("topic"))) continue;
     const json& ms = p.contains("source_end_offset_ms") ? p["source_end_offset_ms"] : json(nullptr);
     if (!ms.is_number_integer()) {
       all_timed = false;
@@ -133,7 +149,7 @@ json compute_loss(const json& mirror_partitions, const json& source_end) {
   for (const auto& e : source_end) end[tp_key(e.at("topic"), e.at("partition"))] = e.at("end_offset");
   json out = json::array();
   for (const auto& p : mirror_partitions) {
-    if (is_heartbeats_topic(p.at("topic"))) continue;  // MM2's own records, not application data
+    if (!is_application_topic(p.at("topic"))) continue;  // MM2's or ferry-dr's own records
     const std::string key = tp_key(p.at("topic"), p.at("partition"));
     const int64_t next = p.at("next_offset");
     int64_t to = p.at("source_end_offset");
@@ -176,7 +192,7 @@ DrainResult unplanned_loss(const StepContext& c, const std::map<std::string, Flo
   const int64_t total = loss_records(loss);
   std::map<std::string, int32_t> app_topics;
   for (const auto& [t, n] : topics)
-    if (!is_heartbeats_topic(t)) app_topics[t] = n;
+    if (is_application_topic(t)) app_topics[t] = n;
   const json unknown = unknown_partitions(app_topics, parts);
   DrainResult out = with_view(describe_unplanned_loss(loss, lag_json(v), source_reachable, paused_at_ms, wall_clock_ms()));
   out.planned = false;
@@ -187,16 +203,35 @@ DrainResult unplanned_loss(const StepContext& c, const std::map<std::string, Flo
         parts.empty() ? fmt::format("the mirror of flow {} knows no partition's position", flow.name())
                       : fmt::format("the mirror of flow {} knows no position for {} partition(s): {}", flow.name(),
                                     unknown.size(), unknown.dump());
-    if (!c.force) throw StepFailure(why + "; their loss is unknown (use --force to accept)", Exit::failed, {{"unknown", unknown}});
+    // What watch saw of them before the mirror lost its positions (a restart after the source died).
+    std::vector<PartitionRef> asked;
+    for (const auto& u : unknown) asked.push_back({u.at("topic"), u.at("partition")});
+    const std::vector<ViewedPartition> view = load_flow_view(c.cfg.state_dir, flow.name());
+    if (asked.empty())
+      for (const auto& v : view)
+        if (is_application_topic(v.position.topic) && !parts.count(tp_key(v.position.topic, v.position.partition)))
+          asked.push_back({v.position.topic, v.position.partition});
+    const std::optional<WatchLossBound> bound = watch_loss_bound(view, asked, wall_clock_ms());
+    const std::string bounded = bound ? "; ferry-dr watch's last view bounds it: " + bound->text : "";
+    if (!c.force)
+      throw StepFailure(why + "; their loss is unknown" + bounded + " (use --force to accept)", Exit::failed,
+                        {{"unknown", unknown}, {"watch_bound", bound ? json(*bound) : json(nullptr)}});
     c.audit.record("decision data-loss", "ok", "--force: loss unknown for some partitions",
-                   {{"loss", loss}, {"unknown", unknown}, {"reason", why}}, c.op_id);
+                   {{"loss", loss}, {"unknown", unknown}, {"reason", why}, {"watch_bound", bound ? json(*bound) : json(nullptr)}},
+                   c.op_id);
+    out.watch_bound = bound;
     out.loss_exact = false;
     out.rpo_records.reset();
     out.loss_unknown = true;
     out.unknown_partitions.emplace();
     for (const auto& u : unknown) out.unknown_partitions->push_back({u.at("topic"), u.at("partition")});
     out.reason = why;
-    out.summary = fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why);
+    for (const auto& a : asked)
+      if (std::none_of(out.unknown_partitions->begin(), out.unknown_partitions->end(),
+                       [&](const PartitionRef& u) { return u == a; }))
+        out.unknown_partitions->push_back(a);
+    out.summary = bound ? fmt::format("{}{} record(s) known lost; not known exactly: {}{} (--force)", how, total, why, bounded)
+                        : fmt::format("{}{} record(s) known lost; loss UNKNOWN: {} (--force)", how, total, why);
     return out;
   }
   // --max-data-loss against a lower bound: refused when the bound alone is over the budget; when
@@ -306,10 +341,15 @@ DrainResult drain_planned(const StepContext& c) {
   std::optional<std::string> leo_error;
   while (true) {
     FlowHealth fh = c.io.mirrors.probe_flow(flow);
-    // Every partition of every topic the flow replicates, assigned to a process yet or not.
+    // Every partition of every topic the flow replicates, assigned to a process yet or not;
+    // except the canary's: the previous operation's canary record, written on `from` after the
+    // flow had started, is one the mirror copies only once its next topic scan finds the topic
+    // (refresh.topics.interval.seconds), and it is no application's record.
     std::set<std::string> topics;
-    for (const auto& p : fh.partitions) topics.insert(p.topic);
-    for (const auto& [t, n] : fh.topics) topics.insert(t);
+    for (const auto& p : fh.partitions)
+      if (!is_canary_topic(p.topic)) topics.insert(p.topic);
+    for (const auto& [t, n] : fh.topics)
+      if (!is_canary_topic(t)) topics.insert(t);
     std::map<std::string, int64_t> next;
     for (const auto& p : fh.partitions) next[tp_key(p.topic, p.partition)] = p.next_offset;
     lag = 0;

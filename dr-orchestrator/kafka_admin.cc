@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <functional>
 #include <set>
 
 #include "client/kafka.h"
@@ -13,56 +12,6 @@
 #include "dr-orchestrator/role_client.h"
 
 namespace ferry::dr {
-
-namespace {
-
-using EventPtr = std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)>;
-using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)>;
-using ResourcePtr = std::unique_ptr<rd_kafka_ConfigResource_t, void (*)(rd_kafka_ConfigResource_t*)>;
-
-// One DescribeConfigs of `resources`; returns name -> (config name -> value) per resource, and
-// per-resource errors in `errors`. Throws client::KafkaError when the request itself fails.
-std::map<std::string, std::map<std::string, std::string>> describe_configs(
-    rd_kafka_t* rk, rd_kafka_ResourceType_t type, const std::vector<std::string>& names,
-    std::chrono::milliseconds timeout, std::map<std::string, std::string>& errors) {
-  std::vector<ResourcePtr> owned;
-  std::vector<rd_kafka_ConfigResource_t*> arr;
-  for (const auto& n : names) {
-    owned.emplace_back(rd_kafka_ConfigResource_new(type, n.c_str()), &rd_kafka_ConfigResource_destroy);
-    arr.push_back(owned.back().get());
-  }
-  std::unique_ptr<rd_kafka_AdminOptions_t, void (*)(rd_kafka_AdminOptions_t*)> opts(
-      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS), &rd_kafka_AdminOptions_destroy);
-  char errstr[256];
-  rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr, sizeof errstr);
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), &rd_kafka_queue_destroy);
-  rd_kafka_DescribeConfigs(rk, arr.data(), arr.size(), opts.get(), q.get());
-  EventPtr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 2000), &rd_kafka_event_destroy);
-  if (!ev) throw client::KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, "DescribeConfigs: no reply");
-  if (auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* s = rd_kafka_event_error_string(ev.get());
-    throw client::KafkaError(err, fmt::format("DescribeConfigs: {}", s ? s : rd_kafka_err2str(err)));
-  }
-  size_t n = 0;
-  const auto** out = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
-  std::map<std::string, std::map<std::string, std::string>> result;
-  for (size_t i = 0; i < n; ++i) {
-    const std::string name = rd_kafka_ConfigResource_name(out[i]);
-    if (auto err = rd_kafka_ConfigResource_error(out[i]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* s = rd_kafka_ConfigResource_error_string(out[i]);
-      errors[name] = fmt::format("{}: {}", rd_kafka_err2name(err), s ? s : rd_kafka_err2str(err));
-      continue;
-    }
-    auto& configs = result[name];
-    size_t m = 0;
-    const auto** entries = rd_kafka_ConfigResource_configs(out[i], &m);
-    for (size_t j = 0; j < m; ++j)
-      if (const char* v = rd_kafka_ConfigEntry_value(entries[j])) configs[rd_kafka_ConfigEntry_name(entries[j])] = v;
-  }
-  return result;
-}
-
-}  // namespace
 
 const char* to_string(ClusterRole r) { return r == ClusterRole::primary ? "primary" : "standby"; }
 
@@ -91,22 +40,25 @@ RegionClient::~RegionClient() = default;
 
 namespace {
 
+// Beyond a request's own timeout, how long ferry-dr waits for librdkafka's answer to an Admin API
+// call before calling the region unresponsive: short, because probes of a dead region must not
+// stall `status` and `watch`.
+constexpr std::chrono::milliseconds kAdminGrace{2000};
+
 client::Admin& admin_of(std::unique_ptr<client::Admin>& a, const RegionConfig& r, std::chrono::milliseconds timeout) {
   if (!a) {
     auto props = r.properties();
     // A probe must fail fast when the region is gone instead of retrying for minutes.
     props.try_emplace("socket.connection.setup.timeout.ms", std::to_string(timeout.count()));
     props.try_emplace("client.id", "ferry-dr");
-    a = std::make_unique<client::Admin>(props, timeout);
+    a = std::make_unique<client::Admin>(props, timeout, kAdminGrace);
   }
   return *a;
 }
 
-MetadataPtr metadata(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
-  const rd_kafka_metadata_t* md = nullptr;
-  auto err = rd_kafka_metadata(rk, 1, nullptr, &md, static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw client::KafkaError(err, fmt::format("Metadata: {}", rd_kafka_err2str(err)));
-  return MetadataPtr(md, &rd_kafka_metadata_destroy);
+// Metadata of every topic, bounded by `timeout`.
+client::MetadataPtr all_metadata(client::Admin& admin, std::chrono::milliseconds timeout) {
+  return client::metadata(admin.handle(), true, nullptr, timeout);
 }
 
 // Latest offsets of `parts` in one ListOffsets round (offsets_for_times with the "latest"
@@ -151,7 +103,7 @@ RegionHealth RegionClient::probe() {
   try {
     client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
     rd_kafka_t* rk = admin.handle();
-    MetadataPtr md = metadata(rk, timeout_);
+    client::MetadataPtr md = all_metadata(admin, timeout_);
     h.reachable = true;
     h.brokers = md->broker_cnt;
     // librdkafka 2.0.2 has no DescribeCluster; its controllerid() is Metadata's controller_id.
@@ -177,13 +129,15 @@ RegionHealth RegionClient::probe() {
       }
     }
     if (!topics.empty()) {
-      std::map<std::string, std::string> errs;
       try {
-        auto configs = describe_configs(rk, RD_KAFKA_RESOURCE_TOPIC, topics, timeout_, errs);
+        const auto configs = admin.describe_configs(RD_KAFKA_RESOURCE_TOPIC, topics);
+        for (const auto& [t, rc] : configs)
+          if (rc.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            errors.push_back(fmt::format("DescribeConfigs topic {}: {}: {}", t, rd_kafka_err2name(rc.err), rc.error));
         for (auto& p : h.partition_details) {
           auto it = configs.find(p.topic);
           if (it == configs.end()) continue;
-          if (auto mi = it->second.find("min.insync.replicas"); mi != it->second.end()) {
+          if (auto mi = it->second.values.find("min.insync.replicas"); mi != it->second.values.end()) {
             try {
               p.min_isr = std::stoi(mi->second);
             } catch (const std::exception&) {
@@ -193,7 +147,6 @@ RegionHealth RegionClient::probe() {
       } catch (const client::KafkaError& e) {
         errors.push_back(fmt::format("DescribeConfigs topics: {}", e.what()));
       }
-      for (const auto& [t, e] : errs) errors.push_back(fmt::format("DescribeConfigs topic {}: {}", t, e));
     }
     std::string lo_error;
     fill_end_offsets(rk, h.partition_details, timeout_, lo_error);
@@ -228,14 +181,10 @@ RegionHealth RegionClient::probe() {
 ClusterRole RegionClient::cluster_role() {
   try {
     client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
-    MetadataPtr md = metadata(admin.handle(), timeout_);
+    client::MetadataPtr md = all_metadata(admin, timeout_);
     if (md->broker_cnt == 0) throw DrError(Exit::failed, fmt::format("region {}: Metadata lists no broker", region_.name));
-    const std::string broker = std::to_string(md->brokers[0].id);
-    std::map<std::string, std::string> errs;
-    auto configs = describe_configs(admin.handle(), RD_KAFKA_RESOURCE_BROKER, {broker}, timeout_, errs);
-    if (auto e = errs.find(broker); e != errs.end())
-      throw DrError(Exit::failed, fmt::format("region {}: DescribeConfigs of broker {}: {}", region_.name, broker, e->second));
-    const auto& c = configs[broker];
+    const int32_t broker = md->brokers[0].id;
+    const auto c = admin.describe_broker_configs(broker);
     auto it = c.find(kClusterRoleKey);
     // A broker that does not list the key has no role support: it accepts writes, like a primary.
     if (it == c.end()) return ClusterRole::primary;
@@ -274,7 +223,7 @@ void RegionClient::set_cluster_role(ClusterRole role) {
 std::map<TopicPartition, int64_t> RegionClient::log_end_offsets(const std::vector<std::string>& topics) {
   try {
     client::Admin& admin = admin_of(impl_->admin, region_, timeout_);
-    MetadataPtr md = metadata(admin.handle(), timeout_);
+    client::MetadataPtr md = all_metadata(admin, timeout_);
     const std::set<std::string> requested(topics.begin(), topics.end());
     std::set<std::string> wanted = requested;  // the requested topics not found yet
     std::vector<PartitionHealth> parts;

@@ -27,6 +27,7 @@
 #include "dr-orchestrator/drill.h"
 #include "dr-orchestrator/errors.h"
 #include "dr-orchestrator/failover.h"
+#include "dr-orchestrator/flow_view.h"
 #include "dr-orchestrator/report.h"
 #include "dr-orchestrator/journal.h"
 #include "dr-orchestrator/kafka_admin.h"
@@ -255,6 +256,13 @@ int cmd_watch(const Args& a, const std::string& command) {
         last_json = to_json(r).dump();
       }
       watcher.observe(r);
+      // The flows' positions and source end offsets, for an unplanned failover through a mirror
+      // that restarts after the source is lost (flow_view.h).
+      try {
+        save_flow_views(cfg->state_dir, r.flows);
+      } catch (const std::exception& e) {
+        spdlog::warn("cannot keep the flows' view in {}: {}", cfg->state_dir.string(), e.what());
+      }
       // An operation abandoned by a dead ferry-dr first (it may leave no region writable); the
       // fence guard steps aside while one is pending.
       resume_abandoned_operation(*cfg, audit.log.get(), last_resume_ms, std::max<int64_t>(30'000, cfg->watch_interval.count() * 1000));

@@ -1,11 +1,15 @@
 #include "dr-orchestrator/redirect_hook.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -32,7 +36,9 @@ std::vector<std::string> child_environment(const std::map<std::string, std::stri
 
 }  // namespace
 
-HookResult run_hook(const std::string& command, const std::map<std::string, std::string>& env) {
+HookResult run_hook(const std::string& command, const std::map<std::string, std::string>& env,
+                    std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   HookResult r;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -47,10 +53,16 @@ HookResult run_hook(const std::string& command, const std::map<std::string, std:
   std::vector<char*> envp;
   for (const auto& e : envs) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  // A group of its own, so that a timeout kills what the shell started too (they hold the pipe).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   pid_t pid = -1;
-  const int err = ::posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char* const*>(argv), envp.data());
+  const int err = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, const_cast<char* const*>(argv), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   ::close(fds[1]);
   if (err != 0) {
     ::close(fds[0]);
@@ -60,6 +72,16 @@ HookResult run_hook(const std::string& command, const std::map<std::string, std:
   std::string out;
   char buf[512];
   while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(-pid, SIGKILL);
+      r.timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
     const ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));

@@ -3,6 +3,7 @@
 // the multithreaded ferry-dr (watch serves HTTP and probes in parallel) never calls setenv.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -14,12 +15,15 @@ struct HookResult {
   /// started (output then says why).
   int status = -1;
   std::string output;  ///< its stdout and stderr interleaved, the last 400 bytes ("..." + tail)
+  bool timed_out = false;  ///< it ran past the timeout and was killed (status 128 + 9)
 };
 
-/// Runs `command` with /bin/sh -c, environment = this process's environment with `env` added
-/// (replacing variables of the same name), stdin inherited, stdout and stderr into one pipe.
-/// Waits for the shell to exit, however long it takes (there is no timeout, as before; a hook that
-/// never exits holds the redirect step). Never throws for the hook's own failures.
-HookResult run_hook(const std::string& command, const std::map<std::string, std::string>& env);
+/// Runs `command` with /bin/sh -c in a process group of its own, environment = this process's
+/// environment with `env` added (replacing variables of the same name), stdin inherited, stdout
+/// and stderr into one pipe. Waits until the shell has exited and the pipe is closed, at most
+/// `timeout`: then the whole group (the shell and whatever it started) gets SIGKILL, and the
+/// result says `timed_out`. Never throws for the hook's own failures.
+HookResult run_hook(const std::string& command, const std::map<std::string, std::string>& env,
+                    std::chrono::milliseconds timeout);
 
 }  // namespace ferry::dr

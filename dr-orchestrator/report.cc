@@ -73,6 +73,7 @@ json build_report(const OpRecord& op, const json& final_health) {
             {"earlier_loss", step_data(op, "keep_aside").value("earlier_loss", json(nullptr))},
             {"loss", drain.value("loss", json::array())},
             {"loss_unknown_partitions", drain.value("unknown_partitions", json::array())},
+            {"loss_bound_from_watch", drain.value("watch_bound", json(nullptr))},
             {"rto_ms", verify.contains("rto_ms") ? verify["rto_ms"] : json(nullptr)},
             {"fenced", step_data(op, "fence").value("fenced", false)},
             {"groups_translated", stop.value("translated", false)},
@@ -136,6 +137,8 @@ std::string render_markdown(const json& r) {
   if (const json unknown = r.value("loss_unknown_partitions", json::array()); !unknown.empty()) {
     o << "\n## Loss unknown (the mirror had no position for these partitions)\n\n| topic | partition |\n|---|---|\n";
     for (const auto& l : unknown) o << fmt::format("| {} | {} |\n", cell(l["topic"]), cell(l["partition"]));
+    if (const json& b = r["loss_bound_from_watch"]; b.is_object())
+      o << "\nFrom ferry-dr watch's last view of the flow: " << b.value("text", "") << ".\n";
   }
   if (!r["kept_aside"].empty()) {
     o << "\n## Kept aside on " << r.value("to", "")

@@ -106,6 +106,10 @@ FlowPartitionLag read(const Reader& r, FlowPartitionLag*) {
   p.source_end_offset_ms = r.nullable<int64_t>("source_end_offset_ms");
   return p;
 }
+WatchLossBound read(const Reader& r, WatchLossBound*) {
+  return {r.req<int64_t>("records_at_most"), r.req<int64_t>("inputs_as_of_ms"), r.req<std::vector<OffsetRange>>("ranges"),
+          r.req<std::vector<PartitionRef>>("not_in_view"), r.req<std::string>("text")};
+}
 CheckpointGroup::Offset read(const Reader& r, CheckpointGroup::Offset*) {
   return {r.req<std::string>("topic"), r.req<int32_t>("partition"), r.req<int64_t>("upstream"), r.req<int64_t>("downstream")};
 }
@@ -170,6 +174,10 @@ void to_json(json& j, const OffsetRange& v) {
        {"records", v.records}};
 }
 void from_json(const json& j, OffsetRange& v) { v = read(Reader(j, "loss"), static_cast<OffsetRange*>(nullptr)); }
+void to_json(json& j, const WatchLossBound& v) {
+  j = {{"records_at_most", v.records_at_most}, {"inputs_as_of_ms", v.inputs_as_of_ms}, {"ranges", v.ranges},
+       {"not_in_view", v.not_in_view}, {"text", v.text}};
+}
 void to_json(json& j, const PartitionRef& v) { j = {{"topic", v.topic}, {"partition", v.partition}}; }
 void to_json(json& j, const EndOffset& v) { j = {{"topic", v.topic}, {"partition", v.partition}, {"end_offset", v.end_offset}}; }
 void to_json(json& j, const UnsettledGroup& v) { j = {{"group", v.group}, {"records_unconsumed", v.records_unconsumed}}; }
@@ -278,6 +286,7 @@ void to_json(json& j, const DrainResult& v) {
   if (v.paused_everywhere) j["paused_everywhere"] = *v.paused_everywhere;
   if (v.loss_unknown) j["loss_unknown"] = *v.loss_unknown;
   if (v.unknown_partitions) j["unknown_partitions"] = *v.unknown_partitions;
+  if (v.watch_bound) j["watch_bound"] = *v.watch_bound;
   if (v.reason) j["reason"] = *v.reason;
 }
 void from_json(const json& j, DrainResult& v) {
@@ -308,6 +317,7 @@ void from_json(const json& j, DrainResult& v) {
   v.loss_unknown = r.opt<bool>("loss_unknown");
   v.unknown_partitions = r.opt<std::vector<PartitionRef>>("unknown_partitions");
   if (v.loss_unknown.value_or(false) && !v.unknown_partitions) r.fail("unknown_partitions", "is missing");
+  v.watch_bound = r.opt<WatchLossBound>("watch_bound");
   v.reason = r.opt<std::string>("reason");
 }
 

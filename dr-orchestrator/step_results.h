@@ -142,6 +142,22 @@ struct FenceResult {
 /// source_view_age_ms, source_reachable, loss_text) and partitions; paused_everywhere when the
 /// pause reached every process; loss_unknown and unknown_partitions when some partition had no
 /// position (--force); reason when the loss is unknown.
+/// What ferry-dr watch's last view of a flow (flow_view.h) says about partitions whose loss the
+/// mirror cannot tell (docs/dr.md "Watch's flow views"). The target held everything below
+/// `next_offset` when the view was taken and holds at least as much now, so of the records the
+/// source held then (below `source_end_offset`) at most source_end_offset - next_offset per
+/// partition were lost. Records the source appended after the view are not bounded by it: the
+/// figure is an upper bound of the loss among the records written up to `inputs_as_of_ms` only.
+/// JSON {"records_at_most", "inputs_as_of_ms", "ranges", "not_in_view", "text"}.
+struct WatchLossBound {
+  int64_t records_at_most = 0;            ///< sum over `ranges`
+  int64_t inputs_as_of_ms = 0;            ///< the OLDEST source end offset read among the partitions
+  std::vector<OffsetRange> ranges;        ///< [next_offset, source_end_offset) per partition with a gap
+  std::vector<PartitionRef> not_in_view;  ///< asked for, but watch never saw them
+  std::string text;                       ///< one sentence for people
+  bool operator==(const WatchLossBound&) const = default;
+};
+
 struct DrainResult {
   static constexpr const char* kStep = "drain";
   bool planned = false;
@@ -165,6 +181,8 @@ struct DrainResult {
   std::optional<bool> paused_everywhere;
   std::optional<bool> loss_unknown;
   std::optional<std::vector<PartitionRef>> unknown_partitions;
+  /// With unknown_partitions: what watch's last view of the flow bounds of them (absent: no view).
+  std::optional<WatchLossBound> watch_bound;
   std::optional<std::string> reason;
   std::string summary;
 };
@@ -267,6 +285,7 @@ void to_json(nlohmann::json& j, const EndOffset& v);
 void to_json(nlohmann::json& j, const UnsettledGroup& v);
 void to_json(nlohmann::json& j, const EarlierLoss& v);
 void to_json(nlohmann::json& j, const FlowPartitionLag& v);
+void to_json(nlohmann::json& j, const WatchLossBound& v);
 void to_json(nlohmann::json& j, const CheckpointGroup& v);
 
 // Each result: to_json writes exactly its shape's keys; from_json throws StepDataError.

@@ -124,7 +124,7 @@ TEST_F(AuditTest, MissingFileIsAnError) {
   EXPECT_FALSE(verify_audit_log(dir_ / "nope.jsonl").ok);
 }
 
-// Issue 13 defect 6: a chain cut after any line is still a valid chain, so the head is anchored
+// Pins issue 13 defect 6: a chain cut after any line is still a valid chain, so the head is anchored
 // outside the log.
 class AnchoredAuditTest : public AuditTest {
  protected:

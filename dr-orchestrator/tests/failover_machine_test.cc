@@ -12,6 +12,7 @@
 
 #include "dr-orchestrator/failover.h"
 #include "dr-orchestrator/failover_machine.h"
+#include "dr-orchestrator/flow_view.h"
 #include "dr-orchestrator/tests/fake_backends.h"
 
 namespace ferry::dr {
@@ -187,6 +188,81 @@ TEST_F(Machine, AFailbackAfterAnUnplannedFailoverKeepsAsideWhatTheOldPrimaryHeld
   EXPECT_EQ(r2.report["earlier_loss"]["op_id"], r1.op_id);
 }
 
+// Pins a failback bug (found for issue 14): each operation's canary record lands in the new
+// primary's canary topic after the reverse flow has started, and a flow that copies canary topics
+// lists it at its next topic scan but copies it only later. The failback's drain waited for the mirror to copy that record (seconds
+// with refresh.topics.interval.seconds = 1 in the DR integration test; it timed out with the
+// default 600 s), and an unplanned failover refused its "unknown" loss.
+TEST_F(Machine, ThePreviousOperationsCanaryRecordIsNeitherWaitedForNorCountedAsLoss) {
+  OperationResult r1 = start(planned_to("west"));
+  ASSERT_EQ(r1.outcome, "ok") << r1.reason;
+  ASSERT_EQ(world_.regions["west"].log_end.count({kCanaryTopic, 0}), 1u);
+  ASSERT_EQ(world_.flows["west->east"].topics.count(kCanaryTopic), 1u) << "the reverse flow lists the canary topic";
+  world_.flows["west->east"].partitions = {position("orders", 0, 10, 10)};  // everything but the canary copied
+
+  FailoverRequest back;
+  back.kind = "failback";
+  back.planned = true;
+  OperationResult r2 = start(back);
+  ASSERT_EQ(r2.outcome, "ok") << r2.reason;
+  EXPECT_EQ(world_.regions["east"].role, ClusterRole::primary);
+  const auto drain = step_result<DrainResult>(last_op());
+  ASSERT_TRUE(drain);
+  EXPECT_EQ(drain->end_offsets, (std::vector<EndOffset>{{"orders", 0, 10}}));
+
+  // east dies; the mirror lists east's canary topic (the failback's record) but holds no position
+  // in it. The loss is the application's 2 records, not "unknown".
+  world_.regions["east"].reachable = false;
+  world_.flows["east->west"].partitions = {position("orders", 0, 8, 10)};
+  FailoverRequest unplanned;
+  unplanned.to = "west";
+  unplanned.max_data_loss = 5;
+  OperationResult r3 = start(unplanned);
+  ASSERT_EQ(r3.outcome, "ok") << r3.reason;
+  EXPECT_EQ(r3.report["rpo_records_lower_bound"], 2);
+  EXPECT_EQ(r3.report["loss_unknown_partitions"], json::array());
+}
+
+// Pins a loss-report bug (found for issue 14): an unplanned failover through a mirror that
+// restarted after the source died (it knows no position) reported the loss only as "unknown"
+// although `watch` had seen the flow shortly before.
+// Now watch's last view (flow-views.json) bounds the records the source held then.
+TEST_F(Machine, AMirrorThatRestartedAfterTheSourceDiedIsBoundedByWatchsLastView) {
+  FlowHealth seen;
+  seen.flow = "east->west";
+  seen.reachable = true;
+  seen.probed_at_ms = wall_clock_ms();
+  seen.partitions = {position("orders", 0, 8, 10), position("heartbeats", 0, 1, 3)};
+  save_flow_views(cfg_.state_dir, {seen});
+  seen.partitions = {position("orders", 1, 4, 4)};  // a later evaluation that saw another partition
+  save_flow_views(cfg_.state_dir, {seen});
+  world_.regions["east"].reachable = false;
+  world_.flows["east->west"].partitions.clear();
+  world_.flows["east->west"].topics.clear();
+
+  FailoverRequest unplanned;
+  unplanned.to = "west";
+  OperationResult refused = start(unplanned);
+  EXPECT_EQ(refused.outcome, "rolled_back");
+  EXPECT_NE(refused.reason.find("their loss is unknown; ferry-dr watch's last view bounds it: at most 2 record(s) of "
+                                "those the source held at"),
+            std::string::npos)
+      << refused.reason;
+
+  unplanned.force = true;
+  OperationResult r = start(unplanned);
+  ASSERT_EQ(r.outcome, "ok") << r.reason;
+  EXPECT_TRUE(r.report["rpo_records"].is_null()) << "still not exact";
+  const json& b = r.report["loss_bound_from_watch"];
+  ASSERT_TRUE(b.is_object()) << r.report.dump();
+  EXPECT_EQ(b["records_at_most"], 2);
+  EXPECT_EQ(b["ranges"], json::parse(R"([{"topic":"orders","partition":0,"from_offset":8,"to_offset":10,"records":2}])"));
+  EXPECT_LE(b["inputs_as_of_ms"].get<int64_t>(), seen.probed_at_ms);
+  EXPECT_EQ(r.report["loss_unknown_partitions"],
+            json::parse(R"([{"topic":"orders","partition":0},{"topic":"orders","partition":1}])"));
+  EXPECT_NE(read_file(r.report_md_path).find("at most 2 record(s) of those the source held at"), std::string::npos);
+}
+
 // A StepFailure thrown at every step in turn, through the failpoint (the step's own failure).
 class EachStepFailing : public Machine, public ::testing::WithParamInterface<std::string> {};
 
@@ -307,6 +383,26 @@ TEST_F(Machine, AFailingRedirectHookKeepsItsExitCodeAndOutputAndStaysPending) {
   EXPECT_EQ(s->end_data["hook_exit"], 3);
   EXPECT_EQ(s->end_data["hook_output"], "hook says no\n");
   EXPECT_EQ(world_.regions["west"].role, ClusterRole::primary) << "promoted before the redirect";
+}
+
+// Pins a redirect-hook bug (found for issue 14): the hook had no timeout, so a hook that never
+// exits held the redirect step, and the operation, forever.
+TEST_F(Machine, ARedirectHookPastItsTimeoutIsKilledAndTheStepFailsNamingHookAndTimeout) {
+  cfg_.redirect_hook = "echo waiting; exec sleep 600";
+  cfg_.redirect_hook_timeout = std::chrono::seconds(1);
+  OperationResult r = start(planned_to("west"));
+  EXPECT_EQ(r.outcome, "failed");
+  EXPECT_NE(r.reason.find("redirect.hook `echo waiting; exec sleep 600` did not finish within "
+                          "redirect.hook.timeout.seconds = 1; it was killed"),
+            std::string::npos)
+      << r.reason;
+  const StepRecord* s = last_op().step("redirect");
+  ASSERT_TRUE(s && s->failed);
+  EXPECT_EQ(s->end_data["hook_exit"], 128 + 9);
+  EXPECT_EQ(s->end_data["hook_output"], "waiting\n");
+  // From promote on, a failure leaves the operation pending; with a hook that exits, resume ends it.
+  cfg_.redirect_hook = "true";
+  EXPECT_EQ(resume().outcome, "ok");
 }
 
 TEST_F(Machine, AJournalMissingAKeyIsRefusedNamingTheStepAndTheKey) {

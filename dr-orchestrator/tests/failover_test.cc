@@ -41,7 +41,7 @@ TEST(ComputeLoss, ASourceEndBelowWhatWasReplicatedIsNoLoss) {
   EXPECT_TRUE(compute_loss(mirror, source).empty());
 }
 
-// Issue 13 defect 3: MM2's heartbeats are the mirror's own records, never application data lost.
+// Pins issue 13 defect 3: MM2's heartbeats are the mirror's own records, never application data lost.
 TEST(ComputeLoss, HeartbeatsAreNeverCountedAsLoss) {
   json mirror = json::array({part("orders", 0, 10, 15), part("heartbeats", 0, 3, 9), part("south.heartbeats", 0, 0, 4),
                              part("myheartbeats", 0, 0, 2)});
@@ -56,7 +56,7 @@ json timed(json p, std::optional<int64_t> ms) {
   return p;
 }
 
-// Issue 13 defect 3: the unplanned loss is a lower bound as of the mirror's oldest read of the
+// Pins issue 13 defect 3: the unplanned loss is a lower bound as of the mirror's oldest read of the
 // source's end offsets, unless the source was reachable and read after the pause.
 TEST(DescribeUnplannedLoss, AStaleViewIsALowerBoundWithTheAgeOfItsOldestRead) {
   json parts = json::array({timed(part("orders", 0, 10, 15), 9'700), timed(part("orders", 1, 5, 5), 9'850),
@@ -195,13 +195,14 @@ TEST(Report, CarriesLossRtoAndEveryStepFromTheJournal) {
   EXPECT_EQ(r["steps"].back()["result"], "ok");
 }
 
+// Pins issue 13 defect 3: an unplanned loss read from the mirror's view is a minimum, never
+// "exact"; the Markdown says "at least".
 TEST(Report, MarkdownStatesWhatWasLostAndThatTheOldPrimaryWasNotFenced) {
   OpRecord op = unplanned_failover();
   op.outcome = "ok";
   op.end_ms = op.begin_ms + 1800;
   const std::string md = render_markdown(build_report(op, nullptr));
   EXPECT_NE(md.find("# ferry-dr failover east -> west: ok"), std::string::npos) << md;
-  // Issue 13 defect 3: an unplanned loss read from the mirror's view is a minimum, never "exact".
   EXPECT_NE(md.find("**RPO: at least 7 record(s) lost** (a lower bound"), std::string::npos) << md;
   EXPECT_NE(md.find("is of unknown age"), std::string::npos) << md;
   EXPECT_EQ(md.find("**RPO: 7 record(s) lost**"), std::string::npos) << md;

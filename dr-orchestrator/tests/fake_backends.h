@@ -1,7 +1,8 @@
 // In-memory regions, mirror flows and canary for the state machine's unit tests
 // (failover_machine_test.cc). They model only what the failover steps observe: a region's
 // reachability, role, log end offsets and consumer groups; a flow's running/paused state and its
-// per-partition positions. Every action is appended to `calls` so tests can check what was done,
+// per-partition positions; the canary's record in its region's topic, which flows out of the
+// region list without copying it. Every action is appended to `calls` so tests can check what was done,
 // in which order. The real implementations are exercised by tests/integration/test_dr_*.py.
 #pragma once
 
@@ -149,6 +150,11 @@ class FakeWorld final : public RegionOps, public MirrorOps, public CanaryOps {
     std::lock_guard lock(mu_);
     act("canary " + r.name, DrError(Exit::failed, "region " + r.name + ": fake canary not read back"));
     reachable_or_throw(r.name);
+    // As on a real cluster: the record lands in the region's canary topic, and every flow out of
+    // the region lists the topic at its next topic scan, before it has copied anything of it.
+    ++regions.at(r.name).log_end[{kCanaryTopic, 0}];
+    for (auto& [name, f] : flows)
+      if (name.starts_with(r.name + "->")) f.topics.try_emplace(kCanaryTopic, 1);
     CanaryResult c;
     c.offset = canary_offset++;
     c.acked_ms = c.consumed_ms = wall_clock_ms();

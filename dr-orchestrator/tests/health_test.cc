@@ -221,7 +221,7 @@ TEST(StatusReport, ExitDecisionAndRendering) {
   EXPECT_TRUE(r.all_healthy());
 }
 
-// Issue 13 defect 4: two regions in the primary role both accept writes; defect 5: a pending
+// Pins issue 13 defect 4: two regions in the primary role both accept writes; and defect 5: a pending
 // operation (e.g. killed between fence and promote) may leave no region writable.
 TEST(StatusReport, TwoPrimariesAndAPendingOperationAreUnhealthy) {
   PolicyConfig lax;

@@ -97,6 +97,14 @@ class DrFailoverCase(DrPairCase):
         self.assertEqual(values(east, "orders"), want)
         self.assertEqual(self.dr.bootstrap(), east.bootstrap)
         self.assertEqual((self.role("east"), self.role("west")), ("primary", "standby"))
+        # Pins a failback bug (found for issue 14): the flows copied each region's canary topic,
+        # so east's canary topic also held west's record (the failback's drain waited for that
+        # copy, and the reverse flow rebalanced for the new topic). A region's canary topic holds
+        # only the records of operations that verified on it.
+        canary = [e["data"]["topic"] for e in self.dr.journal()
+                  if e["event"] == "step_end" and e["step"] == "verify" and e["op_id"] == r["op_id"]][0]
+        canary_keys = {m.key().decode() for msgs in consume_all(east, canary, timeout=60).values() for m in msgs}
+        self.assertEqual(canary_keys, {r["op_id"]}, "east's canary topic holds another region's canary record")
         # Every step and decision is in the audit log, and its hash chain is intact.
         with open(self.dr.audit_log) as f:
             audit = [json.loads(line) for line in f]
@@ -270,6 +278,41 @@ class DrFailoverCase(DrPairCase):
         self.assertIsNone(r2["earlier_loss"]["exact"], r2["earlier_loss"])
         keep = [st for st in r2["steps"] if st["name"] == "keep_aside"][0]
         self.assertIn("exact loss stays unknown", keep["summary"])
+
+    def test_unplanned_failover_through_a_restarted_mirror_is_bounded_by_watchs_last_view(self):
+        # As above, but `ferry-dr watch` ran while east was alive: its last view of the flow
+        # (state.dir/flow-views.json) bounds the records east held then, instead of "unknown".
+        east, west = self.pair()
+        create_topics(east, "orders", partitions=2)
+        self.wait_replicated("orders", 2)
+        produce_all(east, "orders", [{"key": b"k%d" % i, "value": b"v%d" % i} for i in range(50)])
+        views = os.path.join(self.dr.state_dir, "flow-views.json")
+
+        def seen_caught_up():
+            try:
+                with open(views) as f:
+                    parts = json.load(f)["flows"].get("east->west", [])
+            except (OSError, ValueError):
+                return False
+            orders = [p for p in parts if p["topic"] == "orders"]
+            return len(orders) == 2 and sum(p["source_end_offset"] for p in orders) == 50 and all(
+                p["next_offset"] == p["source_end_offset"] for p in orders)
+        self.dr.start_watch()
+        wait_until(seen_caught_up, 30, interval=0.5, what="watch's view of east->west caught up")
+        self.dr.stop()
+        east.kill()
+        self.mirror.restart(graceful=False)
+        p = self.ferry_dr("failover", "--to", "west", expect=1)
+        self.assertIn("their loss is unknown; ferry-dr watch's last view bounds it: at most 0 record(s) of those "
+                      "the source held at", p.stderr)
+        p = self.ferry_dr("failover", "--to", "west", "--force", "--json")
+        r = json.loads(p.stdout)
+        self.assertEqual((r["outcome"], r["mode"], r["rpo_records"]), ("ok", "unplanned", None))
+        bound = r["loss_bound_from_watch"]
+        self.assertEqual((bound["records_at_most"], bound["ranges"], bound["not_in_view"]), (0, [], []))
+        self.assertEqual(sorted((u["topic"], u["partition"]) for u in r["loss_unknown_partitions"]),
+                         [("orders", 0), ("orders", 1)])
+        self.assertNotIn("loss UNKNOWN", [s for s in r["steps"] if s["name"] == "drain"][0]["summary"])
 
     def test_watch_fences_an_old_primary_that_returns_after_an_unplanned_failover(self):
         east, west = self.pair()
