@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/testing/temp_dir.h"
 #include "dr-orchestrator/audit.h"
 
 namespace ferry::dr {
@@ -14,12 +15,8 @@ namespace fs = std::filesystem;
 class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dr_audit_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     path_ = dir_ / "sub" / "audit.jsonl";
   }
-  void TearDown() override { fs::remove_all(dir_); }
   std::vector<std::string> lines() {
     std::ifstream in(path_);
     std::vector<std::string> out;
@@ -36,7 +33,9 @@ class AuditTest : public ::testing::Test {
     log.record("step fence", "ok", "", {{"region", "east"}}, "op-1");
     log.record("command", "refused", "target unreachable", {}, "op-1");
   }
-  fs::path dir_, path_;
+  ferry::testing::TempDir tmp_{"dr_audit"};
+  const fs::path& dir_ = tmp_.path;
+  fs::path path_;
 };
 
 TEST_F(AuditTest, EntriesCarryWhoWhatWhenAndChain) {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/testing/temp_dir.h"
 #include "dr-orchestrator/failover.h"
 #include "dr-orchestrator/failover_machine.h"
 #include "dr-orchestrator/flow_view.h"
@@ -45,9 +46,6 @@ size_t step_index(const std::string& name) {
 class Machine : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dr_machine_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     cfg_.state_dir = dir_ / "state";
     cfg_.audit_log = cfg_.state_dir / "audit.jsonl";
     cfg_.audit_anchor = cfg_.state_dir / "audit-anchor.json";
@@ -64,7 +62,6 @@ class Machine : public ::testing::Test {
     world_.flows["east->west"] = {true, false, {position("orders", 0, 10, 10)}, {{"orders", 1}}};
     world_.flows["west->east"] = {true, true, {position("orders", 0, 10, 10)}, {{"orders", 1}}};
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static FailoverRequest planned_to(const std::string& region) {
     FailoverRequest r;
@@ -113,7 +110,8 @@ class Machine : public ::testing::Test {
     EXPECT_EQ(read_file(dir_ / "hook.out"), "west west:9092\n");
   }
 
-  fs::path dir_;
+  ferry::testing::TempDir tmp_{"dr_machine"};
+  const fs::path& dir_ = tmp_.path;
   DrConfig cfg_;
   FakeWorld world_;
   JournalContents contents_;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/testing/temp_dir.h"
 #include "dr-orchestrator/journal.h"
 
 namespace ferry::dr {
@@ -14,12 +15,6 @@ namespace fs = std::filesystem;
 
 class JournalTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/dr_journal_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string text() {
     std::ifstream in(dir_ / "journal.jsonl");
     std::stringstream s;
@@ -27,7 +22,8 @@ class JournalTest : public ::testing::Test {
     return s.str();
   }
   void write(const std::string& t) { std::ofstream(dir_ / "journal.jsonl", std::ios::trunc) << t; }
-  fs::path dir_;
+  ferry::testing::TempDir tmp_{"dr_journal"};
+  const fs::path& dir_ = tmp_.path;
 };
 
 OpSpec failover() { return OpSpec{"failover", "east", "west", "planned", {{"max_data_loss", 0}}}; }
