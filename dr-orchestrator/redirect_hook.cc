@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -85,16 +86,28 @@ HookResult run_hook(const std::string& command, const std::map<std::string, std:
     const ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
+      if (out.size() > 64 * 1024) out.erase(0, out.size() - 4096);  // only the tail is kept
     } else if (n == 0 || errno != EINTR) {
       break;
     }
   }
   ::close(fds[0]);
+  // The output may close before the shell exits (a hook that sends its output elsewhere): the
+  // wait for its exit keeps the same deadline.
   int st = 0;
-  while (::waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR) {
+  while (true) {
+    const pid_t w = ::waitpid(pid, &st, r.timed_out ? 0 : WNOHANG);
+    if (w == pid) break;
+    if (w < 0) {
+      if (errno == EINTR) continue;
       r.output = tail(out, 400);
       return r;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(-pid, SIGKILL);
+      r.timed_out = true;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);

@@ -88,5 +88,15 @@ TEST(RedirectHook, PastItsTimeoutTheHookAndItsChildrenAreKilled) {
   EXPECT_FALSE(run_hook("exit 0", {}, std::chrono::milliseconds(5000)).timed_out);
 }
 
+// Pins a defect found for issue 14: a hook that closes its own output and keeps running (its
+// output sent elsewhere, e.g. to a log file) held the step past the timeout, because the wait for
+// its exit had no deadline once the pipe closed.
+TEST(RedirectHook, AHookThatClosesItsOutputIsStillBoundedByTheTimeout) {
+  HookResult r = run_hook("echo before; exec >/dev/null 2>&1; sleep 20", {}, std::chrono::milliseconds(500));
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.status, 128 + SIGKILL);
+  EXPECT_EQ(r.output, "before\n");
+}
+
 }  // namespace
 }  // namespace ferry::dr
