@@ -1,6 +1,7 @@
 #include "dr-orchestrator/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <regex>
@@ -17,12 +18,6 @@ namespace {
 
 using config::load_table;
 using config::toml_quoted;
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 bool valid_name(const std::string& s) {
   static const std::regex re("[A-Za-z0-9._-]+");
@@ -73,7 +68,7 @@ FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::s
     const std::string& name = v.get_string(key);
     if (!regions.count(name))
       throw ConfigError(fmt::format("{}: key '{}' has value {}; expected one of the [regions]: {}", where, key,
-                                    toml_quoted(name), join(names, ", ")));
+                                    toml_quoted(name), fmt::join(names, ", ")));
   }
   if (f.source == f.target)
     throw ConfigError(fmt::format("{}: keys 'source' and 'target' are both {}; a flow goes from one region to another",
@@ -105,7 +100,7 @@ const RegionConfig& DrConfig::region(const std::string& name) const {
   if (it == regions.end()) {
     std::vector<std::string> names;
     for (const auto& [n, _] : regions) names.push_back(n);
-    throw ConfigError(fmt::format("unknown region {}; expected one of: {}", toml_quoted(name), join(names, ", ")));
+    throw ConfigError(fmt::format("unknown region {}; expected one of: {}", toml_quoted(name), fmt::join(names, ", ")));
   }
   return it->second;
 }

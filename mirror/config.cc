@@ -1,6 +1,7 @@
 #include "mirror/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <set>
@@ -16,12 +17,6 @@ namespace {
 
 constexpr const char* kDefaultPolicyClass = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy";
 constexpr const char* kIdentityPolicyClass = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy";
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 using config::load_table;
 using config::toml_quoted;
@@ -77,7 +72,7 @@ FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::s
     const std::string& alias = v.get_string(key);
     if (!clusters.count(alias))
       throw ConfigError(fmt::format("{}: key '{}' has value {}; expected one of the [clusters] aliases: {}", where, key,
-                                    toml_quoted(alias), aliases.empty() ? "(none defined)" : join(aliases, ", ")));
+                                    toml_quoted(alias), aliases.empty() ? "(none defined)" : fmt::format("{}", fmt::join(aliases, ", "))));
   }
   if (f.source == f.target)
     throw ConfigError(fmt::format("{}: source and target are both {}; a flow must go from one cluster to another",
