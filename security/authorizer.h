@@ -46,6 +46,26 @@ struct RequestIdentity {
   Principal principal;
   std::string client_host;  // IP address string, no hostnames (Kafka ACL host semantics)
   std::string listener;     // listener name the connection arrived on
+  std::string method;       // the request being served as Confluent's audit logs name it, e.g.
+                            // "kafka.CreateTopics" ("" outside a request)
+  std::string client_id;    // the request header's client id
+};
+
+/// Whether an authorization check is an event for the audit log. Kafka's authorizer has the same
+/// distinction (Action.logIfAllowed / logIfDenied): checks made only to filter a listing or to
+/// fill a KIP-430 authorized-operations bitfield are not decisions about the request.
+enum class AuditHint : uint8_t {
+  Normal,  ///< a decision about the request: the observer sees it
+  Quiet,   ///< a filter or bitfield check: no audit event either way
+};
+
+/// Sees every Normal authorization decision (the security audit log implements it and decides,
+/// from its own configuration, which allowed decisions to record). Must be thread-safe.
+class AuthorizationObserver {
+ public:
+  virtual ~AuthorizationObserver() = default;
+  virtual void on_decision(const RequestIdentity& who, Operation op, const Resource& resource,
+                           const Decision& decision) = 0;
 };
 
 /// Decides whether a principal may perform an operation on a resource.
@@ -53,13 +73,29 @@ struct RequestIdentity {
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  virtual Decision authorize(const RequestIdentity& who, Operation op, const Resource& resource) const = 0;
+  /// The decision, reported to the observer (if one is set) unless `hint` is Quiet.
+  Decision authorize(const RequestIdentity& who, Operation op, const Resource& resource,
+                     AuditHint hint = AuditHint::Normal) const {
+    Decision d = decide(who, op, resource);
+    if (hint == AuditHint::Normal && observer_ != nullptr) observer_->on_decision(who, op, resource, d);
+    return d;
+  }
+  /// Sets the observer of decisions (nullptr: none). Call before requests are served; the observer
+  /// must outlive the authorizer's use.
+  void set_observer(AuthorizationObserver* observer) { observer_ = observer; }
+
+ protected:
+  /// The decision itself, without auditing.
+  virtual Decision decide(const RequestIdentity& who, Operation op, const Resource& resource) const = 0;
+
+ private:
+  AuthorizationObserver* observer_ = nullptr;
 };
 
 /// Allows everything. The broker's authorizer until ACLs arrive.
 class AllowAllAuthorizer final : public Authorizer {
- public:
-  Decision authorize(const RequestIdentity&, Operation, const Resource&) const override {
+ protected:
+  Decision decide(const RequestIdentity&, Operation, const Resource&) const override {
     return {true, "allow-all authorizer"};
   }
 };

@@ -86,6 +86,8 @@ asio::awaitable<std::optional<Bytes>> dispatch(std::span<const uint8_t> frame, R
   const bool flexible = hdr.api_version >= api->flexible_from;
   read_request_header_tail(r, hdr, flexible);
   ctx.header = hdr;
+  ctx.identity.method = fmt::format("kafka.{}", api->name);
+  ctx.identity.client_id = hdr.client_id.value_or("");
   std::optional<asio::awaitable<std::optional<Bytes>>> work;
   SupportedApis::visit(hdr.api_key, [&]<class R>() { work.emplace(run<R>(r, ctx, handlers, flexible)); });
   co_return co_await std::move(*work);

@@ -48,10 +48,10 @@ std::optional<std::string> rack(const BrokerServices& s) {
 int32_t cluster_operations(const security::Authorizer& a, const security::RequestIdentity& who) {
   const security::Resource cluster{ResourceType::Cluster, security::kClusterResourceName};
   int32_t bits = 0;
-  if (!a.authorize(who, Operation::Describe, cluster)) return 0;
+  if (!a.authorize(who, Operation::Describe, cluster, security::AuditHint::Quiet)) return 0;
   for (auto op : {Operation::Create, Operation::Alter, Operation::Describe, Operation::ClusterAction,
                   Operation::DescribeConfigs, Operation::AlterConfigs, Operation::IdempotentWrite})
-    if (a.authorize(who, op, cluster)) bits |= 1 << static_cast<int>(op);
+    if (a.authorize(who, op, cluster, security::AuditHint::Quiet)) bits |= 1 << static_cast<int>(op);
   return bits;
 }
 
@@ -62,7 +62,7 @@ int32_t topic_operations(const security::Authorizer& a, const security::RequestI
   int32_t bits = 0;
   for (auto op : {Operation::Read, Operation::Write, Operation::Create, Operation::Describe, Operation::Delete,
                   Operation::Alter, Operation::DescribeConfigs, Operation::AlterConfigs})
-    if (a.authorize(who, op, {ResourceType::Topic, topic})) bits |= 1 << static_cast<int>(op);
+    if (a.authorize(who, op, {ResourceType::Topic, topic}, security::AuditHint::Quiet)) bits |= 1 << static_cast<int>(op);
   return bits;
 }
 
