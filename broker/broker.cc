@@ -12,6 +12,7 @@
 #include "broker/groups/coordinator.h"
 #include "broker/metadata/metadata_store.h"
 #include "broker/server/socket_server.h"
+#include "broker/server/tls.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 
@@ -32,6 +33,7 @@ struct Broker::Impl {
   std::condition_variable ticker_cv;
   bool ticker_stop = false;
   std::unique_ptr<Handlers> handlers;
+  std::unique_ptr<TlsContexts> tls;  // null when no listener is SSL or SASL_SSL
   std::unique_ptr<SocketServer> server;
   std::unique_ptr<metrics::MetricsServer> metrics_server;
   bool stopped = false;
@@ -112,7 +114,14 @@ void Broker::start() {
   i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, i.authorizer, i.metrics, *i.coordinator,
                                       *i.group_metadata, i.store->cluster_id(), {}, {}});
   i.handlers = std::make_unique<Handlers>(*i.services);
-  i.server = std::make_unique<SocketServer>(*i.services, *i.handlers);
+  if (std::any_of(i.config.listeners.begin(), i.config.listeners.end(), [](const Listener& l) { return l.tls(); })) {
+    // Certificates set through AlterConfigs (KIP-226, per broker) override the file's.
+    i.tls = std::make_unique<TlsContexts>(
+        i.config.listeners,
+        with_dynamic_ssl(i.config.values, i.replicas->dynamic_broker_configs(std::to_string(i.config.node_id))));
+    i.services->tls = i.tls.get();
+  }
+  i.server = std::make_unique<SocketServer>(*i.services, *i.handlers, i.tls.get());
   i.server->start();
   for (const auto& l : i.config.listeners) i.services->bound_ports[l.name] = i.server->port(l.name);
   const auto& m = i.config.values.get_string("metrics.listener");
@@ -146,6 +155,13 @@ void Broker::stop(std::chrono::milliseconds grace) {
   i.replicas->shutdown();
   i.metrics_server.reset();
   spdlog::info("shutdown complete");
+}
+
+size_t Broker::reload_tls() {
+  auto& i = *impl_;
+  if (!i.tls) return 0;
+  return i.tls->reload(
+      with_dynamic_ssl(i.config.values, i.replicas->dynamic_broker_configs(std::to_string(i.config.node_id))));
 }
 
 uint16_t Broker::port(const std::string& listener_name) const {

@@ -19,6 +19,11 @@ class Broker {
   void start();
   /// Graceful shutdown; idempotent. In-flight requests get up to `grace` to finish.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  /// Reloads the certificates and keys of every SSL/SASL_SSL listener from their files (SIGHUP):
+  /// new connections get them, open ones keep theirs. Returns the number of listeners reloaded.
+  /// Throws config::ConfigError naming the key and file when one cannot be loaded; then nothing
+  /// changes.
+  size_t reload_tls();
   /// Bound port of a listener (0 if unknown).
   uint16_t port(const std::string& listener_name) const;
 

@@ -1,6 +1,8 @@
 // ferry-broker: a Kafka-protocol broker. Usage and exit codes are in print_usage().
 #include <malloc.h>
 
+#include <pthread.h>
+
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -77,17 +79,37 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Block the stop signals before any thread starts so only sigwait below receives them.
-  const sigset_t stop_signals = ferry::block_stop_signals();
+  // Block the stop signals (and SIGHUP, the certificate reload) before any thread starts so only
+  // sigwait below receives them.
+  sigset_t signals = ferry::block_stop_signals();
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   ferry::broker::Broker broker(std::move(*config));
   try {
     broker.start();
+  } catch (const ferry::config::ConfigError& e) {
+    // Found only when the config is used (a keystore that cannot be read, a key that does not fit).
+    spdlog::critical("invalid configuration: {}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::critical("startup failed: {}", e.what());
     return 1;
   }
-  spdlog::info("received {}", ferry::wait_for_stop_signal(stop_signals));
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) {
+      spdlog::info("received {}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    // SIGHUP: reload TLS certificates from their files (rotation in place), as the docs promise.
+    try {
+      spdlog::info("SIGHUP: reloaded the certificates of {} TLS listener(s)", broker.reload_tls());
+    } catch (const std::exception& e) {
+      spdlog::error("SIGHUP: certificates not reloaded, the current ones stay: {}", e.what());
+    }
+  }
   broker.stop();
   return 0;
 }

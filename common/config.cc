@@ -172,7 +172,36 @@ Schema& Schema::add_list(std::string name, std::vector<std::string> def, std::st
 const KeySpec* Schema::find(const std::string& name) const {
   for (const auto& k : keys_)
     if (k.name == name) return &k;
+  if (auto parts = split_listener_override(name); parts && is_per_listener(parts->second)) return find(parts->second);
   return nullptr;
+}
+
+Schema& Schema::allow_per_listener(const std::vector<std::string>& keys) {
+  for (const auto& k : keys) {
+    if (find(k) == nullptr) throw std::logic_error("allow_per_listener: undeclared key " + k);
+    per_listener_.push_back(k);
+  }
+  return *this;
+}
+
+bool Schema::is_per_listener(const std::string& key) const {
+  return std::find(per_listener_.begin(), per_listener_.end(), key) != per_listener_.end();
+}
+
+std::optional<std::pair<std::string, std::string>> split_listener_override(const std::string& name) {
+  static constexpr std::string_view kPrefix = "listener.name.";
+  if (name.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;
+  auto dot = name.find('.', kPrefix.size());
+  if (dot == std::string::npos || dot == kPrefix.size() || dot + 1 >= name.size()) return std::nullopt;
+  return std::pair{name.substr(kPrefix.size(), dot - kPrefix.size()), name.substr(dot + 1)};
+}
+
+const Value& listener_value(const Values& values, const std::string& listener, const std::string& key) {
+  std::string lower = listener;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string override_key = fmt::format("listener.name.{}.{}", lower, key);
+  if (values.is_set(override_key)) return values.get(override_key);
+  return values.get(key);
 }
 
 void Schema::validate(const std::string& name, const Value& v) const {

@@ -55,7 +55,17 @@ class Schema {
   Schema& add_enum(std::string name, std::string def, std::vector<std::string> allowed, std::string doc);
   Schema& add_list(std::string name, std::vector<std::string> def, std::string doc);
 
+  /// Lets each of `keys` (already declared) also be set for one listener as
+  /// `listener.name.<listener>.<key>`, Kafka's per-listener override form (KIP-103; the listener
+  /// name is lower case in the prefix, e.g. `listener.name.external.ssl.keystore.location`).
+  /// find() then answers such a name with the base key's spec; listener_value() reads it.
+  Schema& allow_per_listener(const std::vector<std::string>& keys);
+  /// Whether `key` may be overridden per listener.
+  bool is_per_listener(const std::string& key) const;
+
   const std::vector<KeySpec>& keys() const { return keys_; }
+  /// The spec of `name`, or of its base key when `name` is a per-listener override; nullptr when
+  /// unknown.
   const KeySpec* find(const std::string& name) const;
 
   /// Parses a value given as text (Kafka's admin APIs carry config values as strings):
@@ -72,7 +82,12 @@ class Schema {
 
  private:
   std::vector<KeySpec> keys_;
+  std::vector<std::string> per_listener_;
 };
+
+/// The parts of a per-listener override name `listener.name.<listener>.<key>`: {listener, key},
+/// or nullopt when `name` does not have that form.
+std::optional<std::pair<std::string, std::string>> split_listener_override(const std::string& name);
 
 /// Values for a Schema: what was set, falling back to declared defaults.
 class Values {
@@ -100,6 +115,10 @@ class Values {
   const Schema* schema_;
   std::map<std::string, Value> set_;
 };
+
+/// The value of `key` for listener `listener` (Kafka's lookup order): the override
+/// `listener.name.<lower-case listener>.<key>` when set, else the broker-wide `key`.
+const Value& listener_value(const Values& values, const std::string& listener, const std::string& key);
 
 /// Parses TOML text against `schema`. `origin` names the source in errors (e.g. the file path).
 /// Unknown keys, wrong types, out-of-range values, missing required keys and TOML syntax errors

@@ -15,7 +15,7 @@ const config::Schema& broker_schema() {
     s.add_int("node.id", 0, 0, INT32_MAX, "The id of this broker (Kafka's node.id / broker.id).")
         .add_list("listeners", {"PLAINTEXT://127.0.0.1:9092"},
                   "Comma-separated NAME://host:port listeners; the name's security protocol comes from "
-                  "listener.security.protocol.map. This build serves PLAINTEXT.")
+                  "listener.security.protocol.map (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL).")
         .add_list("advertised.listeners", {},
                   "Listeners published to clients in Metadata, by name; empty = same as listeners.")
         .add_list("listener.security.protocol.map",
@@ -94,8 +94,53 @@ const config::Schema& broker_schema() {
                   "are that.")
         .add_string("metrics.listener", "",
                     "Ferry-only. host:port of the Prometheus /metrics endpoint; empty = disabled.")
+        // TLS (Kafka's ssl.* broker keys; PEM stores only, KIP-651). Each may be overridden for one
+        // listener as listener.name.<listener>.<key>.
+        .add_enum("ssl.keystore.type", "PEM", {"PEM"},
+                  "Format of ssl.keystore.location. PEM only (KIP-651): JKS and PKCS12 stores are not read.")
+        .add_string("ssl.keystore.location", "",
+                    "PEM file with this broker's certificate chain (leaf first) and its private key; required "
+                    "on SSL and SASL_SSL listeners. Dynamic per broker (KIP-226): an AlterConfigs naming the "
+                    "same or a new file, or SIGHUP, loads it for new connections; open ones keep theirs.")
+        .add_string("ssl.key.password", "",
+                    "Password of an encrypted private key in ssl.keystore.location (empty = not encrypted). "
+                    "Sensitive: DescribeConfigs never shows it.")
+        .add_enum("ssl.truststore.type", "PEM", {"PEM"}, "Format of ssl.truststore.location. PEM only.")
+        .add_string("ssl.truststore.location", "",
+                    "PEM bundle of the CA certificates client certificates must chain to (mTLS); required when "
+                    "ssl.client.auth is requested or required.")
+        .add_enum("ssl.client.auth", "none", {"none", "requested", "required"},
+                  "Client certificates: none (not asked), requested (verified if sent), required (the TLS "
+                  "handshake fails without a valid one). A verified certificate names the principal through "
+                  "ssl.principal.mapping.rules on SSL listeners; on SASL_SSL the SASL login does.")
+        .add_list("ssl.enabled.protocols", {"TLSv1.2", "TLSv1.3"}, "TLS versions served: TLSv1.2 and/or TLSv1.3.")
+        .add_list("ssl.cipher.suites", {},
+                  "Cipher suites, by IANA name (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256) "
+                  "or OpenSSL name; empty = OpenSSL's defaults.")
+        .add_string("ssl.principal.mapping.rules", "DEFAULT",
+                    "KIP-371: comma-separated RULE:pattern/replacement/[LU] entries and DEFAULT, tried in order on "
+                    "the client certificate's subject (RFC 2253 form, e.g. CN=alice,OU=eng,O=acme); the first "
+                    "whose pattern matches the whole subject gives User:<replacement>; DEFAULT gives the whole "
+                    "subject. Patterns are ECMAScript regular expressions (Kafka: Java's).")
+        // SASL (KIP-43, KIP-84, KIP-152, KIP-368).
+        .add_list("sasl.enabled.mechanisms", {"SCRAM-SHA-512", "SCRAM-SHA-256"},
+                  "Mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners: PLAIN, SCRAM-SHA-256, "
+                  "SCRAM-SHA-512 (served by Cyrus SASL; PLAIN checks the stored SCRAM credential). Kafka's "
+                  "default is GSSAPI, which Ferry does not serve.")
+        .add_int("connections.max.reauth.ms", 0, 0, INT64_MAX,
+                 "KIP-368: a SASL session lives this long; the client must re-authenticate on the same "
+                 "connection before it ends, or the connection is closed at its next request. 0 = forever.")
+        .add_int("connection.failed.authentication.delay.ms", 100, 0, INT32_MAX,
+                 "A failed authentication's response (and the close) is delayed this long, slowing password "
+                 "guessing (KIP-306).")
+        .add_int("sasl.server.max.receive.size", 524288, 1, INT32_MAX,
+                 "Largest frame accepted before a connection has authenticated; a larger size prefix closes it.")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                   "Ferry-only. Log level of the broker's own log (stderr).");
+    s.allow_per_listener({"ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
+                          "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
+                          "ssl.principal.mapping.rules", "sasl.enabled.mechanisms", "connections.max.reauth.ms",
+                          "sasl.server.max.receive.size"});
     return s;
   }();
   return schema;
@@ -125,8 +170,10 @@ Listener parse_listener(const std::string& key, const std::string& text,
     if (c != std::string::npos && entry.substr(0, c) == l.name) l.security_protocol = entry.substr(c + 1);
   }
   if (l.security_protocol.empty()) return fail("listener name '" + l.name + "' is not in listener.security.protocol.map");
-  if (l.security_protocol != "PLAINTEXT")
-    return fail("security protocol " + l.security_protocol + " is not served by this build yet; use PLAINTEXT");
+  static const std::vector<std::string> kProtocols{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+  if (std::find(kProtocols.begin(), kProtocols.end(), l.security_protocol) == kProtocols.end())
+    return fail("security protocol " + l.security_protocol +
+                " in listener.security.protocol.map is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL");
   return l;
 }
 
@@ -147,6 +194,33 @@ BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
     for (size_t j = i + 1; j < listeners.size(); ++j)
       if (listeners[i].name == listeners[j].name)
         throw ConfigError(fmt::format("key 'listeners' names listener '{}' twice", listeners[i].name));
+  for (const auto& [name, value] : v.explicitly_set()) {
+    auto parts = config::split_listener_override(name);
+    if (!parts) continue;
+    bool known = false;
+    for (const auto& l : listeners) {
+      std::string lower = l.name;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      known |= lower == parts->first;
+    }
+    if (!known)
+      throw ConfigError(fmt::format("key '{}' names listener '{}', which is not in 'listeners' (the name is written in "
+                                    "lower case in the prefix)",
+                                    name, parts->first));
+  }
+  for (const auto& l : listeners) {
+    if (!l.sasl()) continue;
+    const auto& mechanisms = std::get<std::vector<std::string>>(config::listener_value(v, l.name, "sasl.enabled.mechanisms"));
+    if (mechanisms.empty())
+      throw ConfigError(fmt::format("key 'sasl.enabled.mechanisms' is empty for SASL listener {}; expected at least "
+                                    "one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+                                    l.name));
+    for (const auto& m : mechanisms)
+      if (m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512")
+        throw ConfigError(fmt::format("key 'sasl.enabled.mechanisms' of listener {} has value \"{}\"; expected PLAIN, "
+                                      "SCRAM-SHA-256 or SCRAM-SHA-512 (GSSAPI and OAUTHBEARER are not served)",
+                                      l.name, m));
+  }
   log_dirs = v.get_list("log.dirs");
   if (log_dirs.empty()) throw ConfigError("key 'log.dirs' has value []; expected at least one directory");
   if (!v.get_string("metrics.listener").empty()) {
@@ -193,8 +267,15 @@ const std::vector<std::string>& role_keys() {
   return keys;
 }
 
+bool is_dynamic_ssl_key(const std::string& broker_key) {
+  static const std::vector<std::string> kKeys{"ssl.keystore.location", "ssl.key.password", "ssl.truststore.location"};
+  auto parts = config::split_listener_override(broker_key);
+  const std::string& key = parts ? parts->second : broker_key;
+  return std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end();
+}
+
 bool is_dynamic_broker_key(const std::string& broker_key) {
-  return !topic_key_for(broker_key).empty() ||
+  return !topic_key_for(broker_key).empty() || is_dynamic_ssl_key(broker_key) ||
          std::find(role_keys().begin(), role_keys().end(), broker_key) != role_keys().end();
 }
 

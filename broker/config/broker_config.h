@@ -22,6 +22,10 @@ struct Listener {
   std::string security_protocol;  // from listener.security.protocol.map
   std::string host;               // empty = all interfaces
   uint16_t port = 0;
+  /// SSL or SASL_SSL: the connection starts with a TLS handshake.
+  bool tls() const { return security_protocol == "SSL" || security_protocol == "SASL_SSL"; }
+  /// SASL_PLAINTEXT or SASL_SSL: nothing but ApiVersions and the SASL exchange before a login.
+  bool sasl() const { return security_protocol == "SASL_PLAINTEXT" || security_protocol == "SASL_SSL"; }
 };
 
 /// Typed view of the broker configuration. Built by load(); throws config::ConfigError naming the
@@ -53,6 +57,11 @@ std::string topic_key_for(const std::string& broker_key);
 /// broker configs): the broker-wide defaults of topic configs (log.retention.ms, ...) and the
 /// cluster role keys (role_keys()). Every other key is read-only and needs a restart.
 bool is_dynamic_broker_key(const std::string& broker_key);
+
+/// The ssl.* keys AlterConfigs may change for one broker (KIP-226 allows keystore and truststore
+/// updates per broker only, never as the cluster-wide default), also in their
+/// listener.name.<listener>. form.
+bool is_dynamic_ssl_key(const std::string& broker_key);
 
 /// The dynamic keys of the disaster-recovery role (ferry.cluster.role and
 /// ferry.standby.allowed.client.id.prefixes): broker-only, with no topic-level synonym.

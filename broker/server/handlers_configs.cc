@@ -9,6 +9,7 @@
 
 #include "broker/core/replica_manager.h"
 #include "broker/server/handlers.h"
+#include "broker/server/tls.h"
 
 namespace ferry::broker {
 namespace asio = boost::asio;
@@ -34,6 +35,13 @@ constexpr int8_t kSet = 0, kDelete = 1, kAppend = 2, kSubtract = 3;
 
 using Entry = DescribeConfigsResponse::DescribeConfigsResourceResult;
 using Synonym = DescribeConfigsResponse::DescribeConfigsSynonym;
+
+// Kafka's PASSWORD type: described as sensitive, the value never leaves the broker.
+void mask_sensitive(Entry& e) {
+  e.is_sensitive = true;
+  e.value = std::nullopt;
+  for (auto& syn : e.synonyms) syn.value = std::nullopt;
+}
 
 bool wanted(const DescribeConfigsRequest::DescribeConfigsResource& r, const std::string& key) {
   if (!r.configuration_keys) return true;  // null: every key
@@ -136,6 +144,7 @@ asio::awaitable<DescribeConfigsResponse> Handlers::handle(DescribeConfigsRequest
         e.config_source = synonyms.empty() ? kDefaultConfig : synonyms.front().source;
         e.is_default = e.config_source == kDefaultConfig;
         if (req.include_synonyms) e.synonyms = std::move(synonyms);
+        if (spec.name == "ssl.key.password") mask_sensitive(e);
         out.configs.push_back(std::move(e));
       }
     } else {
@@ -156,8 +165,37 @@ AdminResult Handlers::alter_resource(RequestContext& ctx, int8_t type, const std
     if (!is_this_broker(s_, name))
       return {ErrorCode::INVALID_REQUEST, fmt::format("this is broker {}, not '{}'", s_.config.node_id, name)};
     auto dynamic = s_.replicas.dynamic_broker_configs(name);
+    const bool had_ssl = std::any_of(dynamic.begin(), dynamic.end(), [](auto& kv) { return is_dynamic_ssl_key(kv.first); });
     if (auto r = edit(dynamic); !r.ok()) return r;
-    return s_.replicas.alter_broker_configs(name, dynamic, validate_only);
+    const bool has_ssl = std::any_of(dynamic.begin(), dynamic.end(), [](auto& kv) { return is_dynamic_ssl_key(kv.first); });
+    if (has_ssl || had_ssl) {
+      // KIP-226: keystores and truststores are per broker, and a new one is loaded (and so
+      // checked) before it is stored; a file that cannot serve TLS is refused, the old one stays.
+      if (name.empty() && has_ssl)
+        return {ErrorCode::INVALID_REQUEST,
+                "ssl.keystore/truststore configs are per broker (KIP-226): name this broker's id, not the cluster "
+                "default"};
+      if (s_.tls == nullptr && has_ssl)
+        return {ErrorCode::INVALID_CONFIG, "this broker has no SSL or SASL_SSL listener to load certificates for"};
+      if (s_.tls != nullptr) {
+        try {
+          auto values = with_dynamic_ssl(s_.config.values, dynamic);
+          for (const auto& l : s_.config.listeners)
+            if (l.tls()) make_tls_context(values, l);
+        } catch (const config::ConfigError& e) {
+          return {ErrorCode::INVALID_CONFIG, e.what()};
+        }
+      }
+    }
+    auto result = s_.replicas.alter_broker_configs(name, dynamic, validate_only);
+    if (result.ok() && !validate_only && s_.tls != nullptr && (has_ssl || had_ssl)) {
+      try {
+        s_.tls->reload(with_dynamic_ssl(s_.config.values, dynamic));
+      } catch (const config::ConfigError& e) {
+        return {ErrorCode::INVALID_CONFIG, e.what()};  // the files changed between the check and the load
+      }
+    }
+    return result;
   }
   if (type != kTopicResource)
     return {ErrorCode::INVALID_REQUEST, fmt::format("resource type {} has no configs here (topics 2, brokers 4)", type)};

@@ -22,6 +22,7 @@ namespace ferry::broker {
 class ReplicaManager;
 class MetadataStore;
 class GroupMetadataManager;
+class TlsContexts;
 
 /// Long-lived services shared by every handler on every network thread (all thread-safe).
 struct BrokerServices {
@@ -35,6 +36,7 @@ struct BrokerServices {
   std::string cluster_id;
   std::map<std::string, uint16_t> bound_ports;  // listener name → bound port, set once at start
   std::atomic<bool> stopping{false};  // set at shutdown: long polls answer at once
+  TlsContexts* tls = nullptr;         // TLS contexts of SSL/SASL_SSL listeners (null: none)
 };
 
 /// Per-request context: the decoded header, who is asking and through which listener.

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -22,6 +23,7 @@
 
 #include "broker/core/replica_manager.h"
 #include "broker/server/dispatcher.h"
+#include "broker/server/tls.h"
 #include "common/metrics.h"
 
 namespace ferry::broker {
@@ -53,8 +55,9 @@ struct IoThread {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, IoThread& io, const Listener& listener, Handlers& handlers,
-             std::atomic<int>& live)
+             std::atomic<int>& live, std::shared_ptr<TlsListenerContext> tls_context)
       : socket_(std::move(socket)),
+        tls_context_(std::move(tls_context)),
         io_(io),
         handlers_(handlers),
         live_(live),
@@ -70,6 +73,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ctx_.local_address = ec ? "127.0.0.1" : local.address().to_string();
     ctx_.executor = io_.ctx.get_executor();
     socket_.set_option(tcp::no_delay(true), ec);
+    if (tls_context_) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, tls_context_->ssl);
     last_activity_ = Clock::now();
   }
 
@@ -115,11 +119,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto& services = handlers_.services();
     const int64_t max_request = services.config.values.get_int("socket.request.max.bytes");
     try {
+      if (tls_ && !co_await tls_handshake()) {
+        close_socket();
+        closing_ = true;
+      }
       while (!closing_ && !services.stopping) {
         while (pending_.size() >= kMaxInFlight && socket_.is_open()) co_await sleep_until_woken(reader_wakeup_);
         reading_ = true;
         uint8_t size_buf[4];
-        co_await asio::async_read(socket_, asio::buffer(size_buf), asio::use_awaitable);
+        co_await read_exact(asio::buffer(size_buf));
         reading_ = false;
         last_activity_ = Clock::now();
         int32_t size = static_cast<int32_t>((uint32_t(size_buf[0]) << 24) | (uint32_t(size_buf[1]) << 16) |
@@ -138,8 +146,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           // read_some takes whatever the kernel has buffered in one recv; async_read would split the
           // chunk into 64 KiB reads, each a trip through the scheduler.
           for (size_t got = 0; got < chunk;)
-            got += co_await socket_.async_read_some(asio::buffer(frame.data() + have + got, chunk - got),
-                                                    asio::use_awaitable);
+            got += co_await read_some(asio::buffer(frame.data() + have + got, chunk - got));
         }
         auto slot = std::make_shared<Slot>();
         pending_.push_back(slot);
@@ -181,7 +188,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           pending_.pop_front();
           wake(reader_wakeup_);
           if (slot->response && socket_.is_open())
-            co_await asio::async_write(socket_, asio::buffer(*slot->response), asio::use_awaitable);
+            co_await write_all(asio::buffer(*slot->response));
           last_activity_ = Clock::now();
         }
         if (pending_.empty() && (reader_done_ || closing_)) break;
@@ -199,6 +206,51 @@ class Connection : public std::enable_shared_from_this<Connection> {
       co_await sleep_until_woken(writer_wakeup_);
     }
     finish();
+  }
+
+  // The connection's byte stream: TLS on SSL and SASL_SSL listeners, the socket itself otherwise.
+  asio::awaitable<void> read_exact(asio::mutable_buffer b) {
+    if (tls_)
+      co_await asio::async_read(*tls_, b, asio::use_awaitable);
+    else
+      co_await asio::async_read(socket_, b, asio::use_awaitable);
+  }
+  asio::awaitable<size_t> read_some(asio::mutable_buffer b) {
+    if (tls_) co_return co_await tls_->async_read_some(b, asio::use_awaitable);
+    co_return co_await socket_.async_read_some(b, asio::use_awaitable);
+  }
+  asio::awaitable<void> write_all(asio::const_buffer b) {
+    if (tls_)
+      co_await asio::async_write(*tls_, b, asio::use_awaitable);
+    else
+      co_await asio::async_write(socket_, b, asio::use_awaitable);
+  }
+
+  // The TLS handshake, and the principal a verified client certificate names on an SSL listener
+  // (KIP-371 mapping; on SASL_SSL the SASL login names it). A handshake that never finishes counts
+  // as idle time, so connections.max.idle.ms closes it. Returns false when the connection must
+  // close (handshake failed, or no mapping rule matches the certificate).
+  asio::awaitable<bool> tls_handshake() {
+    reading_ = true;
+    boost::system::error_code ec;
+    co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    reading_ = false;
+    last_activity_ = Clock::now();
+    if (ec) {
+      refuse("TLS handshake failed", ec.message());
+      co_return false;
+    }
+    if (ctx_.listener->security_protocol == "SSL" && tls_context_->client_auth) {
+      if (auto subject = peer_certificate_subject(tls_->native_handle())) {
+        auto name = tls_context_->principal_mapper.map(*subject);
+        if (!name) {
+          refuse("no ssl.principal.mapping.rules rule matches the client certificate", *subject);
+          co_return false;
+        }
+        ctx_.identity.principal = security::Principal{"User", *name};
+      }
+    }
+    co_return true;
   }
 
   /// Counts a connection closed for bad input and logs it, at most once a second per process so a
@@ -234,6 +286,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr size_t kMaxInFlight = 32;
 
   tcp::socket socket_;
+  std::shared_ptr<TlsListenerContext> tls_context_;  // kept alive while this connection uses it
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // null on PLAINTEXT and SASL_PLAINTEXT
   IoThread& io_;
   Handlers& handlers_;
   std::atomic<int>& live_;
@@ -251,6 +305,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 struct SocketServer::Impl {
   BrokerServices& services;
   Handlers& handlers;
+  TlsContexts* tls;  // null when no listener uses TLS
   std::vector<std::unique_ptr<IoThread>> threads;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // on threads[0]
   std::map<std::string, uint16_t> ports;
@@ -258,7 +313,7 @@ struct SocketServer::Impl {
   size_t next = 0;
   bool started = false, stopped = false;
 
-  Impl(BrokerServices& s, Handlers& h) : services(s), handlers(h) {}
+  Impl(BrokerServices& s, Handlers& h, TlsContexts* t) : services(s), handlers(h), tls(t) {}
 
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const Listener& listener) {
     auto& m = services.metrics;
@@ -276,8 +331,9 @@ struct SocketServer::Impl {
       }
       created.inc();
       live++;
-      asio::post(target.ctx, [this, &target, &listener, s = std::move(socket)]() mutable {
-        auto c = std::make_shared<Connection>(std::move(s), target, listener, handlers, live);
+      auto tls_context = listener.tls() && tls ? tls->get(listener.name) : nullptr;
+      asio::post(target.ctx, [this, &target, &listener, s = std::move(socket), tls_context]() mutable {
+        auto c = std::make_shared<Connection>(std::move(s), target, listener, handlers, live, std::move(tls_context));
         target.connections.insert(c);
         c->start();
       });
@@ -308,8 +364,8 @@ struct SocketServer::Impl {
   }
 };
 
-SocketServer::SocketServer(BrokerServices& services, Handlers& handlers)
-    : impl_(std::make_unique<Impl>(services, handlers)) {}
+SocketServer::SocketServer(BrokerServices& services, Handlers& handlers, TlsContexts* tls)
+    : impl_(std::make_unique<Impl>(services, handlers, tls)) {}
 
 SocketServer::~SocketServer() { stop(std::chrono::milliseconds(0)); }
 

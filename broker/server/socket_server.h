@@ -14,9 +14,13 @@
 
 namespace ferry::broker {
 
+class TlsContexts;
+
 class SocketServer {
  public:
-  SocketServer(BrokerServices& services, Handlers& handlers);
+  /// `tls` holds the contexts of SSL and SASL_SSL listeners (null when there are none); it must
+  /// outlive the server.
+  SocketServer(BrokerServices& services, Handlers& handlers, TlsContexts* tls);
   ~SocketServer();
   SocketServer(const SocketServer&) = delete;
   SocketServer& operator=(const SocketServer&) = delete;

@@ -1,0 +1,243 @@
+"""TLS listeners with unmodified clients: kcat, confluent-kafka and kafka-python over SSL; mTLS with
+required client certificates (one from another CA and an expired one refused); the wrong protocol
+on each port; a handshake that never finishes; certificates reloaded on SIGHUP and through
+AlterConfigs (KIP-226) while open connections keep working. Certificates are made with the openssl
+CLI at test time (security_pki.py).
+"""
+
+import os
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from ferry_harness import Broker, BrokerTestCase, free_port
+from security_pki import Pki, read_text
+
+TIMEOUT_S = 20
+
+
+def ssl_props(pki, leaf=None):
+    props = {"security.protocol": "ssl", "ssl.ca.location": pki.ca_cert}
+    if leaf is not None:
+        props.update({"ssl.certificate.location": leaf.cert, "ssl.key.location": leaf.key})
+    return props
+
+
+def kcat(bootstrap, props, *args, stdin=None):
+    cmd = ["kcat", "-b", bootstrap]
+    for k, v in props.items():
+        cmd += ["-X", f"{k}={v}"]
+    return subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def produce_one(bootstrap, props, topic, value):
+    """Produces one record with confluent-kafka; returns the delivery error or None."""
+    p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": 8000, **props})
+    result = []
+    p.produce(topic, value, on_delivery=lambda err, msg: result.append(err))
+    p.flush(TIMEOUT_S)
+    return result[0] if result else "no delivery report"
+
+
+def served_certificate(port, ca):
+    """The DER certificate a new TLS connection to the port is shown."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as s:
+            return s.getpeercert(binary_form=True)
+
+
+def der(leaf):
+    return ssl.PEM_cert_to_DER_cert(read_text(leaf.cert))
+
+
+def closed_by_peer(sock, timeout):
+    """True when the peer closes `sock` within `timeout` seconds (it may send some bytes first)."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+class TlsTest(BrokerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory(prefix="ferry-tls-")
+        cls.pki = Pki(os.path.join(cls.dir.name, "ca"))
+        cls.other_ca = Pki(os.path.join(cls.dir.name, "other"), name="Other CA")
+        cls.server = cls.pki.server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def tls_broker(self, **extra):
+        tls_port, plain_port = free_port(), free_port()
+        config = {
+            "listeners": f"SSL://127.0.0.1:{tls_port},PLAINTEXT://127.0.0.1:{plain_port}",
+            "ssl.keystore.location": self.server.keystore,
+        }
+        config.update(extra)
+        b = Broker(config=config, start=False)
+        b.port = tls_port  # the harness waits for this port
+        b.plain_port = plain_port
+        b.start()
+        return b
+
+    def test_every_client_library_produces_and_consumes_over_ssl(self):
+        b = self.tls_broker()
+        self.addCleanup(b.close)
+        props = ssl_props(self.pki)
+        out = kcat(b.bootstrap, props, "-P", "-t", "tls-kcat", stdin="over-tls\n")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        out = kcat(b.bootstrap, props, "-C", "-t", "tls-kcat", "-o", "beginning", "-e", "-q")
+        self.assertEqual(out.stdout.strip(), "over-tls", out.stderr)
+
+        self.assertIsNone(produce_one(b.bootstrap, props, "tls-confluent", b"v1"))
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g-tls", "auto.offset.reset": "earliest", **props})
+        c.subscribe(["tls-confluent"])
+        got = None
+        deadline = time.monotonic() + TIMEOUT_S
+        while got is None and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got = m.value()
+        c.close()
+        self.assertEqual(got, b"v1")
+
+        import kafka
+        kp = kafka.KafkaProducer(bootstrap_servers=b.bootstrap, security_protocol="SSL", ssl_cafile=self.pki.ca_cert,
+                                 ssl_check_hostname=False)
+        kp.send("tls-kafka-python", b"kp").get(timeout=TIMEOUT_S)
+        kp.close()
+        kc = kafka.KafkaConsumer("tls-kafka-python", bootstrap_servers=b.bootstrap, security_protocol="SSL",
+                                 ssl_cafile=self.pki.ca_cert, ssl_check_hostname=False,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=8000)
+        self.assertEqual([m.value for m in kc], [b"kp"])
+        kc.close()
+
+    def test_the_wrong_protocol_on_each_port_is_closed_and_others_are_served(self):
+        b = self.tls_broker()
+        self.addCleanup(b.close)
+        # A plaintext ApiVersions request on the TLS port: the handshake fails, the connection closes.
+        api_versions = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
+            s.sendall(struct.pack(">i", len(api_versions)) + api_versions)
+            self.assertTrue(closed_by_peer(s, 10))
+        # A TLS ClientHello on the plaintext port: its first bytes read as an absurd frame size.
+        ctx = ssl.create_default_context(cafile=self.pki.ca_cert)
+        with socket.create_connection(("127.0.0.1", b.plain_port), timeout=5) as raw:
+            with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+                ctx.wrap_socket(raw, server_hostname="localhost")
+        out = kcat(b.bootstrap, ssl_props(self.pki), "-L")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("TLS handshake failed", b.log_text())
+
+    def test_a_handshake_that_never_finishes_is_closed_after_the_idle_limit(self):
+        b = self.tls_broker(**{"connections.max.idle.ms": 1000})
+        self.addCleanup(b.close)
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
+            self.assertTrue(closed_by_peer(s, 30), "a silent connection stayed open past the idle limit")
+        self.assertIsNone(produce_one(b.bootstrap, ssl_props(self.pki), "still-served", b"x"))
+
+    def test_required_client_certificates(self):
+        b = self.tls_broker(**{"ssl.client.auth": "required", "ssl.truststore.location": self.pki.ca_cert})
+        self.addCleanup(b.close)
+        good = self.pki.client("app", "app")
+        self.assertIsNone(produce_one(b.bootstrap, ssl_props(self.pki, good), "mtls", b"ok"))
+        for name, leaf in [("no certificate", None),
+                           ("another CA", self.other_ca.client("stranger", "stranger")),
+                           ("expired", self.pki.client("old", "old", expired=True))]:
+            with self.subTest(name):
+                out = kcat(b.bootstrap, {**ssl_props(self.pki, leaf), "socket.timeout.ms": 3000,
+                                         "metadata.request.timeout.ms": 3000}, "-L", "-m", "3")
+                self.assertNotEqual(out.returncode, 0, f"{name}: metadata was served: {out.stdout}")
+        self.assertIsNone(produce_one(b.bootstrap, ssl_props(self.pki, good), "mtls", b"still"))
+
+    def test_sighup_reloads_the_keystore_and_open_connections_keep_working(self):
+        path = os.path.join(self.dir.name, "rotating.pem")
+        first, second = self.pki.server("first"), self.pki.server("second")
+        with open(path, "w") as f:
+            f.write(read_text(first.keystore))
+        b = self.tls_broker(**{"ssl.keystore.location": path})
+        self.addCleanup(b.close)
+        self.assertEqual(served_certificate(b.port, self.pki.ca_cert), der(first))
+        p = Producer({"bootstrap.servers": b.bootstrap, **ssl_props(self.pki)})
+        p.produce("rotate", b"before")
+        self.assertEqual(p.flush(TIMEOUT_S), 0)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(read_text(second.keystore))
+        os.replace(tmp, path)
+        os.kill(b.pid, signal.SIGHUP)
+        deadline = time.monotonic() + TIMEOUT_S
+        while served_certificate(b.port, self.pki.ca_cert) != der(second):
+            self.assertLess(time.monotonic(), deadline, "the new certificate was never served")
+            time.sleep(0.1)
+        p.produce("rotate", b"after")  # the connection opened before the reload
+        self.assertEqual(p.flush(TIMEOUT_S), 0)
+        self.assertIn("reloaded the certificates of 1 TLS listener", b.log_text())
+
+    def test_alter_configs_switches_the_keystore_and_refuses_a_bad_one(self):
+        b = self.tls_broker()
+        self.addCleanup(b.close)
+        fresh = self.pki.server("fresh")
+        admin = AdminClient({"bootstrap.servers": b.bootstrap, **ssl_props(self.pki)})
+
+        def alter(value):
+            r = ConfigResource(ConfigResource.Type.BROKER, "1", set_config={"ssl.keystore.location": value})
+            admin.alter_configs([r])[r].result(TIMEOUT_S)
+
+        with self.assertRaises(KafkaException) as bad:
+            alter("/nonexistent/keystore.pem")
+        self.assertIn("INVALID_CONFIG", str(bad.exception))
+        self.assertEqual(served_certificate(b.port, self.pki.ca_cert), der(self.server))
+        alter(fresh.keystore)
+        self.assertEqual(served_certificate(b.port, self.pki.ca_cert), der(fresh))
+        # Stored: a restart keeps serving the certificate set at run time.
+        b.restart()
+        self.assertEqual(served_certificate(b.port, self.pki.ca_cert), der(fresh))
+        # The key's password is never described.
+        enc = self.pki.server("enc", key_password="s3cret")
+        b2 = self.tls_broker(**{"ssl.keystore.location": enc.keystore, "ssl.key.password": "s3cret"})
+        self.addCleanup(b2.close)
+        a2 = AdminClient({"bootstrap.servers": b2.bootstrap, **ssl_props(self.pki)})
+        r = ConfigResource(ConfigResource.Type.BROKER, "1")
+        entry = a2.describe_configs([r])[r].result(TIMEOUT_S)["ssl.key.password"]
+        self.assertTrue(entry.is_sensitive)
+        self.assertIsNone(entry.value)
+
+    def test_a_keystore_that_cannot_serve_stops_startup_with_exit_2(self):
+        enc = self.pki.server("pw", key_password="right")
+        for name, extra, expect in [
+            ("no keystore", "", "ssl.keystore.location"),
+            ("wrong key password", f'"ssl.keystore.location" = "{enc.keystore}"\n"ssl.key.password" = "wrong"\n',
+             "ssl.key.password"),
+        ]:
+            with self.subTest(name):
+                cfg = os.path.join(self.dir.name, "bad.toml")
+                with open(cfg, "w") as f:
+                    f.write(f'listeners = "SSL://127.0.0.1:{free_port()}"\n"log.dirs" = "{self.dir.name}/bad-data"\n'
+                            + extra)
+                p = subprocess.run([os.environ.get("FERRY_BROKER", "ferry-broker"), "--config", cfg],
+                                   capture_output=True, text=True, timeout=TIMEOUT_S)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(expect, p.stdout + p.stderr)
+                self.assertNotIn("right", p.stdout + p.stderr)  # no password echoed
+
+if __name__ == "__main__":
+    unittest.main()
