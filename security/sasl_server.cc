@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 #include <spdlog/spdlog.h>
@@ -301,6 +302,11 @@ SaslServerFactory::SaslServerFactory() {
       {SASL_CB_VERIFYFILE, as_callback(&verifyfile_cb), nullptr},
       {SASL_CB_LIST_END, nullptr, nullptr},
   };
+  // The server name Cyrus records per connection: the host name, read once and never resolved
+  // (given no name, sasl_server_new resolves the host's FQDN through DNS on every connection).
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::strcpy(host, "localhost");
+  server_name_ = host;
   sasl_set_mutex(&mutex_alloc, &mutex_lock, &mutex_unlock, &mutex_free);
   // No application name: Cyrus reads no <app>.conf.
   int rc = sasl_server_init(global_callbacks, nullptr);
@@ -353,7 +359,7 @@ std::unique_ptr<SaslSession> SaslServerFactory::start(const std::string& mechani
   }};
   (void)local_address;  // Cyrus needs addresses only for mechanisms with security layers
   // user_realm NULL: the realm is pinned to none (see the header).
-  int rc = sasl_server_new("kafka", nullptr, nullptr, nullptr, nullptr, impl->callbacks.data(),
+  int rc = sasl_server_new("kafka", server_name_.c_str(), nullptr, nullptr, nullptr, impl->callbacks.data(),
                            SASL_SUCCESS_DATA, &impl->conn);
   if (rc != SASL_OK) throw std::runtime_error("Cyrus SASL sasl_server_new failed: " + cyrus_error(rc));
   // No security layer (Kafka has none: TLS does that); allow plaintext mechanisms (PLAIN).

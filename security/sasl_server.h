@@ -69,6 +69,7 @@ class SaslServerFactory {
  private:
   SaslServerFactory();
   std::vector<std::string> mechanisms_;
+  std::string server_name_;  // gethostname(), never resolved
 };
 
 /// One SASL exchange on one connection (one at a time: not for concurrent use; different

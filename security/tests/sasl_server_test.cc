@@ -2,10 +2,13 @@
 // a CredentialSource), for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512.
 #include "security/sasl_server.h"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -261,6 +264,46 @@ TEST_F(SaslServerTest, ConcurrentSessionsOnFourThreads) {
   EXPECT_EQ(wrong_outcome.load(), 0);
   EXPECT_EQ(done.load(), 4 * 18);
   EXPECT_EQ(failed.load(), 4 * 6);
+}
+
+}  // namespace
+}  // namespace ferry::security
+
+// Name resolution interposed for the whole test binary (libsasl2 included): counts lookups.
+static std::atomic<int> g_getaddrinfo_calls{0};
+extern "C" int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
+                           struct addrinfo** res) {
+  ++g_getaddrinfo_calls;
+  using Fn = int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**);
+  static Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "getaddrinfo"));
+  return real(node, service, hints, res);
+}
+
+namespace ferry::security {
+namespace {
+
+// A session start must not resolve names: a network thread would block on DNS for every
+// connection (Cyrus resolves the host's FQDN when sasl_server_new gets no server name).
+TEST_F(SaslServerTest, StartingASessionDoesNoDnsLookup) {
+  SaslServerFactory::instance();
+  int server_lookups = 0;  // counted around the server's calls only (the Cyrus client resolves)
+  for (const char* mech : kAll) {
+    CyrusClient client(mech, "alice", "alice-secret");
+    std::string token;
+    client.start(&token);
+    int before = g_getaddrinfo_calls.load();
+    auto session = SaslServerFactory::instance().start(mech, creds, "127.0.0.1;5000", "127.0.0.1;9092");
+    SaslSession::Step st = session->step(token);
+    server_lookups += g_getaddrinfo_calls.load() - before;
+    while (st.state == State::Continue) {
+      client.step(st.challenge, &token);
+      before = g_getaddrinfo_calls.load();
+      st = session->step(token);
+      server_lookups += g_getaddrinfo_calls.load() - before;
+    }
+    EXPECT_EQ(st.state, State::Done) << st.error;
+  }
+  EXPECT_EQ(server_lookups, 0);
 }
 
 }  // namespace
