@@ -11,6 +11,7 @@
 
 #include <array>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -59,6 +60,23 @@ sasl_callback_ft as_callback(F* f) {
 constexpr const char* kAuxpropName = "ferry";
 constexpr const char* kAuthPasswordProp = "*authPassword";
 const std::array<std::string, 3> kWanted = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+
+/// A client-supplied name as it may appear in a log or audit line: control bytes as \xNN, at most
+/// 200 bytes (then "...").
+std::string printable(std::string_view raw) {
+  std::string out;
+  for (unsigned char c : raw.substr(0, 200)) {
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (raw.size() > 200) out += "...";
+  return out;
+}
 
 // ---- logging ---------------------------------------------------------------------------------
 
@@ -216,7 +234,7 @@ int auxprop_lookup(void*, sasl_server_params_t* sparams, unsigned flags, const c
     cred = s->credentials->scram_credential(name, *s->scram);
   } catch (const std::exception& e) {
     s->store_error = true;
-    spdlog::error("sasl: credential store failed for user '{}': {}", name, e.what());
+    spdlog::error("sasl: credential store failed for user '{}': {}", printable(name), e.what());
     return SASL_FAIL;
   }
   if (!cred || cred->mechanism != *s->scram) {
@@ -262,7 +280,7 @@ int checkpass_cb(sasl_conn_t*, void* context, const char* user, const char* pass
     }
   } catch (const std::exception& e) {
     s->store_error = true;
-    spdlog::error("sasl: credential store failed for user '{}': {}", name, e.what());
+    spdlog::error("sasl: credential store failed for user '{}': {}", printable(name), e.what());
     return SASL_FAIL;
   }
   if (!any) {
@@ -427,16 +445,20 @@ SaslSession::Step SaslSession::step(std::string_view token) {
     return Step{Step::State::Done, std::move(challenge), static_cast<const char*>(name), {}};
   }
   // Failure: name what happened for the audit log; Cyrus's detail only for protocol errors.
-  const std::string who = s.attempted_user.empty() ? "" : " '" + s.attempted_user + "'";
+  const std::string who = s.attempted_user.empty() ? "" : " '" + printable(s.attempted_user) + "'";
   if (s.store_error) return fail("credential store error for user" + who);
   if (!s.authzid_mismatch.empty()) {
-    return fail("authorization id '" + s.authzid_mismatch + "' differs from user" + who);
+    return fail("authorization id '" + printable(s.authzid_mismatch) + "' differs from user" + who);
   }
   if (s.unknown_user) return fail("unknown user" + who);
   if (s.wrong_password || rc == SASL_BADAUTH) return fail("wrong password for user" + who);
   const char* detail = sasl_errdetail(s.conn);
   std::string why = "malformed exchange: " + cyrus_error(rc);
-  if (detail != nullptr) why += ": " + redact(std::string(detail).substr(0, 200), s.secret);
+  if (detail != nullptr) {
+    std::string d = redact(detail, s.secret);
+    while (!d.empty() && (d.back() == '\n' || d.back() == ' ')) d.pop_back();
+    why += ": " + printable(d);
+  }
   return fail(std::move(why));
 }
 

@@ -308,3 +308,25 @@ TEST_F(SaslServerTest, StartingASessionDoesNoDnsLookup) {
 
 }  // namespace
 }  // namespace ferry::security
+
+namespace ferry::security {
+namespace {
+
+// The audit reason quotes the user name the client sent: control bytes are escaped (no forged
+// log lines) and a huge name is cut.
+TEST_F(SaslServerTest, ErrorQuotesClientUserNameSafely) {
+  auto one = [&](const std::string& token) {
+    return SaslServerFactory::instance().start("PLAIN", creds, "", "")->step(token);
+  };
+  SaslSession::Step st = one(std::string("\0evil\nINFO forged\x1b[0m\0pw", 24));
+  EXPECT_EQ(st.state, State::Failed);
+  EXPECT_EQ(st.error.find('\n'), std::string::npos) << st.error;
+  EXPECT_EQ(st.error.find('\x1b'), std::string::npos) << st.error;
+  EXPECT_NE(st.error.find("evil\\x0aINFO forged\\x1b[0m"), std::string::npos) << st.error;
+  st = one(std::string("\0", 1) + std::string(100000, 'u') + std::string("\0pw", 3));
+  EXPECT_EQ(st.state, State::Failed);
+  EXPECT_LT(st.error.size(), 400u);
+}
+
+}  // namespace
+}  // namespace ferry::security
