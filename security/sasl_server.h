@@ -56,7 +56,9 @@ class SaslServerFactory {
   std::vector<std::string> available_mechanisms() const;
 
   /// A session for one connection. `credentials` must outlive it. `client_address` and
-  /// `local_address` are "ip;port" or "ip:port" or empty (Cyrus uses them only for logging here).
+  /// `local_address` are free text for log lines (e.g. "10.0.0.7:53122"); Cyrus is not given
+  /// them (PLAIN and SCRAM do not use them). A CredentialSource that throws fails the login
+  /// ("credential store error"); the exception never crosses Cyrus.
   /// `max_receive` bounds each client token (sasl.server.max.receive.size). Throws
   /// std::invalid_argument for a mechanism not available, std::runtime_error if Cyrus refuses.
   std::unique_ptr<SaslSession> start(const std::string& mechanism, const CredentialSource& credentials,

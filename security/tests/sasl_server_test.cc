@@ -330,3 +330,27 @@ TEST_F(SaslServerTest, ErrorQuotesClientUserNameSafely) {
 
 }  // namespace
 }  // namespace ferry::security
+
+namespace ferry::security {
+namespace {
+
+class BrokenStore : public CredentialSource {
+ public:
+  std::optional<ScramCredential> scram_credential(const std::string&, ScramMechanism) const override {
+    throw std::runtime_error("metadata store unavailable");
+  }
+};
+
+// A credential store that throws fails the login with a reason; the exception never crosses Cyrus.
+TEST(SaslServerStore, StoreErrorFailsTheLogin) {
+  BrokenStore broken;
+  for (const char* mech : kAll) {
+    SCOPED_TRACE(mech);
+    Login r = login(broken, mech, "alice", "alice-secret");
+    EXPECT_EQ(r.last.state, State::Failed);
+    EXPECT_NE(r.last.error.find("credential store error for user 'alice'"), std::string::npos) << r.last.error;
+  }
+}
+
+}  // namespace
+}  // namespace ferry::security
