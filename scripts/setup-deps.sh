@@ -10,6 +10,8 @@ PACKAGES=(
   libboost-dev libssl-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libgtest-dev libgmock-dev libcli11-dev
   nlohmann-json3-dev libcurl4-openssl-dev prometheus-cpp-dev
   libsasl2-dev librdkafka-dev zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
+  # Cyrus SASL's PLAIN and SCRAM server plugins (the broker's SASL; libsasl2-dev only recommends them)
+  libsasl2-modules openssl
   # real Kafka clients used by tests, the quickstart and the benchmark
   kcat python3 python3-confluent-kafka python3-kafka
   # process and network tools used by the test harnesses; a Debian text corpus for the quickstart
