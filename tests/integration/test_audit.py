@@ -143,6 +143,12 @@ class AuditLogTest(BrokerTestCase):
         rc, out = verify(path)
         self.assertEqual(rc, 1, out)
         self.assertIn(f"{path}:2:", out)
+        p = subprocess.run([admin_binary(), "audit", "verify", path, "--json"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual((doc["ok"], doc["format"], doc["file"], doc["line"]), (False, "ferry-dr", path, 2))
+        self.assertIn("removed", doc["reason"])
 
 
 if __name__ == "__main__":
