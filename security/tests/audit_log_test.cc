@@ -152,10 +152,8 @@ TEST_F(SecurityAuditLogTest, TenThousandIdenticalDenialsWriteTwoLinesWithTheCoun
 }
 
 TEST_F(SecurityAuditLogTest, RepeatsFromManyThreadsStayBounded) {
-  AuditLogOptions o = options();
-  o.now_ms = {};  // real clock: however long the loop takes, lines stay about two per window
   {
-    SecurityAuditLog log(o);
+    SecurityAuditLog log(options());  // the test clock stands still: one window
     std::vector<std::thread> ts;
     for (int t = 0; t < 4; ++t)
       ts.emplace_back([&] {
@@ -169,8 +167,8 @@ TEST_F(SecurityAuditLogTest, RepeatsFromManyThreadsStayBounded) {
   const auto ls = lines();
   uint64_t total = 0;
   for (const auto& l : ls) total += l["data"].contains("repeats") ? l["data"]["repeats"]["count"].get<uint64_t>() : 1;
-  EXPECT_EQ(total, 10'000u);
-  EXPECT_LT(ls.size(), 100u);
+  EXPECT_EQ(total, 10'000u);  // every event counted once, whichever thread won the race
+  EXPECT_EQ(ls.size(), 2u);
 }
 
 TEST_F(SecurityAuditLogTest, FailedPlainLoginCarriesNoPassword) {
