@@ -178,6 +178,8 @@ CLI::Option* add_spec(CLI::App& app, const OptionSpec& spec) {
                        ->type_name(std::string(spec.metavar))
                        ->multi_option_policy(spec.repeatable ? CLI::MultiOptionPolicy::TakeAll
                                                              : CLI::MultiOptionPolicy::Throw);
+  // A positional taking every remaining word ("FILE..."): one or more values.
+  if (!name.starts_with('-') && spec.repeatable) o->type_size(1)->expected(-1);
   if (spec.required) o->required();
   if (!spec.default_value.empty()) o->default_str(std::string(spec.default_value));
   return o;

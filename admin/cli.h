@@ -48,14 +48,18 @@ struct ParseResult;
 
 /// Runs a command; returns the process exit status. Throws UsageError or OpError.
 using Handler = int (*)(Session&, const ParsedArgs&);
+/// Runs a command that needs no cluster (no Session, no --bootstrap-server): `audit verify`.
+using OfflineHandler = int (*)(const ParsedArgs&);
 
 /// A leaf command such as "groups offsets reset".
 struct Command {
   std::vector<std::string_view> path;  ///< {"groups", "offsets", "reset"}
   std::string_view summary;            ///< one line for the parent's --help
   std::string_view details;            ///< extra paragraphs for the command's own --help
-  std::vector<OptionSpec> options;     ///< command-specific options (globals are added)
+  std::vector<OptionSpec> options;     ///< command-specific options (globals are added); a name
+                                       ///< without leading dashes ("FILE") is positional
   Handler handler = nullptr;
+  OfflineHandler offline_handler = nullptr;  ///< set instead of handler for commands without a cluster
 };
 
 /// Options every command accepts (bootstrap, command config, output format, timeout); -h/--help

@@ -19,4 +19,7 @@ std::vector<Command> group_commands();
 /// groups offsets show | reset — OffsetFetch, ListOffsets, OffsetCommit via the Admin API.
 std::vector<Command> group_offset_commands();
 
+/// audit verify FILE... — checks the hash chain of Ferry audit logs (no cluster needed).
+std::vector<Command> audit_commands();
+
 }  // namespace ferry::admin

@@ -14,7 +14,7 @@ namespace {
 std::vector<ferry::admin::Command> all_commands() {
   using namespace ferry::admin;
   std::vector<Command> out;
-  for (auto family : {topic_commands, config_commands, group_commands, group_offset_commands}) {
+  for (auto family : {topic_commands, config_commands, group_commands, group_offset_commands, audit_commands}) {
     auto c = family();
     out.insert(out.end(), c.begin(), c.end());
   }
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       std::fputs(r.help->c_str(), stdout);
       return 0;
     }
+    if (r.command->offline_handler) return r.command->offline_handler(r.args);
     Session session(r.args);
     return r.command->handler(session, r.args);
   } catch (const UsageError& e) {

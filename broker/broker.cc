@@ -1,9 +1,11 @@
 #include "broker/broker.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 #include <thread>
 
 #include "common/clock.h"
@@ -15,6 +17,7 @@
 #include "broker/server/tls.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
+#include "security/audit_log.h"
 
 namespace ferry::broker {
 
@@ -24,6 +27,7 @@ struct Broker::Impl {
   std::unique_ptr<FileMetadataStore> store;
   std::unique_ptr<ReplicaManager> replicas;
   security::AllowAllAuthorizer authorizer;
+  std::unique_ptr<security::SecurityAuditLog> audit;  // outlives the server (stopped after it)
   std::shared_ptr<GroupMetadataManager> group_metadata;
   std::unique_ptr<groups::GroupCoordinator> coordinator;
   std::unique_ptr<BrokerServices> services;
@@ -41,7 +45,43 @@ struct Broker::Impl {
   explicit Impl(BrokerConfig c) : config(std::move(c)) {}
 
   void run_group_ticker();
+  void start_audit_log();
 };
+
+// Opens the security audit log per the audit.log.* keys and makes it the authorizer's observer.
+void Broker::Impl::start_audit_log() {
+  auto& i = *this;
+  const auto& v = i.config.values;
+  if (!v.get_bool("audit.log.enable")) {
+    spdlog::warn("security audit log disabled (audit.log.enable=false)");
+    return;
+  }
+  const std::filesystem::path first_dir(i.config.log_dirs.front());
+  std::filesystem::path dir = v.get_string("audit.log.dir");
+  if (dir.empty()) dir = first_dir / "ferry-audit";
+  security::AuditLogOptions o;
+  o.file = dir / "security-audit.log";
+  o.anchor = first_dir / "security-audit-anchor.json";
+  o.categories = security::parse_audit_categories(v.get_list("audit.log.events"));
+  o.max_bytes = v.get_int("audit.log.max.bytes");
+  o.max_files = static_cast<int>(v.get_int("audit.log.max.files"));
+  o.repeat_window_ms = v.get_int("audit.log.repeat.window.ms");
+  o.cluster_id = i.services->cluster_id;
+  i.audit = std::make_unique<security::SecurityAuditLog>(std::move(o));
+  i.authorizer.set_observer(i.audit.get());
+  i.services->audit = i.audit.get();
+  auto* a = i.audit.get();
+  i.metrics.gauge_callback("ferry_audit_log_lines_total", "Lines written to the security audit log.", {},
+                           [a] { return static_cast<double>(a->stats().lines); });
+  i.metrics.gauge_callback("ferry_audit_log_folded_events_total",
+                           "Security audit events counted into a repeats line instead of written one by one.", {},
+                           [a] { return static_cast<double>(a->stats().folded); });
+  i.metrics.gauge_callback("ferry_audit_log_dropped_events_total",
+                           "Security audit events lost: the writer's queue was full or a write failed.", {},
+                           [a] { return static_cast<double>(a->stats().dropped); });
+  spdlog::info("security audit log {} (events: {})", (dir / "security-audit.log").string(),
+               fmt::join(v.get_list("audit.log.events"), ","));
+}
 
 void Broker::Impl::run_group_ticker() {
   // Coordinator timers are at least a session timeout (>= 1 ms, typically seconds) away, so a
@@ -113,6 +153,7 @@ void Broker::start() {
   i.group_ticker = std::thread([&i] { i.run_group_ticker(); });
   i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, i.authorizer, i.metrics, *i.coordinator,
                                       *i.group_metadata, i.store->cluster_id(), {}, {}});
+  i.start_audit_log();
   i.handlers = std::make_unique<Handlers>(*i.services);
   if (std::any_of(i.config.listeners.begin(), i.config.listeners.end(), [](const Listener& l) { return l.tls(); })) {
     // Certificates set through AlterConfigs (KIP-226, per broker) override the file's.
@@ -144,6 +185,8 @@ void Broker::stop(std::chrono::milliseconds grace) {
   if (i.services) i.services->stopping = true;
   if (i.coordinator) i.coordinator->shutdown();
   if (i.server) i.server->stop(grace);
+  // After the server: every request's audit event is queued; stop() writes and fsyncs them.
+  if (i.audit) i.audit->stop();
   if (i.group_ticker.joinable()) {
     {
       std::lock_guard lk(i.ticker_mu);

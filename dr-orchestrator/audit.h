@@ -15,16 +15,24 @@
 // atomically and fsynced; the verifier requires line N to exist and hash to "head". It covers
 // someone (or some tool) who can rewrite the log but not ferry-dr's state directory; it does not
 // cover an attacker who can write both (docs/dr.md "Audit log").
+//
+// The chain, the anchor and the verifier are common/hash_chain.h, shared with the broker's
+// security audit log; this file adds only ferry-dr's line format.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+
+namespace ferry::hash_chain {
+class ChainWriter;
+}
 
 namespace ferry::dr {
 
@@ -76,7 +84,7 @@ class AuditLog {
   std::string command_;
   std::filesystem::path anchor_;
   Actor actor_;
-  int fd_ = -1;
+  std::unique_ptr<hash_chain::ChainWriter> writer_;
 };
 
 /// The result of verify_audit_log().

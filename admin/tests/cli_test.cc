@@ -30,6 +30,12 @@ const std::vector<Command>& table() {
         {"--shift-by", "N", "move by N"},
         {"--execute", "", "commit the new offsets"}},
        &noop},
+      {{"audit", "verify"},
+       "check audit logs",
+       "",
+       {{"FILE", "...", "files", true, true}, {"--anchor", "FILE", "anchor"}},
+       nullptr,
+       [](const ParsedArgs&) { return 0; }},
   };
   return commands;
 }
@@ -163,6 +169,16 @@ TEST(AdminCli, HelpOfAGroupListsTheCommandsUnderIt) {
   EXPECT_NE(r.help->find("groups offsets reset"), std::string::npos) << *r.help;
   EXPECT_NE(r.help->find("Exit status: 0 success, 1 the operation failed, 2 bad command line."),
             std::string::npos) << *r.help;
+}
+
+// A positional FILE... takes every remaining word, with options before or after them.
+TEST(Cli, RepeatablePositionalTakesEveryFile) {
+  auto r = parse({"audit", "verify", "a.log.2", "a.log.1", "--anchor", "x.json", "a.log"});
+  ASSERT_NE(r.command, nullptr);
+  EXPECT_EQ(r.args.all("FILE"), (std::vector<std::string>{"a.log.2", "a.log.1", "a.log"}));
+  EXPECT_EQ(r.args.get("--anchor"), "x.json");
+  EXPECT_NE(r.command->offline_handler, nullptr);
+  EXPECT_NE(usage_error({"audit", "verify"}).first.find("FILE is required"), std::string::npos);
 }
 
 }  // namespace

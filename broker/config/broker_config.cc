@@ -1,5 +1,7 @@
 #include "broker/config/broker_config.h"
 
+#include "security/audit_log.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -92,6 +94,23 @@ const config::Schema& broker_schema() {
                   "Ferry-only, dynamic. client.id prefixes whose Produce a standby still accepts (the mirror's "
                   "clients). Fencing against misdirected applications, not a security boundary: with SASL, ACLs "
                   "are that.")
+        // Security audit log (security/audit_log.h; docs/security.md "Audit log").
+        .add_bool("audit.log.enable", true,
+                  "Write the security audit log: authentication results, authorization denials and allowed "
+                  "management operations as hash-chained CloudEvents JSON lines.")
+        .add_string("audit.log.dir", "",
+                    "Directory of the security audit log (security-audit.log, rotated to .1, .2, ...); empty = the "
+                    "first log.dirs entry's ferry-audit/. Its anchor file is security-audit-anchor.json in that log dir.")
+        .add_list("audit.log.events", {"authentication", "authorization-denied", "management"},
+                  "Event categories written: authentication, authorization-denied, management, produce, fetch, "
+                  "other (every other allowed request: Metadata, group and offset requests, describes).")
+        .add_int("audit.log.max.bytes", 104857600, 4096, INT64_MAX,
+                 "Rotate the audit log before it would exceed this size.")
+        .add_int("audit.log.max.files", 10, 1, 1000,
+                 "Audit log files kept, the active one included; the oldest is removed at rotation.")
+        .add_int("audit.log.repeat.window.ms", 1000, 0, 3600000,
+                 "Identical events within this window after the first are written as one line with a repeat "
+                 "count (0 = every event its own line).")
         .add_string("metrics.listener", "",
                     "Ferry-only. host:port of the Prometheus /metrics endpoint; empty = disabled.")
         // TLS (Kafka's ssl.* broker keys; PEM stores only, KIP-651). Each may be overridden for one
@@ -220,6 +239,11 @@ BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
         throw ConfigError(fmt::format("key 'sasl.enabled.mechanisms' of listener {} has value \"{}\"; expected PLAIN, "
                                       "SCRAM-SHA-256 or SCRAM-SHA-512 (GSSAPI and OAUTHBEARER are not served)",
                                       l.name, m));
+  }
+  try {
+    (void)security::parse_audit_categories(v.get_list("audit.log.events"));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("key 'audit.log.events': {}", e.what()));
   }
   log_dirs = v.get_list("log.dirs");
   if (log_dirs.empty()) throw ConfigError("key 'log.dirs' has value []; expected at least one directory");

@@ -10,6 +10,9 @@
 #include "broker/protocol/header.h"
 #include "security/authorizer.h"
 
+namespace ferry::security {
+class SecurityAuditLog;
+}
 namespace ferry::metrics {
 class Registry;
 }
@@ -37,6 +40,10 @@ struct BrokerServices {
   std::map<std::string, uint16_t> bound_ports;  // listener name → bound port, set once at start
   std::atomic<bool> stopping{false};  // set at shutdown: long polls answer at once
   TlsContexts* tls = nullptr;         // TLS contexts of SSL/SASL_SSL listeners (null: none)
+  // The security audit log (nullptr when audit.log.enable=false). Authorization decisions reach it
+  // through the authorizer's observer; the connection code reports logins with
+  // audit->authentication(). Thread-safe, never blocks on I/O.
+  security::SecurityAuditLog* audit = nullptr;
 };
 
 /// Per-request context: the decoded header, who is asking and through which listener.

@@ -234,5 +234,26 @@ TEST(Audit, Rfc3339AndSha256) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2
 }
 
+// A log and anchor written by ferry-dr before the chain moved to common/hash_chain (4 entries of
+// `ferry-dr audit verify --config`, main at 3340301): they still verify, anchored, and new appends
+// continue their chain and move their anchor.
+TEST_F(AnchoredAuditTest, ALogWrittenBeforeTheSharedChainStillVerifiesAndContinues) {
+  const fs::path data = fs::path(FERRY_SOURCE_DIR) / "dr-orchestrator" / "tests" / "data";
+  fs::create_directories(path_.parent_path());
+  fs::create_directories(anchor().parent_path());
+  fs::copy_file(data / "audit-written-before-hash-chain.jsonl", path_);
+  fs::copy_file(data / "audit-anchor-written-before-hash-chain.json", anchor());
+  auto r = verify_audit_log(path_, anchor());
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_TRUE(r.anchored);
+  EXPECT_EQ(r.lines, 4);
+  const auto old_lines = lines();
+  write_anchored(2);
+  EXPECT_EQ(nlohmann::json::parse(lines()[4])["prev"], sha256_hex(old_lines[3]));
+  r = verify_audit_log(path_, anchor());
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.anchor_entries, 6);
+}
+
 }  // namespace
 }  // namespace ferry::dr
