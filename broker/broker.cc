@@ -120,6 +120,10 @@ void Broker::Impl::run_group_ticker() {
   }
 }
 
+std::filesystem::path Broker::metadata_path(const BrokerConfig& config) {
+  return std::filesystem::path(config.log_dirs.front()) / "ferry-metadata.toml";
+}
+
 Broker::Broker(BrokerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
 Broker::~Broker() { stop(std::chrono::milliseconds(0)); }
@@ -128,8 +132,7 @@ void Broker::start() {
   auto& i = *impl_;
   std::filesystem::create_directories(i.config.log_dirs.front());
   // Topic metadata lives beside the logs of the first log dir (a later issue moves it to etcd).
-  i.store = std::make_unique<FileMetadataStore>(std::filesystem::path(i.config.log_dirs.front()) /
-                                                "ferry-metadata.toml");
+  i.store = std::make_unique<FileMetadataStore>(metadata_path(i.config));
   i.replicas = std::make_unique<ReplicaManager>(i.config, *i.store, i.metrics);
   i.replicas->startup();
   // Group state is loaded completely before the first request is served, so no client ever sees

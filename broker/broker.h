@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 
 #include "broker/config/broker_config.h"
@@ -13,6 +14,9 @@ namespace ferry::broker {
 class Broker {
  public:
   explicit Broker(BrokerConfig config);
+  /// Where the metadata store of a broker with `config` lives: ferry-metadata.toml in the first of
+  /// log.dirs (topics, dynamic configs, SCRAM credentials).
+  static std::filesystem::path metadata_path(const BrokerConfig& config);
   ~Broker();
   /// Opens logs (recovering them), binds listeners, starts serving. Throws on failure (bind
   /// failure, unusable log dir, corrupt metadata) with a message naming what failed.

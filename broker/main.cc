@@ -5,10 +5,15 @@
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <string_view>
+#include <vector>
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "broker/metadata/metadata_store.h"
+#include "security/scram.h"
 #include "broker/protocol/apis.h"
 #include "common/daemon.h"
 #include "common/logging.h"
@@ -20,7 +25,11 @@ void print_usage(std::ostream& out) {
          "Usage:\n"
          "  ferry-broker --config FILE     run with the TOML configuration FILE\n"
          "  ferry-broker --help            this text and every configuration key\n"
-         "  ferry-broker --config-reference  the configuration reference as Markdown (docs/)\n\n"
+         "  ferry-broker --config-reference  the configuration reference as Markdown (docs/)\n"
+         "  ferry-broker --config FILE --add-scram 'SCRAM-SHA-512=[name=admin,password=secret]'\n"
+         "                                 store a SCRAM credential (salted keys only) in the metadata store\n"
+         "                                 and exit, as kafka-storage format --add-scram does; repeatable;\n"
+         "                                 also iterations=N, salt=<base64>, saltedpassword=<base64>\n\n"
          "Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT), 1 when starting fails\n"
          "(port taken, unusable log dir), 2 for a bad command line or configuration.\n\n"
          "Minimal configuration:\n"
@@ -34,6 +43,34 @@ void print_usage(std::ostream& out) {
       << ferry::broker::broker_schema().help_text();
 }
 
+// Stores each --add-scram credential and exits: 0 when all are stored, 2 for a bad value (the
+// message never repeats a password), 1 when the metadata store cannot be written.
+int add_scram_credentials(const ferry::broker::BrokerConfig& config, const std::vector<std::string>& specs) {
+  std::vector<std::pair<std::string, ferry::security::ScramCredential>> upserts;
+  for (const auto& spec : specs) {
+    try {
+      auto parsed = ferry::security::parse_add_scram(spec);
+      upserts.emplace_back(parsed.user, parsed.credential);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "ferry-broker: invalid --add-scram value: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  try {
+    auto path = ferry::broker::Broker::metadata_path(config);
+    std::filesystem::create_directories(path.parent_path());
+    ferry::broker::FileMetadataStore store(path);
+    store.alter_scram_credentials(upserts, {});
+    for (const auto& [user, c] : upserts)
+      std::cout << "stored the " << ferry::security::scram_mechanism_name(c.mechanism) << " credential of user '"
+                << user << "' (" << c.iterations << " iterations) in " << path.string() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "ferry-broker: cannot store the credentials: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,6 +79,26 @@ int main(int argc, char** argv) {
   // faults on fresh memory again; fixed thresholds keep them in the heap for reuse.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // --add-scram is the broker's own option (Kafka's kafka-storage format --add-scram); it is taken
+  // out before the daemon arguments common to every Ferry binary are parsed.
+  std::vector<std::string> add_scram;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--add-scram") {
+      if (i + 1 >= argc) {
+        std::cerr << "ferry-broker: --add-scram needs a value; see ferry-broker --help\n";
+        return 2;
+      }
+      add_scram.emplace_back(argv[++i]);
+    } else if (a.rfind("--add-scram=", 0) == 0) {
+      add_scram.emplace_back(a.substr(12));
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  argc = static_cast<int>(rest.size());
+  argv = rest.data();
   auto args = ferry::parse_daemon_args("ferry-broker", argc, argv);
   if (!args) return 2;
   if (args->action == ferry::DaemonArgs::Action::help) {
@@ -61,6 +118,9 @@ int main(int argc, char** argv) {
              "Every other key needs a restart.\n\n";
     for (const auto& tk : ferry::broker::topic_keys())
       std::cout << "- `" << tk.broker_key << "` (default of the topic key `" << tk.topic_key << "`)\n";
+    std::cout << "- `ssl.keystore.location`, `ssl.key.password`, `ssl.truststore.location`, also as "
+                 "`listener.name.<listener>.<key>`: per broker only (KIP-226); the new files are loaded and "
+                 "checked before the change is stored, and serve new connections\n";
     std::cout << "\n## Topic configs\n\n"
                  "Set per topic with CreateTopics, AlterConfigs or IncrementalAlterConfigs and shown by "
                  "DescribeConfigs: every topic config Kafka 3.x documents. Keys marked \"Applied\" take their "
@@ -78,6 +138,8 @@ int main(int argc, char** argv) {
     std::cerr << "ferry-broker: invalid configuration: " << e.what() << "\n";
     return 2;
   }
+
+  if (!add_scram.empty()) return add_scram_credentials(*config, add_scram);
 
   // Block the stop signals (and SIGHUP, the certificate reload) before any thread starts so only
   // sigwait below receives them.

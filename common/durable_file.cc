@@ -26,10 +26,11 @@ void fsync_dir(const std::filesystem::path& dir) {
   if (rc != 0) fail("fsync directory", dir, err);
 }
 
-void atomic_write_file(const std::filesystem::path& file, std::string_view content) {
+void atomic_write_file(const std::filesystem::path& file, std::string_view content, unsigned mode) {
   std::filesystem::path tmp = file;
   tmp += ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ::unlink(tmp.c_str());  // a leftover temp file would keep its old permission bits
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) fail("create", tmp, errno);
   auto abandon = [&](const char* what) {
     const int err = errno;

@@ -12,8 +12,9 @@ namespace ferry {
 /// directory, without which the rename itself may not survive a power loss. A crash at any point
 /// leaves either the old or the new file. Concurrent writers of the same file must be serialised
 /// by the caller (they share the temp name). Throws std::system_error naming the failing step and
-/// path; the temp file is removed when the write or fsync fails.
-void atomic_write_file(const std::filesystem::path& file, std::string_view content);
+/// path; the temp file is removed when the write or fsync fails. `mode` is the new file's
+/// permission bits (before the umask); 0600 for files holding credential material.
+void atomic_write_file(const std::filesystem::path& file, std::string_view content, unsigned mode = 0644);
 
 /// fsyncs a directory so that entries created, renamed or removed in it are durable. Throws
 /// std::system_error naming the directory.

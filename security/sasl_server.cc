@@ -1,5 +1,6 @@
 #include "security/sasl_server.h"
 
+
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -8,6 +9,8 @@
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 #include <spdlog/spdlog.h>
+
+#include "security/scram_nonce_compat.h"
 
 #include <array>
 #include <climits>
@@ -41,6 +44,10 @@ struct SaslSession::Impl {
   std::string authzid_mismatch;  // the requested authzid, when it differed from the user
   // Secrets of the current step, redacted from Cyrus log lines (the PLAIN token's password).
   std::string secret;
+  // SCRAM messages kept for librdkafka's doubled final nonce (scram_nonce_compat.h).
+  std::string client_first_bare, server_first;
+  std::optional<ScramNonceRewrite> rewrite;
+  std::optional<ScramCredential> rewrite_credential;
 
   ~Impl() {
     if (conn != nullptr) sasl_dispose(&conn);
@@ -432,10 +439,26 @@ SaslSession::Step SaslSession::step(std::string_view token) {
     s.phase = Impl::Phase::Started;
     rc = sasl_server_start(s.conn, s.mechanism.c_str(), token.data(), static_cast<unsigned>(token.size()), &out,
                            &outlen);
+    if (s.scram) s.client_first_bare = std::string(scram_client_first_bare(token));
   } else {
-    rc = sasl_server_step(s.conn, token.data(), static_cast<unsigned>(token.size()), &out, &outlen);
+    std::string_view to_cyrus = token;
+    if (s.scram && !s.server_first.empty()) {
+      // librdkafka < 2.6.1 repeats its nonce in the final message; Kafka accepts it, Cyrus does not.
+      std::optional<ScramCredential> credential;
+      try {
+        credential = s.credentials->scram_credential(scram_user_of(s.client_first_bare), *s.scram);
+      } catch (const std::exception&) {
+      }
+      if (credential) s.rewrite = rewrite_doubled_nonce(*credential, s.client_first_bare, s.server_first, token);
+      if (s.rewrite) to_cyrus = s.rewrite->client_final;
+      s.rewrite_credential = std::move(credential);
+    }
+    rc = sasl_server_step(s.conn, to_cyrus.data(), static_cast<unsigned>(to_cyrus.size()), &out, &outlen);
   }
   std::string challenge = out == nullptr ? std::string() : std::string(out, outlen);
+  if (s.scram && s.server_first.empty() && rc == SASL_CONTINUE) s.server_first = challenge;
+  if (rc == SASL_OK && s.rewrite && s.rewrite_credential)
+    challenge = resign_server_final(*s.rewrite_credential, *s.rewrite, challenge);
 
   if (rc == SASL_CONTINUE) {
     s.secret.clear();

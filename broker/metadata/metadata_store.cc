@@ -86,6 +86,25 @@ FileMetadataStore::FileMetadataStore(std::filesystem::path file) : file_(std::mo
       topics_[m.name] = std::move(m);
     }
   }
+  if (auto entries = root["scram_credentials"].as_array()) {
+    for (auto& node : *entries) {
+      auto* e = node.as_table();
+      auto bad = [&](const char* why) {
+        return std::runtime_error(fmt::format("metadata file {}: a scram_credentials entry {}", file_.string(), why));
+      };
+      if (!e) throw bad("is not a table");
+      const std::string user = (*e)["user"].value_or(std::string{});
+      auto mechanism = security::scram_mechanism_from_name((*e)["mechanism"].value_or(std::string{}));
+      auto salt = security::base64_decode((*e)["salt"].value_or(std::string{}));
+      auto stored_key = security::base64_decode((*e)["stored_key"].value_or(std::string{}));
+      auto server_key = security::base64_decode((*e)["server_key"].value_or(std::string{}));
+      const int64_t iterations = (*e)["iterations"].value_or(int64_t{0});
+      if (user.empty() || !mechanism || !salt || !stored_key || !server_key || iterations <= 0)
+        throw bad("lacks a user, a known mechanism, base64 salt/stored_key/server_key or iterations");
+      scram_[user][*mechanism] =
+          security::ScramCredential{*mechanism, static_cast<int32_t>(iterations), *salt, *stored_key, *server_key};
+    }
+  }
   if (auto entries = root["broker_configs"].as_array()) {
     for (auto& node : *entries) {
       auto* e = node.as_table();
@@ -125,10 +144,24 @@ void FileMetadataStore::save_locked() {
     dyn.push_back(std::move(e));
   }
   root.insert("broker_configs", std::move(dyn));
+  toml::array scram;
+  for (auto& [user, by_mechanism] : scram_)
+    for (auto& [mechanism, c] : by_mechanism) {
+      toml::table e;
+      e.insert("user", user);
+      e.insert("mechanism", std::string(security::scram_mechanism_name(mechanism)));
+      e.insert("iterations", int64_t{c.iterations});
+      e.insert("salt", security::base64_encode(c.salt));
+      e.insert("stored_key", security::base64_encode(c.stored_key));
+      e.insert("server_key", security::base64_encode(c.server_key));
+      scram.push_back(std::move(e));
+    }
+  root.insert("scram_credentials", std::move(scram));
   std::ostringstream out;
-  out << "# Ferry broker metadata: topics, cluster id and dynamic broker configs. Rewritten atomically; do not edit while running.\n";
+  out << "# Ferry broker metadata: topics, cluster id, dynamic broker configs and SCRAM credentials (salted\n"
+         "# keys, never passwords). Rewritten atomically; do not edit while running.\n";
   out << root << "\n";
-  storage::atomic_write_file(file_, out.str());
+  storage::atomic_write_file(file_, out.str(), 0600);
 }
 
 std::string FileMetadataStore::cluster_id() {
@@ -187,6 +220,44 @@ void FileMetadataStore::put_broker_configs(const std::string& entity, const std:
     save_locked();
   } catch (...) {
     broker_configs_ = std::move(prev);
+    throw;
+  }
+}
+
+std::map<std::string, std::vector<security::ScramCredential>> FileMetadataStore::scram_credentials() {
+  std::lock_guard lk(mu_);
+  std::map<std::string, std::vector<security::ScramCredential>> out;
+  for (auto& [user, by_mechanism] : scram_)
+    for (auto& [mechanism, c] : by_mechanism) out[user].push_back(c);
+  return out;
+}
+
+std::optional<security::ScramCredential> FileMetadataStore::scram_credential(const std::string& user,
+                                                                             security::ScramMechanism mechanism) {
+  std::lock_guard lk(mu_);
+  auto u = scram_.find(user);
+  if (u == scram_.end()) return std::nullopt;
+  auto c = u->second.find(mechanism);
+  if (c == u->second.end()) return std::nullopt;
+  return c->second;
+}
+
+void FileMetadataStore::alter_scram_credentials(
+    const std::vector<std::pair<std::string, security::ScramCredential>>& upsertions,
+    const std::vector<std::pair<std::string, security::ScramMechanism>>& deletions) {
+  std::lock_guard lk(mu_);
+  auto prev = scram_;
+  for (const auto& [user, mechanism] : deletions) {
+    auto u = scram_.find(user);
+    if (u == scram_.end()) continue;
+    u->second.erase(mechanism);
+    if (u->second.empty()) scram_.erase(u);
+  }
+  for (const auto& [user, c] : upsertions) scram_[user][c.mechanism] = c;
+  try {
+    save_locked();
+  } catch (...) {
+    scram_ = std::move(prev);
     throw;
   }
 }

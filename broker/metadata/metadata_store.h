@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "security/scram.h"
+
 namespace ferry::broker {
 
 /// One topic as the metadata store keeps it. `configs` holds only explicit overrides
@@ -47,10 +49,24 @@ class MetadataStore {
   virtual std::map<std::string, std::map<std::string, std::string>> broker_configs() = 0;
   /// Replaces the dynamic configs of `entity`; an empty map removes the entity.
   virtual void put_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs) = 0;
+
+  // SCRAM credentials (KIP-554): per user and mechanism the salt, StoredKey, ServerKey and
+  // iteration count of RFC 5802 — never a password.
+  /// Every stored credential, by user name.
+  virtual std::map<std::string, std::vector<security::ScramCredential>> scram_credentials() = 0;
+  /// One user's credential for one mechanism; nullopt when there is none.
+  virtual std::optional<security::ScramCredential> scram_credential(const std::string& user,
+                                                                    security::ScramMechanism mechanism) = 0;
+  /// Stores `upsertions` (replacing the user's credential of the same mechanism) and removes
+  /// `deletions`, durably and in one write (all or nothing).
+  virtual void alter_scram_credentials(
+      const std::vector<std::pair<std::string, security::ScramCredential>>& upsertions,
+      const std::vector<std::pair<std::string, security::ScramMechanism>>& deletions) = 0;
 };
 
 /// The single-node store: one TOML file rewritten atomically (temp file, fsync, rename, fsync of
-/// the directory) on every change, so a crash leaves either the old or the new content.
+/// the directory) on every change, so a crash leaves either the old or the new content. The file
+/// is mode 0600: it holds SCRAM StoredKeys and ServerKeys.
 class FileMetadataStore final : public MetadataStore {
  public:
   /// Loads `file` if it exists. Throws std::runtime_error if it exists but cannot be parsed.
@@ -63,6 +79,11 @@ class FileMetadataStore final : public MetadataStore {
   int64_t reserve_producer_ids(int64_t count) override;
   std::map<std::string, std::map<std::string, std::string>> broker_configs() override;
   void put_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs) override;
+  std::map<std::string, std::vector<security::ScramCredential>> scram_credentials() override;
+  std::optional<security::ScramCredential> scram_credential(const std::string& user,
+                                                            security::ScramMechanism mechanism) override;
+  void alter_scram_credentials(const std::vector<std::pair<std::string, security::ScramCredential>>& upsertions,
+                               const std::vector<std::pair<std::string, security::ScramMechanism>>& deletions) override;
 
  private:
   void save_locked();
@@ -72,6 +93,7 @@ class FileMetadataStore final : public MetadataStore {
   int64_t next_producer_id_ = 0;  // first id not yet reserved
   std::map<std::string, TopicMetadata> topics_;
   std::map<std::string, std::map<std::string, std::string>> broker_configs_;
+  std::map<std::string, std::map<security::ScramMechanism, security::ScramCredential>> scram_;  // by user
 };
 
 /// A random UUID rendered as Kafka renders ids: 22 characters of URL-safe base64, no padding.

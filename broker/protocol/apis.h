@@ -17,6 +17,7 @@
 #include "broker/protocol/messages/metadata.h"
 #include "broker/protocol/messages/offsets.h"
 #include "broker/protocol/messages/produce.h"
+#include "broker/protocol/messages/sasl.h"
 #include "broker/protocol/messages/topics_admin.h"
 #include "broker/protocol/schema.h"
 
@@ -43,7 +44,9 @@ using SupportedApis =
             DescribeClusterRequest, InitProducerIdRequest, DescribeConfigsRequest, AlterConfigsRequest,
             IncrementalAlterConfigsRequest, FindCoordinatorRequest, JoinGroupRequest, SyncGroupRequest,
             HeartbeatRequest, LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest,
-            OffsetDeleteRequest, DescribeGroupsRequest, ListGroupsRequest, DeleteGroupsRequest>;
+            OffsetDeleteRequest, DescribeGroupsRequest, ListGroupsRequest, DeleteGroupsRequest,
+            SaslHandshakeRequest, SaslAuthenticateRequest, DescribeUserScramCredentialsRequest,
+            AlterUserScramCredentialsRequest>;
 
 /// One supported API: key, name and version range (inclusive), and first flexible version.
 struct ApiRange {

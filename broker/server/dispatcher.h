@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "broker/protocol/header.h"
 #include "broker/protocol/wire.h"
 #include "broker/server/handlers.h"
 
@@ -20,6 +21,20 @@ namespace ferry::broker {
 struct CloseConnection : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// The response frame (with its 4-byte size prefix) to a request of type R at `version`, with the
+/// response header KIP-482 prescribes (v1 for flexible versions, v0 otherwise).
+template <class R>
+protocol::Bytes response_frame(int32_t correlation_id, int16_t version, const typename R::Response& resp) {
+  const bool flexible = version >= R::flexible_from;
+  protocol::Bytes out;
+  protocol::Writer w(out);
+  w.i32(0);  // size, patched below
+  protocol::write_response_header(w, correlation_id, flexible);
+  protocol::encode(resp, version, flexible, w);
+  w.patch_i32(0, static_cast<int32_t>(out.size() - 4));
+  return out;
+}
 
 /// Decodes `frame` (a request without its size prefix), runs the handler and returns the response
 /// frame including its 4-byte size prefix, or nullopt when the request gets no response

@@ -121,6 +121,22 @@ class Handlers {
   boost::asio::awaitable<protocol::ListGroupsResponse> handle(protocol::ListGroupsRequest& req, RequestContext& ctx);
   /// DeleteGroups: only groups without members; their offsets go with them.
   boost::asio::awaitable<protocol::DeleteGroupsResponse> handle(protocol::DeleteGroupsRequest& req, RequestContext& ctx);
+  /// SaslHandshake reaching a handler: the connection is on a listener without SASL, or already
+  /// authenticated without a re-authentication in progress — ILLEGAL_SASL_STATE, as Kafka
+  /// answers (SASL listeners handle the exchange in the connection, sasl_authenticator.h).
+  boost::asio::awaitable<protocol::SaslHandshakeResponse> handle(protocol::SaslHandshakeRequest& req, RequestContext& ctx);
+  /// SaslAuthenticate reaching a handler: ILLEGAL_SASL_STATE (see SaslHandshake).
+  boost::asio::awaitable<protocol::SaslAuthenticateResponse> handle(protocol::SaslAuthenticateRequest& req,
+                                                                    RequestContext& ctx);
+  /// DescribeUserScramCredentials (KIP-554): mechanism and iterations per user, never the keys.
+  /// DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED; a named user without a
+  /// credential is RESOURCE_NOT_FOUND, a name asked twice DUPLICATE_RESOURCE.
+  boost::asio::awaitable<protocol::DescribeUserScramCredentialsResponse> handle(
+      protocol::DescribeUserScramCredentialsRequest& req, RequestContext& ctx);
+  /// AlterUserScramCredentials (KIP-554): upserts (from the client's salted password) and
+  /// deletes, one result per user, stored durably in one write. ALTER on the cluster.
+  boost::asio::awaitable<protocol::AlterUserScramCredentialsResponse> handle(
+      protocol::AlterUserScramCredentialsRequest& req, RequestContext& ctx);
   /// DescribeCluster (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
 

@@ -23,7 +23,9 @@
 
 #include "broker/core/replica_manager.h"
 #include "broker/server/dispatcher.h"
+#include "broker/server/sasl_authenticator.h"
 #include "broker/server/tls.h"
+#include "security/audit_log.h"
 #include "common/metrics.h"
 
 namespace ferry::broker {
@@ -55,7 +57,7 @@ struct IoThread {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, IoThread& io, const Listener& listener, Handlers& handlers,
-             std::atomic<int>& live, std::shared_ptr<TlsListenerContext> tls_context)
+             std::atomic<int>& live, std::shared_ptr<TlsListenerContext> tls_context, const SaslSettings* sasl)
       : socket_(std::move(socket)),
         tls_context_(std::move(tls_context)),
         io_(io),
@@ -74,6 +76,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ctx_.executor = io_.ctx.get_executor();
     socket_.set_option(tcp::no_delay(true), ec);
     if (tls_context_) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, tls_context_->ssl);
+    if (sasl != nullptr)
+      sasl_ = std::make_unique<SaslAuthenticator>(*sasl, handlers.services().metadata, peer_,
+                                                  fmt::format("{}:{}", ctx_.local_address, listener.port));
     last_activity_ = Clock::now();
   }
 
@@ -132,9 +137,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
         last_activity_ = Clock::now();
         int32_t size = static_cast<int32_t>((uint32_t(size_buf[0]) << 24) | (uint32_t(size_buf[1]) << 16) |
                                             (uint32_t(size_buf[2]) << 8) | uint32_t(size_buf[3]));
-        if (size <= 0 || size > max_request) {
-          refuse("invalid request size",
-                 fmt::format("size {} is outside 1..socket.request.max.bytes ({})", size, max_request));
+        // Before a login, frames are bounded by sasl.server.max.receive.size (Kafka's rule).
+        const int64_t max_frame = sasl_ && !sasl_->authenticated()
+                                      ? std::min<int64_t>(max_request, static_cast<int64_t>(sasl_->max_receive()))
+                                      : max_request;
+        if (size <= 0 || size > max_frame) {
+          refuse("invalid request size", fmt::format("size {} is outside 1..{} ({})", size, max_frame,
+                                                     max_frame == max_request ? "socket.request.max.bytes"
+                                                                              : "sasl.server.max.receive.size"));
+          if (sasl_ && !sasl_->authenticated())
+            report_authentication(false, "", "", fmt::format("frame of {} bytes before authentication", size));
           close_socket();
           break;
         }
@@ -147,6 +159,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
           // chunk into 64 KiB reads, each a trip through the scheduler.
           for (size_t got = 0; got < chunk;)
             got += co_await read_some(asio::buffer(frame.data() + have + got, chunk - got));
+        }
+        if (sasl_) {
+          // The SASL states: exchanges and everything before a login run inline, one at a time.
+          switch (sasl_route(frame)) {
+            case SaslRoute::exchange:
+              co_await sasl_exchange(frame);
+              continue;
+            case SaslRoute::inline_request: {
+              auto slot = std::make_shared<Slot>();
+              pending_.push_back(slot);
+              co_await process(std::move(frame), slot);
+              continue;
+            }
+            case SaslRoute::refuse:
+              closing_ = true;
+              continue;
+            case SaslRoute::serve:
+              break;
+          }
         }
         auto slot = std::make_shared<Slot>();
         pending_.push_back(slot);
@@ -238,6 +269,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     last_activity_ = Clock::now();
     if (ec) {
       refuse("TLS handshake failed", ec.message());
+      report_authentication(false, "SSL", "", fmt::format("TLS handshake failed: {}", ec.message()));
       co_return false;
     }
     if (ctx_.listener->security_protocol == "SSL" && tls_context_->client_auth) {
@@ -245,12 +277,96 @@ class Connection : public std::enable_shared_from_this<Connection> {
         auto name = tls_context_->principal_mapper.map(*subject);
         if (!name) {
           refuse("no ssl.principal.mapping.rules rule matches the client certificate", *subject);
+          report_authentication(false, "SSL", "", fmt::format("no ssl.principal.mapping.rules rule matches {}", *subject));
           co_return false;
         }
         ctx_.identity.principal = security::Principal{"User", *name};
+        report_authentication(true, "SSL", *name, "");
       }
     }
     co_return true;
+  }
+
+  enum class SaslRoute { exchange, inline_request, refuse, serve };
+
+  // Where a frame goes on a SASL listener: the exchange (raw tokens, SaslHandshake,
+  // SaslAuthenticate), inline (ApiVersions before a login), refused (anything else before a login,
+  // or after the session expired: Kafka closes), or served as usual.
+  SaslRoute sasl_route(const protocol::Bytes& frame) {
+    if (sasl_->expects_raw_token()) return SaslRoute::exchange;
+    if (frame.size() < 4) {
+      refuse("malformed request", "frame shorter than a request header");
+      return SaslRoute::refuse;
+    }
+    const int16_t api_key = static_cast<int16_t>((frame[0] << 8) | frame[1]);
+    if (api_key == protocol::SaslHandshakeRequest::api_key || api_key == protocol::SaslAuthenticateRequest::api_key)
+      return SaslRoute::exchange;
+    if (!sasl_->authenticated()) {
+      if (api_key == protocol::ApiVersionsRequest::api_key) return SaslRoute::inline_request;
+      const auto api = protocol::find_api(api_key);
+      report_authentication(false, "", "",
+                            fmt::format("{} request before authentication", api ? api->name : "unknown"));
+      refuse("request before SASL authentication", api ? api->name : fmt::format("API key {}", api_key));
+      return SaslRoute::refuse;
+    }
+    if (sasl_->expired(Clock::now())) {
+      refuse("SASL session expired", "no re-authentication within connections.max.reauth.ms");
+      return SaslRoute::refuse;
+    }
+    return SaslRoute::serve;
+  }
+
+  // One SASL frame: answered in order with the requests before it; a failure's answer waits
+  // connection.failed.authentication.delay.ms (slowing password guessing), then the connection closes.
+  asio::awaitable<void> sasl_exchange(const protocol::Bytes& frame) {
+    SaslAuthenticator::Outcome out;
+    try {
+      out = sasl_->expects_raw_token() ? sasl_->on_raw_token(frame) : sasl_->on_request(frame);
+    } catch (const protocol::DecodeError& e) {
+      out.failed = out.close = true;
+      out.reason = fmt::format("malformed SASL request: {}", e.what());
+    }
+    auto slot = std::make_shared<Slot>();
+    pending_.push_back(slot);
+    if (out.failed) {
+      report_authentication(false, out.mechanism, "", out.reason);
+      const auto delay = std::chrono::milliseconds(
+          handlers_.services().config.values.get_int("connection.failed.authentication.delay.ms"));
+      if (delay.count() > 0) {
+        asio::steady_timer timer(io_.ctx, delay);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+    } else if (out.succeeded) {
+      ctx_.identity.principal = security::Principal{"User", out.user};
+      report_authentication(true, out.mechanism, out.user, "");
+    }
+    slot->response = std::move(out.response);
+    slot->done = true;
+    wake(writer_wakeup_);
+    if (out.close) closing_ = true;
+  }
+
+  // Counts a login or a failed one, and sends it to the security audit log. Failures are also
+  // logged, rate-limited like refusals.
+  void report_authentication(bool ok, const std::string& mechanism, const std::string& user, const std::string& reason) {
+    auto& services = handlers_.services();
+    services.metrics
+        .counter(ok ? "kafka_server_socketservermetrics_successful_authentication_total"
+                    : "kafka_server_socketservermetrics_failed_authentication_total",
+                 ok ? "Successful logins (SASL, or a verified client certificate on SSL)." : "Failed logins.",
+                 {{"listener", ctx_.identity.listener}})
+        .inc();
+    if (services.audit != nullptr) {
+      security::AuthenticationEvent e;
+      e.success = ok;
+      e.principal = ok ? security::Principal{"User", user} : ctx_.identity.principal;
+      e.mechanism = mechanism;
+      e.listener = ctx_.identity.listener;
+      e.client_host = ctx_.identity.client_host;
+      e.reason = reason;
+      services.audit->authentication(e);
+    }
   }
 
   /// Counts a connection closed for bad input and logs it, at most once a second per process so a
@@ -288,6 +404,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   tcp::socket socket_;
   std::shared_ptr<TlsListenerContext> tls_context_;  // kept alive while this connection uses it
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // null on PLAINTEXT and SASL_PLAINTEXT
+  std::unique_ptr<SaslAuthenticator> sasl_;                // null on PLAINTEXT and SSL
   IoThread& io_;
   Handlers& handlers_;
   std::atomic<int>& live_;
@@ -306,6 +423,7 @@ struct SocketServer::Impl {
   BrokerServices& services;
   Handlers& handlers;
   TlsContexts* tls;  // null when no listener uses TLS
+  std::map<std::string, SaslSettings> sasl;  // by listener name, SASL listeners only
   std::vector<std::unique_ptr<IoThread>> threads;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // on threads[0]
   std::map<std::string, uint16_t> ports;
@@ -332,8 +450,11 @@ struct SocketServer::Impl {
       created.inc();
       live++;
       auto tls_context = listener.tls() && tls ? tls->get(listener.name) : nullptr;
-      asio::post(target.ctx, [this, &target, &listener, s = std::move(socket), tls_context]() mutable {
-        auto c = std::make_shared<Connection>(std::move(s), target, listener, handlers, live, std::move(tls_context));
+      auto sasl_it = sasl.find(listener.name);
+      const SaslSettings* sasl_settings = sasl_it == sasl.end() ? nullptr : &sasl_it->second;
+      asio::post(target.ctx, [this, &target, &listener, s = std::move(socket), tls_context, sasl_settings]() mutable {
+        auto c = std::make_shared<Connection>(std::move(s), target, listener, handlers, live, std::move(tls_context),
+                                              sasl_settings);
         target.connections.insert(c);
         c->start();
       });
@@ -373,6 +494,8 @@ void SocketServer::start() {
   auto& cfg = impl_->services.config;
   int n = static_cast<int>(cfg.values.get_int("num.network.threads"));
   for (int i = 0; i < n; ++i) impl_->threads.push_back(std::make_unique<IoThread>());
+  for (const auto& l : cfg.listeners)
+    if (l.sasl()) impl_->sasl.emplace(l.name, SaslSettings::of(cfg.values, l));  // throws ConfigError
   for (const auto& l : cfg.listeners) {
     auto& ctx = impl_->threads[0]->ctx;
     auto acceptor = std::make_unique<tcp::acceptor>(ctx);
