@@ -42,7 +42,10 @@ TEST(BrokerConfig, BadListenersAreNamed) {
   EXPECT_NE(config_error("listeners = \"127.0.0.1:9092\"\n").find("NAME://host:port"), std::string::npos);
   EXPECT_NE(config_error("listeners = \"PLAINTEXT://h:99999\"\n").find("port must be 0-65535"), std::string::npos);
   EXPECT_NE(config_error("listeners = \"FOO://h:1\"\n").find("listener.security.protocol.map"), std::string::npos);
-  EXPECT_NE(config_error("listeners = \"SSL://h:1\"\n").find("not served by this build"), std::string::npos);
+  EXPECT_EQ(config_error("listeners = \"SSL://h:1\"\n"), "");  // served since issue 15
+  EXPECT_NE(config_error("listeners = \"X://h:1\"\nlistener.security.protocol.map = \"X:KERBEROS\"\n")
+                .find("not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+            std::string::npos);
   EXPECT_NE(config_error("listeners = \"PLAINTEXT://h:1\"\nadvertised.listeners = \"OTHER://h:2\"\n"
                          "listener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT\"\n")
                 .find("not in 'listeners'"),
