@@ -10,9 +10,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "security/acl.h"
 
 namespace ferry::broker {
 
@@ -47,6 +50,15 @@ class MetadataStore {
   virtual std::map<std::string, std::map<std::string, std::string>> broker_configs() = 0;
   /// Replaces the dynamic configs of `entity`; an empty map removes the entity.
   virtual void put_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs) = 0;
+
+  // ACLs
+  /// Every stored ACL binding (Kafka ACLs, KIP-11 / KIP-290), in binding order. Bindings are
+  /// validated by the caller (security::invalid_binding_reason) before they are stored.
+  virtual std::vector<security::AclBinding> acls() = 0;
+  /// Adds bindings durably; a binding already stored is kept once (as Kafka's AclControlManager).
+  virtual void add_acls(const std::vector<security::AclBinding>& acls) = 0;
+  /// Removes these bindings durably; absent ones are ignored.
+  virtual void delete_acls(const std::vector<security::AclBinding>& acls) = 0;
 };
 
 /// The single-node store: one TOML file rewritten atomically (temp file, fsync, rename, fsync of
@@ -72,6 +84,15 @@ class FileMetadataStore final : public MetadataStore {
   int64_t next_producer_id_ = 0;  // first id not yet reserved
   std::map<std::string, TopicMetadata> topics_;
   std::map<std::string, std::map<std::string, std::string>> broker_configs_;
+
+  // ACLs
+ public:
+  std::vector<security::AclBinding> acls() override;
+  void add_acls(const std::vector<security::AclBinding>& acls) override;
+  void delete_acls(const std::vector<security::AclBinding>& acls) override;
+
+ private:
+  std::set<security::AclBinding> acls_;  // loaded and saved with the rest of the file
 };
 
 /// A random UUID rendered as Kafka renders ids: 22 characters of URL-safe base64, no padding.
