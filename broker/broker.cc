@@ -14,6 +14,7 @@
 #include "broker/server/socket_server.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
+#include "security/acl.h"
 
 namespace ferry::broker {
 
@@ -22,7 +23,7 @@ struct Broker::Impl {
   metrics::Registry metrics;
   std::unique_ptr<FileMetadataStore> store;
   std::unique_ptr<ReplicaManager> replicas;
-  security::AllowAllAuthorizer authorizer;
+  std::unique_ptr<security::Authorizer> authorizer;  // AclAuthorizer or AllowAllAuthorizer (config key authorizer)
   std::shared_ptr<GroupMetadataManager> group_metadata;
   std::unique_ptr<groups::GroupCoordinator> coordinator;
   std::unique_ptr<BrokerServices> services;
@@ -109,8 +110,22 @@ void Broker::start() {
   i.metrics.gauge_callback("kafka_coordinator_group_groupmetadatamanager_numgroups", "Consumer groups loaded.", {},
                            [gc = i.coordinator.get()] { return static_cast<double>(gc->list().size()); });
   i.group_ticker = std::thread([&i] { i.run_group_ticker(); });
-  i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, i.authorizer, i.metrics, *i.coordinator,
+  security::AclAuthorizer* acls = nullptr;
+  if (effective_authorizer(i.config) == "acl") {
+    auto a = std::make_unique<security::AclAuthorizer>(super_users(i.config),
+                                                       i.config.values.get_bool("allow.everyone.if.no.acl.found"));
+    a->replace_all(i.store->acls());
+    spdlog::info("authorizer: Kafka ACLs ({} loaded, {} super users, allow.everyone.if.no.acl.found={})", a->size(),
+                 super_users(i.config).size(), i.config.values.get_bool("allow.everyone.if.no.acl.found"));
+    acls = a.get();
+    i.authorizer = std::move(a);
+  } else {
+    i.authorizer = std::make_unique<security::AllowAllAuthorizer>();
+    spdlog::info("authorizer: allow-all (every request is allowed; the ACL APIs answer SECURITY_DISABLED)");
+  }
+  i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, *i.authorizer, i.metrics, *i.coordinator,
                                       *i.group_metadata, i.store->cluster_id(), {}, {}});
+  i.services->acls = acls;
   i.handlers = std::make_unique<Handlers>(*i.services);
   i.server = std::make_unique<SocketServer>(*i.services, *i.handlers);
   i.server->start();

@@ -123,6 +123,14 @@ class Handlers {
   boost::asio::awaitable<protocol::DeleteGroupsResponse> handle(protocol::DeleteGroupsRequest& req, RequestContext& ctx);
   /// DescribeCluster (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
+  /// DescribeAcls (KIP-11): the ACLs matching one filter, grouped by resource pattern; needs
+  /// DESCRIBE on the cluster. Defined in handlers_acls.cc.
+  boost::asio::awaitable<protocol::DescribeAclsResponse> handle(protocol::DescribeAclsRequest& req, RequestContext& ctx);
+  /// CreateAcls: validates each binding as Kafka does (INVALID_REQUEST per binding), stores the
+  /// valid ones durably and applies them to the next decision; needs ALTER on the cluster.
+  boost::asio::awaitable<protocol::CreateAclsResponse> handle(protocol::CreateAclsRequest& req, RequestContext& ctx);
+  /// DeleteAcls: removes every ACL each filter matches (listed per filter); ALTER on the cluster.
+  boost::asio::awaitable<protocol::DeleteAclsResponse> handle(protocol::DeleteAclsRequest& req, RequestContext& ctx);
 
  private:
   bool allowed(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);

@@ -8,6 +8,7 @@
 
 #include "broker/config/broker_config.h"
 #include "broker/protocol/header.h"
+#include "security/acl.h"
 #include "security/authorizer.h"
 
 namespace ferry::metrics {
@@ -35,6 +36,9 @@ struct BrokerServices {
   std::string cluster_id;
   std::map<std::string, uint16_t> bound_ports;  // listener name → bound port, set once at start
   std::atomic<bool> stopping{false};  // set at shutdown: long polls answer at once
+  // ACLs: the authorizer CreateAcls/DeleteAcls change and DescribeAcls lists (the same object as
+  // `authorizer`), or nullptr when authorizer = allow-all (the ACL APIs answer SECURITY_DISABLED).
+  security::AclAuthorizer* acls = nullptr;
 };
 
 /// Per-request context: the decoded header, who is asking and through which listener.
