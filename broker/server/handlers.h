@@ -134,6 +134,13 @@ class Handlers {
 
  private:
   bool allowed(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);
+  /// A check whose denial is not an event (Kafka's logIfDenied = false: a cluster-wide shortcut
+  /// such as CREATE on the cluster before per-topic CREATE, or a listing filter): decided quietly,
+  /// and reported to the audit observer only when it allows.
+  bool allowed_if_not_quiet_denial(RequestContext& ctx, security::Operation op, security::ResourceType type,
+                                   const std::string& name);
+  /// A listing filter (Kafka's logIfAllowed = logIfDenied = false): never an audit event.
+  bool visible(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);
   /// Why a JoinGroup/SyncGroup for `group_id` may not proceed (GROUP_AUTHORIZATION_FAILED,
   /// NOT_COORDINATOR while stopping), or nullopt.
   std::optional<protocol::ErrorCode> group_gate(RequestContext& ctx, const std::string& group_id);

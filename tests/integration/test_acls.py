@@ -14,7 +14,7 @@ import unittest
 
 from confluent_kafka import KafkaError, KafkaException
 from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
-                         KafkaAdminClient, ResourcePattern, ResourcePatternFilter, ResourceType)
+                         ConfigResource, ConfigResourceType, KafkaAdminClient, ResourcePattern, ResourcePatternFilter, ResourceType)
 from kafka.errors import SecurityDisabledError
 
 from ferry_harness import BrokerTestCase, admin, consumer, create_topics, producer
@@ -120,6 +120,69 @@ class AclTest(BrokerTestCase):
                                                                     ACLResourcePatternType.LITERAL)))
         self.assertEqual(len(listed), 1)
 
+    def test_each_api_checks_what_kafka_checks(self):
+        b = self.start_broker({"authorizer": "acl", "super.users": ANON, "group.initial.rebalance.delay.ms": 0})
+        create_topics(b, ["orders"])
+        self.assertIsNone(produce_error(b, "orders"))
+        self.assertIsNone(self.group_error(b, "g0"))  # a group no ACL will name
+        a = kadmin(b)
+        self.assertEqual(create(a, acl(ResourceType.CLUSTER, "kafka-cluster", ACLOperation.ALTER),
+                                acl(ResourceType.TOPIC, "orders", ACLOperation.WRITE),
+                                acl(ResourceType.TOPIC, "auto-", ACLOperation.WRITE,
+                                    pattern=ACLResourcePatternType.PREFIXED)), [])
+        a.close()
+        b.kill()
+        b.config.pop("super.users")
+        b.write_config()
+        b.start()
+        a = kadmin(b)
+        self.addCleanup(a.close)
+
+        with self.subTest('ListGroups'):
+            # DESCRIBE on the cluster (implied by ALTER) lists every group.
+            self.assertIn("g0", [g[0] for g in a.list_consumer_groups()])
+
+        with self.subTest('Metadata auto-creation'):
+            # Needs CREATE (cluster or topic), not only DESCRIBE.
+            md = admin(b).list_topics(topic="auto-x", timeout=10)
+            self.assertEqual(md.topics["auto-x"].error.code(), KafkaError.TOPIC_AUTHORIZATION_FAILED)
+            self.assertEqual(create(a, acl(ResourceType.TOPIC, "auto-", ACLOperation.CREATE,
+                                           pattern=ACLResourcePatternType.PREFIXED)), [])
+            md = admin(b).list_topics(topic="auto-y", timeout=10)
+            self.assertIsNone(md.topics["auto-y"].error)
+            self.assertEqual(len(md.topics["auto-y"].partitions), 1)
+
+        with self.subTest('IDEMPOTENT_WRITE'):
+            # Idempotent producers need IDEMPOTENT_WRITE on the cluster, at InitProducerId and at
+            # every Produce: revoking it stops a producer that already has its id.
+            self.assertEqual(create(a, acl(ResourceType.CLUSTER, "kafka-cluster", ACLOperation.IDEMPOTENT_WRITE)), [])
+            p = producer(b, **{"enable.idempotence": True, "message.timeout.ms": 5000})
+            errs = []
+            p.produce("orders", value=b"1", on_delivery=lambda err, msg: errs.append(err))
+            p.flush(15)
+            self.assertEqual(errs, [None])
+            a.delete_acls([ACLFilter(ANON, "*", ACLOperation.IDEMPOTENT_WRITE, ACLPermissionType.ALLOW,
+                                     ResourcePatternFilter(ResourceType.CLUSTER, "kafka-cluster",
+                                                           ACLResourcePatternType.LITERAL))])
+            p.produce("orders", value=b"2", on_delivery=lambda err, msg: errs.append(err))
+            p.flush(15)
+            self.assertEqual(len(errs), 2)
+            self.assertIsNotNone(errs[1], "an idempotent Produce without IDEMPOTENT_WRITE was accepted")
+            self.assertIn(errs[1].code(), (KafkaError.CLUSTER_AUTHORIZATION_FAILED, KafkaError._FATAL))
+
+        with self.subTest('FindCoordinator transactional'):
+            # DESCRIBE on the transactional id.
+            tp = producer(b, **{"transactional.id": "tx-1", "enable.idempotence": True})
+            with self.assertRaises(KafkaException) as caught:
+                tp.init_transactions(10)
+            self.assertEqual(caught.exception.args[0].code(), KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+
+        with self.subTest('ferry.cluster.role'):
+            # ferry.cluster.role is a broker config: changing it needs ALTER_CONFIGS on the cluster.
+            resp = a.alter_configs([ConfigResource(ConfigResourceType.BROKER, "1",
+                                                   configs={"ferry.cluster.role": "standby"})])
+            self.assertEqual([r[0] for r in resp.resources], [31])
+
     def group_error(self, broker, group):
         """Subscribes a consumer in `group` to "orders"; None once it receives a record, else the
         first consumer error's code."""
@@ -134,6 +197,7 @@ class AclTest(BrokerTestCase):
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     continue
                 return m.error().code()
+            c.commit(message=m, asynchronous=False)
             return None
         self.fail(f"group {group}: neither a record nor an error within 30 s")
 
