@@ -187,18 +187,20 @@ class AclTest(BrokerTestCase):
         """Subscribes a consumer in `group` to "orders"; None once it receives a record, else the
         first consumer error's code."""
         c = consumer(broker, **{"group.id": group, "session.timeout.ms": 6000})
-        self.addCleanup(c.close)
-        c.subscribe(["orders"])
-        for _ in range(60):
-            m = c.poll(0.5)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
+        try:  # closed before returning: a refused consumer left running would rejoin once allowed
+            c.subscribe(["orders"])
+            for _ in range(60):
+                m = c.poll(0.5)
+                if m is None:
                     continue
-                return m.error().code()
-            c.commit(message=m, asynchronous=False)
-            return None
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    return m.error().code()
+                c.commit(message=m, asynchronous=False)
+                return None
+        finally:
+            c.close()
         self.fail(f"group {group}: neither a record nor an error within 30 s")
 
     def test_without_an_acl_authorizer_the_acl_apis_are_disabled(self):
