@@ -84,6 +84,34 @@ TEST(GoldenAcls, DeleteAclsRequestV3) {
   expect_golden(r, 3, true, Bld().uv(2).u8(7).uv(0).u8(1).cstr("User:bob").uv(0).u8(1).u8(1).notags().notags().done());
 }
 
+Bytes from_hex(std::string_view text) {
+  Bytes out;
+  for (size_t i = 0; i + 1 < text.size(); i += 3)
+    out.push_back(static_cast<uint8_t>(std::stoi(std::string(text.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+// Reference bytes from a real client: kafka-python 2.0.2's own encoder (kafka.protocol.admin
+// DescribeAclsRequest_v0/v1, CreateAclsRequest_v0/v1, DeleteAclsRequest_v1), for the same values
+// as the hand-assembled cases above.
+TEST(GoldenAcls, BytesKafkaPythonSends) {
+  auto r = describe_filter();
+  expect_golden(r, 1, false, from_hex("02 00 06 6f 72 64 65 72 73 02 ff ff 00 01 2a 01 03"));
+  r.pattern_type_filter = 3;
+  expect_golden(r, 0, false, from_hex("02 00 06 6f 72 64 65 72 73 ff ff 00 01 2a 01 03"));
+  CreateAclsRequest c;
+  c.creations = {{4, "kafka-cluster", 3, "User:ops", "10.0.0.1", 7, 3}};
+  expect_golden(c, 1, false,
+                from_hex("00 00 00 01 04 00 0d 6b 61 66 6b 61 2d 63 6c 75 73 74 65 72 03 00 08 55 73 65 72 3a 6f 70 "
+                         "73 00 08 31 30 2e 30 2e 30 2e 31 07 03"));
+  expect_golden(c, 0, false,
+                from_hex("00 00 00 01 04 00 0d 6b 61 66 6b 61 2d 63 6c 75 73 74 65 72 00 08 55 73 65 72 3a 6f 70 73 "
+                         "00 08 31 30 2e 30 2e 30 2e 31 07 03"));
+  DeleteAclsRequest d;
+  d.filters = {{7, std::nullopt, 1, "User:bob", std::nullopt, 1, 1}};
+  expect_golden(d, 1, false, from_hex("00 00 00 01 07 ff ff 01 00 08 55 73 65 72 3a 62 6f 62 ff ff 01 01"));
+}
+
 TEST(GoldenAcls, AdvertisedVersions) {
   for (int16_t key : {29, 30, 31}) {
     auto r = find_api(key);
