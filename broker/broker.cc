@@ -18,6 +18,7 @@
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "security/audit_log.h"
+#include "security/acl.h"
 
 namespace ferry::broker {
 
@@ -26,7 +27,7 @@ struct Broker::Impl {
   metrics::Registry metrics;
   std::unique_ptr<FileMetadataStore> store;
   std::unique_ptr<ReplicaManager> replicas;
-  security::AllowAllAuthorizer authorizer;
+  std::unique_ptr<security::Authorizer> authorizer;  // AclAuthorizer or AllowAllAuthorizer (config key authorizer)
   std::unique_ptr<security::SecurityAuditLog> audit;  // outlives the server (stopped after it)
   std::shared_ptr<GroupMetadataManager> group_metadata;
   std::unique_ptr<groups::GroupCoordinator> coordinator;
@@ -68,7 +69,7 @@ void Broker::Impl::start_audit_log() {
   o.repeat_window_ms = v.get_int("audit.log.repeat.window.ms");
   o.cluster_id = i.services->cluster_id;
   i.audit = std::make_unique<security::SecurityAuditLog>(std::move(o));
-  i.authorizer.set_observer(i.audit.get());
+  i.authorizer->set_observer(i.audit.get());
   i.services->audit = i.audit.get();
   auto* a = i.audit.get();
   i.metrics.gauge_callback("ferry_audit_log_lines_total", "Lines written to the security audit log.", {},
@@ -154,8 +155,22 @@ void Broker::start() {
   i.metrics.gauge_callback("kafka_coordinator_group_groupmetadatamanager_numgroups", "Consumer groups loaded.", {},
                            [gc = i.coordinator.get()] { return static_cast<double>(gc->list().size()); });
   i.group_ticker = std::thread([&i] { i.run_group_ticker(); });
-  i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, i.authorizer, i.metrics, *i.coordinator,
+  security::AclAuthorizer* acls = nullptr;
+  if (effective_authorizer(i.config) == "acl") {
+    auto a = std::make_unique<security::AclAuthorizer>(super_users(i.config),
+                                                       i.config.values.get_bool("allow.everyone.if.no.acl.found"));
+    a->replace_all(i.store->acls());
+    spdlog::info("authorizer: Kafka ACLs ({} loaded, {} super users, allow.everyone.if.no.acl.found={})", a->size(),
+                 super_users(i.config).size(), i.config.values.get_bool("allow.everyone.if.no.acl.found"));
+    acls = a.get();
+    i.authorizer = std::move(a);
+  } else {
+    i.authorizer = std::make_unique<security::AllowAllAuthorizer>();
+    spdlog::info("authorizer: allow-all (every request is allowed; the ACL APIs answer SECURITY_DISABLED)");
+  }
+  i.services.reset(new BrokerServices{i.config, *i.replicas, *i.store, *i.authorizer, i.metrics, *i.coordinator,
                                       *i.group_metadata, i.store->cluster_id(), {}, {}});
+  i.services->acls = acls;
   i.start_audit_log();
   i.handlers = std::make_unique<Handlers>(*i.services);
   if (std::any_of(i.config.listeners.begin(), i.config.listeners.end(), [](const Listener& l) { return l.tls(); })) {

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
+
+#include "security/acl.h"
 
 namespace ferry::broker {
 
@@ -155,7 +158,19 @@ const config::Schema& broker_schema() {
         .add_int("sasl.server.max.receive.size", 524288, 1, INT32_MAX,
                  "Largest frame accepted before a connection has authenticated; a larger size prefix closes it.")
         .add_enum("log.level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
-                  "Ferry-only. Log level of the broker's own log (stderr).");
+                  "Ferry-only. Log level of the broker's own log (stderr).")
+        // Authorization (Kafka ACLs, KIP-11 / KIP-290)
+        .add_string("authorizer", "",
+                    "Ferry-only (Kafka: authorizer.class.name). acl: Kafka ACL semantics (CreateAcls/DescribeAcls/"
+                    "DeleteAcls manage them; they are stored with the cluster metadata). allow-all: every request is "
+                    "allowed and the ACL APIs answer SECURITY_DISABLED, as Kafka without an authorizer. Unset: "
+                    "allow-all when every listener's security protocol is PLAINTEXT, else acl.")
+        .add_string("super.users", "",
+                    "Principals allowed everything without ACLs, separated by ';' (e.g. User:admin;User:ops). "
+                    "Used with authorizer = acl.")
+        .add_bool("allow.everyone.if.no.acl.found", false,
+                  "With authorizer = acl: a resource no ACL applies to is open to everyone (true) or to super users "
+                  "only (false, Kafka's default).");
     s.allow_per_listener({"ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
                           "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
                           "ssl.principal.mapping.rules", "sasl.enabled.mechanisms", "connections.max.reauth.ms",
@@ -254,6 +269,7 @@ BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
               m.find_first_not_of("0123456789", c + 1) == std::string::npos && std::stoi(m.substr(c + 1)) <= 65535;
     if (!ok) throw ConfigError(fmt::format("key 'metrics.listener' has value \"{}\"; expected host:port", m));
   }
+  check_authorizer_keys(*this);
 }
 
 BrokerConfig BrokerConfig::load_file(const std::string& path) {
@@ -351,6 +367,35 @@ storage::LogConfig to_log_config(const config::Values& t) {
   c.delete_retention_ms = t.get_int("delete.retention.ms");
   c.min_compaction_lag_ms = t.get_int("min.compaction.lag.ms");
   return c;
+}
+
+// Authorization
+
+std::string effective_authorizer(const BrokerConfig& c) {
+  const auto& set = c.values.get_string("authorizer");
+  if (!set.empty()) return set;
+  for (const auto& l : c.listeners)
+    if (l.security_protocol != "PLAINTEXT") return "acl";
+  return "allow-all";
+}
+
+std::set<std::string> super_users(const BrokerConfig& c) {
+  return security::parse_super_users(c.values.get_string("super.users"));
+}
+
+void check_authorizer_keys(const BrokerConfig& c) {
+  const auto& a = c.values.get_string("authorizer");
+  if (!a.empty() && a != "acl" && a != "allow-all")
+    throw ConfigError(fmt::format("key 'authorizer' has value \"{}\"; expected acl or allow-all (or unset: allow-all "
+                                  "when every listener is PLAINTEXT, else acl)",
+                                  a));
+  try {
+    super_users(c);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("key 'super.users' has value \"{}\"; expected principals Type:name separated by "
+                                  "';' ({})",
+                                  c.values.get_string("super.users"), e.what()));
+  }
 }
 
 }  // namespace ferry::broker

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,5 +95,19 @@ storage::LogConfig to_log_config(const config::Values& topic);
 /// Parses one "NAME://host:port" listener against the protocol map. Throws config::ConfigError.
 Listener parse_listener(const std::string& key, const std::string& text,
                         const std::vector<std::string>& protocol_map);
+
+// Authorization
+
+/// The authorizer in force: the `authorizer` key when set ("acl" or "allow-all"); unset, "allow-all"
+/// when every listener's security protocol is PLAINTEXT (anyone can claim any identity there, so
+/// ACLs would only say User:ANONYMOUS), else "acl".
+std::string effective_authorizer(const BrokerConfig& c);
+
+/// The principals of `super.users` (Kafka's syntax: Type:name separated by ';').
+std::set<std::string> super_users(const BrokerConfig& c);
+
+/// Checks `authorizer` and `super.users`; throws config::ConfigError naming key, value and the
+/// expectation. Called by the BrokerConfig constructor.
+void check_authorizer_keys(const BrokerConfig& c);
 
 }  // namespace ferry::broker

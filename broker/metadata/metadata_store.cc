@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <climits>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -11,6 +12,10 @@
 #include "broker/storage/log.h"
 
 namespace ferry::broker {
+
+// The ACL section of the file, defined with the other ACL code at the end.
+void load_acls(const toml::table& root, const std::filesystem::path& file, std::set<security::AclBinding>& out);
+void save_acls(toml::table& root, const std::set<security::AclBinding>& acls);
 
 std::string random_kafka_uuid() {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -115,6 +120,7 @@ FileMetadataStore::FileMetadataStore(std::filesystem::path file) : file_(std::mo
         for (auto& [k, v] : *cfg) m[std::string(k.str())] = v.value_or(std::string{});
     }
   }
+  load_acls(root, file_, acls_);
 }
 
 void FileMetadataStore::save_locked() {
@@ -157,9 +163,10 @@ void FileMetadataStore::save_locked() {
       scram.push_back(std::move(e));
     }
   root.insert("scram_credentials", std::move(scram));
+  save_acls(root, acls_);
   std::ostringstream out;
-  out << "# Ferry broker metadata: topics, cluster id, dynamic broker configs and SCRAM credentials (salted\n"
-         "# keys, never passwords). Rewritten atomically; do not edit while running.\n";
+  out << "# Ferry broker metadata: topics, cluster id, dynamic broker configs, ACLs and SCRAM credentials\n"
+         "# (salted keys, never passwords). Rewritten atomically; do not edit while running.\n";
   out << root << "\n";
   storage::atomic_write_file(file_, out.str(), 0600);
 }
@@ -285,6 +292,78 @@ void FileMetadataStore::delete_topic(const std::string& name) {
     save_locked();
   } catch (...) {
     topics_[name] = prev;
+    throw;
+  }
+}
+
+// ACLs
+
+// One [[acls]] table per binding, codes as Kafka's wire codes (ResourceType, PatternType,
+// AclOperation, AclPermissionType), which never change meaning.
+void load_acls(const toml::table& root, const std::filesystem::path& file, std::set<security::AclBinding>& out) {
+  auto* arr = root["acls"].as_array();
+  if (!arr) return;
+  for (auto& node : *arr) {
+    auto* t = node.as_table();
+    auto code = [&](const char* key) -> int8_t {
+      auto v = t ? (*t)[key].value<int64_t>() : std::nullopt;
+      if (!v || *v < INT8_MIN || *v > INT8_MAX)
+        throw std::runtime_error(fmt::format("metadata file {}: an acls entry has no valid '{}'", file.string(), key));
+      return static_cast<int8_t>(*v);
+    };
+    auto text = [&](const char* key) {
+      auto v = t ? (*t)[key].value<std::string>() : std::nullopt;
+      if (!v) throw std::runtime_error(fmt::format("metadata file {}: an acls entry has no '{}'", file.string(), key));
+      return *v;
+    };
+    out.insert({code("resource_type"), text("resource_name"), code("pattern_type"), text("principal"), text("host"),
+                code("operation"), code("permission")});
+  }
+}
+
+void save_acls(toml::table& root, const std::set<security::AclBinding>& acls) {
+  toml::array arr;
+  for (const auto& b : acls) {
+    toml::table t;
+    t.insert("resource_type", int64_t{b.resource_type});
+    t.insert("resource_name", b.resource_name);
+    t.insert("pattern_type", int64_t{b.pattern_type});
+    t.insert("principal", b.principal);
+    t.insert("host", b.host);
+    t.insert("operation", int64_t{b.operation});
+    t.insert("permission", int64_t{b.permission});
+    arr.push_back(std::move(t));
+  }
+  root.insert("acls", std::move(arr));
+}
+
+std::vector<security::AclBinding> FileMetadataStore::acls() {
+  std::lock_guard lk(mu_);
+  return {acls_.begin(), acls_.end()};
+}
+
+void FileMetadataStore::add_acls(const std::vector<security::AclBinding>& acls) {
+  std::lock_guard lk(mu_);
+  auto prev = acls_;
+  acls_.insert(acls.begin(), acls.end());
+  if (acls_ == prev) return;
+  try {
+    save_locked();
+  } catch (...) {
+    acls_ = std::move(prev);
+    throw;
+  }
+}
+
+void FileMetadataStore::delete_acls(const std::vector<security::AclBinding>& acls) {
+  std::lock_guard lk(mu_);
+  auto prev = acls_;
+  for (const auto& b : acls) acls_.erase(b);
+  if (acls_ == prev) return;
+  try {
+    save_locked();
+  } catch (...) {
+    acls_ = std::move(prev);
     throw;
   }
 }

@@ -10,11 +10,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "security/scram.h"
+#include "security/acl.h"
 
 namespace ferry::broker {
 
@@ -62,6 +64,15 @@ class MetadataStore {
   virtual void alter_scram_credentials(
       const std::vector<std::pair<std::string, security::ScramCredential>>& upsertions,
       const std::vector<std::pair<std::string, security::ScramMechanism>>& deletions) = 0;
+
+  // ACLs
+  /// Every stored ACL binding (Kafka ACLs, KIP-11 / KIP-290), in binding order. Bindings are
+  /// validated by the caller (security::invalid_binding_reason) before they are stored.
+  virtual std::vector<security::AclBinding> acls() = 0;
+  /// Adds bindings durably; a binding already stored is kept once (as Kafka's AclControlManager).
+  virtual void add_acls(const std::vector<security::AclBinding>& acls) = 0;
+  /// Removes these bindings durably; absent ones are ignored.
+  virtual void delete_acls(const std::vector<security::AclBinding>& acls) = 0;
 };
 
 /// The single-node store: one TOML file rewritten atomically (temp file, fsync, rename, fsync of
@@ -94,6 +105,15 @@ class FileMetadataStore final : public MetadataStore {
   std::map<std::string, TopicMetadata> topics_;
   std::map<std::string, std::map<std::string, std::string>> broker_configs_;
   std::map<std::string, std::map<security::ScramMechanism, security::ScramCredential>> scram_;  // by user
+
+  // ACLs
+ public:
+  std::vector<security::AclBinding> acls() override;
+  void add_acls(const std::vector<security::AclBinding>& acls) override;
+  void delete_acls(const std::vector<security::AclBinding>& acls) override;
+
+ private:
+  std::set<security::AclBinding> acls_;  // loaded and saved with the rest of the file
 };
 
 /// A random UUID rendered as Kafka renders ids: 22 characters of URL-safe base64, no padding.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "broker/protocol/messages/acls.h"
 #include "broker/protocol/messages/api_versions.h"
 #include "broker/protocol/messages/configs.h"
 #include "broker/protocol/messages/describe_cluster.h"
@@ -46,7 +47,8 @@ using SupportedApis =
             HeartbeatRequest, LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest,
             OffsetDeleteRequest, DescribeGroupsRequest, ListGroupsRequest, DeleteGroupsRequest,
             SaslHandshakeRequest, SaslAuthenticateRequest, DescribeUserScramCredentialsRequest,
-            AlterUserScramCredentialsRequest>;
+            AlterUserScramCredentialsRequest,
+            DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest>;
 
 /// One supported API: key, name and version range (inclusive), and first flexible version.
 struct ApiRange {

@@ -60,12 +60,16 @@ class Handlers {
   /// auto-creating unknown ones when auto.create.topics.enable and (v4+) the client allows it.
   /// v7+ leader epoch 0 (one leader for good); v8+ authorized operations when asked (KIP-430);
   /// v10+ topic ids; v12 topics asked by id alone (UNKNOWN_TOPIC_ID when unknown or not
-  /// describable). A null name or an id below v12 is INVALID_REQUEST, as Kafka answers.
+  /// describable). A null name or an id below v12 is INVALID_REQUEST, as Kafka answers. Topics the
+  /// caller may not DESCRIBE are left out of an all-topics listing and TOPIC_AUTHORIZATION_FAILED
+  /// when named; auto-creation also needs CREATE on the cluster, else on the topic.
   boost::asio::awaitable<protocol::MetadataResponse> handle(protocol::MetadataRequest& req, RequestContext& ctx);
   /// Produce with acks 0, 1, -1: validates every batch, appends, and for acks=-1 (with
   /// log.flush.acks.all) waits for the group-commit fsync, up to timeout_ms. In the standby role
   /// (ferry.cluster.role) every partition fails with POLICY_VIOLATION and nothing is appended,
   /// unless the header client.id starts with a ferry.standby.allowed.client.id.prefixes entry.
+  /// Needs WRITE on each topic, and for idempotent batches IDEMPOTENT_WRITE on the cluster (else
+  /// every partition CLUSTER_AUTHORIZATION_FAILED, checked first, as Kafka does).
   boost::asio::awaitable<protocol::ProduceResponse> handle(protocol::ProduceRequest& req, RequestContext& ctx);
   /// Fetch: reads whole batches from each partition up to partition/response max bytes
   /// (KIP-74: the first partition returns at least one batch), long-polls up to max_wait_ms until
@@ -97,7 +101,8 @@ class Handlers {
   boost::asio::awaitable<protocol::IncrementalAlterConfigsResponse> handle(protocol::IncrementalAlterConfigsRequest& req,
                                                                            RequestContext& ctx);
   /// FindCoordinator: this broker coordinates every group; transaction coordinators
-  /// (key type 1) do not exist yet (COORDINATOR_NOT_AVAILABLE).
+  /// (key type 1) do not exist yet (COORDINATOR_NOT_AVAILABLE, after DESCRIBE on the transactional
+  /// id: else TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
   boost::asio::awaitable<protocol::FindCoordinatorResponse> handle(protocol::FindCoordinatorRequest& req, RequestContext& ctx);
   /// JoinGroup (KIP-62, KIP-394, KIP-345): suspends until the rebalance completes.
   boost::asio::awaitable<protocol::JoinGroupResponse> handle(protocol::JoinGroupRequest& req, RequestContext& ctx);
@@ -117,7 +122,8 @@ class Handlers {
   boost::asio::awaitable<protocol::OffsetDeleteResponse> handle(protocol::OffsetDeleteRequest& req, RequestContext& ctx);
   /// DescribeGroups: state, protocol, members (metadata and assignment while Stable).
   boost::asio::awaitable<protocol::DescribeGroupsResponse> handle(protocol::DescribeGroupsRequest& req, RequestContext& ctx);
-  /// ListGroups (v4 filters by state, KIP-518).
+  /// ListGroups (v4 filters by state, KIP-518): every group with DESCRIBE on the cluster, else the
+  /// groups the caller may DESCRIBE.
   boost::asio::awaitable<protocol::ListGroupsResponse> handle(protocol::ListGroupsRequest& req, RequestContext& ctx);
   /// DeleteGroups: only groups without members; their offsets go with them.
   boost::asio::awaitable<protocol::DeleteGroupsResponse> handle(protocol::DeleteGroupsRequest& req, RequestContext& ctx);
@@ -139,9 +145,24 @@ class Handlers {
       protocol::AlterUserScramCredentialsRequest& req, RequestContext& ctx);
   /// DescribeCluster (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
+  /// DescribeAcls (KIP-11): the ACLs matching one filter, grouped by resource pattern; needs
+  /// DESCRIBE on the cluster. Defined in handlers_acls.cc.
+  boost::asio::awaitable<protocol::DescribeAclsResponse> handle(protocol::DescribeAclsRequest& req, RequestContext& ctx);
+  /// CreateAcls: validates each binding as Kafka does (INVALID_REQUEST per binding), stores the
+  /// valid ones durably and applies them to the next decision; needs ALTER on the cluster.
+  boost::asio::awaitable<protocol::CreateAclsResponse> handle(protocol::CreateAclsRequest& req, RequestContext& ctx);
+  /// DeleteAcls: removes every ACL each filter matches (listed per filter); ALTER on the cluster.
+  boost::asio::awaitable<protocol::DeleteAclsResponse> handle(protocol::DeleteAclsRequest& req, RequestContext& ctx);
 
  private:
   bool allowed(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);
+  /// A check whose denial is not an event (Kafka's logIfDenied = false: a cluster-wide shortcut
+  /// such as CREATE on the cluster before per-topic CREATE, or a listing filter): decided quietly,
+  /// and reported to the audit observer only when it allows.
+  bool allowed_if_not_quiet_denial(RequestContext& ctx, security::Operation op, security::ResourceType type,
+                                   const std::string& name);
+  /// A listing filter (Kafka's logIfAllowed = logIfDenied = false): never an audit event.
+  bool visible(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);
   /// Why a JoinGroup/SyncGroup for `group_id` may not proceed (GROUP_AUTHORIZATION_FAILED,
   /// NOT_COORDINATOR while stopping), or nullopt.
   std::optional<protocol::ErrorCode> group_gate(RequestContext& ctx, const std::string& group_id);

@@ -138,7 +138,7 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   const bool all_topics = !req.topics || (version == 0 && req.topics->empty());
   if (all_topics) {
     for (const auto& t : s_.replicas.topics())
-      if (allowed(ctx, Operation::Describe, ResourceType::Topic, t.name)) resp.topics.push_back(describe(t));
+      if (visible(ctx, Operation::Describe, ResourceType::Topic, t.name)) resp.topics.push_back(describe(t));
     co_return resp;
   }
   const bool may_create = s_.config.values.get_bool("auto.create.topics.enable") &&
@@ -169,6 +169,13 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
     }
     t = s_.replicas.topic(name);
     if (!t && may_create) {
+      // Auto-creation needs CREATE on the cluster, else on the topic (Kafka's
+      // handleTopicMetadataRequest); without it the topic is TOPIC_AUTHORIZATION_FAILED.
+      if (!allowed_if_not_quiet_denial(ctx, Operation::Create, ResourceType::Cluster, security::kClusterResourceName) &&
+          !allowed(ctx, Operation::Create, ResourceType::Topic, name)) {
+        failed(name, zero_id, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       if (!topic_name_problem(name).empty()) {
         failed(name, zero_id, ErrorCode::INVALID_TOPIC_EXCEPTION);
         continue;
@@ -228,7 +235,9 @@ asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest
 asio::awaitable<CreateTopicsResponse> Handlers::handle(CreateTopicsRequest& req, RequestContext& ctx) {
   CreateTopicsResponse resp;
   const auto repeated = repeated_names(req.topics);
-  const bool cluster_create = allowed(ctx, Operation::Create, ResourceType::Cluster, security::kClusterResourceName);
+  // CREATE on the cluster covers every topic; its denial is no event, the per-topic check decides.
+  const bool cluster_create =
+      allowed_if_not_quiet_denial(ctx, Operation::Create, ResourceType::Cluster, security::kClusterResourceName);
   for (auto& t : req.topics) {
     auto& r = resp.topics.emplace_back();
     r.name = t.name;

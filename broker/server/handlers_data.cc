@@ -20,6 +20,22 @@ using security::ResourceType;
 
 namespace {
 
+// Whether a Produce carries idempotent (producer id >= 0) but not transactional batches, judged
+// as Kafka's ProduceRequest.hasIdempotentRecords / hasTransactionalRecords do: by the first batch
+// header of each partition's records.
+std::pair<bool, bool> idempotent_and_transactional(const ProduceRequest& req) {
+  bool idempotent = false, transactional = false;
+  for (const auto& t : req.topic_data)
+    for (const auto& p : t.partition_data) {
+      if (!p.records) continue;
+      auto h = storage::parse_batch_header(p.records->data(), p.records->size());
+      if (!h) continue;
+      idempotent |= h->producer_id >= 0;
+      transactional |= h->is_transactional();
+    }
+  return {idempotent, transactional};
+}
+
 }  // namespace
 
 asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durable, bool any,
@@ -90,6 +106,16 @@ bool Handlers::allowed(RequestContext& ctx, Operation op, ResourceType type, con
   return static_cast<bool>(s_.authorizer.authorize(ctx.identity, op, {type, name}));
 }
 
+bool Handlers::allowed_if_not_quiet_denial(RequestContext& ctx, Operation op, ResourceType type,
+                                           const std::string& name) {
+  if (!visible(ctx, op, type, name)) return false;
+  return allowed(ctx, op, type, name);
+}
+
+bool Handlers::visible(RequestContext& ctx, Operation op, ResourceType type, const std::string& name) {
+  return static_cast<bool>(s_.authorizer.authorize(ctx.identity, op, {type, name}, security::AuditHint::Quiet));
+}
+
 asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestContext& ctx) {
   ProduceResponse resp;
   const int64_t now = wall_clock_ms();
@@ -100,6 +126,24 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
   // A standby (ferry.cluster.role) is fenced: only its replicator writes. POLICY_VIOLATION is
   // non-retriable for every client we test with, so a producer still pointed here fails at once
   // instead of retrying until its delivery timeout, and nothing is appended.
+  // An idempotent producer needs IDEMPOTENT_WRITE on the cluster, checked before any topic; a
+  // refusal answers every partition CLUSTER_AUTHORIZATION_FAILED (Kafka's handleProduceRequest).
+  // Transactional batches are refused below (no transaction coordinator yet).
+  if (auto [idempotent, transactional] = idempotent_and_transactional(req);
+      idempotent && !transactional &&
+      !allowed(ctx, Operation::IdempotentWrite, ResourceType::Cluster, security::kClusterResourceName)) {
+    for (auto& t : req.topic_data) {
+      auto& tr = resp.responses.emplace_back();
+      tr.name = t.name;
+      for (auto& p : t.partition_data) {
+        auto& pr = tr.partition_responses.emplace_back();
+        pr.index = p.index;
+        pr.base_offset = -1;
+        pr.error_code = ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+      }
+    }
+    co_return resp;
+  }
   const bool fenced = !s_.replicas.produce_allowed(ctx.header.client_id.value_or(""));
   if (fenced) note_fenced_produce(ctx);
 

@@ -100,6 +100,11 @@ asio::awaitable<FindCoordinatorResponse> Handlers::handle(FindCoordinatorRequest
   FindCoordinatorResponse resp;
   resp.node_id = -1;
   if (req.key_type == 1) {
+    // DESCRIBE on the transactional id comes first, as in Kafka's handleFindCoordinatorRequest.
+    if (!allowed(ctx, Operation::Describe, ResourceType::TransactionalId, req.key)) {
+      resp.error_code = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+      co_return resp;
+    }
     resp.error_code = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     resp.error_message = "transactions are not supported by this broker yet";
     co_return resp;
@@ -303,7 +308,7 @@ asio::awaitable<OffsetFetchResponse> Handlers::handle(OffsetFetchRequest& req, R
     // v2+: a null topic list asks for every partition the group has an offset for.
     std::map<std::string, OffsetFetchResponse::OffsetFetchResponseTopic> by_topic;
     for (const auto& [tp, _] : committed) {
-      if (!allowed(ctx, Operation::Describe, ResourceType::Topic, tp.first)) continue;
+      if (!visible(ctx, Operation::Describe, ResourceType::Topic, tp.first)) continue;  // a listing filter
       auto& tr = by_topic[tp.first];
       tr.name = tp.first;
       tr.partitions.push_back(entry(tp.first, tp.second));
@@ -413,8 +418,12 @@ asio::awaitable<ListGroupsResponse> Handlers::handle(ListGroupsRequest& req, Req
     if (auto s = groups::parse_state(name)) states.push_back(*s);
   // Names Kafka does not know match no group (its parser maps them to UNKNOWN).
   if (!req.states_filter.empty() && states.empty()) co_return resp;
+  // DESCRIBE on the cluster lists every group; else each group is filtered, quietly, by DESCRIBE
+  // on it (Kafka's handleListGroupsRequest).
+  const bool all =
+      allowed_if_not_quiet_denial(ctx, Operation::Describe, ResourceType::Cluster, security::kClusterResourceName);
   for (const auto& g : s_.coordinator.list(states, wall_clock_ms())) {
-    if (!allowed(ctx, Operation::Describe, ResourceType::Group, g.group_id)) continue;
+    if (!all && !visible(ctx, Operation::Describe, ResourceType::Group, g.group_id)) continue;
     resp.groups.push_back({g.group_id, g.protocol_type, std::string(groups::state_name(g.state))});
   }
   co_return resp;

@@ -8,6 +8,7 @@
 
 #include "broker/config/broker_config.h"
 #include "broker/protocol/header.h"
+#include "security/acl.h"
 #include "security/authorizer.h"
 
 namespace ferry::security {
@@ -44,6 +45,9 @@ struct BrokerServices {
   // through the authorizer's observer; the connection code reports logins with
   // audit->authentication(). Thread-safe, never blocks on I/O.
   security::SecurityAuditLog* audit = nullptr;
+  // ACLs: the authorizer CreateAcls/DeleteAcls change and DescribeAcls lists (the same object as
+  // `authorizer`), or nullptr when authorizer = allow-all (the ACL APIs answer SECURITY_DISABLED).
+  security::AclAuthorizer* acls = nullptr;
 };
 
 /// Per-request context: the decoded header, who is asking and through which listener.
