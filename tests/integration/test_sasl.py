@@ -80,6 +80,7 @@ class SaslTest(BrokerTestCase):
             "listeners": f"SASL_PLAINTEXT://127.0.0.1:{plain_port},SASL_SSL://127.0.0.1:{tls_port}",
             "ssl.keystore.location": self.server.keystore,
             "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+            "super.users": "User:admin",  # the authorizer is acl by default on SASL listeners
         }
         config.update(extra)
         b = Broker(config=config, start=False)
@@ -270,6 +271,52 @@ class SaslTest(BrokerTestCase):
                       if "mallory" in e["data"]["result"].get("message", ""))
         self.assertEqual(mallory, 10_000, [e["data"]["result"] for e in failures if "mallory" not in str(e)][:5])
         self.assertLess(len(failures), 1000, "repeats were logged one by one")
+
+    def test_a_denied_produce_and_a_failed_login_appear_once_and_the_chain_verifies(self):
+        admin_cli = os.environ.get("FERRY_ADMIN")
+        if not admin_cli:
+            self.skipTest("FERRY_ADMIN not set (build ferry-admin)")
+        b = self.sasl_broker()
+        with self.admin_conn(b) as conn:
+            sw.alter_scram(conn, upsertions=[("bob", "SCRAM-SHA-512", "bob-pw", 4096)])
+        out = kcat(b.bootstrap, sasl_props("SCRAM-SHA-512", "admin", ADMIN_PASSWORD), "-P", "-t", "guarded",
+                   stdin="by-admin\n")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with kw.Connection("127.0.0.1", b.port) as conn:  # bob, no ACL: one Produce, refused
+            (code, _, _, _), _ = sw.scram_login(conn, "SCRAM-SHA-512", "bob", "bob-pw")
+            self.assertEqual(code, 0)
+            body = conn.request(kw.API_PRODUCE, 3, kw.produce_body("guarded", 0, kw.record_batch([(None, b"x")])))
+            self.assertEqual(kw.parse_produce_response(body), {("guarded", 0): 29})
+        with kw.Connection("127.0.0.1", b.port) as conn:  # one failed login
+            (code, _, _, _), _ = sw.scram_login(conn, "SCRAM-SHA-512", "bob", "not-bobs")
+            self.assertEqual(code, sw.ERR_SASL_AUTHENTICATION_FAILED)
+        deadline = time.monotonic() + 10
+        while True:
+            lines = self.audit_lines(b)
+            denied = [e for e in lines if e["type"].endswith("/authorization") and not e["data"]["authorizationInfo"]["granted"]
+                      and e["data"]["authenticationInfo"]["principal"] == "User:bob"]
+            failed = [e for e in lines if e["type"].endswith("/authentication")
+                      and e["data"]["result"]["status"] == "FAILURE"]
+            if (denied and failed) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual([(e["data"]["methodName"], e["data"]["authorizationInfo"]["operation"],
+                           e["data"]["authorizationInfo"]["resourceName"]) for e in denied],
+                         [("kafka.Produce", "Write", "guarded")])
+        self.assertEqual(len(failed), 1, failed)
+        log = os.path.join(b.data_dir, "ferry-audit", "security-audit.log")
+        ok = subprocess.run([admin_cli, "audit", "verify", log], capture_output=True, text=True, timeout=TIMEOUT_S)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        with open(log, "rb") as f:
+            data = bytearray(f.read())
+        at = data.index(b"kafka.Produce")
+        data[at + 6] ^= 0x01  # one byte of the denied produce's line
+        with open(log, "wb") as f:
+            f.write(data)
+        bad = subprocess.run([admin_cli, "audit", "verify", log], capture_output=True, text=True, timeout=TIMEOUT_S)
+        self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
+        line_no = data[:at].count(b"\n") + 1
+        self.assertIn(f":{line_no}", bad.stdout + bad.stderr)
 
     def test_reauthentication_extends_the_session_and_an_expired_one_is_closed(self):
         b = self.sasl_broker(**{"listener.name.sasl_plaintext.connections.max.reauth.ms": 1500})

@@ -90,6 +90,9 @@ class TlsTest(BrokerTestCase):
         config = {
             "listeners": f"SSL://127.0.0.1:{tls_port},PLAINTEXT://127.0.0.1:{plain_port}",
             "ssl.keystore.location": self.server.keystore,
+            # Transport is what these tests are about; ACLs (the default with TLS) get their own tests,
+            # except where a test names a principal through its certificate.
+            "authorizer": "allow-all",
         }
         config.update(extra)
         b = Broker(config=config, start=False)
@@ -154,11 +157,17 @@ class TlsTest(BrokerTestCase):
             self.assertTrue(closed_by_peer(s, 30), "a silent connection stayed open past the idle limit")
         self.assertIsNone(produce_one(b.bootstrap, ssl_props(self.pki), "still-served", b"x"))
 
-    def test_required_client_certificates(self):
-        b = self.tls_broker(**{"ssl.client.auth": "required", "ssl.truststore.location": self.pki.ca_cert})
+    def test_required_client_certificates_and_their_principals(self):
+        b = self.tls_broker(**{"ssl.client.auth": "required", "ssl.truststore.location": self.pki.ca_cert,
+                               "authorizer": "acl", "super.users": "User:APP",
+                               "ssl.principal.mapping.rules": "RULE:^CN=([^,]*),OU=eng,.*$/$1/U,DEFAULT"})
         self.addCleanup(b.close)
-        good = self.pki.client("app", "app")
+        good = self.pki.client("app", "app", ou="eng")
         self.assertIsNone(produce_one(b.bootstrap, ssl_props(self.pki, good), "mtls", b"ok"))
+        # The same CN outside OU=eng falls to DEFAULT: its principal is the whole subject, no super user.
+        other = self.pki.client("app-ops", "app", ou="ops")
+        err = produce_one(b.bootstrap, ssl_props(self.pki, other), "mtls", b"no")
+        self.assertIn("TOPIC_AUTHORIZATION_FAILED", str(err))
         for name, leaf in [("no certificate", None),
                            ("another CA", self.other_ca.client("stranger", "stranger")),
                            ("expired", self.pki.client("old", "old", expired=True))]:
