@@ -179,6 +179,22 @@ struct ResourceConfigs {
   std::string error;
 };
 
+/// One Kafka ACL binding (KIP-11, KIP-290) with Kafka's wire codes, which librdkafka's enums share:
+/// resource type TOPIC 2, GROUP 3, CLUSTER 4 (RD_KAFKA_RESOURCE_BROKER), TRANSACTIONAL_ID 5; pattern
+/// type LITERAL 3, PREFIXED 4 (in filters also ANY 1, MATCH 2); operation ALL 2 … IDEMPOTENT_WRITE
+/// 12; permission DENY 2, ALLOW 3. In a filter an empty name, principal or host means any.
+struct AclBinding {
+  int resource_type = 2;
+  std::string resource_name;
+  int pattern_type = 3;
+  std::string principal;
+  std::string host = "*";
+  int operation = 2;
+  int permission = 3;
+  bool operator==(const AclBinding&) const = default;
+  auto operator<=>(const AclBinding&) const = default;
+};
+
 /// Admin and metadata requests against one cluster through a producer-type handle, with every
 /// call bounded by `timeout` (Admin API calls: plus `grace`, see await_admin_result). Not
 /// thread-safe across concurrent calls on one instance only in the sense that calls are
@@ -228,6 +244,15 @@ class Admin {
   /// OffsetCommit as an outsider (generation -1): only accepted for an Empty or absent group
   /// (the broker refuses active groups). Throws KafkaError with the first per-partition error.
   void alter_group_offsets(const std::string& group, const std::vector<GroupOffset>& offsets);
+  /// DescribeAcls with `filter` (empty strings: any; pattern type ANY 1 / MATCH 2 allowed; an
+  /// operation or permission of 1 = ANY). Throws KafkaError (SECURITY_DISABLED from a cluster
+  /// without an ACL authorizer). Defined in kafka_acls.cc.
+  std::vector<AclBinding> describe_acls(const AclBinding& filter);
+  /// CreateAcls; a binding already present is kept once (Kafka's rule). Throws KafkaError with the
+  /// first binding's error.
+  void create_acls(const std::vector<AclBinding>& bindings);
+  /// DeleteAcls of every binding matching `filter`; returns what was deleted. Throws KafkaError.
+  std::vector<AclBinding> delete_acls(const AclBinding& filter);
 
  private:
   Handle rk_;

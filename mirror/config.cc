@@ -103,6 +103,8 @@ FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::s
   f.refresh_groups_interval = seconds(v, "refresh.groups.interval.seconds");
   f.sync_topic_configs_enabled = v.get_bool("sync.topic.configs.enabled");
   f.sync_topic_configs_interval = seconds(v, "sync.topic.configs.interval.seconds");
+  f.sync_topic_acls_enabled = v.get_bool("sync.topic.acls.enabled");
+  f.sync_topic_acls_interval = seconds(v, "sync.topic.acls.interval.seconds");
   f.emit_heartbeats_enabled = v.get_bool("emit.heartbeats.enabled");
   f.emit_heartbeats_interval = seconds(v, "emit.heartbeats.interval.seconds");
   f.emit_checkpoints_enabled = v.get_bool("emit.checkpoints.enabled");
@@ -189,6 +191,11 @@ const config::Schema& flow_schema() {
                  "How often source consumer groups are listed to find new ones.")
         .add_bool("sync.topic.configs.enabled", true, "Copy source topic configs to remote topics periodically.")
         .add_int("sync.topic.configs.interval.seconds", 600, 1, INT32_MAX, "How often topic configs are copied.")
+        .add_bool("sync.topic.acls.enabled", true,
+                  "Copy the source's ALLOW ACLs of replicated topics to their remote topics (MM2's rules: literal "
+                  "topic bindings only, never WRITE, ALL becomes READ; never deleted on the target). Skipped "
+                  "quietly when a cluster has no ACL authorizer (SECURITY_DISABLED).")
+        .add_int("sync.topic.acls.interval.seconds", 600, 1, INT32_MAX, "How often topic ACLs are copied.")
         .add_bool("emit.heartbeats.enabled", true,
                   "Write MM2 heartbeats for this flow to the target's heartbeats topic.")
         .add_int("emit.heartbeats.interval.seconds", 1, 1, INT32_MAX, "How often heartbeats are written.")

@@ -45,6 +45,8 @@ struct FlowConfig {
   std::chrono::seconds refresh_groups_interval{};
   bool sync_topic_configs_enabled = false;
   std::chrono::seconds sync_topic_configs_interval{};
+  bool sync_topic_acls_enabled = false;  ///< MM2's sync.topic.acls.enabled (mirror/acl_sync.h)
+  std::chrono::seconds sync_topic_acls_interval{};
   bool emit_heartbeats_enabled = false;
   std::chrono::seconds emit_heartbeats_interval{};
   bool emit_checkpoints_enabled = false;

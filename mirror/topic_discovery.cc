@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <set>
 
+#include "mirror/acl_sync.h"
+
 namespace ferry::mirror {
 namespace {
 
@@ -37,6 +39,15 @@ void TopicDiscovery::run(const std::atomic<bool>& running, std::mutex& wake_mu, 
       try {
         refresh();
         conditions_.clear("topics");
+        if (flow_.sync_topic_acls_enabled && std::chrono::steady_clock::now() >= next_acl_sync_) {
+          next_acl_sync_ = std::chrono::steady_clock::now() + flow_.sync_topic_acls_interval;
+          try {
+            if (size_t n = sync_acls(); n > 0) spdlog::debug("flow {}: {} topic ACL(s) synced", flow_.name(), n);
+            conditions_.clear("acls");
+          } catch (const std::exception& e) {
+            conditions_.set("acls", fmt::format("topic ACL sync failed: {}", e.what()));
+          }
+        }
         conditions_.clear("source");  // the source answered, so it is reachable again
         backoff = std::chrono::seconds(1);
       } catch (const std::exception& e) {
@@ -102,6 +113,33 @@ void TopicDiscovery::refresh() {
     ++version_;
     spdlog::info("flow {}: replicating {} topics", flow_.name(), routes_.size());
   }
+}
+
+size_t TopicDiscovery::sync_acls() {
+  std::map<std::string, std::string> remote_of;
+  for (const auto& [source, r] : routes()) remote_of[source] = r.remote_topic;
+  if (remote_of.empty()) return 0;
+  client::AclBinding filter;  // every LITERAL topic binding, any principal, host, operation
+  filter.resource_type = 2;
+  filter.pattern_type = 3;
+  filter.host = "";
+  filter.operation = 1;
+  filter.permission = 1;
+  std::vector<client::AclBinding> source_acls;
+  try {
+    source_acls = source_.describe_acls(filter);
+  } catch (const client::KafkaError& e) {
+    if (e.err() == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) return 0;
+    throw client::KafkaError(e.err(), fmt::format("cluster {}: {}", flow_.source, e.what()));
+  }
+  auto wanted = target_topic_acls(source_acls, remote_of);
+  try {
+    target_.create_acls(wanted);
+  } catch (const client::KafkaError& e) {
+    if (e.err() == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) return 0;
+    throw client::KafkaError(e.err(), fmt::format("cluster {}: {}", flow_.target, e.what()));
+  }
+  return wanted.size();
 }
 
 std::map<std::string, TopicRoute> TopicDiscovery::routes() const {

@@ -47,6 +47,12 @@ class TopicDiscovery {
   /// partitions (CreatePartitions). Throws client::KafkaError naming the cluster that failed.
   void refresh();
 
+  /// One ACL sync (mirror/acl_sync.h): the source's LITERAL topic ACLs of the current routes,
+  /// translated, created on the target. Returns the number of bindings sent (0 when a cluster has
+  /// no ACL authorizer: SECURITY_DISABLED is not an error). Throws client::KafkaError naming the
+  /// cluster that failed otherwise.
+  size_t sync_acls();
+
   /// The routes found by the last successful refresh, by source topic.
   std::map<std::string, TopicRoute> routes() const;
   /// The routes' version (bumped whenever the set of topics or a partition count changes) and
@@ -61,6 +67,7 @@ class TopicDiscovery {
   mutable std::mutex mu_;
   std::map<std::string, TopicRoute> routes_;  // by source topic
   uint64_t version_ = 0;
+  std::chrono::steady_clock::time_point next_acl_sync_{};  // control thread only
 };
 
 }  // namespace ferry::mirror
