@@ -268,6 +268,11 @@ const std::vector<OptionSpec>& option_table() {
          return err;
        },
        [](const Options& o) { return or_none(o.security_audit_all); }},
+      {"security-rounds", "N",
+       "Security mode: times every throughput case runs (odd rounds in reverse case order); "
+       "each case reports its fastest round.",
+       int_setter(&Options::security_rounds, 1, 10),
+       [](const Options& o) { return std::to_string(o.security_rounds); }},
       {"login-clients", "N", "Security mode: clients logging in in parallel.",
        int_setter(&Options::login_clients, 1, 256),
        [](const Options& o) { return std::to_string(o.login_clients); }},

@@ -75,6 +75,9 @@ struct Options {
   /// Security mode: PLAINTEXT listener of a second broker configured like the first but with
   /// audit.log.events listing every category.
   std::string security_audit_all;
+  /// Security mode: times every throughput case is run (odd rounds in reverse order); each
+  /// case reports its best round.
+  int64_t security_rounds = 2;
   /// Security mode: clients logging in in parallel in the login-rate phase.
   int64_t login_clients = 4;
   /// Security mode: length of each login-rate run (SCRAM, then PLAIN), in seconds.

@@ -166,7 +166,7 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
     const std::string entry = text.substr(pos, next == std::string::npos ? next : next - pos);
     EXPECT_NE(entry.find(" Default:"), std::string::npos) << entry;
   }
-  EXPECT_EQ(flags, 25u) << text;
+  EXPECT_EQ(flags, 26u) << text;
   size_t start = text.find("Options:");
   for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
     EXPECT_LE(end - start, 80u) << text.substr(start, end - start);
