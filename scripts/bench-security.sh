@@ -15,6 +15,8 @@
 #   FERRY_BROKER_BIN  broker binary (default: $FERRY_BUILD_DIR/broker/ferry-broker)
 #   FERRY_BENCH_BIN   bench binary  (default: $FERRY_BUILD_DIR/bench/ferry-bench)
 #   FERRY_KEEP_TMP    set to 1 to keep the temp dir (broker logs, audit logs, certificates)
+#   FERRY_AUDIT_ALL_EVENTS  audit.log.events of the audit-all broker (default: every category);
+#                     set it to the default set for an A/A control run of the two brokers
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -112,7 +114,7 @@ write_config main \
   "\"ssl.keystore.location\" = \"$pki/broker.keystore.pem\"
 \"sasl.enabled.mechanisms\" = \"PLAIN,SCRAM-SHA-512\""
 write_config audit-all "PLAINTEXT://127.0.0.1:$audit_port" \
-  "\"audit.log.events\" = \"authentication,authorization-denied,management,produce,fetch,other\""
+  "\"audit.log.events\" = \"${FERRY_AUDIT_ALL_EVENTS:-authentication,authorization-denied,management,produce,fetch,other}\""
 
 # --add-scram takes the password in its argument (ferry-broker's interface); it is a throwaway
 # made above, and the tool exits before the broker starts.
