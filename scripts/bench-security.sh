@@ -109,12 +109,24 @@ $extra
 TOML
 }
 
+# A broker with the ACL authorizer (main after the 'acl' merge) defaults to `acl` as soon as a
+# listener is not PLAINTEXT, which would deny the bench everything: measure transport and
+# auditing with `authorizer = "allow-all"` on both brokers (the same on each, so the ratios stay
+# fair). A broker without the key (before ACLs) would refuse it, so only set it when known.
+authorizer=""
+broker_help="$("$broker_bin" --help 2>&1 || true)"
+if grep -qE '^  authorizer  ' <<<"$broker_help"; then
+  authorizer='authorizer = "allow-all"'
+fi
+
 write_config main \
   "PLAINTEXT://127.0.0.1:$plain_port,SSL://127.0.0.1:$ssl_port,SASL_SSL://127.0.0.1:$sasl_ssl_port,SASL_PLAINTEXT://127.0.0.1:$sasl_plain_port" \
   "\"ssl.keystore.location\" = \"$pki/broker.keystore.pem\"
-\"sasl.enabled.mechanisms\" = \"PLAIN,SCRAM-SHA-512\""
+\"sasl.enabled.mechanisms\" = \"PLAIN,SCRAM-SHA-512\"
+$authorizer"
 write_config audit-all "PLAINTEXT://127.0.0.1:$audit_port" \
-  "\"audit.log.events\" = \"${FERRY_AUDIT_ALL_EVENTS:-authentication,authorization-denied,management,produce,fetch,other}\""
+  "\"audit.log.events\" = \"${FERRY_AUDIT_ALL_EVENTS:-authentication,authorization-denied,management,produce,fetch,other}\"
+$authorizer"
 
 # --add-scram takes the password in its argument (ferry-broker's interface); it is a throwaway
 # made above, and the tool exits before the broker starts.
