@@ -171,7 +171,7 @@ CommitResult run_offset_commit(const Options& options, const std::string& topic,
   result.async.partitions = partitions;
 
   CommitState state;
-  KafkaConfig conf(options.bootstrap);
+  KafkaConfig conf(options.bootstrap, options.client_properties);
   conf.set("group.id", group)
       .set("partition.assignment.strategy", "range")
       .set("enable.auto.commit", "false")

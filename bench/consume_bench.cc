@@ -16,7 +16,7 @@ namespace ferry::bench {
 ConsumeResult run_consume(const Options& options, const PayloadPool& pool,
                           const ProduceResult& source) {
   const int partitions = source.spec.partitions;
-  KafkaConfig conf(options.bootstrap);
+  KafkaConfig conf(options.bootstrap, options.client_properties);
   conf.set("group.id", fmt::format("ferry-bench-{}", ::getpid()))
       .set("enable.auto.commit", "false")
       .set("enable.auto.offset.store", "false")

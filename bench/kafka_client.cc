@@ -25,9 +25,12 @@ KafkaHandle make_handle(rd_kafka_type_t type, KafkaConfig& conf, int destroy_fla
 }
 
 // The bench's own admin client: client::Admin with the bench's client.id, bounded by `timeout`.
-client::Admin admin_client(const std::string& bootstrap, std::chrono::milliseconds timeout) {
+client::Admin admin_client(const std::string& bootstrap, std::chrono::milliseconds timeout,
+                           const ClientProperties& extra) {
   try {
-    return client::Admin({{"bootstrap.servers", bootstrap}, {"client.id", "ferry-bench"}}, timeout);
+    client::Properties props{{"bootstrap.servers", bootstrap}, {"client.id", "ferry-bench"}};
+    for (const auto& [k, v] : extra) props[k] = v;
+    return client::Admin(props, timeout);
   } catch (const std::exception& e) {
     throw BenchError(e.what());
   }
@@ -35,12 +38,14 @@ client::Admin admin_client(const std::string& bootstrap, std::chrono::millisecon
 
 }  // namespace
 
-KafkaConfig::KafkaConfig(const std::string& bootstrap) : conf_(rd_kafka_conf_new()) {
+KafkaConfig::KafkaConfig(const std::string& bootstrap, const ClientProperties& extra)
+    : conf_(rd_kafka_conf_new()) {
   rd_kafka_conf_set_error_cb(conf_, report_client_error);
   set("bootstrap.servers", bootstrap);
   set("client.id", "ferry-bench");
   // A stale broker connection being closed is normal during shutdown, not news.
   set("log.connection.close", "false");
+  for (const auto& [k, v] : extra) set(k, v);
 }
 
 KafkaConfig::~KafkaConfig() {
@@ -53,7 +58,7 @@ KafkaConfig& KafkaConfig::set(const std::string& key, const std::string& value) 
   } catch (const std::invalid_argument& e) {
     throw BenchError(e.what());
   }
-  settings_.emplace_back(key, value);
+  settings_.emplace_back(key, is_secret_property(key) ? std::string("(hidden)") : value);
   return *this;
 }
 
@@ -76,8 +81,9 @@ TopicHandle open_topic(rd_kafka_t* rk, const std::string& name) {
   return TopicHandle(rkt);
 }
 
-void require_metadata(const std::string& bootstrap, std::chrono::milliseconds timeout) {
-  KafkaConfig conf(bootstrap);
+void require_metadata(const std::string& bootstrap, std::chrono::milliseconds timeout,
+                      const ClientProperties& extra) {
+  KafkaConfig conf(bootstrap, extra);
   KafkaHandle rk = make_producer(conf);
   try {
     client::metadata(rk.get(), false, nullptr, timeout);
@@ -88,11 +94,11 @@ void require_metadata(const std::string& bootstrap, std::chrono::milliseconds ti
 }
 
 void create_topics(const std::string& bootstrap, const std::vector<TopicSpec>& topics,
-                   std::chrono::milliseconds timeout) {
+                   std::chrono::milliseconds timeout, const ClientProperties& extra) {
   // A bare Metadata request first turns "nothing listening" into a short, clear failure
   // instead of a CreateTopics timeout.
-  require_metadata(bootstrap, std::chrono::seconds(5));
-  client::Admin admin = admin_client(bootstrap, timeout);
+  require_metadata(bootstrap, std::chrono::seconds(5), extra);
+  client::Admin admin = admin_client(bootstrap, timeout, extra);
   std::string failure;
   for (const auto& spec : topics) {
     try {
@@ -177,11 +183,12 @@ std::optional<bool> BrokerConfigValues::get_bool(const std::string& key) const {
 
 BrokerConfigValues describe_broker_configs(const std::string& bootstrap,
                                            const std::vector<std::string>& keys,
-                                           std::chrono::milliseconds timeout) {
+                                           std::chrono::milliseconds timeout,
+                                           const ClientProperties& extra) {
   BrokerConfigValues out;
   for (const auto& key : keys) out.values[key] = std::nullopt;
   try {
-    client::Admin admin = admin_client(bootstrap, timeout);
+    client::Admin admin = admin_client(bootstrap, timeout, extra);
     // Broker resources must name a node id; the one that answers Metadata is the one measured.
     const int32_t node = client::metadata(admin.handle(), false, nullptr, timeout)->orig_broker_id;
     for (const auto& [key, value] : admin.describe_broker_configs(node)) {

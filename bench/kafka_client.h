@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "bench/client_properties.h"
 #include "client/kafka.h"
 
 #include <chrono>
@@ -19,10 +20,12 @@ namespace ferry::bench {
 /// Every handle gets client.id=ferry-bench and an error callback that reports client-level errors
 /// (broker down, request timeouts) on stderr, since those explain bad numbers; librdkafka's own
 /// log stays on stderr too, never on stdout where the JSON report goes. Keys are librdkafka's
-/// (CONFIGURATION.md of librdkafka 2.0.2).
+/// (CONFIGURATION.md of librdkafka 2.0.2). `extra` (the run's `-X` properties, e.g. security
+/// settings) is applied in the constructor, so the settings a bench case makes afterwards win
+/// on a conflict and `-X` cannot change what a case measures.
 class KafkaConfig {
  public:
-  explicit KafkaConfig(const std::string& bootstrap);
+  explicit KafkaConfig(const std::string& bootstrap, const ClientProperties& extra = {});
   KafkaConfig(const KafkaConfig&) = delete;
   KafkaConfig& operator=(const KafkaConfig&) = delete;
   ~KafkaConfig();
@@ -31,7 +34,8 @@ class KafkaConfig {
   /// or the value out of range.
   KafkaConfig& set(const std::string& key, const std::string& value);
 
-  /// The properties passed to set(), in order, for the report.
+  /// The properties passed to set(), in order, for the report; values of secret keys
+  /// (is_secret_property()) read "(hidden)".
   const std::vector<std::pair<std::string, std::string>>& settings() const { return settings_; }
 
   rd_kafka_conf_t* raw() { return conf_; }
@@ -72,13 +76,14 @@ struct TopicSpec {
 
 /// Sends one Metadata request to `bootstrap` and throws BenchError naming the cluster when
 /// no answer comes within `timeout`: a clear early failure instead of a later, vaguer one.
-void require_metadata(const std::string& bootstrap, std::chrono::milliseconds timeout);
+void require_metadata(const std::string& bootstrap, std::chrono::milliseconds timeout,
+                      const ClientProperties& extra = {});
 
 /// Creates `topics` with one CreateTopics request through librdkafka's admin API (which
 /// sends it to the ControllerId from Metadata). Any per-topic error, including
 /// TOPIC_ALREADY_EXISTS, throws BenchError: the bench relies on starting from empty topics.
 void create_topics(const std::string& bootstrap, const std::vector<TopicSpec>& topics,
-                   std::chrono::milliseconds timeout);
+                   std::chrono::milliseconds timeout, const ClientProperties& extra = {});
 
 /// Polls Metadata until the broker reports exactly `partitions` partitions for the topic,
 /// each with a leader, so that connection setup and leader lookup happen before any timer
@@ -112,6 +117,7 @@ struct BrokerConfigValues {
 /// request. Never throws for a broker-side refusal; see BrokerConfigValues::error.
 BrokerConfigValues describe_broker_configs(const std::string& bootstrap,
                                            const std::vector<std::string>& keys,
-                                           std::chrono::milliseconds timeout);
+                                           std::chrono::milliseconds timeout,
+                                           const ClientProperties& extra = {});
 
 }  // namespace ferry::bench

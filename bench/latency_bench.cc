@@ -183,7 +183,7 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
   SendState state;
   state.ack_ns.assign(static_cast<size_t>(count), -1);
 
-  KafkaConfig pconf(route.produce_bootstrap);
+  KafkaConfig pconf(route.produce_bootstrap, options.client_properties);
   pconf.set("acks", "all")
       // Default 0: each record is sent at once, so the phase measures the broker rather
       // than client-side batching.
@@ -198,7 +198,7 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
   TopicHandle rkt = open_topic(producer.get(), topic);
   wait_for_leaders(producer.get(), rkt.get(), 1, std::chrono::seconds(10));
 
-  KafkaConfig cconf(route.consume_bootstrap);
+  KafkaConfig cconf(route.consume_bootstrap, options.client_properties);
   cconf.set("group.id", fmt::format("ferry-bench-latency-{}", ::getpid()))
       .set("enable.auto.commit", "false")
       .set("enable.auto.offset.store", "false")

@@ -29,6 +29,7 @@
 #include "bench/produce_bench.h"
 #include "bench/rebalance_bench.h"
 #include "bench/report_json.h"
+#include "bench/security_mode.h"
 
 namespace ferry::bench {
 namespace {
@@ -185,7 +186,7 @@ int run(const Options& options) {
   topics.push_back({rebalance_topic, static_cast<int>(options.rebalance_partitions)});
   topics.push_back({commit_topic, static_cast<int>(options.commit_partitions)});
   progress(fmt::format("creating {} topics on {}", topics.size(), options.bootstrap));
-  create_topics(options.bootstrap, topics, std::chrono::seconds(15));
+  create_topics(options.bootstrap, topics, std::chrono::seconds(15), options.client_properties);
 
   Report report;
   for (const auto& c : cases) {
@@ -229,7 +230,7 @@ int run(const Options& options) {
 
   const BrokerConfigValues broker =
       describe_broker_configs(options.bootstrap, {kInitialDelayKey, kFlushAcksAllKey},
-                              std::chrono::seconds(10));
+                              std::chrono::seconds(10), options.client_properties);
   if (!broker.error.empty()) {
     collect(report.warnings, {"broker configs unknown (" + broker.error + "); rebalance and "
                               "offset_commit report them as null"});
@@ -286,6 +287,7 @@ int main(int argc, char** argv) {
       break;
   }
   try {
+    if (args.options.security_mode()) return ferry::bench::run_security_mode(args.options);
     if (args.options.mirror_mode()) return ferry::bench::run_mirror_mode(args.options);
     return ferry::bench::run(args.options);
   } catch (const ferry::bench::BenchError& e) {

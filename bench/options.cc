@@ -231,6 +231,54 @@ const std::vector<OptionSpec>& option_table() {
        "every record.",
        seconds_setter(&Options::mirror_seconds, 600),
        [](const Options& o) { return fmt::format("{:g}", o.mirror_seconds); }},
+      {"security-ssl", "HOST:PORT",
+       "Security mode: the SSL listener of the broker whose PLAINTEXT listener is --bootstrap. "
+       "Replaces the broker phases with produce and consume over PLAINTEXT, SSL and SASL_SSL "
+       "of that broker and PLAINTEXT of --security-audit-all, and SCRAM/PLAIN logins per "
+       "second. Needs --security-sasl-ssl, --security-sasl-plaintext, --security-audit-all "
+       "and -X ssl.ca.location, sasl.username and a password source. In this mode --records "
+       "defaults to 1000000 and --seconds to 60.",
+       [](Options& o, const std::string& v) {
+         std::string err = check_bootstrap(v);
+         if (err.empty()) o.security_ssl = v;
+         return err;
+       },
+       [](const Options& o) { return or_none(o.security_ssl); }},
+      {"security-sasl-ssl", "HOST:PORT", "Security mode: the same broker's SASL_SSL listener.",
+       [](Options& o, const std::string& v) {
+         std::string err = check_bootstrap(v);
+         if (err.empty()) o.security_sasl_ssl = v;
+         return err;
+       },
+       [](const Options& o) { return or_none(o.security_sasl_ssl); }},
+      {"security-sasl-plaintext", "HOST:PORT",
+       "Security mode: the same broker's SASL_PLAINTEXT listener (login-rate phase).",
+       [](Options& o, const std::string& v) {
+         std::string err = check_bootstrap(v);
+         if (err.empty()) o.security_sasl_plaintext = v;
+         return err;
+       },
+       [](const Options& o) { return or_none(o.security_sasl_plaintext); }},
+      {"security-audit-all", "HOST:PORT",
+       "Security mode: PLAINTEXT listener of a second broker like the first but with "
+       "audit.log.events set to every category.",
+       [](Options& o, const std::string& v) {
+         std::string err = check_bootstrap(v);
+         if (err.empty()) o.security_audit_all = v;
+         return err;
+       },
+       [](const Options& o) { return or_none(o.security_audit_all); }},
+      {"security-rounds", "N",
+       "Security mode: times every throughput case runs (odd rounds in reverse case order); "
+       "each case reports its fastest round.",
+       int_setter(&Options::security_rounds, 1, 10),
+       [](const Options& o) { return std::to_string(o.security_rounds); }},
+      {"login-clients", "N", "Security mode: clients logging in in parallel.",
+       int_setter(&Options::login_clients, 1, 256),
+       [](const Options& o) { return std::to_string(o.login_clients); }},
+      {"login-seconds", "S", "Security mode: length of each login-rate run (SCRAM, PLAIN).",
+       seconds_setter(&Options::login_seconds, 600),
+       [](const Options& o) { return fmt::format("{:g}", o.login_seconds); }},
       {"mirror-partitions", "P",
        "Mirror mode: partitions of the topic produced, consumed and mirrored.",
        int_setter(&Options::mirror_partitions, 1, 1000),
@@ -267,6 +315,8 @@ constexpr const char* kDescription =
     "With --mirror-target it measures ferry-mirror instead: produce-only and consume-only on\n"
     "the source, the mirror's copy of the same records to the target, and replication\n"
     "latency at a fixed rate.\n"
+    "With --security-ssl it measures produce/consume over PLAINTEXT, SSL and SASL_SSL of one\n"
+    "broker and with every audit event category, and SCRAM and PLAIN logins per second.\n"
     "Exit status: 0 ok, 1 the run failed, 2 bad arguments.";
 
 // --help in the bench's own layout: every option on its line with its metavar, then its help
@@ -280,7 +330,7 @@ class BenchHelp : public CLI::FormatterBase {
     const CLI::Option* help = app->get_help_ptr();
     for (const CLI::Option* o : app->get_options()) {
       if (o == help) continue;
-      out += fmt::format("  {} {}\n", o->get_name(), o->get_type_name());
+      out += fmt::format("  {} {}\n", o->get_name(false, true), o->get_type_name());
       out += wrap(fmt::format("{} Default: {}.", o->get_description(), o->get_default_str()),
                   "      ", 80);
     }
@@ -300,6 +350,14 @@ std::unique_ptr<CLI::App> make_app() {
   app->set_help_flag("-h,--help", "Print this text and exit.");
   // Unknown arguments are collected and named by parse_options() in Ferry's words.
   app->allow_extras();
+  app->add_option("-X,--client-property", CLI::callback_t{},
+                  "librdkafka property KEY=VALUE for every client (repeatable), e.g. "
+                  "security.protocol=SASL_SSL, ssl.ca.location=FILE, sasl.mechanism=SCRAM-SHA-512, "
+                  "sasl.username=NAME. The password only as sasl.password.file=PATH or "
+                  "sasl.password.env=NAME, never on the command line.")
+      ->type_name("KEY=VALUE")
+      ->default_str("none")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   const Options defaults;
   for (const auto& spec : option_table()) {
     app->add_option(std::string("--") + spec.name, CLI::callback_t{}, spec.help)
@@ -346,6 +404,17 @@ ParsedArgs parse_options(int argc, char** argv) {
       return fail(fmt::format("--{} '{}': {}", spec.name, value, err));
     }
   }
+  for (const std::string& arg : app->get_option("--client-property")->results()) {
+    std::pair<std::string, std::string> kv;
+    if (std::string err = parse_client_property(arg, kv); !err.empty()) {
+      return fail(fmt::format("-X '{}': {}", arg.substr(0, arg.find('=')) + "=…", err));
+    }
+    result.options.client_properties.push_back(std::move(kv));
+  }
+  if (std::string err = resolve_password(result.options.client_properties); !err.empty()) {
+    return fail("-X " + err);
+  }
+  result.options.seconds_given = app->get_option("--seconds")->count() > 0;
   result.options.records_given = app->get_option("--records")->count() > 0;
   result.options.latency_seconds_given = app->get_option("--latency-seconds")->count() > 0;
   if (result.options.bootstrap.empty()) return fail("--bootstrap HOST:PORT is required");
@@ -353,6 +422,9 @@ ParsedArgs parse_options(int argc, char** argv) {
   const bool any_mirror_flag = !o.mirror_status.empty() || !o.mirror_bin.empty() ||
                                !o.mirror_config.empty() || !o.mirror_log.empty() ||
                                !o.mirror_pid_file.empty();
+  if (o.mirror_mode() && !o.client_properties.empty()) {
+    return fail("-X is not supported in mirror mode (its clusters are PLAINTEXT)");
+  }
   if (o.mirror_mode()) {
     if (o.mirror_status.empty()) return fail("--mirror-target needs --mirror-status URL");
     if (o.mirror_bin.empty()) return fail("--mirror-target needs --mirror-bin PATH");
@@ -362,6 +434,32 @@ ParsedArgs parse_options(int argc, char** argv) {
   } else if (any_mirror_flag) {
     return fail("--mirror-status, --mirror-bin, --mirror-config, --mirror-log and "
                 "--mirror-pid-file need --mirror-target HOST:PORT");
+  }
+  const bool any_security_flag = !o.security_sasl_ssl.empty() ||
+                                 !o.security_sasl_plaintext.empty() ||
+                                 !o.security_audit_all.empty();
+  if (o.security_mode()) {
+    if (o.mirror_mode()) return fail("--security-ssl and --mirror-target exclude each other");
+    if (o.security_sasl_ssl.empty()) return fail("--security-ssl needs --security-sasl-ssl HOST:PORT");
+    if (o.security_sasl_plaintext.empty()) {
+      return fail("--security-ssl needs --security-sasl-plaintext HOST:PORT");
+    }
+    if (o.security_audit_all.empty()) return fail("--security-ssl needs --security-audit-all HOST:PORT");
+    bool user = false;
+    bool password = false;
+    for (const auto& [k, v] : o.client_properties) {
+      user |= k == "sasl.username";
+      password |= k == "sasl.password";
+    }
+    if (!user || !password) {
+      return fail("--security-ssl needs -X sasl.username=NAME and -X sasl.password.file=PATH "
+                  "(or sasl.password.env=NAME)");
+    }
+    if (!o.records_given) o.records = kSecurityDefaultRecords;
+    if (!o.seconds_given) o.seconds = kSecurityDefaultSeconds;
+  } else if (any_security_flag) {
+    return fail("--security-sasl-ssl, --security-sasl-plaintext and --security-audit-all need "
+                "--security-ssl HOST:PORT");
   }
   if (result.options.data_dir == Options{}.data_dir) {
     if (std::string err = check_data_dir(result.options.data_dir); !err.empty()) {

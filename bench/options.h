@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "bench/client_properties.h"
+
 namespace ferry::bench {
 
 /// Settings of one ferry-bench run. The defaults keep a run against a local broker well
@@ -57,13 +59,41 @@ struct Options {
   /// Partitions of the topic the mirror copies in mirror mode.
   int64_t mirror_partitions = 4;
 
+  /// librdkafka properties from `-X KEY=VALUE` (repeatable), applied to every client after the
+  /// bench's own settings, with sasl.password.file / sasl.password.env already resolved into
+  /// sasl.password. In security mode only the secured cases get the ssl.* and sasl.* ones.
+  ClientProperties client_properties;
+
+  /// Security mode (bench/security_mode.h) runs instead of the broker phases when this is set:
+  /// the SSL listener of the broker whose PLAINTEXT listener is `bootstrap`.
+  std::string security_ssl;
+  /// Security mode: the same broker's SASL_SSL listener (SCRAM-SHA-512 by default; the
+  /// mechanism, user and password come from -X).
+  std::string security_sasl_ssl;
+  /// Security mode: the same broker's SASL_PLAINTEXT listener, for the login-rate phase.
+  std::string security_sasl_plaintext;
+  /// Security mode: PLAINTEXT listener of a second broker configured like the first but with
+  /// audit.log.events listing every category.
+  std::string security_audit_all;
+  /// Security mode: times every throughput case is run (odd rounds in reverse order); each
+  /// case reports its best round.
+  int64_t security_rounds = 2;
+  /// Security mode: clients logging in in parallel in the login-rate phase.
+  int64_t login_clients = 4;
+  /// Security mode: length of each login-rate run (SCRAM, then PLAIN), in seconds.
+  double login_seconds = 5.0;
+
   /// True when --records was given; mirror mode otherwise uses kMirrorDefaultRecords.
   bool records_given = false;
   /// True when --latency-seconds was given; mirror mode otherwise uses
   /// kMirrorDefaultLatencySeconds.
   bool latency_seconds_given = false;
 
+  /// True when --seconds was given; security mode otherwise uses kSecurityDefaultSeconds.
+  bool seconds_given = false;
+
   bool mirror_mode() const { return !mirror_target.empty(); }
+  bool security_mode() const { return !security_ssl.empty(); }
 };
 
 /// Mirror mode's defaults where they differ from the broker benchmark's: enough data for the
@@ -71,6 +101,11 @@ struct Options {
 /// enough for a stable p99 (issue 4, "Benchmark").
 inline constexpr int64_t kMirrorDefaultRecords = 200'000;
 inline constexpr double kMirrorDefaultLatencySeconds = 10.0;
+
+/// Security mode's defaults: 1,000,000 records of 1 KiB (~1 GB) per case, so each case runs
+/// for seconds on a small machine (issue 15, "Benchmark"), and a cap that lets it finish.
+inline constexpr int64_t kSecurityDefaultRecords = 1'000'000;
+inline constexpr double kSecurityDefaultSeconds = 60.0;
 
 /// What parse_options() decided.
 struct ParsedArgs {

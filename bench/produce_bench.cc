@@ -60,7 +60,7 @@ ProduceResult run_produce_case(const Options& options, const PayloadPool& pool,
   DeliveryState state;
   state.acked_per_partition.assign(static_cast<size_t>(c.partitions), 0);
 
-  KafkaConfig conf(options.bootstrap);
+  KafkaConfig conf(options.bootstrap, options.client_properties);
   conf.set("acks", c.acks)
       // librdkafka's own defaults for linger and batch size, pinned so the report states
       // them and a library upgrade cannot silently change what is measured.

@@ -240,7 +240,7 @@ RebalanceResult run_rebalance(const Options& options, const std::string& topic,
   std::vector<std::unique_ptr<Member>> members;
   std::vector<bool> open(n + 1, false);
   for (size_t i = 0; i <= n; ++i) {
-    KafkaConfig conf(options.bootstrap);
+    KafkaConfig conf(options.bootstrap, options.client_properties);
     conf.set("group.id", group)
         // Eager assignment, librdkafka 2.0.2's first default strategy: every rebalance
         // revokes and reassigns everything, the classic protocol's full cost.
