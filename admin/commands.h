@@ -19,6 +19,9 @@ std::vector<Command> group_commands();
 /// groups offsets show | reset — OffsetFetch, ListOffsets, OffsetCommit via the Admin API.
 std::vector<Command> group_offset_commands();
 
+/// acls list | add | remove — DescribeAcls, CreateAcls, DeleteAcls with kafka-acls.sh's flags.
+std::vector<Command> acl_commands();
+
 /// audit verify FILE... — checks the hash chain of Ferry audit logs (no cluster needed).
 std::vector<Command> audit_commands();
 

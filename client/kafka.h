@@ -195,6 +195,16 @@ struct AclBinding {
   auto operator<=>(const AclBinding&) const = default;
 };
 
+/// DescribeAcls, CreateAcls and DeleteAcls on any handle (Admin's methods and ferry-admin use
+/// them), each bounded by `timeout` plus `grace` (await_admin_result). Semantics as the Admin
+/// methods below. Throw KafkaError. Defined in kafka_acls.cc.
+std::vector<AclBinding> describe_acls(rd_kafka_t* rk, std::chrono::milliseconds timeout,
+                                      std::chrono::milliseconds grace, const AclBinding& filter);
+void create_acls(rd_kafka_t* rk, std::chrono::milliseconds timeout, std::chrono::milliseconds grace,
+                 const std::vector<AclBinding>& bindings);
+std::vector<AclBinding> delete_acls(rd_kafka_t* rk, std::chrono::milliseconds timeout,
+                                    std::chrono::milliseconds grace, const AclBinding& filter);
+
 /// Admin and metadata requests against one cluster through a producer-type handle, with every
 /// call bounded by `timeout` (Admin API calls: plus `grace`, see await_admin_result). Not
 /// thread-safe across concurrent calls on one instance only in the sense that calls are

@@ -38,15 +38,16 @@ void check_event(rd_kafka_event_t* ev, const std::string& what) {
 
 }  // namespace
 
-std::vector<AclBinding> Admin::describe_acls(const AclBinding& filter) {
+std::vector<AclBinding> describe_acls(rd_kafka_t* rk, std::chrono::milliseconds timeout,
+                                      std::chrono::milliseconds grace, const AclBinding& filter) {
   auto f = to_rd(filter, true);
   auto ev = await_admin_result(
-      rk_.get(), timeout_, "DescribeAcls",
+      rk, timeout, "DescribeAcls",
       [&](rd_kafka_queue_t* q) {
-        auto opts = admin_options(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBEACLS, timeout_);
-        rd_kafka_DescribeAcls(rk_.get(), f.get(), opts.get(), q);
+        auto opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS, timeout);
+        rd_kafka_DescribeAcls(rk, f.get(), opts.get(), q);
       },
-      grace_);
+      grace);
   check_event(ev.get(), "DescribeAcls");
   size_t n = 0;
   const auto** acls = rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev.get()), &n);
@@ -55,7 +56,8 @@ std::vector<AclBinding> Admin::describe_acls(const AclBinding& filter) {
   return out;
 }
 
-void Admin::create_acls(const std::vector<AclBinding>& bindings) {
+void create_acls(rd_kafka_t* rk, std::chrono::milliseconds timeout, std::chrono::milliseconds grace,
+                 const std::vector<AclBinding>& bindings) {
   if (bindings.empty()) return;
   std::vector<BindingPtr> owned;
   std::vector<rd_kafka_AclBinding_t*> raw;
@@ -64,12 +66,12 @@ void Admin::create_acls(const std::vector<AclBinding>& bindings) {
     raw.push_back(owned.back().get());
   }
   auto ev = await_admin_result(
-      rk_.get(), timeout_, "CreateAcls",
+      rk, timeout, "CreateAcls",
       [&](rd_kafka_queue_t* q) {
-        auto opts = admin_options(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEACLS, timeout_);
-        rd_kafka_CreateAcls(rk_.get(), raw.data(), raw.size(), opts.get(), q);
+        auto opts = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATEACLS, timeout);
+        rd_kafka_CreateAcls(rk, raw.data(), raw.size(), opts.get(), q);
       },
-      grace_);
+      grace);
   check_event(ev.get(), "CreateAcls");
   size_t n = 0;
   const auto** results = rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev.get()), &n);
@@ -78,16 +80,17 @@ void Admin::create_acls(const std::vector<AclBinding>& bindings) {
       throw KafkaError(rd_kafka_error_code(e), fmt::format("CreateAcls: {}", rd_kafka_error_string(e)));
 }
 
-std::vector<AclBinding> Admin::delete_acls(const AclBinding& filter) {
+std::vector<AclBinding> delete_acls(rd_kafka_t* rk, std::chrono::milliseconds timeout,
+                                    std::chrono::milliseconds grace, const AclBinding& filter) {
   auto f = to_rd(filter, true);
   rd_kafka_AclBinding_t* raw[] = {f.get()};
   auto ev = await_admin_result(
-      rk_.get(), timeout_, "DeleteAcls",
+      rk, timeout, "DeleteAcls",
       [&](rd_kafka_queue_t* q) {
-        auto opts = admin_options(rk_.get(), RD_KAFKA_ADMIN_OP_DELETEACLS, timeout_);
-        rd_kafka_DeleteAcls(rk_.get(), raw, 1, opts.get(), q);
+        auto opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETEACLS, timeout);
+        rd_kafka_DeleteAcls(rk, raw, 1, opts.get(), q);
       },
-      grace_);
+      grace);
   check_event(ev.get(), "DeleteAcls");
   size_t n = 0;
   const auto** responses = rd_kafka_DeleteAcls_result_responses(rd_kafka_event_DeleteAcls_result(ev.get()), &n);
@@ -100,6 +103,16 @@ std::vector<AclBinding> Admin::delete_acls(const AclBinding& filter) {
     for (size_t j = 0; j < m; ++j) out.push_back(from_rd(matching[j]));
   }
   return out;
+}
+
+std::vector<AclBinding> Admin::describe_acls(const AclBinding& filter) {
+  return client::describe_acls(rk_.get(), timeout_, grace_, filter);
+}
+void Admin::create_acls(const std::vector<AclBinding>& bindings) {
+  client::create_acls(rk_.get(), timeout_, grace_, bindings);
+}
+std::vector<AclBinding> Admin::delete_acls(const AclBinding& filter) {
+  return client::delete_acls(rk_.get(), timeout_, grace_, filter);
 }
 
 }  // namespace ferry::client
