@@ -19,6 +19,10 @@ std::vector<Command> group_commands();
 /// groups offsets show | reset — OffsetFetch, ListOffsets, OffsetCommit via the Admin API.
 std::vector<Command> group_offset_commands();
 
+/// users describe | set | delete — DescribeUserScramCredentials, AlterUserScramCredentials (KIP-554)
+/// on client/wire_client.
+std::vector<Command> user_commands();
+
 /// audit verify FILE... — checks the hash chain of Ferry audit logs (no cluster needed).
 std::vector<Command> audit_commands();
 
