@@ -32,7 +32,7 @@ void flatten_client_properties(const toml::table& t, const std::string& prefix, 
       });
       throw ConfigError(fmt::format("{}: client property '{}' has value {}; expected a string, integer, float or "
                                     "boolean (librdkafka takes lists as one comma-separated string)",
-                                    where, name, shown.str()));
+                                    where, name, shown_property_value(name, shown.str())));
     }
   }
 }

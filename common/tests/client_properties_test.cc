@@ -77,5 +77,20 @@ TEST(ClientSecrets, RedactsEveryPasswordKey) {
   EXPECT_EQ(shown_property_value("sasl.username", "x"), "x");
 }
 
+TEST(ClientSecrets, ClusterTableResolvesAndNeverEchoesAPassword) {
+  ::setenv("FERRY_TEST_PW2", "env-secret", 1);
+  toml::table t = parse_toml_document(
+      "[c]\n\"bootstrap.servers\" = \"h:1\"\n[c.client]\n\"sasl.password.env\" = \"FERRY_TEST_PW2\"\n", "t");
+  ClusterTable ct = split_cluster_table(*t.get("c"), "[c]", "c");
+  EXPECT_EQ(ct.client.at("sasl.password"), "env-secret");
+  toml::table bad = parse_toml_document("[c]\n[c.client]\n\"sasl.password\" = [\"array-secret\"]\n", "t");
+  try {
+    split_cluster_table(*bad.get("c"), "[c]", "c");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find("array-secret"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace ferry::config
