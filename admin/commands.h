@@ -22,6 +22,10 @@ std::vector<Command> group_offset_commands();
 /// acls list | add | remove — DescribeAcls, CreateAcls, DeleteAcls with kafka-acls.sh's flags.
 std::vector<Command> acl_commands();
 
+/// users describe | set | delete — DescribeUserScramCredentials, AlterUserScramCredentials (KIP-554)
+/// on client/wire_client.
+std::vector<Command> user_commands();
+
 /// audit verify FILE... — checks the hash chain of Ferry audit logs (no cluster needed).
 std::vector<Command> audit_commands();
 

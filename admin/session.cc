@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "client/kafka.h"
+#include "common/client_properties.h"
 
 namespace ferry::admin {
 
@@ -41,10 +42,11 @@ void set_or_throw(rd_kafka_conf_t* conf, const std::string& command, const std::
 Session::Session(const ParsedArgs& args) {
   json_ = args.has("--json");
   if (auto t = args.get_int("--timeout-ms", 1, 3'600'000)) timeout_ms_ = static_cast<int>(*t);
-  conf_ = rd_kafka_conf_new();
   const std::string& cmd = args.command();
-  set_or_throw(conf_, cmd, "client.id", "client.id", "ferry-admin");
-  bool have_bootstrap = false;
+  // Every property is gathered first: the password indirections (sasl.password.file / .env) are
+  // resolved over the whole set, then librdkafka checks each one.
+  std::map<std::string, std::string> props{{"client.id", "ferry-admin"}};
+  std::map<std::string, std::string> where;
   if (auto path = args.get("--command-config")) {
     std::ifstream in(*path);
     if (!in) throw UsageError(cmd, fmt::format("--command-config: cannot read '{}'", *path));
@@ -56,21 +58,45 @@ Session::Session(const ParsedArgs& args) {
       if (line.empty() || line[0] == '#') continue;
       auto [k, v] = split_key_value(cmd, "--command-config", line);
       k = trim(k);
-      v = trim(v);
-      set_or_throw(conf_, cmd, fmt::format("--command-config {}:{}", *path, lineno), k, v);
-      if (k == "bootstrap.servers" || k == "metadata.broker.list") have_bootstrap = true;
-      if (k == "debug") debug_ = true;
+      props[k] = trim(v);
+      where[k] = fmt::format("--command-config {}:{}", *path, lineno);
     }
+  }
+  for (const std::string& kv : args.all("-X")) {
+    auto [k, v] = split_key_value(cmd, "-X", kv);
+    // A password on the command line is visible to every user of the machine (ps, /proc).
+    if (k == "sasl.password" || config::is_secret_property(k))
+      throw UsageError(cmd, fmt::format("-X {}: a password on the command line is visible in the process list; use "
+                                        "-X sasl.password.file=FILE or -X sasl.password.env=VARIABLE (or put it in "
+                                        "--command-config)",
+                                        k));
+    props[k] = v;
+    where[k] = "-X " + k;
   }
   if (auto b = args.get("--bootstrap-server")) {
     if (b->empty()) throw UsageError(cmd, "--bootstrap-server: empty value");
-    set_or_throw(conf_, cmd, "--bootstrap-server", "bootstrap.servers", *b);
-    have_bootstrap = true;
+    props["bootstrap.servers"] = *b;
+    where["bootstrap.servers"] = "--bootstrap-server";
   }
-  if (!have_bootstrap) {
+  if (props.count("metadata.broker.list") && !props.count("bootstrap.servers"))
+    props["bootstrap.servers"] = props["metadata.broker.list"];
+  if (!props.count("bootstrap.servers")) {
     throw UsageError(cmd, "missing required option --bootstrap-server (or bootstrap.servers in "
                           "--command-config)");
   }
+  try {
+    config::resolve_client_secrets(props, "client properties");
+  } catch (const config::ConfigError& e) {
+    throw UsageError(cmd, e.what());
+  }
+  debug_ = props.count("debug") > 0;
+  conf_ = rd_kafka_conf_new();
+  for (const auto& [k, v] : props) {
+    if (k == "metadata.broker.list") continue;
+    auto w = where.find(k);
+    set_or_throw(conf_, cmd, w == where.end() ? k : w->second, k, v);
+  }
+  properties_ = std::move(props);
   rd_kafka_conf_set_opaque(conf_, this);
   rd_kafka_conf_set_error_cb(conf_, &Session::on_error);
   rd_kafka_conf_set_log_cb(conf_, &Session::on_log);

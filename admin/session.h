@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -45,7 +46,9 @@ using client::EventPtr;
 class Session {
  public:
   /// Builds the configuration from parsed global options; throws UsageError for a bad
-  /// --timeout-ms, an unreadable --command-config, a property librdkafka rejects, or no
+  /// --timeout-ms, an unreadable --command-config, a password given with -X (sasl.password or any
+  /// *password key: use sasl.password.file / sasl.password.env), an unreadable password file or
+  /// unset password variable, a property librdkafka rejects, or no
   /// bootstrap servers at all. Does not connect yet.
   explicit Session(const ParsedArgs& args);
   ~Session();
@@ -56,6 +59,11 @@ class Session {
   bool json() const { return json_; }
   /// --timeout-ms (default 30000): bounds every request and metadata call.
   int timeout_ms() const { return timeout_ms_; }
+
+  /// Every client property of this invocation (--command-config, -X, --bootstrap-server as
+  /// bootstrap.servers), with sasl.password.file / sasl.password.env already resolved into
+  /// sasl.password: what client/wire_client takes for the APIs librdkafka lacks.
+  const std::map<std::string, std::string>& properties() const { return properties_; }
 
   /// The client handle, created on first use. Throws OpError if librdkafka refuses the config.
   rd_kafka_t* handle();
@@ -94,6 +102,7 @@ class Session {
   static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
 
   bool json_ = false;
+  std::map<std::string, std::string> properties_;
   int timeout_ms_ = 30000;
   rd_kafka_conf_t* conf_ = nullptr;  // owned until handle() hands it to rd_kafka_new
   // What on_error / on_log touch is declared before the handle, so it is destroyed after it: the

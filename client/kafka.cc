@@ -55,7 +55,8 @@ bool KafkaError::retriable() const {
 void set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   char errstr[512];
   if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-    throw std::invalid_argument(fmt::format("client property '{}' = \"{}\": {}", key, value, errstr));
+    throw std::invalid_argument(fmt::format("client property '{}' = \"{}\": {}", key,
+                                            key.ends_with("password") ? "[redacted]" : value, errstr));
 }
 
 rd_kafka_conf_t* make_conf(const Properties& props) {

@@ -37,6 +37,7 @@ class KafkaError : public std::runtime_error {
 using Properties = std::map<std::string, std::string>;
 
 /// Sets one property on `conf`. Throws std::invalid_argument "client property 'K' = \"V\": reason"
+/// (V is "[redacted]" for a key ending in "password", as common/client_properties' is_secret_property)
 /// (librdkafka's reason) when the key is unknown or the value invalid; `conf` is left as it was.
 void set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "common/config.h"
@@ -30,7 +32,7 @@ void flatten_client_properties(const toml::table& t, const std::string& prefix, 
       });
       throw ConfigError(fmt::format("{}: client property '{}' has value {}; expected a string, integer, float or "
                                     "boolean (librdkafka takes lists as one comma-separated string)",
-                                    where, name, shown.str()));
+                                    where, name, shown_property_value(name, shown.str())));
     }
   }
 }
@@ -65,7 +67,45 @@ ClusterTable split_cluster_table(const toml::node& node, const std::string& wher
   }
   if (out.client.count("bootstrap.servers"))
     throw ConfigError(fmt::format("{}: set bootstrap.servers in [{}] itself, not in its client table", where, section));
+  resolve_client_secrets(out.client, where + " client");
   return out;
+}
+
+void resolve_client_secrets(std::map<std::string, std::string>& props, const std::string& where) {
+  const bool literal = props.count("sasl.password") > 0;
+  auto file = props.find("sasl.password.file");
+  auto env = props.find("sasl.password.env");
+  const int given = int(literal) + int(file != props.end()) + int(env != props.end());
+  if (given > 1)
+    throw ConfigError(fmt::format("{}: set only one of sasl.password, sasl.password.file and sasl.password.env", where));
+  if (file != props.end()) {
+    const std::string path = file->second;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(fmt::format("{}: sasl.password.file: cannot read '{}'", where, path));
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string pw = text.str();
+    if (pw.size() >= 1 && pw.back() == '\n') pw.pop_back();
+    if (pw.size() >= 1 && pw.back() == '\r') pw.pop_back();
+    if (pw.empty()) throw ConfigError(fmt::format("{}: sasl.password.file: '{}' is empty", where, path));
+    props.erase(file);
+    props["sasl.password"] = std::move(pw);
+  } else if (env != props.end()) {
+    const std::string name = env->second;
+    const char* v = name.empty() ? nullptr : std::getenv(name.c_str());
+    if (!v) throw ConfigError(fmt::format("{}: sasl.password.env: environment variable '{}' is not set", where, name));
+    props.erase(env);
+    props["sasl.password"] = v;
+  }
+}
+
+bool is_secret_property(const std::string& key) {
+  const std::string tail = "password";
+  return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::string shown_property_value(const std::string& key, const std::string& value) {
+  return is_secret_property(key) ? "[redacted]" : value;
 }
 
 std::string toml_quoted(const std::string& s) { return to_toml(Value{s}); }

@@ -54,6 +54,23 @@ struct ClusterTable {
 };
 ClusterTable split_cluster_table(const toml::node& node, const std::string& where, const std::string& section);
 
+/// Resolves Ferry's own secret indirections in a librdkafka property map, in place, before
+/// librdkafka (or client/wire_client) sees it: `sasl.password.file` = a path whose contents (one
+/// trailing "\n" or "\r\n" stripped) become `sasl.password`; `sasl.password.env` = the name of an
+/// environment variable whose value becomes `sasl.password`. Both keys are removed. These two keys
+/// are Ferry's, not librdkafka's; they keep passwords out of command lines and config files.
+/// `where` names the source in errors. Throws ConfigError when more than one of sasl.password,
+/// sasl.password.file and sasl.password.env is set, the file cannot be read, or the variable is
+/// unset; messages name the file or the variable, never a password.
+void resolve_client_secrets(std::map<std::string, std::string>& props, const std::string& where);
+
+/// Whether a client property holds a secret that must never be printed: any key ending in
+/// "password" (sasl.password, ssl.key.password, ssl.keystore.password, ...).
+bool is_secret_property(const std::string& key);
+
+/// `value`, or "[redacted]" when is_secret_property(key): for anything that prints properties.
+std::string shown_property_value(const std::string& key, const std::string& value);
+
 /// `s` as a TOML basic string with its quotes ("a\"b"), the form errors show values in.
 std::string toml_quoted(const std::string& s);
 

@@ -314,9 +314,10 @@ std::string dr_config_reference() {
   out += region_schema().markdown_reference();
   out +=
       "\nThe optional `[regions.<name>.client]` table holds librdkafka properties (strings, integers, floats, "
-      "booleans; nested tables flatten to dotted names) for ferry-dr's Kafka clients of that region. The "
-      "IncrementalAlterConfigs client that writes `ferry.cluster.role` speaks PLAINTEXT only until the security "
-      "issue adds TLS and SASL; with another `security.protocol` setting the role fails with a clear error.\n\n"
+      "booleans; nested tables flatten to dotted names) for ferry-dr's Kafka clients of that region, including the "
+      "IncrementalAlterConfigs client that writes `ferry.cluster.role` (every `security.protocol`; SASL PLAIN, "
+      "SCRAM-SHA-256, SCRAM-SHA-512). Give the password as `sasl.password.file` (a file holding it) or "
+      "`sasl.password.env` (an environment variable's name) rather than a literal `sasl.password`.\n\n"
       "## `[[flows]]`\n\n"
       "One entry per mirror flow (each source -> target pair at most once; source and target differ). Zero flows "
       "is allowed (health only).\n\n";

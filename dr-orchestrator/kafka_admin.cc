@@ -199,17 +199,8 @@ ClusterRole RegionClient::cluster_role() {
 }
 
 void RegionClient::set_cluster_role(ClusterRole role) {
-  if (auto it = region_.client.find("security.protocol"); it != region_.client.end()) {
-    std::string p = it->second;
-    for (auto& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (p != "plaintext")
-      throw DrError(Exit::failed,
-                    fmt::format("region {}: cannot write {}: ferry-dr's IncrementalAlterConfigs client speaks PLAINTEXT "
-                                "only (TLS/SASL arrive with the security issue), and security.protocol is '{}'",
-                                region_.name, kClusterRoleKey, it->second));
-  }
   try {
-    incremental_alter_broker_configs(region_.bootstrap_servers, "",
+    incremental_alter_broker_configs(region_.properties(), "",
                                      {ConfigOp{kClusterRoleKey, ConfigOp::Kind::set, std::string(to_string(role))}},
                                      timeout_);
   } catch (const KafkaRequestError& e) {

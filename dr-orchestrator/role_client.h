@@ -2,13 +2,13 @@
 // IncrementalAlterConfigs (API key 44, KIP-339). AlterConfigs would replace every other dynamic
 // config of the entity, so ferry-dr writes the cluster role with this instead.
 //
-// PLAINTEXT only: TLS and SASL for this client arrive with the security issue (a region whose
-// client properties ask for another security.protocol is refused with a clear error, not
-// silently downgraded).
+// It runs on client/wire_client, so it speaks the region's security.protocol (PLAINTEXT, SSL,
+// SASL_PLAINTEXT, SASL_SSL) from the region's client properties, like ferry-dr's librdkafka clients.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -40,12 +40,15 @@ struct ConfigOp {
 };
 
 /// Sends IncrementalAlterConfigs for the BROKER resource `broker` ("" = the cluster-wide default
-/// entity, which every broker of the cluster applies) to the first of `bootstrap_servers`
-/// ("host:port,host:port") that accepts a TCP connection and answers ApiVersions; each server
-/// gets at most `timeout` for the whole exchange. The highest version both sides support is used
-/// (v0 classic, v1 flexible). Throws std::invalid_argument for an unparsable server list,
-/// KafkaRequestError otherwise (broker error codes map 1:1 to `code`).
-void incremental_alter_broker_configs(const std::string& bootstrap_servers, const std::string& broker,
+/// entity, which every broker of the cluster applies) to the first of the bootstrap.servers in
+/// `client_properties` (librdkafka names: bootstrap.servers, security.protocol, ssl.*, sasl.*; see
+/// client/wire_client.h) that connects, authenticates and answers ApiVersions; each server gets at
+/// most `timeout` for the whole exchange. The highest version both sides support is used (v0
+/// classic, v1 flexible). Throws std::invalid_argument for an unparsable server list or bad
+/// security properties, KafkaRequestError otherwise (broker error codes map 1:1 to `code`; TLS and
+/// SASL failures carry client::WireError's SSL_HANDSHAKE / SASL_AUTHENTICATION_FAILED).
+void incremental_alter_broker_configs(const std::map<std::string, std::string>& client_properties,
+                                      const std::string& broker,
                                       const std::vector<ConfigOp>& ops,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

@@ -306,7 +306,9 @@ std::string mirror_config_reference() {
       "\nThe optional `[clusters.<alias>.client]` table holds librdkafka properties (strings, integers, floats, "
       "booleans; nested tables flatten to dotted names) given to every client Ferry opens on that cluster, e.g. "
       "`security.protocol`, `ssl.ca.location`, `sasl.mechanism`. `bootstrap.servers` belongs in the cluster table, "
-      "not here.\n\n"
+      "not here. Ferry's own `sasl.password.file` (a file holding the password) and `sasl.password.env` (an "
+      "environment variable's name) become `sasl.password` before librdkafka sees them; prefer them to a literal "
+      "`sasl.password` (docs/security.md \"Clients\").\n\n"
       "## `[[flows]]`\n\n"
       "One entry per source -> target pair (each pair at most once; source and target differ). Keys follow "
       "MirrorMaker 2's names and defaults unless the description says Ferry.\n\n";

@@ -86,14 +86,24 @@ TEST(MirrorClient, NoAnswerCarriesTheUrlAndStatusZero) {
 
 TEST(RoleClient, UnreachableServersGiveNetworkError) {
   try {
-    incremental_alter_broker_configs("127.0.0.1:1", "", {{"ferry.cluster.role", ConfigOp::Kind::set, "standby"}},
+    incremental_alter_broker_configs({{"bootstrap.servers", "127.0.0.1:1"}}, "", {{"ferry.cluster.role", ConfigOp::Kind::set, "standby"}},
                                      std::chrono::seconds(2));
     FAIL();
   } catch (const KafkaRequestError& e) {
     EXPECT_EQ(e.code(), "NETWORK");
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos);
   }
-  EXPECT_THROW(incremental_alter_broker_configs("nonsense", "", {}, std::chrono::seconds(1)), std::invalid_argument);
+  EXPECT_THROW(incremental_alter_broker_configs({{"bootstrap.servers", "nonsense"}}, "", {}, std::chrono::seconds(1)),
+               std::invalid_argument);
+  // A SASL protocol without credentials is refused before any connection, naming what is missing.
+  try {
+    incremental_alter_broker_configs({{"bootstrap.servers", "127.0.0.1:1"}, {"security.protocol", "SASL_SSL"},
+                                      {"sasl.mechanism", "SCRAM-SHA-512"}, {"sasl.username", "dr"}},
+                                     "", {}, std::chrono::seconds(1));
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("sasl.password"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
