@@ -62,7 +62,10 @@ class ClientsSecurityTest(BrokerTestCase):
         port = free_port()
         config = {"listeners": f"SASL_SSL://{host}:{port}", "ssl.keystore.location": self.server.keystore,
                   "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-                  "group.initial.rebalance.delay.ms": 0}
+                  "group.initial.rebalance.delay.ms": 0,
+                  # These tests are about how clients connect; the users they store are super users
+                  # (ACLs, the default on SASL listeners, have their own tests).
+                  "super.users": ";".join(f"User:{u}" for u in users)}
         if mtls:
             config.update({"ssl.client.auth": "required", "ssl.truststore.location": self.pki.ca_cert})
         b = Broker(config=config, start=False)
