@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <map>
+
+#include "common/client_properties.h"
 
 namespace ferry::bench {
 
@@ -27,47 +27,26 @@ std::string parse_client_property(const std::string& arg, std::pair<std::string,
 }
 
 std::string resolve_password(ClientProperties& props) {
-  std::string file;
-  std::string env;
+  // The resolution itself is common/'s, shared with the mirror, ferry-dr and ferry-admin.
+  std::map<std::string, std::string> secrets;
   ClientProperties kept;
   for (auto& [k, v] : props) {
-    if (k == kPasswordFile) {
-      file = v;
-    } else if (k == kPasswordEnv) {
-      env = v;
-    } else {
+    if (k == kPasswordFile || k == kPasswordEnv || k == "sasl.password")
+      secrets[k] = v;
+    else
       kept.emplace_back(k, v);
-    }
   }
-  if (!file.empty() && !env.empty()) {
-    return fmt::format("give {} or {}, not both", kPasswordFile, kPasswordEnv);
+  if (secrets.empty()) return {};
+  try {
+    config::resolve_client_secrets(secrets, "ferry-bench -X");
+  } catch (const config::ConfigError& e) {
+    return e.what();
   }
-  std::string password;
-  if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return fmt::format("{}: cannot read '{}'", kPasswordFile, file);
-    std::ostringstream text;
-    text << in.rdbuf();
-    password = text.str();
-    if (password.ends_with("\r\n")) {
-      password.resize(password.size() - 2);
-    } else if (password.ends_with('\n')) {
-      password.pop_back();
-    }
-  } else if (!env.empty()) {
-    const char* value = std::getenv(env.c_str());
-    if (value == nullptr) return fmt::format("{}: variable '{}' is not set", kPasswordEnv, env);
-    password = value;
-  } else {
-    return {};
-  }
-  kept.emplace_back("sasl.password", std::move(password));
+  for (auto& [k, v] : secrets) kept.emplace_back(k, v);
   props = std::move(kept);
   return {};
 }
 
-bool is_secret_property(const std::string& key) {
-  return key.find("password") != std::string::npos;
-}
+bool is_secret_property(const std::string& key) { return config::is_secret_property(key); }
 
 }  // namespace ferry::bench
