@@ -2,7 +2,6 @@
 
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -204,12 +203,7 @@ ScramCredential mock_credential(const std::string& user, ScramMechanism m) {
     return k;
   }();
   auto mac = [&](std::string_view label) {
-    std::string data = std::string(label) + '\0' + scram_mechanism_name(m) + '\0' + user;
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(m == ScramMechanism::Sha512 ? EVP_sha512() : EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-    return std::string(reinterpret_cast<const char*>(out), len);
+    return scram_hmac(m, key, std::string(label) + '\0' + scram_mechanism_name(m) + '\0' + user);
   };
   return ScramCredential{m, kScramDefaultIterations, mac("salt").substr(0, 32), mac("stored"), mac("server")};
 }

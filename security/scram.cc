@@ -14,7 +14,9 @@ namespace {
 
 const EVP_MD* digest(ScramMechanism m) { return m == ScramMechanism::Sha512 ? EVP_sha512() : EVP_sha256(); }
 
-std::string hmac(ScramMechanism m, std::string_view key, std::string_view data) {
+}  // namespace
+
+std::string scram_hmac(ScramMechanism m, std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (HMAC(digest(m), key.data(), static_cast<int>(key.size()),
@@ -23,6 +25,10 @@ std::string hmac(ScramMechanism m, std::string_view key, std::string_view data) 
   }
   return std::string(reinterpret_cast<const char*>(out), len);
 }
+
+namespace {
+
+std::string hmac(ScramMechanism m, std::string_view key, std::string_view data) { return scram_hmac(m, key, data); }
 
 std::string hash(ScramMechanism m, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];

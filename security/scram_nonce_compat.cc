@@ -1,23 +1,8 @@
 #include "security/scram_nonce_compat.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
-#include <stdexcept>
-
 namespace ferry::security {
 
 namespace {
-
-std::string hmac(ScramMechanism m, std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  const EVP_MD* md = m == ScramMechanism::Sha256 ? EVP_sha256() : EVP_sha512();
-  if (HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-           data.size(), out, &len) == nullptr)
-    throw std::runtime_error("OpenSSL HMAC failed");
-  return std::string(reinterpret_cast<char*>(out), len);
-}
 
 std::string xor_bytes(std::string a, std::string_view b) {
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) a[i] = static_cast<char>(a[i] ^ b[i]);
@@ -92,9 +77,9 @@ std::optional<ScramNonceRewrite> rewrite_doubled_nonce(const ScramCredential& cr
       std::string(client_first_bare) + "," + std::string(server_first) + "," + std::string(without_proof);
   out.fixed_auth_message = std::string(client_first_bare) + "," + std::string(server_first) + "," + fixed_without_proof;
   const std::string client_key =
-      xor_bytes(*proof, hmac(credential.mechanism, credential.stored_key, out.client_auth_message));
+      xor_bytes(*proof, scram_hmac(credential.mechanism, credential.stored_key, out.client_auth_message));
   const std::string fixed_proof =
-      xor_bytes(client_key, hmac(credential.mechanism, credential.stored_key, out.fixed_auth_message));
+      xor_bytes(client_key, scram_hmac(credential.mechanism, credential.stored_key, out.fixed_auth_message));
   out.client_final = fixed_without_proof + ",p=" + base64_encode(fixed_proof);
   return out;
 }
@@ -102,7 +87,7 @@ std::optional<ScramNonceRewrite> rewrite_doubled_nonce(const ScramCredential& cr
 std::string resign_server_final(const ScramCredential& credential, const ScramNonceRewrite& rewrite,
                                 std::string_view server_final) {
   if (server_final.rfind("v=", 0) != 0) return std::string(server_final);
-  return "v=" + base64_encode(hmac(credential.mechanism, credential.server_key, rewrite.client_auth_message));
+  return "v=" + base64_encode(scram_hmac(credential.mechanism, credential.server_key, rewrite.client_auth_message));
 }
 
 }  // namespace ferry::security
