@@ -268,6 +268,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     reading_ = false;
     last_activity_ = Clock::now();
     if (ec) {
+      // The peer hung up before the handshake ended (a TCP reachability probe, a client destroyed
+      // while connecting): a disconnect, as Kafka's SslTransportLayer treats EOF or a reset during
+      // the handshake (an IOException, not an SslAuthenticationException), so not a failed login.
+      // A TLS error the peer caused (an alert, a bad certificate, bytes that are not TLS) is one.
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset) {
+        spdlog::debug("connection from {} closed during the TLS handshake: {}", peer_, ec.message());
+        co_return false;
+      }
       refuse("TLS handshake failed", ec.message());
       report_authentication(false, "SSL", "", fmt::format("TLS handshake failed: {}", ec.message()));
       co_return false;

@@ -5,6 +5,7 @@ AlterConfigs (KIP-226) while open connections keep working. Certificates are mad
 CLI at test time (security_pki.py).
 """
 
+import json
 import os
 import signal
 import socket
@@ -247,6 +248,40 @@ class TlsTest(BrokerTestCase):
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertIn(expect, p.stdout + p.stderr)
                 self.assertNotIn("right", p.stdout + p.stderr)  # no password echoed
+
+    def test_a_peer_hanging_up_mid_handshake_is_a_disconnect_not_a_failed_login(self):
+        # Reachability probes (connect, close) and clients destroyed while connecting must not fill
+        # the audit log with failed logins (Kafka: EOF during the handshake is a disconnect); a
+        # handshake the peer breaks with bytes that are not TLS still is one.
+        b = self.tls_broker()
+        self.addCleanup(b.close)
+        for _ in range(5):
+            socket.create_connection(("127.0.0.1", b.port), timeout=5).close()
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as raw:  # a ClientHello, then gone
+            outgoing = ssl.MemoryBIO()
+            tls = ssl.create_default_context(cafile=self.pki.ca_cert).wrap_bio(
+                ssl.MemoryBIO(), outgoing, server_hostname="localhost")
+            with self.assertRaises(ssl.SSLWantReadError):
+                tls.do_handshake()
+            raw.sendall(outgoing.read())
+            time.sleep(0.2)  # the broker answers the ClientHello; the client never reads it
+        api_versions = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
+            s.sendall(struct.pack(">i", len(api_versions)) + api_versions)
+            self.assertTrue(closed_by_peer(s, 10))
+        path = os.path.join(b.data_dir, "ferry-audit", "security-audit.log")
+        deadline, failures = time.monotonic() + 10, []
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                with open(path) as f:
+                    failures = [json.loads(line)["data"]["result"]["message"] for line in f
+                                if '"kafka.Authentication"' in line and '"FAILURE"' in line]
+                if failures:
+                    break
+            time.sleep(0.1)
+        self.assertEqual(len(failures), 1, failures)
+        self.assertIn("TLS handshake failed", failures[0])
+        self.assertNotIn("truncated", failures[0])
 
 if __name__ == "__main__":
     unittest.main()
