@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # The main job. Installs dependencies, builds Ferry, then on loopback:
-#   - starts two regions, east and west (one ferry-broker each);
+#   - makes a CA and a certificate per region with the openssl CLI, and a random password per user;
+#   - starts two regions, east and west (one ferry-broker each), listening on SASL_SSL only, with
+#     SCRAM-SHA-512 logins, Kafka ACLs and allow.everyone.if.no.acl.found = false; the super user
+#     "admin" is used by this script alone, to store the other users and their ACLs;
+#   - each component logs in as its own user holding only the ACLs it needs: the application as
+#     "app", ferry-mirror as "mirror", ferry-dr as "dr" (scripts/quickstart_security.sh);
 #   - starts ferry-mirror: east -> west with the identity policy, and the reverse flow paused;
 #   - starts `ferry-dr watch`;
 #   - runs a real application (python3-confluent-kafka: an idempotent keyed producer writing a text
@@ -8,21 +13,24 @@
 #     the bootstrap file ferry-dr rewrites at failover;
 #   - runs `ferry-dr drill` (planned failover east -> west and failback under its own workload too);
 #   - prints the drill report and the application's own accounting, and shuts everything down
-#     with SIGTERM.
-# Exits 0 only if the drill passed (RPO 0, 0 re-delivered) and the application's consumed stream
-# equals the corpus exactly. Safe to re-run: everything lives in a fresh temp dir.
+#     with SIGTERM;
+#   - verifies every region's security audit chain and prints the logins and denials it recorded.
+# Exits 0 only if the drill passed (RPO 0, 0 re-delivered), the application's consumed stream
+# equals the corpus exactly, and every audit chain verifies. Safe to re-run: everything lives in a
+# fresh temp dir (FERRY_KEEP_TMP=1 keeps it: logs, audit logs, certificates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 scripts/setup-deps.sh
-scripts/build.sh ferry-broker ferry-mirror ferry-dr
+scripts/build.sh ferry-broker ferry-mirror ferry-dr ferry-admin
 BIN="$ROOT/build"
+source "$ROOT/scripts/quickstart_security.sh"
 
 WORK=$(mktemp -d /tmp/ferry-quickstart.XXXXXX)
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  if [ "${FERRY_KEEP_TMP:-0}" = 1 ]; then echo "kept $WORK (logs, audit logs, certificates)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 t_start=$(date +%s.%N)
@@ -36,20 +44,32 @@ wait_port() {  # PORT PID LOG
   echo "nothing listens on port $1:"; tail -40 "$3"; exit 1
 }
 
+qs_pki
+qs_passwords
+qs_client_config admin > /dev/null
+echo "== CA and region certificates made with openssl in $WORK/pki; passwords (mode 0600) in $WORK/secrets"
 declare -A PORT
 for region in east west; do
   PORT[$region]=$(free_port)
   cat > "$WORK/$region.toml" <<TOML
 node.id = 1
-listeners = "PLAINTEXT://127.0.0.1:${PORT[$region]}"
 log.dirs = "$WORK/$region-data"
 num.partitions = 3
 group.initial.rebalance.delay.ms = 0
+$(qs_broker_security "$region" "${PORT[$region]}")
 TOML
-  "$BIN/broker/ferry-broker" --config "$WORK/$region.toml" 2> "$WORK/$region.log" &
+  # The region's first credential, before its first start (Kafka: kafka-storage format --add-scram).
+  "$BIN/broker/ferry-broker" --config "$WORK/$region.toml" \
+    --add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$WORK/secrets/admin.pw")]" > "$WORK/$region.log" 2>&1
+  "$BIN/broker/ferry-broker" --config "$WORK/$region.toml" 2>> "$WORK/$region.log" &
   PIDS+=($!)
   wait_port "${PORT[$region]}" $! "$WORK/$region.log"
-  echo "== region $region: ferry-broker on 127.0.0.1:${PORT[$region]}"
+  qs_users "$region"
+  # The application's topic: created by the admin (the application may not create topics); the
+  # mirror creates its replica in west.
+  if [ "$region" = east ]; then qs_admin "$region" topics create --topic corpus --partitions 3 > /dev/null; fi
+  qs_acls "$region"
+  echo "== region $region: ferry-broker on SASL_SSL 127.0.0.1:${PORT[$region]}; users app, mirror, dr and their ACLs stored"
 done
 EAST=127.0.0.1:${PORT[east]}
 WEST=127.0.0.1:${PORT[west]}
@@ -62,9 +82,13 @@ cat > "$WORK/mirror.toml" <<TOML
 
 [clusters.east]
 "bootstrap.servers" = "$EAST"
+[clusters.east.client]
+$(qs_client_toml mirror)
 
 [clusters.west]
 "bootstrap.servers" = "$WEST"
+[clusters.west.client]
+$(qs_client_toml mirror)
 
 [[flows]]
 source = "east"
@@ -101,9 +125,13 @@ cat > "$WORK/dr.toml" <<TOML
 
 [regions.east]
 "bootstrap.servers" = "$EAST"
+[regions.east.client]
+$(qs_client_toml dr)
 
 [regions.west]
 "bootstrap.servers" = "$WEST"
+[regions.west.client]
+$(qs_client_toml dr)
 
 [[flows]]
 source = "east"
@@ -133,7 +161,6 @@ echo "== roles: east $(role east), west $(role west) (set by ferry-dr watch)"
 CORPUS="$WORK/corpus.txt"
 cat /usr/share/common-licenses/* > "$CORPUS"
 LINES=$(grep -c . "$CORPUS")
-kcat -b "$EAST" -L -t corpus -q > /dev/null 2>&1 || true   # creates the topic (3 partitions)
 for _ in $(seq 1 100); do
   if /usr/bin/python3 -c 'import sys, urllib.request; sys.exit(b"\"source\":\"corpus\"" not in urllib.request.urlopen(sys.argv[1]).read())' \
        "http://127.0.0.1:$MIRROR_PORT/status" 2>/dev/null; then break; fi
@@ -143,7 +170,7 @@ done
 RATE=250
 echo "== application: $LINES corpus lines at $RATE/s (idempotent keyed producer + consumer group 'readers')"
 /usr/bin/python3 "$ROOT/scripts/quickstart_app.py" "$WORK/bootstrap.servers" "$CORPUS" corpus readers "$RATE" 150 \
-  > "$WORK/app.json" 2> "$WORK/app.log" &
+  "$(qs_client_config app)" > "$WORK/app.json" 2> "$WORK/app.log" &
 APP_PID=$!
 PIDS+=($APP_PID)
 sleep 3
@@ -158,6 +185,12 @@ echo "== waiting for the application to finish the corpus"
 set +e
 wait $APP_PID
 APP=$?
+set -e
+
+echo "== least privilege: each component tries what its ACLs do not allow (kcat)"
+set +e
+qs_denied_attempts east
+DENIED_OK=$?
 set -e
 
 ROLES="$(role east) $(role west)"
@@ -177,6 +210,7 @@ t_end=$(date +%s.%N)
 
 echo
 cat "$WORK/drill.md"
+set +e
 /usr/bin/python3 - "$WORK/app.json" "$LINES" "$t_start" "$t_end" "$DRILL" "$STOPPED" "$ROLES" <<'PY'
 import json, sys
 path, lines, t0, t1, drill, stopped, roles = sys.argv[1:]
@@ -206,6 +240,15 @@ print(f"""
 """)
 ok = (a["identical"] and a["redelivered"] == 0 and a["missing"] == 0 and drill == "0" and stopped == "0"
       and roles == "primary standby")
-print("RESULT:", "PASS" if ok else "FAIL")
 sys.exit(0 if ok else 1)
 PY
+APP_OK=$?
+set -e
+echo
+echo "== audit: ferry-admin audit verify of each region's security log, with its anchor"
+set +e
+qs_audit_report east west
+AUDIT_OK=$?
+set -e
+echo
+if [ "$APP_OK" -eq 0 ] && [ "$AUDIT_OK" -eq 0 ] && [ "$DENIED_OK" -eq 0 ]; then echo "RESULT: PASS"; else echo "RESULT: FAIL"; exit 1; fi

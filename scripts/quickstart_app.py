@@ -14,7 +14,12 @@ consumed (or the time limit passes), one JSON summary goes to stdout:
 
 "identical" is true when the consumed lines, put back in order, equal the corpus exactly.
 
-Usage: quickstart_app.py BOOTSTRAP_FILE CORPUS TOPIC GROUP RATE TIME_LIMIT_S
+CLIENT_CONFIG (optional) is a librdkafka properties file, one key=value per line (# comments), as
+ferry-admin's --command-config: security.protocol, ssl.ca.location, sasl.mechanism,
+sasl.username, and the password as Ferry's components take it, sasl.password.file (a file whose
+contents, one trailing newline stripped, are the password) — never on the command line.
+
+Usage: quickstart_app.py BOOTSTRAP_FILE CORPUS TOPIC GROUP RATE TIME_LIMIT_S [CLIENT_CONFIG]
 """
 
 import json
@@ -27,14 +32,36 @@ from confluent_kafka import Consumer, KafkaException, Producer
 KEYS = 8
 
 
+def read_client_config(path):
+    """librdkafka properties from a key=value file; sasl.password.file becomes sasl.password."""
+    props = {}
+    if path is None:
+        return props
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, sep, value = line.partition("=")
+            if not sep:
+                raise SystemExit(f"{path}:{n}: expected key=value, got {line!r}")
+            props[key.strip()] = value.strip()
+    if "sasl.password.file" in props:
+        with open(props.pop("sasl.password.file")) as f:
+            text = f.read()
+        props["sasl.password"] = text[:-1] if text.endswith("\n") else text
+    return props
+
+
 def read_bootstrap(path):
     with open(path) as f:
         return f.readline().strip()
 
 
 class App:
-    def __init__(self, bootstrap_file, lines, topic, group, rate):
+    def __init__(self, bootstrap_file, lines, topic, group, rate, client_config):
         self.bootstrap_file, self.lines, self.topic, self.group, self.rate = bootstrap_file, lines, topic, group, rate
+        self.client_config = client_config  # security properties, the same for both regions
         self.lock = threading.Lock()
         self.acked = {}      # seq -> acknowledgements
         self.seen = {}       # seq -> times consumed
@@ -61,8 +88,8 @@ class App:
 
     def make_producer(self, servers):
         self.switches.append({"client": "producer", "servers": servers, "at": time.time()})
-        return Producer({"bootstrap.servers": servers, "client.id": "quickstart-producer", "enable.idempotence": True,
-                         "acks": "all", "linger.ms": 5, "message.timeout.ms": 5000})
+        return Producer({**self.client_config, "bootstrap.servers": servers, "client.id": "quickstart-producer",
+                         "enable.idempotence": True, "acks": "all", "linger.ms": 5, "message.timeout.ms": 5000})
 
     def send(self, p, seq):
         value = f"{seq}\t{self.lines[seq]}".encode()
@@ -105,8 +132,8 @@ class App:
 
     def make_consumer(self, servers):
         self.switches.append({"client": "consumer", "servers": servers, "at": time.time()})
-        c = Consumer({"bootstrap.servers": servers, "group.id": self.group, "client.id": "quickstart-consumer",
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c = Consumer({**self.client_config, "bootstrap.servers": servers, "group.id": self.group,
+                      "client.id": "quickstart-consumer", "auto.offset.reset": "earliest", "enable.auto.commit": False})
         c.subscribe([self.topic])
         return c
 
@@ -155,13 +182,14 @@ class App:
 
 
 def main():
-    if len(sys.argv) != 7 or sys.argv[1] in ("-h", "--help"):
+    if len(sys.argv) not in (7, 8) or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(sys.argv) == 2 else 2
-    bootstrap_file, corpus, topic, group, rate, limit = sys.argv[1:]
+    bootstrap_file, corpus, topic, group, rate, limit = sys.argv[1:7]
+    client_config = read_client_config(sys.argv[7] if len(sys.argv) == 8 else None)
     with open(corpus, encoding="utf-8", errors="replace") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
-    app = App(bootstrap_file, lines, topic, group, float(rate))
+    app = App(bootstrap_file, lines, topic, group, float(rate), client_config)
     threads = [threading.Thread(target=app.produce_loop, daemon=True),
                threading.Thread(target=app.consume_loop, daemon=True)]
     for t in threads:
