@@ -95,7 +95,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     wake(writer_wakeup_);
   }
 
-  bool idle_for(Clock::duration d) const { return idle() && Clock::now() - last_activity_ > d; }
+  /// Whether nothing arrived or was sent for longer than `d` while no request was being served,
+  /// counting a request frame stalled half way (Kafka's Selector expires a channel by its last
+  /// read or write, partial frames included).
+  bool idle_for(Clock::duration d) const {
+    return (idle() || (in_frame_ && pending_.empty())) && Clock::now() - last_activity_ > d;
+  }
   void close_socket() {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -157,9 +162,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
           frame.resize(have + chunk);
           // read_some takes whatever the kernel has buffered in one recv; async_read would split the
           // chunk into 64 KiB reads, each a trip through the scheduler.
-          for (size_t got = 0; got < chunk;)
+          in_frame_ = true;
+          for (size_t got = 0; got < chunk;) {
             got += co_await read_some(asio::buffer(frame.data() + have + got, chunk - got));
+            last_activity_ = Clock::now();
+          }
         }
+        in_frame_ = false;
         if (sasl_) {
           // The SASL states: exchanges and everything before a login run inline, one at a time.
           switch (sasl_route(frame)) {
@@ -414,6 +423,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer writer_wakeup_;
   asio::steady_timer reader_wakeup_;
   bool reading_ = false;
+  bool in_frame_ = false;  // between a frame's size and its last byte
   bool reader_done_ = false;
   bool closing_ = false;
   Clock::time_point last_activity_;
