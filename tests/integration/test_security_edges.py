@@ -359,11 +359,20 @@ class SecurityEdgesTest(BrokerTestCase):
             try:
                 end = time.monotonic() + 5
                 while time.monotonic() < end:
-                    if rng.random() < 0.5:  # swap the keystore file in place (atomic rename), or reload as is
-                        tmp = path + ".tmp"
-                        with open(tmp, "w") as f:
-                            f.write(read_text(certs[rng.randrange(2)].keystore))
-                        os.replace(tmp, path)
+                    pem = read_text(certs[rng.randrange(2)].keystore)
+                    how = rng.random()
+                    if how < 0.4:  # swap the keystore file by an atomic rename
+                        with open(path + ".tmp", "w") as f:
+                            f.write(pem)
+                        os.replace(path + ".tmp", path)
+                    elif how < 0.6:  # rewrite it in place, SIGHUP half way: the broker must keep what it has
+                        with open(path, "w") as f:
+                            f.write(pem[:rng.randrange(len(pem))])
+                            f.flush()
+                            os.kill(b.pid, signal.SIGHUP)
+                            sighups += 1
+                            time.sleep(0.005)
+                            f.write(pem[f.tell():])
                     os.kill(b.pid, signal.SIGHUP)
                     sighups += 1
                     time.sleep(rng.uniform(0, 0.03))
@@ -371,8 +380,10 @@ class SecurityEdgesTest(BrokerTestCase):
                 stop.set()
                 for t in threads:
                     t.join(TIMEOUT_S)
-            print(f"{sighups} SIGHUPs; handshakes served {dict((ders.index(k), v) for k, v in served.items())}",
-                  flush=True)
+            log = b.log_text()
+            print(f"{sighups} SIGHUPs ({log.count('SIGHUP: reloaded')} reloads, "
+                  f"{log.count('certificates not reloaded')} refused half-written keystores); "
+                  f"handshakes served {dict((ders.index(k), v) for k, v in served.items())}", flush=True)
             self.assertTrue(b.running(), "the broker died during the SIGHUP storm")
             self.assertEqual(failures[:5], [])
             self.assertLessEqual(set(served), set(ders), "a certificate neither old nor new was served")
