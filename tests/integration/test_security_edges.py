@@ -399,6 +399,33 @@ class SecurityEdgesTest(BrokerTestCase):
             self.assertLessEqual(fd_count(b.pid), baseline + 1, "sockets leaked")
             self.assertIn(handshake_and_ask(), ders)
 
+    def test_a_client_that_never_reads_its_responses_is_closed_after_the_idle_limit(self):
+        b = self.start_broker({"connections.max.idle.ms": 2000})
+        self.assertEqual(kcat(b.bootstrap, {}, "-P", "-t", "unread", "-p", "0", stdin="seed\n").returncode, 0)
+        with kw.Connection("127.0.0.1", b.port) as conn:
+            for _ in range(4):
+                body = conn.request(kw.API_PRODUCE, 3, kw.produce_body("unread", 0, kw.record_batch([(None, b"x" * 900_000)])))
+                self.assertEqual(kw.parse_produce_response(body), {("unread", 0): 0})
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", b.port))
+        # Eight Fetches of ~3.6 MB each, pipelined, and not a byte read: the broker's writes stall.
+        s.sendall(b"".join(kw.frame(kw.request_header(kw.API_FETCH, 4, i) + kw.fetch_v4_body("unread", 0, 0, 8 << 20))
+                           for i in range(8)))
+        time.sleep(6)  # 2 s idle limit, 1 s sweeps, margin
+        # Closed during the stall: only what the kernels' buffers held arrives, then the end.
+        # Never closed: all eight responses (29 MB) arrive once the client reads.
+        s.settimeout(5)
+        got = 0
+        try:
+            while chunk := s.recv(1 << 20):
+                got += len(chunk)
+        except (ConnectionResetError, socket.timeout):
+            pass
+        self.assertLess(got, 4 * 3_600_000, "a connection whose writes stalled outlived connections.max.idle.ms")
+        self.assertEqual(kcat(b.bootstrap, {}, "-L").returncode, 0)
+
 
 if __name__ == "__main__":
     unittest.main()
