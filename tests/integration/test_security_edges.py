@@ -4,7 +4,8 @@ SASL listener with an empty credential store (logins refused with 58 and audited
 served, a user added at run time logs in at once); KIP-368 re-authentication with produce requests
 in flight, a client that never re-authenticates (librdkafka 2.0.2) losing nothing, and a password
 changed mid-session; SIGHUP certificate reloads during a storm of TLS handshakes, with handshakes
-and request frames stalled half way closed after connections.max.idle.ms and no socket leaked.
+and request frames stalled half way closed after connections.max.idle.ms and no socket leaked; a
+client that pipelines Fetches and never reads the responses closed after the same limit.
 
 Kill and reload timings are random from one seed, printed; FERRY_EDGES_SEED=<n> repeats a run.
 """
