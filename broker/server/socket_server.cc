@@ -38,6 +38,8 @@ using Clock = std::chrono::steady_clock;
 // Frames are read in chunks that grow with what actually arrived, so a lying size prefix costs at
 // most about twice the bytes the peer really sent, never the size it claimed.
 constexpr size_t kFirstChunk = 64 * 1024;
+// Largest single write of a response (asio's own default for async_write).
+constexpr size_t kWriteChunk = 64 * 1024;
 
 }  // namespace
 
@@ -95,7 +97,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     wake(writer_wakeup_);
   }
 
-  bool idle_for(Clock::duration d) const { return idle() && Clock::now() - last_activity_ > d; }
+  /// Whether nothing arrived or was sent for longer than `d` while no request was being served,
+  /// counting a request frame stalled half way and a response the peer stopped reading (Kafka's
+  /// Selector expires a channel by its last read or write, partial ones included).
+  bool idle_for(Clock::duration d) const {
+    return (idle() || writing_ || (in_frame_ && pending_.empty())) && Clock::now() - last_activity_ > d;
+  }
   void close_socket() {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -157,9 +164,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
           frame.resize(have + chunk);
           // read_some takes whatever the kernel has buffered in one recv; async_read would split the
           // chunk into 64 KiB reads, each a trip through the scheduler.
-          for (size_t got = 0; got < chunk;)
+          in_frame_ = true;
+          for (size_t got = 0; got < chunk;) {
             got += co_await read_some(asio::buffer(frame.data() + have + got, chunk - got));
+            last_activity_ = Clock::now();
+          }
         }
+        in_frame_ = false;
         if (sasl_) {
           // The SASL states: exchanges and everything before a login run inline, one at a time.
           switch (sasl_route(frame)) {
@@ -250,11 +261,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (tls_) co_return co_await tls_->async_read_some(b, asio::use_awaitable);
     co_return co_await socket_.async_read_some(b, asio::use_awaitable);
   }
+  // Every chunk the peer takes is activity; a peer that stops reading leaves writing_ set and the
+  // clock still, so connections.max.idle.ms closes it (Kafka's Selector counts writes the same way).
   asio::awaitable<void> write_all(asio::const_buffer b) {
+    auto progress = [this](const boost::system::error_code& ec, size_t) -> size_t {
+      last_activity_ = Clock::now();
+      return ec ? 0 : kWriteChunk;
+    };
+    writing_ = true;
     if (tls_)
-      co_await asio::async_write(*tls_, b, asio::use_awaitable);
+      co_await asio::async_write(*tls_, b, progress, asio::use_awaitable);
     else
-      co_await asio::async_write(socket_, b, asio::use_awaitable);
+      co_await asio::async_write(socket_, b, progress, asio::use_awaitable);
+    writing_ = false;
   }
 
   // The TLS handshake, and the principal a verified client certificate names on an SSL listener
@@ -422,6 +441,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer writer_wakeup_;
   asio::steady_timer reader_wakeup_;
   bool reading_ = false;
+  bool in_frame_ = false;  // between a frame's size and its last byte
+  bool writing_ = false;   // a response is being written
   bool reader_done_ = false;
   bool closing_ = false;
   Clock::time_point last_activity_;
