@@ -95,8 +95,12 @@ const config::Schema& broker_schema() {
                   "ferry.standby.allowed.client.id.prefixes. Fetch, groups and admin requests are served.")
         .add_list("ferry.standby.allowed.client.id.prefixes", {"ferry-mirror"},
                   "Ferry-only, dynamic. client.id prefixes whose Produce a standby still accepts (the mirror's "
-                  "clients). Fencing against misdirected applications, not a security boundary: with SASL, ACLs "
-                  "are that.")
+                  "clients). Fencing against misdirected applications: anyone may choose a client.id, so with SASL "
+                  "or mTLS also set ferry.standby.allowed.principals.")
+        .add_list("ferry.standby.allowed.principals", {},
+                  "Ferry-only, dynamic. When not empty, a standby accepts Produce only from these principals "
+                  "(Type:name, e.g. User:mirror), and from them only with an allowed client.id prefix: fencing then "
+                  "rests on who logged in. Empty: the client.id prefix alone decides.")
         // Security audit log (security/audit_log.h; docs/security.md "Audit log").
         .add_bool("audit.log.enable", true,
                   "Write the security audit log: authentication results, authorization denials and allowed "
@@ -303,7 +307,8 @@ std::string topic_key_for(const std::string& broker_key) {
 }
 
 const std::vector<std::string>& role_keys() {
-  static const std::vector<std::string> keys{"ferry.cluster.role", "ferry.standby.allowed.client.id.prefixes"};
+  static const std::vector<std::string> keys{"ferry.cluster.role", "ferry.standby.allowed.client.id.prefixes",
+                                             "ferry.standby.allowed.principals"};
   return keys;
 }
 
@@ -383,7 +388,16 @@ std::set<std::string> super_users(const BrokerConfig& c) {
   return security::parse_super_users(c.values.get_string("super.users"));
 }
 
+void check_principal_list(const std::string& key, const std::vector<std::string>& principals) {
+  for (const auto& p : principals) {
+    const auto colon = p.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == p.size())
+      throw ConfigError(fmt::format("key '{}' has entry \"{}\"; expected a principal Type:name, e.g. User:mirror", key, p));
+  }
+}
+
 void check_authorizer_keys(const BrokerConfig& c) {
+  check_principal_list("ferry.standby.allowed.principals", c.values.get_list("ferry.standby.allowed.principals"));
   const auto& a = c.values.get_string("authorizer");
   if (!a.empty() && a != "acl" && a != "allow-all")
     throw ConfigError(fmt::format("key 'authorizer' has value \"{}\"; expected acl or allow-all (or unset: allow-all "

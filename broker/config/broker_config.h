@@ -106,8 +106,13 @@ std::string effective_authorizer(const BrokerConfig& c);
 /// The principals of `super.users` (Kafka's syntax: Type:name separated by ';').
 std::set<std::string> super_users(const BrokerConfig& c);
 
-/// Checks `authorizer` and `super.users`; throws config::ConfigError naming key, value and the
-/// expectation. Called by the BrokerConfig constructor.
+/// Checks that every entry of the list `key` is a principal `Type:name` (both parts non-empty, as
+/// Kafka's SecurityUtils.parseKafkaPrincipal requires); throws config::ConfigError naming the key
+/// and the entry.
+void check_principal_list(const std::string& key, const std::vector<std::string>& principals);
+
+/// Checks `authorizer`, `super.users` and `ferry.standby.allowed.principals`; throws
+/// config::ConfigError naming key, value and the expectation. Called by the BrokerConfig constructor.
 void check_authorizer_keys(const BrokerConfig& c);
 
 }  // namespace ferry::broker

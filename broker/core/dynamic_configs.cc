@@ -54,11 +54,12 @@ void DynamicBrokerConfigs::resolve_role_locked() {
     return std::nullopt;
   };
   const std::string role = resolve("ferry.cluster.role").value_or(config_.values.get_string("ferry.cluster.role"));
-  const std::string prefixes_key = "ferry.standby.allowed.client.id.prefixes";
-  if (auto dyn = resolve(prefixes_key))
-    standby_writer_prefixes_ = std::get<std::vector<std::string>>(broker_schema().parse_text(prefixes_key, *dyn));
-  else
-    standby_writer_prefixes_ = config_.values.get_list(prefixes_key);
+  auto resolve_list = [&](const std::string& key) {
+    if (auto dyn = resolve(key)) return std::get<std::vector<std::string>>(broker_schema().parse_text(key, *dyn));
+    return config_.values.get_list(key);
+  };
+  standby_writer_prefixes_ = resolve_list("ferry.standby.allowed.client.id.prefixes");
+  standby_writer_principals_ = resolve_list("ferry.standby.allowed.principals");
   standby_.store(role == "standby", std::memory_order_release);
   for (const char* r : {"primary", "standby"})
     metrics_.gauge("ferry_broker_cluster_role", "1 for the disaster-recovery role in force (ferry.cluster.role).",
@@ -66,9 +67,13 @@ void DynamicBrokerConfigs::resolve_role_locked() {
         .set(role == r ? 1 : 0);
 }
 
-bool DynamicBrokerConfigs::produce_allowed(const std::string& client_id) const {
+bool DynamicBrokerConfigs::produce_allowed(const std::string& client_id, const std::string& principal) const {
   if (!standby()) return true;
   std::lock_guard lk(mu_);
+  if (!standby_writer_principals_.empty() &&
+      std::find(standby_writer_principals_.begin(), standby_writer_principals_.end(), principal) ==
+          standby_writer_principals_.end())
+    return false;
   return std::any_of(standby_writer_prefixes_.begin(), standby_writer_prefixes_.end(),
                      [&](const std::string& p) { return !p.empty() && client_id.starts_with(p); });
 }

@@ -38,9 +38,11 @@ class DynamicBrokerConfigs {
   /// Whether the cluster is in the standby role (ferry.cluster.role = standby): this node's
   /// dynamic value, else the cluster-wide default, else the config file, else primary.
   bool standby() const { return standby_.load(std::memory_order_acquire); }
-  /// Whether Produce from `client_id` is served: always on a primary; on a standby only for a
-  /// client id starting with one of ferry.standby.allowed.client.id.prefixes (resolved like the role).
-  bool produce_allowed(const std::string& client_id) const;
+  /// Whether Produce from `client_id`, sent by `principal` ("User:mirror"), is served: always on a
+  /// primary; on a standby only for a client id starting with one of
+  /// ferry.standby.allowed.client.id.prefixes and, when ferry.standby.allowed.principals is not
+  /// empty, from one of those principals (both resolved like the role).
+  bool produce_allowed(const std::string& client_id, const std::string& principal = "User:ANONYMOUS") const;
 
  private:
   void resolve_role_locked();  // mu_ held
@@ -51,6 +53,7 @@ class DynamicBrokerConfigs {
   std::map<std::string, std::map<std::string, std::string>> by_entity_;
   std::atomic<bool> standby_{false};             // readable without mu_
   std::vector<std::string> standby_writer_prefixes_;  // under mu_
+  std::vector<std::string> standby_writer_principals_;  // under mu_; empty = any principal
 };
 
 }  // namespace ferry::broker

@@ -201,7 +201,9 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
     if (topic_key_for(k).empty()) {
       // A role key: no topic synonym, so its own schema entry is the rule (the enum's allowed set).
       try {
-        broker_schema().parse_text(k, v);
+        auto parsed = broker_schema().parse_text(k, v);
+        if (k == "ferry.standby.allowed.principals")
+          check_principal_list(k, std::get<std::vector<std::string>>(parsed));
       } catch (const config::ConfigError& e) {
         return {ErrorCode::INVALID_CONFIG, fmt::format("broker config {}", e.what())};
       }

@@ -94,9 +94,11 @@ class ReplicaManager {
   /// standby): this node's dynamic value, else the cluster-wide dynamic default, else the config
   /// file, else primary. Changes with alter_broker_configs, without a restart.
   bool standby() const { return dynamic_.standby(); }
-  /// Whether a standby still accepts Produce from a client named `client_id`: it starts with one
-  /// of ferry.standby.allowed.client.id.prefixes (resolved like the role). Always true on a primary.
-  bool produce_allowed(const std::string& client_id) const { return dynamic_.produce_allowed(client_id); }
+  /// Whether a standby still accepts Produce from a client named `client_id` logged in as
+  /// `principal`: DynamicBrokerConfigs::produce_allowed. Always true on a primary.
+  bool produce_allowed(const std::string& client_id, const std::string& principal = "User:ANONYMOUS") const {
+    return dynamic_.produce_allowed(client_id, principal);
+  }
 
   /// Replaces the dynamic configs of `entity` ("" or this node's id) with `configs`. Each key must
   /// be dynamic (is_dynamic_broker_key) and each value valid for it, else INVALID_CONFIG naming

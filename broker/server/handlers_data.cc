@@ -96,7 +96,8 @@ void Handlers::note_fenced_produce(const RequestContext& ctx) {
     it->second = now;
   }
   spdlog::warn("refused Produce from client '{}' with POLICY_VIOLATION (44): cluster is in the standby role: "
-               "only clients whose client.id starts with one of ferry.standby.allowed.client.id.prefixes may write "
+               "only clients whose client.id starts with one of ferry.standby.allowed.client.id.prefixes (and, when "
+               "set, logged in as one of ferry.standby.allowed.principals) may write "
                "here; point the application at the primary (POLICY_VIOLATION is non-retriable, so the producer "
                "fails its delivery instead of retrying)",
                client);
@@ -144,7 +145,8 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
     }
     co_return resp;
   }
-  const bool fenced = !s_.replicas.produce_allowed(ctx.header.client_id.value_or(""));
+  const bool fenced =
+      !s_.replicas.produce_allowed(ctx.header.client_id.value_or(""), ctx.identity.principal.to_string());
   if (fenced) note_fenced_produce(ctx);
 
   for (auto& t : req.topic_data) {

@@ -131,6 +131,34 @@ TEST(StandbyRole, AllowedPrefixesComeFromTheFileOrADynamicList) {
   EXPECT_FALSE(n.replicas->produce_allowed(""));
 }
 
+// With SASL a client.id is no credential: a standby whose ferry.standby.allowed.principals names the
+// mirror refuses an application that calls itself ferry-mirror, and the mirror itself is served.
+TEST(StandbyRole, AllowedPrincipalsMustAlsoMatchWhenSet) {
+  TempDir dir;
+  Node n(dir, "ferry.cluster.role = \"standby\"\nferry.standby.allowed.principals = [\"User:mirror\"]\n");
+  EXPECT_TRUE(n.replicas->produce_allowed("ferry-mirror-target", "User:mirror"));
+  EXPECT_FALSE(n.replicas->produce_allowed("ferry-mirror-target", "User:app"));
+  EXPECT_FALSE(n.replicas->produce_allowed("ferry-mirror-target"));  // unauthenticated
+  EXPECT_FALSE(n.replicas->produce_allowed("orders-service", "User:mirror"));  // the prefix still counts
+  // Dynamic, and checked: an entry without Type: is INVALID_CONFIG and changes nothing.
+  auto bad = n.replicas->alter_broker_configs("", {{"ferry.standby.allowed.principals", "mirror"}}, false);
+  EXPECT_EQ(bad.code, protocol::ErrorCode::INVALID_CONFIG);
+  EXPECT_NE(bad.message.find("Type:name"), std::string::npos) << bad.message;
+  EXPECT_FALSE(n.replicas->produce_allowed("ferry-mirror-target", "User:app"));
+  ASSERT_TRUE(n.replicas->alter_broker_configs("", {{"ferry.standby.allowed.principals", ""}}, false).ok());
+  EXPECT_TRUE(n.replicas->produce_allowed("ferry-mirror-target", "User:app"));  // empty: the prefix alone
+  // A primary serves everyone.
+  ASSERT_TRUE(n.replicas->alter_broker_configs("", {{"ferry.cluster.role", "primary"},
+                                                    {"ferry.standby.allowed.principals", "User:mirror"}}, false).ok());
+  EXPECT_TRUE(n.replicas->produce_allowed("orders-service", "User:app"));
+}
+
+TEST(StandbyRole, ABadAllowedPrincipalInTheFileNamesTheKey) {
+  const std::string err = config_error("ferry.standby.allowed.principals = [\"User:mirror\", \"mirror\"]\n");
+  EXPECT_NE(err.find("ferry.standby.allowed.principals"), std::string::npos) << err;
+  EXPECT_NE(err.find("\"mirror\""), std::string::npos) << err;
+}
+
 TEST(StandbyRole, ARestartedStandbyIsStillFenced) {
   TempDir dir;
   {
