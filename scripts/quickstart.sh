@@ -189,7 +189,7 @@ set -e
 
 echo "== least privilege: each component tries what its ACLs do not allow (kcat)"
 set +e
-qs_denied_attempts east
+qs_denied_attempts east west
 DENIED_OK=$?
 set -e
 

@@ -78,6 +78,8 @@ sasl.enabled.mechanisms = "SCRAM-SHA-512"
 authorizer = "acl"
 super.users = "User:admin"
 allow.everyone.if.no.acl.found = false
+# A standby takes writes from the mirror alone: its client.id prefix and its login.
+ferry.standby.allowed.principals = ["User:mirror"]
 TOML
 }
 
@@ -141,18 +143,19 @@ qs_acl() {  # REGION PRINCIPAL ARGS...
 
 # Least privilege, shown: with kcat (a librdkafka client, not Ferry's code), the application tries
 # to write into the mirror's heartbeats topic, ferry-dr tries to read the application's data, and
-# someone tries the app's name with a wrong password. Each must be refused; the audit report then
+# someone tries the app's name with a wrong password, and the application poses as the mirror on
+# the standby (ferry.standby.allowed.principals). Each must be refused; the audit report then
 # shows each one. Prints one line per attempt; returns 1 if any got through.
-qs_refused() {  # WHAT KCAT_OUTPUT: refused means kcat reported Kafka's authorization error
+qs_refused() {  # WHAT KCAT_OUTPUT: refused means kcat reported a Kafka authorization, authentication or policy error
   local why
-  why=$(grep -m1 -io '[a-z][a-z ]*\(authoriz\|authentic\)[a-z ]*' "$2" | head -1 || true)
+  why=$(grep -m1 -io '[a-z ]*\(authoriz\|authentic\|policy violation\)[a-z ]*' "$2" | head -1 | sed 's/^ *//' || true)
   if [ -n "$why" ]; then echo "   $1: refused ($why)"; return 0; fi
   echo "   $1: NOT REFUSED for lack of rights: $(tail -c 300 "$2")"
   return 1
 }
 
-qs_denied_attempts() {  # REGION
-  local region="$1" user ok=0
+qs_denied_attempts() {  # PRIMARY STANDBY
+  local region="$1" standby="$2" user ok=0
   for user in app dr; do  # kcat takes librdkafka properties only: the password goes in a 0600 file
     (umask 077; { grep -v '^sasl.password.file=' "$(qs_client_config "$user")"
                   echo "sasl.password=$(cat "$WORK/secrets/$user.pw")"; } > "$WORK/secrets/$user.kcat")
@@ -167,6 +170,11 @@ qs_denied_attempts() {  # REGION
   timeout 20 kcat -F "$WORK/secrets/app.kcat" -X sasl.password=not-the-password -b "$bootstrap" -L \
     > "$WORK/denied-login.txt" 2>&1 || true
   qs_refused "app logging in with a wrong password on $region" "$WORK/denied-login.txt" || ok=1
+  # The application holds Write on corpus in both regions (for the day it fails over); calling
+  # itself ferry-mirror must not let it write into the standby's replica.
+  echo "must not land" | timeout 20 kcat -F "$WORK/secrets/app.kcat" -b "127.0.0.1:${PORT[$standby]}" -P -t corpus \
+    -X client.id=ferry-mirror-spoofed -X message.timeout.ms=5000 > "$WORK/denied-spoof.txt" 2>&1 || true
+  qs_refused "app posing as ferry-mirror on the standby $standby" "$WORK/denied-spoof.txt" || ok=1
   return $ok
 }
 
