@@ -13,7 +13,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -77,7 +76,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ctx_.local_address = ec ? "127.0.0.1" : local.address().to_string();
     ctx_.executor = io_.ctx.get_executor();
     socket_.set_option(tcp::no_delay(true), ec);
-    if (tls_context_) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, tls_context_->ssl);
+    if (tls_context_) {
+      tls_ = std::make_unique<TlsStream>(socket_, tls_context_->ssl);
+      // Output made while reading (an alert, a KeyUpdate) leaves with the writer's next flush.
+      tls_->on_output([this] { wake(writer_wakeup_); });
+    }
     if (sasl != nullptr)
       sasl_ = std::make_unique<SaslAuthenticator>(*sasl, handlers.services().metadata, peer_,
                                                   fmt::format("{}:{}", ctx_.local_address, listener.port));
@@ -233,6 +236,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
             co_await write_all(asio::buffer(*slot->response));
           last_activity_ = Clock::now();
         }
+        // Over TLS the responses ready together leave in one socket write.
+        if (tls_ready_ && tls_->pending_output() > 0 && socket_.is_open()) {
+          writing_ = true;  // a peer that stops reading is idle (see write_all)
+          co_await tls_->flush();
+          writing_ = false;
+          last_activity_ = Clock::now();
+        }
         if (pending_.empty() && (reader_done_ || closing_)) break;
         co_await sleep_until_woken(writer_wakeup_);
       }
@@ -252,17 +262,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The connection's byte stream: TLS on SSL and SASL_SSL listeners, the socket itself otherwise.
   asio::awaitable<void> read_exact(asio::mutable_buffer b) {
-    if (tls_)
-      co_await asio::async_read(*tls_, b, asio::use_awaitable);
-    else
+    if (!tls_) {
       co_await asio::async_read(socket_, b, asio::use_awaitable);
+      co_return;
+    }
+    for (size_t got = 0; got < b.size();) got += co_await tls_->read_some(b + got);
   }
   asio::awaitable<size_t> read_some(asio::mutable_buffer b) {
-    if (tls_) co_return co_await tls_->async_read_some(b, asio::use_awaitable);
+    if (tls_) co_return co_await tls_->read_some(b);
     co_return co_await socket_.async_read_some(b, asio::use_awaitable);
   }
   // Every chunk the peer takes is activity; a peer that stops reading leaves writing_ set and the
   // clock still, so connections.max.idle.ms closes it (Kafka's Selector counts writes the same way).
+  // Over TLS the tail of the response may wait in the TlsStream for the writer's flush (tls_flush).
   asio::awaitable<void> write_all(asio::const_buffer b) {
     auto progress = [this](const boost::system::error_code& ec, size_t) -> size_t {
       last_activity_ = Clock::now();
@@ -270,7 +282,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     };
     writing_ = true;
     if (tls_)
-      co_await asio::async_write(*tls_, b, progress, asio::use_awaitable);
+      co_await tls_->write(b);
     else
       co_await asio::async_write(socket_, b, progress, asio::use_awaitable);
     writing_ = false;
@@ -282,8 +294,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // close (handshake failed, or no mapping rule matches the certificate).
   asio::awaitable<bool> tls_handshake() {
     reading_ = true;
-    boost::system::error_code ec;
-    co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    const boost::system::error_code ec = co_await tls_->handshake();
     reading_ = false;
     last_activity_ = Clock::now();
     if (ec) {
@@ -311,6 +322,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         report_authentication(true, "SSL", *name, "");
       }
     }
+    tls_ready_ = true;
     co_return true;
   }
 
@@ -430,7 +442,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   tcp::socket socket_;
   std::shared_ptr<TlsListenerContext> tls_context_;  // kept alive while this connection uses it
-  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // null on PLAINTEXT and SASL_PLAINTEXT
+  std::unique_ptr<TlsStream> tls_;                         // null on PLAINTEXT and SASL_PLAINTEXT
   std::unique_ptr<SaslAuthenticator> sasl_;                // null on PLAINTEXT and SSL
   IoThread& io_;
   Handlers& handlers_;
@@ -445,6 +457,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;   // a response is being written
   bool reader_done_ = false;
   bool closing_ = false;
+  bool tls_ready_ = false;  // handshake done: from now on only the writer sends
   Clock::time_point last_activity_;
 };
 

@@ -7,6 +7,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+#include <climits>
+#include <cstring>
+#include <new>
 #include <set>
 
 namespace ferry::broker {
@@ -153,6 +159,9 @@ std::shared_ptr<TlsListenerContext> make_tls_context(const config::Values& v, co
   // handshake a full one (the benchmark measures what that costs).
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(native, 0);
+  // Kafka's SslTransportLayer refuses renegotiation; TlsStream relies on that (reads never wait
+  // for writes).
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
   ERR_clear_error();
   return out;
 }
@@ -181,6 +190,168 @@ config::Values with_dynamic_ssl(const config::Values& base, const std::map<std::
   for (const auto& [key, text] : dynamic)
     if (is_dynamic_ssl_key(key)) out.set(key, base.schema().parse_text(key, text));
   return out;
+}
+
+namespace {
+
+namespace asio = boost::asio;
+
+BIO_METHOD* stream_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ferry TlsStream");
+    if (m == nullptr) throw std::bad_alloc();
+    return m;
+  }();
+  return method;
+}
+
+[[noreturn]] void throw_error(const boost::system::error_code& ec) { throw boost::system::system_error(ec); }
+
+}  // namespace
+
+TlsStream::TlsStream(asio::ip::tcp::socket& socket, asio::ssl::context& context)
+    : socket_(socket), in_(kReadChunk) {
+  BIO_METHOD* method = stream_bio_method();
+  static const bool methods_set = [method] {
+    BIO_meth_set_write_ex(method, &TlsStream::bio_write);
+    BIO_meth_set_read_ex(method, &TlsStream::bio_read);
+    BIO_meth_set_ctrl(method, &TlsStream::bio_ctrl);
+    return true;
+  }();
+  (void)methods_set;
+  ssl_ = SSL_new(context.native_handle());
+  BIO* bio = BIO_new(method);
+  if (ssl_ == nullptr || bio == nullptr) {
+    if (bio != nullptr) BIO_free(bio);
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    ERR_clear_error();
+    throw std::bad_alloc();
+  }
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // the session owns the BIO now
+  SSL_set_accept_state(ssl_);
+  // Whole records (and what follows them) are read from memory in one call.
+  SSL_set_read_ahead(ssl_, 1);
+}
+
+TlsStream::~TlsStream() { SSL_free(ssl_); }
+
+int TlsStream::bio_write(BIO* bio, const char* data, size_t len, size_t* written) {
+  auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  self->out_.insert(self->out_.end(), data, data + len);
+  *written = len;
+  return 1;
+}
+
+int TlsStream::bio_read(BIO* bio, char* data, size_t len, size_t* read) {
+  auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  const size_t n = std::min(len, self->in_end_ - self->in_begin_);
+  if (n == 0) {
+    BIO_set_retry_read(bio);  // SSL_ERROR_WANT_READ: fill() and call again
+    *read = 0;
+    return 0;
+  }
+  std::memcpy(data, self->in_.data() + self->in_begin_, n);
+  self->in_begin_ += n;
+  *read = n;
+  return 1;
+}
+
+long TlsStream::bio_ctrl(BIO*, int cmd, long, void*) {
+  // OpenSSL flushes after each handshake flight; output leaves in flush(). Nothing else applies.
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+asio::awaitable<void> TlsStream::fill() {
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  in_end_ += co_await socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                                              asio::use_awaitable);
+}
+
+boost::system::error_code TlsStream::last_error(int ret) const {
+  const int err = SSL_get_error(ssl_, ret);
+  if (const unsigned long e = ERR_get_error(); e != 0) {
+    ERR_clear_error();
+    return {static_cast<int>(e), asio::error::get_ssl_category()};
+  }
+  if (err == SSL_ERROR_ZERO_RETURN) return asio::error::eof;  // close_notify
+  return asio::ssl::error::stream_truncated;
+}
+
+asio::awaitable<boost::system::error_code> TlsStream::handshake() {
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl_);
+    const int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+    if (r != 1 && err != SSL_ERROR_WANT_READ) {
+      const auto ec = last_error(r);
+      try {
+        co_await flush();  // the alert, so the client learns why
+      } catch (const boost::system::system_error&) {
+      }
+      co_return ec;
+    }
+    try {
+      co_await flush();
+      if (r == 1) co_return boost::system::error_code{};
+      co_await fill();
+    } catch (const boost::system::system_error& e) {
+      co_return e.code();
+    }
+  }
+}
+
+asio::awaitable<size_t> TlsStream::read_some(asio::mutable_buffer b) {
+  auto* p = static_cast<uint8_t*>(b.data());
+  size_t got = 0;
+  while (got < b.size()) {
+    ERR_clear_error();
+    size_t n = 0;
+    const int r = SSL_read_ex(ssl_, p + got, b.size() - got, &n);
+    if (!out_.empty() && on_output_) on_output_();
+    if (r == 1) {
+      got += n;
+      continue;
+    }
+    if (SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) {
+      if (got > 0) break;  // the error comes again on the next call
+      throw_error(last_error(r));
+    }
+    if (got > 0) break;
+    co_await fill();
+  }
+  co_return got;
+}
+
+asio::awaitable<void> TlsStream::write(asio::const_buffer b) {
+  const auto* p = static_cast<const uint8_t*>(b.data());
+  size_t left = b.size();
+  while (left > 0) {
+    const size_t slice = std::min(left, kFlushBytes);
+    ERR_clear_error();
+    size_t n = 0;
+    if (const int r = SSL_write_ex(ssl_, p, slice, &n); r != 1) throw_error(last_error(r));
+    p += n;
+    left -= n;
+    if (out_.size() >= kFlushBytes) co_await flush();
+  }
+}
+
+asio::awaitable<void> TlsStream::flush() {
+  while (!out_.empty()) {
+    sending_.swap(out_);
+    out_.clear();
+    // One write_some for everything: the kernel takes what its send buffer holds (async_write
+    // would cut the buffer into 64 KiB writes).
+    for (size_t sent = 0; sent < sending_.size();)
+      sent += co_await socket_.async_write_some(asio::buffer(sending_.data() + sent, sending_.size() - sent),
+                                                asio::use_awaitable);
+    sending_.clear();
+    if (sending_.capacity() > 2 * kFlushBytes) sending_ = {};  // after a large fetch, give it back
+  }
 }
 
 std::optional<std::string> peer_certificate_subject(SSL* ssl) {
