@@ -5,8 +5,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,6 +19,7 @@
 
 #include "bench/bench_error.h"
 #include "bench/payload.h"
+#include "security/scram.h"
 
 namespace ferry::bench {
 namespace {
@@ -143,42 +142,6 @@ class Connection {
   int32_t correlation_ = 0;
 };
 
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::string unbase64(const std::string& in) {
-  std::string out(3 * ((in.size() + 3) / 4) + 1, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) throw BenchError("login: bad base64 from the broker");
-  size_t pad = 0;
-  for (size_t i = in.size(); i > 0 && in[i - 1] == '='; --i) ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
-
-std::string hmac(const EVP_MD* md, const std::string& key, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
-
-std::string digest(const EVP_MD* md, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
-
 // RFC 5802 section 5.1: "=" and "," in a user name are written =3D and =2C.
 std::string sasl_name(const std::string& user) {
   std::string out;
@@ -201,28 +164,33 @@ std::string attribute(const std::string& msg, char key) {
   throw BenchError(fmt::format("login: SCRAM message without '{}=': {}", key, msg));
 }
 
-// SaltedPassword per (salt, iterations), shared by the client threads.
-class SaltedPasswords {
+// The client's SCRAM keys per (salt, iterations), shared by the client threads: SaltedPassword,
+// ClientKey = HMAC(SaltedPassword, "Client Key"), and StoredKey / ServerKey (RFC 5802 §3), all
+// computed by security/scram.h.
+struct ScramKeys {
+  std::string client_key, stored_key, server_key;
+};
+
+class ScramKeyCache {
  public:
-  SaltedPasswords(const EVP_MD* md, std::string password) : md_(md), password_(std::move(password)) {}
-  std::string get(const std::string& salt, int iterations) {
+  ScramKeyCache(security::ScramMechanism m, std::string password) : m_(m), password_(std::move(password)) {}
+  ScramKeys get(const std::string& salt, int iterations) {
     std::lock_guard lock(mu_);
     auto key = std::make_pair(salt, iterations);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
-    std::string out(static_cast<size_t>(EVP_MD_get_size(md_)), '\0');
-    PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()),
-                      reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
-                      iterations, md_, static_cast<int>(out.size()),
-                      reinterpret_cast<unsigned char*>(out.data()));
-    return cache_.emplace(key, out).first->second;
+    const std::string salted = security::scram_salted_password(m_, password_, salt, iterations);
+    const security::ScramCredential cred =
+        security::scram_credential_from_salted_password(m_, salt, salted, iterations);
+    ScramKeys keys{security::scram_hmac(m_, salted, "Client Key"), cred.stored_key, cred.server_key};
+    return cache_.emplace(key, std::move(keys)).first->second;
   }
 
  private:
-  const EVP_MD* md_;
+  security::ScramMechanism m_;
   std::string password_;
   std::mutex mu_;
-  std::map<std::pair<std::string, int>, std::string> cache_;
+  std::map<std::pair<std::string, int>, ScramKeys> cache_;
 };
 
 // SaslAuthenticate v1; returns the server's auth bytes or throws with Kafka's error.
@@ -242,11 +210,11 @@ std::string authenticate(Connection& c, const std::string& token) {
 }
 
 struct Login {
-  const EVP_MD* md;  // nullptr for PLAIN
+  std::optional<security::ScramMechanism> scram;  // nullopt for PLAIN
   std::string mechanism;
   std::string user;
   std::string password;
-  SaltedPasswords* salted;
+  ScramKeyCache* keys;
 
   void once(const addrinfo* ai) const {
     Connection c(ai);
@@ -258,28 +226,29 @@ struct Login {
     if (const int64_t code = r.integer(2); code != 0) {
       throw BenchError(fmt::format("login: SaslHandshake {} error {}", mechanism, code));
     }
-    if (md == nullptr) {
+    if (!scram) {
       authenticate(c, std::string("\0", 1) + user + std::string("\0", 1) + password);
       return;
     }
     unsigned char raw[18];
     RAND_bytes(raw, sizeof raw);
-    const std::string client_nonce = base64(std::string(reinterpret_cast<char*>(raw), sizeof raw));
+    const std::string client_nonce =
+        security::base64_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
     const std::string first_bare = "n=" + sasl_name(user) + ",r=" + client_nonce;
     const std::string server_first = authenticate(c, "n,," + first_bare);
     const std::string nonce = attribute(server_first, 'r');
     if (nonce.rfind(client_nonce, 0) != 0) throw BenchError("login: server nonce does not extend ours");
-    const std::string salted_password =
-        salted->get(unbase64(attribute(server_first, 's')), std::stoi(attribute(server_first, 'i')));
+    const std::optional<std::string> salt = security::base64_decode(attribute(server_first, 's'));
+    if (!salt) throw BenchError("login: bad base64 from the broker");
+    const ScramKeys k = keys->get(*salt, std::stoi(attribute(server_first, 'i')));
     const std::string without_proof = "c=biws,r=" + nonce;
     const std::string auth_message = first_bare + "," + server_first + "," + without_proof;
-    const std::string client_key = hmac(md, salted_password, "Client Key");
-    const std::string signature = hmac(md, digest(md, client_key), auth_message);
-    std::string proof = client_key;
+    // ClientProof = ClientKey XOR HMAC(StoredKey, AuthMessage) (RFC 5802 §3).
+    const std::string signature = security::scram_hmac(*scram, k.stored_key, auth_message);
+    std::string proof = k.client_key;
     for (size_t i = 0; i < proof.size(); ++i) proof[i] = static_cast<char>(proof[i] ^ signature[i]);
-    const std::string server_final = authenticate(c, without_proof + ",p=" + base64(proof));
-    const std::string expected =
-        base64(hmac(md, hmac(md, salted_password, "Server Key"), auth_message));
+    const std::string server_final = authenticate(c, without_proof + ",p=" + security::base64_encode(proof));
+    const std::string expected = security::base64_encode(security::scram_hmac(*scram, k.server_key, auth_message));
     if (attribute(server_final, 'v') != expected) {
       throw BenchError("login: the broker's SCRAM server signature is wrong");
     }
@@ -301,12 +270,10 @@ LoginRun run_logins(const std::string& address, const std::string& mechanism,
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> ai_owner(ai, ::freeaddrinfo);
 
-  const EVP_MD* md = nullptr;
-  if (mechanism == "SCRAM-SHA-512") md = EVP_sha512();
-  else if (mechanism == "SCRAM-SHA-256") md = EVP_sha256();
-  else if (mechanism != "PLAIN") throw BenchError("login: unsupported mechanism " + mechanism);
-  SaltedPasswords salted(md != nullptr ? md : EVP_sha512(), password);
-  const Login login{md, mechanism, user, password, &salted};
+  const std::optional<security::ScramMechanism> scram = security::scram_mechanism_from_name(mechanism);
+  if (!scram && mechanism != "PLAIN") throw BenchError("login: unsupported mechanism " + mechanism);
+  ScramKeyCache keys(scram.value_or(security::ScramMechanism::Sha512), password);
+  const Login login{scram, mechanism, user, password, &keys};
 
   // One untimed login first: wrong credentials fail fast, and the SaltedPassword is cached.
   login.once(ai);

@@ -5,7 +5,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sasl/sasl.h>
-#include <sasl/saslplug.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -19,6 +18,7 @@
 
 #include "broker/protocol/messages/api_versions.h"
 #include "broker/protocol/messages/sasl.h"
+#include "security/sasl_client.h"
 
 namespace ferry::client {
 
@@ -56,82 +56,6 @@ std::string openssl_reasons() {
   }
   return out;
 }
-
-// Cyrus stores every callback as int (*)(void); going through void (*)() is the sanctioned generic
-// function-pointer cast.
-template <typename F>
-sasl_callback_ft as_callback(F* f) {
-  return reinterpret_cast<sasl_callback_ft>(reinterpret_cast<void (*)()>(f));
-}
-
-// A Cyrus SASL client conversation (sasl_client_new per connection; sasl_client_init once).
-class CyrusClient {
- public:
-  CyrusClient(const std::string& host, const WireSecurity& s) : user_(s.username) {
-    static std::once_flag once;
-    static int init_rc = SASL_OK;
-    std::call_once(once, [] { init_rc = sasl_client_init(nullptr); });
-    if (init_rc != SASL_OK)
-      throw std::runtime_error(std::string("Cyrus SASL sasl_client_init failed: ") + sasl_errstring(init_rc, nullptr, nullptr));
-    secret_.resize(sizeof(sasl_secret_t) + s.password.size() + 1);
-    auto* sec = reinterpret_cast<sasl_secret_t*>(secret_.data());
-    sec->len = s.password.size();
-    std::memcpy(sec->data, s.password.data(), s.password.size());
-    sec->data[s.password.size()] = 0;
-    callbacks_[0] = {SASL_CB_AUTHNAME, as_callback(&get_simple), this};
-    callbacks_[1] = {SASL_CB_USER, as_callback(&get_simple), this};
-    callbacks_[2] = {SASL_CB_PASS, as_callback(&get_secret), this};
-    callbacks_[3] = {SASL_CB_LIST_END, nullptr, nullptr};
-    if (int rc = sasl_client_new("kafka", host.c_str(), nullptr, nullptr, callbacks_, 0, &conn_); rc != SASL_OK)
-      throw std::runtime_error(std::string("Cyrus SASL sasl_client_new failed: ") + sasl_errstring(rc, nullptr, nullptr));
-    sasl_security_properties_t props{};
-    sasl_setprop(conn_, SASL_SEC_PROPS, &props);
-  }
-  ~CyrusClient() {
-    if (conn_) sasl_dispose(&conn_);
-    std::fill(secret_.begin(), secret_.end(), 0);
-  }
-  CyrusClient(const CyrusClient&) = delete;
-  CyrusClient& operator=(const CyrusClient&) = delete;
-
-  int start(const std::string& mechanism, std::string& token) {
-    const char* out = nullptr;
-    unsigned outlen = 0;
-    const char* chosen = nullptr;
-    sasl_interact_t* interact = nullptr;
-    int rc = sasl_client_start(conn_, mechanism.c_str(), &interact, &out, &outlen, &chosen);
-    token.assign(out ? std::string(out, outlen) : "");
-    return rc;
-  }
-  int step(const std::string& challenge, std::string& token) {
-    const char* out = nullptr;
-    unsigned outlen = 0;
-    sasl_interact_t* interact = nullptr;
-    int rc = sasl_client_step(conn_, challenge.data(), static_cast<unsigned>(challenge.size()), &interact, &out, &outlen);
-    token.assign(out ? std::string(out, outlen) : "");
-    return rc;
-  }
-  std::string detail() const { return conn_ ? sasl_errdetail(conn_) : ""; }
-
- private:
-  static int get_simple(void* ctx, int id, const char** result, unsigned* len) {
-    static const std::string empty;
-    auto* self = static_cast<CyrusClient*>(ctx);
-    const std::string& v = id == SASL_CB_AUTHNAME ? self->user_ : empty;
-    *result = v.c_str();
-    if (len) *len = static_cast<unsigned>(v.size());
-    return SASL_OK;
-  }
-  static int get_secret(sasl_conn_t*, void* ctx, int, sasl_secret_t** secret) {
-    *secret = reinterpret_cast<sasl_secret_t*>(static_cast<CyrusClient*>(ctx)->secret_.data());
-    return SASL_OK;
-  }
-
-  std::string user_;
-  std::vector<unsigned char> secret_;
-  sasl_callback_t callbacks_[4]{};
-  sasl_conn_t* conn_ = nullptr;
-};
 
 }  // namespace
 
@@ -346,9 +270,9 @@ void WireConnection::authenticate(const WireSecurity& s) {
   const int16_t auth_version = version_for(proto::SaslAuthenticateRequest::api_key, 1);
   if (auth_version < 0)
     throw WireError("UNSUPPORTED_VERSION", fmt::format("{}: the broker lacks SaslAuthenticate (API key 36)", server_));
-  CyrusClient cyrus(server_.substr(0, server_.rfind(':')), s);
+  security::SaslClient cyrus(s.mechanism, s.username, s.password, server_.substr(0, server_.rfind(':')));
   std::string token;
-  int rc = cyrus.start(s.mechanism, token);
+  int rc = cyrus.start(&token);
   if (rc != SASL_OK && rc != SASL_CONTINUE)
     throw WireError("SASL_AUTHENTICATION_FAILED", fmt::format("{}: {} could not start: {}", server_, who, cyrus.detail()));
   for (int round = 0; round < 10; ++round) {
@@ -365,7 +289,7 @@ void WireConnection::authenticate(const WireSecurity& s) {
                                                                   server_, who));
       return;
     }
-    rc = cyrus.step(std::string(ar.auth_bytes.begin(), ar.auth_bytes.end()), token);
+    rc = cyrus.step(std::string_view(reinterpret_cast<const char*>(ar.auth_bytes.data()), ar.auth_bytes.size()), &token);
     if (rc != SASL_OK && rc != SASL_CONTINUE)
       throw WireError("SASL_AUTHENTICATION_FAILED",
                       fmt::format("{}: {} failed on the client side (a wrong server signature means the broker does not "

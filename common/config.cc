@@ -196,10 +196,18 @@ std::optional<std::pair<std::string, std::string>> split_listener_override(const
   return std::pair{name.substr(kPrefix.size(), dot - kPrefix.size()), name.substr(dot + 1)};
 }
 
-const Value& listener_value(const Values& values, const std::string& listener, const std::string& key) {
-  std::string lower = listener;
+std::string listener_prefix_name(std::string_view listener) {
+  std::string lower(listener);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const std::string override_key = fmt::format("listener.name.{}.{}", lower, key);
+  return lower;
+}
+
+std::string listener_override_key(std::string_view listener, std::string_view key) {
+  return fmt::format("listener.name.{}.{}", listener_prefix_name(listener), key);
+}
+
+const Value& listener_value(const Values& values, const std::string& listener, const std::string& key) {
+  const std::string override_key = listener_override_key(listener, key);
   if (values.is_set(override_key)) return values.get(override_key);
   return values.get(key);
 }

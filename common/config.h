@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -115,6 +116,14 @@ class Values {
   const Schema* schema_;
   std::map<std::string, Value> set_;
 };
+
+/// `listener` as it is written in an override prefix: lower case (ASCII), as Kafka's
+/// ListenerName.configPrefix() lower-cases it (Locale.ROOT). "EXTERNAL" -> "external".
+std::string listener_prefix_name(std::string_view listener);
+/// The per-listener override name of `key`: `listener.name.<lower-case listener>.<key>` (KIP-103;
+/// Kafka's ListenerName.configPrefix() + key). ("EXTERNAL", "ssl.keystore.location") ->
+/// "listener.name.external.ssl.keystore.location".
+std::string listener_override_key(std::string_view listener, std::string_view key);
 
 /// The value of `key` for listener `listener` (Kafka's lookup order): the override
 /// `listener.name.<lower-case listener>.<key>` when set, else the broker-wide `key`.

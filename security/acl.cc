@@ -175,7 +175,14 @@ size_t AclAuthorizer::size() const {
 
 Decision AclAuthorizer::decide(const RequestIdentity& who, Operation op, const Resource& resource) const {
   const std::string principal = who.principal.to_string();
-  if (super_users_.count(principal)) return {true, fmt::format("{} is a super user (super.users)", principal)};
+  auto decision = [](bool allowed, DecisionBasis basis, MatchedAcl acl = {}) {
+    Decision d;
+    d.allowed = allowed;
+    d.basis = basis;
+    d.acl = acl;
+    return d;
+  };
+  if (super_users_.count(principal)) return decision(true, DecisionBasis::SuperUser);
   const auto type = static_cast<int8_t>(resource.type);
   const auto code = static_cast<int8_t>(op);
 
@@ -219,22 +226,62 @@ Decision AclAuthorizer::decide(const RequestIdentity& who, Operation op, const R
     if (op == Operation::DescribeConfigs) return acl_op == static_cast<int8_t>(Operation::AlterConfigs);
     return false;
   };
-  std::optional<AclBinding> allowed_by;
+  // The matched ACL relative to the request (Decision::reason() rebuilds the binding from it): an
+  // applicable literal pattern is the name or `*`, a prefixed one a prefix of the name, and an
+  // entry's principal and host are the caller's or the wildcards.
+  auto matched = [&](const PatternKey& k, const Entry& e) {
+    MatchedAcl m;
+    m.pattern_type = k.pattern_type;
+    m.operation = e.operation;
+    m.permission = e.permission;
+    m.any_resource = k.pattern_type == kLiteral && k.name != resource.name;
+    m.any_principal = e.principal != principal;
+    m.any_host = e.host != who.client_host;
+    m.prefix_size = k.pattern_type == kPrefixed ? static_cast<uint32_t>(k.name.size()) : 0;
+    return m;
+  };
+  std::optional<MatchedAcl> allowed_by;
   for (const auto& [key, entries] : applicable)
     for (const auto& e : *entries) {
       if (!applies_to_caller(e)) continue;
       if (e.permission == kDeny && (e.operation == kAllOp || e.operation == code))
-        return {false, fmt::format("denied by ACL {}", binding(*key, e).to_string())};
-      if (e.permission == kAllow && !allowed_by && allow_covers(e.operation)) allowed_by = binding(*key, e);
+        return decision(false, DecisionBasis::AclDeny, matched(*key, e));
+      if (e.permission == kAllow && !allowed_by && allow_covers(e.operation)) allowed_by = matched(*key, e);
     }
-  if (allowed_by) return {true, fmt::format("allowed by ACL {}", allowed_by->to_string())};
-  const std::string what = fmt::format("{}:{}", resource_type_name(type), resource.name);
+  if (allowed_by) return decision(true, DecisionBasis::AclAllow, *allowed_by);
   // Step 5.
-  if (applicable.empty())
-    return {allow_if_no_acl_, fmt::format("no ACL found for {} (allow.everyone.if.no.acl.found={})", what,
-                                          allow_if_no_acl_ ? "true" : "false")};
-  return {false, fmt::format("no ACL allows {} on {} for {} from {}", operation_name(code), what, principal,
-                             who.client_host)};
+  if (applicable.empty()) return decision(allow_if_no_acl_, DecisionBasis::NoAclFound);
+  return decision(false, DecisionBasis::NoAclAllows);
+}
+
+std::string Decision::reason(const RequestIdentity& who, Operation op, const Resource& resource) const {
+  const auto type = static_cast<int8_t>(resource.type);
+  switch (basis) {
+    case DecisionBasis::Text:
+      return text != nullptr ? text : "";
+    case DecisionBasis::SuperUser:
+      return fmt::format("{} is a super user (super.users)", who.principal.to_string());
+    case DecisionBasis::AclDeny:
+    case DecisionBasis::AclAllow: {
+      const AclBinding b{type,
+                         acl.any_resource                ? std::string(kWildcardResource)
+                         : acl.pattern_type == kPrefixed ? resource.name.substr(0, acl.prefix_size)
+                                                         : resource.name,
+                         acl.pattern_type,
+                         acl.any_principal ? std::string(kWildcardPrincipal) : who.principal.to_string(),
+                         acl.any_host ? std::string(kWildcardHost) : who.client_host,
+                         acl.operation,
+                         acl.permission};
+      return fmt::format("{} by ACL {}", basis == DecisionBasis::AclDeny ? "denied" : "allowed", b.to_string());
+    }
+    case DecisionBasis::NoAclFound:
+      return fmt::format("no ACL found for {}:{} (allow.everyone.if.no.acl.found={})", resource_type_name(type),
+                         resource.name, allowed ? "true" : "false");
+    case DecisionBasis::NoAclAllows:
+      return fmt::format("no ACL allows {} on {}:{} for {} from {}", operation_name(static_cast<int8_t>(op)),
+                         resource_type_name(type), resource.name, who.principal.to_string(), who.client_host);
+  }
+  return {};
 }
 
 }  // namespace ferry::security

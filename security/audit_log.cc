@@ -127,10 +127,11 @@ void SecurityAuditLog::on_decision(const RequestIdentity& who, Operation op, con
   }
   if (!(opt_.categories & bit(cat))) return;
   const int64_t t = now();
+  const std::string reason = decision.reason(who, op, resource);
   const std::string key = fmt::format("z\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", who.method,
                                       who.principal.to_string(), who.client_host, who.listener, who.client_id,
                                       static_cast<int>(op), static_cast<int>(resource.type), resource.name,
-                                      decision.allowed, decision.reason);
+                                      decision.allowed, reason);
   record(key, [&] {
     const std::string crn = resource_crn(resource.type, resource.name);
     return json{{"type", kAuthorizationType},
@@ -145,7 +146,7 @@ void SecurityAuditLog::on_decision(const RequestIdentity& who, Operation op, con
                     {"resourceType", resource_type_name(resource.type)},
                     {"resourceName", resource.name},
                     {"patternType", "LITERAL"},
-                    {"reason", decision.reason}}},
+                    {"reason", reason}}},
                   {"requestMetadata",
                    {{"clientAddress", who.client_host}, {"clientId", who.client_id}, {"listener", who.listener}}}}}};
   }, t);

@@ -34,13 +34,6 @@ struct Resource {
   std::string name;
 };
 
-/// One authorization decision, kept whole so the audit log can record exactly what was decided.
-struct Decision {
-  bool allowed = false;
-  std::string reason;  // e.g. "allow-all authorizer", or the matching ACL
-  explicit operator bool() const { return allowed; }
-};
-
 /// What a handler knows about the caller when it asks for a decision.
 struct RequestIdentity {
   Principal principal;
@@ -49,6 +42,46 @@ struct RequestIdentity {
   std::string method;       // the request being served as Confluent's audit logs name it, e.g.
                             // "kafka.CreateTopics" ("" outside a request)
   std::string client_id;    // the request header's client id
+};
+
+/// What decided an authorization (the steps of Kafka's AclAuthorizer; see security/acl.h).
+enum class DecisionBasis : uint8_t {
+  Text,         ///< Decision::text says it all (e.g. the allow-all authorizer)
+  SuperUser,    ///< the caller is in super.users
+  AclDeny,      ///< a DENY ACL matched (Decision::acl)
+  AclAllow,     ///< an ALLOW ACL matched (Decision::acl)
+  NoAclFound,   ///< no ACL applies to the resource; allow.everyone.if.no.acl.found decided
+  NoAclAllows,  ///< ACLs apply to the resource but none allows the caller
+};
+
+/// The ACL that decided, described relative to the request it was matched against, so that a
+/// decision copies no names: the binding is rebuilt from (who, op, resource) when it is read.
+struct MatchedAcl {
+  int8_t pattern_type = 0;     // PatternType wire code: LITERAL (3) or PREFIXED (4)
+  int8_t operation = 0;        // the ACL's AclOperation wire code
+  int8_t permission = 0;       // the ACL's AclPermissionType wire code
+  bool any_resource = false;   // literal `*` rather than the resource's name
+  bool any_principal = false;  // `User:*` rather than the caller's principal
+  bool any_host = false;       // host `*` rather than the caller's address
+  uint32_t prefix_size = 0;    // PREFIXED: the pattern is the resource name's first prefix_size bytes
+};
+
+/// One authorization decision. Its reason text is not built when the decision is made (most
+/// decisions, e.g. every allowed Produce and Fetch by default, are never audited): reason() builds
+/// it from the basis when the audit log reads it.
+struct Decision {
+  bool allowed = false;
+  const char* text = "";  // DecisionBasis::Text: the reason; a string literal (static storage)
+  DecisionBasis basis = DecisionBasis::Text;
+  MatchedAcl acl{};       // DecisionBasis::AclDeny / AclAllow
+  explicit operator bool() const { return allowed; }
+
+  /// The reason as the audit log records it, e.g. "allow-all authorizer", "User:admin is a super
+  /// user (super.users)", "allowed by ACL (TOPIC:LITERAL:orders, User:alice, *, WRITE, ALLOW)",
+  /// "no ACL found for TOPIC:t (allow.everyone.if.no.acl.found=false)", "no ACL allows WRITE on
+  /// TOPIC:t for User:bob from 10.0.0.1". `who`, `op` and `resource` must be those the decision
+  /// was made for (the observer receives them together). Defined in security/acl.cc.
+  std::string reason(const RequestIdentity& who, Operation op, const Resource& resource) const;
 };
 
 /// Whether an authorization check is an event for the audit log. Kafka's authorizer has the same

@@ -58,12 +58,12 @@ ScramCredential scram_credential_from_salted_password(ScramMechanism, std::strin
 ScramCredential make_scram_credential(ScramMechanism, std::string_view password, int32_t iterations,
                                       std::optional<std::string> salt = {});
 
-/// PLAIN verified against a stored SCRAM credential: recomputes StoredKey from `password` with
-/// the credential's salt and iterations and compares in constant time (CRYPTO_memcmp).
 /// HMAC(key, data) with the mechanism's hash (RFC 5802 §2.2's HMAC; RFC 7677 for SHA-256).
 /// Throws std::runtime_error if OpenSSL fails.
 std::string scram_hmac(ScramMechanism m, std::string_view key, std::string_view data);
 
+/// PLAIN verified against a stored SCRAM credential: recomputes StoredKey from `password` with
+/// the credential's salt and iterations and compares in constant time (CRYPTO_memcmp).
 bool scram_verify_password(const ScramCredential&, std::string_view password);
 
 /// The credential as Cyrus SASL's scram plugin reads an `authPassword` auxprop value:

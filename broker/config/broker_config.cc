@@ -236,11 +236,7 @@ BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
     auto parts = config::split_listener_override(name);
     if (!parts) continue;
     bool known = false;
-    for (const auto& l : listeners) {
-      std::string lower = l.name;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      known |= lower == parts->first;
-    }
+    for (const auto& l : listeners) known |= config::listener_prefix_name(l.name) == parts->first;
     if (!known)
       throw ConfigError(fmt::format("key '{}' names listener '{}', which is not in 'listeners' (the name is written in "
                                     "lower case in the prefix)",

@@ -3,46 +3,32 @@
 #include <gtest/gtest.h>
 
 #include "broker/config/broker_config.h"
+#include "broker/tests/broker_config_parse.h"
 
 using namespace ferry;
 using namespace ferry::broker;
 
-namespace {
-
-BrokerConfig parse(const std::string& toml) { return BrokerConfig(config::load_toml(broker_schema(), toml, "t")); }
-
-std::string error_of(const std::string& toml) {
-  try {
-    parse(toml);
-  } catch (const config::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
-
 TEST(AuthorizerConfig, PlaintextOnlyDefaultsToAllowAllAndAclIsChosenExplicitly) {
-  EXPECT_EQ(effective_authorizer(parse("")), "allow-all");
-  EXPECT_EQ(effective_authorizer(parse("authorizer = \"acl\"")), "acl");
-  EXPECT_EQ(effective_authorizer(parse("authorizer = \"allow-all\"")), "allow-all");
-  EXPECT_FALSE(parse("").values.get_bool("allow.everyone.if.no.acl.found"));  // Kafka's default
+  EXPECT_EQ(effective_authorizer(parse_broker_config("")), "allow-all");
+  EXPECT_EQ(effective_authorizer(parse_broker_config("authorizer = \"acl\"")), "acl");
+  EXPECT_EQ(effective_authorizer(parse_broker_config("authorizer = \"allow-all\"")), "allow-all");
+  EXPECT_FALSE(parse_broker_config("").values.get_bool("allow.everyone.if.no.acl.found"));  // Kafka's default
 }
 
 TEST(AuthorizerConfig, SuperUsersParseAsKafkaDoes) {
-  auto c = parse("super.users = \" User:admin ; ;User:ops\"");
+  auto c = parse_broker_config("super.users = \" User:admin ; ;User:ops\"");
   EXPECT_EQ(super_users(c), (std::set<std::string>{"User:admin", "User:ops"}));
 }
 
 TEST(AuthorizerConfig, BadValuesNameKeyValueAndExpectation) {
-  auto e = error_of("authorizer = \"acls\"");
+  auto e = broker_config_error("authorizer = \"acls\"");
   EXPECT_NE(e.find("'authorizer'"), std::string::npos) << e;
   EXPECT_NE(e.find("\"acls\""), std::string::npos) << e;
   EXPECT_NE(e.find("expected acl or allow-all"), std::string::npos) << e;
-  e = error_of("super.users = \"User:admin;bob\"");
+  e = broker_config_error("super.users = \"User:admin;bob\"");
   EXPECT_NE(e.find("'super.users'"), std::string::npos) << e;
   EXPECT_NE(e.find("User:admin;bob"), std::string::npos) << e;
   EXPECT_NE(e.find("principalType:principalName but got bob"), std::string::npos) << e;
-  e = error_of("allow.everyone.if.no.acl.found = \"maybe\"");
+  e = broker_config_error("allow.everyone.if.no.acl.found = \"maybe\"");
   EXPECT_NE(e.find("allow.everyone.if.no.acl.found"), std::string::npos) << e;
 }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "broker/config/broker_config.h"
+#include "broker/tests/broker_config_parse.h"
 #include "broker/metadata/metadata_store.h"
 #include "common/testing/temp_dir.h"
 
@@ -15,21 +16,10 @@ namespace {
 
 using ferry::testing::TempDir;
 
-BrokerConfig parse(const std::string& toml) { return BrokerConfig(config::load_toml(broker_schema(), toml, "t")); }
-
-std::string config_error(const std::string& toml) {
-  try {
-    parse(toml);
-  } catch (const config::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(BrokerConfig, MinimalFileIsEnough) {
-  auto c = parse("node.id = 0\nlisteners = \"PLAINTEXT://127.0.0.1:19092\"\nlog.dirs = \"/tmp/ferry-data\"\n");
+  auto c = parse_broker_config("node.id = 0\nlisteners = \"PLAINTEXT://127.0.0.1:19092\"\nlog.dirs = \"/tmp/ferry-data\"\n");
   ASSERT_EQ(c.listeners.size(), 1u);
   EXPECT_EQ(c.listeners[0].name, "PLAINTEXT");
   EXPECT_EQ(c.listeners[0].host, "127.0.0.1");
@@ -39,22 +29,22 @@ TEST(BrokerConfig, MinimalFileIsEnough) {
 }
 
 TEST(BrokerConfig, BadListenersAreNamed) {
-  EXPECT_NE(config_error("listeners = \"127.0.0.1:9092\"\n").find("NAME://host:port"), std::string::npos);
-  EXPECT_NE(config_error("listeners = \"PLAINTEXT://h:99999\"\n").find("port must be 0-65535"), std::string::npos);
-  EXPECT_NE(config_error("listeners = \"FOO://h:1\"\n").find("listener.security.protocol.map"), std::string::npos);
-  EXPECT_EQ(config_error("listeners = \"SSL://h:1\"\n"), "");  // served since issue 15
-  EXPECT_NE(config_error("listeners = \"X://h:1\"\nlistener.security.protocol.map = \"X:KERBEROS\"\n")
+  EXPECT_NE(broker_config_error("listeners = \"127.0.0.1:9092\"\n").find("NAME://host:port"), std::string::npos);
+  EXPECT_NE(broker_config_error("listeners = \"PLAINTEXT://h:99999\"\n").find("port must be 0-65535"), std::string::npos);
+  EXPECT_NE(broker_config_error("listeners = \"FOO://h:1\"\n").find("listener.security.protocol.map"), std::string::npos);
+  EXPECT_EQ(broker_config_error("listeners = \"SSL://h:1\"\n"), "");  // served since issue 15
+  EXPECT_NE(broker_config_error("listeners = \"X://h:1\"\nlistener.security.protocol.map = \"X:KERBEROS\"\n")
                 .find("not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
             std::string::npos);
-  EXPECT_NE(config_error("listeners = \"PLAINTEXT://h:1\"\nadvertised.listeners = \"OTHER://h:2\"\n"
+  EXPECT_NE(broker_config_error("listeners = \"PLAINTEXT://h:1\"\nadvertised.listeners = \"OTHER://h:2\"\n"
                          "listener.security.protocol.map = \"PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT\"\n")
                 .find("not in 'listeners'"),
             std::string::npos);
-  EXPECT_NE(config_error("metrics.listener = \"nohost\"\n").find("metrics.listener"), std::string::npos);
+  EXPECT_NE(broker_config_error("metrics.listener = \"nohost\"\n").find("metrics.listener"), std::string::npos);
 }
 
 TEST(BrokerConfig, TopicDefaultsFollowBrokerKeys) {
-  auto c = parse("log.retention.ms = 1234\nmessage.max.bytes = 5000\nlog.message.timestamp.type = \"LogAppendTime\"\n");
+  auto c = parse_broker_config("log.retention.ms = 1234\nmessage.max.bytes = 5000\nlog.message.timestamp.type = \"LogAppendTime\"\n");
   auto topic_schema = make_topic_schema(c.values);
   config::Values t(topic_schema);
   auto lc = to_log_config(t);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "broker/config/broker_config.h"
+#include "broker/tests/broker_config_parse.h"
 #include "broker/core/replica_manager.h"
 #include "broker/metadata/metadata_store.h"
 #include "common/metrics.h"
@@ -21,17 +22,6 @@ namespace {
 
 using ferry::testing::TempDir;
 
-BrokerConfig parse(const std::string& toml) { return BrokerConfig(config::load_toml(broker_schema(), toml, "t")); }
-
-std::string config_error(const std::string& toml) {
-  try {
-    parse(toml);
-  } catch (const config::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // One broker's role state over a metadata file that outlives it, as a restart sees it.
 struct Node {
   BrokerConfig config;
@@ -40,7 +30,7 @@ struct Node {
   std::unique_ptr<ReplicaManager> replicas;
 
   Node(const TempDir& dir, const std::string& extra_toml)
-      : config(parse("node.id = 7\nlog.dirs = \"" + (dir.path / "logs").string() + "\"\n" + extra_toml)) {
+      : config(parse_broker_config("node.id = 7\nlog.dirs = \"" + (dir.path / "logs").string() + "\"\n" + extra_toml)) {
     std::filesystem::create_directories(dir.path / "logs");
     store = std::make_unique<FileMetadataStore>(dir.path / "meta.toml");
     replicas = std::make_unique<ReplicaManager>(config, *store, metrics);
@@ -58,9 +48,9 @@ struct Node {
 TEST(StandbyRole, KeysAreDynamicAndTheStaticValueIsChecked) {
   EXPECT_TRUE(is_dynamic_broker_key("ferry.cluster.role"));
   EXPECT_TRUE(is_dynamic_broker_key("ferry.standby.allowed.client.id.prefixes"));
-  EXPECT_EQ(parse("").values.get_string("ferry.cluster.role"), "primary");
-  EXPECT_EQ(parse("ferry.cluster.role = \"standby\"\n").values.get_string("ferry.cluster.role"), "standby");
-  const std::string err = config_error("ferry.cluster.role = \"passive\"\n");
+  EXPECT_EQ(parse_broker_config("").values.get_string("ferry.cluster.role"), "primary");
+  EXPECT_EQ(parse_broker_config("ferry.cluster.role = \"standby\"\n").values.get_string("ferry.cluster.role"), "standby");
+  const std::string err = broker_config_error("ferry.cluster.role = \"passive\"\n");
   EXPECT_NE(err.find("ferry.cluster.role"), std::string::npos) << err;
   EXPECT_NE(err.find("passive"), std::string::npos) << err;
   EXPECT_NE(err.find("standby"), std::string::npos) << err;

@@ -89,3 +89,18 @@ TEST(Config, HelpAndReferenceListEveryKey) {
   }
   EXPECT_NE(help.find("valid: an integer in [0, 100]"), std::string::npos);
 }
+
+// Kafka lower-cases the listener name in the override prefix (ListenerName.configPrefix()), so a
+// listener written EXTERNAL is overridden by listener.name.external.<key>.
+TEST(Config, PerListenerOverrideNameIsLowerCase) {
+  EXPECT_EQ(listener_prefix_name("EXTERNAL"), "external");
+  EXPECT_EQ(listener_override_key("Sasl_Ssl", "ssl.keystore.location"), "listener.name.sasl_ssl.ssl.keystore.location");
+  Schema s;
+  s.add_string("ssl.keystore.location", "", "ks").allow_per_listener({"ssl.keystore.location"});
+  auto v = load_toml(s,
+                     "\"ssl.keystore.location\" = \"/all\"\n"
+                     "\"listener.name.external.ssl.keystore.location\" = \"/ext\"\n",
+                     "t");
+  EXPECT_EQ(std::get<std::string>(listener_value(v, "EXTERNAL", "ssl.keystore.location")), "/ext");
+  EXPECT_EQ(std::get<std::string>(listener_value(v, "INTERNAL", "ssl.keystore.location")), "/all");
+}

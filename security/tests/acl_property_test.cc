@@ -128,10 +128,12 @@ TEST(AclProperty, AuthorizerAgreesWithTheReferenceEvaluation) {
       const int8_t type = pick(rng, kTypes);
       const std::string name = pick(rng, kNames) + (rng() % 3 == 0 ? pick(rng, kNames) : "");
       const bool want = reference(live, supers, allow_if_none, p, who.client_host, op, type, name);
-      const auto got = a.authorize(who, static_cast<Operation>(op), {static_cast<ResourceType>(type), name});
+      const Resource resource{static_cast<ResourceType>(type), name};
+      const auto got = a.authorize(who, static_cast<Operation>(op), resource);
       ASSERT_EQ(got.allowed, want) << "seed " << seed << " (replay: FERRY_SEED=" << seed << "): " << p << " from "
                                    << who.client_host << " " << operation_name(op) << " on "
-                                   << resource_type_name(type) << ":" << name << " -> " << got.reason;
+                                   << resource_type_name(type) << ":" << name << " -> "
+                                   << got.reason(who, static_cast<Operation>(op), resource);
     }
   }
 }

@@ -34,9 +34,10 @@ bool can(const AclAuthorizer& a, const RequestIdentity& w, Operation o, Resource
 
 TEST(AclAuthorizer, NoAclDeniesByDefaultAndAllowsWhenConfigured) {
   AclAuthorizer strict({}, false), open({}, true);
-  auto d = strict.authorize(who(), Operation::Write, {ResourceType::Topic, "t"});
+  const Resource t{ResourceType::Topic, "t"};
+  auto d = strict.authorize(who(), Operation::Write, t);
   EXPECT_FALSE(d.allowed);
-  EXPECT_NE(d.reason.find("no ACL found"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason(who(), Operation::Write, t).find("no ACL found"), std::string::npos);
   EXPECT_TRUE(can(open, who(), Operation::Write, ResourceType::Topic, "t"));
 }
 
@@ -50,9 +51,10 @@ TEST(AclAuthorizer, AllowEveryoneAppliesOnlyToResourcesWithoutAnyAcl) {
 TEST(AclAuthorizer, SuperUserIsAllowedEvenAgainstDeny) {
   AclAuthorizer a(parse_super_users(" User:admin ; ;User:ops"), false);
   a.add({acl(T, "*", LIT, "User:*", "*", Operation::All, DENY)});
-  auto d = a.authorize(who("admin"), Operation::Delete, {ResourceType::Topic, "t"});
+  const Resource t{ResourceType::Topic, "t"};
+  auto d = a.authorize(who("admin"), Operation::Delete, t);
   EXPECT_TRUE(d.allowed);
-  EXPECT_NE(d.reason.find("super user"), std::string::npos);
+  EXPECT_NE(d.reason(who("admin"), Operation::Delete, t).find("super user"), std::string::npos);
   EXPECT_TRUE(can(a, who("ops"), Operation::Write, ResourceType::Topic, "t"));
   EXPECT_FALSE(can(a, who("alice"), Operation::Write, ResourceType::Topic, "t"));
 }
@@ -66,9 +68,10 @@ TEST(AclAuthorizer, SuperUsersParseAsKafkaDoes) {
 TEST(AclAuthorizer, LiteralAclAppliesToThatNameOnly) {
   AclAuthorizer a({}, false);
   a.add({acl(T, "orders", LIT, "User:alice", "*", Operation::Write, ALLOW)});
-  auto d = a.authorize(who(), Operation::Write, {ResourceType::Topic, "orders"});
+  const Resource orders{ResourceType::Topic, "orders"};
+  auto d = a.authorize(who(), Operation::Write, orders);
   EXPECT_TRUE(d.allowed);
-  EXPECT_NE(d.reason.find("TOPIC:LITERAL:orders"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason(who(), Operation::Write, orders).find("TOPIC:LITERAL:orders"), std::string::npos);
   EXPECT_FALSE(can(a, who(), Operation::Write, ResourceType::Topic, "orders2"));
   EXPECT_FALSE(can(a, who(), Operation::Write, ResourceType::Group, "orders"));  // another resource type
 }
@@ -116,10 +119,10 @@ TEST(AclAuthorizer, DenyWinsOverAllowFromAnyApplicablePattern) {
   AclAuthorizer a({}, false);
   a.add({acl(T, "t", LIT, "User:alice", "*", Operation::All, ALLOW),
          acl(T, "t", PRE, "User:*", "10.0.0.1", Operation::Write, DENY)});
-  auto d = a.authorize(who(), Operation::Write, {ResourceType::Topic, "t"});
+  const Resource t{ResourceType::Topic, "t"};
+  auto d = a.authorize(who(), Operation::Write, t);
   EXPECT_FALSE(d.allowed);
-  EXPECT_NE(d.reason.find("denied by ACL (TOPIC:PREFIXED:t, User:*, 10.0.0.1, WRITE, DENY)"), std::string::npos)
-      << d.reason;
+  EXPECT_EQ(d.reason(who(), Operation::Write, t), "denied by ACL (TOPIC:PREFIXED:t, User:*, 10.0.0.1, WRITE, DENY)");
   EXPECT_TRUE(can(a, who(), Operation::Read, ResourceType::Topic, "t"));                // deny is for WRITE only
   EXPECT_TRUE(can(a, who("alice", "10.0.0.9"), Operation::Write, ResourceType::Topic, "t"));  // other host
 }
@@ -248,6 +251,38 @@ TEST(AclValidation, FilterWithUnknownCodesIsRefused) {
   f = {};
   f.permission = 9;
   EXPECT_TRUE(invalid_filter_reason(f));
+}
+
+// The reason text of every kind of decision, to the letter: it is the audit log's
+// authorizationInfo.reason, so its form is part of the audit format.
+TEST(AclAuthorizer, ReasonTextOfEveryDecisionKind) {
+  auto reason = [](const Authorizer& a, const RequestIdentity& w, Operation op, const Resource& r) {
+    return a.authorize(w, op, r).reason(w, op, r);
+  };
+  const Resource orders{ResourceType::Topic, "orders"};
+  AclAuthorizer a(parse_super_users("User:admin"), false);
+  a.add({acl(T, "orders", LIT, "User:alice", "*", Operation::Write, ALLOW),
+         acl(T, "*", LIT, "User:*", "10.0.0.1", Operation::Read, ALLOW),
+         acl(T, "ord", PRE, "User:carol", "10.0.0.1", Operation::All, DENY),
+         acl(G, "g-", PRE, "User:*", "*", Operation::Read, ALLOW)});
+  EXPECT_EQ(reason(a, who("admin"), Operation::Delete, orders), "User:admin is a super user (super.users)");
+  EXPECT_EQ(reason(a, who("alice"), Operation::Write, orders),
+            "allowed by ACL (TOPIC:LITERAL:orders, User:alice, *, WRITE, ALLOW)");
+  EXPECT_EQ(reason(a, who("bob", "10.0.0.1"), Operation::Describe, orders),
+            "allowed by ACL (TOPIC:LITERAL:*, User:*, 10.0.0.1, READ, ALLOW)");
+  EXPECT_EQ(reason(a, who("carol", "10.0.0.1"), Operation::Read, orders),
+            "denied by ACL (TOPIC:PREFIXED:ord, User:carol, 10.0.0.1, ALL, DENY)");
+  EXPECT_EQ(reason(a, who("dan", "10.0.0.1"), Operation::Read, {ResourceType::Group, "g-payments"}),
+            "allowed by ACL (GROUP:PREFIXED:g-, User:*, *, READ, ALLOW)");
+  EXPECT_EQ(reason(a, who("bob", "10.0.0.2"), Operation::Write, orders),
+            "no ACL allows WRITE on TOPIC:orders for User:bob from 10.0.0.2");
+  EXPECT_EQ(reason(a, who("bob"), Operation::Read, {ResourceType::Group, "other"}),
+            "no ACL found for GROUP:other (allow.everyone.if.no.acl.found=false)");
+  AclAuthorizer open({}, true);
+  EXPECT_EQ(reason(open, who("bob"), Operation::Read, orders),
+            "no ACL found for TOPIC:orders (allow.everyone.if.no.acl.found=true)");
+  AllowAllAuthorizer all;
+  EXPECT_EQ(reason(all, who("bob"), Operation::Read, orders), "allow-all authorizer");
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "security/sasl_server.h"
-#include "security/tests/sasl_test_client.h"
+#include "security/sasl_client.h"
 
 using namespace ferry::security;
 using Clock = std::chrono::steady_clock;
@@ -32,7 +32,7 @@ class OneUser : public CredentialSource {
 // One login; returns nanoseconds spent in the server's step() calls, or -1 on failure.
 long long login(const OneUser& creds, const std::string& mech) {
   auto session = SaslServerFactory::instance().start(mech, creds, "", "");
-  testing::CyrusClient client(mech, "bench", "pw");
+  SaslClient client(mech, "bench", "pw");
   std::string token;
   client.start(&token);
   long long server_ns = 0;

@@ -14,13 +14,13 @@
 #include <sstream>
 #include <thread>
 
-#include "security/tests/sasl_test_client.h"
+#include "security/sasl_client.h"
 
 namespace ferry::security {
 namespace {
 
 using State = SaslSession::Step::State;
-using testing::CyrusClient;
+using ferry::security::SaslClient;
 
 class MapCredentials : public CredentialSource {
  public:
@@ -50,7 +50,7 @@ struct Login {
 Login login(const CredentialSource& creds, const std::string& mech, const std::string& user,
             const std::string& password, const std::string& authzid = "") {
   auto session = SaslServerFactory::instance().start(mech, creds, "127.0.0.1;5000", "127.0.0.1;9092");
-  CyrusClient client(mech, user, password, authzid);
+  SaslClient client(mech, user, password, "localhost", authzid);
   Login r;
   std::string token;
   r.client_rc = client.start(&token);
@@ -182,7 +182,7 @@ TEST_F(SaslServerTest, BadTokensFail) {
   }
   // Truncated tokens from a real client.
   {
-    CyrusClient c("PLAIN", "alice", "alice-secret");
+    SaslClient c("PLAIN", "alice", "alice-secret");
     std::string t;
     c.start(&t);
     SaslSession::Step st = one("PLAIN", t.substr(0, t.size() - 1));
@@ -193,7 +193,7 @@ TEST_F(SaslServerTest, BadTokensFail) {
   }
   for (const char* mech : {"SCRAM-SHA-256", "SCRAM-SHA-512"}) {
     SCOPED_TRACE(mech);
-    CyrusClient c(mech, "alice", "alice-secret");
+    SaslClient c(mech, "alice", "alice-secret");
     std::string first;
     c.start(&first);
     EXPECT_EQ(one(mech, first.substr(0, 9)).state, State::Failed);
@@ -288,7 +288,7 @@ TEST_F(SaslServerTest, StartingASessionDoesNoDnsLookup) {
   SaslServerFactory::instance();
   int server_lookups = 0;  // counted around the server's calls only (the Cyrus client resolves)
   for (const char* mech : kAll) {
-    CyrusClient client(mech, "alice", "alice-secret");
+    SaslClient client(mech, "alice", "alice-secret");
     std::string token;
     client.start(&token);
     int before = g_getaddrinfo_calls.load();

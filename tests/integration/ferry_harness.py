@@ -26,8 +26,8 @@ import urllib.error
 import urllib.request
 
 # The client helpers live in kafka_clients; tests import them from here.
-from kafka_clients import (admin, consume_all, consumer, create_topics, partition_count,  # noqa: F401
-                           next_record, poll_detail, produce_all, producer, run_kcat, wait_until,
+from kafka_clients import (admin, consume_all, consumer, create_topics, first_value,  # noqa: F401
+                           partition_count, next_record, poll_detail, produce_all, producer, run_kcat, wait_until,
                            watermarks)
 
 START_TIMEOUT_S = 15.0
@@ -292,6 +292,19 @@ class Broker(_ManagedProcess):
                                        + self.log_tail())
             time.sleep(0.05)
 
+    def add_scram(self, *specs, timeout=60):
+        """Stores SCRAM credentials with `ferry-broker --config <its file> --add-scram SPEC ...`, as
+        `kafka-storage format --add-scram` does before a KRaft cluster's first start (see
+        scram_specs()); call it before start(). Returns the CompletedProcess (text mode); raises
+        ProcessStartError with stderr when the command fails."""
+        args = [self.binary, "--config", self.config_path]
+        for spec in specs:
+            args += ["--add-scram", spec]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise ProcessStartError(f"ferry-broker --add-scram exited {out.returncode}; stderr:\n{out.stderr}")
+        return out
+
 
 def mirror_binary():
     """Path of the mirror under test; skips the calling test when it is not configured."""
@@ -475,3 +488,38 @@ class BrokerTestCase(unittest.TestCase):
 
 
 # --- kcat ---------------------------------------------------------------------------------------
+
+def kcat(bootstrap, props, *args, stdin=None, timeout=60):
+    """Runs `kcat -b <bootstrap> -X key=value ... ARGS`, one -X per item of `props` (librdkafka
+    properties, e.g. the security ones), with `stdin` (str) as input; returns the CompletedProcess
+    (text mode) whatever kcat's exit code, so a test can assert on a refusal."""
+    x = [a for k, v in props.items() for a in ("-X", f"{k}={v}")]
+    return run_kcat(bootstrap, x + list(args), input=stdin, timeout=timeout, check=False)
+
+
+# --- raw sockets --------------------------------------------------------------------------------
+
+def closed_by_peer(sock, timeout=10, data_allowed=True):
+    """True when the peer closes `sock` (end of stream or a reset) within `timeout` seconds of
+    silence; False when it stays open. With data_allowed=False any byte before the close counts as
+    an answer: False (e.g. "the broker closes without answering")."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            chunk = sock.recv(4096 if data_allowed else 1)
+            if not chunk:
+                return True
+            if not data_allowed:
+                return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+# --- SCRAM users --------------------------------------------------------------------------------
+
+def scram_specs(users, mechanisms=("SCRAM-SHA-512",)):
+    """`--add-scram` arguments (Kafka's kafka-storage format form) for `users` ({name: password}),
+    one per user and mechanism, e.g. "SCRAM-SHA-512=[name=alice,password=pw]"."""
+    return [f"{m}=[name={user},password={password}]" for user, password in users.items() for m in mechanisms]

@@ -153,6 +153,17 @@ def next_record(c, timeout):
     return m
 
 
+def first_value(c, timeout):
+    """Polls the subscribed consumer `c` until a record arrives; its value, or None after `timeout`
+    s. Errors (e.g. while a secured connection is still being set up) are polled past."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            return m.value()
+    return None
+
+
 def consume_all(broker, topic, partitions=None, timeout=60, **conf):
     """Reads every partition of `topic` from its first to its current last offset.
 

@@ -14,7 +14,7 @@ import time
 import unittest
 
 from dr_harness import DR
-from ferry_harness import Broker, BrokerTestCase, free_port, mirror_binary
+from ferry_harness import Broker, BrokerTestCase, free_port, kcat, mirror_binary, scram_specs
 from security_pki import Pki
 
 TIMEOUT_S = 60
@@ -26,13 +26,6 @@ def admin_binary():
     if not path or not os.path.exists(path):
         raise unittest.SkipTest("FERRY_ADMIN not set (build ferry-admin)")
     return path
-
-
-def kcat(bootstrap, props, *args, stdin=None):
-    cmd = ["kcat", "-b", bootstrap]
-    for k, v in props.items():
-        cmd += ["-X", f"{k}={v}"]
-    return subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
 class ClientsSecurityTest(BrokerTestCase):
@@ -71,11 +64,7 @@ class ClientsSecurityTest(BrokerTestCase):
         b = Broker(config=config, start=False)
         self.addCleanup(b.close)
         b.port = port
-        args = [b.binary, "--config", b.config_path]
-        for user, pw in users.items():
-            args += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={pw}]"]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S)
-        self.assertEqual(out.returncode, 0, out.stderr)
+        b.add_scram(*scram_specs(users))
         b.start()
         self.__dict__.setdefault("_processes", []).append(b)
         return b

@@ -15,7 +15,6 @@ import random
 import socket
 import ssl
 import struct
-import subprocess
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ from confluent_kafka import Producer
 
 import kafka_wire as kw
 import sasl_wire as sw
-from ferry_harness import Broker, BrokerTestCase, free_port
+from ferry_harness import Broker, BrokerTestCase, free_port, scram_specs
 from fuzz_frames import FrameMaker
 from security_pki import Pki
 
@@ -63,9 +62,7 @@ class SecurityFuzzTest(BrokerTestCase):
         }, start=False)
         self.addCleanup(b.close)
         b.port = sasl_port
-        out = subprocess.run([b.binary, "--config", b.config_path, "--add-scram",
-                              f"SCRAM-SHA-512=[name=admin,password={PASSWORD}]"], capture_output=True, text=True)
-        self.assertEqual(out.returncode, 0, out.stderr)
+        b.add_scram(*scram_specs({"admin": PASSWORD}))
         b.start()
         rss_before = b.rss_kib()
 

@@ -6,7 +6,6 @@ KafkaAdminClient, the replica is read with confluent-kafka.
 """
 
 import os
-import subprocess
 import time
 import unittest
 
@@ -14,7 +13,7 @@ from confluent_kafka import Consumer, Producer
 from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, KafkaAdminClient,
                          ResourcePattern, ResourcePatternFilter, ResourceType)
 
-from ferry_harness import Broker, BrokerTestCase, free_port
+from ferry_harness import Broker, BrokerTestCase, first_value, free_port, scram_specs
 
 TIMEOUT_S = 30
 USERS = {"admin": "admin-pw", "mirror": "mirror-pw", "reader": "reader-pw", "writer": "writer-pw",
@@ -57,11 +56,7 @@ class MirrorAclSyncTest(BrokerTestCase):
                    start=False)
         self.addCleanup(b.close)
         b.port = port
-        args = [b.binary, "--config", b.config_path]
-        for user, password in USERS.items():
-            args += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S)
-        self.assertEqual(out.returncode, 0, out.stderr)
+        b.add_scram(*scram_specs(USERS))
         b.start()
         return b
 
@@ -101,12 +96,7 @@ class MirrorAclSyncTest(BrokerTestCase):
         c = Consumer({"bootstrap.servers": west.bootstrap, "group.id": "replica-readers",
                       "auto.offset.reset": "earliest", **props("reader")})
         c.subscribe(["east.orders"])
-        got = None
-        deadline = time.monotonic() + TIMEOUT_S
-        while got is None and time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is not None and not m.error():
-                got = m.value()
+        got = first_value(c, TIMEOUT_S)
         c.close()
         self.assertEqual(got, b"order-1")
         w = Producer({"bootstrap.servers": west.bootstrap, "message.timeout.ms": 8000, **props("writer")})

@@ -9,7 +9,6 @@ memory bounded and the audit log short; KIP-368 re-authentication.
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import tempfile
@@ -21,18 +20,11 @@ from confluent_kafka import Consumer, Producer
 
 import kafka_wire as kw
 import sasl_wire as sw
-from ferry_harness import Broker, BrokerTestCase, free_port
+from ferry_harness import Broker, BrokerTestCase, closed_by_peer, free_port, kcat, scram_specs
 from security_pki import Pki
 
 TIMEOUT_S = 20
 ADMIN_PASSWORD = "admin-secret-Ω"
-
-
-def add_scram(broker, *specs):
-    args = [broker.binary, "--config", broker.config_path]
-    for s in specs:
-        args += ["--add-scram", s]
-    return subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
 def sasl_props(mechanism, user, password, tls_ca=None):
@@ -41,24 +33,6 @@ def sasl_props(mechanism, user, password, tls_ca=None):
     if tls_ca:
         props["ssl.ca.location"] = tls_ca
     return props
-
-
-def kcat(bootstrap, props, *args, stdin=None):
-    cmd = ["kcat", "-b", bootstrap]
-    for k, v in props.items():
-        cmd += ["-X", f"{k}={v}"]
-    return subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S)
-
-
-def closed(conn, timeout=10):
-    """True when the broker closes the connection (without answering) within `timeout` s."""
-    conn.sock.settimeout(timeout)
-    try:
-        return conn.sock.recv(1) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 class SaslTest(BrokerTestCase):
@@ -86,9 +60,7 @@ class SaslTest(BrokerTestCase):
         b = Broker(config=config, start=False)
         self.addCleanup(b.close)
         b.port, b.tls_port = plain_port, tls_port
-        out = add_scram(b, f"SCRAM-SHA-512=[name=admin,password={ADMIN_PASSWORD}]",
-                        f"SCRAM-SHA-256=[name=admin,password={ADMIN_PASSWORD}]")
-        self.assertEqual(out.returncode, 0, out.stderr)
+        out = b.add_scram(*scram_specs({"admin": ADMIN_PASSWORD}, ("SCRAM-SHA-512", "SCRAM-SHA-256")))
         self.assertNotIn(ADMIN_PASSWORD, out.stdout + out.stderr)
         b.start()
         return b
@@ -181,7 +153,7 @@ class SaslTest(BrokerTestCase):
             (code, message, _, _), _ = sw.scram_login(conn, "SCRAM-SHA-512", "admin", "Wr0ng-guess-4711")
             self.assertEqual(code, sw.ERR_SASL_AUTHENTICATION_FAILED)
             self.assertIn("SCRAM-SHA-512", message)
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
         with kw.Connection("127.0.0.1", b.port) as conn:  # unknown user: the same answer
             (code, message2, _, _), _ = sw.scram_login(conn, "SCRAM-SHA-512", "mallory", "x")
             self.assertEqual((code, message2), (sw.ERR_SASL_AUTHENTICATION_FAILED, message))
@@ -189,15 +161,15 @@ class SaslTest(BrokerTestCase):
             code, enabled = sw.handshake(conn, "GSSAPI")
             self.assertEqual(code, sw.ERR_UNSUPPORTED_SASL_MECHANISM)
             self.assertEqual(enabled, ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
         with kw.Connection("127.0.0.1", b.port) as conn:  # SaslAuthenticate before the handshake
             code, _, _, _ = sw.authenticate(conn, b"n,,n=admin,r=abc")
             self.assertEqual(code, sw.ERR_ILLEGAL_SASL_STATE)
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
         with kw.Connection("127.0.0.1", b.port) as conn:  # ApiVersions is allowed, Metadata is not
             self.assertEqual(kw.Reader(conn.request(kw.API_API_VERSIONS, 0, b"")).i16(), 0)
             conn.send_raw(kw.frame(kw.request_header(kw.API_METADATA, 1, 9) + kw.metadata_v1_body(None)))
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
         for name, token in [("truncated", b"n,,n=adm"), ("garbage", os.urandom(64)), ("empty", b"")]:
             with self.subTest(token=name), kw.Connection("127.0.0.1", b.port) as conn:
                 sw.handshake(conn, "SCRAM-SHA-256")
@@ -205,10 +177,10 @@ class SaslTest(BrokerTestCase):
                 self.assertEqual(code, sw.ERR_SASL_AUTHENTICATION_FAILED)
         with kw.Connection("127.0.0.1", b.port) as conn:  # a frame over sasl.server.max.receive.size
             conn.send_raw(b"\x00\x10\x00\x00" + b"\x00" * 1024)
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
         with kw.Connection("127.0.0.1", b.tls_port) as conn:  # plaintext SASL on the TLS port
             conn.send_raw(kw.frame(kw.request_header(sw.API_SASL_HANDSHAKE, 1, 1) + kw.string("PLAIN")))
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
         # Still serving, and every failure is in the audit log without the password.
         self.assertEqual(kcat(b.bootstrap, sasl_props("PLAIN", "admin", ADMIN_PASSWORD), "-L").returncode, 0)
         deadline = time.monotonic() + 10
@@ -332,12 +304,12 @@ class SaslTest(BrokerTestCase):
             conn.request(kw.API_METADATA, 1, kw.metadata_v1_body([]))
             time.sleep(2.0)  # past the second's end
             conn.send_raw(kw.frame(kw.request_header(kw.API_METADATA, 1, 99) + kw.metadata_v1_body([])))
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
         with self.admin_conn(b) as conn:  # a re-login may not change the principal
             sw.alter_scram(conn, upsertions=[("eve", "SCRAM-SHA-512", "eve-pw", 4096)])
             (code, _, _, _), _ = sw.scram_login(conn, "SCRAM-SHA-512", "eve", "eve-pw")
             self.assertEqual(code, sw.ERR_SASL_AUTHENTICATION_FAILED)
-            self.assertTrue(closed(conn))
+            self.assertTrue(closed_by_peer(conn.sock, data_allowed=False))
 
 
 if __name__ == "__main__":

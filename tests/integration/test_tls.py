@@ -19,7 +19,7 @@ import unittest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from ferry_harness import Broker, BrokerTestCase, free_port
+from ferry_harness import Broker, BrokerTestCase, closed_by_peer, first_value, free_port, kcat
 from security_pki import Pki, read_text
 
 TIMEOUT_S = 20
@@ -30,13 +30,6 @@ def ssl_props(pki, leaf=None):
     if leaf is not None:
         props.update({"ssl.certificate.location": leaf.cert, "ssl.key.location": leaf.key})
     return props
-
-
-def kcat(bootstrap, props, *args, stdin=None):
-    cmd = ["kcat", "-b", bootstrap]
-    for k, v in props.items():
-        cmd += ["-X", f"{k}={v}"]
-    return subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
 def produce_one(bootstrap, props, topic, value):
@@ -59,19 +52,6 @@ def served_certificate(port, ca):
 
 def der(leaf):
     return ssl.PEM_cert_to_DER_cert(read_text(leaf.cert))
-
-
-def closed_by_peer(sock, timeout):
-    """True when the peer closes `sock` within `timeout` seconds (it may send some bytes first)."""
-    sock.settimeout(timeout)
-    try:
-        while sock.recv(4096):
-            pass
-        return True
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
 
 
 class TlsTest(BrokerTestCase):
@@ -114,12 +94,7 @@ class TlsTest(BrokerTestCase):
         self.assertIsNone(produce_one(b.bootstrap, props, "tls-confluent", b"v1"))
         c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g-tls", "auto.offset.reset": "earliest", **props})
         c.subscribe(["tls-confluent"])
-        got = None
-        deadline = time.monotonic() + TIMEOUT_S
-        while got is None and time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is not None and not m.error():
-                got = m.value()
+        got = first_value(c, TIMEOUT_S)
         c.close()
         self.assertEqual(got, b"v1")
 

@@ -1,10 +1,13 @@
-#include "security/tests/sasl_test_client.h"
+#include "security/sasl_client.h"
 
+#include <sasl/saslplug.h>
+
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 
-namespace ferry::security::testing {
+namespace ferry::security {
 namespace {
 // Cyrus stores every callback as int (*)(void); going through void (*)() is the sanctioned
 // generic function-pointer cast (no -Wcast-function-type).
@@ -14,15 +17,15 @@ sasl_callback_ft as_callback(F* f) {
 }
 }  // namespace
 
-
-CyrusClient::CyrusClient(std::string mechanism, std::string user, std::string password, std::string authzid)
+SaslClient::SaslClient(std::string mechanism, std::string user, std::string password,
+                       const std::string& server_host, std::string authzid)
     : mechanism_(std::move(mechanism)), user_(std::move(user)), authzid_(std::move(authzid)) {
   static std::once_flag once;
-  std::call_once(once, [] {
-    if (int rc = sasl_client_init(nullptr); rc != SASL_OK) {
-      throw std::runtime_error(std::string("sasl_client_init: ") + sasl_errstring(rc, nullptr, nullptr));
-    }
-  });
+  static int init_rc = SASL_OK;
+  std::call_once(once, [] { init_rc = sasl_client_init(nullptr); });
+  if (init_rc != SASL_OK)
+    throw std::runtime_error(std::string("Cyrus SASL sasl_client_init failed: ") +
+                             sasl_errstring(init_rc, nullptr, nullptr));
   secret_.resize(sizeof(sasl_secret_t) + password.size() + 1);
   auto* s = reinterpret_cast<sasl_secret_t*>(secret_.data());
   s->len = password.size();
@@ -32,31 +35,31 @@ CyrusClient::CyrusClient(std::string mechanism, std::string user, std::string pa
   callbacks_[1] = {SASL_CB_USER, as_callback(&get_simple), this};
   callbacks_[2] = {SASL_CB_PASS, as_callback(&get_secret), this};
   callbacks_[3] = {SASL_CB_LIST_END, nullptr, nullptr};
-  if (int rc = sasl_client_new("kafka", "localhost", nullptr, nullptr, callbacks_, 0, &conn_); rc != SASL_OK) {
-    throw std::runtime_error(std::string("sasl_client_new: ") + sasl_errstring(rc, nullptr, nullptr));
-  }
+  if (int rc = sasl_client_new("kafka", server_host.c_str(), nullptr, nullptr, callbacks_, 0, &conn_); rc != SASL_OK)
+    throw std::runtime_error(std::string("Cyrus SASL sasl_client_new failed: ") + sasl_errstring(rc, nullptr, nullptr));
   sasl_security_properties_t props{};
   sasl_setprop(conn_, SASL_SEC_PROPS, &props);
 }
 
-CyrusClient::~CyrusClient() {
+SaslClient::~SaslClient() {
   if (conn_ != nullptr) sasl_dispose(&conn_);
+  std::fill(secret_.begin(), secret_.end(), 0);
 }
 
-int CyrusClient::get_simple(void* context, int id, const char** result, unsigned* len) {
-  auto* self = static_cast<CyrusClient*>(context);
+int SaslClient::get_simple(void* context, int id, const char** result, unsigned* len) {
+  auto* self = static_cast<SaslClient*>(context);
   const std::string& v = id == SASL_CB_AUTHNAME ? self->user_ : self->authzid_;
   *result = v.c_str();
   if (len != nullptr) *len = static_cast<unsigned>(v.size());
   return SASL_OK;
 }
 
-int CyrusClient::get_secret(sasl_conn_t*, void* context, int, sasl_secret_t** secret) {
-  *secret = reinterpret_cast<sasl_secret_t*>(static_cast<CyrusClient*>(context)->secret_.data());
+int SaslClient::get_secret(sasl_conn_t*, void* context, int, sasl_secret_t** secret) {
+  *secret = reinterpret_cast<sasl_secret_t*>(static_cast<SaslClient*>(context)->secret_.data());
   return SASL_OK;
 }
 
-int CyrusClient::start(std::string* token) {
+int SaslClient::start(std::string* token) {
   const char* out = nullptr;
   unsigned outlen = 0;
   const char* chosen = nullptr;
@@ -66,7 +69,7 @@ int CyrusClient::start(std::string* token) {
   return rc;
 }
 
-int CyrusClient::step(const std::string& challenge, std::string* token) {
+int SaslClient::step(std::string_view challenge, std::string* token) {
   const char* out = nullptr;
   unsigned outlen = 0;
   sasl_interact_t* interact = nullptr;
@@ -76,4 +79,6 @@ int CyrusClient::step(const std::string& challenge, std::string* token) {
   return rc;
 }
 
-}  // namespace ferry::security::testing
+std::string SaslClient::detail() const { return conn_ != nullptr ? sasl_errdetail(conn_) : ""; }
+
+}  // namespace ferry::security
