@@ -144,7 +144,7 @@ TEST(StandbyRole, AllowedPrincipalsMustAlsoMatchWhenSet) {
 }
 
 TEST(StandbyRole, ABadAllowedPrincipalInTheFileNamesTheKey) {
-  const std::string err = config_error("ferry.standby.allowed.principals = [\"User:mirror\", \"mirror\"]\n");
+  const std::string err = broker_config_error("ferry.standby.allowed.principals = [\"User:mirror\", \"mirror\"]\n");
   EXPECT_NE(err.find("ferry.standby.allowed.principals"), std::string::npos) << err;
   EXPECT_NE(err.find("\"mirror\""), std::string::npos) << err;
 }
