@@ -274,7 +274,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   // Every chunk the peer takes is activity; a peer that stops reading leaves writing_ set and the
   // clock still, so connections.max.idle.ms closes it (Kafka's Selector counts writes the same way).
-  // Over TLS the tail of the response may wait in the TlsStream for the writer's flush (tls_flush).
+  // Over TLS the tail of the response may wait in the TlsStream for write_loop's flush.
   asio::awaitable<void> write_all(asio::const_buffer b) {
     auto progress = [this](const boost::system::error_code& ec, size_t) -> size_t {
       last_activity_ = Clock::now();

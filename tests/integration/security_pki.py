@@ -9,6 +9,9 @@ takes explicit dates). Keys are EC P-256: fast to make, so a test can make many.
 
 import os
 import subprocess
+import tempfile
+
+from ferry_harness import BrokerTestCase
 
 
 def read_text(path):
@@ -96,3 +99,23 @@ class Pki:
         ext = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n"
         subject = "/O=Ferry Tests" + (f"/OU={ou}" if ou else "") + f"/CN={cn}"
         return self._issue(name, subject, ext, expired, None)
+
+
+class PkiTestCase(BrokerTestCase):
+    """A BrokerTestCase with a class-wide temp dir (`cls.dir`), a CA (`cls.pki`) and a server
+    certificate for 127.0.0.1/localhost (`cls.server`); subclasses set PKI_PREFIX (the temp dir's
+    prefix) and extend setUpClass with super().setUpClass() for more certificates."""
+
+    PKI_PREFIX = "ferry-pki-"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = tempfile.TemporaryDirectory(prefix=cls.PKI_PREFIX)
+        cls.pki = Pki(os.path.join(cls.dir.name, "ca"))
+        cls.server = cls.pki.server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+        super().tearDownClass()

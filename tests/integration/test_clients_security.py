@@ -9,13 +9,12 @@ clear errors and non-zero exits.
 import json
 import os
 import subprocess
-import tempfile
 import time
 import unittest
 
 from dr_harness import DR
-from ferry_harness import Broker, BrokerTestCase, free_port, kcat, mirror_binary, scram_specs
-from security_pki import Pki
+from ferry_harness import Broker, free_port, kcat, mirror_binary, scram_specs
+from security_pki import Pki, PkiTestCase
 
 TIMEOUT_S = 60
 ADMIN_PASSWORD = "admin-secret-Ω-1"
@@ -28,18 +27,14 @@ def admin_binary():
     return path
 
 
-class ClientsSecurityTest(BrokerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory(prefix="ferry-clients-")
-        cls.pki = Pki(os.path.join(cls.dir.name, "ca"))
-        cls.server = cls.pki.server()
-        cls.client_cert = cls.pki.client("ferry-client", "ferry-client")
-        cls.other_pki = Pki(os.path.join(cls.dir.name, "other-ca"), name="Other CA")
+class ClientsSecurityTest(PkiTestCase):
+    PKI_PREFIX = "ferry-clients-"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.dir.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.client_cert = cls.pki.client("ferry-client", "ferry-client")
+        cls.other_pki = Pki(os.path.join(cls.dir.name, "other-ca"), name="Other CA")
 
     def secret_file(self, name, text):
         path = os.path.join(self.dir.name, name)

@@ -11,7 +11,6 @@ import json
 import os
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -20,8 +19,8 @@ from confluent_kafka import Consumer, Producer
 
 import kafka_wire as kw
 import sasl_wire as sw
-from ferry_harness import Broker, BrokerTestCase, closed_by_peer, free_port, kcat, scram_specs
-from security_pki import Pki
+from ferry_harness import Broker, closed_by_peer, free_port, kcat, scram_specs
+from security_pki import PkiTestCase
 
 TIMEOUT_S = 20
 ADMIN_PASSWORD = "admin-secret-Ω"
@@ -35,16 +34,8 @@ def sasl_props(mechanism, user, password, tls_ca=None):
     return props
 
 
-class SaslTest(BrokerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory(prefix="ferry-sasl-")
-        cls.pki = Pki(os.path.join(cls.dir.name, "ca"))
-        cls.server = cls.pki.server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dir.cleanup()
+class SaslTest(PkiTestCase):
+    PKI_PREFIX = "ferry-sasl-"
 
     def sasl_broker(self, **extra):
         """A broker with SASL_SSL (self.tls_port) and SASL_PLAINTEXT (b.port) listeners and user

@@ -12,15 +12,14 @@ import socket
 import ssl
 import struct
 import subprocess
-import tempfile
 import time
 import unittest
 
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from ferry_harness import Broker, BrokerTestCase, closed_by_peer, first_value, free_port, kcat
-from security_pki import Pki, read_text
+from ferry_harness import Broker, closed_by_peer, first_value, free_port, kcat
+from security_pki import Pki, PkiTestCase, read_text
 
 TIMEOUT_S = 20
 
@@ -54,17 +53,13 @@ def der(leaf):
     return ssl.PEM_cert_to_DER_cert(read_text(leaf.cert))
 
 
-class TlsTest(BrokerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory(prefix="ferry-tls-")
-        cls.pki = Pki(os.path.join(cls.dir.name, "ca"))
-        cls.other_ca = Pki(os.path.join(cls.dir.name, "other"), name="Other CA")
-        cls.server = cls.pki.server()
+class TlsTest(PkiTestCase):
+    PKI_PREFIX = "ferry-tls-"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.dir.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other_ca = Pki(os.path.join(cls.dir.name, "other"), name="Other CA")
 
     def tls_broker(self, **extra):
         tls_port, plain_port = free_port(), free_port()
