@@ -122,11 +122,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool idle() const { return reading_ && pending_.empty(); }
 
-  static void wake(asio::steady_timer& t) { t.cancel(); }
-  static asio::awaitable<void> sleep_until_woken(asio::steady_timer& t) {
-    t.expires_at(asio::steady_timer::time_point::max());
-    boost::system::error_code ec;
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  // A wake-up the sleeper cannot miss. A timer's cancel() only reaches a wait already pending, and
+  // the writer is often suspended elsewhere (in a TLS flush) when a handler finishes: that wake-up
+  // used to be lost, leaving a finished response unsent until the next request arrived. Here a
+  // wake() before sleep() makes that sleep() return at once.
+  struct Wakeup {
+    explicit Wakeup(asio::io_context& ctx) : timer(ctx) {}
+    asio::steady_timer timer;
+    bool signalled = false;
+  };
+  static void wake(Wakeup& w) {
+    w.signalled = true;
+    w.timer.cancel();
+  }
+  static asio::awaitable<void> sleep_until_woken(Wakeup& w) {
+    if (!w.signalled) {
+      w.timer.expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code ec;
+      co_await w.timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    w.signalled = false;
   }
 
   asio::awaitable<void> read_loop() {
@@ -450,8 +465,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestContext ctx_;
   std::string peer_;
   std::deque<std::shared_ptr<Slot>> pending_;
-  asio::steady_timer writer_wakeup_;
-  asio::steady_timer reader_wakeup_;
+  Wakeup writer_wakeup_;
+  Wakeup reader_wakeup_;
   bool reading_ = false;
   bool in_frame_ = false;  // between a frame's size and its last byte
   bool writing_ = false;   // a response is being written
