@@ -24,6 +24,7 @@
 #include "broker/server/dispatcher.h"
 #include "broker/server/sasl_authenticator.h"
 #include "broker/server/tls.h"
+#include "broker/server/wakeup.h"
 #include "security/audit_log.h"
 #include "common/metrics.h"
 
@@ -122,27 +123,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool idle() const { return reading_ && pending_.empty(); }
 
-  // A wake-up the sleeper cannot miss. A timer's cancel() only reaches a wait already pending, and
-  // the writer is often suspended elsewhere (in a TLS flush) when a handler finishes: that wake-up
-  // used to be lost, leaving a finished response unsent until the next request arrived. Here a
-  // wake() before sleep() makes that sleep() return at once.
-  struct Wakeup {
-    explicit Wakeup(asio::io_context& ctx) : timer(ctx) {}
-    asio::steady_timer timer;
-    bool signalled = false;
-  };
-  static void wake(Wakeup& w) {
-    w.signalled = true;
-    w.timer.cancel();
-  }
-  static asio::awaitable<void> sleep_until_woken(Wakeup& w) {
-    if (!w.signalled) {
-      w.timer.expires_at(asio::steady_timer::time_point::max());
-      boost::system::error_code ec;
-      co_await w.timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    w.signalled = false;
-  }
+  static void wake(Wakeup& w) { w.wake(); }
+  static asio::awaitable<void> sleep_until_woken(Wakeup& w) { co_await w.sleep(); }
 
   asio::awaitable<void> read_loop() {
     auto self = shared_from_this();
