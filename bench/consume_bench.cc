@@ -46,6 +46,7 @@ ConsumeResult run_consume(const Options& options, const PayloadPool& pool,
   int64_t first_ns = 0;
   int64_t last_ns = 0;
 
+  PhaseCpuMeter cpu;
   const int64_t start_ns = monotonic_ns();
   const int64_t deadline_ns = start_ns + static_cast<int64_t>(options.seconds * 1e9);
   assign_from_beginning(rk.get(), source.spec.topic, partitions);
@@ -78,12 +79,16 @@ ConsumeResult run_consume(const Options& options, const PayloadPool& pool,
       ++result.records;
       result.bytes += static_cast<int64_t>(msg->len);
       last_ns = monotonic_ns();
-      if (first_ns == 0) first_ns = last_ns;
+      if (first_ns == 0) {
+        first_ns = last_ns;
+        cpu.start(options.broker_pid);
+      }
       next[p] = std::max(next[p], msg->offset + 1);
       if (next[p] >= expected[p]) --unfinished;
     }
     rd_kafka_message_destroy(msg);
   }
+  if (cpu.started()) result.cpu = cpu.finish(result.bytes);
 
   std::string short_partitions;
   for (int p = 0; p < partitions; ++p) {

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "bench/cpu_usage.h"
+
 #include "bench/options.h"
 #include "bench/payload.h"
 #include "bench/produce_bench.h"
@@ -32,6 +34,8 @@ struct ConsumeResult {
   int64_t client_errors = 0;
   std::vector<std::string> warnings;
   std::vector<std::pair<std::string, std::string>> client_settings;
+  /// Where the CPU went from the first record to the last (the span `seconds` measures).
+  PhaseCpu cpu;
 
   double records_per_s() const { return seconds > 0 ? records / seconds : 0; }
   /// MB = 10^6 bytes.

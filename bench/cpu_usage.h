@@ -3,7 +3,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 
 namespace ferry::bench {
 
@@ -41,5 +43,44 @@ CpuUsage cpu_usage(const CpuSample& before, const CpuSample& after);
 
 /// Online CPUs (sysconf(_SC_NPROCESSORS_ONLN)).
 int online_cpus();
+
+/// utime + stime, in jiffies, of each thread of this process whose name (/proc/self/task/<tid>/comm)
+/// starts with `prefix`, by thread id. librdkafka names the thread that does all I/O of one broker
+/// connection, TLS and SASL included, "rdk:broker<id>" (rdkafka_broker.c). Unreadable threads are
+/// left out; never throws.
+std::map<pid_t, uint64_t> sample_threads(const std::string& prefix);
+
+/// Where the CPU went during one timed phase, in cores (CPU-seconds per second of the phase).
+struct PhaseCpu {
+  double seconds = 0;
+  /// Busy cores over the whole machine, 0 … cpus.
+  double machine_cores = 0;
+  /// The busiest of this process's librdkafka broker threads ("rdk:broker*") that lived through
+  /// the phase. It is single-threaded per connection, so a value near 1.0 says the client, not the
+  /// broker, set the pace. nullopt when no such thread was seen at both ends.
+  std::optional<double> client_network_thread_cores;
+  /// The measured broker process (Options::broker_pid); nullopt without one or once it is gone.
+  std::optional<double> broker_cores;
+  /// Broker CPU-milliseconds per MB (10^6 bytes) of record values moved; nullopt as above or when
+  /// nothing moved.
+  std::optional<double> broker_cpu_ms_per_mb;
+};
+
+/// Measures one phase: start() at its first instant, finish() at its last, both on the thread
+/// that drives the client (the client's own threads are read through /proc).
+class PhaseCpuMeter {
+ public:
+  /// `broker_pid` <= 0: no broker figures.
+  void start(pid_t broker_pid);
+  bool started() const { return started_; }
+  /// `bytes`: record value bytes the phase moved, for broker_cpu_ms_per_mb.
+  PhaseCpu finish(int64_t bytes) const;
+
+ private:
+  bool started_ = false;
+  pid_t broker_pid_ = 0;
+  CpuSample start_;
+  std::map<pid_t, uint64_t> threads_;
+};
 
 }  // namespace ferry::bench

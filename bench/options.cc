@@ -268,6 +268,16 @@ const std::vector<OptionSpec>& option_table() {
          return err;
        },
        [](const Options& o) { return or_none(o.security_audit_all); }},
+      {"broker-pid", "PID",
+       "Security mode: process id of the broker behind --bootstrap, so each case reports the "
+       "broker's CPU (cores, CPU-ms per MB) next to the client's.",
+       int_setter(&Options::broker_pid, 1, 4'194'304),
+       [](const Options& o) { return o.broker_pid > 0 ? std::to_string(o.broker_pid) : "none"; }},
+      {"security-audit-all-pid", "PID", "Security mode: process id of the audit-all broker, as --broker-pid.",
+       int_setter(&Options::security_audit_all_pid, 1, 4'194'304),
+       [](const Options& o) {
+         return o.security_audit_all_pid > 0 ? std::to_string(o.security_audit_all_pid) : "none";
+       }},
       {"security-rounds", "N",
        "Security mode: times every throughput case runs (odd rounds in reverse case order); "
        "each case reports its fastest round.",

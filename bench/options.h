@@ -75,6 +75,11 @@ struct Options {
   /// Security mode: PLAINTEXT listener of a second broker configured like the first but with
   /// audit.log.events listing every category.
   std::string security_audit_all;
+  /// Process id of the broker behind `bootstrap` (0: unknown). Security mode then reports its CPU
+  /// per case (PhaseCpu::broker_cores, broker_cpu_ms_per_mb).
+  int64_t broker_pid = 0;
+  /// Security mode: process id of the audit-all broker (0: unknown), as broker_pid.
+  int64_t security_audit_all_pid = 0;
   /// Security mode: times every throughput case is run (odd rounds in reverse order); each
   /// case reports its best round.
   int64_t security_rounds = 2;

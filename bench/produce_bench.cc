@@ -85,6 +85,8 @@ ProduceResult run_produce_case(const Options& options, const PayloadPool& pool,
   wait_for_leaders(rk.get(), rkt.get(), c.partitions, std::chrono::seconds(10));
 
   const auto size = static_cast<size_t>(options.record_size);
+  PhaseCpuMeter cpu;
+  cpu.start(options.broker_pid);
   const int64_t start_ns = monotonic_ns();
   const int64_t deadline_ns = start_ns + static_cast<int64_t>(options.seconds * 1e9);
   bool capped = false;
@@ -127,6 +129,7 @@ ProduceResult run_produce_case(const Options& options, const PayloadPool& pool,
   if (capped || state.failed > 0) {
     rd_kafka_purge(rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   }
+  result.cpu = cpu.finish(state.acked_bytes);
   if (rd_kafka_flush(rk.get(), 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw BenchError(fmt::format("{}: {} messages/requests still outstanding after purge",
                                  c.topic, rd_kafka_outq_len(rk.get())));

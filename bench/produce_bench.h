@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "bench/cpu_usage.h"
+
 #include "bench/options.h"
 #include "bench/payload.h"
 
@@ -41,6 +43,8 @@ struct ProduceResult {
   std::vector<std::string> warnings;
   /// The exact librdkafka properties the producer ran with.
   std::vector<std::pair<std::string, std::string>> client_settings;
+  /// Where the CPU went from the first produce() call to the last acknowledgement.
+  PhaseCpu cpu;
 
   double records_per_s() const { return seconds > 0 ? records / seconds : 0; }
   /// MB = 10^6 bytes.

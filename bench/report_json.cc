@@ -51,6 +51,17 @@ Json render_consume(const ConsumeResult& c) {
           {"capped", c.capped}};
 }
 
+Json render_cpu(const PhaseCpu& cpu) {
+  auto opt = [](const std::optional<double>& v, int digits) -> Json {
+    return v ? Json(rounded(*v, digits)) : Json(nullptr);
+  };
+  return {{"seconds", rounded(cpu.seconds, 3)},
+          {"machine_cores", rounded(cpu.machine_cores, 2)},
+          {"client_network_thread_cores", opt(cpu.client_network_thread_cores, 2)},
+          {"broker_cores", opt(cpu.broker_cores, 2)},
+          {"broker_cpu_ms_per_mb", opt(cpu.broker_cpu_ms_per_mb, 3)}};
+}
+
 Json render_latency(const LatencyResult& l) {
   Json latency = {{"rate_per_s", l.rate_per_s},
                   {"seconds", rounded(l.seconds, 1)},

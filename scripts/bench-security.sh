@@ -169,6 +169,7 @@ status=0
 "$bench_bin" --bootstrap "127.0.0.1:$plain_port" --security-ssl "127.0.0.1:$ssl_port" \
   --security-sasl-ssl "127.0.0.1:$sasl_ssl_port" --security-sasl-plaintext "127.0.0.1:$sasl_plain_port" \
   --security-audit-all "127.0.0.1:$audit_port" --data-dir "$tmp/scratch" \
+  --broker-pid "${broker_pids[main]}" --security-audit-all-pid "${broker_pids[audit-all]}" \
   -X "ssl.ca.location=$pki/ca.crt" -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=bench \
   -X "sasl.password.file=$tmp/password" "$@" >"$tmp/bench.json" &
 bench_pid=$!
