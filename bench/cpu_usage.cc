@@ -116,6 +116,10 @@ PhaseCpu PhaseCpuMeter::finish(int64_t bytes) const {
     const double cores = static_cast<double>(cpu - before->second) / ticks / u.seconds;
     out.client_network_thread_cores = std::max(out.client_network_thread_cores.value_or(0.0), cores);
   }
+  if (out.client_network_thread_cores && bytes > 0) {
+    out.client_network_thread_cpu_ms_per_mb =
+        *out.client_network_thread_cores * u.seconds * 1e3 / (static_cast<double>(bytes) / 1e6);
+  }
   return out;
 }
 

@@ -59,6 +59,9 @@ struct PhaseCpu {
   /// the phase. It is single-threaded per connection, so a value near 1.0 says the client, not the
   /// broker, set the pace. nullopt when no such thread was seen at both ends.
   std::optional<double> client_network_thread_cores;
+  /// That thread's CPU-milliseconds per MB (10^6 bytes) of record values moved: what one MB
+  /// costs the client, comparable across cases even when the thread is saturated in each.
+  std::optional<double> client_network_thread_cpu_ms_per_mb;
   /// The measured broker process (Options::broker_pid); nullopt without one or once it is gone.
   std::optional<double> broker_cores;
   /// Broker CPU-milliseconds per MB (10^6 bytes) of record values moved; nullopt as above or when

@@ -58,6 +58,7 @@ Json render_cpu(const PhaseCpu& cpu) {
   return {{"seconds", rounded(cpu.seconds, 3)},
           {"machine_cores", rounded(cpu.machine_cores, 2)},
           {"client_network_thread_cores", opt(cpu.client_network_thread_cores, 2)},
+          {"client_network_thread_cpu_ms_per_mb", opt(cpu.client_network_thread_cpu_ms_per_mb, 3)},
           {"broker_cores", opt(cpu.broker_cores, 2)},
           {"broker_cpu_ms_per_mb", opt(cpu.broker_cpu_ms_per_mb, 3)}};
 }

@@ -36,7 +36,8 @@ void add_latency(Json& out, const LatencySummary& s);
 Json render_consume(const ConsumeResult& c);
 
 /// A phase's CPU (bench/cpu_usage.h) as {"seconds", "machine_cores", "client_network_thread_cores",
-/// "broker_cores", "broker_cpu_ms_per_mb"}; unknown figures are null.
+/// "client_network_thread_cpu_ms_per_mb", "broker_cores", "broker_cpu_ms_per_mb"}; unknown figures
+/// are null.
 Json render_cpu(const PhaseCpu& cpu);
 
 /// The "latency_ms" object of the report: end-to-end and produce-ack distributions, sender
