@@ -109,6 +109,9 @@ TEST_F(OptionsTest, BadValueNamesTheFlagTheValueAndWhatWasExpected) {
   r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-linger-ms", "-1"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
   EXPECT_EQ(r.error, "--latency-linger-ms '-1': expects an integer in 0..1000");
+  r = parse({"--bootstrap", "127.0.0.1:9092", "--broker-pid", "0"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "--broker-pid '0': expects an integer in 1..4194304");
 }
 
 TEST_F(OptionsTest, MissingValueNamesTheFlag) {
@@ -152,7 +155,7 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
         "  --seconds S\n", "Default: 10.\n", "  --data-dir DIR\n", "Default: /tmp.\n",
         "  --latency-linger-ms MS\n", "  --mirror-target HOST:PORT\n", "  --mirror-log FILE\n",
         "DATA_DIR/ferry-mirror.log.\n", "  --mirror-partitions P\n", "  -h,--help\n",
-        "  -X,--client-property KEY=VALUE\n", "  --security-ssl HOST:PORT\n",
+        "  -X,--client-property KEY=VALUE\n", "  --security-ssl HOST:PORT\n", "  --broker-pid PID\n",
         "Exit status: 0 ok, 1 the run failed, 2 bad arguments."}) {
     EXPECT_NE(text.find(line), std::string::npos) << "'" << line << "' in\n" << text;
   }
@@ -166,7 +169,7 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
     const std::string entry = text.substr(pos, next == std::string::npos ? next : next - pos);
     EXPECT_NE(entry.find(" Default:"), std::string::npos) << entry;
   }
-  EXPECT_EQ(flags, 26u) << text;
+  EXPECT_EQ(flags, 28u) << text;
   size_t start = text.find("Options:");
   for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
     EXPECT_LE(end - start, 80u) << text.substr(start, end - start);
