@@ -24,7 +24,7 @@
 #include "broker/server/dispatcher.h"
 #include "broker/server/sasl_authenticator.h"
 #include "broker/server/tls.h"
-#include "broker/server/wakeup.h"
+#include "common/wakeup.h"
 #include "security/audit_log.h"
 #include "common/metrics.h"
 
