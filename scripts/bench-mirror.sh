@@ -13,6 +13,17 @@
 #   FERRY_MIRROR_BIN  mirror binary (default: $FERRY_BUILD_DIR/mirror/ferry-mirror)
 #   FERRY_BENCH_BIN   bench binary  (default: $FERRY_BUILD_DIR/bench/ferry-bench)
 #   FERRY_KEEP_TMP    set to 1 to keep the temp dir (broker and mirror logs, configs) for a look
+#   FERRY_MIRROR_SOURCE_CLIENT  librdkafka properties for the mirror's clients of east, as
+#                     "key=value,key=value" (its [clusters.east.client] table), for tuning runs
+#
+# A simulated WAN between the mirror and its source (scripts/bench-wan.sh sets these): with
+# FERRY_WAN_DELAY_MS set, east gets a second listener advertised as a ferry-wan-proxy in front
+# of it, and the mirror's east bootstrap is the proxy, so every mirror request to east crosses
+# the link; the bench's own produce- and consume-only phases use east's local listener.
+#   FERRY_WAN_DELAY_MS      one-way delay in each direction (round trip = 2x)
+#   FERRY_WAN_RATE_MBIT     bandwidth cap of each direction, megabits/s (default 0 = none)
+#   FERRY_WAN_WINDOW_BYTES  the proxy's per-connection window (default: the proxy's, 6 MiB)
+#   FERRY_WAN_PROXY_BIN     proxy binary (default: $FERRY_BUILD_DIR/wan-proxy/ferry-wan-proxy)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,18 +32,21 @@ build="${FERRY_BUILD_DIR:-build-release}"
 broker_bin="${FERRY_BROKER_BIN:-$build/broker/ferry-broker}"
 mirror_bin="${FERRY_MIRROR_BIN:-$build/mirror/ferry-mirror}"
 bench_bin="${FERRY_BENCH_BIN:-$build/bench/ferry-bench}"
+proxy_bin="${FERRY_WAN_PROXY_BIN:-$build/wan-proxy/ferry-wan-proxy}"
+wan="${FERRY_WAN_DELAY_MS:+1}"
 
 if [[ "${FERRY_SKIP_BUILD:-0}" != 1 ]]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
-  ninja -C "$build" ferry-broker ferry-mirror ferry-bench >&2
+  ninja -C "$build" ferry-broker ferry-mirror ferry-bench ${wan:+ferry-wan-proxy} >&2
 fi
-for bin in "$broker_bin" "$mirror_bin" "$bench_bin"; do
+for bin in "$broker_bin" "$mirror_bin" "$bench_bin" ${wan:+"$proxy_bin"}; do
   [[ -x "$bin" ]] || { echo "bench-mirror.sh: $bin is missing or not executable" >&2; exit 1; }
 done
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-mirror.XXXXXX")"
 declare -A broker_pids=()
 bench_pid=""
+proxy_pid=""
 
 # Stops one process this script (or the bench, for the mirror) started: SIGTERM, then SIGKILL
 # after `grace` seconds.
@@ -66,6 +80,10 @@ cleanup() {
       stop_pid "$mpid" "ferry-mirror" 45
     fi
   fi
+  if [[ -n "$proxy_pid" ]]; then
+    stop_pid "$proxy_pid" "ferry-wan-proxy" 10
+    wait "$proxy_pid" 2>/dev/null || true
+  fi
   # The mirror must be gone before the brokers, or its shutdown waits on a vanished target.
   for name in "${!broker_pids[@]}"; do
     stop_pid "${broker_pids[$name]}" "broker $name" 10
@@ -82,11 +100,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Three distinct free ports, held together while probing so none is handed out twice; each
-# process binds its port a moment later (small race, loopback only).
-read -r east_port west_port status_port < <(/usr/bin/python3 -c '
+# Distinct free ports (east, west, the mirror's status, east's WAN listener, the proxy, the
+# proxy's control), held together while probing so none is handed out twice; each process
+# binds its port a moment later (small race, loopback only).
+read -r east_port west_port status_port east_wan_port proxy_port proxy_control_port < <(/usr/bin/python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
 for s in socks: s.close()')
@@ -94,12 +113,23 @@ for s in socks: s.close()')
 start_broker() {
   local name="$1" port="$2"
   mkdir -p "$tmp/$name/logs"
-  cat >"$tmp/$name/broker.toml" <<TOML
+  if [[ -n "$wan" && "$name" == east ]]; then
+    cat >"$tmp/$name/broker.toml" <<TOML
+node.id = 0
+listeners = ["LOCAL://127.0.0.1:$port", "WAN://127.0.0.1:$east_wan_port"]
+advertised.listeners = ["LOCAL://127.0.0.1:$port", "WAN://127.0.0.1:$proxy_port"]
+listener.security.protocol.map = ["LOCAL:PLAINTEXT", "WAN:PLAINTEXT"]
+log.dirs = "$tmp/$name/logs"
+num.partitions = 1
+TOML
+  else
+    cat >"$tmp/$name/broker.toml" <<TOML
 node.id = 0
 listeners = "PLAINTEXT://127.0.0.1:$port"
 log.dirs = "$tmp/$name/logs"
 num.partitions = 1
 TOML
+  fi
   "$broker_bin" --config "$tmp/$name/broker.toml" >"$tmp/$name/broker.log" 2>&1 &
   broker_pids[$name]=$!
 }
@@ -126,6 +156,22 @@ start_broker east "$east_port"
 start_broker west "$west_port"
 wait_listening east "$east_port"
 wait_listening west "$west_port"
+mirror_east="127.0.0.1:$east_port"
+if [[ -n "$wan" ]]; then
+  proxy_args=(--route "127.0.0.1:$proxy_port=127.0.0.1:$east_wan_port" --delay-ms "$FERRY_WAN_DELAY_MS"
+              --rate-mbit "${FERRY_WAN_RATE_MBIT:-0}" --control "127.0.0.1:$proxy_control_port")
+  [[ -n "${FERRY_WAN_WINDOW_BYTES:-}" ]] && proxy_args+=(--window-bytes "$FERRY_WAN_WINDOW_BYTES")
+  "$proxy_bin" "${proxy_args[@]}" >"$tmp/proxy.out" 2>"$tmp/proxy.log" &
+  proxy_pid=$!
+  for _ in $(seq 100); do
+    [[ -s "$tmp/proxy.out" ]] && break
+    kill -0 "$proxy_pid" 2>/dev/null || { echo "bench-mirror.sh: ferry-wan-proxy exited:" >&2; cat "$tmp/proxy.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -s "$tmp/proxy.out" ]] || { echo "bench-mirror.sh: ferry-wan-proxy not ready after 10 s" >&2; exit 1; }
+  mirror_east="127.0.0.1:$proxy_port"
+  echo "bench-mirror.sh: the mirror reaches east through $(cat "$tmp/proxy.out")" >&2
+fi
 
 # One flow east -> west with the default policy (remote topics east.<topic>), everything else
 # at ferry-mirror's defaults except a 1 s topic refresh, so a topic created while it runs is
@@ -136,7 +182,13 @@ cat >"$tmp/mirror.toml" <<TOML
 "log.level" = "info"
 
 [clusters.east]
-"bootstrap.servers" = "127.0.0.1:$east_port"
+"bootstrap.servers" = "$mirror_east"
+
+$(if [[ -n "${FERRY_MIRROR_SOURCE_CLIENT:-}" ]]; then
+  echo "[clusters.east.client]"
+  IFS=, read -ra kvs <<<"$FERRY_MIRROR_SOURCE_CLIENT"
+  for kv in "${kvs[@]}"; do echo "\"${kv%%=*}\" = \"${kv#*=}\""; done
+fi)
 
 [clusters.west]
 "bootstrap.servers" = "127.0.0.1:$west_port"
@@ -168,6 +220,17 @@ if [[ "$status" != 0 ]]; then
     tail -n 30 "$log" >&2
   done
   exit "$status"
+fi
+if [[ -n "$wan" ]]; then
+  # The link the mirror crossed, as the proxy reports it (settings and bytes moved), under "wan".
+  /usr/bin/python3 - "$tmp/bench.json" "$proxy_control_port" <<'PY'
+import json, sys, urllib.request
+path, port = sys.argv[1], sys.argv[2]
+report = json.load(open(path))
+report["wan"] = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5))
+report["wan"]["round_trip_ms"] = report["wan"]["link"]["delay_up_ms"] + report["wan"]["link"]["delay_down_ms"]
+json.dump(report, open(path, "w"), indent=2)
+PY
 fi
 cp "$tmp/bench.json" "$out"
 cat "$out"
