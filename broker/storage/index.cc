@@ -30,6 +30,12 @@ void decode(const uint8_t* p, TimeIndexEntry* e) {
   e->relative_offset = bytes::load_be32(p + 8);
 }
 
+/// A descriptor held for one operation only.
+struct ScopedFd {
+  int fd;
+  ~ScopedFd() { file_io::close_quietly(fd); }
+};
+
 }  // namespace
 
 template <typename Entry>
@@ -38,14 +44,15 @@ std::string IndexFile<Entry>::open(const std::filesystem::path& path, bool* exis
   path_ = path;
   std::error_code ec;
   *existed = std::filesystem::exists(path, ec);
-  fd_ = file_io::open_or_throw(path, O_RDWR | O_CREAT);
-  int64_t size = file_io::file_size(fd_, path);
+  ScopedFd file{file_io::open_or_throw(path, O_RDWR | O_CREAT)};
+  dirty_ = !*existed;  // a new, empty file: its directory entry is made durable by the first sync
+  int64_t size = file_io::file_size(file.fd, path);
   entries_.clear();
   if (size % static_cast<int64_t>(kEntrySize) != 0) {
     return fmt::format("size {} is not a multiple of the {}-byte entry", size, kEntrySize);
   }
   std::vector<uint8_t> raw(static_cast<size_t>(size));
-  if (file_io::pread_full(fd_, raw.data(), raw.size(), 0, path) != raw.size()) {
+  if (file_io::pread_full(file.fd, raw.data(), raw.size(), 0, path) != raw.size()) {
     return "file shrank while being read";
   }
   entries_.resize(raw.size() / kEntrySize);
@@ -58,7 +65,9 @@ void IndexFile<Entry>::append(const std::vector<Entry>& more) {
   if (more.empty()) return;
   std::vector<uint8_t> raw(more.size() * kEntrySize);
   for (size_t i = 0; i < more.size(); ++i) encode(more[i], raw.data() + i * kEntrySize);
-  file_io::pwrite_full(fd_, raw.data(), raw.size(), static_cast<int64_t>(entries_.size() * kEntrySize), path_);
+  ScopedFd file{file_io::open_or_throw(path_, O_RDWR)};
+  file_io::pwrite_full(file.fd, raw.data(), raw.size(), static_cast<int64_t>(entries_.size() * kEntrySize), path_);
+  dirty_ = true;
   entries_.insert(entries_.end(), more.begin(), more.end());
 }
 
@@ -66,19 +75,24 @@ template <typename Entry>
 void IndexFile<Entry>::rewrite(std::vector<Entry> entries) {
   std::vector<uint8_t> raw(entries.size() * kEntrySize);
   for (size_t i = 0; i < entries.size(); ++i) encode(entries[i], raw.data() + i * kEntrySize);
-  file_io::ftruncate_or_throw(fd_, 0, path_);
-  file_io::pwrite_full(fd_, raw.data(), raw.size(), 0, path_);
+  ScopedFd file{file_io::open_or_throw(path_, O_RDWR)};
+  file_io::ftruncate_or_throw(file.fd, 0, path_);
+  file_io::pwrite_full(file.fd, raw.data(), raw.size(), 0, path_);
+  dirty_ = true;
   entries_ = std::move(entries);
 }
 
 template <typename Entry>
 void IndexFile<Entry>::sync() {
-  if (fd_ >= 0) file_io::fsync_or_throw(fd_, path_);
+  if (!dirty_ || path_.empty()) return;
+  ScopedFd file{file_io::open_or_throw(path_, O_RDWR)};
+  file_io::fsync_or_throw(file.fd, path_);
+  dirty_ = false;
 }
 
 template <typename Entry>
 void IndexFile<Entry>::close() {
-  file_io::close_quietly(fd_);
+  dirty_ = false;  // a closed index (a segment rolled or deleted) is not synced again
 }
 
 template class IndexFile<OffsetIndexEntry>;
