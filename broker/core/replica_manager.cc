@@ -91,7 +91,11 @@ void ReplicaManager::startup() {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   spdlog::info("loaded {} topics, {} partitions in {} ms", topics_.size(), partitions_.size(), ms);
   // Everything recovered is now known-good; record it so a crash soon after does not re-scan.
-  checkpoint_recovery_points();
+  // Producer state snapshots wait for the first periodic checkpoint: after a crash every
+  // partition replayed a batch or more, and 10,000 fsynced snapshot writes here kept a restarted
+  // broker from serving for ~11 s (issue 16). A crash before that checkpoint replays the same
+  // batches again, from the same snapshots.
+  write_checkpoint(kRecoveryPointFile, [](Partition& p) { return std::optional(p.log().recovery_point()); });
 
   metrics_.gauge_callback("kafka_server_replicamanager_partitioncount", "Partitions on this broker.", {},
                           [this] {
