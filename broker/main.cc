@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstring>
@@ -69,6 +70,25 @@ int add_scram_credentials(const ferry::broker::BrokerConfig& config, const std::
     return 1;
   }
   return 0;
+}
+
+// Raises the soft open-files limit to the hard one. Every partition keeps its active segment's
+// log file open (older segments too; Kafka's operations guide asks for a high nofile limit for
+// the same reason), and systemd starts services with a soft limit of 1024 under a hard limit of
+// 524288: left alone, the broker would fail its 1,000th partition with KAFKA_STORAGE_ERROR.
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
+  }
+  if (lim.rlim_cur != before)
+    spdlog::info("open files limit raised from {} to {} (the hard limit); each partition holds about one "
+                 "file per segment open", before, lim.rlim_cur);
+  else
+    spdlog::info("open files limit {}; each partition holds about one file per segment open", lim.rlim_cur);
 }
 
 }  // namespace
@@ -147,6 +167,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  raise_open_files_limit();
   ferry::broker::Broker broker(std::move(*config));
   try {
     broker.start();
