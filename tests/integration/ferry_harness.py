@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -108,7 +109,8 @@ class _ManagedProcess:
     """What Broker and Mirror share: a temp dir, one log file collecting stdout and stderr of every
     start in order, stop (SIGTERM) / kill (SIGKILL), and cleanup that keeps the log text in memory
     so a failing test can still print it. Subclasses set `binary`, `config_path` and `log_path`
-    and implement start()."""
+    and implement start(). Setting `nofile_limit` before a start caps the process's open files
+    (soft and hard RLIMIT_NOFILE) from that start on."""
 
     name = "process"
 
@@ -138,9 +140,16 @@ class _ManagedProcess:
         self._log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
             env = dict(os.environ, **self.extra_env) if getattr(self, "extra_env", None) else None
+            nofile = getattr(self, "nofile_limit", None)
+
+            def child_setup():
+                _die_with_parent()
+                if nofile:  # soft and hard: the process cannot raise it back
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
             self.proc = subprocess.Popen([self.binary] + list(args), stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent, env=env)
+                                         preexec_fn=child_setup, env=env)
 
     def stop(self, timeout=STOP_TIMEOUT_S):
         """SIGTERM, wait up to `timeout` s, SIGKILL if still running. Returns the exit code
