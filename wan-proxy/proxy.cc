@@ -128,7 +128,6 @@ struct WanProxy::Impl::Connection {
     // round trip, as TCP with that receive window does.
     uint64_t in_flight = 0;
     std::deque<std::pair<Clock::time_point, uint64_t>> unacknowledged;  // (ack arrives, bytes)
-    bool done = false;    // the writer forwarded the end of stream
     Wakeup writer_wake;
     Wakeup reader_wake;
     std::array<char, kReadSize> buffer;
@@ -252,7 +251,6 @@ struct WanProxy::Impl::Connection {
         boost::system::error_code ec;
         dst.shutdown(tcp::socket::shutdown_send, ec);
         p.queue.pop_front();
-        p.done = true;
         co_return;  // the connection closes when both pipes are done and every coroutine ended
       }
       boost::system::error_code ec;

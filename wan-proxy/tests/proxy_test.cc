@@ -133,6 +133,21 @@ struct RunningProxy {
   std::thread thread;
 };
 
+/// A proxy in front of a listening upstream, one client connection through it, and that
+/// connection's upstream side (fd -1 when the proxy never connected).
+struct Linked {
+  explicit Linked(LinkSettings link, uint64_t window = 6ull << 20)
+      : listener(listen_on_loopback(up_port)),
+        proxy(up_port, link, window),
+        client(connect_to(proxy.port())),
+        upstream(accept_within(listener.fd, 10s)) {}
+  uint16_t up_port = 0;
+  Fd listener;
+  RunningProxy proxy;
+  Fd client;
+  Fd upstream;
+};
+
 /// Echoes every byte of one accepted connection until EOF, then closes.
 std::thread echo_one(int listener) {
   return std::thread([listener] {
@@ -184,52 +199,40 @@ TEST(WanProxy, ARoundTripCostsBothDelaysAndBytesArriveIntact) {
 }
 
 TEST(WanProxy, TheBandwidthCapBoundsHowFastBytesArrive) {
-  uint16_t up_port = 0;
-  Fd listener = listen_on_loopback(up_port);
   LinkSettings link;
   link.up.rate_bytes_per_s = 1'000'000;  // 8 Mbit/s
-  RunningProxy p(up_port, link);
-  Fd c = connect_to(p.port());
-  Fd u = accept_within(listener.fd, 10s);
-  ASSERT_GE(u.fd, 0);
+  Linked l(link);
+  ASSERT_GE(l.upstream.fd, 0);
   const std::string payload = random_bytes(500'000, 3);
   const auto t0 = SteadyClock::now();
-  send_all(c.fd, payload);
-  EXPECT_EQ(recv_exact(u.fd, payload.size(), 30s), payload);
+  send_all(l.client.fd, payload);
+  EXPECT_EQ(recv_exact(l.upstream.fd, payload.size(), 30s), payload);
   EXPECT_GE(SteadyClock::now() - t0, 450ms);  // 500 kB at 1 MB/s, less one read's worth
 }
 
 TEST(WanProxy, AConnectionMovesAtMostOneWindowPerRoundTrip) {
-  uint16_t up_port = 0;
-  Fd listener = listen_on_loopback(up_port);
-  RunningProxy p(up_port, delays(20ms, 20ms), /*window=*/65536);
-  Fd c = connect_to(p.port());
-  Fd u = accept_within(listener.fd, 10s);
-  ASSERT_GE(u.fd, 0);
+  Linked l(delays(20ms, 20ms), /*window=*/65536);
+  ASSERT_GE(l.upstream.fd, 0);
   const std::string payload = random_bytes(10 * 65536, 5);
   const auto t0 = SteadyClock::now();
-  std::thread writer([&] { send_all(c.fd, payload); });
-  EXPECT_EQ(recv_exact(u.fd, payload.size(), 30s), payload);
+  std::thread writer([&] { send_all(l.client.fd, payload); });
+  EXPECT_EQ(recv_exact(l.upstream.fd, payload.size(), 30s), payload);
   writer.join();
   // Ten windows: nine waits for acknowledgements (40 ms each) and the last one-way trip.
   EXPECT_GE(SteadyClock::now() - t0, 9 * 40ms + 20ms);
 }
 
 TEST(WanProxy, AHalfCloseIsForwardedAfterTheDataAndTheOtherSideMayStillAnswer) {
-  uint16_t up_port = 0;
-  Fd listener = listen_on_loopback(up_port);
-  RunningProxy p(up_port, delays(10ms, 10ms));
-  Fd c = connect_to(p.port());
-  Fd u = accept_within(listener.fd, 10s);
-  ASSERT_GE(u.fd, 0);
-  send_all(c.fd, "hello");
-  ::shutdown(c.fd, SHUT_WR);
-  EXPECT_EQ(recv_exact(u.fd, 5), "hello");
-  EXPECT_EQ(next_recv(u.fd), 0);  // EOF after the data
-  send_all(u.fd, "bye");
-  u = Fd();
-  EXPECT_EQ(recv_exact(c.fd, 3), "bye");
-  EXPECT_EQ(next_recv(c.fd), 0);
+  Linked l(delays(10ms, 10ms));
+  ASSERT_GE(l.upstream.fd, 0);
+  send_all(l.client.fd, "hello");
+  ::shutdown(l.client.fd, SHUT_WR);
+  EXPECT_EQ(recv_exact(l.upstream.fd, 5), "hello");
+  EXPECT_EQ(next_recv(l.upstream.fd), 0);  // EOF after the data
+  send_all(l.upstream.fd, "bye");
+  l.upstream = Fd();
+  EXPECT_EQ(recv_exact(l.client.fd, 3), "bye");
+  EXPECT_EQ(next_recv(l.client.fd), 0);
 }
 
 TEST(WanProxy, ABlackholeHoldsEverythingAndReleasesItInOrderWhenHealed) {
@@ -260,28 +263,24 @@ TEST(WanProxy, ABlackholeHoldsEverythingAndReleasesItInOrderWhenHealed) {
 }
 
 TEST(WanProxy, AResetCutResetsOpenConnectionsOnBothSidesAndNewOnesUntilHealed) {
-  uint16_t up_port = 0;
-  Fd listener = listen_on_loopback(up_port);
-  RunningProxy p(up_port, LinkSettings{});
-  Fd c = connect_to(p.port());
-  Fd u = accept_within(listener.fd, 10s);
-  ASSERT_GE(u.fd, 0);
-  send_all(c.fd, "ok");
-  ASSERT_EQ(recv_exact(u.fd, 2), "ok");
+  Linked l(LinkSettings{});
+  ASSERT_GE(l.upstream.fd, 0);
+  send_all(l.client.fd, "ok");
+  ASSERT_EQ(recv_exact(l.upstream.fd, 2), "ok");
 
   LinkSettings cut;
   cut.cut = Cut::reset;
-  p.proxy.set_link(cut);
-  EXPECT_EQ(next_recv(c.fd), -ECONNRESET);
-  EXPECT_EQ(next_recv(u.fd), -ECONNRESET);
-  Fd during = connect_to(p.port());
+  l.proxy.proxy.set_link(cut);
+  EXPECT_EQ(next_recv(l.client.fd), -ECONNRESET);
+  EXPECT_EQ(next_recv(l.upstream.fd), -ECONNRESET);
+  Fd during = connect_to(l.proxy.port());
   EXPECT_EQ(next_recv(during.fd), -ECONNRESET);
-  EXPECT_EQ(p.proxy.status()["connections_reset"], 2);
+  EXPECT_EQ(l.proxy.proxy.status()["connections_reset"], 2);
 
-  p.proxy.set_link(LinkSettings{});
+  l.proxy.proxy.set_link(LinkSettings{});
   std::this_thread::sleep_for(50ms);
-  Fd after = connect_to(p.port());
-  Fd u_after = accept_within(listener.fd, 10s);
+  Fd after = connect_to(l.proxy.port());
+  Fd u_after = accept_within(l.listener.fd, 10s);
   ASSERT_GE(u_after.fd, 0);
   send_all(after.fd, "again");
   EXPECT_EQ(recv_exact(u_after.fd, 5), "again");
@@ -297,18 +296,15 @@ TEST(WanProxy, AnUnreachableUpstreamResetsTheClientAndIsCounted) {
 }
 
 TEST(WanProxy, AnUpstreamThatStopsReadingStopsTheProxyReadingTheClient) {
-  uint16_t up_port = 0;
-  Fd listener = listen_on_loopback(up_port);
-  RunningProxy p(up_port, LinkSettings{}, /*window=*/65536);
-  Fd c = connect_to(p.port());
-  Fd u = accept_within(listener.fd, 10s);  // accepted, never read
-  ASSERT_GE(u.fd, 0);
-  ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+  Linked l(LinkSettings{}, /*window=*/65536);  // the upstream side is accepted, never read
+  ASSERT_GE(l.upstream.fd, 0);
+  const int c = l.client.fd;
+  ::fcntl(c, F_SETFL, ::fcntl(c, F_GETFL) | O_NONBLOCK);
   const std::string block(1 << 20, 'b');
   uint64_t written = 0;
   auto last_progress = SteadyClock::now();
   while (written < (256ull << 20) && SteadyClock::now() - last_progress < 500ms) {
-    const ssize_t n = ::send(c.fd, block.data(), block.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(c, block.data(), block.size(), MSG_NOSIGNAL);
     if (n > 0) {
       written += static_cast<uint64_t>(n);
       last_progress = SteadyClock::now();
