@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 
 namespace ferry::client {
 namespace {
@@ -170,6 +171,15 @@ std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const 
       }
     return err;
   };
+  if (partitions.size() > kListOffsetsChunk) {
+    for (size_t i = 0; i < partitions.size(); i += kListOffsetsChunk) {
+      const auto end = partitions.begin() + static_cast<std::ptrdiff_t>(std::min(partitions.size(), i + kListOffsetsChunk));
+      const std::vector<TopicPartitionKey> chunk(partitions.begin() + static_cast<std::ptrdiff_t>(i), end);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      out.merge(list_offsets(rk, chunk, timestamp, std::max(left, std::chrono::milliseconds(1))));
+    }
+    return out;
+  }
   const rd_kafka_resp_err_t err = ask(partitions);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return out;
   if (err > 0) {
@@ -217,6 +227,61 @@ Watermarks watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partitio
   w.low = ask(kListOffsetsEarliest);
   w.high = ask(kListOffsetsLatest);
   return w;
+}
+
+std::map<TopicPartitionKey, PartitionWatermarks> watermarks(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
+                                                            std::chrono::milliseconds timeout) {
+  std::map<TopicPartitionKey, PartitionWatermarks> out;
+  if (partitions.empty()) return out;
+  // A partition (or a whole request) unknown to librdkafka's metadata cache: refresh its topics
+  // once and ask again.
+  auto ask = [&](const std::vector<TopicPartitionKey>& parts, int64_t at) {
+    std::map<TopicPartitionKey, PartitionOffset> got;
+    try {
+      got = list_offsets(rk, parts, at, timeout);
+    } catch (const KafkaError& e) {
+      if (e.err() != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) throw;
+      for (const auto& p : parts) got[p] = {-1, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION};
+    }
+    std::vector<TopicPartitionKey> unknown;
+    std::set<std::string> topics;
+    for (const auto& [key, po] : got)
+      if (po.err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        unknown.push_back(key);
+        topics.insert(key.first);
+      }
+    if (!unknown.empty()) {
+      for (const auto& t : topics) refresh_topic_metadata(rk, t, timeout);
+      try {
+        for (auto& [key, po] : list_offsets(rk, unknown, at, timeout)) got[key] = po;
+      } catch (const KafkaError& e) {
+        if (e.err() != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) throw;
+      }
+    }
+    return got;
+  };
+  const auto low = ask(partitions, kListOffsetsEarliest);
+  const auto high = ask(partitions, kListOffsetsLatest);
+  for (const auto& p : partitions) {
+    PartitionWatermarks w;
+    const auto l = low.find(p), h = high.find(p);
+    if (l == low.end() || h == high.end()) {
+      w.err = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+    } else if (l->second.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      w.err = l->second.err;
+    } else if (h->second.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      w.err = h->second.err;
+    } else {
+      w.low = l->second.offset;
+      w.high = h->second.offset;
+    }
+    out[p] = w;
+  }
+  return out;
+}
+
+std::map<TopicPartitionKey, PartitionWatermarks> Admin::watermarks(const std::vector<TopicPartitionKey>& partitions) {
+  return client::watermarks(rk_.get(), partitions, timeout_);
 }
 
 Watermarks Admin::watermarks(const std::string& topic, int32_t partition) {
