@@ -224,6 +224,7 @@ void Flow::data_loop() {
   if (consumer_) {
     rd_kafka_consumer_close(consumer_.get());  // revokes (flushing the producer) and leaves the group
     consumer_.reset();
+    consumer_paused_.clear();
   }
   producers_.clear();
   syncs_producer_.reset();
@@ -277,6 +278,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     rd_kafka_consumer_close(consumer_.get());  // on_revoke keeps the drained states
     leaving_for_pause_ = false;
     consumer_.reset();
+    consumer_paused_.clear();
     subscribed_version = 0;
     spdlog::info("flow {}: paused; everything read was acknowledged by {}", flow_.name(), flow_.target);
   }

@@ -37,6 +37,9 @@
 
 namespace ferry::mirror {
 
+/// Offset syncs read back from the offset-syncs topic, oldest first, per source partition.
+using SyncHistoryMap = std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>>;
+
 /// Runs one flow until stop(). Errors talking to either cluster are retried with backoff and
 /// reported through status() and metrics; they never end the flow.
 class Flow {
@@ -105,25 +108,35 @@ class Flow {
   void on_assign(rd_kafka_topic_partition_list_t* parts);
   /// Every offset sync this flow wrote for the given source partitions, oldest first, read back from
   /// the source's offset-syncs topic; `truncated` when the topic no longer starts at offset 0.
-  std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> read_sync_history(
+  SyncHistoryMap read_sync_history(
       client::Admin& source, rd_kafka_t* source_probe, const std::set<std::pair<std::string, int32_t>>& wanted,
       bool& truncated);
-  /// Whether the copy of `st`'s partition counts as begun at the source's start although this
-  /// process did not see it begin (it restarted, or the partition was assigned again): true when
-  /// `st.mapping` reaches down to the flow's oldest record on the target (no run dropped) and the
-  /// source holds no record between
-  /// `source_log_start` (its current log start offset) and the upstream offset of the flow's oldest
-  /// record on the target (deleted by retention or compacted away). Reads at most the target
-  /// partition's first 1000 records and one fetch of the source; throws client::KafkaError when
-  /// either cannot be read.
-  bool copied_from_source_start(const PartitionState& st, int64_t source_log_start, client::Admin& target,
-                                rd_kafka_t* target_probe, rd_kafka_t* source_probe);
   void on_revoke();
-  /// Rebuilds `st.mapping` with anchor_offset_mapping (offset_translation.h): from `history` when
-  /// the target confirms it, else from the target's own records (read with `probe`; logged). With
-  /// `emit`, writes the syncs the history lacked.
-  void anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
-                      bool truncated, rd_kafka_t* probe, bool emit);
+  /// A source partition being taken over (on_assign, rebuild_mappings): its new state, the flow's
+  /// newest record in its remote partition (nullopt: none there yet), and the source partition's
+  /// watermarks (`source.err` set while unknown).
+  struct Takeover {
+    std::unique_ptr<PartitionState> st;
+    std::optional<ReplicatedTail> tail;
+    client::PartitionWatermarks source{-1, -1, RD_KAFKA_RESP_ERR__STATE};
+  };
+  /// Rebuilds `st->mapping` of every takeover with a tail with anchor_offset_mapping
+  /// (offset_translation.h): from `history` when the target confirms it, else from the target's
+  /// own records (logged). The target reads of all partitions are batched (read_ranges through
+  /// `probe`) in passes of at most kTakeoverReadBudget records, so 10,000 partitions cost a few
+  /// fetch rounds and bounded memory. With `emit`, writes the syncs the history lacked. A
+  /// partition whose reads fail gets an empty mapping and a flow error naming it. Flow_takeover.cc.
+  void anchor_mappings(std::vector<Takeover>& parts, const SyncHistoryMap& history, bool truncated, rd_kafka_t* probe,
+                       bool emit);
+  /// Sets `st->copied_from_start` of every takeover with a tail and known source watermarks:
+  /// whether the copy counts as begun at the source's start although this process did not see it
+  /// begin. True when the mapping reaches down to the flow's oldest record on the target (among
+  /// its partition's first 1000 records; no run dropped) and the source holds no record between
+  /// its log start offset and that record's upstream offset (deleted by retention or compacted
+  /// away). Two batched reads, one of the target and one of the source. A read that fails leaves
+  /// the flag false for its partitions (offsets below the first copied record then get no
+  /// checkpoint rather than a wrong one) and is logged.
+  void derive_copied_from_start(std::vector<Takeover>& parts, rd_kafka_t* target_probe, rd_kafka_t* source_probe);
   void replicate(rd_kafka_message_t* m);
   void on_delivery(const rd_kafka_message_t* m);
   void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
@@ -184,6 +197,9 @@ class Flow {
 
   // Data-thread state. `partitions_` is read by status() under partitions_mu_.
   client::Handle consumer_;
+  // Partitions this consumer_ has paused (refuse_partition): librdkafka keeps them paused across
+  // assignments, so on_assign resumes exactly these (resuming all 10,000 costs seconds).
+  std::set<client::TopicPartitionKey> consumer_paused_;
   std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
   client::Handle syncs_producer_;
   client::Handle probe_;

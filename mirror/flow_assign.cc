@@ -12,10 +12,10 @@
 
 namespace ferry::mirror {
 
-std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> Flow::read_sync_history(
+SyncHistoryMap Flow::read_sync_history(
     client::Admin& source, rd_kafka_t* source_probe, const std::set<std::pair<std::string, int32_t>>& wanted,
     bool& truncated) {
-  std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> history;
+  SyncHistoryMap history;
   const std::string topic = flow_.policy.offset_syncs_topic(flow_.target);
   const auto w = source.watermarks(topic, 0);
   truncated = w.low > 0;
@@ -66,32 +66,13 @@ void Flow::on_revoke() {
   ++assign_generation_;
 }
 
-bool Flow::copied_from_source_start(const PartitionState& st, int64_t source_log_start, client::Admin& target,
-                                    rd_kafka_t* target_probe, rd_kafka_t* source_probe) {
-  // The oldest record of this flow still on the target. If the source no longer holds any record
-  // below its upstream offset, every record a source consumer could still read at or above a
-  // committed offset below it was replicated, so translating such an offset to this record
-  // re-delivers nothing and skips nothing (docs/mirror.md, "Offsets below the first record").
-  const auto w = target.watermarks(st.remote_topic, st.partition);
-  std::optional<int64_t> first;
-  for_each_replicated(target_probe, st.remote_topic, st.partition, w.low, std::min(w.high, w.low + 1000), flow_.source,
-                      st.partition, [&](int64_t upstream, int64_t) {
-                        if (!first) first = upstream;
-                      });
-  if (!first) return false;
-  // The mapping must reach down to that record, or an offset below the mapping's first record
-  // would be translated over records it does not know (a mapping rebuilt from part of the target).
-  const auto known = st.mapping.first_known_upstream();
-  if (!known || *known > *first || st.mapping.runs_dropped() > 0) return false;
-  // Retention moves the source's log start past deleted records; compaction leaves holes behind
-  // it, so what counts is whether any record below the first copied one is still readable.
-  return !first_record_offset(source_probe, st.source_topic, st.partition, source_log_start, *first);
-}
-
 void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
+  // Runs inside the rebalance callback, so it must finish well within max.poll.interval.ms
+  // whatever the partition count: every read below is one batched request or pass for all the
+  // partitions given to this process, never one per partition.
+  const auto started = std::chrono::steady_clock::now();
   const auto routes = discovery_.routes();
   PartitionList list(rd_kafka_topic_partition_list_new(parts->cnt), &rd_kafka_topic_partition_list_destroy);
-  PartitionMap states;
   // The translation history survives restarts in the syncs topic: read it back once for all the
   // partitions given to this process.
   std::set<std::pair<std::string, int32_t>> wanted;
@@ -101,7 +82,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   // data thread and with it a pause, i.e. an unplanned failover): the mapping is then rebuilt
   // from the target alone, and the resume point is not checked against the source.
   const bool source_down = source_known_down();
-  std::map<std::pair<std::string, int32_t>, std::vector<OffsetSync>> history;
+  SyncHistoryMap history;
   bool history_truncated = false;
   try {
     if (source_down) throw std::runtime_error(fmt::format("{} is unreachable", flow_.source));
@@ -112,12 +93,15 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   // Where each partition resumes: the newest record of this flow in its remote partition, all
   // partitions read in one pass.
   std::vector<TailQuery> queries;
-  std::vector<int> query_of(static_cast<size_t>(parts->cnt), -1);
+  std::vector<Takeover> takeovers;
   for (int i = 0; i < parts->cnt; ++i) {
-    auto route = routes.find(parts->elems[i].topic);
+    const auto& tp = parts->elems[i];
+    auto route = routes.find(tp.topic);
     if (route == routes.end()) continue;  // subscribed a moment ago, no longer replicated
-    query_of[static_cast<size_t>(i)] = static_cast<int>(queries.size());
-    queries.push_back({route->second.remote_topic, parts->elems[i].partition});
+    queries.push_back({route->second.remote_topic, tp.partition});
+    takeovers.push_back({std::make_unique<PartitionState>(tp.topic, route->second.remote_topic, tp.partition,
+                                                          flow_.resync_every()),
+                         std::nullopt});
   }
   std::vector<std::optional<ReplicatedTail>> tails;
   for (int attempt = 0; running_ && !paused_; ++attempt) {
@@ -132,6 +116,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     }
   }
   if (!running_ || paused_) return;  // a pause leaves the group before reading anything
+  for (size_t q = 0; q < takeovers.size(); ++q) takeovers[q].tail = tails[q];
   // What each remote topic accepts in one record batch (issue 13, defect 2), one DescribeConfigs
   // for all: its partitions go through a producer whose batches fit.
   std::map<std::string, TargetLimits> limits;
@@ -148,58 +133,75 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
                              flow_.target, e.what()));
     }
   }
-  for (int i = 0; i < parts->cnt; ++i) {
-    const auto& tp = parts->elems[i];
-    const int q = query_of[static_cast<size_t>(i)];
-    if (q < 0) continue;
-    auto st = std::make_unique<PartitionState>(tp.topic, queries[static_cast<size_t>(q)].topic, tp.partition,
-                                               flow_.resync_every());
-    if (auto l = limits.find(st->remote_topic); l != limits.end()) st->limits = l->second;
-    st->producer = producer_for(st->limits);
-    int64_t start = RD_KAFKA_OFFSET_BEGINNING;
-    if (const auto& tail = tails[static_cast<size_t>(q)]) {
-      start = tail->upstream_offset + 1;
-      try {
-        anchor_mapping(*st, *tail, history[{st->source_topic, tp.partition}], history_truncated, probe_.get(), true);
-      } catch (const std::exception& e) {
-        note_error(fmt::format("cannot rebuild the translation of {}-{}: {}", tp.topic, tp.partition, e.what()));
-        st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
-      }
+  for (auto& t : takeovers) {
+    if (auto l = limits.find(t.st->remote_topic); l != limits.end()) t.st->limits = l->second;
+    t.st->producer = producer_for(t.st->limits);
+  }
+  anchor_mappings(takeovers, history, history_truncated, probe_.get(), true);
+  // Check the resume points against what the source still holds: records deleted by retention
+  // before they were copied are a loss to report, never to skip silently; a source partition
+  // that now ends before the resume point was recreated and is copied again from its start.
+  try {
+    if (source_down || paused_) throw std::runtime_error(fmt::format("{} is unreachable", flow_.source));
+    std::vector<client::TopicPartitionKey> keys;
+    for (const auto& t : takeovers) keys.emplace_back(t.st->source_topic, t.st->partition);
+    const auto marks = source_admin_->watermarks(keys);
+    for (auto& t : takeovers) t.source = marks.at({t.st->source_topic, t.st->partition});
+  } catch (const std::exception& e) {
+    note_error(fmt::format("cannot check the resume points of {} partition(s) on {}: {}", takeovers.size(),
+                           flow_.source, e.what()));
+  }
+  for (auto& t : takeovers) {
+    PartitionState& st = *t.st;
+    if (!t.tail || t.source.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    const int64_t start = t.tail->upstream_offset + 1;
+    if (start > t.source.high) {
+      note_error(fmt::format("{}-{} ends at {} but {} was replicated up to {}: the source topic was recreated; "
+                             "copying it again from its start",
+                             st.source_topic, st.partition, t.source.high, st.remote_topic, start));
+      count_source_anomaly(st.source_topic, st.partition, "recreated", 1);
+      st.mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
+      t.tail.reset();  // copied again from the beginning
+    } else if (start < t.source.low) {
+      note_error(fmt::format("{}-{}: offsets {}..{} were deleted on the source before they were replicated",
+                             st.source_topic, st.partition, start, t.source.low - 1));
+      count_source_anomaly(st.source_topic, st.partition, "lost_to_retention", t.source.low - start);
     }
-    // Check the resume point against what the source still holds: records deleted by retention
-    // before they were copied are a loss to report, never to skip silently; a source partition
-    // that now ends before the resume point was recreated and is copied again from its start.
-    try {
-      if (source_down || paused_) throw std::runtime_error(fmt::format("{} is unreachable", flow_.source));
-      const auto w = source_admin_->watermarks(tp.topic, tp.partition);
-      if (start >= 0 && start > w.high) {
-        note_error(fmt::format("{}-{} ends at {} but {} was replicated up to {}: the source topic was recreated; "
-                               "copying it again from its start",
-                               tp.topic, tp.partition, w.high, st->remote_topic, start));
-        count_source_anomaly(tp.topic, tp.partition, "recreated", 1);
-        st->mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
-        start = RD_KAFKA_OFFSET_BEGINNING;
-      } else if (start >= 0 && start < w.low) {
-        note_error(fmt::format("{}-{}: offsets {}..{} were deleted on the source before they were replicated",
-                               tp.topic, tp.partition, start, w.low - 1));
-        count_source_anomaly(tp.topic, tp.partition, "lost_to_retention", w.low - start);
+  }
+  {
+    // One error for all the partitions the source did not answer for (there may be thousands).
+    size_t unchecked = 0;
+    const Takeover* example = nullptr;
+    for (const auto& t : takeovers)
+      if (t.tail && t.source.err != RD_KAFKA_RESP_ERR_NO_ERROR && t.source.err != RD_KAFKA_RESP_ERR__STATE) {
+        ++unchecked;
+        if (!example) example = &t;
       }
-      // Checked on every assignment: the mapping was rebuilt, and must reach the flow's oldest
-      // record on the target again before offsets below it translate to it.
-      if (start >= 0 && copied_from_source_start(*st, w.low, *target_admin_, probe_.get(), source_probe_.get()))
-        st->copied_from_start = true;
-    } catch (const std::exception& e) {
-      note_error(fmt::format("cannot check {}-{} on {}: {}", tp.topic, tp.partition, flow_.source, e.what()));
-    }
+    if (example)
+      note_error(fmt::format("cannot check {} partition(s) on {}, e.g. {}-{}: {}", unchecked, flow_.source,
+                             example->st->source_topic, example->st->partition, rd_kafka_err2str(example->source.err)));
+  }
+  // Checked on every assignment: the mapping was rebuilt, and must reach the flow's oldest
+  // record on the target again before offsets below it translate to it.
+  derive_copied_from_start(takeovers, probe_.get(), source_probe_.get());
+  PartitionMap states;
+  PartitionList paused(rd_kafka_topic_partition_list_new(0), &rd_kafka_topic_partition_list_destroy);
+  size_t from_beginning = 0;
+  for (auto& t : takeovers) {
+    auto& st = t.st;
+    const int64_t start = t.tail ? t.tail->upstream_offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
     st->start_at(start < 0 ? 0 : start);
     // A copy that begins now begins at the source's start. Any later assignment (in this process
-    // or another) derives it again with copied_from_source_start(), which also requires the
+    // or another) derives it again with derive_copied_from_start(), which also requires the
     // rebuilt mapping to reach the flow's oldest record on the target.
-    if (start < 0) st->copied_from_start = true;
+    if (start < 0) {
+      st->copied_from_start = true;
+      ++from_beginning;
+    }
     const metrics::Labels labels{{"source", flow_.source},
                                  {"target", flow_.target},
                                  {"topic", st->remote_topic},
-                                 {"partition", std::to_string(tp.partition)}};
+                                 {"partition", std::to_string(st->partition)}};
     st->record_count = &metrics_.counter("kafka_connect_mirror_mirrorsourceconnector_record_count",
                                          "Records replicated to the target (MM2's record-count).", labels);
     st->bytes = &metrics_.counter("kafka_connect_mirror_mirrorsourceconnector_byte_count",
@@ -215,16 +217,20 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     st->refused_gauge->set(0);
     PartitionState* raw = st.get();
     metrics_.gauge_callback("ferry_mirror_replication_lag_records",
-                            "Source log end offset minus the next source offset to replicate.", labels, [this, raw, key = std::pair(st->source_topic, tp.partition)] {
+                            "Source log end offset minus the next source offset to replicate.", labels, [this, raw, key = std::pair(st->source_topic, st->partition)] {
                               std::lock_guard lk(partitions_mu_);
                               auto it = partitions_.find(key);
                               if (it == partitions_.end() || it->second.get() != raw) return 0.0;
                               return static_cast<double>(raw->lag_records());
                             });
-    spdlog::info("flow {}: {}-{} -> {}-{} resumes at source offset {}", flow_.name(), tp.topic, tp.partition,
-                 st->remote_topic, tp.partition, start < 0 ? std::string("beginning") : std::to_string(start));
-    rd_kafka_topic_partition_list_add(list.get(), tp.topic, tp.partition)->offset = start;
-    states.emplace(std::pair(st->source_topic, tp.partition), std::move(st));
+    spdlog::debug("flow {}: {}-{} -> {}-{} resumes at source offset {}", flow_.name(), st->source_topic, st->partition,
+                  st->remote_topic, st->partition, start < 0 ? std::string("beginning") : std::to_string(start));
+    rd_kafka_topic_partition_list_add(list.get(), st->source_topic.c_str(), st->partition)->offset = start;
+    // librdkafka keeps a partition paused across assignments: one stopped by a refused record
+    // (refuse_partition) starts again here with a fresh state, and meets the record again.
+    if (consumer_paused_.erase({st->source_topic, st->partition}))
+      rd_kafka_topic_partition_list_add(paused.get(), st->source_topic.c_str(), st->partition);
+    states.emplace(std::pair(st->source_topic, st->partition), std::move(st));
   }
   {
     std::lock_guard lk(partitions_mu_);
@@ -232,36 +238,12 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   }
   ++assign_generation_;
   rd_kafka_assign(consumer_.get(), list.get());
-  // librdkafka keeps a partition paused across assignments: one stopped by a refused record
-  // (refuse_partition) starts again here with a fresh state, and meets the record again.
-  rd_kafka_resume_partitions(consumer_.get(), list.get());
-}
-
-void Flow::anchor_mapping(PartitionState& st, const ReplicatedTail& tail, const std::vector<OffsetSync>& history,
-                          bool truncated, rd_kafka_t* probe, bool emit) {
-  // Reload what was written before when the target confirms it, and complete it from the flow's
-  // records the target holds past the last sync (a crash can lose syncs, never data); without a
-  // history that matches, rebuild from the target's records alone. Never a mapping that starts at
-  // the tail as if nothing came before: older offsets would translate to the restart point.
-  const auto outcome = anchor_offset_mapping(
-      st.mapping, OffsetMapping::kDefaultMaxRuns, flow_.resync_every(), history,
-      truncated ? SyncHistory::kMayBeTruncated : SyncHistory::kComplete,
-      OffsetSync{tail.upstream_offset, tail.downstream_offset}, tail.log_start_offset, kMaxRebuildRecords,
-      [&](int64_t from, int64_t to, const std::function<void(int64_t, int64_t)>& each) {
-        for_each_replicated(probe, st.remote_topic, st.partition, from, to, flow_.source, st.partition, each);
-      });
-  if (outcome.source == AnchorOutcome::Source::kTarget) {
-    const auto first = st.mapping.first_known_upstream();
-    spdlog::warn("flow {}: {} of {}-{}; translation rebuilt from the {} record(s) of the flow read from {}-{} "
-                 "(source offsets {}..{}){}",
-                 flow_.name(),
-                 outcome.history_mismatch ? "the offset-sync history does not match the target"
-                                          : "no offset-sync history",
-                 st.source_topic, st.partition, outcome.records_read, st.remote_topic, st.partition,
-                 first ? *first : tail.upstream_offset, tail.upstream_offset,
-                 outcome.partial ? "; older offsets get no checkpoint" : "");
-  }
-  if (emit && !outcome.syncs.empty()) emit_offset_syncs(st, outcome.syncs);
+  if (paused->cnt > 0) rd_kafka_resume_partitions(consumer_.get(), paused.get());
+  spdlog::info("flow {}: assigned {} partition(s) in {} ms: {} resume after the flow's newest record on {}, {} from "
+               "the source's start (per partition at debug level)",
+               flow_.name(), takeovers.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count(),
+               takeovers.size() - from_beginning, flow_.target, from_beginning);
 }
 
 void Flow::reset_positions(const char* why) {

@@ -56,26 +56,29 @@ PartitionMap Flow::rebuild_mappings() {
   const auto tails = find_replicated_tails(ctl_probe_.get(), *target_admin_, queries, flow_.source);
   bool truncated = false;
   const auto history = read_sync_history(*source_admin_, ctl_source_probe_.get(), {keys.begin(), keys.end()}, truncated);
+  // Every read below is batched over all the partitions (flow_takeover.cc).
+  std::vector<Takeover> parts;
+  std::vector<client::TopicPartitionKey> replicated;
   for (size_t i = 0; i < queries.size(); ++i) {
     if (!tails[i]) continue;  // nothing of this partition replicated: nothing to translate to
-    auto st = std::make_unique<PartitionState>(keys[i].first, queries[i].topic, keys[i].second, flow_.resync_every());
-    auto h = history.find(keys[i]);
-    anchor_mapping(*st, *tails[i], h == history.end() ? std::vector<OffsetSync>{} : h->second, truncated,
-                   ctl_probe_.get(), false);
-    st->start_at(tails[i]->upstream_offset + 1);
-    const int64_t asked_ms = wall_clock_ms();
-    const auto w = source_admin_->watermarks(st->source_topic, st->partition);
-    st->observe_source_end(w.high, asked_ms, false);
-    try {
-      st->copied_from_start =
-          copied_from_source_start(*st, w.low, *target_admin_, ctl_probe_.get(), ctl_source_probe_.get());
-    } catch (const std::exception& e) {
-      // Offsets below the first copied record then get no checkpoint rather than a wrong one.
-      spdlog::warn("flow {}: cannot tell whether {}-{} was copied from the source's start: {}", flow_.name(),
-                   st->source_topic, st->partition, e.what());
-    }
-    out.emplace(keys[i], std::move(st));
+    parts.push_back({std::make_unique<PartitionState>(keys[i].first, queries[i].topic, keys[i].second,
+                                                      flow_.resync_every()),
+                     tails[i]});
+    parts.back().st->start_at(tails[i]->upstream_offset + 1);
+    replicated.push_back(keys[i]);
   }
+  anchor_mappings(parts, history, truncated, ctl_probe_.get(), false);
+  const int64_t asked_ms = wall_clock_ms();
+  const auto marks = source_admin_->watermarks(replicated);
+  for (auto& t : parts) {
+    t.source = marks.at({t.st->source_topic, t.st->partition});
+    if (t.source.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw client::KafkaError(t.source.err, fmt::format("ListOffsets {}-{}: {}", t.st->source_topic, t.st->partition,
+                                                         rd_kafka_err2str(t.source.err)));
+    t.st->observe_source_end(t.source.high, asked_ms, false);
+  }
+  derive_copied_from_start(parts, ctl_probe_.get(), ctl_source_probe_.get());
+  for (auto& t : parts) out.emplace(std::pair(t.st->source_topic, t.st->partition), std::move(t.st));
   return out;
 }
 

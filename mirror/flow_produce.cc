@@ -84,7 +84,10 @@ void Flow::refuse_partition(PartitionState& st, int64_t offset, int64_t bytes, b
   set_condition(fmt::format("refused:{}-{}", st.remote_topic, st.partition), what);
   PartitionList list(rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy);
   rd_kafka_topic_partition_list_add(list.get(), st.source_topic.c_str(), st.partition);
-  if (consumer_) rd_kafka_pause_partitions(consumer_.get(), list.get());
+  if (consumer_) {
+    rd_kafka_pause_partitions(consumer_.get(), list.get());
+    consumer_paused_.emplace(st.source_topic, st.partition);
+  }
 }
 
 void Flow::recheck_refused() {
@@ -137,6 +140,7 @@ void Flow::recheck_refused() {
       from = st->resume_from_refusal(fresh, producer);
     }
     rd_kafka_resume_partitions(consumer_.get(), list.get());
+    consumer_paused_.erase({st->source_topic, st->partition});
     if (st->refused_gauge) st->refused_gauge->set(0);
     clear_condition(fmt::format("refused:{}-{}", st->remote_topic, st->partition));
     spdlog::info("flow {}: {}-{} is replicated again from source offset {} ({} of {} is now {})", flow_.name(),

@@ -13,50 +13,73 @@ namespace ferry::mirror {
 namespace {
 
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)>;
 
 }  // namespace
 
-namespace {
-
-// read_range, stopping early once `each` returns false.
-void read_range_while(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
-                      const std::function<bool(const rd_kafka_message_t&)>& each) {
-  if (from >= to) return;
-  PartitionList list(rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy);
-  rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = from;
+void read_ranges(rd_kafka_t* probe, const std::vector<RangeQuery>& ranges,
+                 const std::function<bool(size_t, const rd_kafka_message_t&)>& each) {
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size())),
+                     &rd_kafka_topic_partition_list_destroy);
+  std::map<std::pair<std::string_view, int32_t>, size_t> index;
+  std::vector<int64_t> next(ranges.size());
+  size_t open = 0;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const auto& r = ranges[i];
+    next[i] = r.from;
+    if (r.from >= r.to) continue;
+    if (!index.emplace(std::pair<std::string_view, int32_t>(r.topic, r.partition), i).second)
+      throw std::invalid_argument(fmt::format("read_ranges: {}-{} asked twice", r.topic, r.partition));
+    rd_kafka_topic_partition_list_add(list.get(), r.topic.c_str(), r.partition)->offset = r.from;
+    ++open;
+  }
+  if (open == 0) return;
   if (auto err = rd_kafka_assign(probe, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    throw client::KafkaError(err, fmt::format("reading {}-{}: {}", topic, partition, rd_kafka_err2str(err)));
+    throw client::KafkaError(err, fmt::format("reading {} partition(s): {}", open, rd_kafka_err2str(err)));
+  std::vector<bool> finished(ranges.size(), false);
+  auto fail = [&](rd_kafka_resp_err_t err, const std::string& what) {
+    rd_kafka_assign(probe, nullptr);
+    throw client::KafkaError(err, what);
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  int64_t next = from;
-  while (next < to) {
+  while (open > 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      rd_kafka_assign(probe, nullptr);
-      throw client::KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT,
-                               fmt::format("reading {}-{} [{}, {}): stuck at {}", topic, partition, from, to, next));
+      for (size_t i = 0; i < ranges.size(); ++i)
+        if (!finished[i] && ranges[i].from < ranges[i].to)
+          fail(RD_KAFKA_RESP_ERR__TIMED_OUT, fmt::format("reading {}-{} [{}, {}): stuck at {} for 60 s ({} range(s) open)",
+                                                         ranges[i].topic, ranges[i].partition, ranges[i].from,
+                                                         ranges[i].to, next[i], open));
     }
-    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m(rd_kafka_consumer_poll(probe, 200),
-                                                                         &rd_kafka_message_destroy);
+    MessagePtr m(rd_kafka_consumer_poll(probe, 200), &rd_kafka_message_destroy);
     if (!m) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;  // the partition ends before `to`
-    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // Transient fetch errors are retried by librdkafka; anything else ends the read.
       if (m->err == RD_KAFKA_RESP_ERR__TRANSPORT || m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) continue;
-      rd_kafka_assign(probe, nullptr);
-      throw client::KafkaError(m->err, fmt::format("reading {}-{}: {}", topic, partition, rd_kafka_message_errstr(m.get())));
+      const std::string where = m->rkt ? fmt::format("{}-{}", rd_kafka_topic_name(m->rkt), m->partition) : "the cluster";
+      fail(m->err, fmt::format("reading {}: {}", where, rd_kafka_message_errstr(m.get())));
     }
-    if (m->offset >= to) break;
-    next = m->offset + 1;
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    if (!each(*m)) break;
+    if (!m->rkt) continue;
+    auto it = index.find({rd_kafka_topic_name(m->rkt), m->partition});
+    if (it == index.end()) continue;
+    const size_t i = it->second;
+    if (finished[i]) continue;  // fetched before its range ended
+    bool done = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->offset >= ranges[i].to;
+    if (!done) {
+      next[i] = m->offset + 1;
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      done = !each(i, *m) || next[i] >= ranges[i].to;
+    }
+    if (done) {
+      finished[i] = true;
+      --open;
+    }
   }
   rd_kafka_assign(probe, nullptr);
 }
 
-}  // namespace
-
 void read_range(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
                 const std::function<void(const rd_kafka_message_t&)>& each) {
-  read_range_while(probe, topic, partition, from, to, [&](const rd_kafka_message_t& m) {
+  read_ranges(probe, {{topic, partition, from, to}}, [&](size_t, const rd_kafka_message_t& m) {
     each(m);
     return true;
   });
@@ -65,25 +88,31 @@ void read_range(rd_kafka_t* probe, const std::string& topic, int32_t partition, 
 std::optional<int64_t> first_record_offset(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from,
                                            int64_t to) {
   std::optional<int64_t> first;
-  read_range_while(probe, topic, partition, from, to, [&](const rd_kafka_message_t& m) {
+  read_ranges(probe, {{topic, partition, from, to}}, [&](size_t, const rd_kafka_message_t& m) {
     first = m.offset;
     return false;
   });
   return first;
 }
 
+std::optional<int64_t> upstream_offset_of(const rd_kafka_message_t& m, std::string_view source_alias,
+                                          int32_t source_partition) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(&m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(hdrs, std::string(kUpstreamHeader).c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return std::nullopt;
+  auto ref = parse_upstream(std::string_view(static_cast<const char*>(value), size));
+  if (ref && ref->source_alias == source_alias && ref->partition == source_partition) return ref->offset;
+  return std::nullopt;
+}
+
 void for_each_replicated(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
                          std::string_view source_alias, int32_t source_partition,
                          const std::function<void(int64_t, int64_t)>& each) {
   read_range(probe, topic, partition, from, to, [&](const rd_kafka_message_t& m) {
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(&m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    const void* value = nullptr;
-    size_t size = 0;
-    if (rd_kafka_header_get_last(hdrs, std::string(kUpstreamHeader).c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return;
-    auto ref = parse_upstream(std::string_view(static_cast<const char*>(value), size));
-    if (ref && ref->source_alias == source_alias && ref->partition == source_partition) each(ref->offset, m.offset);
+    if (auto up = upstream_offset_of(m, source_alias, source_partition)) each(*up, m.offset);
   });
 }
 
@@ -93,13 +122,17 @@ std::vector<std::optional<ReplicatedTail>> find_replicated_tails(rd_kafka_t* pro
   struct Scan {
     int64_t low = 0, start = 0, end = 0;  // the window being read is [start, end)
     int64_t window = 1000;
-    int64_t next = 0;
     bool done = false;
     std::optional<ReplicatedTail> found;
   };
+  std::vector<client::TopicPartitionKey> keys;
+  for (const auto& q : queries) keys.emplace_back(q.topic, q.partition);
+  const auto marks = target.watermarks(keys);
   std::vector<Scan> scans;
-  for (const auto& q : queries) {
-    const auto w = target.watermarks(q.topic, q.partition);
+  for (const auto& key : keys) {
+    const auto& w = marks.at(key);
+    if (w.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw client::KafkaError(w.err, fmt::format("ListOffsets {}-{}: {}", key.first, key.second, rd_kafka_err2str(w.err)));
     Scan sc;
     sc.low = w.low;
     sc.start = std::max(w.low, w.high - sc.window);
@@ -107,65 +140,21 @@ std::vector<std::optional<ReplicatedTail>> find_replicated_tails(rd_kafka_t* pro
     sc.done = w.high <= w.low;
     scans.push_back(sc);
   }
-  std::map<std::pair<std::string, int32_t>, size_t> index;
-  for (size_t i = 0; i < queries.size(); ++i) index[{queries[i].topic, queries[i].partition}] = i;
   for (;;) {
-    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(queries.size())),
-                       &rd_kafka_topic_partition_list_destroy);
-    size_t reading = 0;
+    std::vector<RangeQuery> ranges;
+    std::vector<size_t> scan_of;
     for (size_t i = 0; i < queries.size(); ++i) {
-      auto& sc = scans[i];
-      if (sc.done) continue;
-      sc.next = sc.start;
-      rd_kafka_topic_partition_list_add(list.get(), queries[i].topic.c_str(), queries[i].partition)->offset = sc.start;
-      ++reading;
+      if (scans[i].done) continue;
+      ranges.push_back({queries[i].topic, queries[i].partition, scans[i].start, scans[i].end});
+      scan_of.push_back(i);
     }
-    if (reading == 0) break;
-    if (auto err = rd_kafka_assign(probe, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
-      throw client::KafkaError(err, fmt::format("reading the target to resume: {}", rd_kafka_err2str(err)));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    size_t open = reading;
-    std::vector<bool> finished(queries.size(), false);
-    while (open > 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        rd_kafka_assign(probe, nullptr);
-        throw client::KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, "reading the target to resume: no progress for 60 s");
-      }
-      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m(rd_kafka_consumer_poll(probe, 200),
-                                                                           &rd_kafka_message_destroy);
-      if (!m) continue;
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (m->err == RD_KAFKA_RESP_ERR__TRANSPORT || m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) continue;
-        rd_kafka_assign(probe, nullptr);
-        throw client::KafkaError(m->err, fmt::format("reading the target to resume: {}", rd_kafka_message_errstr(m.get())));
-      }
-      if (!m->rkt) continue;
-      auto it = index.find({rd_kafka_topic_name(m->rkt), m->partition});
-      if (it == index.end()) continue;
-      const size_t i = it->second;
-      auto& sc = scans[i];
-      if (sc.done || finished[i]) continue;
-      const bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-      if (!eof && m->offset < sc.end) {
-        sc.next = m->offset + 1;
-        deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        rd_kafka_headers_t* hdrs = nullptr;
-        const void* value = nullptr;
-        size_t size = 0;
-        if (rd_kafka_message_headers(m.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            rd_kafka_header_get_last(hdrs, std::string(kUpstreamHeader).c_str(), &value, &size) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR) {
-          auto ref = parse_upstream(std::string_view(static_cast<const char*>(value), size));
-          if (ref && ref->source_alias == source_alias && ref->partition == queries[i].partition)
-            sc.found = ReplicatedTail{ref->offset, m->offset, sc.low};
-        }
-      }
-      if (eof || m->offset >= sc.end - 1 || sc.next >= sc.end) {
-        finished[i] = true;
-        --open;
-      }
-    }
-    rd_kafka_assign(probe, nullptr);
+    if (ranges.empty()) break;
+    read_ranges(probe, ranges, [&](size_t r, const rd_kafka_message_t& m) {
+      auto& sc = scans[scan_of[r]];
+      if (auto up = upstream_offset_of(m, source_alias, queries[scan_of[r]].partition))
+        sc.found = ReplicatedTail{*up, m.offset, sc.low};
+      return true;
+    });
     for (auto& sc : scans) {
       if (sc.done) continue;
       // Found in this window, or nothing older left to read: this partition is settled.

@@ -26,6 +26,29 @@ struct ReplicatedTail {
 };
 
 
+/// One range [from, to) of a partition to read (read_ranges).
+struct RangeQuery {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t from = 0;
+  int64_t to = 0;
+};
+
+/// Reads every range in one pass of `probe` (a consumer handle used with assign only,
+/// enable.partition.eof=true), all partitions fetched together: `each(i, message)` gets the records
+/// of ranges[i] in offset order (the ranges' records interleave). A range ends at its `to`, at its
+/// partition's end, or when `each` returns false. The partitions must be distinct; empty ranges
+/// are not read. So a rebalance over 10,000 partitions costs a few fetch rounds, not 10,000.
+/// Throws client::KafkaError when nothing is read for 60 s while ranges are open, or a read
+/// fails for good (transport errors are retried by librdkafka).
+void read_ranges(rd_kafka_t* probe, const std::vector<RangeQuery>& ranges,
+                 const std::function<bool(size_t, const rd_kafka_message_t&)>& each);
+
+/// The source offset in the record's ferry.upstream header when the header names `source_alias`
+/// and `source_partition` (a record of that flow and partition), else nullopt.
+std::optional<int64_t> upstream_offset_of(const rd_kafka_message_t& m, std::string_view source_alias,
+                                          int32_t source_partition);
+
 /// Calls `each(message)` for every record in [from, to) of (`topic`, `partition`), in offset order,
 /// reading with `probe` (a consumer handle used with assign only, enable.partition.eof=true).
 /// Stops early at the partition's end. Throws client::KafkaError when the partition cannot be read
