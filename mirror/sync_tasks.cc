@@ -144,27 +144,40 @@ SyncTasks::CheckpointPass SyncTasks::checkpoint_pass(rd_kafka_t* target_producer
     const auto started = std::chrono::steady_clock::now();
     std::vector<client::GroupOffset> translated;
     CheckpointGroupStatus group{g.group_id, false, std::nullopt, {}};
-    for (const auto& o : source.group_offsets(g.group_id)) {
-      // The partition's state: live or kept (the flow's partitions, under their lock), else rebuilt (`extra`,
-      // owned by this call).
-      auto find = [&]() -> PartitionState* {
-        if (auto it = partitions_.find({o.topic, o.partition}); it != partitions_.end()) return it->second.get();
-        if (extra)
-          if (auto it = extra->find({o.topic, o.partition}); it != extra->end()) return it->second.get();
-        return nullptr;
-      };
-      std::string remote;
-      {
-        std::lock_guard lk(partitions_mu_);
-        PartitionState* st = find();
-        if (!st) continue;  // another process owns it, or not replicated
-        remote = st->remote_topic;
-      }
-      const int64_t target_next = target.watermarks(remote, o.partition).high;
+    // The partition's state: live or kept (the flow's partitions, under their lock), else rebuilt
+    // (`extra`, owned by this call).
+    auto find = [&](const client::GroupOffset& o) -> PartitionState* {
+      if (auto it = partitions_.find({o.topic, o.partition}); it != partitions_.end()) return it->second.get();
+      if (extra)
+        if (auto it = extra->find({o.topic, o.partition}); it != extra->end()) return it->second.get();
+      return nullptr;
+    };
+    // The remote partitions' log end offsets, one batched ListOffsets for the whole group.
+    const auto offsets = source.group_offsets(g.group_id);
+    std::vector<std::string> remotes(offsets.size());
+    std::vector<client::TopicPartitionKey> ends_wanted;
+    {
+      std::lock_guard lk(partitions_mu_);
+      for (size_t i = 0; i < offsets.size(); ++i)
+        if (PartitionState* st = find(offsets[i])) {
+          remotes[i] = st->remote_topic;
+          ends_wanted.emplace_back(st->remote_topic, offsets[i].partition);
+        }
+    }
+    const auto ends = target.watermarks(ends_wanted);
+    for (size_t i = 0; i < offsets.size(); ++i) {
+      const auto& o = offsets[i];
+      const std::string& remote = remotes[i];
+      if (remote.empty()) continue;  // another process owns it, or not replicated
+      const auto& end = ends.at({remote, o.partition});
+      if (end.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        throw client::KafkaError(end.err, fmt::format("ListOffsets {}-{} on {}: {}", remote, o.partition, flow_.target,
+                                                      rd_kafka_err2str(end.err)));
+      const int64_t target_next = end.high;
       std::optional<int64_t> down, below_known;
       {
         std::lock_guard lk(partitions_mu_);
-        PartitionState* st = find();
+        PartitionState* st = find(o);
         if (!st) continue;
         // With records acknowledged but not yet recorded, the log end offset is ahead of what the
         // mapping knows; the mapping's own next offset is then the right "next".
