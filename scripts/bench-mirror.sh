@@ -113,23 +113,20 @@ for s in socks: s.close()')
 start_broker() {
   local name="$1" port="$2"
   mkdir -p "$tmp/$name/logs"
+  # The source (east) also listens for the WAN proxy and advertises it there, so every client
+  # on the WAN listener (the mirror) goes through the proxy.
+  local listeners="listeners = \"PLAINTEXT://127.0.0.1:$port\""
   if [[ -n "$wan" && "$name" == east ]]; then
-    cat >"$tmp/$name/broker.toml" <<TOML
-node.id = 0
-listeners = ["LOCAL://127.0.0.1:$port", "WAN://127.0.0.1:$east_wan_port"]
-advertised.listeners = ["LOCAL://127.0.0.1:$port", "WAN://127.0.0.1:$proxy_port"]
-listener.security.protocol.map = ["LOCAL:PLAINTEXT", "WAN:PLAINTEXT"]
-log.dirs = "$tmp/$name/logs"
-num.partitions = 1
-TOML
-  else
-    cat >"$tmp/$name/broker.toml" <<TOML
-node.id = 0
-listeners = "PLAINTEXT://127.0.0.1:$port"
-log.dirs = "$tmp/$name/logs"
-num.partitions = 1
-TOML
+    listeners="listeners = [\"LOCAL://127.0.0.1:$port\", \"WAN://127.0.0.1:$east_wan_port\"]
+advertised.listeners = [\"LOCAL://127.0.0.1:$port\", \"WAN://127.0.0.1:$proxy_port\"]
+listener.security.protocol.map = [\"LOCAL:PLAINTEXT\", \"WAN:PLAINTEXT\"]"
   fi
+  cat >"$tmp/$name/broker.toml" <<TOML
+node.id = 0
+$listeners
+log.dirs = "$tmp/$name/logs"
+num.partitions = 1
+TOML
   "$broker_bin" --config "$tmp/$name/broker.toml" >"$tmp/$name/broker.log" 2>&1 &
   broker_pids[$name]=$!
 }

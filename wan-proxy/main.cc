@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   for (const char* direction : {"up", "down"})
     registry.gauge_callback("ferry_wan_proxy_bytes_delivered", "Bytes written to the far side, since start",
                             {{"direction", direction}}, [&proxy, up = std::string(direction) == "up"] {
-                              return proxy->status()[up ? "bytes_up" : "bytes_down"].get<double>();
+                              return static_cast<double>(proxy->bytes_delivered(up));
                             });
   std::unique_ptr<ferry::metrics::MetricsServer> control;
   if (args.control) {

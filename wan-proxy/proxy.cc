@@ -215,9 +215,13 @@ struct WanProxy::Impl::Connection {
       const Clock::time_point now = Clock::now();
       DirectionSchedule& schedule = p.up ? proxy.schedule_up : proxy.schedule_down;
       const DirectionSettings& settings = p.up ? proxy.link.up : proxy.link.down;
+      // The writer sleeps on an empty queue, or until the front chunk is due; a chunk queued
+      // behind another is never due earlier (the schedule only moves forward), so only the first
+      // one needs to wake it.
+      const bool writer_idle = p.queue.empty();
       if (ec == asio::error::eof) {
         p.queue.push_back(Chunk{schedule.deliver_at(now, 0, settings), {}, true});
-        p.writer_wake.wake();
+        if (writer_idle) p.writer_wake.wake();
         co_return;
       }
       if (ec) {
@@ -227,7 +231,7 @@ struct WanProxy::Impl::Connection {
       p.queue.push_back(Chunk{schedule.deliver_at(now, n, settings),
                               std::vector<char>(p.buffer.data(), p.buffer.data() + n), false});
       p.in_flight += n;
-      p.writer_wake.wake();
+      if (writer_idle) p.writer_wake.wake();
     }
   }
 
@@ -359,6 +363,8 @@ void WanProxy::set_link(const LinkSettings& link) {
   asio::post(impl_->ctx, [impl = impl_.get(), link] { impl->apply_link(link); });
 }
 
+uint64_t WanProxy::bytes_delivered(bool up) const { return (up ? impl_->bytes_up : impl_->bytes_down).load(); }
+
 nlohmann::json WanProxy::status() const {
   nlohmann::json routes = nlohmann::json::array();
   for (size_t i = 0; i < impl_->options.routes.size(); ++i) {
@@ -370,8 +376,8 @@ nlohmann::json WanProxy::status() const {
   }
   return {{"link", link_json(link())},
           {"window_bytes", impl_->options.window_bytes},
-          {"bytes_up", impl_->bytes_up.load()},
-          {"bytes_down", impl_->bytes_down.load()},
+          {"bytes_up", bytes_delivered(true)},
+          {"bytes_down", bytes_delivered(false)},
           {"connections_reset", impl_->connections_reset.load()},
           {"upstream_connect_failures", impl_->upstream_connect_failures.load()},
           {"routes", std::move(routes)}};

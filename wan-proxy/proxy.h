@@ -61,6 +61,9 @@ class WanProxy {
   ///  "routes": [{"listen", "upstream", "connections_accepted", "connections_open"}]}.
   /// Thread-safe.
   nlohmann::json status() const;
+  /// Bytes delivered to the far side since start: `up` client to upstream, else upstream to
+  /// client. Thread-safe; one atomic read (what /metrics asks for on every scrape).
+  uint64_t bytes_delivered(bool up) const;
 
  private:
   struct Impl;
