@@ -6,19 +6,15 @@ import json
 import os
 import subprocess
 import time
-import unittest
 import urllib.request
 
-from ferry_harness import (Broker, BrokerTestCase, _die_with_parent, _ManagedProcess, free_port, mirror_binary, toml_value,
+from ferry_harness import (Broker, BrokerTestCase, _die_with_parent, binary_from_env, _ManagedProcess, free_port, mirror_binary, toml_value,
                            wait_until)
 
 
 def dr_binary():
     """Path of ferry-dr under test; skips the calling test when it is not configured."""
-    path = os.environ.get("FERRY_DR", "")
-    if not path or not os.access(path, os.X_OK):
-        raise unittest.SkipTest(f"FERRY_DR not set to an executable ferry-dr (got {path!r})")
-    return path
+    return binary_from_env("FERRY_DR", "ferry-dr")
 
 
 def _assign(table):

@@ -38,12 +38,18 @@ TMP_PREFIX = "ferry-it-"
 _live_brokers = set()
 
 
+def binary_from_env(var, name):
+    """The executable environment variable `var` names (CTest sets it to the built `name`);
+    skips the calling test when it is not set to an executable."""
+    path = os.environ.get(var, "")
+    if not path or not os.access(path, os.X_OK):
+        raise unittest.SkipTest(f"{var} not set to an executable {name} (got {path!r})")
+    return path
+
+
 def broker_binary():
     """Path of the broker under test; skips the calling test when it is not configured."""
-    path = os.environ.get("FERRY_BROKER", "")
-    if not path or not os.access(path, os.X_OK):
-        raise unittest.SkipTest(f"FERRY_BROKER not set to an executable ferry-broker (got {path!r})")
-    return path
+    return binary_from_env("FERRY_BROKER", "ferry-broker")
 
 
 def free_port():
@@ -317,10 +323,7 @@ class Broker(_ManagedProcess):
 
 def mirror_binary():
     """Path of the mirror under test; skips the calling test when it is not configured."""
-    path = os.environ.get("FERRY_MIRROR", "")
-    if not path or not os.access(path, os.X_OK):
-        raise unittest.SkipTest(f"FERRY_MIRROR not set to an executable ferry-mirror (got {path!r})")
-    return path
+    return binary_from_env("FERRY_MIRROR", "ferry-mirror")
 
 
 def _toml_assignments(table):

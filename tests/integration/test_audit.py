@@ -18,14 +18,11 @@ import subprocess
 import tempfile
 import unittest
 
-from ferry_harness import BrokerTestCase, consume_all, create_topics, producer
+from ferry_harness import BrokerTestCase, binary_from_env, consume_all, create_topics, producer
 
 
 def admin_binary():
-    path = os.environ.get("FERRY_ADMIN")
-    if not path or not os.path.exists(path):
-        raise unittest.SkipTest("FERRY_ADMIN not set (build ferry-admin)")
-    return path
+    return binary_from_env("FERRY_ADMIN", "ferry-admin")
 
 
 def verify(*files, anchor=None):

@@ -3,22 +3,17 @@ link (one-way delay per direction, bandwidth cap, blackhole and reset cuts) betw
 and a broker that advertises the proxy's address. See wan-proxy/README.md."""
 
 import json
-import os
 import time
-import unittest
 import urllib.request
 
-from ferry_harness import ProcessStartError, _ManagedProcess, free_port
+from ferry_harness import ProcessStartError, _ManagedProcess, binary_from_env, free_port
 
 START_TIMEOUT_S = 10.0
 
 
 def wan_proxy_binary():
     """Path of ferry-wan-proxy; skips the calling test when it is not configured."""
-    path = os.environ.get("FERRY_WAN_PROXY", "")
-    if not path or not os.access(path, os.X_OK):
-        raise unittest.SkipTest(f"FERRY_WAN_PROXY not set to an executable ferry-wan-proxy (got {path!r})")
-    return path
+    return binary_from_env("FERRY_WAN_PROXY", "ferry-wan-proxy")
 
 
 class WanProxy(_ManagedProcess):
