@@ -4,11 +4,22 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "common/clock.h"
 #include "mirror/flow_internal.h"
 
 namespace ferry::mirror {
+namespace {
+
+/// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+}  // namespace
 
 SourceEndsView::SourceEndsView(const FlowConfig& flow, const ClusterConfig& source, FlowConditions& conditions,
                                PartitionMap& partitions, std::mutex& partitions_mu)
@@ -66,6 +77,7 @@ void SourceEndsView::run(const std::atomic<bool>& running, const std::atomic<boo
         probe = client::make_handle(RD_KAFKA_PRODUCER, conf);
       }
       rd_kafka_poll(probe.get(), 0);  // serves source_error_cb
+      const auto cpu_before = thread_cpu_time();
       auto [asked, missing] = read(probe.get(), {}, wall_clock_ms(), true, read_timeout);
       if (asked == 0) {
         // No partition held (a flow started paused, the reverse of a pair): whether the source
@@ -89,7 +101,13 @@ void SourceEndsView::run(const std::atomic<bool>& running, const std::atomic<boo
                                                  flow_.source, missing, asked));
       }
       const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-      interval = std::max(interval, 2 * took);
+      // The read's CPU, about as much again in librdkafka's broker thread, grows with the
+      // partition count (10,000 partitions kept this thread and that one busy half the time, 1.1
+      // cores while the flow was idle): reading at most every 10 x its CPU time keeps both below
+      // ~20 % of a core, while a distant source (wall time, little CPU) is still read every
+      // 2 x the round trip.
+      const auto cpu = std::chrono::duration_cast<std::chrono::milliseconds>(thread_cpu_time() - cpu_before);
+      interval = std::max({interval, 2 * took, 10 * cpu});
       read_timeout = std::clamp(4 * took, 250ms, kSourceEndsTimeout);
     } catch (const client::KafkaError& e) {
       if (probe) rd_kafka_poll(probe.get(), 0);
