@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -57,6 +58,7 @@ struct MirrorReport {
   std::vector<int64_t> final_target_end_offsets;
   MirrorStatus final_status;
   int mirror_pid = 0;
+  std::vector<int> extra_mirror_pids;  // --mirror-extra-configs
   std::string mirror_log;
   std::string mirror_stopped;
   CpuUsage before_run;
@@ -210,6 +212,9 @@ std::string render(const Options& options, const MirrorReport& r) {
   latency["mirror_histogram"] = render_histogram(r.histogram, r.remote_latency_topic);
   j["latency_ms"] = std::move(latency);
 
+  // CPU figures (mirror.cpu) are the first process's; the others only share the partitions.
+  j["mirror_processes"] = 1 + r.extra_mirror_pids.size();
+  j["extra_mirror_pids"] = r.extra_mirror_pids;
   j["mirror_process"] = {{"pid", r.mirror_pid},
                          {"log", r.mirror_log},
                          {"stopped", r.mirror_stopped},
@@ -294,6 +299,14 @@ int run_mirror_mode(const Options& options) {
   MirrorProcess mirror(options.mirror_bin, options.mirror_config, report.mirror_log,
                        options.mirror_pid_file);
   report.mirror_pid = mirror.pid();
+  std::vector<std::unique_ptr<MirrorProcess>> extra_mirrors;
+  for (size_t k = 0; k < options.mirror_extra_configs.size(); ++k) {
+    extra_mirrors.push_back(std::make_unique<MirrorProcess>(
+        options.mirror_bin, options.mirror_extra_configs[k], fmt::format("{}.{}", report.mirror_log, k + 2), ""));
+    report.extra_mirror_pids.push_back(extra_mirrors.back()->pid());
+    progress(fmt::format("started another {} --config {} (pid {})", options.mirror_bin,
+                         options.mirror_extra_configs[k], extra_mirrors.back()->pid()));
+  }
   progress(fmt::format("started {} --config {} (pid {}, log {})", options.mirror_bin,
                        options.mirror_config, mirror.pid(), report.mirror_log));
 
@@ -355,6 +368,11 @@ int run_mirror_mode(const Options& options) {
                            "produced to it",
                            m.remote_topic, i, there, want)});
     }
+  }
+  for (auto& extra : extra_mirrors) {
+    const std::string how = extra->stop(kMirrorStopGrace);
+    if (how.rfind("exit 0 ", 0) != 0)
+      collect(report.warnings, {fmt::format("ferry-mirror pid {} did not shut down cleanly: {}", extra->pid(), how)});
   }
   report.mirror_stopped = mirror.stop(kMirrorStopGrace);
   progress("ferry-mirror stopped: " + report.mirror_stopped);

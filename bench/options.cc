@@ -218,6 +218,31 @@ const std::vector<OptionSpec>& option_table() {
        "serve --mirror-status.",
        checked_path(&Options::mirror_config, check_readable),
        [](const Options& o) { return or_none(o.mirror_config); }},
+      {"mirror-extra-configs", "FILE[,FILE...]",
+       "Mirror mode: one more ferry-mirror process of the same flow per TOML file (comma-"
+       "separated), started and stopped with the first; the flow's consumer group shares the "
+       "partitions among them. The extra configs need no status listener.",
+       [](Options& o, const std::string& v) -> std::string {
+         std::vector<std::string> files;
+         size_t start = 0;
+         for (;;) {
+           const size_t comma = v.find(',', start);
+           files.push_back(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+           if (comma == std::string::npos) break;
+           start = comma + 1;
+         }
+         for (const auto& f : files) {
+           if (f.empty()) return "an empty file name in the list";
+           if (std::string err = check_readable(f); !err.empty()) return f + " " + err;
+         }
+         o.mirror_extra_configs = std::move(files);
+         return {};
+       },
+       [](const Options& o) {
+         std::string out;
+         for (const auto& f : o.mirror_extra_configs) out += (out.empty() ? "" : ",") + f;
+         return or_none(out);
+       }},
       {"mirror-log", "FILE",
        "Mirror mode: file the mirror's stdout and stderr are appended to.",
        checked_path(&Options::mirror_log, nullptr),

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "bench/client_properties.h"
 
@@ -48,6 +49,11 @@ struct Options {
   /// The TOML configuration handed to `mirror_bin --config`; it must list the flow
   /// bootstrap -> mirror_target and set [mirror] status.listener to mirror_status's port.
   std::string mirror_config;
+  /// More ferry-mirror processes of the same flow, one per TOML file, started with the first
+  /// and stopped with it: the flow's partitions are shared among them by its consumer group, so
+  /// each has its own source connection and Fetch in flight (docs/mirror.md, "Across a WAN").
+  /// They need no status listener; progress is read from the target.
+  std::vector<std::string> mirror_extra_configs;
   /// Where the mirror's stdout and stderr go (appended); empty: <data_dir>/ferry-mirror.log.
   std::string mirror_log;
   /// When set, the mirror's process id is written here as soon as it is started, so a

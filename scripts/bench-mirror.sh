@@ -13,6 +13,9 @@
 #   FERRY_MIRROR_BIN  mirror binary (default: $FERRY_BUILD_DIR/mirror/ferry-mirror)
 #   FERRY_BENCH_BIN   bench binary  (default: $FERRY_BUILD_DIR/bench/ferry-bench)
 #   FERRY_KEEP_TMP    set to 1 to keep the temp dir (broker and mirror logs, configs) for a look
+#   FERRY_MIRROR_PROCESSES  ferry-mirror processes running the flow (default 1); the others share
+#                     its partitions through the flow's consumer group (each has its own source
+#                     connection, so its own Fetch in flight: docs/mirror.md, "Across a WAN")
 #   FERRY_MIRROR_SOURCE_CLIENT  librdkafka properties for the mirror's clients of east, as
 #                     "key=value,key=value" (its [clusters.east.client] table), for tuning runs
 #
@@ -197,6 +200,20 @@ target = "west"
 "refresh.topics.interval.seconds" = 1
 TOML
 mkdir -p "$tmp/scratch"
+# More processes of the same flow: the same file without the status listener (the bench reads
+# progress from the target and status from the first process only).
+processes="${FERRY_MIRROR_PROCESSES:-1}"
+[[ "$processes" =~ ^[1-9][0-9]*$ ]] || {
+  echo "bench-mirror.sh: FERRY_MIRROR_PROCESSES \"$processes\": expected a whole number >= 1" >&2
+  exit 2
+}
+extra_args=()
+extra_configs=""
+for ((k = 2; k <= processes; k++)); do
+  grep -v '^"status.listener"' "$tmp/mirror.toml" >"$tmp/mirror-$k.toml"
+  extra_configs+="${extra_configs:+,}$tmp/mirror-$k.toml"
+done
+[[ -n "$extra_configs" ]] && extra_args=(--mirror-extra-configs "$extra_configs")
 
 out="$build/bench-mirror.json"
 status=0
@@ -205,7 +222,7 @@ status=0
 "$bench_bin" --bootstrap "127.0.0.1:$east_port" --mirror-target "127.0.0.1:$west_port" \
   --mirror-status "http://127.0.0.1:$status_port" --mirror-bin "$mirror_bin" \
   --mirror-config "$tmp/mirror.toml" --mirror-log "$tmp/mirror.log" \
-  --mirror-pid-file "$tmp/mirror.pid" --data-dir "$tmp/scratch" "$@" >"$tmp/bench.json" &
+  --mirror-pid-file "$tmp/mirror.pid" --data-dir "$tmp/scratch" "${extra_args[@]}" "$@" >"$tmp/bench.json" &
 bench_pid=$!
 wait "$bench_pid" || status=$?
 bench_pid=""

@@ -99,6 +99,25 @@ TEST_F(OptionsTest, MissingMirrorBinaryIsRefusedUpFront) {
   EXPECT_NE(r.error.find("does not exist"), std::string::npos) << r.error;
 }
 
+TEST_F(OptionsTest, ExtraMirrorConfigsAreAListOfReadableFiles) {
+  auto args = mirror_args();
+  args.insert(args.end(), {"--mirror-extra-configs", config_ + "," + config_});
+  ParsedArgs r = parse(args);
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.mirror_extra_configs, (std::vector<std::string>{config_, config_}));
+
+  args.back() = config_ + ",/nonexistent/mirror-2.toml";
+  r = parse(args);
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_NE(r.error.find("--mirror-extra-configs"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("/nonexistent/mirror-2.toml does not exist"), std::string::npos) << r.error;
+
+  args.back() = config_ + ",";
+  r = parse(args);
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_NE(r.error.find("an empty file name"), std::string::npos) << r.error;
+}
+
 TEST_F(OptionsTest, BadValueNamesTheFlagTheValueAndWhatWasExpected) {
   ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092", "--records", "abc"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
@@ -154,6 +173,7 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
         "      Records produced in each of the four produce cases. Default: 100000.\n",
         "  --seconds S\n", "Default: 10.\n", "  --data-dir DIR\n", "Default: /tmp.\n",
         "  --latency-linger-ms MS\n", "  --mirror-target HOST:PORT\n", "  --mirror-log FILE\n",
+        "  --mirror-extra-configs FILE[,FILE...]\n",
         "DATA_DIR/ferry-mirror.log.\n", "  --mirror-partitions P\n", "  -h,--help\n",
         "  -X,--client-property KEY=VALUE\n", "  --security-ssl HOST:PORT\n", "  --broker-pid PID\n",
         "Exit status: 0 ok, 1 the run failed, 2 bad arguments."}) {
@@ -169,7 +189,7 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
     const std::string entry = text.substr(pos, next == std::string::npos ? next : next - pos);
     EXPECT_NE(entry.find(" Default:"), std::string::npos) << entry;
   }
-  EXPECT_EQ(flags, 28u) << text;
+  EXPECT_EQ(flags, 29u) << text;
   size_t start = text.find("Options:");
   for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
     EXPECT_LE(end - start, 80u) << text.substr(start, end - start);
