@@ -48,7 +48,8 @@ ConsumeResult run_consume(const Options& options, const PayloadPool& pool,
 
   PhaseCpuMeter cpu;
   const int64_t start_ns = monotonic_ns();
-  const int64_t deadline_ns = start_ns + static_cast<int64_t>(options.seconds * 1e9);
+  // A produce case ran up to --min-seconds plus --seconds: reading it back may take as long.
+  const int64_t deadline_ns = start_ns + static_cast<int64_t>((options.min_seconds + options.seconds) * 1e9);
   assign_from_beginning(rk.get(), source.spec.topic, partitions);
 
   while (unfinished > 0 && monotonic_ns() < deadline_ns) {
@@ -116,7 +117,8 @@ ConsumeResult run_consume(const Options& options, const PayloadPool& pool,
     result.capped = true;
   }
   if (result.records == 0) {
-    throw BenchError(fmt::format("{}: no record read within {} s", result.topic, options.seconds));
+    throw BenchError(fmt::format("{}: no record read within {} s", result.topic,
+                                 options.min_seconds + options.seconds));
   }
   result.seconds = seconds_between(first_ns, last_ns);
   result.startup_seconds = seconds_between(start_ns, first_ns);

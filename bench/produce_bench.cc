@@ -88,13 +88,18 @@ ProduceResult run_produce_case(const Options& options, const PayloadPool& pool,
   PhaseCpuMeter cpu;
   cpu.start(options.broker_pid);
   const int64_t start_ns = monotonic_ns();
-  const int64_t deadline_ns = start_ns + static_cast<int64_t>(options.seconds * 1e9);
+  // --min-seconds: past --records, keep producing until the case has run that long.
+  const int64_t min_end_ns = start_ns + static_cast<int64_t>(options.min_seconds * 1e9);
+  const int64_t deadline_ns = min_end_ns + static_cast<int64_t>(options.seconds * 1e9);
   bool capped = false;
+  bool min_reached = options.min_seconds <= 0;
 
-  for (int64_t i = 0; i < options.records && !capped && state.failed == 0; ++i) {
+  for (int64_t i = 0; (i < options.records || !min_reached) && !capped && state.failed == 0; ++i) {
     if (i % 256 == 0) {
       rd_kafka_poll(rk.get(), 0);
-      if (monotonic_ns() >= deadline_ns) {
+      const int64_t now = monotonic_ns();
+      min_reached = min_reached || now >= min_end_ns;
+      if (now >= deadline_ns) {
         capped = true;
         break;
       }
@@ -140,7 +145,7 @@ ProduceResult run_produce_case(const Options& options, const PayloadPool& pool,
   }
   if (state.acked == 0) {
     throw BenchError(fmt::format("{}: no record acknowledged within {} s", c.topic,
-                                 options.seconds));
+                                 options.min_seconds + options.seconds));
   }
 
   result.records = state.acked;

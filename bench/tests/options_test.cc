@@ -57,6 +57,29 @@ TEST_F(OptionsTest, ExplicitRecordsAndLatencySecondsWinInMirrorMode) {
   EXPECT_EQ(r.options.latency_seconds, 2.0);
 }
 
+TEST_F(OptionsTest, OnlyBrokerModeRunsSustainedCasesByDefault) {
+  ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.min_seconds, 10.0);
+  EXPECT_EQ(r.options.records, kBrokerDefaultRecords);
+  r = parse({"--bootstrap", "127.0.0.1:9092", "--min-seconds", "0"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.min_seconds, 0.0);
+
+  r = parse(mirror_args());
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.min_seconds, 0.0);
+  auto args = mirror_args();
+  args.insert(args.end(), {"--min-seconds", "3"});
+  r = parse(args);
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.min_seconds, 3.0);
+
+  r = parse({"--bootstrap", "127.0.0.1:9092", "--min-seconds", "-1"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+  EXPECT_EQ(r.error, "--min-seconds '-1': expects seconds in [0, 600]");
+}
+
 TEST_F(OptionsTest, BrokerModeKeepsItsDefaults) {
   ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
@@ -170,7 +193,8 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
   for (const char* line :
        {"  --bootstrap HOST:PORT\n      Broker to measure (required).",
         "  --records N\n"
-        "      Records produced in each of the four produce cases. Default: 100000.\n",
+        "      Records produced at least in each of the four produce cases (mirror and\n"
+        "      security modes have their own defaults). Default: 1500000.\n",
         "  --seconds S\n", "Default: 10.\n", "  --data-dir DIR\n", "Default: /tmp.\n",
         "  --latency-linger-ms MS\n", "  --mirror-target HOST:PORT\n", "  --mirror-log FILE\n",
         "  --mirror-extra-configs FILE[,FILE...]\n",
@@ -189,7 +213,7 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
     const std::string entry = text.substr(pos, next == std::string::npos ? next : next - pos);
     EXPECT_NE(entry.find(" Default:"), std::string::npos) << entry;
   }
-  EXPECT_EQ(flags, 29u) << text;
+  EXPECT_EQ(flags, 30u) << text;
   size_t start = text.find("Options:");
   for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
     EXPECT_LE(end - start, 80u) << text.substr(start, end - start);
