@@ -104,14 +104,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Distinct free ports (east, west, the mirror's status, east's WAN listener, the proxy, the
-# proxy's control), held together while probing so none is handed out twice; each process
-# binds its port a moment later (small race, loopback only).
-read -r east_port west_port status_port east_wan_port proxy_port proxy_control_port < <(/usr/bin/python3 -c '
-import socket
-socks = [socket.socket() for _ in range(6)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-for s in socks: s.close()')
+# proxy's control), outside the ephemeral range and reserved machine-wide (tests/integration/ports.py).
+read -r east_port west_port status_port east_wan_port proxy_port proxy_control_port \
+  < <(/usr/bin/python3 tests/integration/ports.py 6)
 
 start_broker() {
   local name="$1" port="$2"

@@ -90,12 +90,8 @@ umask 077
 head -c 18 /dev/urandom | base64 | tr -d '\n/+=' >"$tmp/password"
 umask 022
 
-read -r plain_port ssl_port sasl_ssl_port sasl_plain_port audit_port < <(/usr/bin/python3 -c '
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-for s in socks: s.close()')
+# Outside the ephemeral range and reserved machine-wide (tests/integration/ports.py).
+read -r plain_port ssl_port sasl_ssl_port sasl_plain_port audit_port < <(/usr/bin/python3 tests/integration/ports.py 5)
 
 write_config() {
   local name="$1" listeners="$2" extra="$3"

@@ -45,8 +45,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The port is free when probed; the broker binds it a moment later (small race, loopback only).
-port="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+# Outside the ephemeral range and reserved machine-wide (tests/integration/ports.py).
+port="$(/usr/bin/python3 tests/integration/ports.py 1)"
 mkdir -p "$tmp/logs" "$tmp/scratch"
 cat >"$tmp/broker.toml" <<TOML
 node.id = 0

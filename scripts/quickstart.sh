@@ -34,7 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 t_start=$(date +%s.%N)
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Outside the ephemeral range, so no client connection of this run takes it before its process binds it.
+free_port() { /usr/bin/python3 "$ROOT/tests/integration/ports.py" 1; }
 wait_port() {  # PORT PID LOG
   for _ in $(seq 1 150); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi

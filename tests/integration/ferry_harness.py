@@ -30,6 +30,8 @@ import urllib.request
 from kafka_clients import (admin, consume_all, consumer, create_topics, first_value,  # noqa: F401
                            partition_count, next_record, poll_detail, produce_all, producer, run_kcat, wait_until,
                            watermarks)
+# Ports outside the ephemeral range, reserved machine-wide (see ports.py); tests import it from here.
+from ports import free_port  # noqa: F401
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 30.0
@@ -50,13 +52,6 @@ def binary_from_env(var, name):
 def broker_binary():
     """Path of the broker under test; skips the calling test when it is not configured."""
     return binary_from_env("FERRY_BROKER", "ferry-broker")
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def toml_value(v):
