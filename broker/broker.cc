@@ -180,9 +180,8 @@ void Broker::start() {
         with_dynamic_ssl(i.config.values, i.replicas->dynamic_broker_configs(std::to_string(i.config.node_id))));
     i.services->tls = i.tls.get();
   }
-  i.server = std::make_unique<SocketServer>(*i.services, *i.handlers, i.tls.get());
-  i.server->start();
-  for (const auto& l : i.config.listeners) i.services->bound_ports[l.name] = i.server->port(l.name);
+  // The metrics listener opens first: a port that cannot be bound fails the start before any
+  // Kafka listener accepts a client.
   const auto& m = i.config.values.get_string("metrics.listener");
   if (!m.empty()) {
     auto colon = m.rfind(':');
@@ -190,6 +189,9 @@ void Broker::start() {
                                                                 static_cast<uint16_t>(std::stoi(m.substr(colon + 1))));
     spdlog::info("metrics on http://{}:{}/metrics", m.substr(0, colon), i.metrics_server->port());
   }
+  i.server = std::make_unique<SocketServer>(*i.services, *i.handlers, i.tls.get());
+  i.server->start();
+  for (const auto& l : i.config.listeners) i.services->bound_ports[l.name] = i.server->port(l.name);
   spdlog::info("ferry-broker node {} started (cluster id {})", i.config.node_id, i.services->cluster_id);
 }
 

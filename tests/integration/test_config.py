@@ -81,6 +81,20 @@ class ConfigTest(BrokerTestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn(path, p.stderr)
 
+    def test_a_taken_port_on_the_second_listener_fails_the_start_before_any_listener_opens(self):
+        # Every listener is bound before any listens: a client must never reach the first listener
+        # of a broker that is about to exit because its second port is taken.
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            path = self.write(self.base(f"PLAINTEXT://127.0.0.1:{self.port},EXTERNAL://127.0.0.1:{port}")
+                              + 'listener.security.protocol.map = "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT"\n')
+            p = self.run_broker("--config", path)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"cannot listen on EXTERNAL://127.0.0.1:{port}: Address already in use", p.stderr)
+        self.assertNotIn("listening on", p.stderr)
+
     def test_minimal_three_line_config_starts(self):
         # With no overrides the harness writes exactly node.id, listeners and log.dirs; that alone
         # must bring the broker up, publishing the configured node id in Metadata.
