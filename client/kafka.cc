@@ -208,27 +208,6 @@ void refresh_topic_metadata(rd_kafka_t* rk, const std::string& topic, std::chron
     rd_kafka_metadata_destroy(md);
 }
 
-Watermarks watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, std::chrono::milliseconds timeout) {
-  const std::vector<TopicPartitionKey> one{{topic, partition}};
-  auto ask = [&](int64_t at) {
-    std::map<TopicPartitionKey, PartitionOffset> got;
-    try {
-      got = list_offsets(rk, one, at, timeout);
-    } catch (const KafkaError& e) {
-      if (e.err() != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) throw;
-      refresh_topic_metadata(rk, topic, timeout);
-      got = list_offsets(rk, one, at, timeout);
-    }
-    const PartitionOffset& po = got.at(one.front());
-    check(po.err, fmt::format("ListOffsets {}-{}", topic, partition));
-    return po.offset;
-  };
-  Watermarks w;
-  w.low = ask(kListOffsetsEarliest);
-  w.high = ask(kListOffsetsLatest);
-  return w;
-}
-
 std::map<TopicPartitionKey, PartitionWatermarks> watermarks(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
                                                             std::chrono::milliseconds timeout) {
   std::map<TopicPartitionKey, PartitionWatermarks> out;
@@ -278,6 +257,12 @@ std::map<TopicPartitionKey, PartitionWatermarks> watermarks(rd_kafka_t* rk, cons
     out[p] = w;
   }
   return out;
+}
+
+Watermarks watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, std::chrono::milliseconds timeout) {
+  const PartitionWatermarks w = watermarks(rk, {{topic, partition}}, timeout).at({topic, partition});
+  check(w.err, fmt::format("ListOffsets {}-{}", topic, partition));
+  return {w.low, w.high};
 }
 
 std::map<TopicPartitionKey, PartitionWatermarks> Admin::watermarks(const std::vector<TopicPartitionKey>& partitions) {

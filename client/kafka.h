@@ -167,9 +167,9 @@ struct PartitionWatermarks {
 std::map<TopicPartitionKey, PartitionWatermarks> watermarks(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
                                                             std::chrono::milliseconds timeout);
 
-/// One partition's watermarks: ListOffsets earliest and latest through list_offsets, each bounded
-/// by `timeout`. A partition librdkafka does not know yet (grown since its metadata was cached) is
-/// looked up once more after refresh_topic_metadata. Throws KafkaError with the partition's error.
+/// One partition's watermarks: the batched watermarks() above with one key (so a partition
+/// librdkafka does not know yet is looked up once more after a metadata refresh). Throws KafkaError
+/// with the partition's own error, or list_offsets' error for the whole request.
 Watermarks watermarks(rd_kafka_t* rk, const std::string& topic, int32_t partition, std::chrono::milliseconds timeout);
 
 /// Per-topic facts from Metadata.
