@@ -114,11 +114,11 @@ class Flow {
   void on_revoke();
   /// A source partition being taken over (on_assign, rebuild_mappings): its new state, the flow's
   /// newest record in its remote partition (nullopt: none there yet), and the source partition's
-  /// watermarks (`source.err` set while unknown).
+  /// watermarks (nullopt: not asked, the source being unreachable; else their own `err`).
   struct Takeover {
     std::unique_ptr<PartitionState> st;
     std::optional<ReplicatedTail> tail;
-    client::PartitionWatermarks source{-1, -1, RD_KAFKA_RESP_ERR__STATE};
+    std::optional<client::PartitionWatermarks> source;
   };
   /// Rebuilds `st->mapping` of every takeover with a tail with anchor_offset_mapping
   /// (offset_translation.h): from `history` when the target confirms it, else from the target's

@@ -101,7 +101,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     queries.push_back({route->second.remote_topic, tp.partition});
     takeovers.push_back({std::make_unique<PartitionState>(tp.topic, route->second.remote_topic, tp.partition,
                                                           flow_.resync_every()),
-                         std::nullopt});
+                         std::nullopt, std::nullopt});
   }
   std::vector<std::optional<ReplicatedTail>> tails;
   for (int attempt = 0; running_ && !paused_; ++attempt) {
@@ -153,19 +153,19 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   }
   for (auto& t : takeovers) {
     PartitionState& st = *t.st;
-    if (!t.tail || t.source.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    if (!t.tail || !t.source || t.source->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     const int64_t start = t.tail->upstream_offset + 1;
-    if (start > t.source.high) {
+    if (start > t.source->high) {
       note_error(fmt::format("{}-{} ends at {} but {} was replicated up to {}: the source topic was recreated; "
                              "copying it again from its start",
-                             st.source_topic, st.partition, t.source.high, st.remote_topic, start));
+                             st.source_topic, st.partition, t.source->high, st.remote_topic, start));
       count_source_anomaly(st.source_topic, st.partition, "recreated", 1);
       st.mapping = OffsetMapping(OffsetMapping::kDefaultMaxRuns, flow_.resync_every());
       t.tail.reset();  // copied again from the beginning
-    } else if (start < t.source.low) {
+    } else if (start < t.source->low) {
       note_error(fmt::format("{}-{}: offsets {}..{} were deleted on the source before they were replicated",
-                             st.source_topic, st.partition, start, t.source.low - 1));
-      count_source_anomaly(st.source_topic, st.partition, "lost_to_retention", t.source.low - start);
+                             st.source_topic, st.partition, start, t.source->low - 1));
+      count_source_anomaly(st.source_topic, st.partition, "lost_to_retention", t.source->low - start);
     }
   }
   {
@@ -173,13 +173,13 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
     size_t unchecked = 0;
     const Takeover* example = nullptr;
     for (const auto& t : takeovers)
-      if (t.tail && t.source.err != RD_KAFKA_RESP_ERR_NO_ERROR && t.source.err != RD_KAFKA_RESP_ERR__STATE) {
+      if (t.tail && t.source && t.source->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++unchecked;
         if (!example) example = &t;
       }
     if (example)
       note_error(fmt::format("cannot check {} partition(s) on {}, e.g. {}-{}: {}", unchecked, flow_.source,
-                             example->st->source_topic, example->st->partition, rd_kafka_err2str(example->source.err)));
+                             example->st->source_topic, example->st->partition, rd_kafka_err2str(example->source->err)));
   }
   // Checked on every assignment: the mapping was rebuilt, and must reach the flow's oldest
   // record on the target again before offsets below it translate to it.

@@ -63,7 +63,7 @@ PartitionMap Flow::rebuild_mappings() {
     if (!tails[i]) continue;  // nothing of this partition replicated: nothing to translate to
     parts.push_back({std::make_unique<PartitionState>(keys[i].first, queries[i].topic, keys[i].second,
                                                       flow_.resync_every()),
-                     tails[i]});
+                     tails[i], std::nullopt});
     parts.back().st->start_at(tails[i]->upstream_offset + 1);
     replicated.push_back(keys[i]);
   }
@@ -71,11 +71,11 @@ PartitionMap Flow::rebuild_mappings() {
   const int64_t asked_ms = wall_clock_ms();
   const auto marks = source_admin_->watermarks(replicated);
   for (auto& t : parts) {
-    t.source = marks.at({t.st->source_topic, t.st->partition});
-    if (t.source.err != RD_KAFKA_RESP_ERR_NO_ERROR)
-      throw client::KafkaError(t.source.err, fmt::format("ListOffsets {}-{}: {}", t.st->source_topic, t.st->partition,
-                                                         rd_kafka_err2str(t.source.err)));
-    t.st->observe_source_end(t.source.high, asked_ms, false);
+    const auto& w = *(t.source = marks.at({t.st->source_topic, t.st->partition}));
+    if (w.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw client::KafkaError(w.err, fmt::format("ListOffsets {}-{}: {}", t.st->source_topic, t.st->partition,
+                                                  rd_kafka_err2str(w.err)));
+    t.st->observe_source_end(w.high, asked_ms, false);
   }
   derive_copied_from_start(parts, ctl_probe_.get(), ctl_source_probe_.get());
   for (auto& t : parts) out.emplace(std::pair(t.st->source_topic, t.st->partition), std::move(t.st));

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <stdexcept>
 
 #include "mirror/flow.h"
 #include "mirror/flow_internal.h"
@@ -59,18 +60,19 @@ void Flow::anchor_mappings(std::vector<Takeover>& parts, const SyncHistoryMap& h
       queue.pop_front();
       PartitionState& st = *parts[j].st;
       const ReplicatedTail& tail = *parts[j].tail;
-      // anchor_offset_mapping reads at most twice (the history's range, then a rebuild), so a
-      // third run has everything; a fourth would only follow a cache bug, and reads directly.
-      const bool direct = ++runs[j] > 3;
-      auto read = [&, j, direct](int64_t from, int64_t to, const std::function<void(int64_t, int64_t)>& each) {
+      // anchor_offset_mapping is deterministic in its inputs and reads at most twice (the history's
+      // range, then a rebuild), so the third run of a partition finds everything cached.
+      const bool last_run = ++runs[j] >= 3;
+      auto read = [&, j, last_run](int64_t from, int64_t to, const std::function<void(int64_t, int64_t)>& each) {
         for (const auto& c : cache[j])
           if (c.from <= from && to <= c.to) {
             for (const auto& p : c.pairs)
               if (p.downstream_offset >= from && p.downstream_offset < to) each(p.upstream_offset, p.downstream_offset);
             return;
           }
-        if (!direct) throw NeedRead{from, to};
-        for_each_replicated(probe, st.remote_topic, st.partition, from, to, flow_.source, st.partition, each);
+        if (last_run)  // unreachable unless anchor_offset_mapping changes; caught below as a failure
+          throw std::logic_error(fmt::format("target offsets [{}, {}) still unread after two passes", from, to));
+        throw NeedRead{from, to};
       };
       const auto h = history.find({st.source_topic, st.partition});
       try {
@@ -131,7 +133,7 @@ void Flow::derive_copied_from_start(std::vector<Takeover>& parts, rd_kafka_t* ta
   for (size_t j = 0; j < parts.size(); ++j) {
     const auto& t = parts[j];
     t.st->copied_from_start = false;
-    if (!t.tail || t.source.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    if (!t.tail || !t.source || t.source->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     asked.push_back(j);
     ranges.push_back({t.st->remote_topic, t.st->partition, t.tail->log_start_offset,
                       std::min(t.tail->downstream_offset + 1, t.tail->log_start_offset + kOldestRecordWindow)});
@@ -158,7 +160,7 @@ void Flow::derive_copied_from_start(std::vector<Takeover>& parts, rd_kafka_t* ta
     const auto known = st.mapping.first_known_upstream();
     if (!oldest[r] || !known || *known > *oldest[r] || st.mapping.runs_dropped() > 0) continue;
     checked.push_back(asked[r]);
-    source_ranges.push_back({st.source_topic, st.partition, parts[asked[r]].source.low, *oldest[r]});
+    source_ranges.push_back({st.source_topic, st.partition, parts[asked[r]].source->low, *oldest[r]});
   }
   // Retention moves the source's log start past deleted records; compaction leaves holes behind
   // it, so what counts is whether any record below the first copied one is still readable.

@@ -134,7 +134,7 @@ class OffsetMapping {
 inline constexpr int64_t kMaxRebuildRecords = 1'000'000;
 
 /// Reads the (upstream, downstream) pairs of the flow's records in [from, to) of one target
-/// partition, in offset order (for_each_replicated bound to a partition; a vector in tests).
+/// partition, in offset order (the takeover's batched reads in the mirror; a vector in tests).
 using ReplicatedReader = std::function<void(int64_t from, int64_t to, const std::function<void(int64_t, int64_t)>&)>;
 
 /// How anchor_offset_mapping() built the mapping.

@@ -85,16 +85,6 @@ void read_range(rd_kafka_t* probe, const std::string& topic, int32_t partition, 
   });
 }
 
-std::optional<int64_t> first_record_offset(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from,
-                                           int64_t to) {
-  std::optional<int64_t> first;
-  read_ranges(probe, {{topic, partition, from, to}}, [&](size_t, const rd_kafka_message_t& m) {
-    first = m.offset;
-    return false;
-  });
-  return first;
-}
-
 std::optional<int64_t> upstream_offset_of(const rd_kafka_message_t& m, std::string_view source_alias,
                                           int32_t source_partition) {
   rd_kafka_headers_t* hdrs = nullptr;
@@ -106,14 +96,6 @@ std::optional<int64_t> upstream_offset_of(const rd_kafka_message_t& m, std::stri
   auto ref = parse_upstream(std::string_view(static_cast<const char*>(value), size));
   if (ref && ref->source_alias == source_alias && ref->partition == source_partition) return ref->offset;
   return std::nullopt;
-}
-
-void for_each_replicated(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
-                         std::string_view source_alias, int32_t source_partition,
-                         const std::function<void(int64_t, int64_t)>& each) {
-  read_range(probe, topic, partition, from, to, [&](const rd_kafka_message_t& m) {
-    if (auto up = upstream_offset_of(m, source_alias, source_partition)) each(*up, m.offset);
-  });
 }
 
 std::vector<std::optional<ReplicatedTail>> find_replicated_tails(rd_kafka_t* probe, client::Admin& target,

@@ -56,19 +56,6 @@ std::optional<int64_t> upstream_offset_of(const rd_kafka_message_t& m, std::stri
 void read_range(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
                 const std::function<void(const rd_kafka_message_t&)>& each);
 
-/// The offset of the first record in [from, to) of (`topic`, `partition`), or nullopt when there
-/// is none (compaction and retention leave holes, so this reads one fetch, not the range). Reads
-/// with `probe` as read_range does and throws client::KafkaError as it does.
-std::optional<int64_t> first_record_offset(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from,
-                                           int64_t to);
-
-/// Calls `each(upstream offset, downstream offset)` for every record of the flow (ferry.upstream
-/// naming `source_alias` and `source_partition`) in [from, to) of target partition (`topic`,
-/// `partition`), in offset order. Throws client::KafkaError when the target cannot be read.
-void for_each_replicated(rd_kafka_t* probe, const std::string& topic, int32_t partition, int64_t from, int64_t to,
-                         std::string_view source_alias, int32_t source_partition,
-                         const std::function<void(int64_t, int64_t)>& each);
-
 /// One target partition whose replicated tail is wanted (source partition = target partition).
 struct TailQuery {
   std::string topic;
