@@ -26,6 +26,8 @@ struct LatencyResult {
   /// The topic they are received from: `topic` itself, or its mirror's remote copy.
   std::string consume_topic;
   int64_t rate_per_s = 0;
+  /// Where rate_per_s came from (broker mode: "--latency-rate" or half the run's peak).
+  std::string rate_rule;
   double seconds = 0;
   int64_t sent = 0;
   /// Send to receipt by the consumer: what an application sees.

@@ -148,12 +148,14 @@ std::string render(const Options& options, const Report& r) {
                        {"mb_per_s", rounded(p.mb_per_s(), 1)},
                        {"ratio_to_limit", rounded(ratio, 3)},
                        {"capped", p.capped},
-                       {"sustained", p.seconds >= kSustainedSeconds && p.bytes >= kSustainedBytes}});
+                       {"sustained", p.seconds >= kSustainedSeconds && p.bytes >= kSustainedBytes},
+                       {"cpu", render_cpu(p.cpu)}});
   }
   j["produce"] = std::move(produce);
 
   const auto& c = r.consume;
   j["consume"] = render_consume(c);
+  j["consume"]["cpu"] = render_cpu(c.cpu);
   const auto& l = r.latency;
   j["latency_ms"] = render_latency(l);
   j["rebalance"] = render_rebalance(r.rebalance);
@@ -225,7 +227,16 @@ int run(const Options& options) {
                        report.consume.startup_seconds, report.consume.capped ? " (capped)" : ""));
   collect(report.warnings, report.consume.warnings);
 
-  report.latency = run_latency(options, pool, latency_topic);
+  // Latency is measured under load: at half the sustained acks=all peak of this very run
+  // (issue 16), unless --latency-rate names a rate.
+  std::vector<double> acks_all_rates;
+  for (const auto& p : report.produce)
+    if (p.spec.acks == "all") acks_all_rates.push_back(p.records_per_s());
+  const LatencyRate rate = latency_rate_for(options, acks_all_rates);
+  Options latency_options = options;
+  latency_options.latency_rate = rate.per_s;
+  report.latency = run_latency(latency_options, pool, latency_topic);
+  report.latency.rate_rule = rate.rule;
   const LatencySummary& e2e = report.latency.end_to_end;
   const LatencySummary& ack = report.latency.produce_ack;
   progress(fmt::format("latency at {}/s ({} samples): end-to-end p50 {:.3f} ms, p99 {:.3f} ms, "

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -176,15 +177,18 @@ const std::vector<OptionSpec>& option_table() {
          return err;
        },
        [](const Options& o) { return o.data_dir; }},
-      {"latency-rate", "N", "Records per second sent during the latency phase.",
-       int_setter(&Options::latency_rate, 1, 100'000),
+      {"latency-rate", "N",
+       "Records per second sent during the latency phase. Broker mode without it: half the "
+       "best acks=all produce rate measured in the same run (the report says which).",
+       int_setter(&Options::latency_rate, 1, 1'000'000),
        [](const Options& o) { return std::to_string(o.latency_rate); }},
       {"latency-seconds", "S", "Length of the latency phase.",
        seconds_setter(&Options::latency_seconds, 60),
        [](const Options& o) { return fmt::format("{:g}", o.latency_seconds); }},
       {"latency-linger-ms", "MS",
        "linger.ms of the latency producer. 0 puts each record in its own Produce request; "
-       "larger values let librdkafka batch, trading a little latency for fewer requests.",
+       "larger values let librdkafka batch, trading a little latency for fewer requests. "
+       "Broker mode without it: 5, the produce cases' linger, since its rate is half their peak.",
        int_setter(&Options::latency_linger_ms, 0, 1000),
        [](const Options& o) { return std::to_string(o.latency_linger_ms); }},
       {"rebalance-members", "N",
@@ -309,8 +313,8 @@ const std::vector<OptionSpec>& option_table() {
        },
        [](const Options& o) { return or_none(o.security_audit_all); }},
       {"broker-pid", "PID",
-       "Security mode: process id of the broker behind --bootstrap, so each case reports the "
-       "broker's CPU (cores, CPU-ms per MB) next to the client's.",
+       "Broker and security modes: process id of the broker behind --bootstrap, so each produce "
+       "and consume case reports the broker's CPU (cores, CPU-ms per MB) next to the client's.",
        int_setter(&Options::broker_pid, 1, 4'194'304),
        [](const Options& o) { return o.broker_pid > 0 ? std::to_string(o.broker_pid) : "none"; }},
       {"security-audit-all-pid", "PID", "Security mode: process id of the audit-all broker, as --broker-pid.",
@@ -468,6 +472,8 @@ ParsedArgs parse_options(int argc, char** argv) {
   result.options.min_seconds_given = app->get_option("--min-seconds")->count() > 0;
   result.options.records_given = app->get_option("--records")->count() > 0;
   result.options.latency_seconds_given = app->get_option("--latency-seconds")->count() > 0;
+  result.options.latency_rate_given = app->get_option("--latency-rate")->count() > 0;
+  const bool latency_linger_given = app->get_option("--latency-linger-ms")->count() > 0;
   if (result.options.bootstrap.empty()) return fail("--bootstrap HOST:PORT is required");
   Options& o = result.options;
   const bool any_mirror_flag = !o.mirror_status.empty() || !o.mirror_bin.empty() ||
@@ -514,12 +520,22 @@ ParsedArgs parse_options(int argc, char** argv) {
     return fail("--security-sasl-ssl, --security-sasl-plaintext and --security-audit-all need "
                 "--security-ssl HOST:PORT");
   }
+  if (!o.mirror_mode() && !o.security_mode() && !latency_linger_given) o.latency_linger_ms = kBrokerLatencyLingerMs;
   if (result.options.data_dir == Options{}.data_dir) {
     if (std::string err = check_data_dir(result.options.data_dir); !err.empty()) {
       return fail(fmt::format("default --data-dir '{}' {}", result.options.data_dir, err));
     }
   }
   return result;
+}
+
+LatencyRate latency_rate_for(const Options& options, const std::vector<double>& acks_all_records_per_s) {
+  if (options.latency_rate_given) return {options.latency_rate, "--latency-rate"};
+  double peak = 0;
+  for (double r : acks_all_records_per_s) peak = std::max(peak, r);
+  if (peak < 2) return {options.latency_rate, "default (no acks=all produce rate measured)"};
+  return {static_cast<int64_t>(peak / 2),
+          fmt::format("half the best acks=all produce rate of this run ({:.0f} records/s)", peak)};
 }
 
 }  // namespace ferry::bench

@@ -11,6 +11,10 @@ namespace ferry::bench {
 /// Records per produce case in broker mode unless --records says otherwise: 1.5 GB of 1 KiB
 /// values (issue 16, item 3: at least 10 s or 1.5 GB, whichever comes later).
 inline constexpr int64_t kBrokerDefaultRecords = 1'500'000;
+/// Broker mode's default linger.ms of the latency producer: the produce cases' own, because the
+/// latency rate is half their peak (with 0, librdkafka cannot send ~150,000 records/s one
+/// request each: measured 13.8 s behind schedule, p99 715 ms, all of it client queueing).
+inline constexpr int64_t kBrokerLatencyLingerMs = 5;
 
 /// Settings of one ferry-bench run. The defaults keep a run against a local broker within
 /// about three minutes even when every phase hits its time cap.
@@ -34,12 +38,15 @@ struct Options {
   /// Directory for the machine-limit and fsync-rate files; should be on the broker's
   /// log.dirs filesystem.
   std::string data_dir = "/tmp";
-  /// Records per second sent during the end-to-end latency phase.
+  /// Records per second sent during the end-to-end latency phase. Broker mode without
+  /// --latency-rate (latency_rate_given false): half the best acks=all produce rate of the same
+  /// run (issue 16: "p99 at half the sustained peak"), set by run() before the phase.
   int64_t latency_rate = 2000;
   /// Length of the latency phase, in seconds.
   double latency_seconds = 5.0;
   /// linger.ms of the latency producer. 0 sends every record in its own Produce request,
-  /// which measures the broker's per-request path rather than client batching.
+  /// which measures the broker's per-request path rather than client batching. Broker mode
+  /// without --latency-linger-ms: kBrokerLatencyLingerMs.
   int64_t latency_linger_ms = 0;
   /// Consumers that form the group of the rebalance phase; one more joins and leaves again.
   int64_t rebalance_members = 8;
@@ -91,8 +98,8 @@ struct Options {
   /// Security mode: PLAINTEXT listener of a second broker configured like the first but with
   /// audit.log.events listing every category.
   std::string security_audit_all;
-  /// Process id of the broker behind `bootstrap` (0: unknown). Security mode then reports its CPU
-  /// per case (PhaseCpu::broker_cores, broker_cpu_ms_per_mb).
+  /// Process id of the broker behind `bootstrap` (0: unknown). Broker and security modes then
+  /// report its CPU per produce and consume case (PhaseCpu::broker_cores, broker_cpu_ms_per_mb).
   int64_t broker_pid = 0;
   /// Security mode: process id of the audit-all broker (0: unknown), as broker_pid.
   int64_t security_audit_all_pid = 0;
@@ -109,6 +116,8 @@ struct Options {
   /// True when --latency-seconds was given; mirror mode otherwise uses
   /// kMirrorDefaultLatencySeconds.
   bool latency_seconds_given = false;
+  /// True when --latency-rate was given (see latency_rate).
+  bool latency_rate_given = false;
 
   /// True when --min-seconds was given; mirror and security modes otherwise use 0.
   bool min_seconds_given = false;
@@ -144,6 +153,17 @@ struct ParsedArgs {
 /// error reads "--flag 'value': what was expected". Never exits; the caller maps usage_error to
 /// exit status 2.
 ParsedArgs parse_options(int argc, char** argv);
+
+/// The latency phase's rate and where it came from.
+struct LatencyRate {
+  int64_t per_s = 0;
+  std::string rule;  ///< "--latency-rate", or the half-peak rule with the peak it used
+};
+
+/// Broker mode's latency rate: --latency-rate when given, else half the best of
+/// `acks_all_records_per_s` (the acks=all produce cases of the same run; issue 16 asks for p99 at
+/// half the sustained peak), else the default when no such rate was measured (< 2 records/s).
+LatencyRate latency_rate_for(const Options& options, const std::vector<double>& acks_all_records_per_s);
 
 /// The --help text: CLI11's view of the same option table (metavar, help, default) in the bench's
 /// layout, so flags and docs cannot drift.

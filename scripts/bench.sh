@@ -8,6 +8,8 @@
 #   FERRY_SKIP_BUILD  set to 1 to skip cmake/ninja
 #   FERRY_BROKER_BIN  broker binary (default: $FERRY_BUILD_DIR/broker/ferry-broker)
 #   FERRY_BENCH_BIN   bench binary  (default: $FERRY_BUILD_DIR/bench/ferry-bench)
+#   FERRY_BROKER_CONFIG  extra lines for the broker's TOML config, e.g. "num.io.threads = 0" to
+#                     compare with appends on the network thread
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +55,7 @@ node.id = 0
 listeners = "PLAINTEXT://127.0.0.1:$port"
 log.dirs = "$tmp/logs"
 num.partitions = 1
+${FERRY_BROKER_CONFIG:-}
 TOML
 
 "$broker_bin" --config "$tmp/broker.toml" >"$tmp/broker.log" 2>&1 &
@@ -80,7 +83,8 @@ fi
 out="$build/bench-broker.json"
 # --data-dir shares the broker's filesystem so the machine limit measures the same disk.
 status=0
-"$bench_bin" --bootstrap "127.0.0.1:$port" --data-dir "$tmp/scratch" "$@" >"$tmp/bench.json" || status=$?
+"$bench_bin" --bootstrap "127.0.0.1:$port" --broker-pid "$broker_pid" --data-dir "$tmp/scratch" "$@" \
+  >"$tmp/bench.json" || status=$?
 if [[ "$status" != 0 ]]; then
   echo "bench.sh: ferry-bench failed (exit $status); last broker log lines:" >&2
   tail -n 50 "$tmp/broker.log" >&2

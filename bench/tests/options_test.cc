@@ -80,6 +80,37 @@ TEST_F(OptionsTest, OnlyBrokerModeRunsSustainedCasesByDefault) {
   EXPECT_EQ(r.error, "--min-seconds '-1': expects seconds in [0, 600]");
 }
 
+TEST_F(OptionsTest, LatencyRateIsHalfTheAcksAllPeakUnlessGiven) {
+  ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  LatencyRate rate = latency_rate_for(r.options, {261557.4, 250842.0});
+  EXPECT_EQ(rate.per_s, 130778);
+  EXPECT_EQ(rate.rule, "half the best acks=all produce rate of this run (261557 records/s)");
+  rate = latency_rate_for(r.options, {});
+  EXPECT_EQ(rate.per_s, 2000);
+  EXPECT_EQ(rate.rule, "default (no acks=all produce rate measured)");
+
+  r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-rate", "1000000"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  rate = latency_rate_for(r.options, {261557.4});
+  EXPECT_EQ(rate.per_s, 1000000);
+  EXPECT_EQ(rate.rule, "--latency-rate");
+  r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-rate", "1000001"});
+  EXPECT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+}
+
+TEST_F(OptionsTest, LatencyLingerDefaultsToTheProduceCasesOnlyInBrokerMode) {
+  ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.latency_linger_ms, kBrokerLatencyLingerMs);
+  r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-linger-ms", "0"});
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.latency_linger_ms, 0);
+  r = parse(mirror_args());
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(r.options.latency_linger_ms, 0);
+}
+
 TEST_F(OptionsTest, BrokerModeKeepsItsDefaults) {
   ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
