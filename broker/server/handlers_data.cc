@@ -123,7 +123,9 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
   const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
   const bool wait_durable = req.acks == -1 && s_.config.values.get_bool("log.flush.acks.all");
   std::vector<OffsetWait> durable_waits;
-  std::vector<ProduceResponse::PartitionProduceResponse*> durable_responses;
+  // (topic, partition) indexes of their responses: the vectors grow while partitions are added, so
+  // a pointer kept across an emplace_back would dangle.
+  std::vector<std::pair<size_t, size_t>> durable_responses;
   // A standby (ferry.cluster.role) is fenced: only its replicator writes. POLICY_VIOLATION is
   // non-retriable for every client we test with, so a producer still pointed here fails at once
   // instead of retrying until its delivery timeout, and nothing is appended.
@@ -241,7 +243,7 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
       }
       if (wait_durable) {
         durable_waits.push_back({part, res.last_offset + 1});
-        durable_responses.push_back(&pr);
+        durable_responses.emplace_back(resp.responses.size() - 1, tr.partition_responses.size() - 1);
       }
     }
     if (topic_messages > 0) {
@@ -258,7 +260,8 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
     co_await wait_for_offsets(durable_waits, /*durable=*/true, /*any=*/false, deadline, s_, &s_.replicas);
     for (size_t i = 0; i < durable_waits.size(); ++i)
       if (durable_waits[i].partition->durable_offset() < durable_waits[i].target)
-        durable_responses[i]->error_code = ErrorCode::REQUEST_TIMED_OUT;
+        resp.responses[durable_responses[i].first].partition_responses[durable_responses[i].second].error_code =
+            ErrorCode::REQUEST_TIMED_OUT;
   }
   co_return resp;
 }

@@ -8,6 +8,9 @@ broker and its session expired mid-commit: a rebalance, and records delivered tw
 The test gives the broker a disk whose every fsync takes longer than the group's session timeout
 (slow_fsync.c, preloaded into the broker), and checks what a user sees: one assignment for the whole run,
 every record consumed once, every commit accepted.
+
+It also holds the Produce side of a slow disk: an acks=all produce to many partitions whose fsync
+outlasts the request's timeout_ms is answered REQUEST_TIMED_OUT for every partition.
 """
 
 import os
@@ -17,6 +20,7 @@ import unittest
 
 from confluent_kafka import Consumer
 
+import kafka_wire as kw
 from ferry_harness import BrokerTestCase, Broker, create_topics, produce_all
 
 SESSION_MS = 6000  # the broker's group.min.session.timeout.ms
@@ -92,3 +96,35 @@ class _TempDir:
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SlowDiskProduceTest(BrokerTestCase):
+    def test_every_partition_of_a_timed_out_acks_all_produce_says_request_timed_out(self):
+        # The handler kept a pointer to each partition's response while it appended the next
+        # partitions to the same vector, so the timeout was written through dangling pointers:
+        # partitions 0-3 of 8 were answered "no error" for records that were not yet durable.
+        tmp = self.enterContext(_TempDir())
+        shim = os.path.join(tmp, "slow_fsync.so")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim,
+                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_fsync.c"), "-ldl"], check=True)
+        delay_file = os.path.join(tmp, "fsync-delay")
+        with open(delay_file, "w") as f:
+            f.write("0")
+        broker = Broker({}, env={"LD_PRELOAD": shim, "FERRY_SLOW_FSYNC_FILE": delay_file})
+        self.addCleanup(broker.close)
+        partitions = 8
+        create_topics(broker, "slow-produce", partitions=partitions)
+        with open(delay_file + ".tmp", "w") as f:
+            f.write("2")
+        os.replace(delay_file + ".tmp", delay_file)
+        batch = kw.record_batch([(b"k", b"v")])
+        body = (kw.string(None) + kw.i16(-1) + kw.i32(300)
+                + kw.array([kw.string("slow-produce")
+                            + kw.array([kw.i32(p) + kw.nbytes(batch) for p in range(partitions)])]))
+        with kw.Connection("127.0.0.1", broker.port) as c:
+            try:
+                answer = kw.parse_produce_response(c.request(0, 3, body))
+            except ConnectionError as e:
+                self.fail(f"{e}; broker log:\n" + broker.log_tail(15))
+        self.assertEqual(answer, {("slow-produce", p): 7 for p in range(partitions)},  # REQUEST_TIMED_OUT
+                         "every partition's fsync outlasted timeout_ms=300")
