@@ -27,22 +27,29 @@ SESSION_MS = 6000  # the broker's group.min.session.timeout.ms
 FSYNC_S = 7.5      # every fsync takes longer than a session
 
 
+def slow_disk_broker(test, config):
+    """A broker started with slow_fsync.c preloaded: its fsync and fdatasync sleep for the seconds
+    last given to set_delay (0 at start). Returns (broker, set_delay); both are cleaned up with
+    `test`."""
+    tmp = test.enterContext(_TempDir())
+    shim = os.path.join(tmp, "slow_fsync.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim,
+                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_fsync.c"), "-ldl"], check=True)
+    delay_file = os.path.join(tmp, "fsync-delay")
+
+    def set_delay(seconds):
+        with open(delay_file + ".tmp", "w") as f:
+            f.write(str(seconds))
+        os.replace(delay_file + ".tmp", delay_file)
+    set_delay(0)
+    broker = Broker(config, env={"LD_PRELOAD": shim, "FERRY_SLOW_FSYNC_FILE": delay_file})
+    test.addCleanup(broker.close)
+    return broker, set_delay
+
+
 class SlowDiskGroupTest(BrokerTestCase):
     def test_a_member_keeps_its_session_on_a_disk_slower_than_its_session_timeout(self):
-        tmp = self.enterContext(_TempDir())
-        shim = os.path.join(tmp, "slow_fsync.so")
-        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim,
-                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_fsync.c"), "-ldl"], check=True)
-        delay_file = os.path.join(tmp, "fsync-delay")
-
-        def set_delay(seconds):
-            with open(delay_file + ".tmp", "w") as f:
-                f.write(str(seconds))
-            os.replace(delay_file + ".tmp", delay_file)
-        set_delay(0)
-        broker = Broker({"group.initial.rebalance.delay.ms": 0},
-                        env={"LD_PRELOAD": shim, "FERRY_SLOW_FSYNC_FILE": delay_file})
-        self.addCleanup(broker.close)
+        broker, set_delay = slow_disk_broker(self, {"group.initial.rebalance.delay.ms": 0})
         create_topics(broker, "t", partitions=1)
         produce_all(broker, "t", [{"key": b"k%d" % i, "value": b"v-%03d" % i} for i in range(100)])
         assignments, revocations = [], []
@@ -94,29 +101,15 @@ class _TempDir:
         shutil.rmtree(self.d, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class SlowDiskProduceTest(BrokerTestCase):
     def test_every_partition_of_a_timed_out_acks_all_produce_says_request_timed_out(self):
-        # The handler kept a pointer to each partition's response while it appended the next
-        # partitions to the same vector, so the timeout was written through dangling pointers:
-        # partitions 0-3 of 8 were answered "no error" for records that were not yet durable.
-        tmp = self.enterContext(_TempDir())
-        shim = os.path.join(tmp, "slow_fsync.so")
-        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim,
-                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_fsync.c"), "-ldl"], check=True)
-        delay_file = os.path.join(tmp, "fsync-delay")
-        with open(delay_file, "w") as f:
-            f.write("0")
-        broker = Broker({}, env={"LD_PRELOAD": shim, "FERRY_SLOW_FSYNC_FILE": delay_file})
-        self.addCleanup(broker.close)
+        # The handler kept a pointer to each partition's response while it added the next
+        # partitions to the same vector, and wrote the timeout through those dangling pointers: the
+        # broker died without a log line.
+        broker, set_delay = slow_disk_broker(self, {})
         partitions = 8
         create_topics(broker, "slow-produce", partitions=partitions)
-        with open(delay_file + ".tmp", "w") as f:
-            f.write("2")
-        os.replace(delay_file + ".tmp", delay_file)
+        set_delay(2)
         batch = kw.record_batch([(b"k", b"v")])
         body = (kw.string(None) + kw.i16(-1) + kw.i32(300)
                 + kw.array([kw.string("slow-produce")
@@ -128,3 +121,7 @@ class SlowDiskProduceTest(BrokerTestCase):
                 self.fail(f"{e}; broker log:\n" + broker.log_tail(15))
         self.assertEqual(answer, {("slow-produce", p): 7 for p in range(partitions)},  # REQUEST_TIMED_OUT
                          "every partition's fsync outlasted timeout_ms=300")
+
+
+if __name__ == "__main__":
+    unittest.main()
