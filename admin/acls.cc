@@ -213,9 +213,9 @@ int acls_remove(Session& s, const ParsedArgs& args) {
 
 std::vector<Command> acl_commands() {
   const std::vector<OptionSpec> resource_opts = {
-      {"--topic", "T", "a topic (repeatable)", false, true},
-      {"--group", "G", "a consumer group (repeatable)", false, true},
-      {"--transactional-id", "ID", "a transactional id (repeatable)", false, true},
+      {"--topic", "T", "a topic", false, true},
+      {"--group", "G", "a consumer group", false, true},
+      {"--transactional-id", "ID", "a transactional id", false, true},
       {"--cluster", "", "the cluster resource (kafka-cluster)"},
   };
   auto with = [&](std::vector<OptionSpec> extra) {
@@ -224,12 +224,12 @@ std::vector<Command> acl_commands() {
     return out;
   };
   const std::vector<OptionSpec> principal_opts = {
-      {"--allow-principal", "P", "principal to allow, Type:name (repeatable)", false, true},
-      {"--deny-principal", "P", "principal to deny, Type:name (repeatable)", false, true},
-      {"--allow-host", "H", "IP address the allow applies to (repeatable)", false, true, "*"},
-      {"--deny-host", "H", "IP address the deny applies to (repeatable)", false, true, "*"},
+      {"--allow-principal", "P", "principal to allow, Type:name", false, true},
+      {"--deny-principal", "P", "principal to deny, Type:name", false, true},
+      {"--allow-host", "H", "IP address the allow applies to", false, true, "*"},
+      {"--deny-host", "H", "IP address the deny applies to", false, true, "*"},
       {"--operation", "OP", "All, Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, "
-                            "AlterConfigs, IdempotentWrite (repeatable)", false, true},
+                            "AlterConfigs, IdempotentWrite", false, true},
       {"--resource-pattern-type", "TYPE", "literal or prefixed", false, false, "literal"},
   };
   std::vector<OptionSpec> add_opts = with(principal_opts);

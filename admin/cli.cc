@@ -16,7 +16,7 @@ const std::vector<OptionSpec>& global_options() {
       {"--command-config", "FILE",
        "librdkafka properties, one key=value per line (# comments), e.g. security.protocol"},
       {"-X", "KEY=VALUE",
-       "a librdkafka property (repeatable), after --command-config; no passwords here: use "
+       "a librdkafka property, after --command-config; no passwords here: use "
        "sasl.password.file=FILE or sasl.password.env=VARIABLE", false, true},
       {"--json", "", "print one JSON document on stdout instead of a table"},
       {"--timeout-ms", "N", "give up on the cluster after N milliseconds (1..3600000)", false,

@@ -361,6 +361,15 @@ class UsageTest(unittest.TestCase):
                        "--command-config FILE", "--json"):
             self.assertRegex(line_of(option), r"\S+\s{2,}\w", f"{option} has a description")
         self.assertIn("(default: 30000)", line_of("--timeout-ms N"))
+        self.assertIn("a librdkafka property, after --command-config", line_of("-X KEY=VALUE"))
+
+    def test_no_help_says_repeatable_twice(self):
+        # The formatter appends "(repeatable)" itself; descriptions must not say it again.
+        for args in (["acls", "add", "--help"], ["acls", "list", "--help"], ["topics", "create", "--help"]):
+            p = run_admin(args, timeout_ms=None)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("(repeatable)", p.stdout)
+            self.assertNotIn("(repeatable) (repeatable)", p.stdout)
 
     def test_help_at_every_level(self):
         for args, needle in ((["--help"], "topics create"), (["groups", "--help"], "groups offsets reset"),
