@@ -56,14 +56,18 @@ class RetentionTest(BrokerTestCase):
         create_topics(b, "retained", partitions=1, config={"retention.ms": "1500", "segment.bytes": "16384"})
         produce_all(b, "retained", [{"key": b"%d" % i, "value": b"x" * 200, "partition": 0} for i in range(400)],
                     **{"batch.size": 4000})
-        low, high = watermarks(b, "retained", 0)
-        self.assertEqual((low, high), (0, 400))
+        # On a slow machine retention may already have run by now, so only the end is certain.
+        self.assertEqual(watermarks(b, "retained", 0)[1], 400)
         wait_until(lambda: watermarks(b, "retained", 0)[0] > 0, timeout=20, what="retention to delete old segments")
         low, high = watermarks(b, "retained", 0)
         self.assertEqual(high, 400)
         self.assertLess(low, 400, "the active segment must survive retention")
-        remaining = consume_all(b, "retained")[0]
-        self.assertEqual([m.offset() for m in remaining], list(range(low, 400)))
+        # Retention may delete more segments while this reads: what remains is still one unbroken
+        # run of offsets, from at or after the log start just read, to the end.
+        offsets = [m.offset() for m in consume_all(b, "retained")[0]]
+        self.assertTrue(offsets, "the active segment's records are readable")
+        self.assertGreaterEqual(offsets[0], low)
+        self.assertEqual(offsets, list(range(offsets[0], 400)))
 
 
 if __name__ == "__main__":
