@@ -83,7 +83,9 @@ asio::awaitable<void> Connection::read_loop() {
       closing_ = true;
     }
     while (!closing_ && !services.stopping) {
-      while (pending_.size() >= kMaxInFlight && socket_.is_open()) co_await reader_wakeup_.sleep();
+      while ((pending_.size() >= kMaxInFlight || unsent_response_bytes_ >= kMaxUnsentResponseBytes) &&
+             socket_.is_open())
+        co_await reader_wakeup_.sleep();
       reading_ = true;
       uint8_t size_buf[4];
       co_await read_exact(asio::buffer(size_buf));
@@ -154,6 +156,7 @@ asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr
   RequestContext ctx = ctx_;  // per request: dispatch fills in the header
   try {
     slot->response = co_await dispatch(frame, ctx, handlers_);
+    if (slot->response) unsent_response_bytes_ += slot->response->size();
   } catch (const protocol::DecodeError& e) {
     refuse("malformed request", e.what());
     close_socket();
@@ -178,6 +181,10 @@ asio::awaitable<void> Connection::write_loop() {
         reader_wakeup_.wake();
         if (slot->response && socket_.is_open())
           co_await write_all(asio::buffer(*slot->response));
+        if (slot->response) {
+          unsent_response_bytes_ -= slot->response->size();
+          reader_wakeup_.wake();
+        }
         last_activity_ = Clock::now();
       }
       // Over TLS the responses ready together leave in one socket write.

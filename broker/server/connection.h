@@ -90,6 +90,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Requests read ahead of their responses; beyond this the reader stops and TCP pushes back.
   static constexpr size_t kMaxInFlight = 32;
+  // Bytes of responses made but not yet written at which the reader stops too, so a client that
+  // pipelines large Fetches and never reads holds about this plus one response, not 32 responses
+  // (Kafka reads one request per connection at a time; this keeps pipelining within a bound).
+  static constexpr size_t kMaxUnsentResponseBytes = 64 << 20;
 
   boost::asio::ip::tcp::socket socket_;
   std::shared_ptr<TlsListenerContext> tls_context_;  // kept alive while this connection uses it
@@ -101,6 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestContext ctx_;
   std::string peer_;
   std::deque<std::shared_ptr<Slot>> pending_;
+  size_t unsent_response_bytes_ = 0;  // of responses in pending_ and the one being written
   Wakeup writer_wakeup_;
   Wakeup reader_wakeup_;
   bool reading_ = false;

@@ -106,6 +106,7 @@ asio::awaitable<void> Connection::sasl_exchange(const protocol::Bytes& frame) {
     report_authentication(true, out.mechanism, out.user, "");
   }
   slot->response = std::move(out.response);
+  if (slot->response) unsent_response_bytes_ += slot->response->size();
   slot->done = true;
   writer_wakeup_.wake();
   if (out.close) closing_ = true;

@@ -1,6 +1,7 @@
 """Connection behaviour a client relies on: pipelined requests are answered in the order they were
 sent (even when an earlier one long-polls and later ones are instant), acks=all produces pipelined
-on one connection keep their order in the log, and idle connections are closed after
+on one connection keep their order in the log, a client that pipelines large Fetches and reads
+nothing costs the broker a bounded amount of memory, and idle connections are closed after
 connections.max.idle.ms while busy ones stay open."""
 
 import socket
@@ -9,7 +10,7 @@ import time
 import unittest
 
 import kafka_wire as kw
-from ferry_harness import BrokerTestCase, create_topics, watermarks
+from ferry_harness import BrokerTestCase, create_topics, kcat, watermarks
 
 
 def correlation_ids(conn, n):
@@ -76,6 +77,39 @@ class PipeliningTest(BrokerTestCase):
         # Each request's base offset is its position in the stream: appended in arrival order.
         self.assertEqual(results, [(0, i) for i in range(n)])
         self.assertEqual(watermarks(b, "pipe-order", 0), (0, n))
+
+
+class UnreadResponsesTest(BrokerTestCase):
+    def test_32_pipelined_large_fetches_never_read_hold_a_bounded_amount_of_memory(self):
+        # 16 MB in one partition, then 32 Fetches of all of it on one connection that reads nothing.
+        # Holding every response would cost 512 MB; the broker stops reading requests once 64 MiB
+        # of responses wait unsent, and everyone else is still served.
+        b = self.start_broker()
+        create_topics(b, "unread-big", partitions=1)
+        with kw.Connection("127.0.0.1", b.port) as conn:
+            for _ in range(18):
+                body = conn.request(kw.API_PRODUCE, 3,
+                                    kw.produce_body("unread-big", 0, kw.record_batch([(None, b"x" * 900_000)])))
+                self.assertEqual(kw.parse_produce_response(body), {("unread-big", 0): 0})
+        rss_before = b.rss_kib()
+        conn = kw.Connection("127.0.0.1", b.port, timeout=30)
+        self.addCleanup(conn.close)
+        n = 32
+        conn.send_raw(b"".join(kw.frame(kw.request_header(kw.API_FETCH, 4, 100 + i)
+                                        + kw.fetch_v4_body("unread-big", 0, 0, 32 << 20)) for i in range(n)))
+        time.sleep(3)
+        grown_mib = (b.rss_kib() - rss_before) / 1024
+        self.assertEqual(kcat(b.bootstrap, {}, "-L").returncode, 0, "another client is served meanwhile")
+        self.assertLess(grown_mib, 200, f"the broker grew {grown_mib:.0f} MiB holding unread responses")
+        # Reading resumes everything: all 32 responses arrive, in order, each with all 16 MB.
+        sizes = []
+        for i in range(n):
+            frame = conn.recv_frame()
+            (cid,) = struct.unpack_from(">i", frame, 0)
+            self.assertEqual(cid, 100 + i)
+            sizes.append(len(frame))
+        self.assertTrue(all(size > 16_000_000 for size in sizes), sizes)
+        print(f"\n32 unread Fetches of 16 MB: broker RSS grew {grown_mib:.0f} MiB")
 
 
 class IdleTimeoutTest(BrokerTestCase):
