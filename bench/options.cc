@@ -208,7 +208,7 @@ const std::vector<OptionSpec>& option_table() {
       {"mirror-target", "HOST:PORT",
        "Mirror mode: the mirror's target cluster (--bootstrap is its source). Replaces the "
        "broker phases with produce-only and consume-only on the source, the mirror's copy of "
-       "those records to the target, and replication latency at a fixed rate (bench/README.md). "
+       "those records to the target, and replication latency at a fixed rate (bench/mirror-mode.md). "
        "Needs --mirror-status, --mirror-bin and --mirror-config. In this mode --records "
        "defaults to 200000 and --latency-seconds to 10.",
        [](Options& o, const std::string& v) {

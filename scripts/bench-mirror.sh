@@ -4,7 +4,7 @@
 # and consume-only on east, then ferry-mirror (started by the bench) copying the same records
 # to west, then replication latency at a fixed rate. Prints the JSON and saves it to
 # <build>/bench-mirror.json. Extra arguments go to ferry-bench (e.g. --records 50000);
-# bench/README.md ("Mirror mode") explains every number.
+# bench/mirror-mode.md explains every number.
 #
 # Environment overrides, for running against binaries built elsewhere:
 #   FERRY_BUILD_DIR   build directory (default: build-release, kept apart from the tests' build/)

@@ -6,7 +6,7 @@
 #              enabled, user "bench" stored with --add-scram, default audit.log.events;
 #   audit-all  PLAINTEXT only, audit.log.events = every category (produce and fetch included).
 # Prints the JSON and saves it to <build>/bench-security.json. Extra arguments go to ferry-bench
-# (e.g. --records 200000 --login-clients 8); bench/README.md ("Security mode") explains it.
+# (e.g. --records 200000 --login-clients 8); bench/security-mode.md explains it.
 # If the bench fails, the script names every broker that is no longer running.
 #
 # Environment overrides, as for bench-mirror.sh:

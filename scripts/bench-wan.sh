@@ -3,7 +3,7 @@
 # per round trip, with ferry-wan-proxy between the mirror and its source, and prints one JSON
 # report: per round trip the mirror's MB/s (and the produce- and consume-only MB/s of that
 # case), and each case's ratio to the 0 ms case of the same run. Goals: >= 0.8 at 50 ms,
-# >= 0.6 at 150 ms. Saved to <build>/bench-wan.json; bench/README.md ("WAN mode") explains it.
+# >= 0.6 at 150 ms. Saved to <build>/bench-wan.json; bench/mirror-mode.md explains it.
 #
 # Usage: scripts/bench-wan.sh [ferry-bench flags, e.g. --records 1000000]
 # Environment:
