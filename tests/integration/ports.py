@@ -14,6 +14,7 @@ Command line: `/usr/bin/python3 ports.py N` prints N distinct free ports on one 
 """
 
 import fcntl
+import itertools
 import os
 import random
 import socket
@@ -69,7 +70,7 @@ def free_port():
     first, last = span
     # Random ports first (concurrent pickers rarely meet), then every port in order, so a range
     # mostly reserved by earlier runs still yields its last free ports.
-    tries = [random.randint(first, last) for _ in range(200)] + list(range(first, last + 1))
+    tries = itertools.chain((random.randint(first, last) for _ in range(200)), range(first, last + 1))
     with open(os.path.join(RESERVATIONS, ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         now = time.time()
@@ -84,9 +85,8 @@ def free_port():
                 pass
             if not _bindable(port):
                 continue
-            with open(mark, "w"):
+            with open(mark, "w"):  # (re)creating it stamps it now
                 pass
-            os.utime(mark, (now, now))
             _given.add(port)
             return port
     raise RuntimeError(f"every port in {first}..{last} is taken or reserved (reservations in {RESERVATIONS})")
