@@ -73,9 +73,9 @@ int add_scram_credentials(const ferry::broker::BrokerConfig& config, const std::
 }
 
 // Raises the soft open-files limit to the hard one. Every partition keeps its active segment's
-// log file open (older segments too; Kafka's operations guide asks for a high nofile limit for
-// the same reason), and systemd starts services with a soft limit of 1024 under a hard limit of
-// 524288: left alone, the broker would fail its 1,000th partition with KAFKA_STORAGE_ERROR.
+// log file open (older segments only while read), and systemd starts services with a soft limit
+// of 1024 under a hard limit of 524288: left alone, the broker would fail its 1,000th partition
+// with KAFKA_STORAGE_ERROR.
 void raise_open_files_limit() {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
@@ -86,9 +86,9 @@ void raise_open_files_limit() {
   }
   if (lim.rlim_cur != before)
     spdlog::info("open files limit raised from {} to {} (the hard limit); each partition holds about one "
-                 "file per segment open", before, lim.rlim_cur);
+                 "file open (its active segment)", before, lim.rlim_cur);
   else
-    spdlog::info("open files limit {}; each partition holds about one file per segment open", lim.rlim_cur);
+    spdlog::info("open files limit {}; each partition holds about one file open (its active segment)", lim.rlim_cur);
 }
 
 }  // namespace

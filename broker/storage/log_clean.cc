@@ -154,9 +154,12 @@ std::shared_ptr<Segment> Log::swap_in_cleaned(const std::shared_ptr<Segment>& ol
   ferry::fsync_dir(dir_);
   for (const char* ext : kExts) rename_or_throw(seg_path(dir_, base, ext, kSwap), seg_path(dir_, base, ext, ""));
   ferry::fsync_dir(dir_);
-  // Readers that copied the old Segment (flush) keep its descriptors, which still reach the
-  // replaced files; its files are never unlinked by name, since the names now belong to the copy.
+  // Readers that copied the old Segment (flush, this pass's snapshot) keep its descriptor, which
+  // still reaches the replaced file; its files are never unlinked or reopened by name, since the
+  // names now belong to the copy.
+  old->forget_names();
   auto fresh = Segment::open(dir_, base);
+  fresh->mark_inactive();
   Segment::LoadResult r = fresh->load(false, IndexPolicy{cfg_.index_interval_bytes, cfg_.segment_index_bytes});
   if (!r.corruption.empty() || !r.index_rebuilt.empty()) {
     spdlog::error("storage: {}: cleaned segment {} did not load cleanly: {}{}", dir_.string(), base, r.corruption, r.index_rebuilt);
@@ -173,6 +176,9 @@ CleanResult Log::clean(int64_t now_ms) {
   struct Snap {
     std::shared_ptr<Segment> seg;
     int64_t size;
+    // Opened under the lock: retention or a swap may take the segment's names while this pass
+    // reads it outside the lock.
+    std::shared_ptr<const LogFile> file;
   };
   std::vector<Snap> snap;
   DirtyRange range;
@@ -182,7 +188,14 @@ CleanResult Log::clean(int64_t now_ms) {
     if (closed_ || failed_ || !cfg_.compact) return res;
     cfg = cfg_;
     range = dirty_range(now_ms);
-    for (const auto& s : segments_) snap.push_back({s, s->size()});
+    try {
+      for (const auto& s : segments_) snap.push_back({s, s->size(), s->file()});
+    } catch (const std::system_error& e) {
+      // Nothing was written: the pass is only postponed (e.g. out of descriptors).
+      spdlog::warn("storage: {}: cleaner cannot open the log's segments, next pass retries: {}", dir_.string(), e.what());
+      res.error = errc::storage_error;
+      return res;
+    }
   }
   res.first_dirty_offset = range.first_dirty;
   res.end_offset = range.end;

@@ -164,6 +164,9 @@ void Log::load(int64_t log_start_offset, int64_t recovery_point, RecoveryReport*
     active.set_roll_start_ms(ts >= 0 && ts <= clock ? ts : clock);
   }
 
+  // Every segment below the active one is read-only from now on: its descriptor closes once it
+  // is synced, and reads reopen it by name.
+  for (size_t i = 0; i + 1 < segments_.size(); ++i) segments_[i]->mark_inactive();
   // Make the repairs durable before declaring everything below the log end flushed.
   for (const auto& s : segments_) {
     if (s->dirty()) {

@@ -19,14 +19,16 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 }  // namespace
 
-BatchReader::BatchReader(int fd, const std::filesystem::path& path, int64_t start, int64_t end)
-    : fd_(fd), path_(path), pos_(start), next_(start), end_(end) {}
+LogFile::~LogFile() { file_io::close_quietly(fd); }
+
+BatchReader::BatchReader(std::shared_ptr<const LogFile> file, int64_t start, int64_t end)
+    : file_(std::move(file)), pos_(start), next_(start), end_(end) {}
 
 bool BatchReader::fill(int64_t pos, size_t n) {
   if (pos >= buf_start_ && pos + static_cast<int64_t>(n) <= buf_start_ + static_cast<int64_t>(buf_.size())) return true;
   size_t want = static_cast<size_t>(std::min<int64_t>(end_ - pos, static_cast<int64_t>(std::max(n, kReadChunk))));
   buf_.resize(want);
-  buf_.resize(file_io::pread_full(fd_, buf_.data(), want, pos, path_));
+  buf_.resize(file_io::pread_full(file_->fd, buf_.data(), want, pos, file_->path));
   buf_start_ = pos;
   return buf_.size() >= n;
 }
@@ -51,7 +53,7 @@ BatchReader::Status BatchReader::next(bool whole) {
 Segment::Segment(const std::filesystem::path& dir, int64_t base_offset, std::string suffix)
     : dir_(dir), base_(base_offset), suffix_(std::move(suffix)), log_path_(path(".log")), next_offset_(base_offset) {}
 
-Segment::~Segment() { file_io::close_quietly(log_fd_); }
+Segment::~Segment() = default;
 
 std::string Segment::file_name(int64_t base_offset, const char* ext) {
   return fmt::format("{:020d}{}", base_offset, ext);
@@ -60,7 +62,7 @@ std::string Segment::file_name(int64_t base_offset, const char* ext) {
 std::shared_ptr<Segment> Segment::create(const std::filesystem::path& dir, int64_t base_offset, int64_t now_ms,
                                          const std::string& suffix) {
   std::shared_ptr<Segment> s(new Segment(dir, base_offset, suffix));
-  s->log_fd_ = file_io::open_or_throw(s->log_path_, O_RDWR | O_CREAT | O_EXCL);
+  s->kept_ = std::make_shared<const LogFile>(file_io::open_or_throw(s->log_path_, O_RDWR | O_CREAT | O_EXCL), s->log_path_);
   // Index files left behind without a .log would otherwise be adopted with stale entries.
   std::filesystem::remove(s->path(".index"));
   std::filesystem::remove(s->path(".timeindex"));
@@ -74,7 +76,7 @@ std::shared_ptr<Segment> Segment::create(const std::filesystem::path& dir, int64
 
 std::shared_ptr<Segment> Segment::open(const std::filesystem::path& dir, int64_t base_offset) {
   std::shared_ptr<Segment> s(new Segment(dir, base_offset));
-  s->log_fd_ = file_io::open_or_throw(s->log_path_, O_RDWR);
+  s->kept_ = std::make_shared<const LogFile>(file_io::open_or_throw(s->log_path_, O_RDWR), s->log_path_);
   return s;
 }
 
@@ -126,7 +128,7 @@ void Segment::commit_pending_entries() {
 }
 
 void Segment::append(const uint8_t* data, size_t n, const std::vector<BatchHeader>& headers, const IndexPolicy& policy) {
-  file_io::pwrite_full(log_fd_, data, n, size_, log_path_);
+  file_io::pwrite_full(file()->fd, data, n, size_, log_path_);
   dirty_ = true;
   int64_t pos = size_;
   for (const auto& h : headers) {
@@ -138,7 +140,7 @@ void Segment::append(const uint8_t* data, size_t n, const std::vector<BatchHeade
 }
 
 void Segment::truncate_log(int64_t size) {
-  if (::ftruncate(log_fd_, static_cast<off_t>(size)) != 0) {
+  if (::ftruncate(file()->fd, static_cast<off_t>(size)) != 0) {
     spdlog::error("storage: cannot cut {} back to {} bytes after a failed write: {}", log_path_.string(), size,
                   std::error_code(errno, std::generic_category()).message());
   }
@@ -147,18 +149,67 @@ void Segment::truncate_log(int64_t size) {
 void Segment::seal() {
   if (max_ts_ >= 0 && max_ts_ > last_time_entry_ts()) {
     time_index_.append({{max_ts_, relative(offset_of_max_ts_)}});
-    dirty_ = true;
+  }
+  // Always dirty: the flush that follows a roll syncs the .log and both indexes one last time,
+  // through the descriptor that wrote them, and that sync lets the descriptor go.
+  dirty_ = true;
+  std::lock_guard lk(file_mu_);
+  inactive_ = true;
+}
+
+void Segment::mark_inactive() {
+  std::lock_guard lk(file_mu_);
+  inactive_ = true;
+  if (!dirty_ && kept_) {
+    shared_ = kept_;
+    kept_.reset();
   }
 }
 
+std::shared_ptr<const LogFile> Segment::file() const {
+  std::lock_guard lk(file_mu_);
+  if (kept_) return kept_;
+  if (auto f = shared_.lock()) return f;
+  if (gone_) {
+    throw std::system_error(ENOENT, std::generic_category(),
+                            log_path_.string() + " was deleted or replaced and may not be reopened by name");
+  }
+  auto f = std::make_shared<const LogFile>(file_io::open_or_throw(log_path_, O_RDONLY), log_path_);
+  shared_ = f;
+  return f;
+}
+
+bool Segment::keeps_descriptor() const {
+  std::lock_guard lk(file_mu_);
+  return kept_ != nullptr;
+}
+
+void Segment::forget_names() {
+  std::lock_guard lk(file_mu_);
+  gone_ = true;
+}
+
 void Segment::sync(bool with_indexes) {
-  file_io::fdatasync_or_throw(log_fd_, log_path_);
+  bool inactive;
+  {
+    std::lock_guard lk(file_mu_);
+    inactive = inactive_;
+  }
+  file_io::fdatasync_or_throw(file()->fd, log_path_);
   if (!with_indexes) return;
   offset_index_.sync();
   time_index_.sync();
+  // Inactive before this sync began: every write to the segment came before it, so nothing is
+  // left unsynced and the descriptor need not stay open.
+  if (inactive) {
+    std::lock_guard lk(file_mu_);
+    if (kept_) shared_ = kept_;
+    kept_.reset();
+  }
 }
 
 void Segment::remove_files() {
+  forget_names();
   for (const char* ext : {".log", ".index", ".timeindex"}) {
     std::error_code ec;
     std::filesystem::remove(path(ext), ec);
@@ -168,14 +219,14 @@ void Segment::remove_files() {
 
 int64_t Segment::last_modified_ms() const {
   struct stat st;
-  if (::fstat(log_fd_, &st) != 0) return 0;
+  if (::stat(log_path_.c_str(), &st) != 0) return 0;
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
 std::optional<BatchHeader> Segment::header_at(int64_t pos) const {
   uint8_t buf[kBatchHeaderSize];
   if (pos + static_cast<int64_t>(kBatchHeaderSize) > size_) return std::nullopt;
-  if (file_io::pread_full(log_fd_, buf, sizeof buf, pos, log_path_) != sizeof buf) return std::nullopt;
+  if (file_io::pread_full(file()->fd, buf, sizeof buf, pos, log_path_) != sizeof buf) return std::nullopt;
   return parse_batch_header(buf, sizeof buf);
 }
 
@@ -209,7 +260,7 @@ int64_t Segment::start_position_for_time(int64_t ts) const {
 void Segment::read(int64_t pos, size_t n, std::vector<uint8_t>& out) const {
   size_t old = out.size();
   out.resize(old + n);
-  if (file_io::pread_full(log_fd_, out.data() + old, n, pos, log_path_) != n) {
+  if (file_io::pread_full(file()->fd, out.data() + old, n, pos, log_path_) != n) {
     out.resize(old);
     throw std::system_error(EIO, std::generic_category(), "short read of " + log_path_.string());
   }
@@ -249,7 +300,7 @@ std::string Segment::scan_from_start(bool check_crc, const IndexPolicy& policy, 
   offset_index_.rewrite({});
   time_index_.rewrite({});
   dirty_ = true;
-  BatchReader rd(log_fd_, log_path_, 0, log_size);
+  BatchReader rd(file(), 0, log_size);
   std::string err;
   for (;;) {
     auto st = rd.next(check_crc);
@@ -288,7 +339,7 @@ std::string Segment::scan_tail(const IndexPolicy& policy, int64_t log_size, bool
     max_ts_ = t.back().timestamp;
     offset_of_max_ts_ = base_ + t.back().relative_offset;
   }
-  BatchReader rd(log_fd_, log_path_, start, log_size);
+  BatchReader rd(file(), start, log_size);
   bool first = true;
   for (;;) {
     auto st = rd.next(false);
@@ -321,7 +372,7 @@ std::string Segment::scan_tail(const IndexPolicy& policy, int64_t log_size, bool
 
 Segment::LoadResult Segment::load(bool recover, const IndexPolicy& policy) {
   LoadResult r;
-  int64_t log_size = file_io::file_size(log_fd_, log_path_);
+  int64_t log_size = file_io::file_size(file()->fd, log_path_);
   bool off_existed = false, time_existed = false;
   std::string off_err = offset_index_.open(path(".index"), &off_existed);
   std::string time_err = time_index_.open(path(".timeindex"), &time_existed);
@@ -358,7 +409,7 @@ Segment::LoadResult Segment::load(bool recover, const IndexPolicy& policy) {
     r.corruption = err;
     r.truncated_bytes = log_size - size_;
     r.truncated_at_offset = next_offset_;
-    file_io::ftruncate_or_throw(log_fd_, size_, log_path_);
+    file_io::ftruncate_or_throw(file()->fd, size_, log_path_);
     dirty_ = true;
   }
   if (!r.index_rebuilt.empty()) dirty_ = true;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -26,6 +27,18 @@ struct IndexPolicy {
   int64_t max_index_bytes;
 };
 
+/// An open descriptor of one segment's .log, shared by the segment and every reader using it;
+/// closed when the last holder lets go. `fd` is read-write for a segment created or opened by
+/// name, read-only when reopened lazily for reads.
+struct LogFile {
+  LogFile(int fd_, std::filesystem::path path_) : fd(fd_), path(std::move(path_)) {}
+  ~LogFile();
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+  int fd;
+  std::filesystem::path path;
+};
+
 /// Sequential reader of whole batches in [start, end) of a .log, through a buffer so that walking
 /// many small batches costs few system calls. Throws std::system_error on I/O failure.
 class BatchReader {
@@ -37,7 +50,8 @@ class BatchReader {
     bad_length,  ///< batchLength below the 49-byte minimum
   };
 
-  BatchReader(int fd, const std::filesystem::path& path, int64_t start, int64_t end);
+  /// Reads through `file`, which it keeps open for as long as it lives.
+  BatchReader(std::shared_ptr<const LogFile> file, int64_t start, int64_t end);
 
   /// Advances to the next batch; `whole` also loads its bytes for bytes().
   Status next(bool whole);
@@ -51,8 +65,7 @@ class BatchReader {
  private:
   bool fill(int64_t pos, size_t n);
 
-  int fd_;
-  std::filesystem::path path_;
+  std::shared_ptr<const LogFile> file_;
   int64_t pos_;
   int64_t next_;
   int64_t end_;
@@ -61,8 +74,16 @@ class BatchReader {
   int64_t buf_start_ = 0;
 };
 
-/// A segment's files and in-memory state. Not internally synchronised: the owning Log allows
-/// const members to run concurrently with each other and non-const members only exclusively.
+/// A segment's files and in-memory state. Not internally synchronised, except for its .log
+/// descriptor: the owning Log allows const members to run concurrently with each other and
+/// non-const members only exclusively; sync() and release of the descriptor may run beside
+/// readers.
+///
+/// Descriptors: the active segment, and any segment with unsynced writes, keeps its .log open.
+/// A segment that is sealed (no longer written) and synced closes it and reopens it by name on
+/// the next read, so 10,000 partitions with many old segments each hold about one descriptor
+/// per partition, not one per segment (Kafka keeps one per segment). Readers share one open
+/// descriptor while any of them holds it (file()).
 class Segment {
  public:
   /// What loading found, for the recovery report.
@@ -122,14 +143,31 @@ class Segment {
   /// Cuts the .log back to `size` after a failed append (best effort; the log is offline anyway).
   void truncate_log(int64_t size);
   /// Writes the final time index entry when the segment stops being active (Kafka's
-  /// onBecomeInactiveSegment), so a later load finds the segment's max timestamp in the index.
+  /// onBecomeInactiveSegment), so a later load finds the segment's max timestamp in the index,
+  /// and marks the segment dirty and inactive: the next sync() with indexes makes everything
+  /// durable and then lets the descriptor go.
   void seal();
   /// fdatasyncs the .log and, when `with_indexes`, fsyncs both indexes. Indexes may lag the
   /// log on disk: recovery validates them against the log and rebuilds inconsistent ones, and a
   /// short index only makes a lookup scan further.
   void sync(bool with_indexes = true);
-  /// Unlinks the three files; the open descriptors stay valid for readers still holding them.
+  /// Unlinks the three files; the open descriptors stay valid for readers still holding them,
+  /// and file() refuses to reopen by name from then on.
   void remove_files();
+  /// The segment's names now belong to another segment (the cleaner swapped in its copy):
+  /// file() refuses to reopen by name; descriptors held already still reach the old data.
+  void forget_names();
+  /// The segment will not be written again (it was loaded below the active one, or is the
+  /// cleaner's copy): its descriptor is let go now when nothing is unsynced (dirty() false),
+  /// otherwise by the next sync() with indexes. seal() does the same for the active segment.
+  void mark_inactive();
+  /// The .log, open: the kept descriptor, one a reader holds, or a fresh read-only one. Holding
+  /// the result keeps it open. Throws std::system_error (ENOENT once remove_files() or
+  /// forget_names() ran and nobody holds a descriptor; the Log never lets that happen to a
+  /// segment it still lists).
+  std::shared_ptr<const LogFile> file() const;
+  /// True when the segment holds its descriptor open whether or not anyone reads (tests).
+  bool keeps_descriptor() const;
 
   /// Position to start scanning for `offset`: that of the last index entry <= offset, checked
   /// against the batch found there; 0 when there is none or the entry does not match.
@@ -137,10 +175,10 @@ class Segment {
   /// Position to start scanning for the first record with timestamp >= ts (time index, then
   /// offset index).
   int64_t start_position_for_time(int64_t ts) const;
-  BatchReader reader(int64_t position) const { return BatchReader(log_fd_, log_path_, position, size_); }
+  BatchReader reader(int64_t position) const { return BatchReader(file(), position, size_); }
   /// A reader bounded by `end` rather than the current size: lets a reader that runs without the
   /// Log's lock walk a snapshot of the active segment while appends continue.
-  BatchReader reader(int64_t position, int64_t end) const { return BatchReader(log_fd_, log_path_, position, end); }
+  BatchReader reader(int64_t position, int64_t end) const { return BatchReader(file(), position, end); }
   /// Appends .log bytes [pos, pos+n) to `out`. Throws std::system_error, including on a short read.
   void read(int64_t pos, size_t n, std::vector<uint8_t>& out) const;
   /// The batch header at `pos`, or nullopt when fewer than 61 bytes are there.
@@ -168,7 +206,13 @@ class Segment {
   int64_t base_;
   std::string suffix_;
   std::filesystem::path log_path_;
-  int log_fd_ = -1;
+  // Guards the three below. kept_ holds the descriptor while the segment is written or unsynced;
+  // shared_ lets readers share one that nobody keeps; gone_ forbids reopening by name.
+  mutable std::mutex file_mu_;
+  std::shared_ptr<const LogFile> kept_;
+  mutable std::weak_ptr<const LogFile> shared_;
+  bool gone_ = false;
+  bool inactive_ = false;
   OffsetIndex offset_index_;
   TimeIndex time_index_;
   std::vector<OffsetIndexEntry> pending_offset_;

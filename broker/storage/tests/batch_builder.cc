@@ -237,4 +237,15 @@ std::vector<std::string> files_with_ext(const std::filesystem::path& dir, const 
   return out;
 }
 
+int descriptors_in(const std::filesystem::path& dir) {
+  const auto canonical = std::filesystem::canonical(dir);
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec && target.parent_path() == canonical) ++n;
+  }
+  return n;
+}
+
 }  // namespace ferry::storage::testing

@@ -86,4 +86,7 @@ class TempDir {
 /// Lists "<name>" of files in `dir` with extension `ext`, sorted.
 std::vector<std::string> files_with_ext(const std::filesystem::path& dir, const std::string& ext);
 
+/// How many descriptors this process holds open on files directly in `dir` (/proc/self/fd).
+int descriptors_in(const std::filesystem::path& dir);
+
 }  // namespace ferry::storage::testing

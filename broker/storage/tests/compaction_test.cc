@@ -137,6 +137,7 @@ TEST(Compaction, ManyUpdatesToFewKeysLeaveTheLatestPerKey) {
   EXPECT_LT(log->size_bytes(), before);
   EXPECT_EQ(log->log_end_offset(), leo);
   EXPECT_EQ(log->cleaner_checkpoint(), r.end_offset);
+  EXPECT_EQ(descriptors_in(dir.path()), 1) << "only the active segment's; not the copies', not the replaced ones'";
 
   auto expected = compact_model(model, 0, r.end_offset);
   std::vector<Rec> below;

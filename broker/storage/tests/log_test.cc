@@ -79,6 +79,51 @@ TEST(Log, RoundTripAcrossManySegmentRolls) {
   EXPECT_EQ(log->read(-1, 1 << 20, leo, true).first, errc::offset_out_of_range);
 }
 
+TEST(Log, OnlyTheActiveSegmentKeepsADescriptor) {
+  TempDir dir;
+  auto log = open_log(dir.path(), small_segments());
+  auto stored = fill(*log, 150);
+  const int64_t leo = stored.back().last + 1;
+  const size_t segments = files_with_ext(dir.path(), ".log").size();
+  ASSERT_GT(segments, 10u);
+  EXPECT_EQ(descriptors_in(dir.path()), 1) << "after appends that rolled " << segments - 1 << " segments";
+
+  // A read of every segment reopens the older ones, and lets them go again.
+  auto [e, data] = log->read(0, 1 << 30, leo, false);
+  ASSERT_EQ(e, errc::ok);
+  EXPECT_EQ(data.records, concat(stored, 0));
+  EXPECT_EQ(descriptors_in(dir.path()), 1) << "after a read of every segment";
+
+  // Reopened after a crash (nothing flushed: every segment is recovered and rewritten) and
+  // after a clean close (indexes trusted).
+  for (int64_t recovery_point : {int64_t{0}, leo}) {
+    if (recovery_point == 0) {
+      log.reset();
+    } else {
+      log->close();
+    }
+    EXPECT_EQ(descriptors_in(dir.path()), 0) << "closed";
+    log = open_log(dir.path(), small_segments(), 0, recovery_point);
+    EXPECT_EQ(descriptors_in(dir.path()), 1) << "reopened with recovery point " << recovery_point;
+    for (int64_t o = 0; o < leo; o += 97) {
+      auto [e2, part] = log->read(o, 1 << 30, leo, false);
+      ASSERT_EQ(e2, errc::ok);
+      EXPECT_EQ(part.records, concat(stored, batch_containing(stored, o))) << "from offset " << o;
+    }
+    EXPECT_EQ(descriptors_in(dir.path()), 1);
+  }
+
+  // Retention deletes segments that were closed; the rest still read.
+  LogConfig cfg = small_segments();
+  cfg.retention_bytes = 4 * cfg.segment_bytes;
+  log->update_config(cfg);
+  EXPECT_GT(log->apply_retention(0), 0);
+  auto [e3, rest] = log->read(log->log_start_offset(), 1 << 30, leo, false);
+  ASSERT_EQ(e3, errc::ok);
+  EXPECT_EQ(rest.records, concat(stored, batch_containing(stored, log->log_start_offset())));
+  EXPECT_EQ(descriptors_in(dir.path()), 1);
+}
+
 TEST(Log, MaxBytesAndMinOneBatch) {
   TempDir dir;
   auto log = open_log(dir.path(), small_segments());

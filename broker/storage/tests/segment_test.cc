@@ -69,5 +69,64 @@ TEST(Segment, CreateRefusesExistingFiles) {
   EXPECT_EQ(Segment::file_name(42, ".log"), "00000000000000000042.log");
 }
 
+TEST(Segment, SealedAndSyncedLetsItsDescriptorGoAndReadsReopenByName) {
+  TempDir dir;
+  const IndexPolicy policy{500, 1 << 20};
+  auto seg = Segment::create(dir.path(), 0, 0);
+  BatchSpec spec = simple_spec(3, 1'000, 50);
+  auto b = encode_batch(spec);
+  seg->append(b.data(), b.size(), {*parse_batch_header(b.data(), b.size())}, policy);
+
+  seg->seal();
+  EXPECT_TRUE(seg->dirty()) << "a roll's flush must sync a sealed segment once more";
+  EXPECT_TRUE(seg->keeps_descriptor()) << "unsynced writes keep the writing descriptor";
+  seg->sync(/*with_indexes=*/false);
+  EXPECT_TRUE(seg->keeps_descriptor()) << "the indexes are not synced yet";
+  seg->sync();
+  EXPECT_FALSE(seg->keeps_descriptor());
+  EXPECT_EQ(descriptors_in(dir.path()), 0);
+
+  // Readers share one reopened descriptor while any holds it.
+  {
+    auto held = seg->file();
+    BatchReader rd = seg->reader(0);
+    EXPECT_EQ(held, seg->file());
+    EXPECT_EQ(descriptors_in(dir.path()), 1);
+    ASSERT_EQ(rd.next(true), BatchReader::Status::batch);
+    EXPECT_EQ(std::vector<uint8_t>(rd.bytes(), rd.bytes() + rd.header().size_in_bytes()), b);
+  }
+  EXPECT_EQ(descriptors_in(dir.path()), 0);
+
+  // Deleted: a reader that holds the descriptor still reads; nobody reopens the name.
+  BatchReader before = seg->reader(0);
+  seg->remove_files();
+  ASSERT_EQ(before.next(true), BatchReader::Status::batch);
+  EXPECT_EQ(before.header().base_offset, 0);
+  BatchReader same = seg->reader(0);  // shares the descriptor `before` holds
+  EXPECT_EQ(same.next(false), BatchReader::Status::batch);
+  before = BatchReader(nullptr, 0, 0);
+  same = BatchReader(nullptr, 0, 0);
+  EXPECT_THROW(seg->file(), std::system_error);
+}
+
+TEST(Segment, ALoadedSegmentBelowTheActiveOneHoldsNoDescriptorWhenClean) {
+  TempDir dir;
+  const IndexPolicy policy{500, 1 << 20};
+  {
+    auto seg = Segment::create(dir.path(), 0, 0);
+    auto b = encode_batch(simple_spec(2, 1'000, 10));
+    seg->append(b.data(), b.size(), {*parse_batch_header(b.data(), b.size())}, policy);
+    seg->seal();
+    seg->sync();
+  }
+  auto seg = Segment::open(dir.path(), 0);
+  auto r = seg->load(false, policy);
+  ASSERT_TRUE(r.corruption.empty() && r.index_rebuilt.empty()) << r.corruption << r.index_rebuilt;
+  EXPECT_TRUE(seg->keeps_descriptor());
+  seg->mark_inactive();
+  EXPECT_FALSE(seg->keeps_descriptor());
+  EXPECT_EQ(seg->header_at(0)->last_offset(), 1);
+}
+
 }  // namespace
 }  // namespace ferry::storage
