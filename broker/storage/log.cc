@@ -271,7 +271,9 @@ int64_t Log::flush_impl(bool all_indexes) {
     target = log_end_offset();
     active = segments_.back();
     for (const auto& s : segments_) {
-      if (s->dirty()) {
+      // A sealed segment still keeping its descriptor gets one last sync through it (with its
+      // indexes), which lets the descriptor go, even when this flush found nothing else unsynced.
+      if (s->dirty() || (s != active && s->keeps_descriptor())) {
         dirty.push_back(s);
         s->clear_dirty();
       }

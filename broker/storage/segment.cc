@@ -149,10 +149,8 @@ void Segment::truncate_log(int64_t size) {
 void Segment::seal() {
   if (max_ts_ >= 0 && max_ts_ > last_time_entry_ts()) {
     time_index_.append({{max_ts_, relative(offset_of_max_ts_)}});
+    dirty_ = true;
   }
-  // Always dirty: the flush that follows a roll syncs the .log and both indexes one last time,
-  // through the descriptor that wrote them, and that sync lets the descriptor go.
-  dirty_ = true;
   std::lock_guard lk(file_mu_);
   inactive_ = true;
 }

@@ -144,8 +144,8 @@ class Segment {
   void truncate_log(int64_t size);
   /// Writes the final time index entry when the segment stops being active (Kafka's
   /// onBecomeInactiveSegment), so a later load finds the segment's max timestamp in the index,
-  /// and marks the segment dirty and inactive: the next sync() with indexes makes everything
-  /// durable and then lets the descriptor go.
+  /// and marks the segment inactive: the next sync() with indexes lets the descriptor go (the
+  /// Log's flush gives one to every inactive segment that still keeps its descriptor).
   void seal();
   /// fdatasyncs the .log and, when `with_indexes`, fsyncs both indexes. Indexes may lag the
   /// log on disk: recovery validates them against the log and rebuilds inconsistent ones, and a
@@ -166,7 +166,7 @@ class Segment {
   /// forget_names() ran and nobody holds a descriptor; the Log never lets that happen to a
   /// segment it still lists).
   std::shared_ptr<const LogFile> file() const;
-  /// True when the segment holds its descriptor open whether or not anyone reads (tests).
+  /// True when the segment holds its descriptor open whether or not anyone reads.
   bool keeps_descriptor() const;
 
   /// Position to start scanning for `offset`: that of the last index entry <= offset, checked
