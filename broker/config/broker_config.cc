@@ -30,6 +30,9 @@ const config::Schema& broker_schema() {
         .add_list("log.dirs", {"/tmp/ferry-logs"},
                   "Directories holding partition logs; new partitions go to the directory with the fewest.")
         .add_int("num.network.threads", 3, 1, 256, "Threads (one Asio io_context each) serving connections.")
+        .add_int("num.recovery.threads.per.data.dir", 8, 1, 256,
+                 "Threads per log dir that open (and after a crash recover) logs at startup and flush them at "
+                 "shutdown; they mostly wait for the disk, so more than the cores helps (Kafka's default: 2).")
         .add_int("num.partitions", 1, 1, 1000000, "Partitions of an auto-created topic or a CreateTopics with -1.")
         .add_int("default.replication.factor", 1, 1, 32767, "Replication factor of auto-created topics.")
         .add_bool("auto.create.topics.enable", true, "Create a topic on a Metadata request that names it.")

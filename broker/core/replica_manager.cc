@@ -5,14 +5,20 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <functional>
 #include <optional>
 
 namespace ferry::broker {
 using internal::kCleanerOffsetFile;
 using internal::kLogStartOffsetFile;
 using internal::kRecoveryPointFile;
+using internal::run_on_threads;
 
 std::string topic_name_problem(const std::string& name) {
   if (name.empty()) return "topic name is empty";
@@ -34,38 +40,70 @@ ReplicaManager::ReplicaManager(const BrokerConfig& config, MetadataStore& store,
 
 ReplicaManager::~ReplicaManager() { shutdown(); }
 
-std::filesystem::path ReplicaManager::choose_log_dir() const {
-  // The directory with the fewest partitions, as Kafka's LogManager does.
+std::map<std::string, int> ReplicaManager::partitions_per_dir() const {
   std::map<std::string, int> load;
   for (const auto& d : config_.log_dirs) load[d] = 0;
   for (const auto& [k, p] : partitions_) load[p->log_dir().string()]++;
+  return load;
+}
+
+std::filesystem::path ReplicaManager::log_dir_for(const std::string& topic, int32_t index,
+                                                  std::map<std::string, int>& load) const {
+  for (const auto& d : config_.log_dirs)
+    if (std::filesystem::exists(std::filesystem::path(d) / partition_dir_name(topic, index))) return d;
   std::string best = config_.log_dirs.front();
   for (const auto& d : config_.log_dirs)
     if (load[d] < load[best]) best = d;
+  load[best]++;
   return best;
 }
 
-std::shared_ptr<Partition> ReplicaManager::open_partition(const TopicMetadata& t, int32_t index) {
-  std::filesystem::path dir;
-  for (const auto& d : config_.log_dirs)
-    if (std::filesystem::exists(std::filesystem::path(d) / partition_dir_name(t.name, index))) dir = d;
-  if (dir.empty()) dir = choose_log_dir();
+size_t ReplicaManager::recovery_threads() const {
+  return static_cast<size_t>(config_.values.get_int("num.recovery.threads.per.data.dir")) * config_.log_dirs.size();
+}
+
+std::shared_ptr<Partition> ReplicaManager::load_partition(const TopicMetadata& t, int32_t index,
+                                                          const std::filesystem::path& dir) const {
   storage::TopicPartition tp{t.name, index};
-  int64_t log_start = log_start_offsets_.count(tp) ? log_start_offsets_[tp] : 0;
-  int64_t recovery = recovery_points_.count(tp) ? recovery_points_[tp] : 0;
-  int64_t cleaned = cleaner_offsets_.count(tp) ? cleaner_offsets_[tp] : 0;
+  auto offset_in = [&tp](const auto& m) -> int64_t {
+    auto it = m.find(tp);
+    return it == m.end() ? 0 : it->second;
+  };
   storage::RecoveryReport report;
   auto cfg = to_log_config(topic_config_locked_free(t));
-  auto log = storage::Log::open(dir / partition_dir_name(t.name, index), cfg, log_start, recovery, &report, cleaned);
+  auto log = storage::Log::open(dir / partition_dir_name(t.name, index), cfg, offset_in(log_start_offsets_),
+                                offset_in(recovery_points_), &report, offset_in(cleaner_offsets_));
   for (const auto& line : report.actions) spdlog::warn("recovery of {}-{}: {}", t.name, index, line);
   auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log));
   p->set_max_message_bytes(cfg.max_message_bytes);
   p->set_compacted(cfg.compact);
   if (int64_t replayed = p->rebuild_producer_state(wall_clock_ms()); replayed > 0)
     spdlog::info("{}-{}: producer state rebuilt, {} batch(es) replayed after the snapshot", t.name, index, replayed);
-  register_partition_metrics(p);
   return p;
 }
+
+namespace internal {
+
+void run_on_threads(size_t count, size_t threads, const std::function<void(size_t)>& fn) {
+  std::vector<std::exception_ptr> errors(count);
+  {
+    boost::asio::thread_pool pool(std::max<size_t>(1, std::min(threads, count)));
+    for (size_t i = 0; i < count; ++i) {
+      boost::asio::post(pool, [&, i] {
+        try {
+          fn(i);
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      });
+    }
+    pool.join();
+  }
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace internal
 
 void ReplicaManager::startup() {
   for (const auto& d : config_.log_dirs) {
@@ -82,10 +120,26 @@ void ReplicaManager::startup() {
   }
   auto start = std::chrono::steady_clock::now();
   {
+    // Logs open on num.recovery.threads.per.data.dir threads per log dir, as in Kafka's
+    // LogManager.loadLogs: after a crash each one replays its unflushed tail, and the reads and
+    // fsyncs of many partitions overlap.
     std::unique_lock lk(mu_);
-    for (auto& t : store_.topics()) {
-      topics_[t.name] = t;
-      for (int32_t i = 0; i < t.partitions; ++i) partitions_[{t.name, i}] = open_partition(t, i);
+    for (auto& t : store_.topics()) topics_[t.name] = t;
+    struct Job {
+      const TopicMetadata* topic;
+      int32_t index;
+      std::filesystem::path dir;
+      std::shared_ptr<Partition> partition;
+    };
+    std::vector<Job> jobs;
+    auto load = partitions_per_dir();
+    for (const auto& [name, t] : topics_)
+      for (int32_t i = 0; i < t.partitions; ++i) jobs.push_back({&t, i, log_dir_for(name, i, load), nullptr});
+    run_on_threads(jobs.size(), recovery_threads(),
+                   [&](size_t i) { jobs[i].partition = load_partition(*jobs[i].topic, jobs[i].index, jobs[i].dir); });
+    for (auto& j : jobs) {
+      register_partition_metrics(j.partition);
+      partitions_[{j.topic->name, j.index}] = std::move(j.partition);
     }
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
@@ -127,13 +181,17 @@ void ReplicaManager::shutdown() {
   if (flusher_.joinable()) flusher_.join();
   wake_all_waiters();
   std::unique_lock lk(mu_);
-  for (auto& [k, p] : partitions_) {
+  // Each close seals and fsyncs a log; on num.recovery.threads.per.data.dir threads per log dir
+  // (Kafka's LogManager.shutdown) the file system commits concurrent fsyncs together.
+  std::vector<std::shared_ptr<Partition>> all;
+  for (auto& [k, p] : partitions_) all.push_back(p);
+  run_on_threads(all.size(), recovery_threads(), [&all](size_t i) {
     try {
-      p->log().close();
+      all[i]->log().close();
     } catch (const std::exception& e) {
-      spdlog::error("closing {}-{} failed: {}", k.first, k.second, e.what());
+      spdlog::error("closing {}-{} failed: {}", all[i]->topic(), all[i]->index(), e.what());
     }
-  }
+  });
   lk.unlock();
   checkpoint_recovery_points();
   checkpoint_log_start_offsets();

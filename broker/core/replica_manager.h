@@ -114,8 +114,17 @@ class ReplicaManager {
   void wake_all_waiters();
 
  private:
-  std::shared_ptr<Partition> open_partition(const TopicMetadata& t, int32_t index);
-  std::filesystem::path choose_log_dir() const;
+  /// Partitions per log dir (every configured dir present), from partitions_.
+  std::map<std::string, int> partitions_per_dir() const;
+  /// The log dir of a partition: the one holding its directory, else the one with the fewest
+  /// partitions in `load` (Kafka's LogManager), whose count is then raised.
+  std::filesystem::path log_dir_for(const std::string& topic, int32_t index, std::map<std::string, int>& load) const;
+  /// Opens (and recovers) the partition's log in `dir` and rebuilds its producer state; runs for
+  /// several partitions at once during startup. Throws what storage::Log::open throws.
+  std::shared_ptr<Partition> load_partition(const TopicMetadata& t, int32_t index, const std::filesystem::path& dir) const;
+  /// Threads that open logs at startup and close (flush) them at shutdown:
+  /// num.recovery.threads.per.data.dir for each log dir, as Kafka's LogManager.
+  size_t recovery_threads() const;
   void register_partition_metrics(const std::shared_ptr<Partition>& p);
   void unregister_partition_metrics(const std::string& topic, int32_t index);
   void checkpoint_recovery_points();

@@ -42,14 +42,15 @@ void ReplicaManager::checkpoint_recovery_points() {
     std::shared_lock lk(mu_);
     for (auto& [k, p] : partitions_) all.push_back(p);
   }
-  // Producer state snapshots bound how much of the log a restart replays to rebuild it.
-  for (auto& p : all) {
+  // Producer state snapshots bound how much of the log a restart replays to rebuild it. Each is
+  // an fsynced file and directory: written on the recovery threads, as at startup and shutdown.
+  internal::run_on_threads(all.size(), recovery_threads(), [&all](size_t i) {
     try {
-      p->snapshot_producer_state();
+      all[i]->snapshot_producer_state();
     } catch (const std::exception& e) {
-      spdlog::warn("producer state snapshot of {}-{} failed: {}", p->topic(), p->index(), e.what());
+      spdlog::warn("producer state snapshot of {}-{} failed: {}", all[i]->topic(), all[i]->index(), e.what());
     }
-  }
+  });
   write_checkpoint(kRecoveryPointFile, [](Partition& p) { return std::optional(p.log().recovery_point()); });
 }
 

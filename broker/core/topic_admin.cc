@@ -14,7 +14,12 @@ AdminResult ReplicaManager::open_and_publish(const TopicMetadata& t, int32_t fir
   std::vector<std::shared_ptr<Partition>> opened;
   try {
     std::unique_lock lk(mu_);
-    for (int32_t i = first_new; i < t.partitions; ++i) opened.push_back(open_partition(t, i));
+    // Placement counts the partitions opened here too, so a new topic spreads over the log dirs.
+    auto load = partitions_per_dir();
+    for (int32_t i = first_new; i < t.partitions; ++i) {
+      opened.push_back(load_partition(t, i, log_dir_for(t.name, i, load)));
+      register_partition_metrics(opened.back());
+    }
     lk.unlock();
     store_.put_topic(t);
   } catch (const std::exception& e) {
