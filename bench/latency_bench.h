@@ -40,6 +40,9 @@ struct LatencyResult {
   double max_behind_schedule_ms = 0;
   /// Send-to-receipt time of the warm-up record (LatencyRoute::warm_up), ms; -1 without one.
   double warm_up_ms = -1;
+  /// How long the sync(2) before the phase took, ms: the earlier phases' data still waiting for
+  /// writeback, which this phase's fsyncs would otherwise queue behind.
+  double settle_sync_ms = 0;
   /// The worst end-to-end latency of the records sent in each second of the phase (index =
   /// whole seconds since the first send), in ms; -1 for a second with no sample. Tells one
   /// stall from latency spread over the whole run.

@@ -232,11 +232,12 @@ int run(const Options& options) {
   std::vector<double> acks_all_rates;
   for (const auto& p : report.produce)
     if (p.spec.acks == "all") acks_all_rates.push_back(p.records_per_s());
-  const LatencyRate rate = latency_rate_for(options, acks_all_rates);
+  const LatencyPlan plan = latency_plan(options, acks_all_rates);
   Options latency_options = options;
-  latency_options.latency_rate = rate.per_s;
+  latency_options.latency_rate = plan.per_s;
+  latency_options.latency_linger_ms = plan.linger_ms;
   report.latency = run_latency(latency_options, pool, latency_topic);
-  report.latency.rate_rule = rate.rule;
+  report.latency.rate_rule = plan.rule;
   const LatencySummary& e2e = report.latency.end_to_end;
   const LatencySummary& ack = report.latency.produce_ack;
   progress(fmt::format("latency at {}/s ({} samples): end-to-end p50 {:.3f} ms, p99 {:.3f} ms, "

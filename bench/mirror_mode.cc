@@ -239,7 +239,13 @@ std::string render(const Options& options, const MirrorReport& r) {
 
 }  // namespace
 
-int run_mirror_mode(const Options& options) {
+int run_mirror_mode(const Options& given) {
+  // The latency phase's load is fixed up front in this mode (it does not depend on measured
+  // rates), so the report's settings show what ran.
+  const LatencyPlan plan = latency_plan(given, {});
+  Options options = given;
+  options.latency_rate = plan.per_s;
+  options.latency_linger_ms = plan.linger_ms;
   const PayloadPool pool(static_cast<size_t>(options.record_size));
   const std::string prefix = fmt::format("ferry-bench-{}-{}-mirror",
                                          static_cast<long long>(std::time(nullptr)), ::getpid());
@@ -346,6 +352,7 @@ int run_mirror_mode(const Options& options) {
       options, pool,
       LatencyRoute{options.bootstrap, latency_topic, options.mirror_target,
                    report.remote_latency_topic, /*warm_up=*/true});
+  report.latency.rate_rule = plan.rule;
   const LatencySummary& e2e = report.latency.end_to_end;
   progress(fmt::format("replication latency at {}/s ({} samples): p50 {:.3f} ms, p99 {:.3f} ms, "
                        "max {:.3f} ms; source produce ack p50 {:.3f} ms",

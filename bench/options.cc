@@ -178,8 +178,9 @@ const std::vector<OptionSpec>& option_table() {
        },
        [](const Options& o) { return o.data_dir; }},
       {"latency-rate", "N",
-       "Records per second sent during the latency phase. Broker mode without it: half the "
-       "best acks=all produce rate measured in the same run (the report says which).",
+       "Records per second sent during the latency phase. Without it: in broker mode half the "
+       "best acks=all produce rate measured in the same run, in mirror mode 10 MB/s of "
+       "--record-size values (the report's rate_rule says which).",
        int_setter(&Options::latency_rate, 1, 1'000'000),
        [](const Options& o) { return std::to_string(o.latency_rate); }},
       {"latency-seconds", "S", "Length of the latency phase.",
@@ -473,7 +474,7 @@ ParsedArgs parse_options(int argc, char** argv) {
   result.options.records_given = app->get_option("--records")->count() > 0;
   result.options.latency_seconds_given = app->get_option("--latency-seconds")->count() > 0;
   result.options.latency_rate_given = app->get_option("--latency-rate")->count() > 0;
-  const bool latency_linger_given = app->get_option("--latency-linger-ms")->count() > 0;
+  result.options.latency_linger_given = app->get_option("--latency-linger-ms")->count() > 0;
   if (result.options.bootstrap.empty()) return fail("--bootstrap HOST:PORT is required");
   Options& o = result.options;
   const bool any_mirror_flag = !o.mirror_status.empty() || !o.mirror_bin.empty() ||
@@ -520,7 +521,6 @@ ParsedArgs parse_options(int argc, char** argv) {
     return fail("--security-sasl-ssl, --security-sasl-plaintext and --security-audit-all need "
                 "--security-ssl HOST:PORT");
   }
-  if (!o.mirror_mode() && !o.security_mode() && !latency_linger_given) o.latency_linger_ms = kBrokerLatencyLingerMs;
   if (result.options.data_dir == Options{}.data_dir) {
     if (std::string err = check_data_dir(result.options.data_dir); !err.empty()) {
       return fail(fmt::format("default --data-dir '{}' {}", result.options.data_dir, err));
@@ -529,13 +529,30 @@ ParsedArgs parse_options(int argc, char** argv) {
   return result;
 }
 
-LatencyRate latency_rate_for(const Options& options, const std::vector<double>& acks_all_records_per_s) {
-  if (options.latency_rate_given) return {options.latency_rate, "--latency-rate"};
-  double peak = 0;
-  for (double r : acks_all_records_per_s) peak = std::max(peak, r);
-  if (peak < 2) return {options.latency_rate, "default (no acks=all produce rate measured)"};
-  return {static_cast<int64_t>(peak / 2),
-          fmt::format("half the best acks=all produce rate of this run ({:.0f} records/s)", peak)};
+LatencyPlan latency_plan(const Options& options, const std::vector<double>& acks_all_records_per_s) {
+  LatencyPlan plan;
+  plan.linger_ms = options.latency_linger_given ? options.latency_linger_ms
+                   : options.mirror_mode()      ? 0
+                                                : kBrokerLatencyLingerMs;
+  if (options.latency_rate_given) {
+    plan.per_s = options.latency_rate;
+    plan.rule = "--latency-rate";
+  } else if (options.mirror_mode()) {
+    plan.per_s = std::max<int64_t>(1, kMirrorLatencyBytesPerS / std::max<int64_t>(1, options.record_size));
+    plan.rule = fmt::format("{} MB/s of {}-byte values (issue 16's replication latency goal)",
+                            kMirrorLatencyBytesPerS / 1'000'000, options.record_size);
+  } else {
+    double peak = 0;
+    for (double r : acks_all_records_per_s) peak = std::max(peak, r);
+    if (peak < 2) {
+      plan.per_s = options.latency_rate;
+      plan.rule = "default (no acks=all produce rate measured)";
+    } else {
+      plan.per_s = static_cast<int64_t>(peak / 2);
+      plan.rule = fmt::format("half the best acks=all produce rate of this run ({:.0f} records/s)", peak);
+    }
+  }
+  return plan;
 }
 
 }  // namespace ferry::bench

@@ -15,6 +15,9 @@ inline constexpr int64_t kBrokerDefaultRecords = 1'500'000;
 /// latency rate is half their peak (with 0, librdkafka cannot send ~150,000 records/s one
 /// request each: measured 13.8 s behind schedule, p99 715 ms, all of it client queueing).
 inline constexpr int64_t kBrokerLatencyLingerMs = 5;
+/// Mirror mode's latency load unless --latency-rate says otherwise: issue 16's replication
+/// latency goal is stated at 10 MB/s (bytes of record values per second).
+inline constexpr int64_t kMirrorLatencyBytesPerS = 10'000'000;
 
 /// Settings of one ferry-bench run. The defaults keep a run against a local broker within
 /// about three minutes even when every phase hits its time cap.
@@ -38,15 +41,14 @@ struct Options {
   /// Directory for the machine-limit and fsync-rate files; should be on the broker's
   /// log.dirs filesystem.
   std::string data_dir = "/tmp";
-  /// Records per second sent during the end-to-end latency phase. Broker mode without
-  /// --latency-rate (latency_rate_given false): half the best acks=all produce rate of the same
-  /// run (issue 16: "p99 at half the sustained peak"), set by run() before the phase.
+  /// Records per second sent during the end-to-end latency phase when --latency-rate is given;
+  /// otherwise latency_plan() decides (the default here only when it has no rule).
   int64_t latency_rate = 2000;
   /// Length of the latency phase, in seconds.
   double latency_seconds = 5.0;
-  /// linger.ms of the latency producer. 0 sends every record in its own Produce request,
-  /// which measures the broker's per-request path rather than client batching. Broker mode
-  /// without --latency-linger-ms: kBrokerLatencyLingerMs.
+  /// linger.ms of the latency producer when --latency-linger-ms is given (latency_plan()
+  /// decides otherwise). 0 sends every record in its own Produce request, which measures the
+  /// broker's per-request path rather than client batching.
   int64_t latency_linger_ms = 0;
   /// Consumers that form the group of the rebalance phase; one more joins and leaves again.
   int64_t rebalance_members = 8;
@@ -118,6 +120,8 @@ struct Options {
   bool latency_seconds_given = false;
   /// True when --latency-rate was given (see latency_rate).
   bool latency_rate_given = false;
+  /// True when --latency-linger-ms was given (see latency_linger_ms).
+  bool latency_linger_given = false;
 
   /// True when --min-seconds was given; mirror and security modes otherwise use 0.
   bool min_seconds_given = false;
@@ -154,16 +158,20 @@ struct ParsedArgs {
 /// exit status 2.
 ParsedArgs parse_options(int argc, char** argv);
 
-/// The latency phase's rate and where it came from.
-struct LatencyRate {
+/// The latency phase's load: its rate, its producer's linger.ms, and where the rate came from.
+struct LatencyPlan {
   int64_t per_s = 0;
-  std::string rule;  ///< "--latency-rate", or the half-peak rule with the peak it used
+  int64_t linger_ms = 0;
+  std::string rule;  ///< "--latency-rate", or the mode's rule with the figures it used
 };
 
-/// Broker mode's latency rate: --latency-rate when given, else half the best of
-/// `acks_all_records_per_s` (the acks=all produce cases of the same run; issue 16 asks for p99 at
-/// half the sustained peak), else the default when no such rate was measured (< 2 records/s).
-LatencyRate latency_rate_for(const Options& options, const std::vector<double>& acks_all_records_per_s);
+/// The one place that decides the latency phase's load. A flag given wins. Otherwise:
+/// - broker mode: half the best of `acks_all_records_per_s` (the acks=all produce cases of the
+///   same run; issue 16 asks for p99 at half the sustained peak), or the default rate when none
+///   was measured (< 2 records/s); linger kBrokerLatencyLingerMs, the produce cases' own;
+/// - mirror mode: kMirrorLatencyBytesPerS of record_size-byte values (issue 16 states the
+///   replication p99 goal at 10 MB/s); linger 0, so the source adds no batching delay.
+LatencyPlan latency_plan(const Options& options, const std::vector<double>& acks_all_records_per_s);
 
 /// The --help text: CLI11's view of the same option table (metavar, help, default) in the bench's
 /// layout, so flags and docs cannot drift.

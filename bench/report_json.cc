@@ -67,6 +67,7 @@ Json render_latency(const LatencyResult& l) {
   Json latency = {{"rate_per_s", l.rate_per_s},
                   {"rate_rule", l.rate_rule.empty() ? Json(nullptr) : Json(l.rate_rule)},
                   {"seconds", rounded(l.seconds, 1)},
+                  {"settle_sync_ms", rounded(l.settle_sync_ms, 1)},
                   {"sent", l.sent},
                   {"samples", l.end_to_end.samples}};
   add_latency(latency, l.end_to_end);

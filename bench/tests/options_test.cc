@@ -1,5 +1,6 @@
 #include "bench/options.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -83,32 +84,50 @@ TEST_F(OptionsTest, OnlyBrokerModeRunsSustainedCasesByDefault) {
 TEST_F(OptionsTest, LatencyRateIsHalfTheAcksAllPeakUnlessGiven) {
   ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
-  LatencyRate rate = latency_rate_for(r.options, {261557.4, 250842.0});
-  EXPECT_EQ(rate.per_s, 130778);
-  EXPECT_EQ(rate.rule, "half the best acks=all produce rate of this run (261557 records/s)");
-  rate = latency_rate_for(r.options, {});
-  EXPECT_EQ(rate.per_s, 2000);
-  EXPECT_EQ(rate.rule, "default (no acks=all produce rate measured)");
+  LatencyPlan plan = latency_plan(r.options, {261557.4, 250842.0});
+  EXPECT_EQ(plan.per_s, 130778);
+  EXPECT_EQ(plan.rule, "half the best acks=all produce rate of this run (261557 records/s)");
+  plan = latency_plan(r.options, {});
+  EXPECT_EQ(plan.per_s, 2000);
+  EXPECT_EQ(plan.rule, "default (no acks=all produce rate measured)");
 
   r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-rate", "1000000"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
-  rate = latency_rate_for(r.options, {261557.4});
-  EXPECT_EQ(rate.per_s, 1000000);
-  EXPECT_EQ(rate.rule, "--latency-rate");
+  plan = latency_plan(r.options, {261557.4});
+  EXPECT_EQ(plan.per_s, 1000000);
+  EXPECT_EQ(plan.rule, "--latency-rate");
   r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-rate", "1000001"});
   EXPECT_EQ(r.kind, ParsedArgs::Kind::usage_error);
+}
+
+TEST_F(OptionsTest, MirrorModeMeasuresLatencyAt10MBPerSecondOfItsRecords) {
+  ParsedArgs r = parse(mirror_args());
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  LatencyPlan plan = latency_plan(r.options, {261557.4});  // measured rates do not matter here
+  EXPECT_EQ(plan.per_s, kMirrorLatencyBytesPerS / r.options.record_size);
+  EXPECT_EQ(plan.rule, fmt::format("10 MB/s of {}-byte values (issue 16's replication latency goal)", r.options.record_size));
+  auto args = mirror_args();
+  args.insert(args.end(), {"--record-size", "100", "--latency-rate", "500"});
+  r = parse(args);
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(latency_plan(r.options, {}).per_s, 500);
+  args = mirror_args();
+  args.insert(args.end(), {"--record-size", "100"});
+  r = parse(args);
+  ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
+  EXPECT_EQ(latency_plan(r.options, {}).per_s, 100'000);
 }
 
 TEST_F(OptionsTest, LatencyLingerDefaultsToTheProduceCasesOnlyInBrokerMode) {
   ParsedArgs r = parse({"--bootstrap", "127.0.0.1:9092"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
-  EXPECT_EQ(r.options.latency_linger_ms, kBrokerLatencyLingerMs);
+  EXPECT_EQ(latency_plan(r.options, {}).linger_ms, kBrokerLatencyLingerMs);
   r = parse({"--bootstrap", "127.0.0.1:9092", "--latency-linger-ms", "0"});
   ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
-  EXPECT_EQ(r.options.latency_linger_ms, 0);
+  EXPECT_EQ(latency_plan(r.options, {}).linger_ms, 0);
   r = parse(mirror_args());
   ASSERT_EQ(r.kind, ParsedArgs::Kind::run) << r.error;
-  EXPECT_EQ(r.options.latency_linger_ms, 0);
+  EXPECT_EQ(latency_plan(r.options, {}).linger_ms, 0);
 }
 
 TEST_F(OptionsTest, BrokerModeKeepsItsDefaults) {
