@@ -247,6 +247,17 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
 
   std::vector<int64_t> latency_ns(static_cast<size_t>(count), -1);
   int64_t received = 0;
+  // The disk's fsync latency at the same moment, on the side (kDiskProbeIntervalMs apart).
+  std::atomic<bool> probe_stop{false};
+  std::optional<FsyncRateResult> probe;
+  std::string probe_error;
+  std::jthread disk_probe([&] {
+    try {
+      probe = probe_fsync_latency(options.data_dir, kDiskProbeBytes, kDiskProbeIntervalMs, probe_stop);
+    } catch (const BenchError& e) {
+      probe_error = e.what();
+    }
+  });
   {
     std::jthread sender(send_paced, producer.get(), rkt.get(), std::cref(options),
                         std::cref(pool), count, std::ref(state));
@@ -277,6 +288,10 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
     }
     if (state.failed.load(std::memory_order_relaxed) > 0) sender.request_stop();
   }  // joins the sender
+  probe_stop = true;
+  disk_probe.join();
+  result.disk_fsync = std::move(probe);
+  if (!probe_error.empty()) result.warnings.push_back("disk fsync probe: " + probe_error);
 
   if (state.failed.load() > 0) throw BenchError(fmt::format("{}: {}", topic, state.error));
   result.sent = state.sent.load();

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "bench/machine_limit.h"
 #include "bench/options.h"
 #include "bench/payload.h"
 
@@ -12,6 +14,11 @@ namespace ferry::bench {
 
 /// Distribution of one latency measurement, in milliseconds. Percentiles are nearest-rank
 /// over every sample, not a histogram estimate.
+/// The side probe of the disk during the latency phase (LatencyResult::disk_fsync): one
+/// append of this many bytes plus fdatasync() every this many ms.
+inline constexpr int64_t kDiskProbeBytes = 1024;
+inline constexpr int64_t kDiskProbeIntervalMs = 20;
+
 struct LatencySummary {
   int64_t samples = 0;
   double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, min_ms = 0, mean_ms = 0;
@@ -43,6 +50,10 @@ struct LatencyResult {
   /// How long the sync(2) before the phase took, ms: the earlier phases' data still waiting for
   /// writeback, which this phase's fsyncs would otherwise queue behind.
   double settle_sync_ms = 0;
+  /// The disk's own append + fdatasync() latency, probed every kDiskProbeIntervalMs in
+  /// Options::data_dir while the phase ran (nullopt when the probe could not run): the floor
+  /// under an acks=all latency of the same moment.
+  std::optional<FsyncRateResult> disk_fsync;
   /// The worst end-to-end latency of the records sent in each second of the phase (index =
   /// whole seconds since the first send), in ms; -1 for a second with no sample. Tells one
   /// stall from latency spread over the whole run.

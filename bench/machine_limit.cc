@@ -139,42 +139,83 @@ MachineLimitResult measure_machine_limit(const std::string& directory, int64_t b
   return result;
 }
 
+namespace {
+
+// A new temporary file (already unlinked) for append + fdatasync() rounds. The file is new, so
+// its first fdatasync() also commits the file's creation to the journal, which a long-lived log
+// segment does not pay per append: the constructor runs one untimed round.
+class FsyncFile {
+ public:
+  FsyncFile(const std::string& directory, int64_t write_bytes)
+      : bytes_(static_cast<size_t>(write_bytes), 'f'), file_(open_unlinked(directory)) {
+    round();
+  }
+
+  // Appends the bytes and fdatasyncs; returns when both are done.
+  void round() {
+    for (size_t done = 0; done < bytes_.size();) {
+      ssize_t w = ::write(file_.get(), bytes_.data() + done, bytes_.size() - done);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        throw BenchError(errno_text("fsync probe write"));
+      }
+      done += static_cast<size_t>(w);
+    }
+    if (::fdatasync(file_.get()) != 0) throw BenchError(errno_text("fsync probe fdatasync"));
+  }
+
+ private:
+  static int open_unlinked(const std::string& directory) {
+    std::string path = directory + "/ferry-bench-fsync-XXXXXX";
+    const int fd = ::mkstemp(path.data());
+    if (fd < 0) throw BenchError(errno_text(fmt::format("create {}", path).c_str()));
+    ::unlink(path.c_str());
+    return fd;
+  }
+
+  std::vector<char> bytes_;
+  Fd file_;
+};
+
+}  // namespace
+
 FsyncRateResult measure_fsync_rate(const std::string& directory, int64_t write_bytes,
                                    int64_t max_count, double max_seconds) {
   FsyncRateResult result;
   result.write_bytes = write_bytes;
   result.directory = directory;
   ::sync();
-  std::string path = directory + "/ferry-bench-fsync-XXXXXX";
-  Fd file(::mkstemp(path.data()));
-  if (file.get() < 0) throw BenchError(errno_text(fmt::format("create {}", path).c_str()));
-  ::unlink(path.c_str());
-  // The file is new, so its first fdatasync() also commits the file's creation to the journal,
-  // which a long-lived log segment does not pay per append: one untimed round goes first.
-  const std::vector<char> bytes(static_cast<size_t>(write_bytes), 'f');
-  auto append_and_sync = [&]() {
-    for (size_t done = 0; done < bytes.size();) {
-      ssize_t w = ::write(file.get(), bytes.data() + done, bytes.size() - done);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        throw BenchError(errno_text("fsync rate write"));
-      }
-      done += static_cast<size_t>(w);
-    }
-    if (::fdatasync(file.get()) != 0) throw BenchError(errno_text("fsync rate fdatasync"));
-  };
-  append_and_sync();
-
+  FsyncFile file(directory, write_bytes);
   const int64_t start_ns = monotonic_ns();
   const int64_t deadline_ns = start_ns + static_cast<int64_t>(max_seconds * 1e9);
   int64_t end_ns = start_ns;
   result.round_ns.reserve(static_cast<size_t>(std::min<int64_t>(max_count, 100'000)));
   while (result.count < max_count && end_ns < deadline_ns) {
     const int64_t round_start = end_ns;
-    append_and_sync();
+    file.round();
     end_ns = monotonic_ns();
     result.round_ns.push_back(end_ns - round_start);
     ++result.count;
+  }
+  result.seconds = seconds_between(start_ns, end_ns);
+  return result;
+}
+
+FsyncRateResult probe_fsync_latency(const std::string& directory, int64_t write_bytes,
+                                    int64_t interval_ms, const std::atomic<bool>& stop) {
+  FsyncRateResult result;
+  result.write_bytes = write_bytes;
+  result.directory = directory;
+  FsyncFile file(directory, write_bytes);
+  const int64_t start_ns = monotonic_ns();
+  int64_t end_ns = start_ns;
+  while (!stop.load(std::memory_order_relaxed)) {
+    const int64_t round_start = monotonic_ns();
+    file.round();
+    end_ns = monotonic_ns();
+    result.round_ns.push_back(end_ns - round_start);
+    ++result.count;
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
   result.seconds = seconds_between(start_ns, end_ns);
   return result;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,5 +56,13 @@ struct FsyncRateResult {
 /// phases' data an fdatasync() costs many times more. Throws BenchError on any file error.
 FsyncRateResult measure_fsync_rate(const std::string& directory, int64_t write_bytes,
                                    int64_t max_count, double max_seconds);
+
+/// The disk's fsync latency while something else loads it: one append of `write_bytes` plus
+/// fdatasync() every `interval_ms` on a temporary file in `directory` (removed at once) until
+/// `stop` is set; no sync() first. It shows how long any fsync waits at that moment, so an
+/// acks=all latency can be set against the disk's own in the same run. Throws BenchError on
+/// any file error.
+FsyncRateResult probe_fsync_latency(const std::string& directory, int64_t write_bytes,
+                                    int64_t interval_ms, const std::atomic<bool>& stop);
 
 }  // namespace ferry::bench

@@ -57,16 +57,6 @@ struct Report {
 
 Json optional_json(const auto& value) { return value ? Json(*value) : Json(nullptr); }
 
-Json render_fsync_probe(const FsyncRateResult& f) {
-  const LatencySummary rounds = summarize(f.round_ns);
-  return {{"count", f.count},
-          {"seconds", rounded(f.seconds, 4)},
-          {"per_s", rounded(f.per_s(), 0)},
-          {"p50_ms", rounded(rounds.p50_ms, 4)},
-          {"p99_ms", rounded(rounds.p99_ms, 4)},
-          {"max_ms", rounded(rounds.max_ms, 4)}};
-}
-
 // Probed around the offset-commit runs (see CommitResult), reported with the other limits.
 Json render_fsync(const CommitResult& c) {
   return {{"write_bytes", c.fsync_before.write_bytes},
@@ -246,6 +236,12 @@ int run(const Options& options) {
                        report.latency.rate_per_s, e2e.samples, e2e.p50_ms, e2e.p99_ms,
                        e2e.p999_ms, e2e.max_ms, ack.p50_ms, ack.p99_ms, ack.max_ms));
   collect(report.warnings, report.latency.warnings);
+  if (report.latency.disk_fsync) {
+    const LatencySummary disk = summarize(report.latency.disk_fsync->round_ns);
+    progress(fmt::format("the disk meanwhile: {}-byte append + fdatasync p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms "
+                         "({} probes)",
+                         report.latency.disk_fsync->write_bytes, disk.p50_ms, disk.p99_ms, disk.max_ms, disk.samples));
+  }
 
   const BrokerConfigValues broker =
       describe_broker_configs(options.bootstrap, {kInitialDelayKey, kFlushAcksAllKey},

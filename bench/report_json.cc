@@ -63,6 +63,16 @@ Json render_cpu(const PhaseCpu& cpu) {
           {"broker_cpu_ms_per_mb", opt(cpu.broker_cpu_ms_per_mb, 3)}};
 }
 
+Json render_fsync_probe(const FsyncRateResult& f) {
+  const LatencySummary rounds = summarize(f.round_ns);
+  return {{"count", f.count},
+          {"seconds", rounded(f.seconds, 4)},
+          {"per_s", rounded(f.per_s(), 0)},
+          {"p50_ms", rounded(rounds.p50_ms, 4)},
+          {"p99_ms", rounded(rounds.p99_ms, 4)},
+          {"max_ms", rounded(rounds.max_ms, 4)}};
+}
+
 Json render_latency(const LatencyResult& l) {
   Json latency = {{"rate_per_s", l.rate_per_s},
                   {"rate_rule", l.rate_rule.empty() ? Json(nullptr) : Json(l.rate_rule)},
@@ -74,6 +84,14 @@ Json render_latency(const LatencyResult& l) {
   Json ack = {{"samples", l.produce_ack.samples}};
   add_latency(ack, l.produce_ack);
   latency["produce_ack"] = std::move(ack);
+  if (l.disk_fsync) {
+    Json disk = render_fsync_probe(*l.disk_fsync);
+    disk["write_bytes"] = l.disk_fsync->write_bytes;
+    disk["interval_ms"] = kDiskProbeIntervalMs;
+    latency["disk_fsync_during"] = std::move(disk);
+  } else {
+    latency["disk_fsync_during"] = nullptr;
+  }
   latency["max_behind_schedule"] = l.max_behind_schedule_ms;
   latency["duplicates"] = l.duplicates;
   latency["client_errors"] = l.client_errors;

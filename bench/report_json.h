@@ -43,5 +43,7 @@ Json render_cpu(const PhaseCpu& cpu);
 /// The "latency_ms" object of the report: end-to-end and produce-ack distributions, sender
 /// schedule slip, duplicates and client errors.
 Json render_latency(const LatencyResult& l);
+/// An fsync probe's rounds: count, seconds, per_s and the round time's p50/p99/max in ms.
+Json render_fsync_probe(const FsyncRateResult& f);
 
 }  // namespace ferry::bench
