@@ -136,6 +136,8 @@ class ReplicaManager {
   void clean_compacted(const std::vector<std::shared_ptr<Partition>>& partitions, int64_t now);
   void background_loop();
   void flusher_loop();
+  /// Partition::flush(), timed into kafka_log_logflushstats_logflushrateandtimems (ms).
+  int64_t timed_flush(Partition& p);
   config::Values topic_config_locked_free(const TopicMetadata& t) const;
   /// Pushes the topic's effective config into its live logs (after any config change).
   void apply_topic_config(const TopicMetadata& t, const std::vector<std::shared_ptr<Partition>>& parts);

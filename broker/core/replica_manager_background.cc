@@ -109,6 +109,22 @@ void ReplicaManager::wake_all_waiters() {
   }
 }
 
+int64_t ReplicaManager::timed_flush(Partition& p) {
+  // Kafka's LogFlushStats.LogFlushRateAndTimeMs. Observed after the flush, failed or not.
+  static const std::vector<double> buckets = metrics::exponential_buckets(0.125, 2, 16);  // 0.125 ms .. ~4 s
+  auto& flush_ms = metrics_.histogram("kafka_log_logflushstats_logflushrateandtimems",
+                                      "Time of one log flush by the group-commit flusher or the flush.ms / "
+                                      "flush.messages policy (fdatasync of the log's unsynced segments), ms.",
+                                      buckets);
+  const auto start = std::chrono::steady_clock::now();
+  struct Observe {
+    metrics::Histogram& h;
+    std::chrono::steady_clock::time_point start;
+    ~Observe() { h.observe(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()); }
+  } observe{flush_ms, start};
+  return p.flush();
+}
+
 void ReplicaManager::flusher_loop() {
   // Group commit: every fsync covers all appends that arrived while the previous one ran.
   std::unique_lock lk(bg_mu_);
@@ -122,7 +138,7 @@ void ReplicaManager::flusher_loop() {
     for (auto& p : batch) {
       if (!seen.insert(p.get()).second) continue;
       try {
-        p->flush();
+        timed_flush(*p);
       } catch (const std::exception& e) {
         spdlog::error("fsync of {}-{} failed: {}", p->topic(), p->index(), e.what());
       }
@@ -154,7 +170,7 @@ void ReplicaManager::background_loop() {
     bool start_offsets_changed = false;
     for (auto& p : all) {
       try {
-        if (p->log().flush_due(now)) p->flush();
+        if (p->log().flush_due(now)) timed_flush(*p);
         p->log().roll_if_due(now);
         if (retention_due) {
           int64_t before = p->log().log_start_offset();

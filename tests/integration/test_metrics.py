@@ -61,6 +61,10 @@ class MetricsTest(BrokerTestCase):
         self.assertEqual(self.value(m, "kafka_server_replicamanager_underreplicatedpartitions"), 0)
         self.assertGreater(self.value(m, "kafka_network_requestmetrics_requests_total", request="Produce"), 0)
         self.assertGreater(self.value(m, "kafka_network_requestmetrics_requests_total", request="Fetch"), 0)
+        # acks=all waited for fsyncs (log.flush.acks.all), each timed like Kafka's LogFlushRateAndTimeMs.
+        flushes = self.value(m, "kafka_log_logflushstats_logflushrateandtimems_count")
+        self.assertGreaterEqual(flushes, 1)
+        self.assertEqual(self.value(m, "kafka_log_logflushstats_logflushrateandtimems_bucket", le="+Inf"), flushes)
 
         # Counters count records exactly: 25 more records, 25 more counted.
         produce_all(self.broker, topic, [{"value": b"x", "partition": 0} for _ in range(25)])
