@@ -158,10 +158,7 @@ void Segment::seal() {
 void Segment::mark_inactive() {
   std::lock_guard lk(file_mu_);
   inactive_ = true;
-  if (!dirty_ && kept_) {
-    shared_ = kept_;
-    kept_.reset();
-  }
+  if (!dirty_) let_go_locked();
 }
 
 std::shared_ptr<const LogFile> Segment::file() const {
@@ -177,9 +174,12 @@ std::shared_ptr<const LogFile> Segment::file() const {
   return f;
 }
 
-bool Segment::keeps_descriptor() const {
-  std::lock_guard lk(file_mu_);
-  return kept_ != nullptr;
+bool Segment::keeps_descriptor() const { return keeps_.load(std::memory_order_acquire); }
+
+void Segment::let_go_locked() {
+  if (kept_) shared_ = kept_;  // readers holding it share it until the last one lets go
+  kept_.reset();
+  keeps_.store(false, std::memory_order_release);
 }
 
 void Segment::forget_names() {
@@ -201,8 +201,7 @@ void Segment::sync(bool with_indexes) {
   // left unsynced and the descriptor need not stay open.
   if (inactive) {
     std::lock_guard lk(file_mu_);
-    if (kept_) shared_ = kept_;
-    kept_.reset();
+    let_go_locked();
   }
 }
 

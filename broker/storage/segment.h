@@ -3,6 +3,7 @@
 // increase batch by batch; positions are byte offsets in the .log.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -194,6 +195,8 @@ class Segment {
   int64_t last_time_entry_ts() const;
   uint32_t relative(int64_t offset) const { return static_cast<uint32_t>(offset - base_); }
   void commit_pending_entries();
+  // Drops kept_ (file_mu_ held): the descriptor closes when its last reader lets go.
+  void let_go_locked();
   std::string check_indexes(int64_t log_size) const;
   // Reads every batch from position 0; stops at the first bad one and returns why ("" if none).
   std::string scan_from_start(bool check_crc, const IndexPolicy& policy, int64_t log_size);
@@ -206,10 +209,12 @@ class Segment {
   int64_t base_;
   std::string suffix_;
   std::filesystem::path log_path_;
-  // Guards the three below. kept_ holds the descriptor while the segment is written or unsynced;
-  // shared_ lets readers share one that nobody keeps; gone_ forbids reopening by name.
+  // Guards kept_, shared_, gone_ and inactive_. kept_ holds the descriptor while the segment is
+  // written or unsynced; shared_ lets readers share one that nobody keeps; gone_ forbids
+  // reopening by name; inactive_: no more writes will come (sealed, or loaded below the active).
   mutable std::mutex file_mu_;
   std::shared_ptr<const LogFile> kept_;
+  std::atomic<bool> keeps_{true};  // kept_ != nullptr, readable without the lock (every flush asks)
   mutable std::weak_ptr<const LogFile> shared_;
   bool gone_ = false;
   bool inactive_ = false;
