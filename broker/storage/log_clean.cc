@@ -159,11 +159,13 @@ std::shared_ptr<Segment> Log::swap_in_cleaned(const std::shared_ptr<Segment>& ol
   // names now belong to the copy.
   old->forget_names();
   auto fresh = Segment::open(dir_, base);
-  fresh->mark_inactive();
   Segment::LoadResult r = fresh->load(false, IndexPolicy{cfg_.index_interval_bytes, cfg_.segment_index_bytes});
   if (!r.corruption.empty() || !r.index_rebuilt.empty()) {
     spdlog::error("storage: {}: cleaned segment {} did not load cleanly: {}{}", dir_.string(), base, r.corruption, r.index_rebuilt);
   }
+  // After load(), which may still cut the file through the read-write descriptor; the sync below
+  // lets it go when the load left anything to sync.
+  fresh->mark_inactive();
   if (fresh->dirty()) fresh->sync();
   fresh->clear_dirty();
   *it = fresh;

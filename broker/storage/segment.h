@@ -161,6 +161,7 @@ class Segment {
   /// The segment will not be written again (it was loaded below the active one, or is the
   /// cleaner's copy): its descriptor is let go now when nothing is unsynced (dirty() false),
   /// otherwise by the next sync() with indexes. seal() does the same for the active segment.
+  /// Call it after load(): a reopened descriptor is read-only, and load() may cut the file.
   void mark_inactive();
   /// The .log, open: the kept descriptor, one a reader holds, or a fresh read-only one. Holding
   /// the result keeps it open. Throws std::system_error (ENOENT once remove_files() or
