@@ -247,13 +247,13 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
 
   std::vector<int64_t> latency_ns(static_cast<size_t>(count), -1);
   int64_t received = 0;
-  // The disk's fsync latency at the same moment, on the side (kDiskProbeIntervalMs apart).
-  std::atomic<bool> probe_stop{false};
+  // The disk's fsync latency at the same moment, on the side (kDiskProbeIntervalMs apart). The
+  // jthread stops and joins it on every way out of this function.
   std::optional<FsyncRateResult> probe;
   std::string probe_error;
-  std::jthread disk_probe([&] {
+  std::jthread disk_probe([&](std::stop_token stop) {
     try {
-      probe = probe_fsync_latency(options.data_dir, kDiskProbeBytes, kDiskProbeIntervalMs, probe_stop);
+      probe = probe_fsync_latency(options.data_dir, kDiskProbeBytes, kDiskProbeIntervalMs, stop);
     } catch (const BenchError& e) {
       probe_error = e.what();
     }
@@ -288,7 +288,7 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
     }
     if (state.failed.load(std::memory_order_relaxed) > 0) sender.request_stop();
   }  // joins the sender
-  probe_stop = true;
+  disk_probe.request_stop();
   disk_probe.join();
   result.disk_fsync = std::move(probe);
   if (!probe_error.empty()) result.warnings.push_back("disk fsync probe: " + probe_error);
@@ -330,6 +330,13 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
         topic, result.max_behind_schedule_ms, result.rate_per_s));
   }
   return result;
+}
+
+std::string disk_probe_line(const LatencyResult& l) {
+  if (!l.disk_fsync) return {};
+  const LatencySummary disk = summarize(l.disk_fsync->round_ns);
+  return fmt::format("the disk meanwhile: {}-byte append + fdatasync p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms ({} probes)",
+                     l.disk_fsync->write_bytes, disk.p50_ms, disk.p99_ms, disk.max_ms, disk.samples);
 }
 
 }  // namespace ferry::bench

@@ -100,4 +100,7 @@ int64_t nearest_rank(const std::vector<int64_t>& sorted, double q);
 /// Summarizes the non-negative entries of `samples_ns` (negative = no sample).
 LatencySummary summarize(const std::vector<int64_t>& samples_ns);
 
+/// One progress line on the disk probe of `l` (LatencyResult::disk_fsync), or "" without one.
+std::string disk_probe_line(const LatencyResult& l);
+
 }  // namespace ferry::bench

@@ -202,14 +202,14 @@ FsyncRateResult measure_fsync_rate(const std::string& directory, int64_t write_b
 }
 
 FsyncRateResult probe_fsync_latency(const std::string& directory, int64_t write_bytes,
-                                    int64_t interval_ms, const std::atomic<bool>& stop) {
+                                    int64_t interval_ms, std::stop_token stop) {
   FsyncRateResult result;
   result.write_bytes = write_bytes;
   result.directory = directory;
   FsyncFile file(directory, write_bytes);
   const int64_t start_ns = monotonic_ns();
   int64_t end_ns = start_ns;
-  while (!stop.load(std::memory_order_relaxed)) {
+  while (!stop.stop_requested()) {
     const int64_t round_start = monotonic_ns();
     file.round();
     end_ns = monotonic_ns();

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -59,10 +59,10 @@ FsyncRateResult measure_fsync_rate(const std::string& directory, int64_t write_b
 
 /// The disk's fsync latency while something else loads it: one append of `write_bytes` plus
 /// fdatasync() every `interval_ms` on a temporary file in `directory` (removed at once) until
-/// `stop` is set; no sync() first. It shows how long any fsync waits at that moment, so an
+/// `stop` is requested; no sync() first. It shows how long any fsync waits at that moment, so an
 /// acks=all latency can be set against the disk's own in the same run. Throws BenchError on
 /// any file error.
 FsyncRateResult probe_fsync_latency(const std::string& directory, int64_t write_bytes,
-                                    int64_t interval_ms, const std::atomic<bool>& stop);
+                                    int64_t interval_ms, std::stop_token stop);
 
 }  // namespace ferry::bench

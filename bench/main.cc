@@ -236,12 +236,7 @@ int run(const Options& options) {
                        report.latency.rate_per_s, e2e.samples, e2e.p50_ms, e2e.p99_ms,
                        e2e.p999_ms, e2e.max_ms, ack.p50_ms, ack.p99_ms, ack.max_ms));
   collect(report.warnings, report.latency.warnings);
-  if (report.latency.disk_fsync) {
-    const LatencySummary disk = summarize(report.latency.disk_fsync->round_ns);
-    progress(fmt::format("the disk meanwhile: {}-byte append + fdatasync p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms "
-                         "({} probes)",
-                         report.latency.disk_fsync->write_bytes, disk.p50_ms, disk.p99_ms, disk.max_ms, disk.samples));
-  }
+  if (const std::string disk = disk_probe_line(report.latency); !disk.empty()) progress(disk);
 
   const BrokerConfigValues broker =
       describe_broker_configs(options.bootstrap, {kInitialDelayKey, kFlushAcksAllKey},

@@ -359,12 +359,7 @@ int run_mirror_mode(const Options& given) {
                        report.latency.rate_per_s, e2e.samples, e2e.p50_ms, e2e.p99_ms, e2e.max_ms,
                        report.latency.produce_ack.p50_ms));
   collect(report.warnings, report.latency.warnings);
-  if (report.latency.disk_fsync) {
-    const LatencySummary disk = summarize(report.latency.disk_fsync->round_ns);
-    progress(fmt::format("the disk meanwhile: {}-byte append + fdatasync p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms "
-                         "({} probes)",
-                         report.latency.disk_fsync->write_bytes, disk.p50_ms, disk.p99_ms, disk.max_ms, disk.samples));
-  }
+  if (const std::string disk = disk_probe_line(report.latency); !disk.empty()) progress(disk);
   report.histogram = scrape_latency_histogram(options.mirror_status, report.remote_latency_topic);
   if (!report.histogram.error.empty()) {
     collect(report.warnings, {"mirror latency histogram unavailable: " + report.histogram.error});
