@@ -35,6 +35,11 @@ ReplicaManager::ReplicaManager(const BrokerConfig& config, MetadataStore& store,
     : config_(config),
       store_(store),
       metrics_(metrics),
+      // Kafka's LogFlushStats.LogFlushRateAndTimeMs; 0.125 ms .. ~4 s.
+      flush_ms_(metrics.histogram("kafka_log_logflushstats_logflushrateandtimems",
+                                  "Time of one log flush by the group-commit flusher or the flush.ms / "
+                                  "flush.messages policy (fdatasync of the log's unsynced segments), ms.",
+                                  metrics::exponential_buckets(0.125, 2, 16))),
       topic_schema_(make_topic_schema(config.values)),
       dynamic_(config, metrics) {}
 

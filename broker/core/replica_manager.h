@@ -149,6 +149,7 @@ class ReplicaManager {
   const BrokerConfig& config_;
   MetadataStore& store_;
   metrics::Registry& metrics_;
+  metrics::Histogram& flush_ms_;  // looked up once: the flusher observes it thousands of times a second
   config::Schema topic_schema_;
 
   mutable std::shared_mutex mu_;  // guards topics_ and partitions_

@@ -110,18 +110,12 @@ void ReplicaManager::wake_all_waiters() {
 }
 
 int64_t ReplicaManager::timed_flush(Partition& p) {
-  // Kafka's LogFlushStats.LogFlushRateAndTimeMs. Observed after the flush, failed or not.
-  static const std::vector<double> buckets = metrics::exponential_buckets(0.125, 2, 16);  // 0.125 ms .. ~4 s
-  auto& flush_ms = metrics_.histogram("kafka_log_logflushstats_logflushrateandtimems",
-                                      "Time of one log flush by the group-commit flusher or the flush.ms / "
-                                      "flush.messages policy (fdatasync of the log's unsynced segments), ms.",
-                                      buckets);
-  const auto start = std::chrono::steady_clock::now();
+  // Observed after the flush, failed or not.
   struct Observe {
     metrics::Histogram& h;
-    std::chrono::steady_clock::time_point start;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     ~Observe() { h.observe(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()); }
-  } observe{flush_ms, start};
+  } observe{flush_ms_};
   return p.flush();
 }
 

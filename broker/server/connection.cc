@@ -154,9 +154,9 @@ asio::awaitable<void> Connection::read_loop() {
 asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr<Slot> slot) {
   auto self = shared_from_this();
   RequestContext ctx = ctx_;  // per request: dispatch fills in the header
+  std::optional<protocol::Bytes> response;
   try {
-    slot->response = co_await dispatch(frame, ctx, handlers_);
-    if (slot->response) unsent_response_bytes_ += slot->response->size();
+    response = co_await dispatch(frame, ctx, handlers_);
   } catch (const protocol::DecodeError& e) {
     refuse("malformed request", e.what());
     close_socket();
@@ -167,7 +167,13 @@ asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr
     spdlog::error("connection from {} failed while handling a request: {}", peer_, e.what());
     close_socket();
   }
-  slot->done = true;
+  complete(*slot, std::move(response));
+}
+
+void Connection::complete(Slot& slot, std::optional<protocol::Bytes> response) {
+  slot.response = std::move(response);
+  if (slot.response) unsent_response_bytes_ += slot.response->size();
+  slot.done = true;
   writer_wakeup_.wake();
 }
 

@@ -80,6 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> write_all(boost::asio::const_buffer b);
   void finish();
   void refuse(const char* reason, const std::string& detail);
+  /// Hands `response` (nullopt: none) to the in-order writer: counts its bytes as unsent, marks
+  /// the slot done and wakes the writer. The one place a slot completes.
+  void complete(Slot& slot, std::optional<protocol::Bytes> response);
 
   // connection_auth.cc
   boost::asio::awaitable<bool> tls_handshake();

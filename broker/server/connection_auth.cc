@@ -105,10 +105,7 @@ asio::awaitable<void> Connection::sasl_exchange(const protocol::Bytes& frame) {
     ctx_.identity.principal = security::Principal{"User", out.user};
     report_authentication(true, out.mechanism, out.user, "");
   }
-  slot->response = std::move(out.response);
-  if (slot->response) unsent_response_bytes_ += slot->response->size();
-  slot->done = true;
-  writer_wakeup_.wake();
+  complete(*slot, std::move(out.response));
   if (out.close) closing_ = true;
 }
 
