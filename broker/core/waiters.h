@@ -3,9 +3,15 @@
 // steady_timer armed with the caller's deadline; reaching the target cancels it on its own executor.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -51,5 +57,58 @@ class OffsetWaiters {
   std::mutex mu_;
   std::vector<std::pair<int64_t, TimerPtr>> waiters_;
 };
+
+/// Whether a wait over several watermarks is done when one of them reaches its target (a Fetch
+/// long poll: any partition with new data answers it) or only when all do (acks=all).
+enum class WaitFor { any, all };
+
+/// Suspends the calling coroutine, which must run on a single-threaded io_context, until the
+/// watermarks of `waits` reach their targets (`mode`), `deadline` passes, or `keep_waiting()`
+/// turns false. Returns whether the targets were reached (true at once for no waits). Watermarks
+/// only grow.
+///
+/// `reached(w)` reads w's watermark (from any thread) and compares it with w's target;
+/// `waiters_of(w)` is the OffsetWaiters that whoever moves that watermark advances *after*
+/// moving it; `target_of(w)` is the offset registered there; `after_register(waits)` runs once
+/// the waits still pending are registered (an acks=all produce asks the flusher for their fsync).
+///
+/// Each round reads every watermark once to decide whether it is done and which waits to
+/// register, registers them, then reads again before sleeping, so an append on another network
+/// thread at any point is seen either by the re-read or by its own advance(). Reading twice before
+/// registering lost wake-ups: a Fetch saw partition P below target, P moved, the second read
+/// dropped P from the registration as already reached, and the long poll slept until another
+/// partition moved or fetch.max.wait.ms passed, with P's records unsent (issue 16's mirror stalls).
+template <typename Wait, typename Reached, typename WaitersOf, typename TargetOf, typename KeepWaiting,
+          typename AfterRegister>
+boost::asio::awaitable<bool> wait_for_watermarks(std::vector<Wait> waits, WaitFor mode,
+                                                 std::chrono::steady_clock::time_point deadline, Reached reached,
+                                                 WaitersOf waiters_of, TargetOf target_of, KeepWaiting keep_waiting,
+                                                 AfterRegister after_register) {
+  namespace asio = boost::asio;
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  auto done = [&] {
+    return mode == WaitFor::any ? std::any_of(waits.begin(), waits.end(), reached)
+                                : std::all_of(waits.begin(), waits.end(), reached);
+  };
+  while (keep_waiting() && std::chrono::steady_clock::now() < deadline) {
+    // The one read of this round: `any` is done if one moved; `all` drops the ones that moved
+    // and is done when none is left. What stays was below its target at this read.
+    if (mode == WaitFor::any) {
+      if (std::any_of(waits.begin(), waits.end(), reached)) co_return true;
+    } else {
+      std::erase_if(waits, reached);
+    }
+    if (waits.empty()) co_return true;
+    timer->expires_at(deadline);
+    for (auto& w : waits) waiters_of(w).add(timer, target_of(w));
+    after_register(std::as_const(waits));
+    if (!done()) {
+      boost::system::error_code ec;  // operation_aborted: woken; success: deadline
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    for (auto& w : waits) waiters_of(w).remove(timer);
+  }
+  co_return done();
+}
 
 }  // namespace ferry::broker

@@ -41,36 +41,22 @@ std::pair<bool, bool> idempotent_and_transactional(const ProduceRequest& req) {
 asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durable, bool any,
                                        std::chrono::steady_clock::time_point deadline, BrokerServices& s,
                                        ReplicaManager* flusher) {
-  auto executor = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(executor);
-  auto reached = [&](const OffsetWait& w) {
-    return (durable ? w.partition->durable_offset() : w.partition->high_watermark()) >= w.target;
-  };
-  auto waiters = [&](const OffsetWait& w) -> OffsetWaiters& {
-    return durable ? w.partition->durable_waiters() : w.partition->data_waiters();
-  };
   // At shutdown a fetch answers at once with what it has, but an acks=all produce keeps waiting
   // for its fsync (the flusher outlives the network drain): answering it with an error would make
   // the client retry records that are already stored.
-  while ((durable || !s.stopping) && std::chrono::steady_clock::now() < deadline) {
-    // `any` (a fetch long poll) is done as soon as one partition moved, even if it moved between
-    // the caller's read and now; `all` (acks=all) keeps waiting for the rest.
-    if (any && std::any_of(waits.begin(), waits.end(), reached)) co_return;
-    std::erase_if(waits, reached);
-    if (waits.empty()) co_return;
-    timer->expires_at(deadline);
-    for (auto& w : waits) waiters(w).add(timer, w.target);
-    if (flusher)
-      for (auto& w : waits) flusher->request_flush(w.partition);
-    // Re-check after registering: a watermark that moved in between would never wake us.
-    bool done = any ? std::any_of(waits.begin(), waits.end(), reached) : std::all_of(waits.begin(), waits.end(), reached);
-    if (!done && (durable || !s.stopping)) {
-      boost::system::error_code ec;
-      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    for (auto& w : waits) waiters(w).remove(timer);
-    if (any && std::any_of(waits.begin(), waits.end(), reached)) co_return;
-  }
+  co_await wait_for_watermarks(
+      std::move(waits), any ? WaitFor::any : WaitFor::all, deadline,
+      [durable](const OffsetWait& w) {
+        return (durable ? w.partition->durable_offset() : w.partition->high_watermark()) >= w.target;
+      },
+      [durable](const OffsetWait& w) -> OffsetWaiters& {
+        return durable ? w.partition->durable_waiters() : w.partition->data_waiters();
+      },
+      [](const OffsetWait& w) { return w.target; }, [durable, &s] { return durable || !s.stopping; },
+      [flusher](const std::vector<OffsetWait>& pending) {
+        if (flusher)
+          for (auto& w : pending) flusher->request_flush(w.partition);
+      });
 }
 
 Handlers::Handlers(BrokerServices& services)
