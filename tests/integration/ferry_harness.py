@@ -276,6 +276,11 @@ class Broker(_ManagedProcess):
             for k, v in self.config.items():
                 f.write(f"{k} = {toml_value(v)}\n")
 
+    def spawn(self):
+        """Starts the broker without waiting for anything (to crash it at the very first
+        instant, or during recovery); kill() or stop() reaps it."""
+        self._spawn(["--config", self.config_path])
+
     def start(self, timeout=START_TIMEOUT_S):
         """Starts the broker and waits until its port accepts TCP connections.
 
