@@ -172,6 +172,7 @@ void ReplicaManager::startup() {
   std::lock_guard lk(bg_mu_);
   started_ = true;
   background_ = std::thread([this] { background_loop(); });
+  flush_pool_ = std::make_unique<boost::asio::thread_pool>(kParallelFlushes);
   flusher_ = std::thread([this] { flusher_loop(); });
 }
 
@@ -184,6 +185,7 @@ void ReplicaManager::shutdown() {
   bg_cv_.notify_all();
   if (background_.joinable()) background_.join();
   if (flusher_.joinable()) flusher_.join();
+  if (flush_pool_) flush_pool_->join();
   wake_all_waiters();
   std::unique_lock lk(mu_);
   // Each close seals and fsyncs a log; on num.recovery.threads.per.data.dir threads per log dir

@@ -4,8 +4,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <latch>
+#include <set>
 
 #include "broker/core/replica_manager.h"
 #include "broker/core/replica_manager_internal.h"
@@ -119,8 +123,18 @@ int64_t ReplicaManager::timed_flush(Partition& p) {
   return p.flush();
 }
 
+void ReplicaManager::flush_logged(Partition& p) {
+  try {
+    timed_flush(p);
+  } catch (const std::exception& e) {
+    spdlog::error("fsync of {}-{} failed: {}", p.topic(), p.index(), e.what());
+  }
+}
+
 void ReplicaManager::flusher_loop() {
-  // Group commit: every fsync covers all appends that arrived while the previous one ran.
+  // Group commit: every fsync covers all appends that arrived while the previous one ran. The
+  // partitions of one commit are fsynced side by side, and the next commit starts when all are
+  // done, so a produce waits for at most the commit in progress and its own.
   std::unique_lock lk(bg_mu_);
   while (true) {
     bg_cv_.wait(lk, [&] { return stopping_ || !flush_queue_.empty(); });
@@ -129,13 +143,19 @@ void ReplicaManager::flusher_loop() {
     flush_queue_.clear();
     lk.unlock();
     std::set<Partition*> seen;
-    for (auto& p : batch) {
-      if (!seen.insert(p.get()).second) continue;
-      try {
-        timed_flush(*p);
-      } catch (const std::exception& e) {
-        spdlog::error("fsync of {}-{} failed: {}", p->topic(), p->index(), e.what());
-      }
+    std::vector<Partition*> distinct;
+    for (auto& p : batch)
+      if (seen.insert(p.get()).second) distinct.push_back(p.get());
+    if (distinct.size() == 1) {
+      flush_logged(*distinct.front());
+    } else {
+      std::latch done(static_cast<std::ptrdiff_t>(distinct.size()));
+      for (Partition* p : distinct)
+        boost::asio::post(*flush_pool_, [this, p, &done] {
+          flush_logged(*p);
+          done.count_down();
+        });
+      done.wait();
     }
     lk.lock();
   }

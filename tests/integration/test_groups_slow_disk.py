@@ -30,7 +30,7 @@ FSYNC_S = 7.5      # every fsync takes longer than a session
 def slow_disk_broker(test, config):
     """A broker started with slow_fsync.c preloaded: its fsync and fdatasync sleep for the seconds
     last given to set_delay (0 at start). Returns (broker, set_delay); both are cleaned up with
-    `test`."""
+    `test`. broker.most_overlapping_fsyncs() tells the most delayed calls ever in progress at once."""
     tmp = test.enterContext(_TempDir())
     shim = os.path.join(tmp, "slow_fsync.so")
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", shim,
@@ -42,8 +42,18 @@ def slow_disk_broker(test, config):
             f.write(str(seconds))
         os.replace(delay_file + ".tmp", delay_file)
     set_delay(0)
-    broker = Broker(config, env={"LD_PRELOAD": shim, "FERRY_SLOW_FSYNC_FILE": delay_file})
+    max_file = os.path.join(tmp, "fsync-most-at-once")
+    broker = Broker(config, env={"LD_PRELOAD": shim, "FERRY_SLOW_FSYNC_FILE": delay_file,
+                                 "FERRY_SLOW_FSYNC_MAX_FILE": max_file})
     test.addCleanup(broker.close)
+
+    def most_overlapping_fsyncs():
+        try:
+            with open(max_file) as f:
+                return int(f.read().strip() or 0)
+        except FileNotFoundError:
+            return 0
+    broker.most_overlapping_fsyncs = most_overlapping_fsyncs
     return broker, set_delay
 
 
@@ -121,6 +131,26 @@ class SlowDiskProduceTest(BrokerTestCase):
                 self.fail(f"{e}; broker log:\n" + broker.log_tail(15))
         self.assertEqual(answer, {("slow-produce", p): 7 for p in range(partitions)},  # REQUEST_TIMED_OUT
                          "every partition's fsync outlasted timeout_ms=300")
+
+    def test_one_group_commit_fsyncs_its_partitions_side_by_side(self):
+        """An acks=all produce over 8 partitions waits for one group commit whose fdatasyncs
+        overlap (the file system commits them together), not for 8 in a row: on a slow disk the
+        latter made every multi-partition produce 8 fsyncs long."""
+        broker, set_delay = slow_disk_broker(self, {})
+        partitions = 8
+        create_topics(broker, "side-by-side", partitions=partitions)
+        set_delay(0.5)
+        batch = kw.record_batch([(b"k", b"v")])
+        body = (kw.string(None) + kw.i16(-1) + kw.i32(60_000)
+                + kw.array([kw.string("side-by-side")
+                            + kw.array([kw.i32(p) + kw.nbytes(batch) for p in range(partitions)])]))
+        with kw.Connection("127.0.0.1", broker.port) as c:
+            answer = kw.parse_produce_response(c.request(0, 3, body))
+        set_delay(0)
+        self.assertEqual(answer, {("side-by-side", p): 0 for p in range(partitions)})
+        most = broker.most_overlapping_fsyncs()
+        print(f"\nat most {most} of the {partitions} partitions' fsyncs were in progress at once")
+        self.assertGreaterEqual(most, 2, "the group commit fsynced its partitions one after another")
 
 
 if __name__ == "__main__":
