@@ -142,7 +142,8 @@ class ReplicaManager {
   int64_t timed_flush(Partition& p);
   /// timed_flush, with a failure logged rather than thrown (the log has already refused appends).
   void flush_logged(Partition& p);
-  /// Threads of flush_pool_: more fsyncs in flight than this gain nothing on one disk.
+  /// Threads of flush_pool_: fsyncs of one group commit in flight at once (a commit over more
+  /// partitions runs them 8 at a time).
   static constexpr size_t kParallelFlushes = 8;
   config::Values topic_config_locked_free(const TopicMetadata& t) const;
   /// Pushes the topic's effective config into its live logs (after any config change).

@@ -102,7 +102,7 @@ boost::asio::awaitable<bool> wait_for_watermarks(std::vector<Wait> waits, WaitFo
     timer->expires_at(deadline);
     for (auto& w : waits) waiters_of(w).add(timer, target_of(w));
     after_register(std::as_const(waits));
-    if (!done()) {
+    if (!done() && keep_waiting()) {  // a shutdown that began meanwhile may have woken all already
       boost::system::error_code ec;  // operation_aborted: woken; success: deadline
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
