@@ -13,6 +13,20 @@ N = 20_000
 
 
 class CrashTest(BrokerTestCase):
+    def sigkill_mid_stream(self, b, topic, acked_before_kill, **conf):
+        """Streams N acks=all records to `topic`, SIGKILLs broker `b` once `acked_before_kill`
+        are acknowledged (the stream is held at 3/4 until then, so the kill is mid-stream) and
+        returns the finished StreamingProducer."""
+        sp = StreamingProducer(b, topic, N, gate_at=N * 3 // 4, **conf)
+        sp.start()
+        self.addCleanup(sp.finish)
+        sp.wait_for_acks(acked_before_kill)
+        b.kill()
+        sp.release()
+        sp.finish()
+        self.assertLess(len(sp.acked), N, "the whole stream was acknowledged before the kill")
+        return sp
+
     def test_sigkill_mid_stream_keeps_every_acknowledged_record(self):
         b = self.start_broker()
         topic = "crash-stream"
@@ -63,14 +77,7 @@ class CrashTest(BrokerTestCase):
         placed = {d: sorted(e for e in os.listdir(d) if e.startswith(topic + "-")) for d in dirs}
         self.assertEqual([len(v) for v in placed.values()], [3, 3], placed)
 
-        sp = StreamingProducer(b, topic, N, gate_at=N * 3 // 4)
-        sp.start()
-        self.addCleanup(sp.finish)
-        sp.wait_for_acks(N // 4)
-        b.kill()
-        sp.release()
-        sp.finish()
-        self.assertLess(len(sp.acked), N, "the whole stream was acknowledged before the kill")
+        sp = self.sigkill_mid_stream(b, topic, acked_before_kill=N // 4)
 
         b.start()
         consumed = consume_all(b, topic)
@@ -96,13 +103,7 @@ class CrashTest(BrokerTestCase):
         create_topics(b, topic, partitions=40)
         create_topics(b, [f"idle-{i:02d}" for i in range(20)], partitions=50, timeout=60)
         # Batches well under a segment (a batch larger than segment.bytes is refused).
-        sp = StreamingProducer(b, topic, N, gate_at=N * 3 // 4, **{"batch.size": 1024})
-        sp.start()
-        self.addCleanup(sp.finish)
-        sp.wait_for_acks(N // 2)
-        b.kill()
-        sp.release()
-        sp.finish()
+        sp = self.sigkill_mid_stream(b, topic, acked_before_kill=N // 2, **{"batch.size": 1024})
         segments = sum(1 for _, _, files in os.walk(b.data_dir) for f in files if f.endswith(".log"))
 
         # Loading these logs takes 0.07-0.25 s on the 2-core test VM: the kills aim at the
