@@ -112,6 +112,19 @@ class _TempDir:
 
 
 class SlowDiskProduceTest(BrokerTestCase):
+    def produce_one_each(self, broker, topic, partitions, timeout_ms):
+        """One acks=all Produce request (v3) with a one-record batch for each of `partitions`;
+        returns {(topic, partition): error code}, failing with the broker's log tail if the
+        connection drops."""
+        batch = kw.record_batch([(b"k", b"v")])
+        body = (kw.string(None) + kw.i16(-1) + kw.i32(timeout_ms)
+                + kw.array([kw.string(topic) + kw.array([kw.i32(p) + kw.nbytes(batch) for p in range(partitions)])]))
+        with kw.Connection("127.0.0.1", broker.port) as c:
+            try:
+                return kw.parse_produce_response(c.request(0, 3, body))
+            except ConnectionError as e:
+                self.fail(f"{e}; broker log:\n" + broker.log_tail(15))
+
     def test_every_partition_of_a_timed_out_acks_all_produce_says_request_timed_out(self):
         # The handler kept a pointer to each partition's response while it added the next
         # partitions to the same vector, and wrote the timeout through those dangling pointers: the
@@ -120,15 +133,7 @@ class SlowDiskProduceTest(BrokerTestCase):
         partitions = 8
         create_topics(broker, "slow-produce", partitions=partitions)
         set_delay(2)
-        batch = kw.record_batch([(b"k", b"v")])
-        body = (kw.string(None) + kw.i16(-1) + kw.i32(300)
-                + kw.array([kw.string("slow-produce")
-                            + kw.array([kw.i32(p) + kw.nbytes(batch) for p in range(partitions)])]))
-        with kw.Connection("127.0.0.1", broker.port) as c:
-            try:
-                answer = kw.parse_produce_response(c.request(0, 3, body))
-            except ConnectionError as e:
-                self.fail(f"{e}; broker log:\n" + broker.log_tail(15))
+        answer = self.produce_one_each(broker, "slow-produce", partitions, timeout_ms=300)
         self.assertEqual(answer, {("slow-produce", p): 7 for p in range(partitions)},  # REQUEST_TIMED_OUT
                          "every partition's fsync outlasted timeout_ms=300")
 
@@ -140,12 +145,7 @@ class SlowDiskProduceTest(BrokerTestCase):
         partitions = 8
         create_topics(broker, "side-by-side", partitions=partitions)
         set_delay(0.5)
-        batch = kw.record_batch([(b"k", b"v")])
-        body = (kw.string(None) + kw.i16(-1) + kw.i32(60_000)
-                + kw.array([kw.string("side-by-side")
-                            + kw.array([kw.i32(p) + kw.nbytes(batch) for p in range(partitions)])]))
-        with kw.Connection("127.0.0.1", broker.port) as c:
-            answer = kw.parse_produce_response(c.request(0, 3, body))
+        answer = self.produce_one_each(broker, "side-by-side", partitions, timeout_ms=60_000)
         set_delay(0)
         self.assertEqual(answer, {("side-by-side", p): 0 for p in range(partitions)})
         most = broker.most_overlapping_fsyncs()
