@@ -37,7 +37,23 @@ struct SendState {
   // Send-to-acknowledgement time per sequence number, -1 until acknowledged. Only the
   // sending thread writes it; the receiving thread reads it after joining.
   std::vector<int64_t> ack_ns;
+  // Windows of librdkafka's statistics from the first send on; written by whichever thread polls
+  // the producer (the sender, once the phase runs), read after joining it.
+  LatencyResult::AckTiming timing;
 };
+
+// librdkafka's statistics callback (statistics.interval.ms): keeps each window of the producer's
+// request timings from the first send on. Returns 0: the JSON stays librdkafka's to free.
+int on_stats(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
+  auto& state = *static_cast<SendState*>(opaque);
+  if (state.sent.load(std::memory_order_relaxed) == 0) return 0;  // before the phase
+  const auto window = parse_ack_timing(std::string_view(json, len));
+  if (!window) return 0;
+  state.timing.queue_p99_ms.push_back(window->queue_p99_ms);
+  state.timing.outbuf_p99_ms.push_back(window->outbuf_p99_ms);
+  state.timing.rtt_p99_ms.push_back(window->rtt_p99_ms);
+  return 0;
+}
 
 void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
   auto& state = *static_cast<SendState*>(opaque);
@@ -198,8 +214,10 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
       .set("linger.ms", std::to_string(options.latency_linger_ms))
       .set("compression.type", "none")
       .set("enable.idempotence", "false")
-      .set("message.timeout.ms", "10000");
+      .set("message.timeout.ms", "10000")
+      .set("statistics.interval.ms", std::to_string(kAckStatsWindowMs));
   rd_kafka_conf_set_dr_msg_cb(pconf.raw(), on_delivery);
+  rd_kafka_conf_set_stats_cb(pconf.raw(), on_stats);
   rd_kafka_conf_set_opaque(pconf.raw(), &state);
   result.producer_settings = pconf.settings();
   KafkaHandle producer = make_producer(pconf);
@@ -304,6 +322,7 @@ LatencyResult run_latency(const Options& options, const PayloadPool& pool,
 
   result.end_to_end = summarize(latency_ns);
   result.produce_ack = summarize(state.ack_ns);
+  result.ack_timing = std::move(state.timing);
   if (result.end_to_end.samples == 0) {
     throw BenchError(fmt::format("{}: no latency sample received", topic));
   }

@@ -1,5 +1,6 @@
 #include "bench/report_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -83,6 +84,15 @@ Json render_latency(const LatencyResult& l) {
   add_latency(latency, l.end_to_end);
   Json ack = {{"samples", l.produce_ack.samples}};
   add_latency(ack, l.produce_ack);
+  auto worst = [](const std::vector<double>& v) { return v.empty() ? -1.0 : *std::max_element(v.begin(), v.end()); };
+  const auto& t = l.ack_timing;
+  ack["librdkafka_p99_ms_by_window"] = {
+      {"window_ms", kAckStatsWindowMs},
+      {"source", "librdkafka statistics of the connection to the leader (STATISTICS.md); -1: no request in that window"},
+      {"queue", t.queue_p99_ms},
+      {"outbuf", t.outbuf_p99_ms},
+      {"rtt", t.rtt_p99_ms},
+      {"worst", {{"queue", worst(t.queue_p99_ms)}, {"outbuf", worst(t.outbuf_p99_ms)}, {"rtt", worst(t.rtt_p99_ms)}}}};
   latency["produce_ack"] = std::move(ack);
   if (l.disk_fsync) {
     Json disk = render_fsync_probe(*l.disk_fsync);
