@@ -7,7 +7,7 @@
 
 namespace ferry::bench {
 
-/// One librdkafka statistics document's request timings (LatencyResult::AckTiming): the p99 of
+/// One librdkafka statistics document's request timings (LatencyResult::ack_timing): the p99 of
 /// `int_latency`, `outbuf_latency` and `rtt` in ms, the largest over the brokers with a node id
 /// (bootstrap and logical brokers have -1), and -1 where no such broker had a request in the
 /// window (`cnt` 0). Source: librdkafka STATISTICS.md, "brokers" and "Window stats" (µs).

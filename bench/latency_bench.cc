@@ -39,7 +39,7 @@ struct SendState {
   std::vector<int64_t> ack_ns;
   // Windows of librdkafka's statistics from the first send on; written by whichever thread polls
   // the producer (the sender, once the phase runs), read after joining it.
-  LatencyResult::AckTiming timing;
+  std::vector<AckTimingWindow> timing;
 };
 
 // librdkafka's statistics callback (statistics.interval.ms): keeps each window of the producer's
@@ -47,11 +47,7 @@ struct SendState {
 int on_stats(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
   auto& state = *static_cast<SendState*>(opaque);
   if (state.sent.load(std::memory_order_relaxed) == 0) return 0;  // before the phase
-  const auto window = parse_ack_timing(std::string_view(json, len));
-  if (!window) return 0;
-  state.timing.queue_p99_ms.push_back(window->queue_p99_ms);
-  state.timing.outbuf_p99_ms.push_back(window->outbuf_p99_ms);
-  state.timing.rtt_p99_ms.push_back(window->rtt_p99_ms);
+  if (auto window = parse_ack_timing(std::string_view(json, len))) state.timing.push_back(*window);
   return 0;
 }
 

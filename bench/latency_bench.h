@@ -59,16 +59,11 @@ struct LatencyResult {
   /// Options::data_dir while the phase ran (nullopt when the probe could not run): the floor
   /// under an acks=all latency of the same moment.
   std::optional<FsyncRateResult> disk_fsync;
-  /// librdkafka's own timing of the latency producer's requests while the phase ran: the p99 of
-  /// each statistics window (kAckStatsWindowMs) of the connection to the partition's leader, ms,
-  /// -1 for a window without requests (librdkafka STATISTICS.md, brokers.int_latency,
-  /// outbuf_latency, rtt). Splits produce_ack into the client's queues and the round trip: an
-  /// rtt far below produce_ack puts the time in the client, not in the broker.
-  struct AckTiming {
-    std::vector<double> queue_p99_ms;   // int_latency: produce() until the record is in a request
-    std::vector<double> outbuf_p99_ms;  // outbuf_latency: request built until written to the socket
-    std::vector<double> rtt_p99_ms;     // rtt: written until its response was read (broker + network)
-  } ack_timing;
+  /// librdkafka's own timing of the latency producer's requests while the phase ran, one entry
+  /// per statistics window (kAckStatsWindowMs; see AckTimingWindow). Splits produce_ack into the
+  /// client's queues and the round trip: an rtt far below produce_ack puts the time in the
+  /// client, not in the broker.
+  std::vector<AckTimingWindow> ack_timing;
   /// The worst end-to-end latency of the records sent in each second of the phase (index =
   /// whole seconds since the first send), in ms; -1 for a second with no sample. Tells one
   /// stall from latency spread over the whole run.

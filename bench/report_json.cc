@@ -84,15 +84,24 @@ Json render_latency(const LatencyResult& l) {
   add_latency(latency, l.end_to_end);
   Json ack = {{"samples", l.produce_ack.samples}};
   add_latency(ack, l.produce_ack);
-  auto worst = [](const std::vector<double>& v) { return v.empty() ? -1.0 : *std::max_element(v.begin(), v.end()); };
-  const auto& t = l.ack_timing;
-  ack["librdkafka_p99_ms_by_window"] = {
-      {"window_ms", kAckStatsWindowMs},
-      {"source", "librdkafka statistics of the connection to the leader (STATISTICS.md); -1: no request in that window"},
-      {"queue", t.queue_p99_ms},
-      {"outbuf", t.outbuf_p99_ms},
-      {"rtt", t.rtt_p99_ms},
-      {"worst", {{"queue", worst(t.queue_p99_ms)}, {"outbuf", worst(t.outbuf_p99_ms)}, {"rtt", worst(t.rtt_p99_ms)}}}};
+  // One list per part, a window per entry, and the worst window of each.
+  Json by_window = {{"window_ms", kAckStatsWindowMs},
+                    {"source", "librdkafka statistics of the connection to the leader (STATISTICS.md); -1: no request in that window"}};
+  Json worst;
+  for (auto [name, part] : {std::pair{"queue", &AckTimingWindow::queue_p99_ms},
+                            std::pair{"outbuf", &AckTimingWindow::outbuf_p99_ms},
+                            std::pair{"rtt", &AckTimingWindow::rtt_p99_ms}}) {
+    Json values = Json::array();
+    double most = -1;
+    for (const auto& w : l.ack_timing) {
+      values.push_back(w.*part);
+      most = std::max(most, w.*part);
+    }
+    by_window[name] = std::move(values);
+    worst[name] = most;
+  }
+  by_window["worst"] = std::move(worst);
+  ack["librdkafka_p99_ms_by_window"] = std::move(by_window);
   latency["produce_ack"] = std::move(ack);
   if (l.disk_fsync) {
     Json disk = render_fsync_probe(*l.disk_fsync);

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <latch>
-#include <set>
 
 #include "broker/core/replica_manager.h"
 #include "broker/core/replica_manager_internal.h"
@@ -142,10 +141,10 @@ void ReplicaManager::flusher_loop() {
     auto batch = std::move(flush_queue_);
     flush_queue_.clear();
     lk.unlock();
-    std::set<Partition*> seen;
     std::vector<Partition*> distinct;
-    for (auto& p : batch)
-      if (seen.insert(p.get()).second) distinct.push_back(p.get());
+    for (auto& p : batch) distinct.push_back(p.get());
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     if (distinct.size() == 1) {
       flush_logged(*distinct.front());
     } else {

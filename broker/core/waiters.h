@@ -67,9 +67,9 @@ enum class WaitFor { any, all };
 /// turns false. Returns whether the targets were reached (true at once for no waits). Watermarks
 /// only grow.
 ///
-/// `reached(w)` reads w's watermark (from any thread) and compares it with w's target;
-/// `waiters_of(w)` is the OffsetWaiters that whoever moves that watermark advances *after*
-/// moving it; `target_of(w)` is the offset registered there; `after_register(waits)` runs once
+/// `watermark_of(w)` reads w's watermark (from any thread); w is reached when it is at least
+/// `target_of(w)`, the offset also registered with `waiters_of(w)`, the OffsetWaiters that whoever
+/// moves that watermark advances *after* moving it; `after_register(waits)` runs once
 /// the waits still pending are registered (an acks=all produce asks the flusher for their fsync).
 ///
 /// Each round reads every watermark once to decide whether it is done and which waits to
@@ -78,14 +78,15 @@ enum class WaitFor { any, all };
 /// registering lost wake-ups: a Fetch saw partition P below target, P moved, the second read
 /// dropped P from the registration as already reached, and the long poll slept until another
 /// partition moved or fetch.max.wait.ms passed, with P's records unsent (issue 16's mirror stalls).
-template <typename Wait, typename Reached, typename WaitersOf, typename TargetOf, typename KeepWaiting,
+template <typename Wait, typename WatermarkOf, typename WaitersOf, typename TargetOf, typename KeepWaiting,
           typename AfterRegister>
 boost::asio::awaitable<bool> wait_for_watermarks(std::vector<Wait> waits, WaitFor mode,
-                                                 std::chrono::steady_clock::time_point deadline, Reached reached,
+                                                 std::chrono::steady_clock::time_point deadline, WatermarkOf watermark_of,
                                                  WaitersOf waiters_of, TargetOf target_of, KeepWaiting keep_waiting,
                                                  AfterRegister after_register) {
   namespace asio = boost::asio;
   auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  auto reached = [&](const Wait& w) { return watermark_of(w) >= target_of(w); };
   auto done = [&] {
     return mode == WaitFor::any ? std::any_of(waits.begin(), waits.end(), reached)
                                 : std::all_of(waits.begin(), waits.end(), reached);

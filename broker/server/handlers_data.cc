@@ -46,9 +46,7 @@ asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durab
   // the client retry records that are already stored.
   co_await wait_for_watermarks(
       std::move(waits), any ? WaitFor::any : WaitFor::all, deadline,
-      [durable](const OffsetWait& w) {
-        return (durable ? w.partition->durable_offset() : w.partition->high_watermark()) >= w.target;
-      },
+      [durable](const OffsetWait& w) { return durable ? w.partition->durable_offset() : w.partition->high_watermark(); },
       [durable](const OffsetWait& w) -> OffsetWaiters& {
         return durable ? w.partition->durable_waiters() : w.partition->data_waiters();
       },
