@@ -23,6 +23,7 @@
 //   std::optional<std::string> → NULLABLE_STRING / COMPACT_NULLABLE_STRING
 //   Bytes                      → BYTES / COMPACT_BYTES
 //   std::optional<Bytes>       → NULLABLE_BYTES, RECORDS / compact forms
+//   std::optional<Records>     → RECORDS whose bytes may be file slices (records.h) / compact form
 //   std::vector<T>             → ARRAY / COMPACT_ARRAY
 //   std::optional<std::vector<T>> → nullable arrays
 //   a struct with visit()      → nested fields, plus a tagged-field section when flexible.
@@ -38,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/protocol/records.h"
 #include "broker/protocol/wire.h"
 
 namespace ferry::protocol {
@@ -145,6 +147,10 @@ class Encoder {
     } else if constexpr (std::is_same_v<T, Bytes>) {
       length(static_cast<int64_t>(v.size()), true);
       w_.raw(v);
+    } else if constexpr (std::is_same_v<T, Records>) {
+      length(static_cast<int64_t>(v.size()), true);
+      w_.raw(v.bytes);
+      for (const auto& s : v.slices) w_.slice(s);
     } else if constexpr (detail::is_optional<T>::value) {
       if (v) {
         put(*v);
@@ -257,6 +263,10 @@ class Decoder {
       if (n < 0) throw DecodeError("non-nullable bytes are null");
       auto s = r_.take(static_cast<size_t>(n));
       v.assign(s.begin(), s.end());
+    } else if constexpr (std::is_same_v<T, Records>) {
+      Bytes b;
+      get(b);
+      v = Records(std::move(b));
     } else if constexpr (detail::is_optional<T>::value) {
       using Inner = typename T::value_type;
       // Peek the length to see whether the value is null, then decode the inner value normally.

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -16,6 +17,28 @@
 namespace ferry::protocol {
 
 using Bytes = std::vector<uint8_t>;
+
+/// A byte range of an open file that an encoded message refers to instead of holding: a log
+/// segment's record batches, which a plaintext connection sends with sendfile(2) so they never
+/// pass through user space (Kafka's FileRecords.writeTo does the same with transferTo).
+struct FileSlice {
+  std::shared_ptr<const void> owner;  ///< keeps `fd` open for as long as the slice lives
+  int fd = -1;
+  int64_t offset = 0;  ///< bytes from the start of the file
+  int64_t length = 0;  ///< bytes
+  bool operator==(const FileSlice& o) const { return fd == o.fd && offset == o.offset && length == o.length; }
+};
+
+/// Appends a slice's bytes to `out` with pread(2). Throws std::system_error on an I/O error or
+/// when the file ends before the slice does (it was cut after the slice was taken); `out` is
+/// then unchanged.
+void read_slice(const FileSlice& slice, std::vector<uint8_t>& out);
+
+/// A FileSlice placed in an encoded buffer: its bytes belong just before `out[at]`.
+struct Splice {
+  size_t at = 0;
+  FileSlice slice;
+};
 
 /// A 128-bit UUID as it travels on the wire (16 raw bytes, most significant first).
 struct Uuid {
@@ -126,11 +149,13 @@ class Reader {
   const uint8_t* end_;
 };
 
-/// Append-only encoder into a byte vector (big-endian, Kafka primitive types).
+/// Append-only encoder into a byte vector (big-endian, Kafka primitive types). Given a splice
+/// list, file slices are recorded there instead of copied in (see slice()).
 class Writer {
  public:
-  explicit Writer(Bytes& out) : out_(out) {}
+  explicit Writer(Bytes& out, std::vector<Splice>* splices = nullptr) : out_(out), splices_(splices) {}
 
+  /// Bytes in the buffer (spliced file bytes are not counted).
   size_t size() const { return out_.size(); }
   Bytes& buffer() { return out_; }
 
@@ -170,6 +195,14 @@ class Writer {
   void raw(const uint8_t* p, size_t n) { out_.insert(out_.end(), p, p + n); }
   void raw(std::span<const uint8_t> s) { raw(s.data(), s.size()); }
   void raw(std::string_view s) { raw(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+  /// A file's bytes at this point of the output: recorded as a Splice when the writer has a
+  /// splice list, else read in with read_slice() (same errors).
+  void slice(const FileSlice& s) {
+    if (splices_)
+      splices_->push_back({out_.size(), s});
+    else
+      read_slice(s, out_);
+  }
 
   /// Overwrites 4 bytes at `pos` (used to back-patch a length prefix).
   void patch_i32(size_t pos, int32_t v) {
@@ -186,6 +219,7 @@ class Writer {
     for (int i = sizeof(U) - 1; i >= 0; --i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
   Bytes& out_;
+  std::vector<Splice>* splices_;
 };
 
 }  // namespace ferry::protocol

@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <utility>
 
+#include "broker/server/frame_writer.h"
 #include "common/metrics.h"
 
 namespace ferry::broker {
@@ -154,7 +155,7 @@ asio::awaitable<void> Connection::read_loop() {
 asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr<Slot> slot) {
   auto self = shared_from_this();
   RequestContext ctx = ctx_;  // per request: dispatch fills in the header
-  std::optional<protocol::Bytes> response;
+  std::optional<protocol::Frame> response;
   try {
     response = co_await dispatch(frame, ctx, handlers_);
   } catch (const protocol::DecodeError& e) {
@@ -170,7 +171,7 @@ asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr
   complete(*slot, std::move(response));
 }
 
-void Connection::complete(Slot& slot, std::optional<protocol::Bytes> response) {
+void Connection::complete(Slot& slot, std::optional<protocol::Frame> response) {
   slot.response = std::move(response);
   if (slot.response) unsent_response_bytes_ += slot.response->size();
   slot.done = true;
@@ -185,8 +186,7 @@ asio::awaitable<void> Connection::write_loop() {
         auto slot = std::move(pending_.front());
         pending_.pop_front();
         reader_wakeup_.wake();
-        if (slot->response && socket_.is_open())
-          co_await write_all(asio::buffer(*slot->response));
+        if (slot->response && socket_.is_open()) co_await write_response(*slot->response);
         if (slot->response) {
           unsent_response_bytes_ -= slot->response->size();
           reader_wakeup_.wake();
@@ -243,6 +243,35 @@ asio::awaitable<void> Connection::write_all(asio::const_buffer b) {
   else
     co_await asio::async_write(socket_, b, progress, asio::use_awaitable);
   writing_ = false;
+}
+
+// A file slice that cannot be read whole (EIO) breaks the size the frame promised: the connection
+// is closed and the reason logged; a socket error is the peer's and closes it quietly as before.
+asio::awaitable<void> Connection::write_response(const protocol::Frame& frame) {
+  if (frame.splices.empty()) {
+    co_await write_all(asio::buffer(frame.bytes));
+    co_return;
+  }
+  try {
+    if (!tls_) {
+      writing_ = true;
+      co_await write_frame(socket_, frame, [this] { last_activity_ = Clock::now(); });
+      writing_ = false;
+      co_return;
+    }
+    // TLS encrypts in user space, so the file bytes are read in (Kafka has no zero copy over SSL either).
+    protocol::Bytes whole;
+    try {
+      whole = frame.materialize();
+    } catch (const std::system_error& e) {
+      throw boost::system::system_error(EIO, boost::system::system_category(), e.what());
+    }
+    co_await write_all(asio::buffer(whole));
+  } catch (const boost::system::system_error& e) {
+    if (e.code().value() == EIO)
+      spdlog::error("closing the connection from {} in the middle of a response: {}", peer_, e.what());
+    throw;
+  }
 }
 
 /// Counts a connection closed for bad input and logs it, at most once a second per process so a

@@ -65,7 +65,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   // A request's place in the response order.
   struct Slot {
-    std::optional<protocol::Bytes> response;  // nullopt: no response (acks=0)
+    std::optional<protocol::Frame> response;  // nullopt: no response (acks=0)
     bool done = false;
   };
   enum class SaslRoute { exchange, inline_request, refuse, serve };
@@ -82,7 +82,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void refuse(const char* reason, const std::string& detail);
   /// Hands `response` (nullopt: none) to the in-order writer: counts its bytes as unsent, marks
   /// the slot done and wakes the writer. The one place a slot completes.
-  void complete(Slot& slot, std::optional<protocol::Bytes> response);
+  void complete(Slot& slot, std::optional<protocol::Frame> response);
+  /// Writes one response: file slices by sendfile(2) on plaintext, read in under TLS.
+  boost::asio::awaitable<void> write_response(const protocol::Frame& frame);
 
   // connection_auth.cc
   boost::asio::awaitable<bool> tls_handshake();

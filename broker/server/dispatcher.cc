@@ -22,10 +22,11 @@ const std::vector<double>& latency_buckets() {
   return b;
 }
 
-Bytes frame_response(int32_t correlation_id, bool flexible_header, auto&& encode_body) {
-  Bytes out;
-  out.reserve(256);
-  Writer w(out);
+// The size prefix counts the file bytes that the connection will splice in (Fetch's records).
+Frame frame_response(int32_t correlation_id, bool flexible_header, auto&& encode_body) {
+  Frame out;
+  out.bytes.reserve(256);
+  Writer w(out.bytes, &out.splices);
   w.i32(0);  // size, patched below
   write_response_header(w, correlation_id, flexible_header);
   encode_body(w);
@@ -34,7 +35,7 @@ Bytes frame_response(int32_t correlation_id, bool flexible_header, auto&& encode
 }
 
 template <class R>
-asio::awaitable<std::optional<Bytes>> run(Reader r, RequestContext& ctx, Handlers& handlers, bool flexible) {
+asio::awaitable<std::optional<Frame>> run(Reader r, RequestContext& ctx, Handlers& handlers, bool flexible) {
   static_assert(HasHandler<R>, "every API in SupportedApis needs a handler of the standard shape");
   const int16_t version = ctx.header.api_version;
   R req = decode<R>(r, version, flexible);
@@ -65,7 +66,7 @@ asio::awaitable<std::optional<Bytes>> run(Reader r, RequestContext& ctx, Handler
 
 }  // namespace
 
-asio::awaitable<std::optional<Bytes>> dispatch(std::span<const uint8_t> frame, RequestContext& ctx,
+asio::awaitable<std::optional<Frame>> dispatch(std::span<const uint8_t> frame, RequestContext& ctx,
                                                Handlers& handlers) {
   Reader r(frame);
   RequestHeader hdr = peek_request_header(r);
@@ -88,7 +89,7 @@ asio::awaitable<std::optional<Bytes>> dispatch(std::span<const uint8_t> frame, R
   ctx.header = hdr;
   ctx.identity.method = fmt::format("kafka.{}", api->name);
   ctx.identity.client_id = hdr.client_id.value_or("");
-  std::optional<asio::awaitable<std::optional<Bytes>>> work;
+  std::optional<asio::awaitable<std::optional<Frame>>> work;
   SupportedApis::visit(hdr.api_key, [&]<class R>() { work.emplace(run<R>(r, ctx, handlers, flexible)); });
   co_return co_await std::move(*work);
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "broker/protocol/header.h"
+#include "broker/protocol/records.h"
 #include "broker/protocol/wire.h"
 #include "broker/server/handlers.h"
 
@@ -38,9 +39,10 @@ protocol::Bytes response_frame(int32_t correlation_id, int16_t version, const ty
 
 /// Decodes `frame` (a request without its size prefix), runs the handler and returns the response
 /// frame including its 4-byte size prefix, or nullopt when the request gets no response
-/// (Produce with acks=0). Throws protocol::DecodeError for malformed input and CloseConnection as
+/// (Produce with acks=0). A Fetch response's records may be file slices spliced into the frame
+/// (protocol::Frame): the caller sends them or calls materialize(). Throws protocol::DecodeError for malformed input and CloseConnection as
 /// above; the caller closes the connection in both cases.
-boost::asio::awaitable<std::optional<protocol::Bytes>> dispatch(std::span<const uint8_t> frame, RequestContext& ctx,
+boost::asio::awaitable<std::optional<protocol::Frame>> dispatch(std::span<const uint8_t> frame, RequestContext& ctx,
                                                                 Handlers& handlers);
 
 }  // namespace ferry::broker

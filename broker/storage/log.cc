@@ -202,20 +202,21 @@ size_t Log::find_segment(int64_t offset) const {
   return i;
 }
 
-std::pair<errc, FetchData> Log::read(int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one_batch) const {
+std::pair<errc, FetchRanges> Log::read_ranges(int64_t offset, int32_t max_bytes, int64_t max_offset,
+                                              bool min_one_batch) const {
   std::shared_lock lk(mu_);
-  FetchData out{{}, log_start_offset(), log_end_offset()};
+  FetchRanges out{{}, 0, log_start_offset(), log_end_offset()};
   if (closed_) return {errc::storage_error, std::move(out)};
   if (offset < out.log_start_offset || offset > out.log_end_offset) return {errc::offset_out_of_range, std::move(out)};
   if (offset == out.log_end_offset || offset >= max_offset || (max_bytes <= 0 && !min_one_batch)) {
     return {errc::ok, std::move(out)};
   }
   try {
-    int64_t total = 0;
     bool stop = false;
     for (size_t i = find_segment(offset); i < segments_.size() && !stop; ++i) {
       const Segment& seg = *segments_[i];
-      BatchReader rd = seg.reader(seg.base_offset() <= offset ? seg.start_position(offset) : 0);
+      auto file = seg.file();
+      BatchReader rd(file, seg.base_offset() <= offset ? seg.start_position(offset) : 0, seg.size());
       int64_t range_start = -1, range_end = -1;
       for (;;) {
         auto st = rd.next(false);
@@ -231,15 +232,37 @@ std::pair<errc, FetchData> Log::read(int64_t offset, int32_t max_bytes, int64_t 
           break;
         }
         auto size = static_cast<int64_t>(h.size_in_bytes());
-        if (total + size > max_bytes && !(min_one_batch && total == 0)) {
+        if (out.bytes + size > max_bytes && !(min_one_batch && out.bytes == 0)) {
           stop = true;
           break;
         }
         if (range_start < 0) range_start = rd.position();
         range_end = rd.position() + size;
-        total += size;
+        out.bytes += size;
       }
-      if (range_start >= 0) seg.read(range_start, static_cast<size_t>(range_end - range_start), out.records);
+      if (range_start >= 0) out.ranges.push_back({std::move(file), range_start, range_end - range_start});
+    }
+  } catch (const std::system_error& e) {
+    spdlog::error("storage: {}: read at offset {} failed: {}", dir_.string(), offset, e.what());
+    out.ranges.clear();
+    out.bytes = 0;
+    return {errc::storage_error, std::move(out)};
+  }
+  return {errc::ok, std::move(out)};
+}
+
+std::pair<errc, FetchData> Log::read(int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one_batch) const {
+  auto [err, found] = read_ranges(offset, max_bytes, max_offset, min_one_batch);
+  FetchData out{{}, found.log_start_offset, found.log_end_offset};
+  if (err != errc::ok) return {err, std::move(out)};
+  try {
+    out.records.resize(static_cast<size_t>(found.bytes));
+    size_t at = 0;
+    for (const auto& r : found.ranges) {
+      const auto n = static_cast<size_t>(r.size);
+      if (file_io::pread_full(r.file->fd, out.records.data() + at, n, r.position, r.file->path) != n)
+        throw std::system_error(EIO, std::generic_category(), "short read of " + r.file->path.string());
+      at += n;
     }
   } catch (const std::system_error& e) {
     spdlog::error("storage: {}: read at offset {} failed: {}", dir_.string(), offset, e.what());

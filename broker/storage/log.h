@@ -28,6 +28,7 @@
 namespace ferry::storage {
 
 class Segment;
+struct LogFile;
 
 /// Per-log settings, named and defaulted like Kafka's topic configs. Times in ms, sizes in bytes.
 struct LogConfig {
@@ -86,6 +87,22 @@ struct AppendResult {
 /// Outcome of a read.
 struct FetchData {
   std::vector<uint8_t> records;  ///< whole batches, exactly as stored
+  int64_t log_start_offset;
+  int64_t log_end_offset;
+};
+
+/// A byte range of one segment's .log, with a descriptor that reads it held open (the range stays
+/// readable after the segment is deleted, compacted away or replaced, until `file` is let go).
+struct FileRange {
+  std::shared_ptr<const LogFile> file;
+  int64_t position;  ///< bytes from the start of the .log
+  int64_t size;      ///< bytes
+};
+
+/// Outcome of a read that leaves the batches in the files (Log::read_ranges).
+struct FetchRanges {
+  std::vector<FileRange> ranges;  ///< in log order, one per segment read
+  int64_t bytes = 0;              ///< sum of the ranges' sizes
   int64_t log_start_offset;
   int64_t log_end_offset;
 };
@@ -159,6 +176,12 @@ class Log {
   /// [log_start_offset, log_end_offset] -> offset_out_of_range; offset == log_end_offset -> ok
   /// with no records; I/O failure or a closed log -> storage_error.
   std::pair<errc, FetchData> read(int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one_batch) const;
+  /// read() without reading: the same batches, as byte ranges of the segment files, for a caller
+  /// that sends them from the page cache (sendfile) or reads them later. Batches are written once
+  /// and never changed in place, so a range below the high watermark keeps its bytes. Same errors,
+  /// except that an I/O error while reading the range itself is the caller's.
+  std::pair<errc, FetchRanges> read_ranges(int64_t offset, int32_t max_bytes, int64_t max_offset,
+                                           bool min_one_batch) const;
 
   int64_t log_start_offset() const { return log_start_offset_.load(std::memory_order_acquire); }
   /// Next offset to assign.

@@ -28,7 +28,7 @@ struct FetchResponse {
     int64_t log_start_offset = -1;
     std::optional<std::vector<AbortedTransaction>> aborted_transactions;
     int32_t preferred_read_replica = -1;
-    std::optional<Bytes> records;
+    std::optional<Records> records;  ///< the log's bytes, possibly as file slices (records.h)
     template <class V>
     void visit(V& v) {
       v(partition_index, 0);

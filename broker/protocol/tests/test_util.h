@@ -78,6 +78,8 @@ class Filler {
       for (auto& c : b) c = static_cast<uint8_t>(rng_());
       if (b == v) b.push_back(0);
       v = std::move(b);
+    } else if constexpr (std::is_same_v<T, Records>) {
+      fill(v.bytes);  // a decoder fills bytes only; file slices are a sender's matter (records_test)
     } else if constexpr (detail::is_optional<T>::value) {
       if (!v) v.emplace();
       fill(*v);
@@ -180,6 +182,8 @@ class SizeProbe {
     if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, Bytes>) {
       note(v.size());
       note(v.capacity() > 15 ? v.capacity() : 0);  // ignore small-string storage
+    } else if constexpr (std::is_same_v<T, Records>) {
+      walk(v.bytes);
     } else if constexpr (detail::is_optional<T>::value) {
       if (v) walk(*v);
     } else if constexpr (detail::is_vector<T>::value) {
