@@ -28,12 +28,14 @@ constexpr size_t kWriteChunk = 64 * 1024;
 }  // namespace
 
 Connection::Connection(tcp::socket socket, IoThread& io, const Listener& listener, Handlers& handlers,
-           std::atomic<int>& live, std::shared_ptr<TlsListenerContext> tls_context, const SaslSettings* sasl)
+           std::atomic<int>& live, std::shared_ptr<TlsListenerContext> tls_context, const SaslSettings* sasl,
+           RequestMetrics& request_metrics)
     : socket_(std::move(socket)),
       tls_context_(std::move(tls_context)),
       io_(io),
       handlers_(handlers),
       live_(live),
+      request_metrics_(request_metrics),
       writer_wakeup_(io.ctx),
       reader_wakeup_(io.ctx) {
   boost::system::error_code ec;
@@ -129,6 +131,7 @@ asio::awaitable<void> Connection::read_loop() {
             continue;
           case SaslRoute::inline_request: {
             auto slot = std::make_shared<Slot>();
+            slot->times.received = Clock::now();
             pending_.push_back(slot);
             co_await process(std::move(frame), slot);
             continue;
@@ -141,6 +144,7 @@ asio::awaitable<void> Connection::read_loop() {
         }
       }
       auto slot = std::make_shared<Slot>();
+      slot->times.received = Clock::now();
       pending_.push_back(slot);
       asio::co_spawn(io_.ctx, process(std::move(frame), slot), asio::detached);
     }
@@ -156,8 +160,11 @@ asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr
   auto self = shared_from_this();
   RequestContext ctx = ctx_;  // per request: dispatch fills in the header
   std::optional<protocol::Frame> response;
+  slot->times.started = Clock::now();
   try {
     response = co_await dispatch(frame, ctx, handlers_);
+    if (auto api = protocol::find_api(ctx.header.api_key)) slot->request = api->name;
+    slot->times.remote = ctx.remote_time;
   } catch (const protocol::DecodeError& e) {
     refuse("malformed request", e.what());
     close_socket();
@@ -172,6 +179,7 @@ asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr
 }
 
 void Connection::complete(Slot& slot, std::optional<protocol::Frame> response) {
+  slot.times.handled = Clock::now();
   slot.response = std::move(response);
   if (slot.response) unsent_response_bytes_ += slot.response->size();
   slot.done = true;
@@ -186,11 +194,16 @@ asio::awaitable<void> Connection::write_loop() {
         auto slot = std::move(pending_.front());
         pending_.pop_front();
         reader_wakeup_.wake();
+        slot->times.send_started = Clock::now();
         if (slot->response && socket_.is_open()) co_await write_response(*slot->response);
         if (slot->response) {
           unsent_response_bytes_ -= slot->response->size();
           reader_wakeup_.wake();
+        } else {
+          slot->times.send_started = slot->times.handled;  // nothing to send (acks=0)
         }
+        slot->times.sent = slot->response ? Clock::now() : slot->times.handled;
+        if (slot->request) request_metrics_.observe(slot->request, slot->times);
         last_activity_ = Clock::now();
       }
       // Over TLS the responses ready together leave in one socket write.

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "broker/server/dispatcher.h"
+#include "broker/server/request_metrics.h"
 #include "broker/server/sasl_authenticator.h"
 #include "broker/server/tls.h"
 #include "common/wakeup.h"
@@ -43,9 +44,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Clock = std::chrono::steady_clock;
 
   /// `tls_context` is null on PLAINTEXT and SASL_PLAINTEXT listeners, `sasl` null on PLAINTEXT and
-  /// SSL; `live` counts open connections and is decremented when this one finishes.
+  /// SSL; `live` counts open connections and is decremented when this one finishes;
+  /// `request_metrics` receives each request's time split once its response is written.
   Connection(boost::asio::ip::tcp::socket socket, IoThread& io, const Listener& listener, Handlers& handlers,
-             std::atomic<int>& live, std::shared_ptr<TlsListenerContext> tls_context, const SaslSettings* sasl);
+             std::atomic<int>& live, std::shared_ptr<TlsListenerContext> tls_context, const SaslSettings* sasl,
+             RequestMetrics& request_metrics);
 
   /// Starts the reader and writer coroutines.
   void start();
@@ -67,6 +70,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Slot {
     std::optional<protocol::Frame> response;  // nullopt: no response (acks=0)
     bool done = false;
+    const char* request = nullptr;  // the API's name once dispatched; null: no times are reported
+    RequestTimeline times;
   };
   enum class SaslRoute { exchange, inline_request, refuse, serve };
 
@@ -107,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   IoThread& io_;
   Handlers& handlers_;
   std::atomic<int>& live_;
+  RequestMetrics& request_metrics_;
   RequestContext ctx_;
   std::string peer_;
   std::deque<std::shared_ptr<Slot>> pending_;

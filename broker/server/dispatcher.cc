@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-
 #include "common/metrics.h"
 
 namespace ferry::broker {
@@ -16,11 +14,6 @@ template <class R>
 concept HasHandler = requires(Handlers& h, R& r, RequestContext& c) {
   { h.handle(r, c) } -> std::same_as<asio::awaitable<typename R::Response>>;
 };
-
-const std::vector<double>& latency_buckets() {
-  static const std::vector<double> b = metrics::exponential_buckets(0.125, 2, 16);  // 0.125 ms .. ~4 s
-  return b;
-}
 
 // The size prefix counts the file bytes that the connection will splice in (Fetch's records).
 Frame frame_response(int32_t correlation_id, bool flexible_header, auto&& encode_body) {
@@ -39,14 +32,12 @@ asio::awaitable<std::optional<Frame>> run(Reader r, RequestContext& ctx, Handler
   static_assert(HasHandler<R>, "every API in SupportedApis needs a handler of the standard shape");
   const int16_t version = ctx.header.api_version;
   R req = decode<R>(r, version, flexible);
-  auto start = std::chrono::steady_clock::now();
   typename R::Response resp = co_await handlers.handle(req, ctx);
-  auto& m = handlers.services().metrics;
-  metrics::Labels labels{{"request", R::name}};
-  m.counter("kafka_network_requestmetrics_requests_total", "Requests handled, by API.", labels).inc();
-  m.histogram("kafka_network_requestmetrics_totaltimems", "Time from decoded request to response, ms.",
-              latency_buckets(), labels)
-      .observe(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  // The request's times are observed by its connection once the response is written
+  // (request_metrics.h); here only the count.
+  handlers.services()
+      .metrics.counter("kafka_network_requestmetrics_requests_total", "Requests handled, by API.", {{"request", R::name}})
+      .inc();
   if constexpr (std::is_same_v<R, ProduceRequest>) {
     if (req.acks == 0) {
       // acks=0 gets no response; a failure can only be signalled by closing (Kafka does the same).

@@ -263,7 +263,9 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
 
   if (!durable_waits.empty()) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.timeout_ms));
+    const auto wait_start = std::chrono::steady_clock::now();
     co_await wait_for_offsets(durable_waits, /*durable=*/true, /*any=*/false, deadline, s_, &s_.replicas);
+    ctx.remote_time += std::chrono::steady_clock::now() - wait_start;
     for (size_t i = 0; i < durable_waits.size(); ++i)
       if (durable_waits[i].partition->durable_offset() < durable_waits[i].target)
         resp.responses[durable_responses[i].first].partition_responses[durable_responses[i].second].error_code =
@@ -353,7 +355,9 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
       co_return resp;
     }
     // Long poll (fetch.max.wait.ms): sleep until any empty partition gets data, then re-read.
+    const auto wait_start = Clock::now();
     co_await wait_for_offsets(std::move(waits), /*durable=*/false, /*any=*/true, deadline, s_, nullptr);
+    ctx.remote_time += Clock::now() - wait_start;
   }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <boost/asio/any_io_executor.hpp>
 #include <string>
@@ -57,6 +58,9 @@ struct RequestContext {
   const Listener* listener = nullptr;  // the listener the connection arrived on
   std::string local_address;           // the connection's local IP (advertised when the listener host is empty/0.0.0.0)
   boost::asio::any_io_executor executor;  // the connection's io_context executor
+  // Time the handler spent waiting on others (acks=all durability, a Fetch long poll): Kafka's
+  // RemoteTimeMs. Handlers add to it around such waits; the connection reports it.
+  std::chrono::steady_clock::duration remote_time{};
 };
 
 }  // namespace ferry::broker

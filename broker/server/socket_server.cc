@@ -31,6 +31,7 @@ struct SocketServer::Impl {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // on threads[0]
   std::map<std::string, uint16_t> ports;
   std::atomic<int> live{0};
+  RequestMetrics request_metrics{services.metrics};
   size_t next = 0;
   bool started = false, stopped = false;
 
@@ -57,7 +58,7 @@ struct SocketServer::Impl {
       const SaslSettings* sasl_settings = sasl_it == sasl.end() ? nullptr : &sasl_it->second;
       asio::post(target.ctx, [this, &target, &listener, s = std::move(socket), tls_context, sasl_settings]() mutable {
         auto c = std::make_shared<Connection>(std::move(s), target, listener, handlers, live, std::move(tls_context),
-                                              sasl_settings);
+                                              sasl_settings, request_metrics);
         target.connections.insert(c);
         c->start();
       });

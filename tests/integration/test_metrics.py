@@ -43,6 +43,44 @@ class MetricsTest(BrokerTestCase):
                                        f"{sorted({n for n, _ in metrics})}")
         return hits[0]
 
+    def test_request_time_split_places_a_long_poll_and_a_response_held_behind_it(self):
+        # Kafka's RequestMetrics split (RequestQueueTimeMs, LocalTimeMs, RemoteTimeMs,
+        # ResponseQueueTimeMs, ResponseSendTimeMs, TotalTimeMs). One connection pipelines a Fetch
+        # that long-polls 400 ms on an empty partition and an ApiVersions the broker answers at
+        # once: the Fetch's time is remote (waiting for data), and the ApiVersions response waits
+        # in the response queue behind it, since responses leave in request order.
+        create_topics(self.broker, "idle", partitions=1)
+        before = self.scrape()
+
+        def hist(m, name, request, part):
+            key = f"kafka_network_requestmetrics_{name}_{part}"
+            hits = [v for (n, ls), v in m.items() if n == key and ("request", request) in ls]
+            return hits[0] if hits else 0.0
+
+        body = (kw.i32(-1) + kw.i32(400) + kw.i32(1) + kw.i32(1 << 20) + kw.i8(0)
+                + kw.array([kw.string("idle") + kw.array([kw.i32(0) + kw.i64(0) + kw.i32(1 << 20)])]))
+        with kw.Connection("127.0.0.1", self.broker.port) as c:
+            c.send_raw(kw.frame(kw.request_header(kw.API_FETCH, 4, 1) + body)
+                       + kw.frame(kw.request_header(kw.API_API_VERSIONS, 2, 2)))
+            c.recv_frame(), c.recv_frame()
+        m = self.scrape()
+
+        def delta(name, request, part):
+            return hist(m, name, request, part) - hist(before, name, request, part)
+
+        self.assertEqual(delta("totaltimems", "Fetch", "count"), 1)
+        remote = delta("remotetimems", "Fetch", "sum")
+        self.assertGreaterEqual(remote, 350, "the long poll is the Fetch's remote time")
+        self.assertLess(delta("localtimems", "Fetch", "sum"), remote / 4)
+        self.assertGreaterEqual(delta("totaltimems", "Fetch", "sum"), remote)
+        self.assertLess(delta("totaltimems", "Fetch", "sum"), 5000)
+        self.assertEqual(delta("totaltimems", "ApiVersions", "count"), 1)
+        self.assertGreaterEqual(delta("responsequeuetimems", "ApiVersions", "sum"), 300,
+                                "the ApiVersions response waited for the Fetch's to be written first")
+        self.assertLess(delta("localtimems", "ApiVersions", "sum"), 300)
+        for part in ("requestqueuetimems", "responsesendtimems"):
+            self.assertEqual(delta(part, "Fetch", "count"), 1, part)
+
     def test_produce_and_fetch_show_up_per_topic_and_partition(self):
         topic = "metered"
         create_topics(self.broker, topic, partitions=2)
