@@ -104,9 +104,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Distinct free ports (east, west, the mirror's status, east's WAN listener, the proxy, the
-# proxy's control), outside the ephemeral range and reserved machine-wide (tests/integration/ports.py).
-read -r east_port west_port status_port east_wan_port proxy_port proxy_control_port \
-  < <(/usr/bin/python3 tests/integration/ports.py 6)
+# proxy's control, east's and west's metrics), outside the ephemeral range and reserved
+# machine-wide (tests/integration/ports.py).
+read -r east_port west_port status_port east_wan_port proxy_port proxy_control_port east_metrics_port west_metrics_port \
+  < <(/usr/bin/python3 tests/integration/ports.py 8)
+declare -A metrics_ports=([east]="$east_metrics_port" [west]="$west_metrics_port")
 
 start_broker() {
   local name="$1" port="$2"
@@ -124,7 +126,9 @@ node.id = 0
 $listeners
 log.dirs = "$tmp/$name/logs"
 num.partitions = 1
+metrics.listener = "127.0.0.1:${metrics_ports[$name]}"
 TOML
+  echo "bench-mirror.sh: $name's Prometheus metrics: http://127.0.0.1:${metrics_ports[$name]}/metrics" >&2
   "$broker_bin" --config "$tmp/$name/broker.toml" >"$tmp/$name/broker.log" 2>&1 &
   broker_pids[$name]=$!
 }
