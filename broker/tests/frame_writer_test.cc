@@ -4,9 +4,9 @@
 // the client would misread.
 #include "broker/server/frame_writer.h"
 
-#include <fcntl.h>
+#include "broker/protocol/tests/temp_file.h"
+
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,7 +18,6 @@
 #include <boost/system/system_error.hpp>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <random>
@@ -34,28 +33,15 @@ using protocol::Bytes;
 using protocol::FileSlice;
 using protocol::Frame;
 
-/// A temporary file of `size` seeded random bytes, open read-only, removed with the object.
-struct TempFile {
-  std::filesystem::path path;
-  std::shared_ptr<int> fd;
-  Bytes content;
-  TempFile(size_t size, uint32_t seed) {
-    path = std::filesystem::temp_directory_path() /
-           ("ferry-frame-writer-" + std::to_string(::getpid()) + "-" + std::to_string(seed));
+/// A temporary file of `size` seeded random bytes.
+struct RandomFile : protocol::testing::TempFile {
+  RandomFile(size_t size, uint32_t seed) : TempFile(random_bytes(size, seed)) {}
+  static Bytes random_bytes(size_t size, uint32_t seed) {
     std::mt19937 rng(seed);
-    content.resize(size);
-    for (auto& b : content) b = static_cast<uint8_t>(rng());
-    int w = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-    EXPECT_GE(w, 0);
-    EXPECT_EQ(::write(w, content.data(), content.size()), static_cast<ssize_t>(content.size()));
-    ::close(w);
-    fd = std::shared_ptr<int>(new int(::open(path.c_str(), O_RDONLY)), [](int* p) {
-      ::close(*p);
-      delete p;
-    });
+    Bytes b(size);
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    return b;
   }
-  ~TempFile() { std::filesystem::remove(path); }
-  FileSlice slice(int64_t offset, int64_t length) const { return FileSlice{fd, *fd, offset, length}; }
 };
 
 Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
@@ -104,7 +90,7 @@ Bytes send_over_loopback(const Frame& frame, std::optional<boost::system::error_
 }
 
 TEST(FrameWriter, BytesAndFileSlicesArriveInOrderThroughAFullSocket) {
-  TempFile file(3 << 20, 7);
+  RandomFile file(3 << 20, 7);
   Frame frame;
   frame.bytes = text("size+header|partition 0|partition 1|tail");
   // partition 0's batches: 1 MiB from offset 1000; partition 1's: two ranges back to back, then
@@ -132,7 +118,7 @@ TEST(FrameWriter, AFrameWithoutSlicesIsWrittenWhole) {
 }
 
 TEST(FrameWriter, AFileCutShorterThanItsSliceFailsWithEioInsteadOfAShortFrame) {
-  TempFile file(100 * 1024, 9);
+  RandomFile file(100 * 1024, 9);
   Frame frame(text("head|tail"));
   frame.splices.push_back({5, file.slice(50 * 1024, 80 * 1024)});  // 30 KiB past the end of the file
   std::optional<boost::system::error_code> error;

@@ -1,41 +1,25 @@
 // Records and Frame: a Fetch response whose record batches are file slices encodes, once the
 // slices are read in, to exactly the bytes of the same response with the batches in memory, and
 // its size prefix counts the spliced bytes.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <memory>
-#include <string>
 
 #include "broker/protocol/header.h"
 #include "broker/protocol/messages/fetch.h"
 #include "broker/protocol/records.h"
 #include "broker/protocol/schema.h"
+#include "broker/protocol/tests/temp_file.h"
 
 namespace ferry::protocol {
 namespace {
 
-/// A file holding bytes 0, 1, 2, ... (mod 251), open read-only, removed with the object.
-struct TempFile {
-  std::filesystem::path path;
-  std::shared_ptr<int> fd;
-  Bytes content;
-  explicit TempFile(size_t size) {
-    path = std::filesystem::temp_directory_path() / ("ferry-records-" + std::to_string(::getpid()));
-    content.resize(size);
-    for (size_t i = 0; i < size; ++i) content[i] = static_cast<uint8_t>(i % 251);
-    int w = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-    EXPECT_EQ(::write(w, content.data(), size), static_cast<ssize_t>(size));
-    ::close(w);
-    fd = std::shared_ptr<int>(new int(::open(path.c_str(), O_RDONLY)), [](int* p) {
-      ::close(*p);
-      delete p;
-    });
+/// A file holding bytes 0, 1, 2, ... (mod 251).
+struct CountingFile : testing::TempFile {
+  explicit CountingFile(size_t size) : TempFile(counting(size)) {}
+  static Bytes counting(size_t size) {
+    Bytes b(size);
+    for (size_t i = 0; i < size; ++i) b[i] = static_cast<uint8_t>(i % 251);
+    return b;
   }
-  ~TempFile() { std::filesystem::remove(path); }
-  FileSlice slice(int64_t offset, int64_t length) const { return FileSlice{fd, *fd, offset, length}; }
   Bytes bytes(int64_t offset, int64_t length) const {
     return Bytes(content.begin() + offset, content.begin() + offset + length);
   }
@@ -53,7 +37,7 @@ Frame encode_frame(const FetchResponse& r, int16_t version) {
 }
 
 TEST(Records, SlicedFetchResponseEqualsTheSameResponseInMemory) {
-  TempFile file(64 * 1024);
+  CountingFile file(64 * 1024);
   FetchResponse sliced;
   FetchResponse inline_;
   for (int partition = 0; partition < 3; ++partition) {
@@ -100,7 +84,7 @@ TEST(Records, SlicedFetchResponseEqualsTheSameResponseInMemory) {
 }
 
 TEST(Records, ASliceBeyondTheEndOfItsFileIsAnErrorNotShortData) {
-  TempFile file(100);
+  CountingFile file(100);
   Records r;
   r.slices = {file.slice(90, 20)};
   EXPECT_THROW(r.materialize(), std::system_error);
