@@ -194,15 +194,15 @@ asio::awaitable<void> Connection::write_loop() {
         auto slot = std::move(pending_.front());
         pending_.pop_front();
         reader_wakeup_.wake();
-        slot->times.send_started = Clock::now();
-        if (slot->response && socket_.is_open()) co_await write_response(*slot->response);
         if (slot->response) {
+          slot->times.send_started = Clock::now();
+          if (socket_.is_open()) co_await write_response(*slot->response);
+          slot->times.sent = Clock::now();
           unsent_response_bytes_ -= slot->response->size();
           reader_wakeup_.wake();
         } else {
-          slot->times.send_started = slot->times.handled;  // nothing to send (acks=0)
+          slot->times.send_started = slot->times.sent = slot->times.handled;  // nothing to send (acks=0)
         }
-        slot->times.sent = slot->response ? Clock::now() : slot->times.handled;
         if (slot->request) request_metrics_.observe(slot->request, slot->times);
         last_activity_ = Clock::now();
       }

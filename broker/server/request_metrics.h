@@ -26,7 +26,8 @@ struct RequestTimeline {
   Clock::time_point handled;       ///< its response was made (acks=0: handling ended)
   Clock::duration remote{};        ///< of [started, handled): waiting on others (acks=all, Fetch long poll)
   Clock::time_point send_started;  ///< the writer began it, after every earlier response
-  Clock::time_point sent;          ///< its last byte went to the kernel (TLS: encrypted and written)
+  Clock::time_point sent;          ///< its last byte went to the kernel (TLS: was encrypted; the
+                                   ///< tail of a TLS record may leave with the writer's next flush)
 };
 
 /// The six histograms per request name, made on first use. Thread-safe.
