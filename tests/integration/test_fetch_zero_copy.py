@@ -8,6 +8,7 @@ prints the seed of a failure."""
 import glob
 import os
 import random
+import socket
 import ssl
 import struct
 import time
@@ -167,6 +168,39 @@ class FetchFromFilesTest(PkiTestCase):
             err, _, records = fetch_v4_records(conn, TOPIC, 0, 1 << 20)
             self.assertEqual((err, records), (1, b""), name)  # OFFSET_OUT_OF_RANGE
         print(f"\n{segments - 1} segments deleted under 6 unsent responses of {len(want)} bytes: all arrived whole")
+
+    def test_sigkill_in_the_middle_of_a_sendfile_ends_the_connection_and_loses_nothing(self):
+        # The client reads a few KiB of a 7 MB response and stops, so the broker is in the middle
+        # of sending it from the page cache when it is SIGKILLed. The client must see a connection
+        # that ends before the frame does (never a frame it could take for whole), and after the
+        # restart every acknowledged (acks=all) batch is served again, byte for byte.
+        self.produce(random.Random(11), 120)
+        log, batches, _ = self.log_image()
+        conn = self.plaintext()
+        # A small, fixed receive buffer (no autotuning): the broker's send buffer (4 MiB at most
+        # here) and this one cannot hold even one 7 MB response, so the writer stays mid-frame.
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        conn.send_raw(b"".join(kw.frame(kw.request_header(kw.API_FETCH, 4, 1 + i) + kw.fetch_v4_body(TOPIC, 0, 0, 64 << 20))
+                               for i in range(2)))
+        head = b""
+        while len(head) < 8192:
+            head += conn.sock.recv(8192 - len(head))
+        (size,) = struct.unpack_from(">i", head, 0)
+        self.assertGreater(size, len(log), "the first response carries the whole log")
+        time.sleep(0.5)  # the broker's writer now waits for the socket to drain, mid-frame
+        self.broker.kill()
+        conn.buf = head
+        whole = []
+        with self.assertRaises((ConnectionError, OSError)):
+            while True:
+                whole.append(conn.recv_frame())
+        self.assertEqual(whole, [], "no response can have been complete")
+        self.broker.start()
+        err, _, records = fetch_v4_records(self.plaintext(), TOPIC, 0, 64 << 20)
+        self.assertEqual(err, 0)
+        self.assertTrue(records == log, f"after the restart: {len(records)} bytes, the log held {len(log)}")
+        print(f"\nSIGKILL after {len(head)} of {size + 4} bytes of a response: the client saw the connection end "
+              f"mid-frame; after the restart all {len(batches)} batches were served again")
 
 
 if __name__ == "__main__":
