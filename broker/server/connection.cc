@@ -23,8 +23,6 @@ namespace {
 // Frames are read in chunks that grow with what actually arrived, so a lying size prefix costs at
 // most about twice the bytes the peer really sent, never the size it claimed.
 constexpr size_t kFirstChunk = 64 * 1024;
-// Largest single write of a response (asio's own default for async_write).
-constexpr size_t kWriteChunk = 64 * 1024;
 }  // namespace
 
 Connection::Connection(tcp::socket socket, IoThread& io, const Listener& listener, Handlers& handlers,
@@ -163,7 +161,7 @@ asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr
   slot->times.started = Clock::now();
   try {
     response = co_await dispatch(frame, ctx, handlers_);
-    if (auto api = protocol::find_api(ctx.header.api_key)) slot->request = api->name;
+    slot->request = ctx.api;
     slot->times.remote = ctx.remote_time;
   } catch (const protocol::DecodeError& e) {
     refuse("malformed request", e.what());
@@ -208,7 +206,7 @@ asio::awaitable<void> Connection::write_loop() {
       }
       // Over TLS the responses ready together leave in one socket write.
       if (tls_ready_ && tls_->pending_output() > 0 && socket_.is_open()) {
-        writing_ = true;  // a peer that stops reading is idle (see write_all)
+        writing_ = true;  // a peer that stops reading is idle (see write_response)
         co_await tls_->flush();
         writing_ = false;
         last_activity_ = Clock::now();
@@ -242,49 +240,34 @@ asio::awaitable<size_t> Connection::read_some(asio::mutable_buffer b) {
   if (tls_) co_return co_await tls_->read_some(b);
   co_return co_await socket_.async_read_some(b, asio::use_awaitable);
 }
-// Every chunk the peer takes is activity; a peer that stops reading leaves writing_ set and the
-// clock still, so connections.max.idle.ms closes it (Kafka's Selector counts writes the same way).
-// Over TLS the tail of the response may wait in the TlsStream for write_loop's flush.
-asio::awaitable<void> Connection::write_all(asio::const_buffer b) {
-  auto progress = [this](const boost::system::error_code& ec, size_t) -> size_t {
-    last_activity_ = Clock::now();
-    return ec ? 0 : kWriteChunk;
-  };
-  writing_ = true;
-  if (tls_)
-    co_await tls_->write(b);
-  else
-    co_await asio::async_write(socket_, b, progress, asio::use_awaitable);
-  writing_ = false;
-}
-
-// A file slice that cannot be read whole (EIO) breaks the size the frame promised: the connection
-// is closed and the reason logged; a socket error is the peer's and closes it quietly as before.
+// A peer that stops reading leaves writing_ set and last_activity_ still, so
+// connections.max.idle.ms closes it (Kafka's Selector counts writes the same way). A file slice
+// that cannot be read whole (EIO) breaks the size the frame promised: the connection is closed
+// and the reason logged; a socket error is the peer's and closes it quietly.
 asio::awaitable<void> Connection::write_response(const protocol::Frame& frame) {
-  if (frame.splices.empty()) {
-    co_await write_all(asio::buffer(frame.bytes));
-    co_return;
-  }
+  writing_ = true;
   try {
     if (!tls_) {
-      writing_ = true;
       co_await write_frame(socket_, frame, [this] { last_activity_ = Clock::now(); });
-      writing_ = false;
-      co_return;
+    } else if (frame.splices.empty()) {
+      // The tail of the response may wait in the TlsStream for write_loop's flush.
+      co_await tls_->write(asio::buffer(frame.bytes));
+    } else {
+      // TLS encrypts in user space, so the file bytes are read in (Kafka has no zero copy over SSL either).
+      protocol::Bytes whole;
+      try {
+        whole = frame.materialize();
+      } catch (const std::system_error& e) {
+        throw boost::system::system_error(EIO, boost::system::system_category(), e.what());
+      }
+      co_await tls_->write(asio::buffer(whole));
     }
-    // TLS encrypts in user space, so the file bytes are read in (Kafka has no zero copy over SSL either).
-    protocol::Bytes whole;
-    try {
-      whole = frame.materialize();
-    } catch (const std::system_error& e) {
-      throw boost::system::system_error(EIO, boost::system::system_category(), e.what());
-    }
-    co_await write_all(asio::buffer(whole));
   } catch (const boost::system::system_error& e) {
     if (e.code().value() == EIO)
       spdlog::error("closing the connection from {} in the middle of a response: {}", peer_, e.what());
     throw;
   }
+  writing_ = false;
 }
 
 /// Counts a connection closed for bad input and logs it, at most once a second per process so a

@@ -82,7 +82,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> read_exact(boost::asio::mutable_buffer b);
   boost::asio::awaitable<size_t> read_some(boost::asio::mutable_buffer b);
-  boost::asio::awaitable<void> write_all(boost::asio::const_buffer b);
   void finish();
   void refuse(const char* reason, const std::string& detail);
   /// Hands `response` (nullopt: none) to the in-order writer: counts its bytes as unsent, marks

@@ -78,6 +78,7 @@ asio::awaitable<std::optional<Frame>> dispatch(std::span<const uint8_t> frame, R
   const bool flexible = hdr.api_version >= api->flexible_from;
   read_request_header_tail(r, hdr, flexible);
   ctx.header = hdr;
+  ctx.api = api->name;
   ctx.identity.method = fmt::format("kafka.{}", api->name);
   ctx.identity.client_id = hdr.client_id.value_or("");
   std::optional<asio::awaitable<std::optional<Frame>>> work;

@@ -54,6 +54,7 @@ struct BrokerServices {
 /// Per-request context: the decoded header, who is asking and through which listener.
 struct RequestContext {
   protocol::RequestHeader header;
+  const char* api = nullptr;  // Kafka's name of the request's API, set by dispatch with the header
   security::RequestIdentity identity;
   const Listener* listener = nullptr;  // the listener the connection arrived on
   std::string local_address;           // the connection's local IP (advertised when the listener host is empty/0.0.0.0)
