@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <tuple>
 
 #include "common/clock.h"
@@ -36,9 +38,15 @@ Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters
       target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))),
       conditions_(flow_.name(), flow_.source, flow_.target, metrics),
       discovery_(flow_, *source_admin_, *target_admin_, conditions_),
+      waker_(flow_.name()),
       sync_(flow_, source_, target_, *source_admin_, *target_admin_, metrics, conditions_, partitions_, partitions_mu_),
       ends_(flow_, source_, conditions_, partitions_, partitions_mu_) {
   paused_ = flow_.paused;
+  fetch_wakes_ = &metrics_.counter(
+      "ferry_mirror_source_fetch_wakes_total",
+      "Times the flow woke its source consumer after the consumer's queue had filled (librdkafka then stops fetching "
+      "until told, or for up to 1 s): how often the mirror read faster than it could produce.",
+      {{"source", flow_.source}, {"target", flow_.target}});
 }
 
 Flow::~Flow() { stop(); }
@@ -132,8 +140,49 @@ void Flow::make_data_clients() {
   rd_kafka_conf_t* cconf = client::make_conf(consumer_props);
   rd_kafka_conf_set_opaque(cconf, this);
   rd_kafka_conf_set_rebalance_cb(cconf, &Flow::rebalance_cb);
+  // The queue limits librdkafka stops fetching at, as this consumer has them (its defaults or the
+  // cluster's client properties).
+  auto conf_int = [&](const char* key) {
+    char value[64];
+    size_t size = sizeof value;
+    return rd_kafka_conf_get(cconf, key, value, &size) == RD_KAFKA_CONF_OK ? std::strtoll(value, nullptr, 10) : 0;
+  };
+  refill_.emplace(conf_int("queued.min.messages"), conf_int("queued.max.messages.kbytes") * 1024);
   consumer_ = client::make_handle(RD_KAFKA_CONSUMER, cconf);
   rd_kafka_poll_set_consumer(consumer_.get());
+  consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
+  read_since_wake_.clear();
+  last_read_topic_ = nullptr;
+  waker_.attach(consumer_.get());
+}
+
+void Flow::keep_fetching(const rd_kafka_message_t* m) {
+  constexpr size_t kMaxWakePartitions = 256;
+  if (m) {
+    if (m->rkt != last_read_topic_ || m->partition != last_read_partition_) {
+      last_read_topic_ = m->rkt;
+      last_read_partition_ = m->partition;
+      if (read_since_wake_.size() < kMaxWakePartitions) read_since_wake_.emplace_back(rd_kafka_topic_name(m->rkt), m->partition);
+    }
+    record_bytes_avg_ += (static_cast<double>(m->len + m->key_len) - record_bytes_avg_) / 64;
+    // The queue's length costs a lock: look every 64 records, and at every empty poll.
+    if (++reads_since_look_ < 64) return;
+  }
+  reads_since_look_ = 0;
+  if (!consumer_queue_ || !refill_) return;
+  const auto queued = static_cast<int64_t>(rd_kafka_queue_length(consumer_queue_.get()));
+  if (!refill_->observe(queued, record_bytes_avg_)) return;
+  std::sort(read_since_wake_.begin(), read_since_wake_.end());
+  read_since_wake_.erase(std::unique(read_since_wake_.begin(), read_since_wake_.end()), read_since_wake_.end());
+  waker_.wake(std::move(read_since_wake_));
+  fetch_wakes_->inc();
+  read_since_wake_.clear();
+  last_read_topic_ = nullptr;  // the partition being read now goes into the next wake too
+}
+
+void Flow::stop_keeping_fetching() {
+  waker_.detach();
+  consumer_queue_.reset();
 }
 
 void Flow::count_source_anomaly(const std::string& topic, int32_t partition, const char* kind, int64_t records) {
@@ -193,6 +242,7 @@ void Flow::data_loop() {
         continue;
       }
       Message m(rd_kafka_consumer_poll(consumer_.get(), 100), &rd_kafka_message_destroy);
+      keep_fetching(m && m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? m.get() : nullptr);
       if (!m) continue;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         replicate(m.get());
@@ -222,6 +272,7 @@ void Flow::data_loop() {
     }
   }
   if (consumer_) {
+    stop_keeping_fetching();
     rd_kafka_consumer_close(consumer_.get());  // revokes (flushing the producer) and leaves the group
     consumer_.reset();
     consumer_paused_.clear();
@@ -275,6 +326,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
       drain_cv_.notify_all();
     }
     leaving_for_pause_ = true;
+    stop_keeping_fetching();
     rd_kafka_consumer_close(consumer_.get());  // on_revoke keeps the drained states
     leaving_for_pause_ = false;
     consumer_.reset();

@@ -25,6 +25,8 @@
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "mirror/config.h"
+#include "mirror/fetch_refill.h"
+#include "mirror/fetch_waker.h"
 #include "mirror/flow_conditions.h"
 #include "mirror/offset_translation.h"
 #include "mirror/partition_state.h"
@@ -200,6 +202,23 @@ class Flow {
   // Partitions this consumer_ has paused (refuse_partition): librdkafka keeps them paused across
   // assignments, so on_assign resumes exactly these (resuming all 10,000 costs seconds).
   std::set<client::TopicPartitionKey> consumer_paused_;
+  // Keeping consumer_ fetching (fetch_refill.h): its queue, when to wake its broker threads, the
+  // partitions read since the last wake (one entry per run of records of one partition, at most
+  // kMaxWakePartitions), and the average key + value size of the records read.
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> consumer_queue_{nullptr, &rd_kafka_queue_destroy};
+  std::optional<RefillTrigger> refill_;
+  std::vector<client::TopicPartitionKey> read_since_wake_;
+  const rd_kafka_topic_t* last_read_topic_ = nullptr;
+  int32_t last_read_partition_ = -1;
+  double record_bytes_avg_ = 0;
+  uint32_t reads_since_look_ = 0;
+  FetchWaker waker_;
+  metrics::Counter* fetch_wakes_ = nullptr;  // ferry_mirror_source_fetch_wakes_total
+  // After a record (null: an empty poll) came from consumer_: asks waker_ to wake the consumer's
+  // broker threads when refill_ says its queue has drained enough.
+  void keep_fetching(const rd_kafka_message_t* m);
+  // Stops the waker using consumer_ and releases the queue: before consumer_ is closed.
+  void stop_keeping_fetching();
   std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
   client::Handle syncs_producer_;
   client::Handle probe_;

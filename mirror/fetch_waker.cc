@@ -1,0 +1,65 @@
+#include "mirror/fetch_waker.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ferry::mirror {
+
+FetchWaker::FetchWaker(std::string name) : name_(std::move(name)), thread_([this] { run(); }) {}
+
+FetchWaker::~FetchWaker() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void FetchWaker::attach(rd_kafka_t* consumer) {
+  std::lock_guard lk(mu_);
+  consumer_ = consumer;
+  pending_.clear();
+}
+
+void FetchWaker::detach() {
+  std::unique_lock lk(mu_);
+  consumer_ = nullptr;
+  pending_.clear();
+  cv_.wait(lk, [&] { return !busy_; });
+}
+
+void FetchWaker::wake(std::vector<client::TopicPartitionKey> partitions) {
+  if (partitions.empty()) return;
+  {
+    std::lock_guard lk(mu_);
+    if (!consumer_) return;
+    pending_ = std::move(partitions);
+  }
+  cv_.notify_all();
+}
+
+void FetchWaker::run() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || (consumer_ && !pending_.empty()); });
+    if (stop_) return;
+    auto partitions = std::move(pending_);
+    pending_.clear();
+    rd_kafka_t* consumer = consumer_;
+    busy_ = true;
+    lk.unlock();
+    try {
+      client::list_offsets(consumer, partitions, client::kListOffsetsLatest, kWakeTimeout);
+    } catch (const std::exception& e) {
+      // The request still reached the broker threads of the leaders it found; a source that does
+      // not answer is reported by the data path and the ends thread, not here.
+      spdlog::debug("flow {}: waking the source consumer: {}", name_, e.what());
+    }
+    ++sent_;
+    lk.lock();
+    busy_ = false;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace ferry::mirror
