@@ -14,6 +14,7 @@
 
 #include "bench/bench_error.h"
 #include "bench/consume_bench.h"
+#include "bench/copy_bound.h"
 #include "bench/cpu_usage.h"
 #include "bench/http_get.h"
 #include "bench/kafka_client.h"
@@ -165,8 +166,20 @@ std::string render(const Options& options, const MirrorReport& r) {
                   {"seconds", rounded(p.seconds, 4)},
                   {"records_per_s", rounded(p.records_per_s(), 0)},
                   {"mb_per_s", rounded(p.mb_per_s(), 1)},
-                  {"capped", p.capped}};
+                  {"capped", p.capped},
+                  {"cpu", render_cpu(p.cpu)}};
   j["consume"] = render_consume(c);
+  j["consume"]["cpu"] = render_cpu(c.cpu);
+  const auto bound = copy_cpu_bound(r.before_run.cpus, p.cpu.machine_cores, p.mb_per_s(), c.cpu.machine_cores, c.mb_per_s());
+  Json cpu_bound = nullptr;
+  if (bound) {
+    cpu_bound = {{"rule", "cpus x 1000 / (produce-only + consume-only whole-machine CPU-ms per MB): the most a copy, "
+                          "which consumes and produces every byte, can move on this machine's CPUs (an upper bound)"},
+                 {"produce_cpu_ms_per_mb", rounded(bound->produce_cpu_ms_per_mb, 3)},
+                 {"consume_cpu_ms_per_mb", rounded(bound->consume_cpu_ms_per_mb, 3)},
+                 {"mb_per_s", rounded(bound->mb_per_s, 1)},
+                 {"mirror_ratio", rounded(ratio(m.mb_per_s(), bound->mb_per_s), 3)}};
+  }
 
   Json verify = nullptr;
   if (r.verify) {
@@ -198,6 +211,7 @@ std::string render(const Options& options, const MirrorReport& r) {
                  {"poll_interval_ms", m.poll_interval_ms},
                  {"capped", m.capped},
                  {"cpu", render_copy_cpu(m)},
+                 {"cpu_bound", std::move(cpu_bound)},
                  {"target_end_offsets", m.target_end_offsets},
                  {"verify", std::move(verify)},
                  {"status", render_status(m.status)}};
@@ -331,6 +345,13 @@ int run_mirror_mode(const Options& given) {
                          "from {:.2f} s after the start)",
                          *m.cpu.process_cores, m.cpu.machine_cores, m.cpu.cpus,
                          m.stalled_seconds, m.longest_stall_ms, m.longest_stall_at_seconds));
+  }
+  if (const auto b = copy_cpu_bound(report.before_run.cpus, p.cpu.machine_cores, p.mb_per_s(), c.cpu.machine_cores,
+                                    c.mb_per_s())) {
+    progress(fmt::format("a copy costs at least {:.3f} + {:.3f} CPU-ms per MB (produce-only + consume-only, whole "
+                         "machine), so {} cores copy at most {:.1f} MB/s; the mirror reached {:.2f} of that",
+                         b->produce_cpu_ms_per_mb, b->consume_cpu_ms_per_mb, report.before_run.cpus, b->mb_per_s,
+                         ratio(m.mb_per_s(), b->mb_per_s)));
   }
   collect(report.warnings, m.warnings);
 
