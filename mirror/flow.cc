@@ -347,20 +347,34 @@ void Flow::pause_step(uint64_t& subscribed_version) {
 }
 
 void Flow::replicate(rd_kafka_message_t* m) {
-  const std::string topic = rd_kafka_topic_name(m->rkt);
+  // Records come in runs of one partition (a Fetch response's batches): its state is looked up
+  // once per run. States are only removed with a new assign_generation_.
   PartitionState* st = nullptr;
-  {
+  if (m->rkt == cached_topic_ && m->partition == cached_partition_ && cached_generation_ == assign_generation_) {
+    st = cached_state_;
+  } else {
+    const char* name = rd_kafka_topic_name(m->rkt);
     std::lock_guard lk(partitions_mu_);
-    auto it = partitions_.find({topic, m->partition});
+    auto it = partitions_.find({name, m->partition});
     if (it == partitions_.end()) return;  // revoked meanwhile
     st = it->second.get();
+    cached_topic_ = m->rkt;
+    cached_partition_ = m->partition;
+    cached_generation_ = assign_generation_;
+    cached_state_ = st;
+    records_since_watermarks_ = kWatermarksEvery;  // a new run: read them now
   }
+  const std::string& topic = st->source_topic;
   int64_t lo = 0, hi = 0;
-  // The cached watermark is as old as the newest fetch response: never let it lower a fresher
-  // end from the source itself (SourceEndsView::read).
-  if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-      hi > st->source_end)
-    st->observe_source_end(hi, 0, true);
+  // The consumer's cached watermarks change once per Fetch response: read at a run's start, every
+  // kWatermarksEvery records, and whenever the offset is not the next one expected. The cached
+  // value is as old as the newest fetch response: never let it lower a fresher end from the
+  // source itself (SourceEndsView::read).
+  if ((m->offset != st->next_to_produce || ++records_since_watermarks_ >= kWatermarksEvery) &&
+      rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), m->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    records_since_watermarks_ = 0;
+    if (hi > st->source_end) st->observe_source_end(hi, 0, true);
+  }
   // Stopped at a record the target refuses: what the consumer still had queued for the partition
   // is read again from that record once it is accepted.
   if (!st->refused.empty()) return;

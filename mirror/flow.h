@@ -213,6 +213,14 @@ class Flow {
   double record_bytes_avg_ = 0;
   uint32_t reads_since_look_ = 0;
   FetchWaker waker_;
+  // replicate(): the state of the partition whose run of records is being copied, and when its
+  // consumer watermarks were last read.
+  static constexpr int kWatermarksEvery = 256;
+  const rd_kafka_topic_t* cached_topic_ = nullptr;
+  int32_t cached_partition_ = -1;
+  uint64_t cached_generation_ = 0;
+  PartitionState* cached_state_ = nullptr;
+  int records_since_watermarks_ = 0;
   metrics::Counter* fetch_wakes_ = nullptr;  // ferry_mirror_source_fetch_wakes_total
   // After a record (null: an empty poll) came from consumer_: asks waker_ to wake the consumer's
   // broker threads when refill_ says its queue has drained enough.
