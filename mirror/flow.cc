@@ -216,19 +216,20 @@ void Flow::data_loop() {
         ++assign_generation_;
       }
       if (!consumer_) make_data_clients();
-      const auto [version, topics] = discovery_.subscription();
-      if (version != subscribed_version && !topics.empty()) {
+      // The topic list is copied only when it changed (it is as long as the flow has topics).
+      if (subscribed_version == 0 || discovery_.subscription_version() != subscribed_version) {
+        const auto [version, topics] = discovery_.subscription();
+        if (topics.empty()) {
+          std::unique_lock lk(wake_mu_);
+          wake_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !running_; });
+          continue;
+        }
         PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())),
                            &rd_kafka_topic_partition_list_destroy);
         for (const auto& t : topics) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
         if (auto err = rd_kafka_subscribe(consumer_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
           throw client::KafkaError(err, fmt::format("subscribe: {}", rd_kafka_err2str(err)));
         subscribed_version = version;
-      }
-      if (topics.empty()) {
-        std::unique_lock lk(wake_mu_);
-        wake_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !running_; });
-        continue;
       }
       // Backpressure: while the target is slow or away, stop reading rather than buffer without
       // bound (the producer never drops a record: message.timeout.ms = 0).

@@ -58,6 +58,8 @@ class TopicDiscovery {
   /// The routes' version (bumped whenever the set of topics or a partition count changes) and
   /// their source topics: what the data path subscribes to.
   std::pair<uint64_t, std::vector<std::string>> subscription() const;
+  /// The version alone, without a lock or a copy: the data path asks it often.
+  uint64_t subscription_version() const { return version_.load(); }
 
  private:
   const FlowConfig& flow_;
@@ -66,7 +68,7 @@ class TopicDiscovery {
   FlowConditions& conditions_;
   mutable std::mutex mu_;
   std::map<std::string, TopicRoute> routes_;  // by source topic
-  uint64_t version_ = 0;
+  std::atomic<uint64_t> version_{0};  // changed under mu_
   std::chrono::steady_clock::time_point next_acl_sync_{};  // control thread only
 };
 
