@@ -55,7 +55,6 @@ void FetchWaker::run() {
       // not answer is reported by the data path and the ends thread, not here.
       spdlog::debug("flow {}: waking the source consumer: {}", name_, e.what());
     }
-    ++sent_;
     lk.lock();
     busy_ = false;
     cv_.notify_all();

@@ -6,10 +6,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -43,8 +41,6 @@ class FetchWaker {
   /// Asks for one wake of the leaders of `partitions` (source topic, partition; empty: nothing to
   /// do). Never blocks: while a wake is pending or in progress the newer request replaces it.
   void wake(std::vector<client::TopicPartitionKey> partitions);
-  /// Wakes sent so far (requests that reached a consumer).
-  uint64_t wakes_sent() const { return sent_.load(); }
 
  private:
   void run();
@@ -56,7 +52,6 @@ class FetchWaker {
   std::vector<client::TopicPartitionKey> pending_;  // under mu_; empty: none
   bool busy_ = false;                                // a wake is using consumer_ (mu_ released)
   bool stop_ = false;
-  std::atomic<uint64_t> sent_{0};
   std::thread thread_;
 };
 
