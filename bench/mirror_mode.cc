@@ -63,6 +63,7 @@ struct MirrorReport {
   std::string mirror_log;
   std::string mirror_stopped;
   CpuUsage before_run;
+  std::optional<CopyCpuBound> cpu_bound;  // from the produce-only and consume-only phases
   std::vector<std::string> warnings;
 };
 
@@ -170,7 +171,7 @@ std::string render(const Options& options, const MirrorReport& r) {
                   {"cpu", render_cpu(p.cpu)}};
   j["consume"] = render_consume(c);
   j["consume"]["cpu"] = render_cpu(c.cpu);
-  const auto bound = copy_cpu_bound(r.before_run.cpus, p.cpu.machine_cores, p.mb_per_s(), c.cpu.machine_cores, c.mb_per_s());
+  const auto& bound = r.cpu_bound;
   Json cpu_bound = nullptr;
   if (bound) {
     cpu_bound = {{"rule", "cpus x 1000 / (produce-only + consume-only whole-machine CPU-ms per MB): the most a copy, "
@@ -346,8 +347,9 @@ int run_mirror_mode(const Options& given) {
                          *m.cpu.process_cores, m.cpu.machine_cores, m.cpu.cpus,
                          m.stalled_seconds, m.longest_stall_ms, m.longest_stall_at_seconds));
   }
-  if (const auto b = copy_cpu_bound(report.before_run.cpus, p.cpu.machine_cores, p.mb_per_s(), c.cpu.machine_cores,
-                                    c.mb_per_s())) {
+  report.cpu_bound =
+      copy_cpu_bound(report.before_run.cpus, p.cpu.machine_cores, p.mb_per_s(), c.cpu.machine_cores, c.mb_per_s());
+  if (const auto& b = report.cpu_bound) {
     progress(fmt::format("a copy costs at least {:.3f} + {:.3f} CPU-ms per MB (produce-only + consume-only, whole "
                          "machine), so {} cores copy at most {:.1f} MB/s; the mirror reached {:.2f} of that",
                          b->produce_cpu_ms_per_mb, b->consume_cpu_ms_per_mb, report.before_run.cpus, b->mb_per_s,

@@ -152,18 +152,15 @@ void Flow::make_data_clients() {
   rd_kafka_poll_set_consumer(consumer_.get());
   consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
   read_since_wake_.clear();
-  last_read_topic_ = nullptr;
+  run_topic_ = nullptr;
   waker_.attach(consumer_.get());
 }
 
-void Flow::keep_fetching(const rd_kafka_message_t* m) {
+void Flow::keep_fetching(const rd_kafka_message_t* m, bool new_run) {
   constexpr size_t kMaxWakePartitions = 256;
   if (m) {
-    if (m->rkt != last_read_topic_ || m->partition != last_read_partition_) {
-      last_read_topic_ = m->rkt;
-      last_read_partition_ = m->partition;
-      if (read_since_wake_.size() < kMaxWakePartitions) read_since_wake_.emplace_back(rd_kafka_topic_name(m->rkt), m->partition);
-    }
+    if (new_run && read_since_wake_.size() < kMaxWakePartitions)
+      read_since_wake_.emplace_back(rd_kafka_topic_name(m->rkt), m->partition);
     record_bytes_avg_ += (static_cast<double>(m->len + m->key_len) - record_bytes_avg_) / 64;
     // The queue's length costs a lock: look every 64 records, and at every empty poll.
     if (++reads_since_look_ < 64) return;
@@ -177,7 +174,8 @@ void Flow::keep_fetching(const rd_kafka_message_t* m) {
   waker_.wake(std::move(read_since_wake_));
   fetch_wakes_->inc();
   read_since_wake_.clear();
-  last_read_topic_ = nullptr;  // the partition being read now goes into the next wake too
+  // The partition being read now goes into the next wake too.
+  if (run_topic_) read_since_wake_.emplace_back(rd_kafka_topic_name(run_topic_), run_partition_);
 }
 
 void Flow::stop_keeping_fetching() {
@@ -243,10 +241,16 @@ void Flow::data_loop() {
         continue;
       }
       Message m(rd_kafka_consumer_poll(consumer_.get(), 100), &rd_kafka_message_destroy);
-      keep_fetching(m && m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? m.get() : nullptr);
+      const bool record = m && m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      const bool new_run = record && (m->rkt != run_topic_ || m->partition != run_partition_);
+      if (new_run) {
+        run_topic_ = m->rkt;
+        run_partition_ = m->partition;
+      }
+      keep_fetching(record ? m.get() : nullptr, new_run);
       if (!m) continue;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        replicate(m.get());
+      if (record) {
+        replicate(m.get(), new_run);
         clear_condition("source");
         clear_condition("source-read");
         clear_condition("data");
@@ -347,22 +351,16 @@ void Flow::pause_step(uint64_t& subscribed_version) {
   wake_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !running_ || !paused_; });
 }
 
-void Flow::replicate(rd_kafka_message_t* m) {
-  // Records come in runs of one partition (a Fetch response's batches): its state is looked up
-  // once per run. States are only removed with a new assign_generation_.
-  PartitionState* st = nullptr;
-  if (m->rkt == cached_topic_ && m->partition == cached_partition_ && cached_generation_ == assign_generation_) {
-    st = cached_state_;
-  } else {
-    const char* name = rd_kafka_topic_name(m->rkt);
+void Flow::replicate(rd_kafka_message_t* m, bool new_run) {
+  // A partition's state is looked up once per run of its records. States are only removed with a
+  // new assign_generation_.
+  PartitionState* st = cached_state_;
+  if (new_run || !st || cached_generation_ != assign_generation_) {
     std::lock_guard lk(partitions_mu_);
-    auto it = partitions_.find({name, m->partition});
-    if (it == partitions_.end()) return;  // revoked meanwhile
-    st = it->second.get();
-    cached_topic_ = m->rkt;
-    cached_partition_ = m->partition;
+    auto it = partitions_.find({rd_kafka_topic_name(m->rkt), m->partition});
+    cached_state_ = st = it == partitions_.end() ? nullptr : it->second.get();
     cached_generation_ = assign_generation_;
-    cached_state_ = st;
+    if (!st) return;  // revoked meanwhile
     records_since_watermarks_ = kWatermarksEvery;  // a new run: read them now
   }
   const std::string& topic = st->source_topic;

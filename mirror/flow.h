@@ -139,7 +139,8 @@ class Flow {
   /// the flag false for its partitions (offsets below the first copied record then get no
   /// checkpoint rather than a wrong one) and is logged.
   void derive_copied_from_start(std::vector<Takeover>& parts, rd_kafka_t* target_probe, rd_kafka_t* source_probe);
-  void replicate(rd_kafka_message_t* m);
+  /// Hands record `m` to the target's producer; `new_run`: it starts a run of its partition.
+  void replicate(rd_kafka_message_t* m, bool new_run);
   void on_delivery(const rd_kafka_message_t* m);
   void emit_offset_syncs(const PartitionState& p, const std::vector<OffsetSync>& syncs);
   void reset_positions(const char* why);
@@ -202,29 +203,29 @@ class Flow {
   // Partitions this consumer_ has paused (refuse_partition): librdkafka keeps them paused across
   // assignments, so on_assign resumes exactly these (resuming all 10,000 costs seconds).
   std::set<client::TopicPartitionKey> consumer_paused_;
+  // The partition whose run of records the data thread is reading: records come in runs of one
+  // partition (a Fetch response's batches), and both keep_fetching() and replicate() work per run.
+  const rd_kafka_topic_t* run_topic_ = nullptr;
+  int32_t run_partition_ = -1;
   // Keeping consumer_ fetching (fetch_refill.h): its queue, when to wake its broker threads, the
-  // partitions read since the last wake (one entry per run of records of one partition, at most
-  // kMaxWakePartitions), and the average key + value size of the records read.
+  // partitions read since the last wake (one entry per run, at most kMaxWakePartitions), and the
+  // average key + value size of the records read.
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> consumer_queue_{nullptr, &rd_kafka_queue_destroy};
   std::optional<RefillTrigger> refill_;
   std::vector<client::TopicPartitionKey> read_since_wake_;
-  const rd_kafka_topic_t* last_read_topic_ = nullptr;
-  int32_t last_read_partition_ = -1;
   double record_bytes_avg_ = 0;
   uint32_t reads_since_look_ = 0;
   FetchWaker waker_;
-  // replicate(): the state of the partition whose run of records is being copied, and when its
-  // consumer watermarks were last read.
+  // replicate(): the state of the current run's partition (null: look it up), valid while
+  // assign_generation_ is cached_generation_, and when its consumer watermarks were last read.
   static constexpr int kWatermarksEvery = 256;
-  const rd_kafka_topic_t* cached_topic_ = nullptr;
-  int32_t cached_partition_ = -1;
   uint64_t cached_generation_ = 0;
   PartitionState* cached_state_ = nullptr;
   int records_since_watermarks_ = 0;
   metrics::Counter* fetch_wakes_ = nullptr;  // ferry_mirror_source_fetch_wakes_total
-  // After a record (null: an empty poll) came from consumer_: asks waker_ to wake the consumer's
-  // broker threads when refill_ says its queue has drained enough.
-  void keep_fetching(const rd_kafka_message_t* m);
+  // After a record (null: an empty poll) came from consumer_, `new_run` when it starts a run: asks
+  // waker_ to wake the consumer's broker threads when refill_ says its queue has drained enough.
+  void keep_fetching(const rd_kafka_message_t* m, bool new_run);
   // Stops the waker using consumer_ and releases the queue: before consumer_ is closed.
   void stop_keeping_fetching();
   std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
