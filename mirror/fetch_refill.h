@@ -31,6 +31,10 @@ class RefillTrigger {
   /// is about to), and it is now below half of both. Then false again until the queue refills.
   bool observe(int64_t messages, double bytes_per_message);
 
+  /// True between a fill and the wake it earns: the caller should then look at every record, so
+  /// the wake comes the moment the queue is low enough (a queue of a few records drains between two
+  /// looks 64 records apart, and the next look would come only after an empty poll's wait).
+  bool armed() const { return armed_; }
   /// Wakes returned so far.
   uint64_t wakes() const { return wakes_; }
 

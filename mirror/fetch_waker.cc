@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 namespace ferry::mirror {
 
 FetchWaker::FetchWaker(std::string name) : name_(std::move(name)), thread_([this] { run(); }) {}
@@ -59,6 +61,16 @@ void FetchWaker::run() {
     busy_ = false;
     cv_.notify_all();
   }
+}
+
+RefillTrigger refill_trigger_for(rd_kafka_t* consumer) {
+  const rd_kafka_conf_t* conf = rd_kafka_conf(consumer);
+  auto conf_int = [&](const char* key) -> int64_t {
+    char value[64];
+    size_t size = sizeof value;
+    return rd_kafka_conf_get(conf, key, value, &size) == RD_KAFKA_CONF_OK ? std::strtoll(value, nullptr, 10) : 0;
+  };
+  return RefillTrigger(conf_int("queued.min.messages"), conf_int("queued.max.messages.kbytes") * 1024);
 }
 
 }  // namespace ferry::mirror

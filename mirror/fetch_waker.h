@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "client/kafka.h"
+#include "mirror/fetch_refill.h"
 
 namespace ferry::mirror {
 
@@ -54,5 +55,10 @@ class FetchWaker {
   bool stop_ = false;
   std::thread thread_;
 };
+
+/// The RefillTrigger for consumer `consumer`: its queued.min.messages and
+/// queued.max.messages.kbytes as the handle has them (librdkafka's defaults or the cluster's client
+/// properties).
+RefillTrigger refill_trigger_for(rd_kafka_t* consumer);
 
 }  // namespace ferry::mirror

@@ -140,15 +140,8 @@ void Flow::make_data_clients() {
   rd_kafka_conf_t* cconf = client::make_conf(consumer_props);
   rd_kafka_conf_set_opaque(cconf, this);
   rd_kafka_conf_set_rebalance_cb(cconf, &Flow::rebalance_cb);
-  // The queue limits librdkafka stops fetching at, as this consumer has them (its defaults or the
-  // cluster's client properties).
-  auto conf_int = [&](const char* key) {
-    char value[64];
-    size_t size = sizeof value;
-    return rd_kafka_conf_get(cconf, key, value, &size) == RD_KAFKA_CONF_OK ? std::strtoll(value, nullptr, 10) : 0;
-  };
-  refill_.emplace(conf_int("queued.min.messages"), conf_int("queued.max.messages.kbytes") * 1024);
   consumer_ = client::make_handle(RD_KAFKA_CONSUMER, cconf);
+  refill_.emplace(refill_trigger_for(consumer_.get()));
   rd_kafka_poll_set_consumer(consumer_.get());
   consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
   read_since_wake_.clear();
@@ -162,8 +155,9 @@ void Flow::keep_fetching(const rd_kafka_message_t* m, bool new_run) {
     if (new_run && read_since_wake_.size() < kMaxWakePartitions)
       read_since_wake_.emplace_back(rd_kafka_topic_name(m->rkt), m->partition);
     record_bytes_avg_ += (static_cast<double>(m->len + m->key_len) - record_bytes_avg_) / 64;
-    // The queue's length costs a lock: look every 64 records, and at every empty poll.
-    if (++reads_since_look_ < 64) return;
+    // The queue's length costs a lock: look every 64 records, at every record while a wake is due
+    // (RefillTrigger::armed), and at every empty poll.
+    if (++reads_since_look_ < 64 && !(refill_ && refill_->armed())) return;
   }
   reads_since_look_ = 0;
   if (!consumer_queue_ || !refill_) return;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "mirror/fetch_waker.h"
 #include "mirror/provenance.h"
 
 namespace ferry::mirror {
@@ -37,7 +38,29 @@ void read_ranges(rd_kafka_t* probe, const std::vector<RangeQuery>& ranges,
   if (auto err = rd_kafka_assign(probe, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
     throw client::KafkaError(err, fmt::format("reading {} partition(s): {}", open, rd_kafka_err2str(err)));
   std::vector<bool> finished(ranges.size(), false);
+  // A probe with small queues (the cluster's client properties) would otherwise stall up to 1 s
+  // every time its queue fills (fetch_refill.h): a read of a long range is woken like the data path.
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(rd_kafka_queue_get_consumer(probe),
+                                                                      &rd_kafka_queue_destroy);
+  RefillTrigger refill = refill_trigger_for(probe);
+  FetchWaker waker("probe");
+  waker.attach(probe);
+  double record_bytes_avg = 0;
+  int reads_since_look = 0;
+  auto keep_fetching = [&](const rd_kafka_message_t* m) {
+    if (m) {
+      record_bytes_avg += (static_cast<double>(m->len + m->key_len) - record_bytes_avg) / 64;
+      if (++reads_since_look < 64 && !refill.armed()) return;
+    }
+    reads_since_look = 0;
+    if (!queue || !refill.observe(static_cast<int64_t>(rd_kafka_queue_length(queue.get())), record_bytes_avg)) return;
+    std::vector<client::TopicPartitionKey> open_ranges;
+    for (size_t i = 0; i < ranges.size(); ++i)
+      if (!finished[i] && ranges[i].from < ranges[i].to) open_ranges.emplace_back(ranges[i].topic, ranges[i].partition);
+    waker.wake(std::move(open_ranges));
+  };
   auto fail = [&](rd_kafka_resp_err_t err, const std::string& what) {
+    waker.detach();
     rd_kafka_assign(probe, nullptr);
     throw client::KafkaError(err, what);
   };
@@ -51,6 +74,7 @@ void read_ranges(rd_kafka_t* probe, const std::vector<RangeQuery>& ranges,
                                                          ranges[i].to, next[i], open));
     }
     MessagePtr m(rd_kafka_consumer_poll(probe, 200), &rd_kafka_message_destroy);
+    keep_fetching(m && m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? m.get() : nullptr);
     if (!m) continue;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // Transient fetch errors are retried by librdkafka; anything else ends the read.
@@ -74,6 +98,7 @@ void read_ranges(rd_kafka_t* probe, const std::vector<RangeQuery>& ranges,
       --open;
     }
   }
+  waker.detach();
   rd_kafka_assign(probe, nullptr);
 }
 

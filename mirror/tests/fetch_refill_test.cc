@@ -37,6 +37,20 @@ TEST(RefillTrigger, WakesOnceWhenAFullQueueIsHalfDrained) {
   EXPECT_EQ(t.wakes(), 2u);
 }
 
+TEST(RefillTrigger, ArmedFromAFillUntilItsWake) {
+  // Callers look at every record while armed, so the wake is not left to the next empty poll.
+  RefillTrigger t(kMessages, kBytes);
+  EXPECT_FALSE(t.armed());
+  t.observe(40000, 1024);
+  EXPECT_FALSE(t.armed()) << "40 MiB is below 3/4 of the byte limit";
+  t.observe(60000, 1024);
+  EXPECT_TRUE(t.armed());
+  t.observe(40000, 1024);
+  EXPECT_TRUE(t.armed()) << "not half drained yet";
+  EXPECT_TRUE(t.observe(100, 1024));
+  EXPECT_FALSE(t.armed());
+}
+
 TEST(RefillTrigger, TheCountLimitCountsForSmallRecords) {
   RefillTrigger t(kMessages, kBytes);
   // 100-byte records: 100,000 of them are 10 MB, far below the byte limit.

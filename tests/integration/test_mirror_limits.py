@@ -96,6 +96,35 @@ class TargetLimitsTest(MirrorTestCase):
         self.poll_until(lambda: (sum(p["lag_records"] for p in m.flow_status("east", "west")["partitions"]
                                      if p["topic"] == "backlog") == 0, None), 30, "no lag left in /status")
 
+    def test_the_smallest_target_queue_still_resumes_exactly_behind_foreign_records(self):
+        """A flow resumes after its newest record in the remote partition, found by reading the
+        target backwards (mirror/resume.cc). Behind it here: 200,000 records the flow did not write
+        (as on a failback's target, which holds what the old primary's applications wrote), read
+        through the target's smallest legal queue (1 record, 1 KiB, 16 KiB per Fetch). librdkafka
+        stops fetching at every fill and looked again only 1 s later, so this resume took minutes
+        (27 s for a failback's 700,000 records in CI, past its 30 s drain); the read is now woken
+        like the data path. The flow must resume exactly: every source record once, in order."""
+        east, west = self.regions2()
+        create_topics(east, "backlog", partitions=1)
+        tiny = {"queued.min.messages": 1, "queued.max.messages.kbytes": 1, "max.partition.fetch.bytes": 16384}
+        clusters = {"east": east, "west": {"bootstrap.servers": west.bootstrap, "client": tiny}}
+        flows = [dict(source="east", target="west", topics=["backlog"], **FAST)]
+        produce_all(east, "backlog", [{"value": b"src-%06d" % i, "partition": 0} for i in range(10)])
+        m = self.start_mirror(clusters, flows)
+        self.poll_until(lambda: (len(values(west, "east.backlog", 1)[0]) == 10, None), 60, "the first 10 copied")
+        m.stop()
+        produce_all(west, "east.backlog", [{"value": b"foreign-%06d" % i, "partition": 0} for i in range(200000)])
+        produce_all(east, "backlog", [{"value": b"src-%06d" % i, "partition": 0} for i in range(10, 1010)])
+        m.start()
+
+        def copied():
+            got = [v for v in values(west, "east.backlog", 1)[0] if v.startswith(b"src-")]
+            return got == [b"src-%06d" % i for i in range(1010)], len(got)
+
+        # ferry-dr's default drain.timeout.seconds is 30: a failback waits this long for the resume.
+        self.poll_until(copied, 30, "every source record copied once, in order, behind 200,000 foreign ones",
+                        interval=1)
+
     def test_a_record_over_max_message_bytes_stops_only_its_partition(self):
         east, west = self.regions2()
         create_topics(east, "big", partitions=2)
