@@ -113,6 +113,7 @@ FlowConfig load_flow(const toml::node& node, size_t index, const std::map<std::s
   f.sync_group_offsets_interval = seconds(v, "sync.group.offsets.interval.seconds");
   f.offset_lag_max = v.get_int("offset.lag.max");
   f.paused = v.get_bool("paused");
+  f.tasks_max = static_cast<int32_t>(v.get_int("tasks.max"));
   int64_t rf = v.get_int("replication.factor");
   if (rf == 0)
     throw ConfigError(
@@ -217,6 +218,13 @@ const config::Schema& flow_schema() {
                   "Ferry: the flow starts paused (it reads nothing, emits no heartbeats, checkpoints or group "
                   "offset syncs) until POST /flows/<source>/<target>/resume on the status listener, e.g. the "
                   "reverse flow of an active-passive pair, started at failover (docs/mirror.md, Control API).")
+        .add_int("tasks.max", 1, 1, 64,
+                 "Data paths of this flow in this process (MM2's key; each task is a member of the flow's consumer "
+                 "group with its own source consumer and target producers, so partitions are shared between tasks "
+                 "and processes alike). More than one puts more Fetches in flight to a source broker, which a "
+                 "long round trip needs (docs/mirror.md, \"Across a WAN\"), and more than one core to work. "
+                 "Partitions are shared with the range assignor: per topic, so a topic needs at least as many "
+                 "partitions as tasks for all of them to work.")
         .add_int("replication.factor", -1, -1, 32767,
                  "Replication factor of remote topics Ferry creates; -1 uses the target broker's "
                  "default.replication.factor (MM2's default is 2, which a single-broker cluster rejects); 0 is "

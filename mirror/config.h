@@ -56,6 +56,7 @@ struct FlowConfig {
   int64_t offset_lag_max = 0;      // records between syncs inside a run (0: every record)
   int32_t replication_factor = 0;  // of created remote topics; -1 = the target broker's default
   bool paused = false;             // start paused, until the control API resumes the flow
+  int32_t tasks_max = 1;           // MM2's tasks.max: data paths (consumer group members) in this process
 
   /// OffsetMapping's resync_every for this flow: offset.lag.max, where 0 means every record.
   int64_t resync_every() const { return offset_lag_max > 0 ? offset_lag_max : 1; }

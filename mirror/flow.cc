@@ -205,6 +205,7 @@ void Flow::data_loop() {
         was_paused = false;
         std::lock_guard lk(partitions_mu_);
         partitions_.clear();
+        revoked_.clear();
         ++assign_generation_;
       }
       if (!consumer_) make_data_clients();
@@ -318,6 +319,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     // the group below may take long when the source is gone (the coordinator never answers),
     // and the states kept for the pause no longer change.
     if (!drained_) {
+      keep_revoked_for_pause();
       {
         std::lock_guard lk(drain_mu_);
         drained_ = true;
@@ -334,6 +336,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
     spdlog::info("flow {}: paused; everything read was acknowledged by {}", flow_.name(), flow_.target);
   }
   if (!drained_) {
+    keep_revoked_for_pause();
     {
       std::lock_guard lk(drain_mu_);
       drained_ = true;
@@ -343,6 +346,15 @@ void Flow::pause_step(uint64_t& subscribed_version) {
   // Lag keeps counting what the source receives meanwhile: the ends thread reads it (SourceEndsView).
   std::unique_lock lk(wake_mu_);
   wake_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !running_ || !paused_; });
+}
+
+void Flow::keep_revoked_for_pause() {
+  // Revoked, and paused before the next assignment came: those are still the positions this flow
+  // drained, and the pause answer lists them (FlowTasks keeps the furthest position of a partition
+  // another task took over meanwhile).
+  std::lock_guard lk(partitions_mu_);
+  for (auto& [key, st] : revoked_) partitions_.try_emplace(key, std::move(st));
+  revoked_.clear();
 }
 
 void Flow::replicate(rd_kafka_message_t* m, bool new_run) {

@@ -80,6 +80,10 @@ class Flow {
   /// with source_end_offset read afresh; 504 {"error", "partitions": those still in flight} when
   /// the drain takes longer (the flow stays paused and keeps draining). Idempotent.
   metrics::JsonReply pause(std::chrono::milliseconds timeout);
+  /// The first half of pause(): stops reading the source and returns at once; pause() then waits
+  /// for the drain. FlowTasks asks every task first, so no task takes over partitions that another
+  /// is giving up for the pause.
+  void request_pause();
   /// POST .../resume: reading starts again from what the target holds. 200 {"flow", "state":
   /// "running"}. Idempotent.
   metrics::JsonReply resume();
@@ -102,6 +106,8 @@ class Flow {
   PartitionMap rebuild_mappings();
   /// Data thread, while paused: drain, leave the group, keep source end offsets fresh.
   void pause_step(uint64_t& subscribed_version);
+  /// Pausing, drained: revoked_ goes back into partitions_ (what is there already wins).
+  void keep_revoked_for_pause();
   void make_control_clients();
   /// The /status entries of partitions_ (only those with records in flight, with in_flight set).
   std::vector<PartitionStatus> partition_statuses(bool in_flight_only) const;
@@ -234,6 +240,9 @@ class Flow {
   client::Handle source_probe_;
   mutable std::mutex partitions_mu_;
   PartitionMap partitions_;
+  // Under partitions_mu_: what the last revoke gave up, until the next assignment. A pause that
+  // lands between the two (a rebalance in progress) answers with these: nothing was read since.
+  PartitionMap revoked_;
   // The sync thread's job (heartbeats, checkpoints, group offset sync) over partitions_.
   SyncTasks sync_;
   // The ends thread's job: the source's log end offsets of partitions_, and whether the source is down.

@@ -54,14 +54,16 @@ void Flow::on_revoke() {
   // partitions' positions and mappings. So does an assignment lost to an expired session — the
   // source region is typically gone, and its group coordinator with it: the states hold the last
   // known source end offsets, from which an unplanned failover counts its loss exactly. The next
-  // assignment replaces them.
-  if (leaving_for_pause_ || (consumer_ && rd_kafka_assignment_lost(consumer_.get()))) {
-    if (!leaving_for_pause_)
+  // assignment replaces them. A rebalance that reaches a paused flow before it left the group (another
+  // task or process of the flow left first) is the same: nothing was read since the pause.
+  if (leaving_for_pause_ || paused_ || (consumer_ && rd_kafka_assignment_lost(consumer_.get()))) {
+    if (!leaving_for_pause_ && !paused_)
       spdlog::warn("flow {}: assignment lost (session expired; is {} reachable?); keeping the last known positions",
                    flow_.name(), flow_.source);
     return;
   }
   std::lock_guard lk(partitions_mu_);
+  revoked_ = std::move(partitions_);
   partitions_.clear();
   ++assign_generation_;
 }
@@ -235,6 +237,7 @@ void Flow::on_assign(rd_kafka_topic_partition_list_t* parts) {
   {
     std::lock_guard lk(partitions_mu_);
     partitions_ = std::move(states);
+    revoked_.clear();
   }
   ++assign_generation_;
   rd_kafka_assign(consumer_.get(), list.get());

@@ -90,17 +90,18 @@ std::vector<PartitionStatus> Flow::partition_statuses(bool in_flight_only) const
   return parts;
 }
 
+void Flow::request_pause() {
+  std::lock_guard lk(drain_mu_);
+  if (paused_) return;
+  drained_ = false;
+  paused_ = true;
+  spdlog::info("flow {}: pausing", flow_.name());
+  wake_.notify_all();
+}
+
 metrics::JsonReply Flow::pause(std::chrono::milliseconds timeout) {
   std::lock_guard ctl(control_mu_);
-  if (!paused_) {
-    {
-      std::lock_guard lk(drain_mu_);
-      drained_ = false;
-      paused_ = true;
-    }
-    spdlog::info("flow {}: pausing", flow_.name());
-    wake_.notify_all();
-  }
+  request_pause();
   bool drained;
   {
     std::unique_lock lk(drain_mu_);

@@ -19,7 +19,7 @@
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "mirror/config.h"
-#include "mirror/flow.h"
+#include "mirror/flow_tasks.h"
 #include "mirror/flow_control_state.h"
 #include "mirror/status_types.h"
 
@@ -53,7 +53,7 @@ void print_usage(std::ostream& out) {
 // (mirror.state.dir), pause and resume are recorded durably before they take effect: a resume that
 // cannot be recorded is refused (500); a pause that cannot be recorded still pauses (the safe
 // direction) and answers 500 saying a restart would resume the flow.
-ferry::metrics::JsonReply control_request(const std::vector<std::unique_ptr<ferry::mirror::Flow>>& flows,
+ferry::metrics::JsonReply control_request(const std::vector<std::unique_ptr<ferry::mirror::FlowTasks>>& flows,
                                           ferry::mirror::FlowControlState* state, const std::string& path,
                                           const std::string& query) {
   auto error = [](int status, const std::string& what) {
@@ -70,7 +70,7 @@ ferry::metrics::JsonReply control_request(const std::vector<std::unique_ptr<ferr
   const std::string& action = parts[3];
   if (action != "pause" && action != "resume" && action != "checkpoint")
     return error(404, "unknown action '" + action + "' (pause, resume, checkpoint)");
-  ferry::mirror::Flow* flow = nullptr;
+  ferry::mirror::FlowTasks* flow = nullptr;
   for (const auto& f : flows)
     if (f->config().source == parts[1] && f->config().target == parts[2]) flow = f.get();
   if (!flow) return error(404, "no flow " + parts[1] + "->" + parts[2] + " in this process");
@@ -161,9 +161,9 @@ int main(int argc, char** argv) {
   const sigset_t stop_signals = ferry::block_stop_signals();
 
   ferry::metrics::Registry registry;
-  std::vector<std::unique_ptr<ferry::mirror::Flow>> flows;
+  std::vector<std::unique_ptr<ferry::mirror::FlowTasks>> flows;
   try {
-    for (const auto& f : config->flows) flows.push_back(std::make_unique<ferry::mirror::Flow>(f, config->clusters, registry));
+    for (const auto& f : config->flows) flows.push_back(std::make_unique<ferry::mirror::FlowTasks>(f, config->clusters, registry));
   } catch (const std::invalid_argument& e) {
     // librdkafka refused a client property: a configuration error like any other.
     std::cerr << "ferry-mirror: invalid configuration: " << e.what() << "\n";

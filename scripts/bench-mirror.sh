@@ -16,6 +16,8 @@
 #   FERRY_MIRROR_PROCESSES  ferry-mirror processes running the flow (default 1); the others share
 #                     its partitions through the flow's consumer group (each has its own source
 #                     connection, so its own Fetch in flight: docs/mirror.md, "Across a WAN")
+#   FERRY_MIRROR_TASKS  the flow's tasks.max (default 1): data paths in each ferry-mirror process,
+#                     each a member of the flow's consumer group with its own source connection
 #   FERRY_MIRROR_SOURCE_CLIENT  librdkafka properties for the mirror's clients of east, as
 #                     "key=value,key=value" (its [clusters.east.client] table), for tuning runs
 #
@@ -172,9 +174,14 @@ if [[ -n "$wan" ]]; then
   echo "bench-mirror.sh: the mirror reaches east through $(cat "$tmp/proxy.out")" >&2
 fi
 
+tasks="${FERRY_MIRROR_TASKS:-1}"
+[[ "$tasks" =~ ^[1-9][0-9]*$ && "$tasks" -le 64 ]] || {
+  echo "bench-mirror.sh: FERRY_MIRROR_TASKS \"$tasks\": expected a whole number in [1, 64] (tasks.max)" >&2
+  exit 2
+}
 # One flow east -> west with the default policy (remote topics east.<topic>), everything else
-# at ferry-mirror's defaults except a 1 s topic refresh, so a topic created while it runs is
-# picked up promptly (docs/mirror-config.md).
+# at ferry-mirror's defaults except tasks.max (FERRY_MIRROR_TASKS) and a 1 s topic refresh, so a
+# topic created while it runs is picked up promptly (docs/mirror-config.md).
 cat >"$tmp/mirror.toml" <<TOML
 [mirror]
 "status.listener" = "127.0.0.1:$status_port"
@@ -197,6 +204,7 @@ source = "east"
 target = "west"
 "replication.policy" = "default"
 "refresh.topics.interval.seconds" = 1
+"tasks.max" = $tasks
 TOML
 mkdir -p "$tmp/scratch"
 # More processes of the same flow: the same file without the status listener (the bench reads
@@ -245,6 +253,13 @@ report["wan"]["round_trip_ms"] = report["wan"]["link"]["delay_up_ms"] + report["
 json.dump(report, open(path, "w"), indent=2)
 PY
 fi
+# The flow's tasks.max, next to mirror_processes.
+/usr/bin/python3 - "$tmp/bench.json" "$tasks" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+report["mirror_tasks"] = int(sys.argv[2])
+json.dump(report, open(sys.argv[1], "w"), indent=2)
+PY
 cp "$tmp/bench.json" "$out"
 cat "$out"
 echo "bench-mirror.sh: saved $out" >&2

@@ -12,6 +12,7 @@
 #   FERRY_WAN_RATE_MBIT     bandwidth cap of the link (default 0 = none)
 #   FERRY_WAN_WINDOW_BYTES  the proxy's per-connection window (default: the proxy's, 6 MiB)
 #   FERRY_MIRROR_PROCESSES  ferry-mirror processes sharing the flow (bench-mirror.sh; default 1)
+#   FERRY_MIRROR_TASKS      the flow's tasks.max in each process (bench-mirror.sh; default 1)
 #   FERRY_BUILD_DIR, FERRY_SKIP_BUILD, FERRY_KEEP_TMP: as for bench-mirror.sh
 set -euo pipefail
 
@@ -54,6 +55,7 @@ for rtt in rtts:
         "mirror_records": r["mirror"]["records"],
         "mirror_capped": r["mirror"]["capped"],
         "mirror_processes": r.get("mirror_processes", 1),
+        "mirror_tasks": r.get("mirror_tasks", 1),
         "busy_cores_before_run": r.get("machine", {}).get("busy_cores_before_run"),
         "link": r["wan"]["link"],
         "window_bytes": r["wan"]["window_bytes"],

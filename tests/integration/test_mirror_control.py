@@ -6,6 +6,7 @@ and the HTTP answers.
 
 import json
 import os
+import re
 import threading
 import time
 import unittest
@@ -78,14 +79,30 @@ class ControlTest(MirrorTestCase):
                                  [dict(source="east", target="west", topics=topics, **FAST_REFRESH, **keys)])
 
     def test_pause_drains_holds_the_target_still_and_resume_copies_each_record_once(self):
+        self.pause_and_resume(tasks=1)
+
+    def test_a_flow_of_three_tasks_pauses_and_resumes_as_one(self):
+        """tasks.max = 3: three members of the flow's group in one process, one partition each. Every
+        task is asked to pause before any leaves the group, so none takes over partitions another is
+        giving up, and the one answer lists every partition exactly as the target holds it."""
+        self.pause_and_resume(tasks=3)
+
+    def pause_and_resume(self, tasks):
         east, west = self.regions()
         create_topics(east, "orders", partitions=3)
-        m = self.flow(east, west, ["orders"])
+        m = self.flow(east, west, ["orders"], **({"tasks.max": tasks} if tasks > 1 else {}))
         stream = Stream(east, "orders", 3)
         stream.start()
         self.addCleanup(stream.stop)
         wait_until(lambda: sum(p["next_offset"] for p in m.flow_status("east", "west")["partitions"]) > 300, 60,
                    what="the mirror to copy part of the stream")
+        if tasks > 1:
+            # The source's group coordinator says how many members the flow's group has (Debian's
+            # confluent-kafka has no DescribeGroups).
+            def members():
+                gens = re.findall(r"group ferry-mirror\.east\.west: generation \d+ with (\d+) members", east.log_since_start())
+                return bool(gens) and int(gens[-1]) == tasks, gens[-1:]
+            self.poll_until(members, 60, f"{tasks} members in the flow's consumer group")
         # Paused under load: whatever was in flight must land before the answer.
         status, paused = call(m, "POST", "/flows/east/west/pause?timeout_ms=30000")
         stream.stop()
