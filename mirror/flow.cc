@@ -131,6 +131,10 @@ void Flow::make_data_clients() {
   // A dead mirror's partitions move after its session times out; librdkafka's 45 s default would
   // leave them unreplicated that long. The cluster's client properties may still set it.
   if (!source_.client.contains("session.timeout.ms")) consumer_props["session.timeout.ms"] = "10000";
+  // Every member of the group rejoins a rebalance at its next heartbeat: with librdkafka's 3 s, a
+  // flow of several tasks (or processes) stood still up to 3 s whenever a topic was added or a
+  // member joined. 1 s is a tenth of the session, as Kafka advises at most a third.
+  if (!source_.client.contains("heartbeat.interval.ms")) consumer_props["heartbeat.interval.ms"] = "1000";
   // librdkafka has one Fetch in flight per source broker, so a flow moves at most one response
   // per round trip: with its defaults (1 MiB per partition) a 4-partition flow is capped at
   // 4 MiB per round trip, 27 MB/s at 150 ms (docs/mirror.md, "Across a WAN"). The cluster's
