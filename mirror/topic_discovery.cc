@@ -7,6 +7,7 @@
 #include <set>
 
 #include "mirror/acl_sync.h"
+#include "mirror/mm2_formats.h"
 
 namespace ferry::mirror {
 namespace {
@@ -76,6 +77,18 @@ void TopicDiscovery::refresh() {
     return source_.create_topic(flow_.policy.offset_syncs_topic(flow_.target), 1, flow_.replication_factor,
                                 {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}});
   });
+  if (!source_heartbeats_made_ && !flow_.paused && (flow_.emit_heartbeats_enabled || flow_.emit_checkpoints_enabled)) {
+    // The sync thread's first heartbeat or checkpoint pass creates the source's heartbeats topic a
+    // moment after start. Made here first, it is in the data path's first subscription: otherwise
+    // its discovery changes every task's subscription, and the whole group rebalances (eagerly,
+    // with the producers' queues full) just as the copy begins.
+    try {
+      source_.create_topic(std::string(kHeartbeatsTopic), 1, flow_.replication_factor, {{"cleanup.policy", "compact"}});
+    } catch (const std::exception& e) {
+      spdlog::debug("flow {}: heartbeats topic on {} not created now: {}", flow_.name(), flow_.source, e.what());
+    }
+    source_heartbeats_made_ = true;
+  }
   const auto filter = flow_.topic_filter();
   std::map<std::string, client::TopicInfo> on_target;
   for (auto& t : on(flow_.target, [&] { return target_.topics(); })) on_target[t.name] = t;

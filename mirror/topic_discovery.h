@@ -70,6 +70,7 @@ class TopicDiscovery {
   std::map<std::string, TopicRoute> routes_;  // by source topic
   std::atomic<uint64_t> version_{0};  // changed under mu_
   std::chrono::steady_clock::time_point next_acl_sync_{};  // control thread only
+  bool source_heartbeats_made_ = false;                     // control thread only
 };
 
 }  // namespace ferry::mirror
