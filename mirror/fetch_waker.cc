@@ -63,14 +63,32 @@ void FetchWaker::run() {
   }
 }
 
-RefillTrigger refill_trigger_for(rd_kafka_t* consumer) {
+void FetchKeeper::attach(rd_kafka_t* consumer) {
   const rd_kafka_conf_t* conf = rd_kafka_conf(consumer);
   auto conf_int = [&](const char* key) -> int64_t {
     char value[64];
     size_t size = sizeof value;
     return rd_kafka_conf_get(conf, key, value, &size) == RD_KAFKA_CONF_OK ? std::strtoll(value, nullptr, 10) : 0;
   };
-  return RefillTrigger(conf_int("queued.min.messages"), conf_int("queued.max.messages.kbytes") * 1024);
+  refill_.emplace(conf_int("queued.min.messages"), conf_int("queued.max.messages.kbytes") * 1024);
+  queue_.reset(rd_kafka_queue_get_consumer(consumer));
+  reads_since_look_ = 0;
+  waker_.attach(consumer);
+}
+
+void FetchKeeper::detach() {
+  waker_.detach();
+  queue_.reset();
+}
+
+bool FetchKeeper::due(const rd_kafka_message_t* m) {
+  if (m) {
+    record_bytes_avg_ += (static_cast<double>(m->len + m->key_len) - record_bytes_avg_) / 64;
+    if (++reads_since_look_ < 64 && !(refill_ && refill_->armed())) return false;
+  }
+  reads_since_look_ = 0;
+  return queue_ && refill_ &&
+         refill_->observe(static_cast<int64_t>(rd_kafka_queue_length(queue_.get())), record_bytes_avg_);
 }
 
 }  // namespace ferry::mirror

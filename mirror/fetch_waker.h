@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,9 +58,32 @@ class FetchWaker {
   std::thread thread_;
 };
 
-/// The RefillTrigger for consumer `consumer`: its queued.min.messages and
-/// queued.max.messages.kbytes as the handle has them (librdkafka's defaults or the cluster's client
-/// properties).
-RefillTrigger refill_trigger_for(rd_kafka_t* consumer);
+/// Keeps one consumer fetching: its queue, the RefillTrigger deciding when (its own
+/// queued.min.messages and queued.max.messages.kbytes) and a FetchWaker doing it. The flow's data
+/// path and every probe read (read_ranges) use one each. Call due() from the polling thread only;
+/// wake() and detach() are as FetchWaker's.
+class FetchKeeper {
+ public:
+  /// `name` goes into the waker's log lines.
+  explicit FetchKeeper(std::string name) : waker_(std::move(name)) {}
+  /// From now on looks at `consumer`'s queue (not owned) and wakes through it, until detach().
+  void attach(rd_kafka_t* consumer);
+  /// No look or wake uses the consumer after this returns (FetchWaker::detach). Before the
+  /// consumer is closed or destroyed.
+  void detach();
+  /// After each poll of the consumer: `m` a record (null: an empty poll or an event). Looks at the
+  /// queue (a lock) every 64 records, at every record while a wake is due, and at every empty
+  /// poll; true when the caller should wake() now.
+  bool due(const rd_kafka_message_t* m);
+  /// One wake of the leaders of `partitions` (FetchWaker::wake).
+  void wake(std::vector<client::TopicPartitionKey> partitions) { waker_.wake(std::move(partitions)); }
+
+ private:
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue_{nullptr, &rd_kafka_queue_destroy};
+  std::optional<RefillTrigger> refill_;
+  double record_bytes_avg_ = 0;  // recent key + value size, bytes
+  uint32_t reads_since_look_ = 0;
+  FetchWaker waker_;
+};
 
 }  // namespace ferry::mirror

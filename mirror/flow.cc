@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <tuple>
 
 #include "common/clock.h"
@@ -38,7 +37,7 @@ Flow::Flow(FlowConfig flow, const std::map<std::string, ClusterConfig>& clusters
       target_admin_(std::make_unique<client::Admin>(cluster_properties(target_, "ferry-mirror-admin"))),
       conditions_(flow_.name(), flow_.source, flow_.target, metrics),
       discovery_(flow_, *source_admin_, *target_admin_, conditions_),
-      waker_(flow_.name()),
+      keeper_(flow_.name()),
       sync_(flow_, source_, target_, *source_admin_, *target_admin_, metrics, conditions_, partitions_, partitions_mu_),
       ends_(flow_, source_, conditions_, partitions_, partitions_mu_) {
   paused_ = flow_.paused;
@@ -145,40 +144,24 @@ void Flow::make_data_clients() {
   rd_kafka_conf_set_opaque(cconf, this);
   rd_kafka_conf_set_rebalance_cb(cconf, &Flow::rebalance_cb);
   consumer_ = client::make_handle(RD_KAFKA_CONSUMER, cconf);
-  refill_.emplace(refill_trigger_for(consumer_.get()));
   rd_kafka_poll_set_consumer(consumer_.get());
-  consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
   read_since_wake_.clear();
   run_topic_ = nullptr;
-  waker_.attach(consumer_.get());
+  keeper_.attach(consumer_.get());
 }
 
 void Flow::keep_fetching(const rd_kafka_message_t* m, bool new_run) {
   constexpr size_t kMaxWakePartitions = 256;
-  if (m) {
-    if (new_run && read_since_wake_.size() < kMaxWakePartitions)
-      read_since_wake_.emplace_back(rd_kafka_topic_name(m->rkt), m->partition);
-    record_bytes_avg_ += (static_cast<double>(m->len + m->key_len) - record_bytes_avg_) / 64;
-    // The queue's length costs a lock: look every 64 records, at every record while a wake is due
-    // (RefillTrigger::armed), and at every empty poll.
-    if (++reads_since_look_ < 64 && !(refill_ && refill_->armed())) return;
-  }
-  reads_since_look_ = 0;
-  if (!consumer_queue_ || !refill_) return;
-  const auto queued = static_cast<int64_t>(rd_kafka_queue_length(consumer_queue_.get()));
-  if (!refill_->observe(queued, record_bytes_avg_)) return;
+  if (m && new_run && read_since_wake_.size() < kMaxWakePartitions)
+    read_since_wake_.emplace_back(rd_kafka_topic_name(m->rkt), m->partition);
+  if (!keeper_.due(m)) return;
   std::sort(read_since_wake_.begin(), read_since_wake_.end());
   read_since_wake_.erase(std::unique(read_since_wake_.begin(), read_since_wake_.end()), read_since_wake_.end());
-  waker_.wake(std::move(read_since_wake_));
+  keeper_.wake(std::move(read_since_wake_));
   fetch_wakes_->inc();
   read_since_wake_.clear();
   // The partition being read now goes into the next wake too.
   if (run_topic_) read_since_wake_.emplace_back(rd_kafka_topic_name(run_topic_), run_partition_);
-}
-
-void Flow::stop_keeping_fetching() {
-  waker_.detach();
-  consumer_queue_.reset();
 }
 
 void Flow::count_source_anomaly(const std::string& topic, int32_t partition, const char* kind, int64_t records) {
@@ -276,7 +259,7 @@ void Flow::data_loop() {
     }
   }
   if (consumer_) {
-    stop_keeping_fetching();
+    keeper_.detach();
     rd_kafka_consumer_close(consumer_.get());  // revokes (flushing the producer) and leaves the group
     consumer_.reset();
     consumer_paused_.clear();
@@ -331,7 +314,7 @@ void Flow::pause_step(uint64_t& subscribed_version) {
       drain_cv_.notify_all();
     }
     leaving_for_pause_ = true;
-    stop_keeping_fetching();
+    keeper_.detach();
     rd_kafka_consumer_close(consumer_.get());  // on_revoke keeps the drained states
     leaving_for_pause_ = false;
     consumer_.reset();

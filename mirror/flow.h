@@ -25,7 +25,6 @@
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "mirror/config.h"
-#include "mirror/fetch_refill.h"
 #include "mirror/fetch_waker.h"
 #include "mirror/flow_conditions.h"
 #include "mirror/offset_translation.h"
@@ -95,6 +94,8 @@ class Flow {
   metrics::JsonReply checkpoint(std::chrono::milliseconds timeout);
 
   const FlowConfig& config() const { return flow_; }
+  /// Whether a pause was asked and not resumed since (the flow's configured start state at first).
+  bool paused() const { return paused_; }
 
  private:
   struct InFlight;
@@ -213,15 +214,10 @@ class Flow {
   // partition (a Fetch response's batches), and both keep_fetching() and replicate() work per run.
   const rd_kafka_topic_t* run_topic_ = nullptr;
   int32_t run_partition_ = -1;
-  // Keeping consumer_ fetching (fetch_refill.h): its queue, when to wake its broker threads, the
-  // partitions read since the last wake (one entry per run, at most kMaxWakePartitions), and the
-  // average key + value size of the records read.
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> consumer_queue_{nullptr, &rd_kafka_queue_destroy};
-  std::optional<RefillTrigger> refill_;
+  // Keeping consumer_ fetching (fetch_waker.h), and the partitions read since the last wake (one
+  // entry per run, at most kMaxWakePartitions).
+  FetchKeeper keeper_;
   std::vector<client::TopicPartitionKey> read_since_wake_;
-  double record_bytes_avg_ = 0;
-  uint32_t reads_since_look_ = 0;
-  FetchWaker waker_;
   // replicate(): the state of the current run's partition (null: look it up), valid while
   // assign_generation_ is cached_generation_, and when its consumer watermarks were last read.
   static constexpr int kWatermarksEvery = 256;
@@ -230,10 +226,8 @@ class Flow {
   int records_since_watermarks_ = 0;
   metrics::Counter* fetch_wakes_ = nullptr;  // ferry_mirror_source_fetch_wakes_total
   // After a record (null: an empty poll) came from consumer_, `new_run` when it starts a run: asks
-  // waker_ to wake the consumer's broker threads when refill_ says its queue has drained enough.
+  // keeper_ to wake the consumer's broker threads when its queue has drained enough.
   void keep_fetching(const rd_kafka_message_t* m, bool new_run);
-  // Stops the waker using consumer_ and releases the queue: before consumer_ is closed.
-  void stop_keeping_fetching();
   std::map<std::pair<int64_t, int64_t>, client::Handle> producers_;  // by (batch.size, message.max.bytes); (0, 0): defaults
   client::Handle syncs_producer_;
   client::Handle probe_;

@@ -66,16 +66,12 @@ metrics::JsonReply FlowTasks::pause(std::chrono::milliseconds timeout) {
 }
 
 metrics::JsonReply FlowTasks::resume() {
-  metrics::JsonReply first;
-  for (size_t i = 0; i < tasks_.size(); ++i) {
-    auto r = tasks_[i]->resume();
-    if (i == 0) first = std::move(r);
-  }
-  return first;
+  for (size_t i = 1; i < tasks_.size(); ++i) tasks_[i]->resume();  // always 200
+  return tasks_.front()->resume();
 }
 
 metrics::JsonReply FlowTasks::checkpoint(std::chrono::milliseconds timeout) {
-  if (tasks_.size() == 1 || tasks_.front()->status().state == "paused") return tasks_.front()->checkpoint(timeout);
+  if (tasks_.size() == 1 || tasks_.front()->paused()) return tasks_.front()->checkpoint(timeout);
   return merge_checkpoint_replies(on_every_task(tasks_, [timeout](Flow& t) { return t.checkpoint(timeout); }));
 }
 

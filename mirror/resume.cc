@@ -40,27 +40,17 @@ void read_ranges(rd_kafka_t* probe, const std::vector<RangeQuery>& ranges,
   std::vector<bool> finished(ranges.size(), false);
   // A probe with small queues (the cluster's client properties) would otherwise stall up to 1 s
   // every time its queue fills (fetch_refill.h): a read of a long range is woken like the data path.
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(rd_kafka_queue_get_consumer(probe),
-                                                                      &rd_kafka_queue_destroy);
-  RefillTrigger refill = refill_trigger_for(probe);
-  FetchWaker waker("probe");
-  waker.attach(probe);
-  double record_bytes_avg = 0;
-  int reads_since_look = 0;
+  FetchKeeper keeper("probe");
+  keeper.attach(probe);
   auto keep_fetching = [&](const rd_kafka_message_t* m) {
-    if (m) {
-      record_bytes_avg += (static_cast<double>(m->len + m->key_len) - record_bytes_avg) / 64;
-      if (++reads_since_look < 64 && !refill.armed()) return;
-    }
-    reads_since_look = 0;
-    if (!queue || !refill.observe(static_cast<int64_t>(rd_kafka_queue_length(queue.get())), record_bytes_avg)) return;
+    if (!keeper.due(m)) return;
     std::vector<client::TopicPartitionKey> open_ranges;
     for (size_t i = 0; i < ranges.size(); ++i)
       if (!finished[i] && ranges[i].from < ranges[i].to) open_ranges.emplace_back(ranges[i].topic, ranges[i].partition);
-    waker.wake(std::move(open_ranges));
+    keeper.wake(std::move(open_ranges));
   };
   auto fail = [&](rd_kafka_resp_err_t err, const std::string& what) {
-    waker.detach();
+    keeper.detach();
     rd_kafka_assign(probe, nullptr);
     throw client::KafkaError(err, what);
   };
@@ -98,7 +88,7 @@ void read_ranges(rd_kafka_t* probe, const std::vector<RangeQuery>& ranges,
       --open;
     }
   }
-  waker.detach();
+  keeper.detach();
   rd_kafka_assign(probe, nullptr);
 }
 
