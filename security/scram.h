@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"
+
 namespace ferry::security {
 
 /// SCRAM hash, with the AlterUserScramCredentials / UserScramCredentialRecord wire codes (KIP-554;
@@ -71,11 +73,9 @@ bool scram_verify_password(const ScramCredential&, std::string_view password);
 /// (Cyrus 2.1.28 plugins/scram.c, scram_server_mech_step1). Standard base64 with padding.
 std::string scram_auth_password(const ScramCredential&);
 
-/// Standard base64 (RFC 4648 §4) with padding.
-std::string base64_encode(std::string_view bytes);
-/// Standard base64 (RFC 4648 §4); padding optional (as Java's Base64.getDecoder()). nullopt when
-/// the text is not base64.
-std::optional<std::string> base64_decode(std::string_view text);
+// Standard base64 (RFC 4648 §4), shared with the etcd client: common/base64.h.
+using ferry::base64_decode;
+using ferry::base64_encode;
 
 /// One `--add-scram` argument of `kafka-storage format`.
 struct AddScramSpec {
