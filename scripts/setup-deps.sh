@@ -14,6 +14,9 @@ PACKAGES=(
   libsasl2-modules openssl
   # real Kafka clients used by tests, the quickstart and the benchmark
   kcat python3 python3-confluent-kafka python3-kafka
+  # etcd (cluster metadata and controller election of multi-broker regions, issue 17); tests start
+  # their own members on free ports, so Debian's etcd.service on 2379 is never used by Ferry
+  etcd-server
   # process and network tools used by the test harnesses; a Debian text corpus for the quickstart
   procps iproute2 base-files
 )
