@@ -112,6 +112,7 @@ json op_json(const Op& op) {
 json compare_json(const Compare& c) {
   static const char* kResults[] = {"EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
   json j = {{"key", b64(c.key)}, {"result", kResults[static_cast<int>(c.result)]}};
+  if (!c.range_end.empty()) j["range_end"] = b64(c.range_end);
   switch (c.target) {
     case Compare::Target::kVersion:
       j["target"] = "VERSION";
@@ -156,13 +157,16 @@ std::string prefix_end(std::string_view prefix) {
 }
 
 Compare Compare::create_revision_is(std::string key, int64_t revision) {
-  return Compare{std::move(key), Target::kCreate, Result::kEqual, revision, {}};
+  return Compare{std::move(key), Target::kCreate, Result::kEqual, revision, {}, {}};
 }
 Compare Compare::mod_revision_is(std::string key, int64_t revision) {
-  return Compare{std::move(key), Target::kMod, Result::kEqual, revision, {}};
+  return Compare{std::move(key), Target::kMod, Result::kEqual, revision, {}, {}};
 }
 Compare Compare::value_is(std::string key, std::string value) {
-  return Compare{std::move(key), Target::kValue, Result::kEqual, 0, std::move(value)};
+  return Compare{std::move(key), Target::kValue, Result::kEqual, 0, std::move(value), {}};
+}
+Compare Compare::range_is_empty(std::string key, std::string range_end) {
+  return Compare{std::move(key), Target::kCreate, Result::kEqual, 0, {}, std::move(range_end)};
 }
 Op Op::put(std::string key, std::string value, int64_t lease) {
   return Op{Kind::kPut, std::move(key), std::move(value), {}, lease};

@@ -115,6 +115,10 @@ TEST(EtcdClient, CompareAndSetLetsExactlyOneWriterWin) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(a.get("/n").kvs.at(0).value, "100");
+  // A range compare: "no key under /r/" holds only while the range is empty.
+  EXPECT_TRUE(a.txn({Compare::range_is_empty("/r/", prefix_end("/r/"))}, {Op::put("/r/1", "x")}).succeeded);
+  EXPECT_FALSE(a.txn({Compare::range_is_empty("/r/", prefix_end("/r/"))}, {Op::put("/r/2", "x")}).succeeded);
+  EXPECT_TRUE(a.get("/r/2").kvs.empty());
   // A value compare, and the transaction limits etcd enforces.
   EXPECT_TRUE(a.txn({Compare::value_is("/id", "A")}, {Op::remove("/id")}).succeeded);
   std::vector<Op> too_many;
