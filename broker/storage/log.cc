@@ -48,6 +48,24 @@ errc split_blob(const std::vector<uint8_t>& blob, std::vector<BatchHeader>& out,
 
 Log::Log(const std::filesystem::path& dir, const LogConfig& cfg) : dir_(dir), cfg_(cfg) {}
 
+std::pair<int32_t, int64_t> Log::end_offset_for_epoch(int32_t epoch) const {
+  std::shared_lock lk(mu_);  // the log end and the history from one moment
+  return epochs_->end_offset_for(epoch, log_end_offset());
+}
+
+std::vector<EpochEntry> Log::epoch_entries() const { return epochs_->entries(); }
+
+void Log::truncate_epochs_from_start(int64_t offset) {
+  try {
+    epochs_->truncate_from_start(offset);
+  } catch (const std::system_error& e) {
+    // Only the history's start is stale: lookups below the log start are refused anyway, and the
+    // next open() cuts it again.
+    spdlog::warn("storage: {}: could not move the leader epoch history's start to {}: {}", dir_.string(), offset,
+                 e.what());
+  }
+}
+
 Log::~Log() = default;
 
 int64_t Log::segment_bytes_limit() const { return std::min<int64_t>(cfg_.segment_bytes, INT32_MAX); }
@@ -146,6 +164,18 @@ std::pair<errc, AppendResult> Log::write(std::vector<uint8_t>& blob, const std::
     return reject(errc::invalid_record);
   }
 
+  // The epoch history first (LeaderEpochFileCache.assign in Kafka's UnifiedLog.append): should
+  // the process die before the batch is durable, open() cuts the history back to the log end.
+  try {
+    for (const auto& h : hs) epochs_->assign(h.partition_leader_epoch, h.base_offset);
+  } catch (const std::system_error& e) {
+    failed_ = true;
+    spdlog::error("storage: {}: writing the leader epoch checkpoint failed, the log refuses further appends: {}",
+                  dir_.string(), e.what());
+    why = e.what();
+    return reject(errc::storage_error);
+  }
+
   Segment* active = segments_.back().get();
   const bool roll = !active->empty() &&
                     (active->size() + static_cast<int64_t>(blob.size()) > segment_bytes_limit() ||
@@ -165,6 +195,11 @@ std::pair<errc, AppendResult> Log::write(std::vector<uint8_t>& blob, const std::
     failed_ = true;
     spdlog::error("storage: {}: append failed, the log refuses further appends: {}", dir_.string(), e.what());
     active->truncate_log(old_size);
+    try {
+      epochs_->truncate_from_end(leo);
+    } catch (const std::system_error&) {
+      // The next open() cuts the history back to the recovered log end.
+    }
     why = e.what();
     return reject(errc::storage_error);
   }
@@ -358,6 +393,7 @@ int Log::apply_retention(int64_t now_ms) {
     const int64_t new_start = segments_.front()->base_offset();
     if (new_start > lso) log_start_offset_.store(new_start, std::memory_order_release);
     if (new_start > recovery_point()) recovery_point_.store(new_start, std::memory_order_release);
+    if (new_start > lso) truncate_epochs_from_start(new_start);
   }
   for (const auto& s : doomed) {
     spdlog::info("storage: {}: retention deleted segment {} (offsets {}..{}, {} bytes)", dir_.string(),
@@ -374,6 +410,7 @@ std::pair<errc, int64_t> Log::delete_records_before(int64_t offset) {
   if (offset < 0 || offset > log_end_offset()) return {errc::offset_out_of_range, lso};
   if (offset <= lso) return {errc::ok, lso};
   log_start_offset_.store(offset, std::memory_order_release);
+  truncate_epochs_from_start(offset);
   return {errc::ok, offset};
 }
 

@@ -22,6 +22,7 @@
 #include "broker/storage/compaction.h"
 #include "broker/storage/crc32c.h"
 #include "broker/storage/errc.h"
+#include "broker/storage/leader_epoch_cache.h"
 #include "broker/storage/record_batch.h"
 #include "broker/storage/rw_lock.h"
 
@@ -260,6 +261,15 @@ class Log {
     return std::max(cleaner_checkpoint_.load(std::memory_order_acquire), log_start_offset());
   }
 
+  /// OffsetForLeaderEpoch (API 23; KIP-101, KIP-279): the end offset of `epoch` in this log per
+  /// LeaderEpochCache::end_offset_for, against the current log end offset.
+  std::pair<int32_t, int64_t> end_offset_for_epoch(int32_t epoch) const;
+  /// The leader epoch history kept in the partition's leader-epoch-checkpoint: every epoch a
+  /// batch was appended in, with the offset of its first batch, ascending. Appends add entries
+  /// (written before the batch, so a crash leaves the file ahead of the log, never behind, and
+  /// open() cuts it back to the recovered log end); retention and DeleteRecords move its start.
+  std::vector<EpochEntry> epoch_entries() const;
+
   /// Replaces the config; takes effect from the next operation.
   void update_config(const LogConfig& cfg);
 
@@ -291,6 +301,8 @@ class Log {
   // segment; nullptr when `old` is no longer in the log (retention or close took it).
   std::shared_ptr<Segment> swap_in_cleaned(const std::shared_ptr<Segment>& old);
   int64_t flush_impl(bool all_indexes);
+  // Moves the epoch history's start to a new log start; an I/O error is logged, not thrown.
+  void truncate_epochs_from_start(int64_t offset);
   // Requires mu_ exclusively.
   void roll_locked(int64_t base_offset, int64_t now_ms);
   int64_t segment_bytes_limit() const;
@@ -314,6 +326,7 @@ class Log {
   std::mutex clean_mu_;  // one cleaning pass at a time
   std::atomic<int64_t> cleaner_checkpoint_{0};
   std::atomic<int64_t> next_delete_horizon_ms_{INT64_MAX};
+  std::unique_ptr<LeaderEpochCache> epochs_;  // set by load(); has its own lock
 };
 
 }  // namespace ferry::storage
