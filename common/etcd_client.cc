@@ -421,7 +421,7 @@ void Watch::Impl::line(const std::string& text) {
   if (result.value("canceled", false)) {
     const int64_t compacted = i64(result, "compact_revision");
     finished = true;
-    on_error(EtcdError(compacted > 0 ? EtcdError::kOutOfRange : EtcdError::kTransport,
+    on_error(EtcdError(compacted > 0 ? EtcdError::kOutOfRange : EtcdError::kCanceled,
                        compacted > 0 ? "etcd watch: revision " + std::to_string(next_revision) +
                                            " has been compacted (compaction revision " + std::to_string(compacted) +
                                            "); read again and watch from the read's revision + 1"
@@ -443,7 +443,7 @@ void Watch::Impl::line(const std::string& text) {
     on_events(header_revision(result), out);
   } catch (const std::exception& e) {
     finished = true;
-    on_error(EtcdError(EtcdError::kTransport, std::string("etcd watch: the event handler failed: ") + e.what()));
+    on_error(EtcdError(EtcdError::kCanceled, std::string("etcd watch: the event handler failed: ") + e.what()));
     return;
   }
   next_revision = last + 1;

@@ -35,6 +35,7 @@ namespace ferry::etcd {
 class EtcdError : public std::runtime_error {
  public:
   static constexpr int kTransport = -1;
+  static constexpr int kCanceled = 1;
   static constexpr int kNotFound = 5;
   static constexpr int kFailedPrecondition = 9;
   static constexpr int kOutOfRange = 11;
@@ -191,8 +192,13 @@ struct WatchEvent {
 /// member goes away the watch resumes on the next endpoint from the revision after the last one
 /// delivered, so nothing is missed or repeated. When the start revision has been compacted (or a
 /// resumption falls behind a compaction) `on_error` gets an EtcdError with kOutOfRange and the
-/// watch stops: read the range again and watch from its revision + 1. `on_error` also gets
-/// transport errors while it keeps trying (every 500 ms); callbacks run on the watch's thread.
+/// watch stops: read the range again and watch from its revision + 1. It also stops, with
+/// kCanceled, when etcd cancels it for another reason or `on_events` throws. Every other code
+/// `on_error` gets is passing: the watch keeps trying (every 500 ms) and resumes on its own.
+/// Callbacks run on the watch's thread. One `on_events` call may carry several revisions (etcd
+/// batches a catch-up), each revision whole; `revision` is the reply header's, which in a
+/// catch-up can be beyond events still to come, so use the events' own mod_revisions to know
+/// how far the watch has delivered.
 /// Give a `start_revision` > 0 (a read's revision + 1): with 0 ("from now") a resumption before
 /// the first event could not know where it left off.
 class Watch {

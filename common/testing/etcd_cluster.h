@@ -4,6 +4,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -120,19 +121,25 @@ class EtcdCluster {
                                      "--initial-cluster-token", token_,
                                      "--logger=zap",
                                      "--log-outputs=stderr"};
+    // Everything the child needs is made before fork(): a multithreaded process may only call
+    // async-signal-safe functions between fork and exec (POSIX fork(2)), so no malloc there.
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (log_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open " + log + " or /dev/null");
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
-      FILE* f = std::freopen(log.c_str(), "a", stderr);
-      (void)f;
-      std::freopen("/dev/null", "w", stdout);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
+      ::dup2(null_fd, 0);
+      ::dup2(null_fd, 1);
+      ::dup2(log_fd, 2);
       ::execvp(argv[0], argv.data());
-      std::fprintf(stderr, "exec %s failed\n", argv[0]);
       ::_exit(127);
     }
+    ::close(log_fd);
+    ::close(null_fd);
     m.pid = pid;
   }
 
