@@ -12,6 +12,8 @@
 #include "broker/core/group_metadata.h"
 #include "broker/core/replica_manager.h"
 #include "broker/groups/coordinator.h"
+#include "broker/metadata/broker_registration.h"
+#include "broker/metadata/etcd_metadata_store.h"
 #include "broker/metadata/metadata_store.h"
 #include "broker/server/socket_server.h"
 #include "broker/server/tls.h"
@@ -25,9 +27,12 @@ namespace ferry::broker {
 struct Broker::Impl {
   BrokerConfig config;
   metrics::Registry metrics;
-  std::unique_ptr<FileMetadataStore> store;
-  std::unique_ptr<ReplicaManager> replicas;
+  // Declared before the store, so it outlives it: the etcd store's watch may call the listener
+  // that refreshes it (ACL changes) until the store is gone.
   std::unique_ptr<security::Authorizer> authorizer;  // AclAuthorizer or AllowAllAuthorizer (config key authorizer)
+  std::unique_ptr<MetadataStore> store;
+  std::unique_ptr<BrokerRegistration> registration;  // metadata.store = etcd only
+  std::unique_ptr<ReplicaManager> replicas;
   std::unique_ptr<security::SecurityAuditLog> audit;  // outlives the server (stopped after it)
   std::shared_ptr<GroupMetadataManager> group_metadata;
   std::unique_ptr<groups::GroupCoordinator> coordinator;
@@ -47,6 +52,7 @@ struct Broker::Impl {
 
   void run_group_ticker();
   void start_audit_log();
+  void register_in_etcd();
 };
 
 // Opens the security audit log per the audit.log.* keys and makes it the authorizer's observer.
@@ -125,6 +131,50 @@ std::filesystem::path Broker::metadata_path(const BrokerConfig& config) {
   return std::filesystem::path(config.log_dirs.front()) / "ferry-metadata.toml";
 }
 
+etcd::ClientOptions Broker::etcd_options(const BrokerConfig& config) {
+  etcd::ClientOptions o;
+  o.endpoints = config.values.get_list("etcd.endpoints");
+  return o;
+}
+
+std::unique_ptr<MetadataStore> Broker::open_metadata_store(const BrokerConfig& config) {
+  if (config.values.get_string("metadata.store") == "etcd") {
+    auto store = std::make_unique<EtcdMetadataStore>(etcd_options(config), config.values.get_string("etcd.prefix"));
+    spdlog::info("cluster metadata on etcd ({}) under {}", fmt::join(config.values.get_list("etcd.endpoints"), ","),
+                 config.values.get_string("etcd.prefix"));
+    return store;
+  }
+  std::filesystem::create_directories(metadata_path(config).parent_path());
+  return std::make_unique<FileMetadataStore>(metadata_path(config));
+}
+
+// Registers the started broker under a lease (metadata.store = etcd), with the endpoints clients
+// are told in Metadata: advertised listeners, with the bound port where the configured one is 0.
+void Broker::Impl::register_in_etcd() {
+  auto& i = *this;
+  BrokerInfo info;
+  info.node_id = i.config.node_id;
+  info.rack = i.config.values.get_string("broker.rack");
+  info.incarnation = random_kafka_uuid();
+  for (const auto& l : i.config.listeners) {
+    const Listener* a = &l;
+    for (const auto& adv : i.config.advertised_listeners)
+      if (adv.name == l.name) a = &adv;
+    int port = a->port != 0 ? a->port : i.services->bound_ports[l.name];
+    std::string host = a->host.empty() || a->host == "0.0.0.0" || a->host == "::" ? "127.0.0.1" : a->host;
+    info.endpoints.push_back(fmt::format("{}://{}:{}", l.name, host, port));
+  }
+  i.registration = std::make_unique<BrokerRegistration>(
+      Broker::etcd_options(i.config), i.config.values.get_string("etcd.prefix"), info,
+      std::chrono::milliseconds(i.config.values.get_int("broker.session.timeout.ms")),
+      std::chrono::milliseconds(i.config.values.get_int("broker.heartbeat.interval.ms")), /*exclusive=*/true);
+  i.registration->register_now();
+  auto* r = i.registration.get();
+  i.metrics.gauge_callback("ferry_broker_registered",
+                           "1 while this broker's etcd registration is alive (its lease renewed), else 0.", {},
+                           [r] { return r->registered() ? 1.0 : 0.0; });
+}
+
 Broker::Broker(BrokerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
 Broker::~Broker() { stop(std::chrono::milliseconds(0)); }
@@ -132,8 +182,16 @@ Broker::~Broker() { stop(std::chrono::milliseconds(0)); }
 void Broker::start() {
   auto& i = *impl_;
   std::filesystem::create_directories(i.config.log_dirs.front());
-  // Topic metadata lives beside the logs of the first log dir (a later issue moves it to etcd).
-  i.store = std::make_unique<FileMetadataStore>(metadata_path(i.config));
+  i.store = open_metadata_store(i.config);
+  if (i.config.values.get_string("metadata.store") == "etcd") {
+    // Refuse a second broker of one prefix, and wait out a SIGKILLed predecessor's registration,
+    // before any log is opened or client served; the registration's transaction enforces both
+    // atomically once the listeners are bound.
+    etcd::Client client(etcd_options(i.config));
+    ensure_no_other_broker(client, i.config.values.get_string("etcd.prefix"), i.config.node_id);
+    await_node_id_free(client, i.config.values.get_string("etcd.prefix"), i.config.node_id,
+                       std::chrono::milliseconds(i.config.values.get_int("broker.session.timeout.ms")));
+  }
   i.replicas = std::make_unique<ReplicaManager>(i.config, *i.store, i.metrics);
   i.replicas->startup();
   // Group state is loaded completely before the first request is served, so no client ever sees
@@ -192,6 +250,15 @@ void Broker::start() {
   i.server = std::make_unique<SocketServer>(*i.services, *i.handlers, i.tls.get());
   i.server->start();
   for (const auto& l : i.config.listeners) i.services->bound_ports[l.name] = i.server->port(l.name);
+  if (auto* etcd_store = dynamic_cast<EtcdMetadataStore*>(i.store.get())) {
+    // ACLs changed by another broker of the region reach this one's authorizer through the watch.
+    if (acls) {
+      etcd_store->set_change_listener([acls, etcd_store](EtcdMetadataStore::Change c) {
+        if (c == EtcdMetadataStore::Change::kAcls) acls->replace_all(etcd_store->acls());
+      });
+    }
+    i.register_in_etcd();
+  }
   spdlog::info("ferry-broker node {} started (cluster id {})", i.config.node_id, i.services->cluster_id);
 }
 
@@ -205,6 +272,9 @@ void Broker::stop(std::chrono::milliseconds grace) {
   if (i.services) i.services->stopping = true;
   if (i.coordinator) i.coordinator->shutdown();
   if (i.server) i.server->stop(grace);
+  // After the last request: the registration's lease is revoked, so the cluster sees this broker
+  // leave at once rather than after broker.session.timeout.ms.
+  i.registration.reset();
   // After the server: every request's audit event is queued; stop() writes and fsyncs them.
   if (i.audit) i.audit->stop();
   if (i.group_ticker.joinable()) {

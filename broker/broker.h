@@ -8,8 +8,11 @@
 #include <memory>
 
 #include "broker/config/broker_config.h"
+#include "common/etcd_client.h"
 
 namespace ferry::broker {
+
+class MetadataStore;
 
 class Broker {
  public:
@@ -17,6 +20,12 @@ class Broker {
   /// Where the metadata store of a broker with `config` lives: ferry-metadata.toml in the first of
   /// log.dirs (topics, dynamic configs, SCRAM credentials).
   static std::filesystem::path metadata_path(const BrokerConfig& config);
+  /// The metadata store `config` names (metadata.store): the file store at metadata_path(), or an
+  /// EtcdMetadataStore on etcd.endpoints under etcd.prefix. Throws etcd::EtcdError naming the
+  /// endpoints when etcd cannot be read, std::runtime_error for a corrupt file.
+  static std::unique_ptr<MetadataStore> open_metadata_store(const BrokerConfig& config);
+  /// How the broker reaches etcd (etcd.endpoints); only meaningful when metadata.store = etcd.
+  static etcd::ClientOptions etcd_options(const BrokerConfig& config);
   ~Broker();
   /// Opens logs (recovering them), binds listeners, starts serving. Throws on failure (bind
   /// failure, unusable log dir, corrupt metadata) with a message naming what failed.

@@ -58,13 +58,14 @@ int add_scram_credentials(const ferry::broker::BrokerConfig& config, const std::
     }
   }
   try {
-    auto path = ferry::broker::Broker::metadata_path(config);
-    std::filesystem::create_directories(path.parent_path());
-    ferry::broker::FileMetadataStore store(path);
-    store.alter_scram_credentials(upserts, {});
+    auto store = ferry::broker::Broker::open_metadata_store(config);
+    store->alter_scram_credentials(upserts, {});
+    const std::string where = config.values.get_string("metadata.store") == "etcd"
+                                  ? "etcd under " + config.values.get_string("etcd.prefix")
+                                  : ferry::broker::Broker::metadata_path(config).string();
     for (const auto& [user, c] : upserts)
       std::cout << "stored the " << ferry::security::scram_mechanism_name(c.mechanism) << " credential of user '"
-                << user << "' (" << c.iterations << " iterations) in " << path.string() << "\n";
+                << user << "' (" << c.iterations << " iterations) in " << where << "\n";
   } catch (const std::exception& e) {
     std::cerr << "ferry-broker: cannot store the credentials: " << e.what() << "\n";
     return 1;

@@ -8,6 +8,7 @@
 #include <climits>
 #include <stdexcept>
 
+#include "common/etcd_client.h"
 #include "security/acl.h"
 
 namespace ferry::broker {
@@ -26,6 +27,23 @@ const config::Schema& broker_schema() {
         .add_list("listener.security.protocol.map",
                   {"PLAINTEXT:PLAINTEXT", "SSL:SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT", "SASL_SSL:SASL_SSL"},
                   "Listener name to security protocol.")
+        .add_enum("metadata.store", "file", {"file", "etcd"},
+                  "Ferry-only. Where cluster metadata lives (topics, configs, producer-id blocks, ACLs, SCRAM "
+                  "credentials). file: ferry-metadata.toml in the first log dir, for a one-broker region. etcd: "
+                  "under etcd.prefix on the etcd cluster of etcd.endpoints, shared by the region's brokers, which "
+                  "also register there under a lease (docs/etcd.md).")
+        .add_list("etcd.endpoints", {},
+                  "Ferry-only. host:port (or http://host:port) of the etcd members, comma-separated; required "
+                  "when metadata.store = etcd. Tried in order; an unreachable member is skipped.")
+        .add_string("etcd.prefix", "/ferry",
+                    "Ferry-only. Key prefix of this cluster's metadata in etcd (like ZooKeeper's chroot in Kafka's "
+                    "zookeeper.connect): starts with '/', does not end with '/'.")
+        .add_int("broker.session.timeout.ms", 9000, 2000, 3600000,
+                 "How long the broker's registration outlives its last heartbeat (KRaft's key; here the TTL of "
+                 "its etcd lease, rounded up to whole seconds). A broker silent this long is dead to the cluster.")
+        .add_int("broker.heartbeat.interval.ms", 2000, 100, 3600000,
+                 "How often the broker renews its registration (KRaft's key; an etcd lease keepalive); must be "
+                 "below broker.session.timeout.ms.")
         .add_string("broker.rack", "", "Rack of this broker, published in Metadata (empty = none).")
         .add_list("log.dirs", {"/tmp/ferry-logs"},
                   "Directories holding partition logs; new partitions go to the directory with the fewest.")
@@ -273,6 +291,26 @@ BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
     if (!ok) throw ConfigError(fmt::format("key 'metrics.listener' has value \"{}\"; expected host:port", m));
   }
   check_authorizer_keys(*this);
+  if (v.get_string("metadata.store") == "etcd") {
+    if (v.get_list("etcd.endpoints").empty())
+      throw ConfigError("key 'etcd.endpoints' has value []; expected at least one host:port when metadata.store = etcd");
+    std::string joined;
+    for (const auto& e : v.get_list("etcd.endpoints")) joined += (joined.empty() ? "" : ",") + e;
+    try {
+      (void)etcd::parse_endpoints(joined);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(fmt::format("key 'etcd.endpoints' has value \"{}\": {}", joined, e.what()));
+    }
+    const auto& prefix = v.get_string("etcd.prefix");
+    if (prefix.size() < 2 || prefix.front() != '/' || prefix.back() == '/')
+      throw ConfigError(fmt::format("key 'etcd.prefix' has value \"{}\"; expected a key prefix that starts with '/' "
+                                    "and does not end with '/', such as /ferry/east",
+                                    prefix));
+    if (v.get_int("broker.heartbeat.interval.ms") >= v.get_int("broker.session.timeout.ms"))
+      throw ConfigError(fmt::format("key 'broker.heartbeat.interval.ms' has value {}; expected less than "
+                                    "broker.session.timeout.ms ({})",
+                                    v.get_int("broker.heartbeat.interval.ms"), v.get_int("broker.session.timeout.ms")));
+  }
 }
 
 BrokerConfig BrokerConfig::load_file(const std::string& path) {

@@ -65,15 +65,27 @@ std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& pr
   return out;
 }
 
+void ensure_no_other_broker(etcd::Client& client, const std::string& prefix, int32_t node_id) {
+  for (const auto& other : live_brokers(client, prefix)) {
+    if (other.node_id == node_id) continue;
+    throw std::runtime_error(fmt::format(
+        "broker {} ({}) is already registered under etcd.prefix {}. Until in-region replication assigns "
+        "partitions to brokers (issue 17 part 2), metadata.store = etcd serves one broker per prefix: give this "
+        "broker its own etcd.prefix",
+        other.node_id, fmt::join(other.endpoints, ", "), prefix));
+  }
+}
+
 BrokerRegistration::BrokerRegistration(etcd::ClientOptions options, std::string prefix, BrokerInfo info,
                                        std::chrono::milliseconds session_timeout,
-                                       std::chrono::milliseconds heartbeat_interval)
+                                       std::chrono::milliseconds heartbeat_interval, bool exclusive)
     : client_(std::move(options)),
       prefix_(std::move(prefix)),
       key_(broker_registration_key(prefix_, info.node_id)),
       info_(std::move(info)),
       session_timeout_(session_timeout),
-      heartbeat_interval_(heartbeat_interval) {}
+      heartbeat_interval_(heartbeat_interval),
+      exclusive_(exclusive) {}
 
 BrokerRegistration::~BrokerRegistration() {
   {
@@ -96,10 +108,13 @@ BrokerRegistration::~BrokerRegistration() {
 bool BrokerRegistration::try_create() {
   const int64_t ttl = (session_timeout_.count() + 999) / 1000;
   auto lease = client_.lease_grant(ttl);
-  auto r = client_.txn({etcd::Compare::create_revision_is(key_, 0)}, {etcd::Op::put(key_, broker_info_json(info_), lease.id)},
-                       {etcd::Op::get(key_)});
+  const std::string dir = prefix_ + "/brokers/ids/";
+  std::vector<etcd::Compare> compares = {etcd::Compare::create_revision_is(key_, 0)};
+  if (exclusive_) compares.push_back(etcd::Compare::range_is_empty(dir, etcd::prefix_end(dir)));
+  auto r = client_.txn(compares, {etcd::Op::put(key_, broker_info_json(info_), lease.id)}, {});
   if (!r.succeeded) {
     client_.lease_revoke(lease.id);
+    if (exclusive_) ensure_no_other_broker(client_, prefix_, info_.node_id);
     return false;
   }
   std::lock_guard lock(mu_);
@@ -108,28 +123,40 @@ bool BrokerRegistration::try_create() {
   return true;
 }
 
-void BrokerRegistration::register_now() {
-  const auto deadline = std::chrono::steady_clock::now() + session_timeout_ + std::chrono::seconds(1);
+void await_node_id_free(etcd::Client& client, const std::string& prefix, int32_t node_id,
+                        std::chrono::milliseconds session_timeout) {
+  const std::string key = broker_registration_key(prefix, node_id);
+  const auto deadline = std::chrono::steady_clock::now() + session_timeout + std::chrono::seconds(1);
   bool logged = false;
-  while (!try_create()) {
-    auto existing = client_.get(key_);
+  for (;;) {
+    auto existing = client.get(key);
+    if (existing.kvs.empty()) return;
     std::string holder = "unknown endpoints";
-    if (!existing.kvs.empty()) {
-      if (auto other = parse_broker_info(existing.kvs[0].value)) holder = fmt::format("{}", fmt::join(other->endpoints, ", "));
-    }
+    if (auto other = parse_broker_info(existing.kvs[0].value)) holder = fmt::format("{}", fmt::join(other->endpoints, ", "));
     if (std::chrono::steady_clock::now() >= deadline) {
       throw std::runtime_error(fmt::format(
           "node.id {} is registered by another live broker ({}: {}); it kept its registration alive for longer than "
           "broker.session.timeout.ms ({} ms). Give each broker of a cluster its own node.id",
-          info_.node_id, key_, holder, session_timeout_.count()));
+          node_id, key, holder, session_timeout.count()));
     }
     if (!logged) {
       spdlog::warn("node.id {} is still registered ({}: {}), by a previous incarnation or another broker; waiting up to "
                    "broker.session.timeout.ms ({} ms) for that registration to expire",
-                   info_.node_id, key_, holder, session_timeout_.count());
+                   node_id, key, holder, session_timeout.count());
       logged = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+void BrokerRegistration::register_now() {
+  for (int attempt = 0; !try_create(); ++attempt) {
+    if (attempt == 3) {
+      throw std::runtime_error(fmt::format("node.id {}: registration at {} lost the race to another registration "
+                                           "three times after it expired",
+                                           info_.node_id, key_));
+    }
+    await_node_id_free(client_, prefix_, info_.node_id, session_timeout_);
   }
   spdlog::info("broker {} registered in etcd at {} (lease {:x}, session {} ms)", info_.node_id, key_, lease_,
                session_timeout_.count());

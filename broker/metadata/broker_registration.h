@@ -40,6 +40,18 @@ std::string broker_registration_key(const std::string& prefix, int32_t node_id);
 std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& prefix,
                                      std::vector<std::string>* malformed = nullptr);
 
+/// Throws std::runtime_error naming the other broker (id, endpoints) when a broker with another
+/// node id than `node_id` is registered under `prefix`: the one-broker-per-prefix rule of an
+/// exclusive registration (below). EtcdError when etcd cannot be read.
+void ensure_no_other_broker(etcd::Client& client, const std::string& prefix, int32_t node_id);
+
+/// Returns once no registration of `node_id` exists under `prefix`, waiting up to one session
+/// timeout plus a second for a predecessor's lease to expire (a warning is logged once); after
+/// that throws std::runtime_error naming the node id, the key and the holder's endpoints: a live
+/// broker with the same id. EtcdError when etcd cannot be read.
+void await_node_id_free(etcd::Client& client, const std::string& prefix, int32_t node_id,
+                        std::chrono::milliseconds session_timeout);
+
 /// Registers a broker and keeps it registered until destroyed.
 ///
 /// - register_now(): grants a lease of ceil(session_timeout) seconds and creates the key only if it
@@ -52,10 +64,16 @@ std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& pr
 ///   stopped or cut off from etcd for longer than the session timeout) is replaced by a new
 ///   registration, logged as a warning; etcd errors are logged and retried.
 /// - The destructor revokes the lease, so a clean shutdown leaves the cluster at once.
+/// - With `exclusive` (what the broker uses until a controller assigns partitions to brokers,
+///   issue 17 part 2), registering also requires that no broker with another node id is
+///   registered under the prefix, in the same transaction. Two brokers that each believed they
+///   lead every partition would split the region's clients; the second is refused at once with
+///   the first one's id and endpoints.
 class BrokerRegistration {
  public:
   BrokerRegistration(etcd::ClientOptions options, std::string prefix, BrokerInfo info,
-                     std::chrono::milliseconds session_timeout, std::chrono::milliseconds heartbeat_interval);
+                     std::chrono::milliseconds session_timeout, std::chrono::milliseconds heartbeat_interval,
+                     bool exclusive = false);
   ~BrokerRegistration();
   BrokerRegistration(const BrokerRegistration&) = delete;
   BrokerRegistration& operator=(const BrokerRegistration&) = delete;
@@ -79,6 +97,7 @@ class BrokerRegistration {
   const BrokerInfo info_;
   const std::chrono::milliseconds session_timeout_;
   const std::chrono::milliseconds heartbeat_interval_;
+  const bool exclusive_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -79,6 +79,27 @@ TEST(BrokerRegistration, WaitsOutADeadPredecessorButRefusesALiveTwin) {
   EXPECT_TRUE(r.registered());
 }
 
+TEST(BrokerRegistration, AnExclusiveRegistrationRefusesASecondBrokerAtOnce) {
+  EtcdCluster etcd(1);
+  etcd::Client c(options_for(etcd));
+  BrokerRegistration first(options_for(etcd), "/f", info(1, "PLAINTEXT://a:1"), 2000ms, 300ms, true);
+  first.register_now();
+  BrokerRegistration second(options_for(etcd), "/f", info(2, "PLAINTEXT://b:2"), 2000ms, 300ms, true);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    second.register_now();
+    ADD_FAILURE() << "a second broker registered under an exclusive prefix";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("broker 1 (PLAINTEXT://a:1)"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);  // no waiting: it is not a restart
+  // Another prefix is another cluster.
+  BrokerRegistration elsewhere(options_for(etcd), "/g", info(2, "PLAINTEXT://b:2"), 2000ms, 300ms, true);
+  elsewhere.register_now();
+  EXPECT_EQ(live_brokers(c, "/f").size(), 1u);
+  EXPECT_EQ(live_brokers(c, "/g").size(), 1u);
+}
+
 TEST(BrokerRegistration, ALostRegistrationIsMadeAgain) {
   EtcdCluster etcd(1);
   etcd::Client c(options_for(etcd));

@@ -1,0 +1,158 @@
+"""ferry-broker with `metadata.store = "etcd"` against real etcd members (Debian's etcd-server):
+the cluster's metadata survives the broker's SIGKILL because it lives in etcd, the broker
+registers under a lease that a crash lets expire, a second broker with the same node.id is
+refused while the first lives, one etcd member of three may die, and bad settings or an
+unreachable etcd give a clear error instead of a broker that half works.
+"""
+
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from etcd_harness import EtcdCluster
+from ferry_harness import (BrokerStartError, BrokerTestCase, consume_all, create_topics, free_port, produce_all,
+                           wait_until)
+
+PREFIX = "/ferry/it"
+
+
+class EtcdMetadataTest(BrokerTestCase):
+    def etcd(self, members=1):
+        e = EtcdCluster(members)
+        self.addCleanup(e.close)
+        return e
+
+    def etcd_broker(self, etcd, node_id=1, start=True, **extra):
+        config = {"metadata.store": "etcd", "etcd.endpoints": etcd.endpoints, "etcd.prefix": PREFIX,
+                  "broker.session.timeout.ms": 3000, "broker.heartbeat.interval.ms": 500}
+        config.update(extra)
+        return self.start_broker(config, node_id=node_id, start=start)
+
+    def registration(self, etcd, node_id=1):
+        got = etcd.range(f"{PREFIX}/brokers/ids/{node_id}")
+        return json.loads(got[f"{PREFIX}/brokers/ids/{node_id}"]) if got else None
+
+    def test_topics_and_records_survive_a_sigkill_and_the_metadata_is_in_etcd(self):
+        etcd = self.etcd()
+        b = self.etcd_broker(etcd)
+        create_topics(b, "orders", partitions=3, config={"retention.ms": "86400000"})
+        produce_all(b, "orders", [{"value": f"r{i}".encode(), "partition": i % 3} for i in range(300)], acks="all")
+        stored = etcd.prefix(f"{PREFIX}/topics/")
+        self.assertIn(f"{PREFIX}/topics/orders", stored)
+        topic = json.loads(stored[f"{PREFIX}/topics/orders"])
+        self.assertEqual(topic["partitions"], 3)
+        self.assertEqual(topic["configs"], {"retention.ms": "86400000"})
+        cluster_id = etcd.range(f"{PREFIX}/cluster_id")[f"{PREFIX}/cluster_id"]
+        self.assertEqual(len(cluster_id), 22)
+        # No file store beside the logs: the metadata has one home.
+        self.assertFalse(os.path.exists(os.path.join(b.data_dir, "ferry-metadata.toml")))
+
+        b.kill()
+        # The SIGKILLed broker's registration outlives it until its lease (3 s) runs out; the
+        # restart waits for that instead of failing.
+        started = time.monotonic()
+        b.start(timeout=30)
+        self.assertLess(time.monotonic() - started, 15)
+        got = consume_all(b, "orders")
+        self.assertEqual(sorted(m.value() for p in got.values() for m in p),
+                         sorted(f"r{i}".encode() for i in range(300)))
+        self.assertEqual(etcd.range(f"{PREFIX}/cluster_id")[f"{PREFIX}/cluster_id"], cluster_id)
+        self.assertIn("waiting up to broker.session.timeout.ms", b.log_since_start())
+
+    def test_registration_lives_with_the_broker_and_leaves_with_it(self):
+        etcd = self.etcd()
+        b = self.etcd_broker(etcd, node_id=7, **{"broker.rack": "rack-a"})
+        reg = self.registration(etcd, 7)
+        self.assertEqual(reg["node_id"], 7)
+        self.assertEqual(reg["rack"], "rack-a")
+        self.assertEqual(reg["endpoints"], [f"PLAINTEXT://127.0.0.1:{b.port}"])
+        # Renewed every 500 ms: still there after three session timeouts.
+        time.sleep(9.5)
+        self.assertIsNotNone(self.registration(etcd, 7))
+        # A clean stop revokes the lease: gone at once.
+        self.assertEqual(b.stop(), 0)
+        self.assertIsNone(self.registration(etcd, 7))
+        # A SIGKILL leaves it to expire within the session timeout.
+        b.start()
+        self.assertIsNotNone(self.registration(etcd, 7))
+        b.kill()
+        killed = time.monotonic()
+        wait_until(lambda: self.registration(etcd, 7) is None, timeout=10,
+                   what="the SIGKILLed broker's registration to expire")
+        self.assertLess(time.monotonic() - killed, 3.0 + 2.5)
+
+    def test_a_second_broker_with_the_same_node_id_is_refused_while_the_first_lives(self):
+        etcd = self.etcd()
+        first = self.etcd_broker(etcd, node_id=1)
+        create_topics(first, "t")
+        second = self.etcd_broker(etcd, node_id=1, start=False)
+        with self.assertRaises(BrokerStartError) as ctx:
+            second.start(timeout=20)
+        message = str(ctx.exception)
+        self.assertIn("node.id 1 is registered by another live broker", message)
+        self.assertIn(f"127.0.0.1:{first.port}", message)
+        self.assertNotEqual(second.last_returncode, 0)
+        # The first broker kept serving, and its registration is its own.
+        produce_all(first, "t", [{"value": b"still here"}])
+        self.assertEqual(self.registration(etcd)["endpoints"], [f"PLAINTEXT://127.0.0.1:{first.port}"])
+
+    def test_a_second_broker_on_one_prefix_is_refused_before_it_opens_a_log(self):
+        # Until a controller assigns partitions, two brokers of one prefix would both lead every
+        # partition and split the region's clients.
+        etcd = self.etcd()
+        first = self.etcd_broker(etcd, node_id=1)
+        create_topics(first, "orders")
+        second = self.etcd_broker(etcd, node_id=2, start=False)
+        started = time.monotonic()
+        with self.assertRaises(BrokerStartError) as ctx:
+            second.start(timeout=20)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn(f"broker 1 (PLAINTEXT://127.0.0.1:{first.port}) is already registered", str(ctx.exception))
+        self.assertFalse(os.path.exists(os.path.join(second.data_dir, "orders-0")))
+        # Its own prefix is its own cluster.
+        second.config["etcd.prefix"] = "/ferry/other"
+        second.write_config()
+        second.start()
+        self.assertIsNotNone(self.registration(etcd, 1))
+
+    def test_one_etcd_member_of_three_may_die(self):
+        etcd = self.etcd(3)
+        b = self.etcd_broker(etcd)
+        create_topics(b, "before")
+        etcd.kill_member(0)  # the first endpoint the broker tries
+        create_topics(b, "after", partitions=2)
+        produce_all(b, "after", [{"value": b"x", "partition": 1}])
+        self.assertIn(f"{PREFIX}/topics/after", etcd.prefix(f"{PREFIX}/topics/"))
+        b.kill()
+        b.start(timeout=30)
+        self.assertEqual(len(consume_all(b, "after")[1]), 1)
+
+    def test_bad_settings_and_an_unreachable_etcd_are_named(self):
+        cases = [
+            ({"metadata.store": "etcd"}, "etcd.endpoints"),
+            ({"metadata.store": "zookeeper"}, "metadata.store"),
+            ({"metadata.store": "etcd", "etcd.endpoints": "127.0.0.1:2379", "etcd.prefix": "ferry"}, "etcd.prefix"),
+            ({"metadata.store": "etcd", "etcd.endpoints": "127.0.0.1:2379", "broker.heartbeat.interval.ms": 9000},
+             "broker.heartbeat.interval.ms"),
+            ({"metadata.store": "etcd", "etcd.endpoints": "127.0.0.1:0"}, "etcd.endpoints"),
+        ]
+        for config, key in cases:
+            with self.subTest(config=config):
+                b = self.start_broker(config, start=False)
+                out = subprocess.run([b.binary, "--config", b.config_path], capture_output=True, text=True,
+                                     timeout=30)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn(key, out.stderr)
+        dead = f"127.0.0.1:{free_port()}"
+        b = self.start_broker({"metadata.store": "etcd", "etcd.endpoints": dead}, start=False)
+        started = time.monotonic()
+        out = subprocess.run([b.binary, "--config", b.config_path], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn(dead, out.stderr)
+        self.assertLess(time.monotonic() - started, 30)
+
+
+if __name__ == "__main__":
+    unittest.main()
