@@ -257,7 +257,9 @@ class Decoder {
       int64_t n = length(false);
       if (n < 0) throw DecodeError("non-nullable string is null");
       auto s = r_.take(static_cast<size_t>(n));
-      v.assign(reinterpret_cast<const char*>(s.data()), s.size());
+      // Constructed, not assigned: assign() into a small string grows its capacity to twice the
+      // small-string buffer (30 bytes for a 16-byte id), more than the bytes the input held.
+      v = std::string(reinterpret_cast<const char*>(s.data()), s.size());
     } else if constexpr (std::is_same_v<T, Bytes>) {
       int64_t n = length(true);
       if (n < 0) throw DecodeError("non-nullable bytes are null");
