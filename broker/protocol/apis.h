@@ -16,6 +16,7 @@
 #include "broker/protocol/messages/init_producer_id.h"
 #include "broker/protocol/messages/list_offsets.h"
 #include "broker/protocol/messages/metadata.h"
+#include "broker/protocol/messages/offset_for_leader_epoch.h"
 #include "broker/protocol/messages/offsets.h"
 #include "broker/protocol/messages/produce.h"
 #include "broker/protocol/messages/sasl.h"
@@ -41,6 +42,7 @@ struct ApiList {
 
 using SupportedApis =
     ApiList<ProduceRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, DeleteRecordsRequest,
+            OffsetForLeaderEpochRequest,
             ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, CreatePartitionsRequest,
             DescribeClusterRequest, InitProducerIdRequest, DescribeConfigsRequest, AlterConfigsRequest,
             IncrementalAlterConfigsRequest, FindCoordinatorRequest, JoinGroupRequest, SyncGroupRequest,

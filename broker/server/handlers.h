@@ -77,6 +77,8 @@ class Handlers {
   boost::asio::awaitable<protocol::FetchResponse> handle(protocol::FetchRequest& req, RequestContext& ctx);
   /// ListOffsets: earliest (-2), latest (-1), max timestamp (-3) and by timestamp (KIP-79).
   boost::asio::awaitable<protocol::ListOffsetsResponse> handle(protocol::ListOffsetsRequest& req, RequestContext& ctx);
+  boost::asio::awaitable<protocol::OffsetForLeaderEpochResponse> handle(protocol::OffsetForLeaderEpochRequest& req,
+                                                                         RequestContext& ctx);
   /// CreateTopics (KIP-4), including validate_only and topic configs.
   boost::asio::awaitable<protocol::CreateTopicsResponse> handle(protocol::CreateTopicsRequest& req, RequestContext& ctx);
   /// DeleteTopics 1–3.

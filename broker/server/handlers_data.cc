@@ -1,4 +1,4 @@
-// Data-path handlers: Produce, Fetch, ListOffsets, DeleteRecords.
+// Data-path handlers: Produce, Fetch, ListOffsets, OffsetForLeaderEpoch, DeleteRecords.
 // Request → handler → Partition → storage::Log, each a hop you can follow by file name.
 #include <spdlog/spdlog.h>
 
@@ -393,6 +393,45 @@ asio::awaitable<ListOffsetsResponse> Handlers::handle(ListOffsetsRequest& req, R
         pr.offset = found->first;
         pr.timestamp = found->second;
       }
+    }
+  }
+  co_return resp;
+}
+
+// OffsetForLeaderEpoch (KIP-101, KIP-279, KIP-320): the end offset of a leader epoch in the
+// partition's epoch history (storage::LeaderEpochCache). Kafka's rules (KafkaApis
+// .handleOffsetForLeaderEpochRequest, Partition.lastOffsetForLeaderEpoch): a replica id >= 0 is a
+// follower and needs CLUSTER_ACTION on the cluster (else CLUSTER_AUTHORIZATION_FAILED for every
+// partition), anyone else DESCRIBE on the topic; a CurrentLeaderEpoch below the leader's is
+// FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH; an epoch the history does not know answers
+// (-1, -1) with no error.
+asio::awaitable<OffsetForLeaderEpochResponse> Handlers::handle(OffsetForLeaderEpochRequest& req, RequestContext& ctx) {
+  OffsetForLeaderEpochResponse resp;
+  const bool follower = req.replica_id >= 0;
+  const bool cluster_ok =
+      !follower || allowed(ctx, Operation::ClusterAction, ResourceType::Cluster, security::kClusterResourceName);
+  for (auto& t : req.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.topic = t.topic;
+    const bool authorized = follower ? cluster_ok : allowed(ctx, Operation::Describe, ResourceType::Topic, t.topic);
+    for (auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition = p.partition;
+      if (!authorized) {
+        pr.error_code = follower ? ErrorCode::CLUSTER_AUTHORIZATION_FAILED : ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
+      auto part = s_.replicas.partition(t.topic, p.partition);
+      if (!part) {
+        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+        continue;
+      }
+      if (p.current_leader_epoch >= 0 && p.current_leader_epoch != part->leader_epoch()) {
+        pr.error_code = p.current_leader_epoch < part->leader_epoch() ? ErrorCode::FENCED_LEADER_EPOCH
+                                                                      : ErrorCode::UNKNOWN_LEADER_EPOCH;
+        continue;
+      }
+      std::tie(pr.leader_epoch, pr.end_offset) = part->log().end_offset_for_epoch(p.leader_epoch);
     }
   }
   co_return resp;

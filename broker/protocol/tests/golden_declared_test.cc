@@ -264,5 +264,32 @@ TEST(GoldenDeclared, FindCoordinatorV0AndV1) {
   expect_golden(r, 1, false, Bld().i32(0).i16(15).str("loading").i32(1).str("h").i32(9092).done());
 }
 
+TEST(GoldenDeclared, OffsetForLeaderEpochAcrossItsLayouts) {
+  // v0: Topics[Topic, Partitions[Partition, LeaderEpoch]]; no ReplicaId, no CurrentLeaderEpoch.
+  OffsetForLeaderEpochRequest v0;
+  v0.topics = {{"t", {{1, -1, 4}}}};
+  expect_golden(v0, 0, false, Bld().i32(1).str("t").i32(1).i32(1).i32(4).done());
+  OffsetForLeaderEpochRequest q;
+  q.replica_id = 3;
+  q.topics = {{"t", {{1, 5, 4}}}};
+  // v3: ReplicaId first, CurrentLeaderEpoch before LeaderEpoch (v2+).
+  expect_golden(q, 3, false, Bld().i32(3).i32(1).str("t").i32(1).i32(1).i32(5).i32(4).done());
+  // v4: the same, compact and tagged.
+  expect_golden(q, 4, true,
+                Bld().i32(3).uv(2).cstr("t").uv(2).i32(1).i32(5).i32(4).notags().notags().notags().done());
+
+  // v0: ErrorCode before Partition, then EndOffset; no LeaderEpoch, no ThrottleTimeMs.
+  OffsetForLeaderEpochResponse r0;
+  r0.topics = {{"t", {{ErrorCode::FENCED_LEADER_EPOCH, 1, -1, 100}}}};
+  expect_golden(r0, 0, false, Bld().i32(1).str("t").i32(1).i16(74).i32(1).i64(100).done());
+  OffsetForLeaderEpochResponse r;
+  r.throttle_time_ms = 7;
+  r.topics = {{"t", {{ErrorCode::FENCED_LEADER_EPOCH, 1, 2, 100}}}};
+  // v2: ThrottleTimeMs, and LeaderEpoch (v1+) between Partition and EndOffset.
+  expect_golden(r, 2, false, Bld().i32(7).i32(1).str("t").i32(1).i16(74).i32(1).i32(2).i64(100).done());
+  expect_golden(r, 4, true,
+                Bld().i32(7).uv(2).cstr("t").uv(2).i16(74).i32(1).i32(2).i64(100).notags().notags().notags().done());
+}
+
 }  // namespace
 }  // namespace ferry::protocol
