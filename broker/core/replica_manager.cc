@@ -80,6 +80,9 @@ std::shared_ptr<Partition> ReplicaManager::load_partition(const TopicMetadata& t
                                 offset_in(recovery_points_), &report, offset_in(cleaner_offsets_));
   for (const auto& line : report.actions) spdlog::warn("recovery of {}-{}: {}", t.name, index, line);
   auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log));
+  // This broker leads every partition it holds: the epoch goes into the history now, so produce
+  // never writes the leader-epoch-checkpoint (it would fsync on the request path).
+  p->log().assign_leader_epoch(p->leader_epoch());
   p->set_max_message_bytes(cfg.max_message_bytes);
   p->set_compacted(cfg.compact);
   if (int64_t replayed = p->rebuild_producer_state(wall_clock_ms()); replayed > 0)

@@ -78,13 +78,13 @@ LeaderEpochCache::LeaderEpochCache(std::filesystem::path dir) : file_(dir / kLea
 
 void LeaderEpochCache::persist_locked() { ferry::atomic_write_file(file_, leader_epoch_checkpoint_text(entries_)); }
 
-void LeaderEpochCache::assign(int32_t epoch, int64_t start_offset) {
+void LeaderEpochCache::assign(int32_t epoch, int64_t start_offset, bool persist) {
   if (epoch < 0) return;
   std::lock_guard lock(mu_);
   if (!entries_.empty() && entries_.back().epoch == epoch && entries_.back().start_offset <= start_offset) return;
   std::erase_if(entries_, [&](const EpochEntry& e) { return e.epoch >= epoch || e.start_offset >= start_offset; });
   entries_.push_back({epoch, start_offset});
-  persist_locked();
+  if (persist) persist_locked();
 }
 
 void LeaderEpochCache::truncate_from_end(int64_t end_offset) {

@@ -51,8 +51,10 @@ class LeaderEpochCache {
   /// leader took `epoch` at its log end offset). Nothing changes when `epoch` is already the latest
   /// and `start_offset` is not below its start. Otherwise entries with an epoch >= `epoch` or a start
   /// offset >= `start_offset` are dropped first (LeaderEpochFileCache.assign), then the entry is
-  /// appended. A negative epoch is ignored (pre-v2 batches have none).
-  void assign(int32_t epoch, int64_t start_offset);
+  /// appended. A negative epoch is ignored (pre-v2 batches have none). With `persist` false the
+  /// change stays in memory until the next change that writes the file (for a leader taking an
+  /// epoch on an empty log, whose history the next leader rebuilds anyway).
+  void assign(int32_t epoch, int64_t start_offset, bool persist = true);
 
   /// The log was truncated to `end_offset` (records at and above it are gone): entries starting at
   /// or above it are dropped.

@@ -55,6 +55,12 @@ std::pair<int32_t, int64_t> Log::end_offset_for_epoch(int32_t epoch) const {
 
 std::vector<EpochEntry> Log::epoch_entries() const { return epochs_->entries(); }
 
+void Log::assign_leader_epoch(int32_t epoch) {
+  std::unique_lock lk(mu_);  // no append between reading the log end and recording it
+  if (epochs_->latest_epoch() == epoch) return;
+  epochs_->assign(epoch, log_end_offset(), /*persist=*/log_end_offset() > log_start_offset());
+}
+
 void Log::truncate_epochs_from_start(int64_t offset) {
   try {
     epochs_->truncate_from_start(offset);

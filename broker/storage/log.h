@@ -264,6 +264,14 @@ class Log {
   /// OffsetForLeaderEpoch (API 23; KIP-101, KIP-279): the end offset of `epoch` in this log per
   /// LeaderEpochCache::end_offset_for, against the current log end offset.
   std::pair<int32_t, int64_t> end_offset_for_epoch(int32_t epoch) const;
+  /// A leader took `epoch` at the log end offset (Kafka's Partition.makeLeader): the history gains
+  /// (epoch, log end offset) before any record of it, so the checkpoint is written when leadership
+  /// changes and not on the produce path. No-op when `epoch` is already the latest. On an empty
+  /// log the entry is kept in memory only: creating 10,000 partitions would otherwise pay 10,000
+  /// checkpoint fsyncs, and a lost entry of an empty log is made again by the next leader, while a
+  /// log whose file was never written holds one epoch, which open() restores from its first
+  /// batch. Throws std::system_error when the checkpoint cannot be written.
+  void assign_leader_epoch(int32_t epoch);
   /// The leader epoch history kept in the partition's leader-epoch-checkpoint: every epoch a
   /// batch was appended in, with the offset of its first batch, ascending. Appends add entries
   /// (written before the batch, so a crash leaves the file ahead of the log, never behind, and

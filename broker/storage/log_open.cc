@@ -156,20 +156,16 @@ void Log::load(int64_t log_start_offset, int64_t recovery_point, RecoveryReport*
   log_start_offset_.store(lso);
   log_end_offset_.store(leo);
 
-  // The leader epoch history, cut to what survived. A log written before the checkpoint existed
-  // gets one entry: the epoch of its first batch, from the log start (every Ferry broker stamped
-  // one epoch, 0, on every batch until brokers had leaders to elect).
+  // The leader epoch history, cut to what survived. Without the file the log holds one epoch
+  // (the file is written as soon as a second one or a truncation needs it): its first batch's,
+  // from the log start, kept in memory as it was before the restart.
   epochs_ = std::make_unique<LeaderEpochCache>(dir_);
   epochs_->truncate_from_end(leo);
   epochs_->truncate_from_start(lso);
   if (!epochs_->loaded_from_file() && leo > lso) {
     for (const auto& seg : segments_) {
       if (seg->empty()) continue;
-      if (auto first = seg->header_at(0)) {
-        epochs_->assign(first->partition_leader_epoch, lso);
-        note(fmt::format("no {}: the leader epoch history starts with epoch {} at offset {}", kLeaderEpochCheckpointFile,
-                         first->partition_leader_epoch, lso));
-      }
+      if (auto first = seg->header_at(0)) epochs_->assign(first->partition_leader_epoch, lso, /*persist=*/false);
       break;
     }
   }

@@ -85,12 +85,38 @@ TEST(LogEpochs, ALogWithoutAHistoryGetsItsFirstBatchsEpochFromTheLogStart) {
   auto log = Log::open(dir.path(), LogConfig{}, 2, 6, nullptr);
   EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{0, 2}}));
   EXPECT_EQ(log->end_offset_for_epoch(0), std::make_pair(0, int64_t{6}));
-  EXPECT_EQ(checkpoint_of(dir.path()), "0\n1\n0 2\n");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / kLeaderEpochCheckpointFile));  // no fsync at start-up
   // An empty log has no history and writes no file.
   TempDir empty;
   auto fresh = Log::open(empty.path(), LogConfig{}, 0, 0, nullptr);
   EXPECT_TRUE(fresh->epoch_entries().empty());
   EXPECT_FALSE(std::filesystem::exists(empty.path() / kLeaderEpochCheckpointFile));
+}
+
+TEST(LogEpochs, ALeaderTakingAnEpochRecordsItBeforeAnyRecordAndOnlyOnce) {
+  TempDir dir;
+  auto log = Log::open(dir.path(), LogConfig{}, 0, 0, nullptr);
+  log->assign_leader_epoch(0);  // an empty log: in memory only, no fsync at topic creation
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{0, 0}}));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / kLeaderEpochCheckpointFile));
+  append_ok(*log, simple_batch(3), 0, 0);  // same epoch: nothing to write on the produce path
+  log->assign_leader_epoch(0);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / kLeaderEpochCheckpointFile));
+  log->assign_leader_epoch(1);  // a new leader epoch at the log end: the whole history is written
+  EXPECT_EQ(log->epoch_entries(), (std::vector<EpochEntry>{{0, 0}, {1, 3}}));
+  EXPECT_EQ(checkpoint_of(dir.path()), "0\n2\n0 0\n1 3\n");
+  EXPECT_EQ(log->end_offset_for_epoch(0), std::make_pair(0, int64_t{3}));
+  // Had the process died before that, the file-less log of one epoch comes back whole.
+  TempDir other;
+  {
+    auto l = Log::open(other.path(), LogConfig{}, 0, 0, nullptr);
+    l->assign_leader_epoch(0);
+    append_ok(*l, simple_batch(4), 0, 0);
+  }
+  auto reopened = Log::open(other.path(), LogConfig{}, 0, 0, nullptr);
+  reopened->assign_leader_epoch(0);
+  EXPECT_EQ(reopened->epoch_entries(), (std::vector<EpochEntry>{{0, 0}}));
+  EXPECT_EQ(reopened->end_offset_for_epoch(0), std::make_pair(0, int64_t{4}));
 }
 
 }  // namespace
