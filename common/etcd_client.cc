@@ -134,6 +134,21 @@ json compare_json(const Compare& c) {
   return j;
 }
 
+/// Resets `c` for one JSON POST of `body` (which must outlive the transfer) to `url`; returns the
+/// header list to free after it.
+struct curl_slist* prepare_post(CURL* c, const std::string& url, const std::string& body,
+                                std::chrono::milliseconds connect_timeout) {
+  curl_easy_reset(c);
+  struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
+  return headers;
+}
+
 size_t append_body(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
@@ -235,17 +250,10 @@ std::string Client::call(const std::string& path, const std::string& body) {
     const std::string url = impl_->urls[index] + path;
     std::string reply;
     CURL* c = impl_->curl;
-    curl_easy_reset(c);
-    struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    struct curl_slist* headers = prepare_post(c, url, body, impl_->options.connect_timeout);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(impl_->options.request_timeout.count()));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(impl_->options.connect_timeout.count()));
     const CURLcode rc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -489,12 +497,7 @@ void Watch::run() {
     const std::string body = json{{"create_request", create}}.dump();
     const std::string url = w.urls[index] + "/v3/watch";
     w.buffer.clear();
-    curl_easy_reset(c);
-    struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    struct curl_slist* headers = prepare_post(c, url, body, w.options.connect_timeout);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_bytes);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
@@ -504,8 +507,6 @@ void Watch::run() {
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, watch_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &w);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(w.options.connect_timeout.count()));
     // A member cut off without a FIN is noticed by TCP keepalive, not by a timeout on the stream.
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 5L);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,9 +130,13 @@ class EtcdCluster {
     const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (log_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open " + log + " or /dev/null");
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
+      // Dies with the test process, even when that one is killed or aborts (no destructor runs).
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
       ::dup2(null_fd, 0);
       ::dup2(null_fd, 1);
       ::dup2(log_fd, 2);
