@@ -275,6 +275,7 @@ void Broker::stop(std::chrono::milliseconds grace) {
   // After the last request: the registration's lease is revoked, so the cluster sees this broker
   // leave at once rather than after broker.session.timeout.ms.
   i.registration.reset();
+  if (auto* etcd_store = dynamic_cast<EtcdMetadataStore*>(i.store.get())) etcd_store->set_change_listener(nullptr);
   // After the server: every request's audit event is queued; stop() writes and fsyncs them.
   if (i.audit) i.audit->stop();
   if (i.group_ticker.joinable()) {

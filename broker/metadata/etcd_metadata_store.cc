@@ -169,15 +169,12 @@ void EtcdMetadataStore::resync_loop() {
 
 void EtcdMetadataStore::notify(const std::vector<Change>& changed) {
   if (changed.empty()) return;
-  std::shared_ptr<std::function<void(Change)>> listener;
-  {
-    std::lock_guard lk(listener_mu_);
-    listener = listener_;
-  }
-  if (!listener) return;
+  // Called under listener_mu_, so set_change_listener() returns only after a running call ends.
+  std::lock_guard lk(listener_mu_);
+  if (!listener_) return;
   for (Change c : changed) {
     try {
-      (*listener)(c);
+      (*listener_)(c);
     } catch (const std::exception& e) {
       spdlog::error("etcd metadata store {}: the change listener failed: {}", prefix_, e.what());
     }

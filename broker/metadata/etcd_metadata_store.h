@@ -148,8 +148,9 @@ class EtcdMetadataStore final : public MetadataStore {
   /// a re-read (compaction) for each kind that differs. When it runs, reads of this store already
   /// see the batch. It must not block for long or write to this store (a write waits for the
   /// watch the listener is holding up, and fails after `watch_wait`), and should not throw
-  /// (exceptions are logged and dropped). Replaces the previous listener; one call of the old one
-  /// may still be running when this returns. nullptr removes it.
+  /// (exceptions are logged and dropped), nor call set_change_listener (it would wait for
+  /// itself). Replaces the previous listener and returns only once no call of the old one is
+  /// running, so what the old one uses may go right after. nullptr removes it.
   void set_change_listener(std::function<void(Change)> listener);
 
   /// Full etcd keys under the prefix whose value is malformed right now, sorted.
