@@ -53,19 +53,8 @@ declare -A broker_pids=()
 bench_pid=""
 proxy_pid=""
 
-# Stops one process this script (or the bench, for the mirror) started: SIGTERM, then SIGKILL
-# after `grace` seconds.
-stop_pid() {
-  local pid="$1" what="$2" grace="$3"
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq $((grace * 10))); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  echo "bench-mirror.sh: $what ignored SIGTERM for $grace s; sending SIGKILL" >&2
-  kill -KILL "$pid" 2>/dev/null || true
-}
+# stop_pid PID WHAT GRACE: SIGTERM, then SIGKILL after GRACE seconds.
+source "$repo/scripts/stop_pid.sh"
 
 cleanup() {
   local status=$?
