@@ -274,6 +274,24 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
   co_return resp;
 }
 
+namespace {
+
+// The per-partition leadership checks of a Fetch, and the epoch check of OffsetForLeaderEpoch (KIP-320; Partition.fetchRecords and
+// localLogWithEpochOrThrow in Kafka): a CurrentLeaderEpoch (v9+, -1 = none) below the leader's is
+// FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH. Then a follower must be one of the
+// partition's replicas, and none is: every Ferry partition has one replica, its leader, until
+// in-region replication (issue 17 part 3). Kafka answers a replica that is not assigned
+// UNKNOWN_LEADER_EPOCH when it sent an epoch, else NOT_LEADER_OR_FOLLOWER.
+std::optional<ErrorCode> fetch_epoch_error(int32_t current_leader_epoch, int32_t leader_epoch, bool follower) {
+  if (current_leader_epoch >= 0 && current_leader_epoch != leader_epoch)
+    return current_leader_epoch < leader_epoch ? ErrorCode::FENCED_LEADER_EPOCH : ErrorCode::UNKNOWN_LEADER_EPOCH;
+  if (follower)
+    return current_leader_epoch >= 0 ? ErrorCode::UNKNOWN_LEADER_EPOCH : ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  return std::nullopt;
+}
+
+}  // namespace
+
 asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContext& ctx) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
@@ -284,9 +302,16 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
     resp.error_code = ErrorCode::FETCH_SESSION_ID_NOT_FOUND;
     co_return resp;
   }
+  // A replica id >= 0 is a follower broker (FetchRequest.json ReplicaId; KIP-903 moves it into
+  // ReplicaState from v15): it needs CLUSTER_ACTION on the cluster, and is answered
+  // TOPIC_AUTHORIZATION_FAILED for every partition without it (KafkaApis.handleFetchRequest).
+  const bool follower = req.replica_id >= 0;
+  const bool cluster_action =
+      follower && allowed(ctx, Operation::ClusterAction, ResourceType::Cluster, security::kClusterResourceName);
   std::map<std::string, bool> authorized;
   for (auto& t : req.topics)
-    if (!authorized.count(t.topic)) authorized[t.topic] = allowed(ctx, Operation::Read, ResourceType::Topic, t.topic);
+    if (!authorized.count(t.topic))
+      authorized[t.topic] = follower ? cluster_action : allowed(ctx, Operation::Read, ResourceType::Topic, t.topic);
 
   for (;;) {
     resp.responses.clear();
@@ -313,6 +338,11 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
         auto part = s_.replicas.partition(t.topic, p.partition);
         if (!part) {
           pd.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+          any_error = true;
+          continue;
+        }
+        if (auto fenced = fetch_epoch_error(p.current_leader_epoch, part->leader_epoch(), follower)) {
+          pd.error_code = *fenced;
           any_error = true;
           continue;
         }
@@ -400,25 +430,24 @@ asio::awaitable<ListOffsetsResponse> Handlers::handle(ListOffsetsRequest& req, R
 
 // OffsetForLeaderEpoch (KIP-101, KIP-279, KIP-320): the end offset of a leader epoch in the
 // partition's epoch history (storage::LeaderEpochCache). Kafka's rules (KafkaApis
-// .handleOffsetForLeaderEpochRequest, Partition.lastOffsetForLeaderEpoch): a replica id >= 0 is a
-// follower and needs CLUSTER_ACTION on the cluster (else CLUSTER_AUTHORIZATION_FAILED for every
-// partition), anyone else DESCRIBE on the topic; a CurrentLeaderEpoch below the leader's is
-// FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH; an epoch the history does not know answers
-// (-1, -1) with no error.
+// .handleOffsetForLeaderEpochRequest, Partition.lastOffsetForLeaderEpoch): CLUSTER_ACTION on the
+// cluster (brokers) or DESCRIBE on the topic (KIP-320 consumers) lets a topic through, else
+// TOPIC_AUTHORIZATION_FAILED; a CurrentLeaderEpoch below the leader's is FENCED_LEADER_EPOCH,
+// above it UNKNOWN_LEADER_EPOCH; an epoch the history does not know answers (-1, -1).
 asio::awaitable<OffsetForLeaderEpochResponse> Handlers::handle(OffsetForLeaderEpochRequest& req, RequestContext& ctx) {
   OffsetForLeaderEpochResponse resp;
-  const bool follower = req.replica_id >= 0;
-  const bool cluster_ok =
-      !follower || allowed(ctx, Operation::ClusterAction, ResourceType::Cluster, security::kClusterResourceName);
+  // logIfDenied = false in Kafka: the cluster check is a shortcut before the per-topic one.
+  const bool cluster_action = allowed_if_not_quiet_denial(ctx, Operation::ClusterAction, ResourceType::Cluster,
+                                                          security::kClusterResourceName);
   for (auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.topic = t.topic;
-    const bool authorized = follower ? cluster_ok : allowed(ctx, Operation::Describe, ResourceType::Topic, t.topic);
+    const bool authorized = cluster_action || allowed(ctx, Operation::Describe, ResourceType::Topic, t.topic);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition = p.partition;
       if (!authorized) {
-        pr.error_code = follower ? ErrorCode::CLUSTER_AUTHORIZATION_FAILED : ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+        pr.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
         continue;
       }
       auto part = s_.replicas.partition(t.topic, p.partition);
@@ -426,9 +455,8 @@ asio::awaitable<OffsetForLeaderEpochResponse> Handlers::handle(OffsetForLeaderEp
         pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
         continue;
       }
-      if (p.current_leader_epoch >= 0 && p.current_leader_epoch != part->leader_epoch()) {
-        pr.error_code = p.current_leader_epoch < part->leader_epoch() ? ErrorCode::FENCED_LEADER_EPOCH
-                                                                      : ErrorCode::UNKNOWN_LEADER_EPOCH;
+      if (auto fenced = fetch_epoch_error(p.current_leader_epoch, part->leader_epoch(), /*follower=*/false)) {
+        pr.error_code = *fenced;  // the leader answers followers and consumers alike
         continue;
       }
       std::tie(pr.leader_epoch, pr.end_offset) = part->log().end_offset_for_epoch(p.leader_epoch);

@@ -39,6 +39,32 @@ def parse_v3(body):
     return out
 
 
+def fetch_v11(topic, partition, offset, current_leader_epoch=-1, replica_id=-1):
+    """Fetch v11 body for one partition: ReplicaId, MaxWaitMs 0, MinBytes 1, MaxBytes,
+    IsolationLevel 0, no session, Topics[Topic, Partitions[Partition, CurrentLeaderEpoch (v9+),
+    FetchOffset, LogStartOffset, PartitionMaxBytes]], no forgotten topics, RackId ""."""
+    return (kw.i32(replica_id) + kw.i32(0) + kw.i32(1) + kw.i32(1 << 20) + kw.i8(0) + kw.i32(0) + kw.i32(-1)
+            + kw.i32(1) + kw.string(topic) + kw.i32(1)
+            + kw.i32(partition) + kw.i32(current_leader_epoch) + kw.i64(offset) + kw.i64(-1) + kw.i32(1 << 20)
+            + kw.i32(0) + kw.string(""))
+
+
+def parse_fetch_v11(body):
+    """(error, high watermark, record bytes) of the one partition of a Fetch v11 response."""
+    r = kw.Reader(body)
+    r.i32(), r.i16(), r.i32()  # throttle, error, session
+    assert r.i32() == 1
+    r.string()
+    assert r.i32() == 1
+    r.i32()  # partition
+    error, hw = r.i16(), r.i64()
+    r.i64(), r.i64()  # last stable offset, log start
+    r.array(lambda x: (x.i64(), x.i64()))  # aborted transactions
+    r.i32()  # preferred read replica
+    records = r.nbytes() or b""
+    return error, hw, len(records)
+
+
 def parse_v0(body):
     r = kw.Reader(body)
     out = {}
@@ -90,6 +116,48 @@ class LeaderEpochTest(BrokerTestCase):
         # does not (UNKNOWN_LEADER_EPOCH); a matching one is answered.
         self.assertEqual(ahead[("t", 0)][0], UNKNOWN_LEADER_EPOCH)
         self.assertEqual(current[("t", 0)], (NONE, 0, 1))
+
+    def test_fetch_is_fenced_by_epoch_and_only_brokers_fetch_as_followers(self):
+        FETCH, NOT_LEADER, TOPIC_AUTH = 1, 6, 29
+        # An ACL authorizer where the cluster has an ACL and ANONYMOUS lacks CLUSTER_ACTION, while
+        # the topic has none (allow.everyone.if.no.acl.found): consumers read, followers may not.
+        b = self.start_broker({"authorizer": "acl", "allow.everyone.if.no.acl.found": True})
+        create_topics(b, "t")
+        produce_all(b, "t", [{"value": b"x"} for _ in range(3)], acks="all")
+        from kafka.admin import ACL, ACLOperation, ACLPermissionType, KafkaAdminClient, ResourcePattern, ResourceType
+        a = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000, api_version_auto_timeout_ms=10000)
+        self.addCleanup(a.close)
+        self.assertEqual(a.create_acls([ACL("User:ANONYMOUS", "*", ACLOperation.ALTER, ACLPermissionType.ALLOW,
+                                            ResourcePattern(ResourceType.CLUSTER, "kafka-cluster"))])["failed"], [])
+        with kw.Connection("127.0.0.1", b.port) as c:
+            def fetch(**kwargs):
+                return parse_fetch_v11(c.request(FETCH, 11, fetch_v11("t", 0, 0, **kwargs)))
+            self.assertEqual(fetch(), (NONE, 3, fetch()[2]))
+            self.assertGreater(fetch()[2], 0)
+            self.assertEqual(fetch(current_leader_epoch=0)[0], NONE)
+            self.assertEqual(fetch(current_leader_epoch=4)[:2], (UNKNOWN_LEADER_EPOCH, -1))
+            # A follower without CLUSTER_ACTION: refused, no records, whatever its epoch says.
+            self.assertEqual(fetch(replica_id=2), (TOPIC_AUTH, -1, 0))
+            # OffsetForLeaderEpoch takes CLUSTER_ACTION or DESCRIBE on the topic (KIP-320), so a
+            # caller that claims a replica id is still answered for a topic it may describe.
+            self.assertEqual(parse_v3(c.request(API, 3, request_v3({"t": [(0, -1, 0)]}, replica_id=2)))[("t", 0)],
+                             (NONE, 0, 3))
+        # With CLUSTER_ACTION it is a broker, but no partition here has a follower yet.
+        self.assertEqual(a.create_acls([ACL("User:ANONYMOUS", "*", ACLOperation.CLUSTER_ACTION,
+                                            ACLPermissionType.ALLOW,
+                                            ResourcePattern(ResourceType.CLUSTER, "kafka-cluster"))])["failed"], [])
+        with kw.Connection("127.0.0.1", b.port) as c:
+            got = parse_fetch_v11(c.request(FETCH, 11, fetch_v11("t", 0, 0, replica_id=2)))
+            self.assertEqual(got, (NOT_LEADER, -1, 0))
+            got = parse_fetch_v11(c.request(FETCH, 11, fetch_v11("t", 0, 0, replica_id=2, current_leader_epoch=0)))
+            self.assertEqual(got, (UNKNOWN_LEADER_EPOCH, -1, 0))
+        # An ACL on the topic for someone else takes ANONYMOUS's DESCRIBE and READ away: its
+        # consumer fetch is refused, its OffsetForLeaderEpoch still answered through CLUSTER_ACTION.
+        self.assertEqual(a.create_acls([ACL("User:bob", "*", ACLOperation.READ, ACLPermissionType.ALLOW,
+                                            ResourcePattern(ResourceType.TOPIC, "t"))])["failed"], [])
+        with kw.Connection("127.0.0.1", b.port) as c:
+            self.assertEqual(parse_fetch_v11(c.request(FETCH, 11, fetch_v11("t", 0, 0)))[0], TOPIC_AUTH)
+            self.assertEqual(parse_v3(c.request(API, 3, request_v3({"t": [(0, -1, 0)]})))[("t", 0)], (NONE, 0, 3))
 
     def test_a_sigkill_at_full_speed_leaves_history_and_log_agreeing(self):
         b = self.start_broker({"log.flush.acks.all": False})
