@@ -183,6 +183,9 @@ Compare Compare::value_is(std::string key, std::string value) {
 Compare Compare::range_is_empty(std::string key, std::string range_end) {
   return Compare{std::move(key), Target::kCreate, Result::kEqual, 0, {}, std::move(range_end)};
 }
+Compare Compare::range_unchanged_since(std::string key, std::string range_end, int64_t revision) {
+  return Compare{std::move(key), Target::kMod, Result::kLess, revision + 1, {}, std::move(range_end)};
+}
 Op Op::put(std::string key, std::string value, int64_t lease) {
   return Op{Kind::kPut, std::move(key), std::move(value), {}, lease};
 }

@@ -91,6 +91,9 @@ struct Compare {
   static Compare value_is(std::string key, std::string value);
   /// No key exists in [key, range_end).
   static Compare range_is_empty(std::string key, std::string range_end);
+  /// No key in [key, range_end) was created or changed after `revision` (every mod_revision is
+  /// at most `revision`): the range is as a read at `revision` saw it, apart from deletions.
+  static Compare range_unchanged_since(std::string key, std::string range_end, int64_t revision);
 };
 
 /// One operation of a transaction (etcdserverpb.RequestOp). A range_end of "" means the one key.

@@ -47,10 +47,12 @@ std::string broker_registration_key(const std::string& prefix, int32_t node_id) 
 }
 
 std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& prefix,
-                                     std::vector<std::string>* malformed) {
+                                     std::vector<std::string>* malformed, int64_t* revision) {
   const std::string dir = prefix + "/brokers/ids/";
   std::vector<BrokerInfo> out;
-  for (const auto& kv : client.range(dir, etcd::prefix_end(dir)).kvs) {
+  const auto range = client.range(dir, etcd::prefix_end(dir));
+  if (revision) *revision = range.revision;
+  for (const auto& kv : range.kvs) {
     std::string why;
     auto info = parse_broker_info(kv.value, &why);
     if (!info || broker_registration_key(prefix, info->node_id) != kv.key) {
@@ -66,7 +68,11 @@ std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& pr
 }
 
 void ensure_no_other_broker(etcd::Client& client, const std::string& prefix, int32_t node_id) {
-  for (const auto& other : live_brokers(client, prefix)) {
+  ensure_no_other_broker(live_brokers(client, prefix), prefix, node_id);
+}
+
+void ensure_no_other_broker(const std::vector<BrokerInfo>& live, const std::string& prefix, int32_t node_id) {
+  for (const auto& other : live) {
     if (other.node_id == node_id) continue;
     throw std::runtime_error(fmt::format(
         "broker {} ({}) is already registered under etcd.prefix {}. Until in-region replication assigns "
@@ -106,11 +112,17 @@ BrokerRegistration::~BrokerRegistration() {
 }
 
 bool BrokerRegistration::try_create() {
-  const int64_t ttl = (session_timeout_.count() + 999) / 1000;
-  auto lease = client_.lease_grant(ttl);
   const std::string dir = prefix_ + "/brokers/ids/";
   std::vector<etcd::Compare> compares = {etcd::Compare::create_revision_is(key_, 0)};
-  if (exclusive_) compares.push_back(etcd::Compare::range_is_empty(dir, etcd::prefix_end(dir)));
+  if (exclusive_) {
+    // Alone under the prefix: no valid registration of another node id in one read (malformed
+    // keys are not brokers and do not count), and none created or changed after that read.
+    int64_t seen = 0;
+    ensure_no_other_broker(live_brokers(client_, prefix_, nullptr, &seen), prefix_, info_.node_id);
+    compares.push_back(etcd::Compare::range_unchanged_since(dir, etcd::prefix_end(dir), seen));
+  }
+  const int64_t ttl = (session_timeout_.count() + 999) / 1000;
+  auto lease = client_.lease_grant(ttl);
   auto r = client_.txn(compares, {etcd::Op::put(key_, broker_info_json(info_), lease.id)}, {});
   if (!r.succeeded) {
     client_.lease_revoke(lease.id);

@@ -35,15 +35,18 @@ std::optional<BrokerInfo> parse_broker_info(const std::string& text, std::string
 /// The registration key of `node_id` under `prefix` ("/ferry" → "/ferry/brokers/ids/7").
 std::string broker_registration_key(const std::string& prefix, int32_t node_id);
 
-/// Every live registration under `prefix`, by node id. Malformed values are skipped and named in
-/// `malformed` (their keys). Throws EtcdError when etcd cannot be read.
+/// Every live registration under `prefix`, by node id. Malformed values are skipped, logged and
+/// named in `malformed` (their keys); `revision` gets the revision of the read. Throws EtcdError
+/// when etcd cannot be read.
 std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& prefix,
-                                     std::vector<std::string>* malformed = nullptr);
+                                     std::vector<std::string>* malformed = nullptr, int64_t* revision = nullptr);
 
 /// Throws std::runtime_error naming the other broker (id, endpoints) when a broker with another
 /// node id than `node_id` is registered under `prefix`: the one-broker-per-prefix rule of an
 /// exclusive registration (below). EtcdError when etcd cannot be read.
 void ensure_no_other_broker(etcd::Client& client, const std::string& prefix, int32_t node_id);
+/// The same over registrations already read (live_brokers).
+void ensure_no_other_broker(const std::vector<BrokerInfo>& live, const std::string& prefix, int32_t node_id);
 
 /// Returns once no registration of `node_id` exists under `prefix`, waiting up to one session
 /// timeout plus a second for a predecessor's lease to expire (a warning is logged once); after

@@ -93,6 +93,12 @@ TEST(BrokerRegistration, AnExclusiveRegistrationRefusesASecondBrokerAtOnce) {
     EXPECT_NE(std::string(e.what()).find("broker 1 (PLAINTEXT://a:1)"), std::string::npos) << e.what();
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);  // no waiting: it is not a restart
+  // A malformed key under the prefix is not a broker: it does not keep a broker out.
+  etcd::Client raw(options_for(etcd));
+  raw.put("/h/brokers/ids/9", "nonsense");
+  BrokerRegistration beside_garbage(options_for(etcd), "/h", info(3, "PLAINTEXT://c:3"), 2000ms, 300ms, true);
+  beside_garbage.register_now();
+  EXPECT_EQ(live_brokers(c, "/h").size(), 1u);
   // Another prefix is another cluster.
   BrokerRegistration elsewhere(options_for(etcd), "/g", info(2, "PLAINTEXT://b:2"), 2000ms, 300ms, true);
   elsewhere.register_now();

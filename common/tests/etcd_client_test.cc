@@ -119,6 +119,10 @@ TEST(EtcdClient, CompareAndSetLetsExactlyOneWriterWin) {
   EXPECT_TRUE(a.txn({Compare::range_is_empty("/r/", prefix_end("/r/"))}, {Op::put("/r/1", "x")}).succeeded);
   EXPECT_FALSE(a.txn({Compare::range_is_empty("/r/", prefix_end("/r/"))}, {Op::put("/r/2", "x")}).succeeded);
   EXPECT_TRUE(a.get("/r/2").kvs.empty());
+  const int64_t seen = a.range("/r/", prefix_end("/r/")).revision;
+  EXPECT_TRUE(a.txn({Compare::range_unchanged_since("/r/", prefix_end("/r/"), seen)}, {}).succeeded);
+  a.put("/r/1", "changed");
+  EXPECT_FALSE(a.txn({Compare::range_unchanged_since("/r/", prefix_end("/r/"), seen)}, {}).succeeded);
   // A value compare, and the transaction limits etcd enforces.
   EXPECT_TRUE(a.txn({Compare::value_is("/id", "A")}, {Op::remove("/id")}).succeeded);
   std::vector<Op> too_many;

@@ -129,6 +129,26 @@ class EtcdMetadataTest(BrokerTestCase):
         b.start(timeout=30)
         self.assertEqual(len(consume_all(b, "after")[1]), 1)
 
+    def test_garbage_in_etcd_is_named_and_the_broker_keeps_serving(self):
+        etcd = self.etcd()
+        b = self.etcd_broker(etcd)
+        create_topics(b, "good")
+        # Someone writes by hand under the broker's prefix while it runs, and before a restart.
+        etcd.put(f"{PREFIX}/topics/broken", "not json")
+        etcd.put(f"{PREFIX}/acls/0000", '{"resource_type": "x"}')
+        etcd.put(f"{PREFIX}/brokers/ids/9", "nonsense")
+        produce_all(b, "good", [{"value": b"still served"}])
+        wait_until(lambda: f"{PREFIX}/topics/broken" in b.log_text(), timeout=10,
+                   what="the broker to name the malformed key")
+        b.kill()
+        b.start(timeout=30)  # starts on the same garbage
+        self.assertEqual([m.value() for m in consume_all(b, "good")[0]], [b"still served"])
+        self.assertIn(f"{PREFIX}/acls/0000", b.log_since_start())
+        from confluent_kafka.admin import AdminClient
+        topics = AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(timeout=10).topics
+        self.assertIn("good", topics)
+        self.assertNotIn("broken", topics)
+
     def test_bad_settings_and_an_unreachable_etcd_are_named(self):
         cases = [
             ({"metadata.store": "etcd"}, "etcd.endpoints"),
