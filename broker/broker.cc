@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <boost/asio/ip/host_name.hpp>
+
 #include "common/clock.h"
 #include "broker/core/group_metadata.h"
 #include "broker/core/replica_manager.h"
@@ -161,7 +163,8 @@ void Broker::Impl::register_in_etcd() {
     for (const auto& adv : i.config.advertised_listeners)
       if (adv.name == l.name) a = &adv;
     int port = a->port != 0 ? a->port : i.services->bound_ports[l.name];
-    std::string host = a->host.empty() || a->host == "0.0.0.0" || a->host == "::" ? "127.0.0.1" : a->host;
+    // A wildcard listener is registered under the machine's host name, as Kafka does.
+    std::string host = a->host.empty() || a->host == "0.0.0.0" || a->host == "::" ? boost::asio::ip::host_name() : a->host;
     info.endpoints.push_back(fmt::format("{}://{}:{}", l.name, host, port));
   }
   i.registration = std::make_unique<BrokerRegistration>(
