@@ -15,6 +15,7 @@
 #include "broker/core/replica_manager.h"
 #include "broker/groups/coordinator.h"
 #include "broker/metadata/broker_registration.h"
+#include "broker/metadata/controller_election.h"
 #include "broker/metadata/etcd_metadata_store.h"
 #include "broker/metadata/metadata_store.h"
 #include "broker/server/socket_server.h"
@@ -34,6 +35,7 @@ struct Broker::Impl {
   std::unique_ptr<security::Authorizer> authorizer;  // AclAuthorizer or AllowAllAuthorizer (config key authorizer)
   std::unique_ptr<MetadataStore> store;
   std::unique_ptr<BrokerRegistration> registration;  // metadata.store = etcd only
+  std::unique_ptr<ControllerElection> election;      // metadata.store = etcd only
   std::unique_ptr<ReplicaManager> replicas;
   std::unique_ptr<security::SecurityAuditLog> audit;  // outlives the server (stopped after it)
   std::shared_ptr<GroupMetadataManager> group_metadata;
@@ -176,6 +178,17 @@ void Broker::Impl::register_in_etcd() {
   i.metrics.gauge_callback("ferry_broker_registered",
                            "1 while this broker's etcd registration is alive (its lease renewed), else 0.", {},
                            [r] { return r->registered() ? 1.0 : 0.0; });
+  // The controller: today it has nothing to do beyond being elected (one broker per prefix); the
+  // partition assignment and leader elections of issue 17 part 2 run in its on_elect.
+  i.election = std::make_unique<ControllerElection>(
+      Broker::etcd_options(i.config), i.config.values.get_string("etcd.prefix"), i.config.node_id,
+      std::chrono::milliseconds(i.config.values.get_int("broker.session.timeout.ms")),
+      std::chrono::milliseconds(i.config.values.get_int("broker.heartbeat.interval.ms")), nullptr, nullptr);
+  i.election->start();
+  auto* e = i.election.get();
+  i.metrics.gauge_callback("kafka_controller_kafkacontroller_activecontrollercount",
+                           "1 on the broker that is the elected controller, else 0 (Kafka's ActiveControllerCount).",
+                           {}, [e] { return e->epoch() > 0 ? 1.0 : 0.0; });
 }
 
 Broker::Broker(BrokerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
@@ -277,6 +290,7 @@ void Broker::stop(std::chrono::milliseconds grace) {
   if (i.server) i.server->stop(grace);
   // After the last request: the registration's lease is revoked, so the cluster sees this broker
   // leave at once rather than after broker.session.timeout.ms.
+  i.election.reset();
   i.registration.reset();
   if (auto* etcd_store = dynamic_cast<EtcdMetadataStore*>(i.store.get())) etcd_store->set_change_listener(nullptr);
   // After the server: every request's audit event is queued; stop() writes and fsyncs them.

@@ -66,6 +66,9 @@ class EtcdMetadataTest(BrokerTestCase):
         b = self.etcd_broker(etcd, node_id=7, **{"broker.rack": "rack-a"})
         reg = self.registration(etcd, 7)
         self.assertEqual(reg["node_id"], 7)
+        # Alone under its prefix, it is also the elected controller.
+        wait_until(lambda: etcd.range(f"{PREFIX}/controller").get(f"{PREFIX}/controller") == "7", timeout=10,
+                   what="broker 7 to hold the controller key")
         self.assertEqual(reg["rack"], "rack-a")
         self.assertEqual(reg["endpoints"], [f"PLAINTEXT://127.0.0.1:{b.port}"])
         # Renewed every 500 ms: still there after three session timeouts.
@@ -74,6 +77,7 @@ class EtcdMetadataTest(BrokerTestCase):
         # A clean stop revokes the lease: gone at once.
         self.assertEqual(b.stop(), 0)
         self.assertIsNone(self.registration(etcd, 7))
+        self.assertEqual(etcd.range(f"{PREFIX}/controller"), {})
         # A SIGKILL leaves it to expire within the session timeout.
         b.start()
         self.assertIsNotNone(self.registration(etcd, 7))
