@@ -15,25 +15,13 @@ namespace {
 using namespace std::chrono_literals;
 using ferry::testing::EtcdCluster;
 
-etcd::ClientOptions options_for(const EtcdCluster& e) {
-  etcd::ClientOptions o;
-  o.endpoints = e.endpoints();
-  return o;
-}
+etcd::ClientOptions options_for(const EtcdCluster& e) { return ferry::testing::client_options(e.endpoints()); }
 
 BrokerInfo info(int32_t id, const std::string& endpoint) {
   return BrokerInfo{id, "r1", {endpoint}, "inc-" + endpoint};
 }
 
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
+using ferry::testing::eventually;
 
 TEST(BrokerRegistration, LivesWhileRenewedAndLeavesAtOnceWhenStopped) {
   EtcdCluster etcd(1);

@@ -16,21 +16,9 @@ namespace {
 using namespace std::chrono_literals;
 using ferry::testing::EtcdCluster;
 
-etcd::ClientOptions options_for(const EtcdCluster& e) {
-  etcd::ClientOptions o;
-  o.endpoints = e.endpoints();
-  return o;
-}
+etcd::ClientOptions options_for(const EtcdCluster& e) { return ferry::testing::client_options(e.endpoints()); }
 
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using ferry::testing::eventually;
 
 /// A candidate and what its callbacks saw.
 struct Candidate {

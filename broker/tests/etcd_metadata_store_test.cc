@@ -40,11 +40,10 @@ using security::AclBinding;
 using security::ScramMechanism;
 using Clock = std::chrono::steady_clock;
 
+using ferry::testing::eventually;
+
 etcd::ClientOptions options_for(std::vector<std::string> endpoints) {
-  etcd::ClientOptions o;
-  o.endpoints = std::move(endpoints);
-  o.request_timeout = 3000ms;
-  return o;
+  return ferry::testing::client_options(std::move(endpoints));
 }
 
 /// One 1-member cluster shared by the tests that do not kill members, each on its own prefix.
@@ -67,16 +66,6 @@ std::unique_ptr<EtcdMetadataStore> open_etcd(const std::string& prefix,
   return std::make_unique<EtcdMetadataStore>(options_for(std::move(endpoints)), prefix, timeouts);
 }
 
-/// Polls `pred` every 20 ms for up to `limit`; true as soon as it holds.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10000ms) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
 
 TopicMetadata topic(std::string name, int32_t partitions = 3) {
   return {std::move(name), random_kafka_uuid(), partitions, 1, {{"retention.ms", "86400000"}}};

@@ -25,6 +25,26 @@
 
 namespace ferry::testing {
 
+/// Client options for `endpoints` with the 3 s request timeout the tests use (a dead member is
+/// passed over well within a test's bounds).
+inline etcd::ClientOptions client_options(std::vector<std::string> endpoints) {
+  etcd::ClientOptions o;
+  o.endpoints = std::move(endpoints);
+  o.request_timeout = std::chrono::milliseconds(3000);
+  return o;
+}
+
+/// Polls `done` every 20 ms for up to `limit`; true as soon as it holds.
+template <typename F>
+bool eventually(F done, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
 /// A loopback TCP port nothing listens on right now (bind to port 0, read it, close).
 inline int free_tcp_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -19,23 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 using ferry::testing::EtcdCluster;
 
-ClientOptions options_for(const std::vector<std::string>& endpoints) {
-  ClientOptions o;
-  o.endpoints = endpoints;
-  o.request_timeout = 3000ms;
-  return o;
-}
+using ferry::testing::eventually;
 
-/// Polls `done` every 20 ms for up to `limit`; true when it held.
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds limit = 10000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+ClientOptions options_for(const std::vector<std::string>& endpoints) { return ferry::testing::client_options(endpoints); }
 
 TEST(EtcdPrefixEnd, IncrementsTheLastByteAndSkipsTrailingFF) {
   EXPECT_EQ(prefix_end("/ferry/"), "/ferry0");
