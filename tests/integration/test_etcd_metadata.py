@@ -37,6 +37,7 @@ class EtcdMetadataTest(BrokerTestCase):
     def test_topics_and_records_survive_a_sigkill_and_the_metadata_is_in_etcd(self):
         etcd = self.etcd()
         b = self.etcd_broker(etcd)
+        wait_until(lambda: self.registration(etcd), timeout=10, what="the broker's registration")
         create_topics(b, "orders", partitions=3, config={"retention.ms": "86400000"})
         produce_all(b, "orders", [{"value": f"r{i}".encode(), "partition": i % 3} for i in range(300)], acks="all")
         stored = etcd.prefix(f"{PREFIX}/topics/")
@@ -64,7 +65,8 @@ class EtcdMetadataTest(BrokerTestCase):
     def test_registration_lives_with_the_broker_and_leaves_with_it(self):
         etcd = self.etcd()
         b = self.etcd_broker(etcd, node_id=7, **{"broker.rack": "rack-a"})
-        reg = self.registration(etcd, 7)
+        # The broker registers once its listeners are bound, just after its port opens.
+        reg = wait_until(lambda: self.registration(etcd, 7), timeout=10, what="broker 7's registration")
         self.assertEqual(reg["node_id"], 7)
         # Alone under its prefix, it is also the elected controller.
         wait_until(lambda: etcd.range(f"{PREFIX}/controller").get(f"{PREFIX}/controller") == "7", timeout=10,
@@ -80,7 +82,7 @@ class EtcdMetadataTest(BrokerTestCase):
         self.assertEqual(etcd.range(f"{PREFIX}/controller"), {})
         # A SIGKILL leaves it to expire within the session timeout.
         b.start()
-        self.assertIsNotNone(self.registration(etcd, 7))
+        wait_until(lambda: self.registration(etcd, 7), timeout=10, what="broker 7's registration after a restart")
         b.kill()
         killed = time.monotonic()
         wait_until(lambda: self.registration(etcd, 7) is None, timeout=10,
@@ -91,6 +93,7 @@ class EtcdMetadataTest(BrokerTestCase):
         etcd = self.etcd()
         first = self.etcd_broker(etcd, node_id=1)
         create_topics(first, "t")
+        wait_until(lambda: self.registration(etcd, 1), timeout=10, what="the first broker's registration")
         second = self.etcd_broker(etcd, node_id=1, start=False)
         with self.assertRaises(BrokerStartError) as ctx:
             second.start(timeout=20)
@@ -108,6 +111,7 @@ class EtcdMetadataTest(BrokerTestCase):
         etcd = self.etcd()
         first = self.etcd_broker(etcd, node_id=1)
         create_topics(first, "orders")
+        wait_until(lambda: self.registration(etcd, 1), timeout=10, what="the first broker's registration")
         second = self.etcd_broker(etcd, node_id=2, start=False)
         started = time.monotonic()
         with self.assertRaises(BrokerStartError) as ctx:
