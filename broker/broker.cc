@@ -34,6 +34,7 @@ struct Broker::Impl {
   // that refreshes it (ACL changes) until the store is gone.
   std::unique_ptr<security::Authorizer> authorizer;  // AclAuthorizer or AllowAllAuthorizer (config key authorizer)
   std::unique_ptr<MetadataStore> store;
+  EtcdMetadataStore* etcd_store = nullptr;           // `store` when metadata.store = etcd
   std::unique_ptr<BrokerRegistration> registration;  // metadata.store = etcd only
   std::unique_ptr<ControllerElection> election;      // metadata.store = etcd only
   std::unique_ptr<ReplicaManager> replicas;
@@ -199,7 +200,8 @@ void Broker::start() {
   auto& i = *impl_;
   std::filesystem::create_directories(i.config.log_dirs.front());
   i.store = open_metadata_store(i.config);
-  if (i.config.values.get_string("metadata.store") == "etcd") {
+  i.etcd_store = dynamic_cast<EtcdMetadataStore*>(i.store.get());
+  if (i.etcd_store) {
     // Refuse a second broker of one prefix, and wait out a SIGKILLed predecessor's registration,
     // before any log is opened or client served; the registration's transaction enforces both
     // atomically once the listeners are bound.
@@ -266,7 +268,7 @@ void Broker::start() {
   i.server = std::make_unique<SocketServer>(*i.services, *i.handlers, i.tls.get());
   i.server->start();
   for (const auto& l : i.config.listeners) i.services->bound_ports[l.name] = i.server->port(l.name);
-  if (auto* etcd_store = dynamic_cast<EtcdMetadataStore*>(i.store.get())) {
+  if (auto* etcd_store = i.etcd_store) {
     // ACLs changed by another broker of the region reach this one's authorizer through the watch.
     if (acls) {
       etcd_store->set_change_listener([acls, etcd_store](EtcdMetadataStore::Change c) {
@@ -292,7 +294,7 @@ void Broker::stop(std::chrono::milliseconds grace) {
   // leave at once rather than after broker.session.timeout.ms.
   i.election.reset();
   i.registration.reset();
-  if (auto* etcd_store = dynamic_cast<EtcdMetadataStore*>(i.store.get())) etcd_store->set_change_listener(nullptr);
+  if (i.etcd_store) i.etcd_store->set_change_listener(nullptr);
   // After the server: every request's audit event is queued; stop() writes and fsyncs them.
   if (i.audit) i.audit->stop();
   if (i.group_ticker.joinable()) {
