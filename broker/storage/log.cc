@@ -293,24 +293,39 @@ std::pair<errc, FetchRanges> Log::read_ranges(int64_t offset, int32_t max_bytes,
 }
 
 std::pair<errc, FetchData> Log::read(int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one_batch) const {
-  auto [err, found] = read_ranges(offset, max_bytes, max_offset, min_one_batch);
-  FetchData out{{}, found.log_start_offset, found.log_end_offset};
-  if (err != errc::ok) return {err, std::move(out)};
-  try {
-    out.records.resize(static_cast<size_t>(found.bytes));
-    size_t at = 0;
-    for (const auto& r : found.ranges) {
-      const auto n = static_cast<size_t>(r.size);
-      if (file_io::pread_full(r.file->fd, out.records.data() + at, n, r.position, r.file->path) != n)
-        throw std::system_error(EIO, std::generic_category(), "short read of " + r.file->path.string());
-      at += n;
+  // The ranges are read outside the lock. A truncation cuts the active segment in place and
+  // appends may then write other batches at the same positions, so the read starts over when
+  // one ran meanwhile (it bumps truncations_ under the exclusive lock before touching a file).
+  constexpr int kAttempts = 4;
+  for (int attempt = 1;; ++attempt) {
+    const uint64_t generation = truncations_.load();
+    auto [err, found] = read_ranges(offset, max_bytes, max_offset, min_one_batch);
+    FetchData out{{}, found.log_start_offset, found.log_end_offset};
+    if (err != errc::ok) return {err, std::move(out)};
+    std::string failure;
+    try {
+      out.records.resize(static_cast<size_t>(found.bytes));
+      size_t at = 0;
+      for (const auto& r : found.ranges) {
+        const auto n = static_cast<size_t>(r.size);
+        if (file_io::pread_full(r.file->fd, out.records.data() + at, n, r.position, r.file->path) != n)
+          throw std::system_error(EIO, std::generic_category(), "short read of " + r.file->path.string());
+        at += n;
+      }
+    } catch (const std::system_error& e) {
+      failure = e.what();
     }
-  } catch (const std::system_error& e) {
-    spdlog::error("storage: {}: read at offset {} failed: {}", dir_.string(), offset, e.what());
-    out.records.clear();
-    return {errc::storage_error, std::move(out)};
+    if (truncations_.load() != generation) {
+      if (attempt < kAttempts) continue;
+      failure = "the log was truncated during every attempt";
+    }
+    if (!failure.empty()) {
+      spdlog::error("storage: {}: read at offset {} failed: {}", dir_.string(), offset, failure);
+      out.records.clear();
+      return {errc::storage_error, std::move(out)};
+    }
+    return {errc::ok, std::move(out)};
   }
-  return {errc::ok, std::move(out)};
 }
 
 int64_t Log::size_bytes() const {

@@ -114,9 +114,9 @@ struct RecoveryReport {
   int64_t truncated_bytes = 0;       ///< .log bytes dropped by truncation or segment deletion
 };
 
-/// One partition's log. Thread-safe: appends, retention, rolls and config changes are exclusive;
-/// read, offset_for_timestamp, max_timestamp and size_bytes run concurrently with each other;
-/// log_start_offset / log_end_offset / recovery_point are lock-free atomics.
+/// One partition's log. Thread-safe: appends, truncation, retention, rolls and config changes
+/// are exclusive; read, offset_for_timestamp, max_timestamp and size_bytes run concurrently with
+/// each other; log_start_offset / log_end_offset / recovery_point are lock-free atomics.
 ///
 /// Offsets: log_start_offset() <= every readable offset < log_end_offset(). Durability: every
 /// offset below recovery_point() has been fsynced. After an I/O failure the log refuses further
@@ -175,12 +175,15 @@ class Log {
   /// first batch is returned even when larger (KIP-74). Never includes a batch whose base_offset
   /// >= max_offset (the high watermark). Continues across segments. offset outside
   /// [log_start_offset, log_end_offset] -> offset_out_of_range; offset == log_end_offset -> ok
-  /// with no records; I/O failure or a closed log -> storage_error.
+  /// with no records; I/O failure or a closed log -> storage_error. A read racing truncate_to()
+  /// returns the log as it was before or after the truncation, never a mix (it reads again).
   std::pair<errc, FetchData> read(int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one_batch) const;
   /// read() without reading: the same batches, as byte ranges of the segment files, for a caller
   /// that sends them from the page cache (sendfile) or reads them later. Batches are written once
-  /// and never changed in place, so a range below the high watermark keeps its bytes. Same errors,
-  /// except that an I/O error while reading the range itself is the caller's.
+  /// and never changed in place, so a range below the high watermark keeps its bytes; only
+  /// truncate_to() changes bytes in place, those of offsets at or above its cut (a follower's
+  /// unreplicated tail), which later appends may overwrite. Same errors, except that an I/O error
+  /// while reading the range itself is the caller's.
   std::pair<errc, FetchRanges> read_ranges(int64_t offset, int32_t max_bytes, int64_t max_offset,
                                            bool min_one_batch) const;
 
@@ -225,6 +228,48 @@ class Log {
   /// offset < 0 or > log_end_offset -> offset_out_of_range. Returns the resulting low watermark.
   /// Whole segments below it are removed by the next apply_retention.
   std::pair<errc, int64_t> delete_records_before(int64_t offset);
+
+  /// Removes every record at or above `offset`: a follower dropping the tail where its log
+  /// diverged from the leader's (KIP-101, KIP-279; Kafka's UnifiedLog.truncateTo). Returns
+  /// {ok, true} when the log changed, {ok, false} when `offset` >= log_end_offset() (nothing to do).
+  ///
+  /// Truncation is at batch granularity: every batch whose last offset is >= `offset` goes, whole,
+  /// so the new log end offset is the last kept batch's last offset + 1. That is `offset` itself
+  /// when it falls on a batch boundary, and the base offset of the batch holding `offset` when the
+  /// cut falls inside one (or below `offset` after a gap, as compaction leaves); the follower then
+  /// fetches again from the new log end. (Kafka cuts the bytes at the same batch but sets the log
+  /// end to `offset` regardless.) Segments whose base offset is >= `offset` are deleted, highest
+  /// first, and the one below them is cut (LogSegment.truncateTo) and becomes the active segment.
+  /// When `offset` < log_start_offset(), or when nothing at or above the log start would survive
+  /// the cut (the batch holding `offset` also holds the log start, or `offset` is the base of the
+  /// first segment), this is truncate_fully_and_start_at(offset). (Kafka instead lowers the log
+  /// start to `offset` while a segment still reaches below it, making records that DeleteRecords
+  /// or retention had hidden readable again; here they stay gone.)
+  ///
+  /// The leader epoch history drops the entries starting at or above the new log end (its
+  /// checkpoint is rewritten); recovery_point() and cleaner_checkpoint() are lowered to the new
+  /// log end when above it. Durable on return: the cut .log and its indexes are fsynced, the
+  /// directory after deletions. A crash during truncation leaves a prefix of the old log, which
+  /// open() recovers (deleting a hole's later segments, cutting the epoch history back).
+  ///
+  /// Exclusive like appends; it first waits for a running cleaning pass (Kafka aborts and pauses
+  /// cleaning around truncation) and for a running flush. Concurrent read() calls see the log
+  /// before or after the truncation (they read again when it ran under them); byte ranges that
+  /// read_ranges() handed out before it may shrink or change above the cut (see there).
+  /// Errors: offset < 0 -> offset_out_of_range; closed or offline log -> storage_error; I/O
+  /// failure -> storage_error and the log goes offline (appends refused, reads still served).
+  /// With an error the bool is false, whether or not part of the tail was already removed.
+  std::pair<errc, bool> truncate_to(int64_t offset);
+
+  /// Deletes every segment and restarts the log empty at `offset`: log_start_offset() ==
+  /// log_end_offset() == recovery_point() == `offset`, whether `offset` is below, inside or beyond
+  /// the old range, and the leader epoch history is cleared (Kafka's
+  /// UnifiedLog.truncateFullyAndStartAt, used when a follower's fetch offset is outside the
+  /// leader's log, KIP-101 / KIP-279). Segments are deleted highest first, the directory fsynced,
+  /// then the new empty segment created and the directory fsynced again; a crash in between
+  /// leaves a prefix of the old log or an empty one. Locking, errors and offline behaviour as
+  /// truncate_to().
+  errc truncate_fully_and_start_at(int64_t offset);
 
   /// Rolls a non-empty active segment whose segment.ms has elapsed (Kafka rolls lazily on the
   /// next append; this lets an idle partition's segment become eligible for retention).
@@ -309,6 +354,11 @@ class Log {
   // segment; nullptr when `old` is no longer in the log (retention or close took it).
   std::shared_ptr<Segment> swap_in_cleaned(const std::shared_ptr<Segment>& old);
   int64_t flush_impl(bool all_indexes);
+  // truncate_to (fully false) and truncate_fully_and_start_at (log_truncate.cc).
+  std::pair<errc, bool> truncate_impl(int64_t offset, bool fully);
+  // Require clean_mu_, flush_mu_ and mu_ exclusively. Throw std::system_error.
+  void truncate_fully_locked(int64_t offset);
+  void cut_tail_locked(int64_t offset);
   // Moves the epoch history's start to a new log start; an I/O error is logged, not thrown.
   void truncate_epochs_from_start(int64_t offset);
   // Requires mu_ exclusively.
@@ -335,6 +385,9 @@ class Log {
   std::atomic<int64_t> cleaner_checkpoint_{0};
   std::atomic<int64_t> next_delete_horizon_ms_{INT64_MAX};
   std::unique_ptr<LeaderEpochCache> epochs_;  // set by load(); has its own lock
+  // Bumped (under mu_, exclusively) before a truncation touches any file: read() re-reads ranges
+  // it found before a truncation that ran while it read them outside the lock.
+  std::atomic<uint64_t> truncations_{0};
 };
 
 }  // namespace ferry::storage

@@ -146,6 +146,73 @@ void Segment::truncate_log(int64_t size) {
   }
 }
 
+int64_t Segment::truncate_to(int64_t offset, const IndexPolicy& policy) {
+  {
+    // A sealed, synced segment let its descriptor go, and file() would reopen it read-only.
+    std::lock_guard lk(file_mu_);
+    if (gone_) {
+      throw std::system_error(ENOENT, std::generic_category(), log_path_.string() + " was deleted or replaced");
+    }
+    if (!kept_) {
+      kept_ = std::make_shared<const LogFile>(file_io::open_or_throw(log_path_, O_RDWR), log_path_);
+      keeps_.store(true, std::memory_order_release);
+    }
+    inactive_ = false;
+  }
+  // The cut: the first batch whose last offset reaches `offset`. An .index entry names a batch's
+  // last offset, so scanning from the entry for offset - 1 starts at a batch that is kept.
+  int64_t cut = size_, kept_last = -1;
+  auto find_cut = [&](int64_t start) {
+    cut = size_;
+    kept_last = -1;
+    BatchReader rd(file(), start, size_);
+    for (;;) {
+      auto st = rd.next(false);
+      if (st == BatchReader::Status::end) return;
+      if (st != BatchReader::Status::batch) {
+        throw std::system_error(EIO, std::generic_category(),
+                                fmt::format("unreadable batch at position {} of {}", rd.position(), log_path_.string()));
+      }
+      if (rd.header().last_offset() >= offset) {
+        cut = rd.position();
+        return;
+      }
+      kept_last = rd.header().last_offset();
+    }
+  };
+  const int64_t start = offset > base_ ? start_position(offset - 1) : 0;
+  find_cut(start);
+  if (cut == start && start > 0) find_cut(0);  // the entry did not name a kept batch after all
+  if (cut == size_) return 0;
+
+  const int64_t dropped = size_ - cut;
+  const int64_t new_next = cut == 0 ? base_ : kept_last + 1;
+  file_io::ftruncate_or_throw(file()->fd, cut, log_path_);
+  dirty_ = true;
+  std::vector<OffsetIndexEntry> off;
+  for (const auto& e : offset_index_.entries()) {
+    if (static_cast<int64_t>(e.position) < cut) off.push_back(e);
+  }
+  std::vector<TimeIndexEntry> times;
+  for (const auto& e : time_index_.entries()) {
+    if (base_ + static_cast<int64_t>(e.relative_offset) < new_next) times.push_back(e);
+  }
+  if (off.size() != offset_index_.entries().size()) offset_index_.rewrite(std::move(off));
+  if (times.size() != time_index_.entries().size()) time_index_.rewrite(std::move(times));
+  // Size, next offset and max timestamp from the kept entries plus the batches after them.
+  bool index_bad = false;
+  std::string err = scan_tail(policy, cut, &index_bad);
+  if (!err.empty()) err = scan_from_start(false, policy, cut);
+  if (err.empty() && (size_ != cut || next_offset_ != new_next)) {
+    err = fmt::format("read back {} bytes up to offset {}, expected {} bytes up to {}", size_, next_offset_, cut, new_next);
+  }
+  if (!err.empty()) {
+    throw std::system_error(EIO, std::generic_category(),
+                            fmt::format("{} does not read back after truncation: {}", log_path_.string(), err));
+  }
+  return dropped;
+}
+
 void Segment::seal() {
   if (max_ts_ >= 0 && max_ts_ > last_time_entry_ts()) {
     time_index_.append({{max_ts_, relative(offset_of_max_ts_)}});

@@ -143,6 +143,16 @@ class Segment {
   void append(const uint8_t* data, size_t n, const std::vector<BatchHeader>& headers, const IndexPolicy& policy);
   /// Cuts the .log back to `size` after a failed append (best effort; the log is offline anyway).
   void truncate_log(int64_t size);
+  /// Drops every batch whose last offset is >= `offset` (Kafka's LogSegment.truncateTo, at batch
+  /// granularity: a batch holding `offset` goes whole). The .log is cut at the first such batch,
+  /// the .index keeps the entries before the cut and the .timeindex those naming a kept offset,
+  /// and next_offset() becomes the last kept batch's last offset + 1 (the base offset when no batch
+  /// is kept); the max timestamp is recomputed from the kept entries and the batches after the
+  /// last kept .index entry (as load() does). The segment becomes writable again, since the Log
+  /// makes it the active segment: a descriptor it let go is reopened read-write. Nothing is
+  /// synced; dirty() says so. Returns the .log bytes dropped, 0 when no batch reaches `offset`.
+  /// Throws std::system_error; when it throws before the .log is cut the segment is unchanged.
+  int64_t truncate_to(int64_t offset, const IndexPolicy& policy);
   /// Writes the final time index entry when the segment stops being active (Kafka's
   /// onBecomeInactiveSegment), so a later load finds the segment's max timestamp in the index,
   /// and marks the segment inactive: the next sync() with indexes lets the descriptor go (the
