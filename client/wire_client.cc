@@ -301,6 +301,8 @@ void WireConnection::authenticate(const WireSecurity& s) {
   throw WireError("SASL_AUTHENTICATION_FAILED", fmt::format("{}: {} did not finish in 10 rounds", server_, who));
 }
 
+void WireConnection::set_deadline(std::chrono::steady_clock::time_point deadline) { impl_->deadline = deadline; }
+
 proto::Bytes WireConnection::exchange(const proto::Bytes& frame) {
   proto::Bytes out;
   proto::Writer w(out);

@@ -79,6 +79,10 @@ class WireConnection {
   /// "host:port", for messages.
   const std::string& server() const { return server_; }
 
+  /// Bounds the calls from now on (the constructor's `deadline` bounded the set-up): a long-lived
+  /// connection, such as a follower's to its leader, sets one per call.
+  void set_deadline(std::chrono::steady_clock::time_point deadline);
+
   /// The highest version of `api_key` both this client (`ours`) and the broker support, or -1.
   int16_t version_for(int16_t api_key, int16_t ours) const;
 
