@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include <boost/asio/ip/host_name.hpp>
@@ -18,6 +19,8 @@
 #include "broker/metadata/controller_election.h"
 #include "broker/metadata/etcd_metadata_store.h"
 #include "broker/metadata/metadata_store.h"
+#include "broker/replication/partition_state.h"
+#include "broker/replication/replication.h"
 #include "broker/server/socket_server.h"
 #include "broker/server/tls.h"
 #include "common/metrics.h"
@@ -38,6 +41,7 @@ struct Broker::Impl {
   std::unique_ptr<BrokerRegistration> registration;  // metadata.store = etcd only
   std::unique_ptr<ControllerElection> election;      // metadata.store = etcd only
   std::unique_ptr<ReplicaManager> replicas;
+  std::unique_ptr<replication::Replication> replication;  // metadata.store = etcd only; after replicas
   std::unique_ptr<security::SecurityAuditLog> audit;  // outlives the server (stopped after it)
   std::shared_ptr<GroupMetadataManager> group_metadata;
   std::unique_ptr<groups::GroupCoordinator> coordinator;
@@ -58,7 +62,30 @@ struct Broker::Impl {
   void run_group_ticker();
   void start_audit_log();
   void register_in_etcd();
+  ReplicaManager::ClusterHooks cluster_hooks();
 };
+
+// How a broker of a region on etcd places replicas: Kafka's assignment over the registered
+// brokers, with its random start index and replica shift.
+ReplicaManager::ClusterHooks Broker::Impl::cluster_hooks() {
+  ReplicaManager::ClusterHooks h;
+  h.assign = [this](int32_t first, int32_t count, int16_t rf) {
+    std::vector<replication::BrokerNode> nodes;
+    for (const auto& [id, info] : etcd_store->brokers()) nodes.push_back({id, info.rack});
+    if (nodes.empty()) throw std::invalid_argument("no broker of the region is registered in etcd yet");
+    if (rf > static_cast<int16_t>(nodes.size()))
+      throw std::invalid_argument(fmt::format("replication factor {} is larger than the {} live broker(s) of the region",
+                                              rf, nodes.size()));
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    const auto n = static_cast<int32_t>(nodes.size());
+    return replication::assign_replicas(nodes, first, count, rf, static_cast<int32_t>(rng() % n),
+                                        static_cast<int32_t>(rng() % n));
+  };
+  h.await_leaders = [this](const std::string& topic, int32_t count) {
+    return replication && replication->await_leaders(topic, count, std::chrono::seconds(10));
+  };
+  return h;
+}
 
 // Opens the security audit log per the audit.log.* keys and makes it the authorizer's observer.
 void Broker::Impl::start_audit_log() {
@@ -173,19 +200,16 @@ void Broker::Impl::register_in_etcd() {
   i.registration = std::make_unique<BrokerRegistration>(
       Broker::etcd_options(i.config), i.config.values.get_string("etcd.prefix"), info,
       std::chrono::milliseconds(i.config.values.get_int("broker.session.timeout.ms")),
-      std::chrono::milliseconds(i.config.values.get_int("broker.heartbeat.interval.ms")), /*exclusive=*/true);
+      std::chrono::milliseconds(i.config.values.get_int("broker.heartbeat.interval.ms")));
   i.registration->register_now();
   auto* r = i.registration.get();
   i.metrics.gauge_callback("ferry_broker_registered",
                            "1 while this broker's etcd registration is alive (its lease renewed), else 0.", {},
                            [r] { return r->registered() ? 1.0 : 0.0; });
-  // The controller: today it has nothing to do beyond being elected (one broker per prefix); the
-  // partition assignment and leader elections of issue 17 part 2 run in its on_elect.
-  i.election = std::make_unique<ControllerElection>(
-      Broker::etcd_options(i.config), i.config.values.get_string("etcd.prefix"), i.config.node_id,
-      std::chrono::milliseconds(i.config.values.get_int("broker.session.timeout.ms")),
-      std::chrono::milliseconds(i.config.values.get_int("broker.heartbeat.interval.ms")), nullptr, nullptr);
+  // The controller's duties (leaders for every partition) run on the replication thread while
+  // this broker holds the controller epoch; a change of controller wakes it through the store.
   i.election->start();
+  i.replication->start();
   auto* e = i.election.get();
   i.metrics.gauge_callback("kafka_controller_kafkacontroller_activecontrollercount",
                            "1 on the broker that is the elected controller, else 0 (Kafka's ActiveControllerCount).",
@@ -202,15 +226,15 @@ void Broker::start() {
   i.store = open_metadata_store(i.config);
   i.etcd_store = dynamic_cast<EtcdMetadataStore*>(i.store.get());
   if (i.etcd_store) {
-    // Refuse a second broker of one prefix, and wait out a SIGKILLed predecessor's registration,
-    // before any log is opened or client served; the registration's transaction enforces both
-    // atomically once the listeners are bound.
+    // Wait out a SIGKILLed predecessor's registration before any log is opened or client served;
+    // the registration's transaction refuses a live broker with the same node.id atomically once
+    // the listeners are bound.
     etcd::Client client(etcd_options(i.config));
-    ensure_no_other_broker(client, i.config.values.get_string("etcd.prefix"), i.config.node_id);
     await_node_id_free(client, i.config.values.get_string("etcd.prefix"), i.config.node_id,
                        std::chrono::milliseconds(i.config.values.get_int("broker.session.timeout.ms")));
   }
   i.replicas = std::make_unique<ReplicaManager>(i.config, *i.store, i.metrics);
+  if (i.etcd_store) i.replicas->set_cluster_mode(i.cluster_hooks());
   i.replicas->startup();
   // Group state is loaded completely before the first request is served, so no client ever sees
   // Kafka's COORDINATOR_LOAD_IN_PROGRESS.
@@ -265,16 +289,25 @@ void Broker::start() {
                                                                 static_cast<uint16_t>(std::stoi(m.substr(colon + 1))));
     spdlog::info("metrics on http://{}:{}/metrics", m.substr(0, colon), i.metrics_server->port());
   }
+  if (i.etcd_store) {
+    i.election = std::make_unique<ControllerElection>(
+        Broker::etcd_options(i.config), i.config.values.get_string("etcd.prefix"), i.config.node_id,
+        std::chrono::milliseconds(i.config.values.get_int("broker.session.timeout.ms")),
+        std::chrono::milliseconds(i.config.values.get_int("broker.heartbeat.interval.ms")), nullptr, nullptr);
+    i.replication =
+        std::make_unique<replication::Replication>(i.config, *i.etcd_store, *i.replicas, *i.election, i.metrics);
+    i.services->replication = i.replication.get();
+  }
   i.server = std::make_unique<SocketServer>(*i.services, *i.handlers, i.tls.get());
   i.server->start();
   for (const auto& l : i.config.listeners) i.services->bound_ports[l.name] = i.server->port(l.name);
   if (auto* etcd_store = i.etcd_store) {
-    // ACLs changed by another broker of the region reach this one's authorizer through the watch.
-    if (acls) {
-      etcd_store->set_change_listener([acls, etcd_store](EtcdMetadataStore::Change c) {
-        if (c == EtcdMetadataStore::Change::kAcls) acls->replace_all(etcd_store->acls());
-      });
-    }
+    // ACLs changed by another broker of the region reach this one's authorizer through the watch;
+    // topics, registrations and partition states reach replication.
+    etcd_store->set_change_listener([acls, etcd_store, r = i.replication.get()](EtcdMetadataStore::Change c) {
+      if (c == EtcdMetadataStore::Change::kAcls && acls) acls->replace_all(etcd_store->acls());
+      r->on_change(c);
+    });
     i.register_in_etcd();
   }
   spdlog::info("ferry-broker node {} started (cluster id {})", i.config.node_id, i.services->cluster_id);
@@ -292,9 +325,10 @@ void Broker::stop(std::chrono::milliseconds grace) {
   if (i.server) i.server->stop(grace);
   // After the last request: the registration's lease is revoked, so the cluster sees this broker
   // leave at once rather than after broker.session.timeout.ms.
+  if (i.etcd_store) i.etcd_store->set_change_listener(nullptr);
+  if (i.replication) i.replication->stop();
   i.election.reset();
   i.registration.reset();
-  if (i.etcd_store) i.etcd_store->set_change_listener(nullptr);
   // After the server: every request's audit event is queued; stop() writes and fsyncs them.
   if (i.audit) i.audit->stop();
   if (i.group_ticker.joinable()) {

@@ -44,7 +44,28 @@ const config::Schema& broker_schema() {
         .add_int("broker.heartbeat.interval.ms", 2000, 100, 3600000,
                  "How often the broker renews its registration (KRaft's key; an etcd lease keepalive); must be "
                  "below broker.session.timeout.ms.")
-        .add_string("broker.rack", "", "Rack of this broker, published in Metadata (empty = none).")
+        .add_string("broker.rack", "",
+                    "Rack of this broker, published in Metadata (empty = none). With metadata.store = etcd, "
+                    "replicas of a partition go to distinct racks while racks remain (Kafka's rack-aware "
+                    "assignment); racks must be set on every broker of the region or on none.")
+        .add_string("inter.broker.listener.name", "",
+                    "Listener (a name from listeners) that followers fetch from; empty = the first listener. "
+                    "Brokers connect to each other on it with the client settings of the same listener; today it "
+                    "must be a PLAINTEXT listener.")
+        .add_int("replica.lag.time.max.ms", 30000, 100, INT32_MAX,
+                 "A follower that has not caught up with its leader for this long leaves the ISR (Kafka's key "
+                 "and default; checked every half of it).")
+        .add_int("replica.fetch.max.bytes", 1048576, 1, INT32_MAX,
+                 "Bytes a follower asks per partition in one fetch (soft: a larger first batch still comes).")
+        .add_int("replica.fetch.response.max.bytes", 10485760, 1, INT32_MAX,
+                 "Bytes a follower asks for in one fetch over all its partitions.")
+        .add_int("replica.fetch.wait.max.ms", 500, 0, INT32_MAX,
+                 "How long the leader holds a follower's fetch when it has nothing new (keep it below "
+                 "replica.lag.time.max.ms).")
+        .add_int("replica.fetch.backoff.ms", 1000, 0, INT32_MAX,
+                 "How long a follower waits after a failed fetch (leader unreachable, not the leader yet).")
+        .add_int("replica.socket.timeout.ms", 30000, 1000, INT32_MAX,
+                 "Bound of one follower request to its leader, beyond replica.fetch.wait.max.ms.")
         .add_list("log.dirs", {"/tmp/ferry-logs"},
                   "Directories holding partition logs; new partitions go to the directory with the fewest.")
         .add_int("num.network.threads", 3, 1, 256, "Threads (one Asio io_context each) serving connections.")
@@ -291,7 +312,24 @@ BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
     if (!ok) throw ConfigError(fmt::format("key 'metrics.listener' has value \"{}\"; expected host:port", m));
   }
   check_authorizer_keys(*this);
+  if (const auto& ib = v.get_string("inter.broker.listener.name"); !ib.empty()) {
+    auto it = std::find_if(listeners.begin(), listeners.end(), [&](const Listener& l) { return l.name == ib; });
+    if (it == listeners.end())
+      throw ConfigError(fmt::format("key 'inter.broker.listener.name' has value \"{}\"; expected the name of one of "
+                                    "the listeners",
+                                    ib));
+  }
   if (v.get_string("metadata.store") == "etcd") {
+    const Listener& ib = inter_broker_listener();
+    if (ib.security_protocol != "PLAINTEXT")
+      throw ConfigError(fmt::format("key 'inter.broker.listener.name' names listener {} ({}); followers fetch over "
+                                    "PLAINTEXT only so far: add a PLAINTEXT listener for the region's brokers and name "
+                                    "it here",
+                                    ib.name, ib.security_protocol));
+    if (v.get_int("replica.fetch.wait.max.ms") >= v.get_int("replica.lag.time.max.ms"))
+      throw ConfigError(fmt::format("key 'replica.fetch.wait.max.ms' has value {}; expected less than "
+                                    "replica.lag.time.max.ms ({}), or caught-up followers leave the ISR",
+                                    v.get_int("replica.fetch.wait.max.ms"), v.get_int("replica.lag.time.max.ms")));
     if (v.get_list("etcd.endpoints").empty())
       throw ConfigError("key 'etcd.endpoints' has value []; expected at least one host:port when metadata.store = etcd");
     std::string joined;

@@ -40,6 +40,13 @@ struct BrokerConfig {
 
   explicit BrokerConfig(const config::Values& v);
   static BrokerConfig load_file(const std::string& path);
+  /// The listener followers fetch from (inter.broker.listener.name, else the first listener).
+  const Listener& inter_broker_listener() const {
+    const auto& name = values.get_string("inter.broker.listener.name");
+    for (const auto& l : listeners)
+      if (l.name == name) return l;
+    return listeners.front();
+  }
 };
 
 /// A topic-level key and the broker key that supplies its default (Kafka's synonyms, shown by

@@ -127,7 +127,9 @@ void add_accepted_topic_keys(config::Schema& s) {
                                          "refuses true when remote.log.storage.system.enable is false).")
       .add_int("segment.jitter.ms", 0, 0, INT64_MAX, std::string(kNoEffect) + "segments roll at segment.ms exactly.")
       .add_bool("unclean.leader.election.enable", false,
-                std::string(kNoEffect) + "each partition has one replica, its leader.");
+                "When no in-sync replica of a partition is alive, elect a live replica outside the ISR (records "
+                "it lacks are lost) instead of leaving the partition offline until an ISR member returns. "
+                "Read by the controller of a region on etcd.");
 }
 
 void check_topic_configs(const config::Schema& schema, const std::map<std::string, std::string>& configs) {

@@ -78,6 +78,13 @@ GroupMetadataManager::GroupMetadataManager(ReplicaManager& replicas, const Broke
 GroupLoadReport GroupMetadataManager::load(int64_t now_ms) {
   const std::string topic(kConsumerOffsetsTopic);
   auto meta = replicas_.topic(topic);
+  if (!meta && replicas_.cluster_mode()) {
+    // A region on etcd: the topic is placed over its brokers when groups first need it, not by
+    // whichever broker happens to start first (Kafka creates it on the first FindCoordinator).
+    std::lock_guard lk(mu_);
+    loaded_ = true;
+    return {};
+  }
   if (!meta) {
     auto r = replicas_.create_topic(topic, num_partitions_, 1,
                                     {{"cleanup.policy", "compact"}, {"segment.bytes", std::to_string(segment_bytes_)}},
@@ -97,6 +104,7 @@ GroupLoadReport GroupMetadataManager::load(int64_t now_ms) {
   std::lock_guard lk(mu_);
   for (int32_t p = 0; p < meta->partitions; ++p) {
     auto part = replicas_.partition(topic, p);
+    if (!part && replicas_.cluster_mode()) continue;  // a replica on other brokers only
     if (!part) throw std::runtime_error(fmt::format("{}-{} is not open", topic, p));
     auto& log = part->log();
     int64_t offset = log.log_start_offset();

@@ -79,12 +79,14 @@ std::shared_ptr<Partition> ReplicaManager::load_partition(const TopicMetadata& t
   auto log = storage::Log::open(dir / partition_dir_name(t.name, index), cfg, offset_in(log_start_offsets_),
                                 offset_in(recovery_points_), &report, offset_in(cleaner_offsets_));
   for (const auto& line : report.actions) spdlog::warn("recovery of {}-{}: {}", t.name, index, line);
-  auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log));
-  // This broker leads every partition it holds: the epoch goes into the history now, so produce
-  // never writes the leader-epoch-checkpoint (it would fsync on the request path).
-  p->log().assign_leader_epoch(p->leader_epoch());
+  auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log), config_.node_id);
+  // On a one-broker region this broker leads every partition it holds: the epoch goes into the
+  // history now, so produce never writes the leader-epoch-checkpoint (it would fsync on the
+  // request path). In a cluster the controller's partition state decides (Replication).
+  if (!cluster_mode()) lead_alone(*p);
   p->set_max_message_bytes(cfg.max_message_bytes);
   p->set_compacted(cfg.compact);
+  p->set_min_insync_replicas(static_cast<int32_t>(topic_config_locked_free(t).get_int("min.insync.replicas")));
   if (int64_t replayed = p->rebuild_producer_state(wall_clock_ms()); replayed > 0)
     spdlog::info("{}-{}: producer state rebuilt, {} batch(es) replayed after the snapshot", t.name, index, replayed);
   return p;
@@ -142,7 +144,8 @@ void ReplicaManager::startup() {
     std::vector<Job> jobs;
     auto load = partitions_per_dir();
     for (const auto& [name, t] : topics_)
-      for (int32_t i = 0; i < t.partitions; ++i) jobs.push_back({&t, i, log_dir_for(name, i, load), nullptr});
+      for (int32_t i = 0; i < t.partitions; ++i)
+        if (hosted_here(t, i)) jobs.push_back({&t, i, log_dir_for(name, i, load), nullptr});
     run_on_threads(jobs.size(), recovery_threads(),
                    [&](size_t i) { jobs[i].partition = load_partition(*jobs[i].topic, jobs[i].index, jobs[i].dir); });
     for (auto& j : jobs) {

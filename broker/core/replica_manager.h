@@ -110,6 +110,33 @@ class ReplicaManager {
   AdminResult alter_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs,
                                    bool validate_only);
 
+  // --- Cluster mode (metadata.store = etcd, issue 17) ---
+  /// How a region of several brokers places and elects: set by the broker before startup().
+  struct ClusterHooks {
+    /// Replica lists for partitions [first, first + count) at `replication_factor` over the live
+    /// brokers (replication::assign_replicas). Throws std::invalid_argument with the reason when
+    /// it cannot (INVALID_REPLICATION_FACTOR).
+    std::function<std::vector<std::vector<int32_t>>(int32_t first, int32_t count, int16_t replication_factor)>
+        assign;
+    /// Waits (bounded) until partitions [0, count) of the topic have leaders; false on timeout.
+    std::function<bool(const std::string& topic, int32_t count)> await_leaders;
+  };
+  /// Switches to cluster mode: only partitions assigned to this broker (TopicMetadata::assignment)
+  /// are opened here, topics created here get an assignment from `hooks.assign`, and leadership
+  /// comes from outside (replication::Replication) instead of this broker leading everything.
+  void set_cluster_mode(ClusterHooks hooks) { cluster_ = std::move(hooks); }
+  bool cluster_mode() const { return static_cast<bool>(cluster_.assign); }
+  /// Whether partition `index` of `t` has a replica on this broker.
+  bool hosted_here(const TopicMetadata& t, int32_t index) const;
+  /// Cluster mode: brings the local topics in line with the cluster's `topics` (another broker
+  /// created, grew, reconfigured or deleted them): opens the partitions now assigned here,
+  /// applies config changes, closes and deletes the logs of topics that are gone. Returns the
+  /// number of partitions opened or removed. Errors opening one partition are logged, and it is
+  /// tried again on the next call.
+  size_t sync_topics(const std::vector<TopicMetadata>& topics);
+  /// Every partition open on this broker.
+  std::vector<std::shared_ptr<Partition>> all_partitions() const;
+
   /// Persists the log start offsets now (after DeleteRecords).
   void checkpoint_log_start_offsets();
   /// Wakes every waiting fetch and produce (shutdown).
@@ -153,8 +180,16 @@ class ReplicaManager {
   /// failure removes the logs it opened and answers KAFKA_STORAGE_ERROR (create and grow alike).
   AdminResult open_and_publish(const TopicMetadata& t, int32_t first_new);
 
+  /// Cluster mode: stores `t` (its assignment set), opens the local replicas, waits for leaders.
+  AdminResult publish_in_cluster(const TopicMetadata& t, const char* what);
+  /// Closes and deletes the logs of `removed` (already out of partitions_).
+  void remove_partitions(const std::vector<std::shared_ptr<Partition>>& removed);
+  /// Gives a partition opened on a one-broker region its lasting leadership: this broker, epoch 0.
+  void lead_alone(Partition& p) const;
+
   const BrokerConfig& config_;
   MetadataStore& store_;
+  ClusterHooks cluster_;
   metrics::Registry& metrics_;
   metrics::Histogram& flush_ms_;  // looked up once: the flusher observes it thousands of times a second
   config::Schema topic_schema_;

@@ -4,7 +4,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "broker/core/replica_manager.h"
+#include "common/clock.h"
 
 namespace ferry::broker {
 
@@ -56,17 +59,26 @@ AdminResult ReplicaManager::create_topic(const std::string& name, int32_t partit
   if (replication_factor <= 0)
     return {ErrorCode::INVALID_REPLICATION_FACTOR,
             fmt::format("replication factor must be positive, got {}", replication_factor)};
-  if (replication_factor > 1)
+  if (replication_factor > 1 && !cluster_mode())
     return {ErrorCode::INVALID_REPLICATION_FACTOR,
-            fmt::format("replication factor {} is larger than the 1 available broker; in-region replication "
-                        "arrives with the etcd-backed cluster",
+            fmt::format("replication factor {} is larger than the 1 available broker (a region of several brokers "
+                        "keeps its metadata on etcd: metadata.store = \"etcd\")",
                         replication_factor)};
   if (auto r = validate_configs(configs); !r.ok()) return r;
 
   std::lock_guard admin(admin_mu_);
   if (topic(name)) return {ErrorCode::TOPIC_ALREADY_EXISTS, fmt::format("topic '{}' already exists", name)};
+  TopicMetadata t{name, random_kafka_uuid(), partitions, replication_factor, configs, {}};
+  if (cluster_mode()) {
+    try {
+      t.assignment = cluster_.assign(0, partitions, replication_factor);
+    } catch (const std::invalid_argument& e) {
+      return {ErrorCode::INVALID_REPLICATION_FACTOR, e.what()};
+    }
+    if (validate_only) return {};
+    return publish_in_cluster(t, "created topic");
+  }
   if (validate_only) return {};
-  TopicMetadata t{name, random_kafka_uuid(), partitions, replication_factor, configs};
   if (auto r = open_and_publish(t, 0); !r.ok())
     return {r.code, fmt::format("creating topic '{}' failed: {}", name, r.message)};
   spdlog::info("created topic {} with {} partitions{}", name, partitions, configs.empty() ? "" : " and overrides");
@@ -98,14 +110,119 @@ AdminResult ReplicaManager::delete_topic(const std::string& name) {
       partitions_.erase(it);
     }
   }
-  for (auto& p : removed) {
-    unregister_partition_metrics(name, p->index());
-    p->data_waiters().wake_all();
-    p->durable_waiters().wake_all();
-    p->log().remove();
-  }
+  remove_partitions(removed);
   spdlog::info("deleted topic {}", name);
   return {};
+}
+
+void ReplicaManager::remove_partitions(const std::vector<std::shared_ptr<Partition>>& removed) {
+  for (auto& p : removed) {
+    unregister_partition_metrics(p->topic(), p->index());
+    p->data_waiters().wake_all();
+    p->durable_waiters().wake_all();
+    p->end_offset_waiters().wake_all();
+    p->log().remove();
+  }
+}
+
+void ReplicaManager::lead_alone(Partition& p) const {
+  const int32_t me = config_.node_id;
+  p.make_leader(Leadership{me, 0, {me}, {me}, 0, 0}, wall_clock_ms());
+}
+
+bool ReplicaManager::hosted_here(const TopicMetadata& t, int32_t index) const {
+  if (!cluster_mode()) return true;
+  if (index < 0 || static_cast<size_t>(index) >= t.assignment.size()) return false;
+  const auto& r = t.assignment[static_cast<size_t>(index)];
+  return std::find(r.begin(), r.end(), config_.node_id) != r.end();
+}
+
+std::vector<std::shared_ptr<Partition>> ReplicaManager::all_partitions() const {
+  std::shared_lock lk(mu_);
+  std::vector<std::shared_ptr<Partition>> out;
+  out.reserve(partitions_.size());
+  for (const auto& [k, p] : partitions_) out.push_back(p);
+  return out;
+}
+
+AdminResult ReplicaManager::publish_in_cluster(const TopicMetadata& t, const char* what) {
+  // The assignment goes to etcd; every broker then opens its replicas (sync_topics, through the
+  // watch) and the controller elects leaders. The answer waits for those leaders, so a client that
+  // produces right after CreateTopics finds them (Kafka answers once the metadata is written and
+  // lets clients retry LEADER_NOT_AVAILABLE; waiting spares them that).
+  try {
+    store_.put_topic(t);
+  } catch (const std::exception& e) {
+    return {protocol::ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
+  }
+  sync_topics(store_.topics());
+  spdlog::info("{} {}: {} partitions, replication factor {}", what, t.name, t.partitions, t.replication_factor);
+  if (cluster_.await_leaders && !cluster_.await_leaders(t.name, t.partitions))
+    return {protocol::ErrorCode::REQUEST_TIMED_OUT,
+            fmt::format("topic '{}' is stored, but not every partition has a leader yet (is a controller elected and "
+                        "are its replicas' brokers alive?)",
+                        t.name)};
+  return {};
+}
+
+size_t ReplicaManager::sync_topics(const std::vector<TopicMetadata>& topics) {
+  std::map<std::string, TopicMetadata> wanted;
+  for (const auto& t : topics) wanted[t.name] = t;
+  std::vector<std::shared_ptr<Partition>> removed;
+  std::vector<std::pair<TopicMetadata, std::vector<std::shared_ptr<Partition>>>> reconfigured;
+  size_t changes = 0;
+  std::unique_lock lk(mu_);
+  for (auto it = topics_.begin(); it != topics_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    for (int32_t i = 0; i < it->second.partitions; ++i)
+      if (auto p = partitions_.find({it->first, i}); p != partitions_.end()) {
+        removed.push_back(p->second);
+        partitions_.erase(p);
+      }
+    spdlog::info("topic {} was deleted: removing its replicas here", it->first);
+    it = topics_.erase(it);
+  }
+  auto load = partitions_per_dir();
+  for (const auto& [name, t] : wanted) {
+    auto known = topics_.find(name);
+    if (known != topics_.end() && known->second.topic_id != t.topic_id) {
+      // Deleted and created again under the same name between two looks: the old logs go.
+      for (int32_t i = 0; i < known->second.partitions; ++i)
+        if (auto p = partitions_.find({name, i}); p != partitions_.end()) {
+          removed.push_back(p->second);
+          partitions_.erase(p);
+        }
+      known = topics_.end();
+    }
+    const bool config_changed = known != topics_.end() && known->second.configs != t.configs;
+    topics_[name] = t;
+    std::vector<std::shared_ptr<Partition>> live;
+    for (int32_t i = 0; i < t.partitions; ++i) {
+      auto p = partitions_.find({name, i});
+      if (p != partitions_.end()) {
+        live.push_back(p->second);
+        continue;
+      }
+      if (!hosted_here(t, i)) continue;
+      try {
+        auto opened = load_partition(t, i, log_dir_for(name, i, load));
+        register_partition_metrics(opened);
+        partitions_[{name, i}] = opened;
+        ++changes;
+      } catch (const std::exception& e) {
+        spdlog::error("cannot open replica {}-{}: {} (tried again on the next metadata change)", name, i, e.what());
+      }
+    }
+    if (config_changed) reconfigured.emplace_back(t, std::move(live));
+  }
+  lk.unlock();
+  changes += removed.size();
+  remove_partitions(removed);
+  for (const auto& [t, parts] : reconfigured) apply_topic_config(t, parts);
+  return changes;
 }
 
 AdminResult ReplicaManager::create_partitions(const std::string& name, int32_t new_count, bool validate_only) {
@@ -119,9 +236,19 @@ AdminResult ReplicaManager::create_partitions(const std::string& name, int32_t n
   if (new_count <= t->partitions)
     return {ErrorCode::INVALID_PARTITIONS,
             fmt::format("topic '{}' has {} partitions; the new count {} must be larger", name, t->partitions, new_count)};
-  if (validate_only) return {};
   TopicMetadata grown = *t;
   grown.partitions = new_count;
+  if (cluster_mode()) {
+    try {
+      auto more = cluster_.assign(t->partitions, new_count - t->partitions, t->replication_factor);
+      grown.assignment.insert(grown.assignment.end(), more.begin(), more.end());
+    } catch (const std::invalid_argument& e) {
+      return {ErrorCode::INVALID_REPLICATION_FACTOR, e.what()};
+    }
+    if (validate_only) return {};
+    return publish_in_cluster(grown, "grew topic");
+  }
+  if (validate_only) return {};
   if (auto r = open_and_publish(grown, t->partitions); !r.ok()) return r;
   spdlog::info("topic {} grown from {} to {} partitions", name, t->partitions, new_count);
   return {};
@@ -161,6 +288,7 @@ void ReplicaManager::apply_topic_config(const TopicMetadata& t, const std::vecto
     p->log().update_config(cfg);
     p->set_max_message_bytes(cfg.max_message_bytes);
     p->set_compacted(cfg.compact);
+    p->set_min_insync_replicas(static_cast<int32_t>(topic_config_locked_free(t).get_int("min.insync.replicas")));
   }
 }
 

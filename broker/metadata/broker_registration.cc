@@ -67,31 +67,15 @@ std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& pr
   return out;
 }
 
-void ensure_no_other_broker(etcd::Client& client, const std::string& prefix, int32_t node_id) {
-  ensure_no_other_broker(live_brokers(client, prefix), prefix, node_id);
-}
-
-void ensure_no_other_broker(const std::vector<BrokerInfo>& live, const std::string& prefix, int32_t node_id) {
-  for (const auto& other : live) {
-    if (other.node_id == node_id) continue;
-    throw std::runtime_error(fmt::format(
-        "broker {} ({}) is already registered under etcd.prefix {}. Until in-region replication assigns "
-        "partitions to brokers (issue 17 part 2), metadata.store = etcd serves one broker per prefix: give this "
-        "broker its own etcd.prefix",
-        other.node_id, fmt::join(other.endpoints, ", "), prefix));
-  }
-}
-
 BrokerRegistration::BrokerRegistration(etcd::ClientOptions options, std::string prefix, BrokerInfo info,
                                        std::chrono::milliseconds session_timeout,
-                                       std::chrono::milliseconds heartbeat_interval, bool exclusive)
+                                       std::chrono::milliseconds heartbeat_interval)
     : client_(std::move(options)),
       prefix_(std::move(prefix)),
       key_(broker_registration_key(prefix_, info.node_id)),
       info_(std::move(info)),
       session_timeout_(session_timeout),
-      heartbeat_interval_(heartbeat_interval),
-      exclusive_(exclusive) {}
+      heartbeat_interval_(heartbeat_interval) {}
 
 BrokerRegistration::~BrokerRegistration() {
   {
@@ -112,21 +96,12 @@ BrokerRegistration::~BrokerRegistration() {
 }
 
 bool BrokerRegistration::try_create() {
-  const std::string dir = prefix_ + "/brokers/ids/";
   std::vector<etcd::Compare> compares = {etcd::Compare::create_revision_is(key_, 0)};
-  if (exclusive_) {
-    // Alone under the prefix: no valid registration of another node id in one read (malformed
-    // keys are not brokers and do not count), and none created or changed after that read.
-    int64_t seen = 0;
-    ensure_no_other_broker(live_brokers(client_, prefix_, nullptr, &seen), prefix_, info_.node_id);
-    compares.push_back(etcd::Compare::range_unchanged_since(dir, etcd::prefix_end(dir), seen));
-  }
   const int64_t ttl = (session_timeout_.count() + 999) / 1000;
   auto lease = client_.lease_grant(ttl);
   auto r = client_.txn(compares, {etcd::Op::put(key_, broker_info_json(info_), lease.id)}, {});
   if (!r.succeeded) {
     client_.lease_revoke(lease.id);
-    if (exclusive_) ensure_no_other_broker(client_, prefix_, info_.node_id);
     return false;
   }
   std::lock_guard lock(mu_);

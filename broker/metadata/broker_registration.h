@@ -25,6 +25,7 @@ struct BrokerInfo {
   std::string rack;  // "" = none
   std::vector<std::string> endpoints;
   std::string incarnation;  // random per start: tells a restart from the registration it replaces
+  bool operator==(const BrokerInfo&) const = default;
 };
 
 /// The JSON text of a registration, and back. parse_broker_info returns nullopt (and `error` says
@@ -40,13 +41,6 @@ std::string broker_registration_key(const std::string& prefix, int32_t node_id);
 /// when etcd cannot be read.
 std::vector<BrokerInfo> live_brokers(etcd::Client& client, const std::string& prefix,
                                      std::vector<std::string>* malformed = nullptr, int64_t* revision = nullptr);
-
-/// Throws std::runtime_error naming the other broker (id, endpoints) when a broker with another
-/// node id than `node_id` is registered under `prefix`: the one-broker-per-prefix rule of an
-/// exclusive registration (below). EtcdError when etcd cannot be read.
-void ensure_no_other_broker(etcd::Client& client, const std::string& prefix, int32_t node_id);
-/// The same over registrations already read (live_brokers).
-void ensure_no_other_broker(const std::vector<BrokerInfo>& live, const std::string& prefix, int32_t node_id);
 
 /// Returns once no registration of `node_id` exists under `prefix`, waiting up to one session
 /// timeout plus a second for a predecessor's lease to expire (a warning is logged once); after
@@ -67,16 +61,10 @@ void await_node_id_free(etcd::Client& client, const std::string& prefix, int32_t
 ///   stopped or cut off from etcd for longer than the session timeout) is replaced by a new
 ///   registration, logged as a warning; etcd errors are logged and retried.
 /// - The destructor revokes the lease, so a clean shutdown leaves the cluster at once.
-/// - With `exclusive` (what the broker uses until a controller assigns partitions to brokers,
-///   issue 17 part 2), registering also requires that no broker with another node id is
-///   registered under the prefix, in the same transaction. Two brokers that each believed they
-///   lead every partition would split the region's clients; the second is refused at once with
-///   the first one's id and endpoints.
 class BrokerRegistration {
  public:
   BrokerRegistration(etcd::ClientOptions options, std::string prefix, BrokerInfo info,
-                     std::chrono::milliseconds session_timeout, std::chrono::milliseconds heartbeat_interval,
-                     bool exclusive = false);
+                     std::chrono::milliseconds session_timeout, std::chrono::milliseconds heartbeat_interval);
   ~BrokerRegistration();
   BrokerRegistration(const BrokerRegistration&) = delete;
   BrokerRegistration& operator=(const BrokerRegistration&) = delete;
@@ -100,7 +88,6 @@ class BrokerRegistration {
   const BrokerInfo info_;
   const std::chrono::milliseconds session_timeout_;
   const std::chrono::milliseconds heartbeat_interval_;
-  const bool exclusive_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "broker/metadata/broker_registration.h"
 #include "common/hash_chain.h"
 
 namespace ferry::broker {
@@ -72,6 +74,24 @@ TopicMetadata decode_topic(const std::string& name, const std::string& value) {
   t.partitions = static_cast<int32_t>(need_int(j, "partitions", 1, INT32_MAX));
   t.replication_factor = static_cast<int16_t>(need_int(j, "replication_factor", 1, INT16_MAX));
   if (auto it = j.find("configs"); it != j.end()) t.configs = string_map(*it, "topic config");
+  if (auto it = j.find("assignment"); it != j.end()) {
+    if (!it->is_array() || it->size() != static_cast<size_t>(t.partitions))
+      throw Malformed(fmt::format("field \"assignment\" is not an array of {} replica lists", t.partitions));
+    for (const auto& replicas : *it) {
+      if (!replicas.is_array() || replicas.size() != static_cast<size_t>(t.replication_factor))
+        throw Malformed(fmt::format("field \"assignment\" holds an entry that is not a list of {} broker ids",
+                                    t.replication_factor));
+      std::vector<int32_t> ids;
+      for (const auto& id : replicas) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+          throw Malformed("field \"assignment\" holds a broker id that is not an integer 0..2147483647");
+        if (std::find(ids.begin(), ids.end(), id.get<int32_t>()) != ids.end())
+          throw Malformed(fmt::format("field \"assignment\" repeats broker {} in one replica list", id.get<int32_t>()));
+        ids.push_back(id.get<int32_t>());
+      }
+      t.assignment.push_back(std::move(ids));
+    }
+  }
   return t;
 }
 
@@ -104,8 +124,11 @@ security::AclBinding decode_acl(std::string_view hash, const std::string& value)
 
 /// Where a key sits in the layout. `error` is set when the key itself is malformed.
 struct KeyRef {
-  enum class Type { kUnknown, kClusterId, kProducerIds, kTopic, kConfig, kScram, kAcl } type = Type::kUnknown;
+  enum class Type {
+    kUnknown, kClusterId, kProducerIds, kTopic, kConfig, kScram, kAcl, kBroker, kPartition, kController
+  } type = Type::kUnknown;
   std::string name;  // topic name, config entity ("" for the default), SCRAM user, ACL hash
+  int32_t id = 0;    // broker id (kBroker), partition index (kPartition)
   security::ScramMechanism mechanism = security::ScramMechanism::Sha256;
   std::string error;
 };
@@ -118,8 +141,29 @@ KeyRef classify(std::string_view rel) {
     r.name = std::string(rel.substr(dir.size()));
     return true;
   };
+  // A non-negative int32 in decimal, as node ids and partition indexes are written.
+  auto parse_id = [](std::string_view text) -> std::optional<int32_t> {
+    auto v = etcd_layout::parse_decimal(text);
+    if (!v || *v > INT32_MAX) return std::nullopt;
+    return static_cast<int32_t>(*v);
+  };
   if (rel == "cluster_id") {
     r.type = KeyRef::Type::kClusterId;
+  } else if (rel == "controller") {
+    r.type = KeyRef::Type::kController;
+  } else if (under("brokers/ids/", KeyRef::Type::kBroker)) {
+    if (auto id = parse_id(r.name)) r.id = *id;
+    else r.error = "expected brokers/ids/<node id>";
+  } else if (under("partitions/", KeyRef::Type::kPartition)) {
+    const auto slash = r.name.rfind('/');
+    std::optional<int32_t> index;
+    if (slash != std::string::npos && slash > 0) index = parse_id(std::string_view(r.name).substr(slash + 1));
+    if (index) {
+      r.id = *index;
+      r.name.resize(slash);
+    } else {
+      r.error = "expected partitions/<topic>/<partition index>";
+    }
   } else if (rel == "producer_ids/next") {
     r.type = KeyRef::Type::kProducerIds;
   } else if (under("topics/", KeyRef::Type::kTopic)) {
@@ -150,11 +194,12 @@ KeyRef classify(std::string_view rel) {
 namespace etcd_layout {
 
 std::string encode_topic(const TopicMetadata& t) {
-  return dump({{"topic_id", t.topic_id},
-               {"partitions", t.partitions},
-               {"replication_factor", t.replication_factor},
-               {"configs", t.configs}},
-              "the topic");
+  json j = {{"topic_id", t.topic_id},
+            {"partitions", t.partitions},
+            {"replication_factor", t.replication_factor},
+            {"configs", t.configs}};
+  if (!t.assignment.empty()) j["assignment"] = t.assignment;
+  return dump(j, "the topic");
 }
 std::string encode_broker_configs(const std::map<std::string, std::string>& configs) {
   return dump(json(configs), "the broker configs");
@@ -202,6 +247,13 @@ std::optional<EtcdMetadataChange> EtcdMetadataCopy::apply(const std::string& dir
         change = EtcdMetadataChange::kScram;
         break;
       case KeyRef::Type::kAcl: acls.erase(ref.name), change = EtcdMetadataChange::kAcls; break;
+      case KeyRef::Type::kBroker: brokers.erase(ref.id), change = EtcdMetadataChange::kBrokers; break;
+      case KeyRef::Type::kPartition:
+        partitions.erase({ref.name, ref.id}), change = EtcdMetadataChange::kPartitions;
+        break;
+      case KeyRef::Type::kController:
+        controller_id = -1, controller_epoch = 0, change = EtcdMetadataChange::kController;
+        break;
     }
   }
   malformed.erase(kv.key);
@@ -225,6 +277,31 @@ std::optional<EtcdMetadataChange> EtcdMetadataCopy::apply(const std::string& dir
         break;
       case KeyRef::Type::kScram: scram[ref.name][ref.mechanism] = decode_scram(ref.mechanism, kv.value); break;
       case KeyRef::Type::kAcl: acls[ref.name] = decode_acl(ref.name, kv.value); break;
+      case KeyRef::Type::kBroker: {
+        std::string why;
+        auto info = parse_broker_info(kv.value, &why);
+        if (!info) throw Malformed(why);
+        if (info->node_id != ref.id)
+          throw Malformed(fmt::format("the registration is of node {}, not of the key's {}", info->node_id, ref.id));
+        brokers[ref.id] = std::move(*info);
+        break;
+      }
+      case KeyRef::Type::kPartition: {
+        std::string why;
+        auto state = replication::parse_partition_state(kv.value, &why);
+        if (!state) throw Malformed(why);
+        state->partition_epoch = kv.version;
+        state->mod_revision = kv.mod_revision;
+        partitions[{ref.name, ref.id}] = std::move(*state);
+        break;
+      }
+      case KeyRef::Type::kController: {
+        auto id = etcd_layout::parse_decimal(kv.value);
+        if (!id || *id > INT32_MAX) throw Malformed("the value is not a broker id (decimal int32)");
+        controller_id = static_cast<int32_t>(*id);
+        controller_epoch = kv.create_revision;
+        break;
+      }
     }
   } catch (const Malformed& e) {
     malformed[kv.key] = e.what();

@@ -9,13 +9,17 @@
 #include <string>
 #include <string_view>
 
+#include "broker/metadata/broker_registration.h"
 #include "broker/metadata/metadata_store.h"
+#include "broker/replication/partition_state.h"
 #include "common/etcd_client.h"
 
 namespace ferry::broker {
 
 /// What kind of metadata a watched change touched (EtcdMetadataStore::Change).
-enum class EtcdMetadataChange { kTopics, kBrokerConfigs, kScram, kAcls };
+/// kBrokers: a registration (`<p>/brokers/ids/<id>`) came or went; kPartitions: a partition's
+/// leadership (`<p>/partitions/<topic>/<index>`); kController: `<p>/controller` changed hands.
+enum class EtcdMetadataChange { kTopics, kBrokerConfigs, kScram, kAcls, kBrokers, kPartitions, kController };
 
 namespace etcd_layout {
 
@@ -55,6 +59,10 @@ struct EtcdMetadataCopy {
   std::map<std::string, std::map<std::string, std::string>> configs;  // entity ("" = default) → configs
   std::map<std::string, std::map<security::ScramMechanism, security::ScramCredential>> scram;  // by user
   std::map<std::string, security::AclBinding> acls;  // by acl_hash
+  std::map<int32_t, BrokerInfo> brokers;             // live registrations by node id
+  std::map<std::pair<std::string, int32_t>, replication::PartitionState> partitions;  // by (topic, index)
+  int32_t controller_id = -1;    // the elected controller's node id, -1 when none
+  int64_t controller_epoch = 0;  // create_revision of `<p>/controller` (ControllerElection's epoch), 0 when none
   std::map<std::string, int64_t> create_revisions;   // every key of the layout present → its create_revision
   std::map<std::string, std::string> malformed;      // key → what is wrong with its value
 

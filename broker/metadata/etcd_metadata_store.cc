@@ -1,5 +1,7 @@
 #include "broker/metadata/etcd_metadata_store.h"
 
+#include "broker/metadata/etcd_retry.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -14,27 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 using etcd_layout::kDefaultEntity;
-
-/// Retries `f` on retriable etcd errors for `window`, then throws the last error (its message,
-/// which names the endpoints, plus how long it tried).
-template <class F>
-auto with_retries(std::chrono::milliseconds window, const std::string& what, F&& f) -> decltype(f()) {
-  const auto deadline = Clock::now() + window;
-  auto backoff = std::chrono::milliseconds(50);
-  for (;;) {
-    try {
-      return f();
-    } catch (const etcd::EtcdError& e) {
-      if (!e.retriable() || window.count() == 0) throw;
-      if (Clock::now() + backoff >= deadline) {
-        throw etcd::EtcdError(e.code, fmt::format("{} (etcd metadata store: gave up on {} after {} ms of retries)",
-                                                  e.what(), what, window.count()));
-      }
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
-    }
-  }
-}
 
 std::string validate_prefix(std::string prefix) {
   if (prefix.empty() || prefix.front() != '/' || prefix.back() == '/') {
@@ -81,6 +62,10 @@ void EtcdMetadataStore::load(const etcd::RangeResult& range, std::vector<Change>
       if (fresh->configs != state_->configs) changed->push_back(Change::kBrokerConfigs);
       if (fresh->scram != state_->scram) changed->push_back(Change::kScram);
       if (fresh->acls != state_->acls) changed->push_back(Change::kAcls);
+      if (fresh->brokers != state_->brokers) changed->push_back(Change::kBrokers);
+      if (fresh->partitions != state_->partitions) changed->push_back(Change::kPartitions);
+      if (fresh->controller_id != state_->controller_id || fresh->controller_epoch != state_->controller_epoch)
+        changed->push_back(Change::kController);
     }
     state_ = std::move(fresh);
     applied_revision_ = std::max(applied_revision_, range.revision);
@@ -291,6 +276,18 @@ void EtcdMetadataStore::put_topic(const TopicMetadata& t) {
 void EtcdMetadataStore::delete_topic(const std::string& name) {
   if (name.empty()) return;
   delete_keys({topic_key(name)});
+  // Then the leadership of its partitions: a broker that sees the topic gone stops serving it, and
+  // a topic created again under the name starts from fresh states.
+  const std::string states = dir_ + "partitions/" + name + "/";
+  const auto r = with_retries(timeouts_.retry_window, "deleting " + states,
+                              [&] { return client_->remove(states, etcd::prefix_end(states)); });
+  if (r > 0) {
+    std::unique_lock lk(mu_);
+    applied_cv_.wait_for(lk, timeouts_.watch_wait, [&] {
+      auto it = state_->partitions.lower_bound({name, 0});
+      return it == state_->partitions.end() || it->first.first != name;
+    });
+  }
 }
 
 int64_t EtcdMetadataStore::reserve_producer_ids(int64_t count) {

@@ -156,10 +156,36 @@ class EtcdMetadataStore final : public MetadataStore {
   /// Full etcd keys under the prefix whose value is malformed right now, sorted.
   std::vector<std::string> malformed_keys();
 
+  // The region's cluster state (issue 17): registrations, partition leadership, the controller.
+  // Reads come from the copy, like the rest (no network, no throw).
+  /// Live broker registrations (`<p>/brokers/ids/<id>`, BrokerRegistration) by node id.
+  std::map<int32_t, BrokerInfo> brokers();
+  /// Every partition's leadership by (topic, index), with its partition epoch and mod_revision.
+  std::map<std::pair<std::string, int32_t>, replication::PartitionState> partition_states();
+  /// One partition's leadership; nullopt when it has none yet (or its value is malformed).
+  std::optional<replication::PartitionState> partition_state(const std::string& topic, int32_t index);
+  /// The elected controller's (node id, epoch), from `<p>/controller` (ControllerElection); (-1, 0)
+  /// when there is none.
+  std::pair<int32_t, int64_t> controller();
+  /// Writes partition states by compare-and-set, in transactions of at most kStateWritesPerTxn:
+  /// each write requires its key's mod_revision to equal `expected_mod_revision` (0: absent) and,
+  /// when `controller_epoch` > 0, `<p>/controller`'s create_revision to equal it (a deposed
+  /// controller's writes all fail). A transaction whose compares fail writes nothing and is not
+  /// retried: the caller sees the state that beat it in the copy and decides again. Returns the
+  /// number of writes applied; they are in the copy when it returns. Throws like put_topic.
+  size_t write_partition_states(const std::vector<replication::PartitionWrite>& writes, int64_t controller_epoch);
+  /// Partition-state writes per transaction: two compares per write plus the controller's stay
+  /// within etcd's 128 (--max-txn-ops counts compares and operations separately).
+  static constexpr size_t kStateWritesPerTxn = 100;
+
   /// The keys of the layout above, for tools and tests that write etcd directly.
   std::string cluster_id_key() const { return dir_ + "cluster_id"; }
   std::string producer_ids_key() const { return dir_ + "producer_ids/next"; }
   std::string topic_key(const std::string& name) const { return dir_ + "topics/" + name; }
+  std::string partition_key(const std::string& topic, int32_t index) const {
+    return dir_ + "partitions/" + topic + "/" + std::to_string(index);
+  }
+  std::string controller_key() const { return dir_ + "controller"; }
   /// "" → `<p>/configs/brokers/<default>`.
   std::string broker_config_key(const std::string& entity) const;
   std::string scram_key(const std::string& user, security::ScramMechanism mechanism) const;

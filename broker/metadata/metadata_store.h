@@ -28,6 +28,10 @@ struct TopicMetadata {
   int32_t partitions = 0;
   int16_t replication_factor = 1;
   std::map<std::string, std::string> configs;
+  /// Replica broker ids per partition (size `partitions`, each list `replication_factor` long, [0]
+  /// the preferred leader), as assigned at creation (KIP-4 CreateTopics). Empty in the single-node
+  /// file store: every partition lives on the one broker.
+  std::vector<std::vector<int32_t>> assignment;
   bool operator==(const TopicMetadata&) const = default;
 };
 

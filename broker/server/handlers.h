@@ -32,11 +32,17 @@ struct OffsetWait {
   int64_t target;
 };
 
+/// Which offset of a partition a wait watches: the high watermark (a consumer's long poll, acks=all
+/// replication), the log end offset (a follower's long poll: replicas read past the high
+/// watermark), or the fsynced offset (log.flush.acks.all, offset commits).
+enum class Watermark { kHighWatermark, kLogEnd, kDurable };
+
 /// Suspends until every wait's watermark reaches its target (or, with `any`, one of them), or
-/// `deadline`, or shutdown. `durable` watches the fsynced offset (acks=all produce, offset commits)
-/// and then keeps waiting through shutdown, since the flusher outlives the network drain;
-/// otherwise the high watermark (fetch long poll). `flusher`, when given, is asked to fsync.
-boost::asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durable, bool any,
+/// `deadline`, or shutdown. kDurable keeps waiting through shutdown, since the flusher outlives the
+/// network drain; the others answer at once at shutdown. `flusher`, when given, is asked to fsync.
+/// A partition that loses its leadership wakes its waiters (Partition::make_follower): callers
+/// re-check is_leader().
+boost::asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, Watermark mark, bool any,
                                               std::chrono::steady_clock::time_point deadline, BrokerServices& s,
                                               ReplicaManager* flusher);
 
@@ -158,6 +164,10 @@ class Handlers {
 
  private:
   bool allowed(RequestContext& ctx, security::Operation op, security::ResourceType type, const std::string& name);
+  /// The error for a partition with no replica on this broker: NOT_LEADER_OR_FOLLOWER when the
+  /// topic has it (its replicas are on other brokers of the region; the client refreshes its
+  /// metadata), UNKNOWN_TOPIC_OR_PARTITION when the topic or the index does not exist.
+  protocol::ErrorCode not_here(const std::string& topic, int32_t partition) const;
   /// A check whose denial is not an event (Kafka's logIfDenied = false: a cluster-wide shortcut
   /// such as CREATE on the cluster before per-topic CREATE, or a listing filter): decided quietly,
   /// and reported to the audit observer only when it allows.

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "broker/core/replica_manager.h"
+#include "broker/replication/replication.h"
 #include "broker/server/handlers.h"
 
 namespace ferry::broker {
@@ -100,9 +101,18 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   MetadataResponse resp;
   const int16_t version = ctx.header.api_version;
   auto [host, port] = advertised_address(s_, ctx);
-  resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
   resp.cluster_id = s_.cluster_id;
-  resp.controller_id = s_.config.node_id;
+  if (s_.replication) {
+    // A region on etcd: every registered broker with an endpoint on this listener, the elected
+    // controller (-1 while none), and each partition as the controller last wrote it.
+    for (const auto& b : s_.replication->live_brokers(ctx.listener->name))
+      resp.brokers.push_back(
+          {b.node_id, b.host, b.port, b.rack.empty() ? std::nullopt : std::optional<std::string>(b.rack)});
+    resp.controller_id = s_.replication->controller_id();
+  } else {
+    resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
+    resp.controller_id = s_.config.node_id;
+  }
   // KIP-430 as Kafka's KafkaApis.handleTopicMetadataRequest: cluster operations (v8-v10) and each
   // described topic's operations (v8+) only when asked; topics refused for Describe keep INT32_MIN.
   if (version >= 8 && version <= 10 && req.include_cluster_authorized_operations)
@@ -114,14 +124,32 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
     out.name = t.name;
     if (auto id = parse_kafka_uuid(t.topic_id)) out.topic_id.bytes = *id;
     out.is_internal = is_internal_topic(t.name);
-    for (int32_t i = 0; i < t.partitions; ++i) {
-      MetadataResponse::MetadataResponsePartition p;
-      p.partition_index = i;
-      p.leader_id = s_.config.node_id;
-      p.leader_epoch = 0;  // one broker leads every partition for good: the epoch never moves
-      p.replica_nodes = {s_.config.node_id};
-      p.isr_nodes = {s_.config.node_id};
-      out.partitions.push_back(std::move(p));
+    if (s_.replication) {
+      // Kafka lists every replica and the ISR (v1+), names replicas of dead brokers offline (v5+),
+      // and answers LEADER_NOT_AVAILABLE with leader -1 while the partition has no live leader.
+      const auto views = s_.replication->describe(t);
+      for (int32_t i = 0; i < t.partitions; ++i) {
+        const auto& v = views[static_cast<size_t>(i)];
+        MetadataResponse::MetadataResponsePartition p;
+        p.partition_index = i;
+        p.leader_id = v.leader;
+        p.leader_epoch = v.leader_epoch;
+        p.replica_nodes = v.replicas;
+        p.isr_nodes = v.isr;
+        p.offline_replicas = v.offline;
+        if (v.leader < 0) p.error_code = ErrorCode::LEADER_NOT_AVAILABLE;
+        out.partitions.push_back(std::move(p));
+      }
+    } else {
+      for (int32_t i = 0; i < t.partitions; ++i) {
+        MetadataResponse::MetadataResponsePartition p;
+        p.partition_index = i;
+        p.leader_id = s_.config.node_id;
+        p.leader_epoch = 0;  // one broker leads every partition for good: the epoch never moves
+        p.replica_nodes = {s_.config.node_id};
+        p.isr_nodes = {s_.config.node_id};
+        out.partitions.push_back(std::move(p));
+      }
     }
     if (topic_ops) out.topic_authorized_operations = topic_operations(s_.authorizer, ctx.identity, t.name);
     return out;
@@ -225,8 +253,15 @@ asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest
   DescribeClusterResponse resp;
   auto [host, port] = advertised_address(s_, ctx);
   resp.cluster_id = s_.cluster_id;
-  resp.controller_id = s_.config.node_id;
-  resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
+  if (s_.replication) {
+    resp.controller_id = s_.replication->controller_id();
+    for (const auto& b : s_.replication->live_brokers(ctx.listener->name))
+      resp.brokers.push_back(
+          {b.node_id, b.host, b.port, b.rack.empty() ? std::nullopt : std::optional<std::string>(b.rack)});
+  } else {
+    resp.controller_id = s_.config.node_id;
+    resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
+  }
   if (req.include_cluster_authorized_operations)
     resp.cluster_authorized_operations = cluster_operations(s_.authorizer, ctx.identity);
   co_return resp;

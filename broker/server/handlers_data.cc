@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "broker/core/replica_manager.h"
+#include "broker/replication/replication.h"
 #include "broker/server/handlers.h"
 #include "broker/storage/segment.h"
 #include "common/metrics.h"
@@ -60,17 +61,24 @@ Records to_records(storage::FetchRanges& found) {
 
 }  // namespace
 
-asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, bool durable, bool any,
+asio::awaitable<void> wait_for_offsets(std::vector<OffsetWait> waits, Watermark mark, bool any,
                                        std::chrono::steady_clock::time_point deadline, BrokerServices& s,
                                        ReplicaManager* flusher) {
   // At shutdown a fetch answers at once with what it has, but an acks=all produce keeps waiting
   // for its fsync (the flusher outlives the network drain): answering it with an error would make
   // the client retry records that are already stored.
+  const bool durable = mark == Watermark::kDurable;
   co_await wait_for_watermarks(
       std::move(waits), any ? WaitFor::any : WaitFor::all, deadline,
-      [durable](const OffsetWait& w) { return durable ? w.partition->durable_offset() : w.partition->high_watermark(); },
-      [durable](const OffsetWait& w) -> OffsetWaiters& {
-        return durable ? w.partition->durable_waiters() : w.partition->data_waiters();
+      [mark](const OffsetWait& w) {
+        return mark == Watermark::kDurable   ? w.partition->durable_offset()
+               : mark == Watermark::kLogEnd ? w.partition->log().log_end_offset()
+                                            : w.partition->high_watermark();
+      },
+      [mark](const OffsetWait& w) -> OffsetWaiters& {
+        return mark == Watermark::kDurable   ? w.partition->durable_waiters()
+               : mark == Watermark::kLogEnd ? w.partition->end_offset_waiters()
+                                            : w.partition->data_waiters();
       },
       [](const OffsetWait& w) { return w.target; }, [durable, &s] { return durable || !s.stopping; },
       [flusher](const std::vector<OffsetWait>& pending) {
@@ -109,6 +117,12 @@ void Handlers::note_fenced_produce(const RequestContext& ctx) {
                client);
 }
 
+ErrorCode Handlers::not_here(const std::string& topic, int32_t partition) const {
+  auto t = s_.replicas.topic(topic);
+  return t && partition >= 0 && partition < t->partitions ? ErrorCode::NOT_LEADER_OR_FOLLOWER
+                                                          : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+}
+
 bool Handlers::allowed(RequestContext& ctx, Operation op, ResourceType type, const std::string& name) {
   return static_cast<bool>(s_.authorizer.authorize(ctx.identity, op, {type, name}));
 }
@@ -128,10 +142,17 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
   const int64_t now = wall_clock_ms();
   const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
   const bool wait_durable = req.acks == -1 && s_.config.values.get_bool("log.flush.acks.all");
-  std::vector<OffsetWait> durable_waits;
-  // (topic, partition) indexes of their responses: the vectors grow while partitions are added, so
-  // a pointer kept across an emplace_back would dangle.
-  std::vector<std::pair<size_t, size_t>> durable_responses;
+  // acks=all appends: answered once the whole ISR has them (the high watermark passes them) and,
+  // with log.flush.acks.all, once they are fsynced here.
+  struct AcksAll {
+    std::shared_ptr<Partition> partition;
+    int64_t target;        // last offset + 1
+    int32_t leader_epoch;  // the epoch they were appended in
+    // (topic, partition) indexes of the response: the vectors grow while partitions are added, so a
+    // pointer kept across an emplace_back would dangle.
+    std::pair<size_t, size_t> response;
+  };
+  std::vector<AcksAll> acks_all;
   // A standby (ferry.cluster.role) is fenced: only its replicator writes. POLICY_VIOLATION is
   // non-retriable for every client we test with, so a producer still pointed here fails at once
   // instead of retrying until its delivery timeout, and nothing is appended.
@@ -184,7 +205,17 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
       }
       auto part = s_.replicas.partition(t.name, p.index);
       if (!part) {
-        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+        pr.error_code = not_here(t.name, p.index);
+        continue;
+      }
+      if (!part->is_leader()) {
+        pr.error_code = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+        continue;
+      }
+      // acks=all needs min.insync.replicas in the ISR before anything is appended
+      // (Partition.appendRecordsToLeader); acks 0 and 1 are not checked.
+      if (req.acks == -1 && part->isr_size() < part->effective_min_isr()) {
+        pr.error_code = ErrorCode::NOT_ENOUGH_REPLICAS;
         continue;
       }
       if (!p.records || p.records->empty()) {
@@ -247,9 +278,9 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
         topic_bytes += bytes;
         topic_messages += records;
       }
-      if (wait_durable) {
-        durable_waits.push_back({part, res.last_offset + 1});
-        durable_responses.emplace_back(resp.responses.size() - 1, tr.partition_responses.size() - 1);
+      if (req.acks == -1) {
+        acks_all.push_back({part, res.last_offset + 1, part->leader_epoch(),
+                            {resp.responses.size() - 1, tr.partition_responses.size() - 1}});
       }
     }
     if (topic_messages > 0) {
@@ -261,31 +292,53 @@ asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestCo
     }
   }
 
-  if (!durable_waits.empty()) {
+  if (!acks_all.empty()) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.timeout_ms));
     const auto wait_start = std::chrono::steady_clock::now();
-    co_await wait_for_offsets(durable_waits, /*durable=*/true, /*any=*/false, deadline, s_, &s_.replicas);
+    std::vector<OffsetWait> waits;
+    for (const auto& a : acks_all)
+      if (a.partition->high_watermark() < a.target) waits.push_back({a.partition, a.target});
+    if (!waits.empty())
+      co_await wait_for_offsets(std::move(waits), Watermark::kHighWatermark, /*any=*/false, deadline, s_, nullptr);
+    if (wait_durable) {
+      waits.clear();
+      for (const auto& a : acks_all)
+        if (a.partition->high_watermark() >= a.target) waits.push_back({a.partition, a.target});
+      co_await wait_for_offsets(std::move(waits), Watermark::kDurable, /*any=*/false, deadline, s_, &s_.replicas);
+    }
     ctx.remote_time += std::chrono::steady_clock::now() - wait_start;
-    for (size_t i = 0; i < durable_waits.size(); ++i)
-      if (durable_waits[i].partition->durable_offset() < durable_waits[i].target)
-        resp.responses[durable_responses[i].first].partition_responses[durable_responses[i].second].error_code =
-            ErrorCode::REQUEST_TIMED_OUT;
+    // DelayedProduce / Partition.checkEnoughReplicasReachOffset: a leadership change answers
+    // NOT_LEADER_OR_FOLLOWER (the client retries on the new leader; an idempotent producer's retry
+    // is recognised there), a high watermark short of the records REQUEST_TIMED_OUT, an ISR that
+    // fell below min.insync.replicas meanwhile NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records stay).
+    for (const auto& a : acks_all) {
+      auto& pr = resp.responses[a.response.first].partition_responses[a.response.second];
+      const auto& part = *a.partition;
+      if (!part.is_leader() || part.leader_epoch() != a.leader_epoch)
+        pr.error_code = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      else if (part.high_watermark() < a.target || (wait_durable && part.durable_offset() < a.target))
+        pr.error_code = ErrorCode::REQUEST_TIMED_OUT;
+      else if (part.isr_size() < part.effective_min_isr())
+        pr.error_code = ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    }
   }
   co_return resp;
 }
 
 namespace {
 
-// The per-partition leadership checks of a Fetch, and the epoch check of OffsetForLeaderEpoch (KIP-320; Partition.fetchRecords and
-// localLogWithEpochOrThrow in Kafka): a CurrentLeaderEpoch (v9+, -1 = none) below the leader's is
-// FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH. Then a follower must be one of the
-// partition's replicas, and none is: every Ferry partition has one replica, its leader, until
-// in-region replication (issue 17 part 3). Kafka answers a replica that is not assigned
-// UNKNOWN_LEADER_EPOCH when it sent an epoch, else NOT_LEADER_OR_FOLLOWER.
-std::optional<ErrorCode> fetch_epoch_error(int32_t current_leader_epoch, int32_t leader_epoch, bool follower) {
+// The per-partition leadership checks of a Fetch and of OffsetForLeaderEpoch (KIP-320; Kafka's
+// Partition.fetchRecords / localLogWithEpochOrThrow and ReplicaManager.readFromLog): a
+// CurrentLeaderEpoch (v9+, -1 = none) below this replica's is FENCED_LEADER_EPOCH, above it
+// UNKNOWN_LEADER_EPOCH; then only the leader serves (NOT_LEADER_OR_FOLLOWER); then a follower
+// (replica id >= 0) must be one of the partition's replicas, else UNKNOWN_LEADER_EPOCH when it sent
+// an epoch and NOT_LEADER_OR_FOLLOWER when not.
+std::optional<ErrorCode> fetch_epoch_error(int32_t current_leader_epoch, const Partition& part, int32_t replica_id) {
+  const int32_t leader_epoch = part.leader_epoch();
   if (current_leader_epoch >= 0 && current_leader_epoch != leader_epoch)
     return current_leader_epoch < leader_epoch ? ErrorCode::FENCED_LEADER_EPOCH : ErrorCode::UNKNOWN_LEADER_EPOCH;
-  if (follower)
+  if (!part.is_leader()) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  if (replica_id >= 0 && (replica_id == part.local_id() || !part.is_replica(replica_id)))
     return current_leader_epoch >= 0 ? ErrorCode::UNKNOWN_LEADER_EPOCH : ErrorCode::NOT_LEADER_OR_FOLLOWER;
   return std::nullopt;
 }
@@ -337,16 +390,24 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
         }
         auto part = s_.replicas.partition(t.topic, p.partition);
         if (!part) {
-          pd.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+          pd.error_code = not_here(t.topic, p.partition);
           any_error = true;
           continue;
         }
-        if (auto fenced = fetch_epoch_error(p.current_leader_epoch, part->leader_epoch(), follower)) {
+        if (auto fenced = fetch_epoch_error(p.current_leader_epoch, *part, req.replica_id)) {
           pd.error_code = *fenced;
           any_error = true;
           continue;
         }
+        // A follower's FetchOffset is its log end offset: the leader notes it (which may raise the
+        // high watermark, or qualify the follower for the ISR) before answering, so the reply
+        // carries the high watermark its own fetch made (Partition.updateFollowerFetchState).
+        if (follower && part->record_follower_fetch(req.replica_id, p.fetch_offset, wall_clock_ms()) &&
+            s_.replication)
+          s_.replication->request_isr_update(part);
         const int64_t hwm = part->high_watermark();
+        // Followers read up to the log end offset, consumers up to the high watermark.
+        const int64_t read_bound = follower ? part->log().log_end_offset() : hwm;
         pd.high_watermark = hwm;
         pd.last_stable_offset = hwm;  // no open transactions: LSO = HW
         pd.log_start_offset = part->log().log_start_offset();
@@ -354,7 +415,7 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
         const int32_t limit = static_cast<int32_t>(std::min<int64_t>(p.partition_max_bytes, remaining));
         if (limit <= 0 && total > 0) continue;  // response full; the client fetches again
         auto [err, found] =
-            part->log().read_ranges(p.fetch_offset, std::max(limit, 0), hwm, /*min_one_batch=*/total == 0);
+            part->log().read_ranges(p.fetch_offset, std::max(limit, 0), read_bound, /*min_one_batch=*/total == 0);
         if (err == storage::errc::ok) {
           try {
             pd.records = to_records(found);
@@ -370,8 +431,8 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
           continue;
         }
         pd.log_start_offset = found.log_start_offset;
-        // Any append past today's high watermark can change this partition's answer.
-        waits.push_back({part, hwm + 1});
+        // Any append past today's bound can change this partition's answer.
+        waits.push_back({part, read_bound + 1});
         total += found.bytes;
         bytes_out[t.topic] += found.bytes;
       }
@@ -386,7 +447,8 @@ asio::awaitable<FetchResponse> Handlers::handle(FetchRequest& req, RequestContex
     }
     // Long poll (fetch.max.wait.ms): sleep until any empty partition gets data, then re-read.
     const auto wait_start = Clock::now();
-    co_await wait_for_offsets(std::move(waits), /*durable=*/false, /*any=*/true, deadline, s_, nullptr);
+    co_await wait_for_offsets(std::move(waits), follower ? Watermark::kLogEnd : Watermark::kHighWatermark,
+                              /*any=*/true, deadline, s_, nullptr);
     ctx.remote_time += Clock::now() - wait_start;
   }
 }
@@ -405,15 +467,17 @@ asio::awaitable<ListOffsetsResponse> Handlers::handle(ListOffsetsRequest& req, R
         continue;
       }
       auto part = s_.replicas.partition(t.name, p.partition_index);
-      if (!part) {
-        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      if (!part || !part->is_leader()) {
+        pr.error_code = part ? ErrorCode::NOT_LEADER_OR_FOLLOWER : not_here(t.name, p.partition_index);
         continue;
       }
       auto& log = part->log();
       if (p.timestamp == ListOffsetsRequest::kEarliest) {
         pr.offset = log.log_start_offset();
       } else if (p.timestamp == ListOffsetsRequest::kLatest) {
-        pr.offset = part->high_watermark();
+        // A replica asking (a follower recovering from OFFSET_OUT_OF_RANGE) gets the log end
+        // offset; clients the high watermark.
+        pr.offset = req.replica_id >= 0 ? log.log_end_offset() : part->high_watermark();
       } else if (p.timestamp == ListOffsetsRequest::kMaxTimestamp) {
         if (auto m = log.max_timestamp()) {
           pr.timestamp = m->first;
@@ -452,10 +516,10 @@ asio::awaitable<OffsetForLeaderEpochResponse> Handlers::handle(OffsetForLeaderEp
       }
       auto part = s_.replicas.partition(t.topic, p.partition);
       if (!part) {
-        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+        pr.error_code = not_here(t.topic, p.partition);
         continue;
       }
-      if (auto fenced = fetch_epoch_error(p.current_leader_epoch, part->leader_epoch(), /*follower=*/false)) {
+      if (auto fenced = fetch_epoch_error(p.current_leader_epoch, *part, /*replica_id=*/-1)) {
         pr.error_code = *fenced;  // the leader answers followers and consumers alike
         continue;
       }
@@ -481,8 +545,9 @@ asio::awaitable<DeleteRecordsResponse> Handlers::handle(DeleteRecordsRequest& re
         continue;
       }
       auto part = s_.replicas.partition(t.name, p.partition_index);
-      if (!part) {
-        pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      if (!part || !part->is_leader()) {
+        // Followers take the leader's log start offset from their fetches.
+        pr.error_code = part ? ErrorCode::NOT_LEADER_OR_FOLLOWER : not_here(t.name, p.partition_index);
         continue;
       }
       const int64_t hwm = part->high_watermark();

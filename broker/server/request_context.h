@@ -22,6 +22,9 @@ namespace ferry::groups {
 class GroupCoordinator;
 }
 
+namespace ferry::broker::replication {
+class Replication;
+}
 namespace ferry::broker {
 
 class ReplicaManager;
@@ -49,6 +52,9 @@ struct BrokerServices {
   // ACLs: the authorizer CreateAcls/DeleteAcls change and DescribeAcls lists (the same object as
   // `authorizer`), or nullptr when authorizer = allow-all (the ACL APIs answer SECURITY_DISABLED).
   security::AclAuthorizer* acls = nullptr;
+  // In-region replication (metadata.store = etcd): cluster membership and partition leadership for
+  // Metadata, ISR expansion requests from follower fetches. nullptr on a one-broker region.
+  replication::Replication* replication = nullptr;
 };
 
 /// Per-request context: the decoded header, who is asking and through which listener.

@@ -2,7 +2,8 @@
 the cluster's metadata survives the broker's SIGKILL because it lives in etcd, the broker
 registers under a lease that a crash lets expire, a second broker with the same node.id is
 refused while the first lives, one etcd member of three may die, and bad settings or an
-unreachable etcd give a clear error instead of a broker that half works.
+unreachable etcd give a clear error instead of a broker that half works. Regions of several
+brokers on one prefix are test_cluster.py's.
 """
 
 import json
@@ -104,26 +105,6 @@ class EtcdMetadataTest(BrokerTestCase):
         # The first broker kept serving, and its registration is its own.
         produce_all(first, "t", [{"value": b"still here"}])
         self.assertEqual(self.registration(etcd)["endpoints"], [f"PLAINTEXT://127.0.0.1:{first.port}"])
-
-    def test_a_second_broker_on_one_prefix_is_refused_before_it_opens_a_log(self):
-        # Until a controller assigns partitions, two brokers of one prefix would both lead every
-        # partition and split the region's clients.
-        etcd = self.etcd()
-        first = self.etcd_broker(etcd, node_id=1)
-        create_topics(first, "orders")
-        wait_until(lambda: self.registration(etcd, 1), timeout=10, what="the first broker's registration")
-        second = self.etcd_broker(etcd, node_id=2, start=False)
-        started = time.monotonic()
-        with self.assertRaises(BrokerStartError) as ctx:
-            second.start(timeout=20)
-        self.assertLess(time.monotonic() - started, 10)
-        self.assertIn(f"broker 1 (PLAINTEXT://127.0.0.1:{first.port}) is already registered", str(ctx.exception))
-        self.assertFalse(os.path.exists(os.path.join(second.data_dir, "orders-0")))
-        # Its own prefix is its own cluster.
-        second.config["etcd.prefix"] = "/ferry/other"
-        second.write_config()
-        second.start()
-        self.assertIsNotNone(self.registration(etcd, 1))
 
     def test_one_etcd_member_of_three_may_die(self):
         etcd = self.etcd(3)

@@ -1,0 +1,74 @@
+// Followers' side of in-region replication: one fetcher thread per leader broker (Kafka's
+// num.replica.fetchers = 1, AbstractFetcherThread / ReplicaFetcherThread) that first truncates each
+// newly followed partition to where it agrees with the leader (OffsetForLeaderEpoch, KIP-101 and
+// KIP-279), then fetches with Fetch (replica id = this broker) from its log end offset and appends
+// the leader's batches unchanged. ../shared/REPLICATION-SEMANTICS.md §1 and §3.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "broker/config/broker_config.h"
+#include "broker/metadata/broker_registration.h"
+#include "common/metrics.h"
+
+namespace ferry::broker {
+class Partition;
+class ReplicaManager;
+}  // namespace ferry::broker
+
+namespace ferry::broker::replication {
+
+/// A partition this broker follows, and whom.
+struct FollowTarget {
+  std::shared_ptr<Partition> partition;
+  int32_t leader = -1;
+  int32_t leader_epoch = -1;
+  BrokerInfo leader_info;  ///< its registration: endpoints to connect to
+};
+
+/// Where a follower whose latest local epoch is `local_epoch` (with `local_end` its log end
+/// offset, `local_end_for` its own end offset of an epoch, as storage::Log::end_offset_for_epoch)
+/// must cut its log, given the leader's answer (`leader_epoch`, `leader_end`) to
+/// OffsetForLeaderEpoch(local_epoch): KIP-279 (AbstractFetcherThread.getOffsetTruncationState).
+/// Returns {offset, done}: `done` false means "truncate there and ask again for the epoch below".
+/// `high_watermark` is the fallback when the leader knows nothing (leader_end = -1).
+struct TruncationDecision {
+  int64_t offset;
+  bool done;
+};
+TruncationDecision truncation_offset(int32_t local_epoch, int64_t local_end, int32_t leader_epoch, int64_t leader_end,
+                                     int64_t high_watermark,
+                                     const std::function<std::pair<int32_t, int64_t>(int32_t)>& local_end_for);
+
+/// The fetcher threads of one broker. assign() is called by the replication thread only.
+class ReplicaFetchers {
+ public:
+  ReplicaFetchers(const BrokerConfig& config, ReplicaManager& replicas, metrics::Registry& metrics);
+  /// Stops and joins every fetcher thread.
+  ~ReplicaFetchers();
+  ReplicaFetchers(const ReplicaFetchers&) = delete;
+  ReplicaFetchers& operator=(const ReplicaFetchers&) = delete;
+
+  /// Makes the set of followed partitions exactly `targets`: a partition whose leader or epoch
+  /// changed is truncated against its leader again before it fetches; fetchers of leaders that no
+  /// longer lead anything here stop.
+  void assign(const std::vector<FollowTarget>& targets);
+
+ private:
+  class Fetcher;
+  const BrokerConfig& config_;
+  ReplicaManager& replicas_;
+  metrics::Registry& metrics_;
+  std::map<int32_t, std::unique_ptr<Fetcher>> fetchers_;  // by leader id
+};
+
+}  // namespace ferry::broker::replication

@@ -1,0 +1,289 @@
+// Replication's state application, ISR upkeep and controller pass (replication.h).
+#include "broker/replication/replication.h"
+
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker/core/partition.h"
+#include "broker/core/replica_manager.h"
+#include "broker/metadata/controller_election.h"
+#include "broker/replication/partition_state.h"
+#include "broker/replication/replica_fetcher.h"
+#include "common/clock.h"
+
+namespace ferry::broker::replication {
+
+std::optional<std::tuple<std::string, std::string, int32_t>> parse_endpoint(const std::string& endpoint) {
+  const auto scheme = endpoint.find("://");
+  const auto colon = endpoint.rfind(':');
+  if (scheme == std::string::npos || scheme == 0 || colon == std::string::npos || colon <= scheme + 3) return std::nullopt;
+  std::string host = endpoint.substr(scheme + 3, colon - scheme - 3);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int32_t port = 0;
+  const std::string digits = endpoint.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  port = std::stoi(digits);
+  if (port < 1 || port > 65535 || host.empty()) return std::nullopt;
+  return std::make_tuple(endpoint.substr(0, scheme), host, port);
+}
+
+Replication::Replication(const BrokerConfig& config, EtcdMetadataStore& store, ReplicaManager& replicas,
+                         ControllerElection& election, metrics::Registry& metrics)
+    : config_(config),
+      store_(store),
+      replicas_(replicas),
+      election_(election),
+      metrics_(metrics),
+      node_id_(config.node_id),
+      lag_max_ms_(config.values.get_int("replica.lag.time.max.ms")),
+      isr_shrinks_(metrics.counter("kafka_server_replicamanager_isrshrinks_total",
+                                   "ISR shrinks written by this broker as leader (Kafka's IsrShrinksPerSec).")),
+      isr_expands_(metrics.counter("kafka_server_replicamanager_isrexpands_total",
+                                   "ISR expansions written by this broker as leader (Kafka's IsrExpandsPerSec).")),
+      failed_isr_updates_(metrics.counter(
+          "kafka_server_replicamanager_failedisrupdates_total",
+          "ISR writes that lost their compare-and-set: the partition state changed under this leader "
+          "(Kafka's FailedIsrUpdatesPerSec).")) {}
+
+Replication::~Replication() { stop(); }
+
+void Replication::start() {
+  fetchers_ = std::make_unique<ReplicaFetchers>(config_, replicas_, metrics_);
+  apply_states();
+  std::lock_guard lk(mu_);
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Replication::stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  fetchers_.reset();
+}
+
+void Replication::on_change(EtcdMetadataChange change) {
+  if (change != EtcdMetadataChange::kTopics && change != EtcdMetadataChange::kPartitions &&
+      change != EtcdMetadataChange::kBrokers && change != EtcdMetadataChange::kController)
+    return;
+  {
+    std::lock_guard lk(mu_);
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Replication::request_isr_update(const std::shared_ptr<Partition>& partition) {
+  {
+    std::lock_guard lk(mu_);
+    if (!isr_requests_.emplace(partition->topic(), partition->index()).second) return;
+  }
+  cv_.notify_all();
+}
+
+void Replication::run() {
+  // The lag check runs every replica.lag.time.max.ms / 2, as Kafka's isr-expiration task, so a
+  // stuck follower leaves the ISR between 1 and 1.5 times the setting after its last catch-up.
+  const auto lag_period = std::chrono::milliseconds(std::max<int64_t>(50, lag_max_ms_ / 2));
+  auto next_lag_check = std::chrono::steady_clock::now() + lag_period;
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    cv_.wait_until(lk, std::min(next_lag_check, std::chrono::steady_clock::now() + std::chrono::seconds(1)),
+                   [&] { return stopping_ || dirty_ || !isr_requests_.empty(); });
+    if (stopping_) break;
+    const bool dirty = std::exchange(dirty_, false);
+    const bool requested = !isr_requests_.empty();
+    isr_requests_.clear();
+    lk.unlock();
+    try {
+      // The controller first: after a broker died, it elects new leaders, and this broker applies
+      // them in the same pass instead of waiting for the watch to bring its own writes back.
+      controller_pass();
+      if (dirty) apply_states();
+      const bool lag_due = std::chrono::steady_clock::now() >= next_lag_check;
+      if (lag_due) next_lag_check = std::chrono::steady_clock::now() + lag_period;
+      if (requested || lag_due) maintain_isr(lag_due);
+    } catch (const std::exception& e) {
+      // etcd unreachable for longer than the store's retries, most likely: the next change or
+      // tick tries again, and the broker keeps serving what it leads meanwhile.
+      spdlog::warn("replication: {} (retrying)", e.what());
+      lk.lock();
+      dirty_ = true;
+      lk.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    lk.lock();
+  }
+}
+
+void Replication::apply_states() {
+  const auto topics = store_.topics();
+  replicas_.sync_topics(topics);
+  const auto states = store_.partition_states();
+  const auto brokers = store_.brokers();
+  const int64_t now = wall_clock_ms();
+  std::vector<FollowTarget> follow;
+  for (const auto& t : topics) {
+    for (int32_t i = 0; i < t.partitions; ++i) {
+      auto part = replicas_.partition(t.name, i);
+      if (!part) continue;
+      auto it = states.find({t.name, i});
+      if (it == states.end()) continue;
+      const PartitionState& s = it->second;
+      Leadership l{s.leader, s.leader_epoch, t.assignment.at(static_cast<size_t>(i)), s.isr, s.partition_epoch,
+                   s.mod_revision};
+      if (s.leader == node_id_) {
+        if (part->make_leader(l, now))
+          spdlog::info("{}-{}: leader at epoch {} (ISR {})", t.name, i, s.leader_epoch, fmt::join(s.isr, ","));
+        continue;
+      }
+      if (part->make_follower(l))
+        spdlog::info("{}-{}: follower of broker {} at epoch {}", t.name, i, s.leader, s.leader_epoch);
+      if (s.leader < 0) continue;
+      auto b = brokers.find(s.leader);
+      if (b == brokers.end()) continue;  // its leader is gone: the controller will elect another
+      follow.push_back({part, s.leader, s.leader_epoch, b->second});
+    }
+  }
+  fetchers_->assign(follow);
+}
+
+void Replication::maintain_isr(bool check_lag) {
+  const auto brokers = store_.brokers();
+  const int64_t now = wall_clock_ms();
+  for (const auto& p : replicas_.all_partitions()) {
+    if (!p->is_leader()) continue;
+    const Leadership l = p->leadership();
+    std::set<int32_t> next(l.isr.begin(), l.isr.end());
+    if (check_lag)
+      for (int32_t r : p->out_of_sync_replicas(now, lag_max_ms_)) next.erase(r);
+    // Only registered brokers join (KIP-841: a fenced or shut-down broker is not eligible).
+    for (int32_t r : p->isr_candidates())
+      if (brokers.count(r)) next.insert(r);
+    std::vector<int32_t> isr;
+    for (int32_t r : l.replicas)
+      if (next.count(r)) isr.push_back(r);
+    if (isr == l.isr) continue;
+    const bool shrink = isr.size() < l.isr.size();
+    if (write_isr(*p, isr)) {
+      (shrink ? isr_shrinks_ : isr_expands_).inc();
+      spdlog::info("{}-{}: ISR {} -> {} at leader epoch {}", p->topic(), p->index(), fmt::join(l.isr, ","),
+                   fmt::join(isr, ","), l.leader_epoch);
+    }
+  }
+}
+
+bool Replication::write_isr(Partition& p, const std::vector<int32_t>& isr) {
+  const Leadership l = p.leadership();
+  auto current = store_.partition_state(p.topic(), p.index());
+  if (!current || current->leader != node_id_ || current->leader_epoch != l.leader_epoch ||
+      current->mod_revision != l.mod_revision) {
+    // The store already holds a newer state than this replica applied: apply it, decide again later.
+    failed_isr_updates_.inc();
+    std::lock_guard lk(mu_);
+    dirty_ = true;
+    return false;
+  }
+  PartitionState next = *current;
+  next.isr = isr;
+  // A leader's own ISR change keeps the leader epoch; only the partition epoch moves (KIP-497).
+  const size_t applied =
+      store_.write_partition_states({PartitionWrite{p.topic(), p.index(), next, l.mod_revision}}, /*controller_epoch=*/0);
+  if (applied == 0) {
+    failed_isr_updates_.inc();
+    std::lock_guard lk(mu_);
+    dirty_ = true;
+    return false;
+  }
+  if (auto written = store_.partition_state(p.topic(), p.index()); written && written->leader == node_id_) {
+    Leadership nl{written->leader, written->leader_epoch, l.replicas, written->isr, written->partition_epoch,
+                  written->mod_revision};
+    p.make_leader(nl, wall_clock_ms());
+  }
+  return true;
+}
+
+void Replication::controller_pass() {
+  const int64_t epoch = election_.epoch();
+  if (epoch == 0) return;
+  std::map<std::string, TopicMetadata> topics;
+  for (auto& t : store_.topics()) topics[t.name] = std::move(t);
+  std::set<int32_t> live;
+  for (const auto& [id, info] : store_.brokers()) live.insert(id);
+  auto writes = reconcile(
+      topics, store_.partition_states(), live,
+      [this](const std::string& topic) { return replicas_.topic_config(topic).get_bool("unclean.leader.election.enable"); },
+      epoch);
+  if (writes.empty()) return;
+  const size_t applied = store_.write_partition_states(writes, epoch);
+  size_t elections = 0;
+  for (const auto& w : writes) elections += w.state.leader >= 0 ? 1 : 0;
+  spdlog::info("controller (epoch {}): wrote {} of {} partition states ({} with a leader), live brokers {}", epoch,
+               applied, writes.size(), elections, fmt::join(live, ","));
+}
+
+std::vector<BrokerEndpoint> Replication::live_brokers(const std::string& listener) {
+  std::vector<BrokerEndpoint> out;
+  for (const auto& [id, info] : store_.brokers()) {
+    for (const auto& e : info.endpoints) {
+      auto parsed = parse_endpoint(e);
+      if (!parsed || std::get<0>(*parsed) != listener) continue;
+      out.push_back({id, std::get<1>(*parsed), std::get<2>(*parsed), info.rack});
+      break;
+    }
+  }
+  return out;
+}
+
+int32_t Replication::controller_id() { return store_.controller().first; }
+
+int32_t Replication::leader_of(const std::string& topic, int32_t partition) {
+  auto s = store_.partition_state(topic, partition);
+  return s ? s->leader : -1;
+}
+
+std::vector<PartitionView> Replication::describe(const TopicMetadata& t) {
+  const auto brokers = store_.brokers();
+  std::vector<PartitionView> out(static_cast<size_t>(std::max(0, t.partitions)));
+  for (int32_t i = 0; i < t.partitions; ++i) {
+    auto& v = out[static_cast<size_t>(i)];
+    if (static_cast<size_t>(i) < t.assignment.size()) v.replicas = t.assignment[static_cast<size_t>(i)];
+    for (int32_t r : v.replicas)
+      if (!brokers.count(r)) v.offline.push_back(r);
+    if (auto s = store_.partition_state(t.name, i)) {
+      v.leader = brokers.count(s->leader) ? s->leader : -1;
+      v.leader_epoch = s->leader_epoch;
+      v.isr = s->isr;
+    }
+  }
+  return out;
+}
+
+bool Replication::await_leaders(const std::string& topic, int32_t count, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool all = true;
+    for (int32_t i = 0; i < count && all; ++i) {
+      auto s = store_.partition_state(topic, i);
+      all = s && s->leader >= 0;
+    }
+    if (all) {
+      // And applied here, so this broker answers for what it leads at once.
+      std::lock_guard lk(mu_);
+      dirty_ = true;
+      cv_.notify_all();
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace ferry::broker::replication

@@ -1,0 +1,131 @@
+// In-region replication on a broker of a region whose metadata lives on etcd (issue 17): applies
+// the controller's partition states to the local replicas (leader or follower, Kafka's
+// ReplicaManager.becomeLeaderOrFollower), keeps the ISR of the partitions this broker leads
+// (shrink after replica.lag.time.max.ms, expand when a follower catches up; Kafka's
+// Partition.maybeShrinkIsr / maybeExpandIsr), runs the replica fetchers of the partitions it
+// follows, and, while this broker is the elected controller, the controller's reconciliation
+// (leaders from the ISR for every partition; partition_state.h).
+//
+// Where Kafka sends LeaderAndIsr and AlterPartition requests, Ferry's brokers read and write the
+// partition states in etcd: every broker watches them (EtcdMetadataStore), the controller writes
+// them under its controller epoch, and a leader writes its own ISR changes by compare-and-set on
+// the partition's mod_revision (the ZooKeeper-era leader writes, with etcd's revision as the
+// znode version). A stale leader's write therefore fails, and it learns the new state from the
+// watch. ../shared/REPLICATION-SEMANTICS.md §2 and §4; docs/replication.md.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/config/broker_config.h"
+#include "broker/metadata/etcd_metadata_store.h"
+#include "common/metrics.h"
+
+namespace ferry::broker {
+class ReplicaManager;
+class Partition;
+class ControllerElection;
+}  // namespace ferry::broker
+
+namespace ferry::broker::replication {
+
+class ReplicaFetchers;
+
+/// A live broker as Metadata shows it on one listener.
+struct BrokerEndpoint {
+  int32_t node_id = 0;
+  std::string host;
+  int32_t port = 0;
+  std::string rack;  // "" = none
+};
+
+/// One partition as Metadata shows it (MetadataResponse.json, ../shared §2): error
+/// LEADER_NOT_AVAILABLE when it has no live leader.
+struct PartitionView {
+  int32_t leader = -1;
+  int32_t leader_epoch = -1;
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> isr;
+  std::vector<int32_t> offline;  ///< replicas whose broker is not registered
+};
+
+/// "NAME://host:port" (a registration's endpoint) → (name, host, port); nullopt when malformed.
+std::optional<std::tuple<std::string, std::string, int32_t>> parse_endpoint(const std::string& endpoint);
+
+class Replication {
+ public:
+  /// `store` must outlive this object, and so must `replicas` and `election`. Nothing runs before
+  /// start().
+  Replication(const BrokerConfig& config, EtcdMetadataStore& store, ReplicaManager& replicas,
+              ControllerElection& election, metrics::Registry& metrics);
+  ~Replication();
+  Replication(const Replication&) = delete;
+  Replication& operator=(const Replication&) = delete;
+
+  /// Applies the states in the store now (so a restarted broker serves what it leads before its
+  /// first client), then starts the replication thread and the fetchers.
+  void start();
+  /// Stops the fetchers and the thread. Idempotent.
+  void stop();
+  /// The store's change listener calls this (on the watch thread): it only marks work for the
+  /// replication thread.
+  void on_change(EtcdMetadataChange change);
+  /// The fetch handler found a follower that qualifies for the ISR (Partition::record_follower_fetch):
+  /// the replication thread writes the expansion soon. Never blocks.
+  void request_isr_update(const std::shared_ptr<Partition>& partition);
+
+  // For Metadata and FindCoordinator.
+  /// Registered brokers with an endpoint on `listener`, by node id.
+  std::vector<BrokerEndpoint> live_brokers(const std::string& listener);
+  /// The elected controller's node id, -1 when none.
+  int32_t controller_id();
+  /// Every partition of `t` (t.partitions entries).
+  std::vector<PartitionView> describe(const TopicMetadata& t);
+  /// The partition's leader id as the controller last wrote it, -1 when none.
+  int32_t leader_of(const std::string& topic, int32_t partition);
+
+  /// Waits up to `timeout` until partitions [0, count) of `topic` have a leader in the store (the
+  /// controller elected them). Returns whether they all do.
+  bool await_leaders(const std::string& topic, int32_t count, std::chrono::milliseconds timeout);
+
+ private:
+  void run();
+  /// One pass: local topics in line with the store, leadership applied, fetchers updated.
+  void apply_states();
+  /// ISR shrinks (out of sync followers) and expansions (requested) of the partitions led here.
+  void maintain_isr(bool check_lag);
+  /// The controller's reconciliation, when this broker holds the controller epoch.
+  void controller_pass();
+  /// Writes `isr` as the new ISR of a partition this broker leads, by compare-and-set.
+  bool write_isr(Partition& p, const std::vector<int32_t>& isr);
+
+  const BrokerConfig& config_;
+  EtcdMetadataStore& store_;
+  ReplicaManager& replicas_;
+  ControllerElection& election_;
+  metrics::Registry& metrics_;
+  const int32_t node_id_;
+  const int64_t lag_max_ms_;
+  std::unique_ptr<ReplicaFetchers> fetchers_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = true;      // states, topics or brokers changed since the last apply
+  bool stopping_ = false;
+  bool started_ = false;
+  std::set<std::pair<std::string, int32_t>> isr_requests_;  // partitions with an expansion to write
+  std::thread thread_;
+
+  metrics::Counter& isr_shrinks_;
+  metrics::Counter& isr_expands_;
+  metrics::Counter& failed_isr_updates_;
+};
+
+}  // namespace ferry::broker::replication

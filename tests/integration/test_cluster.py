@@ -1,0 +1,195 @@
+"""A region of three ferry-broker processes on one real etcd (issue 17): the controller places
+replicas and elects leaders from the ISR, followers copy the leader's batches with Fetch, acks=all
+waits for the whole ISR, and a SIGKILLed leader loses no acknowledged record. Clients are
+python3-confluent-kafka (librdkafka) and kcat, unmodified.
+"""
+
+import glob
+import os
+import sys
+import threading
+import time
+import unittest
+
+from confluent_kafka import KafkaError, Producer
+
+from etcd_harness import EtcdCluster
+from ferry_harness import BrokerStartError, BrokerTestCase, consume_all, create_topics, produce_all, wait_until
+
+PREFIX = "/ferry/cluster"
+
+
+class Region:
+    """What the client helpers need of "a broker": a bootstrap list, here every broker's."""
+
+    def __init__(self, brokers):
+        self.brokers = brokers
+
+    @property
+    def bootstrap(self):
+        return ",".join(b.bootstrap for b in self.brokers if b.running())
+
+
+class ClusterTestCase(BrokerTestCase):
+    SESSION_MS = 3000
+
+    def region(self, n=3, etcd_members=1, **extra):
+        etcd = EtcdCluster(etcd_members)
+        self.addCleanup(etcd.close)
+        config = {"metadata.store": "etcd", "etcd.endpoints": etcd.endpoints, "etcd.prefix": PREFIX,
+                  "broker.session.timeout.ms": self.SESSION_MS, "broker.heartbeat.interval.ms": 500,
+                  "replica.lag.time.max.ms": 4000, "replica.fetch.backoff.ms": 200}
+        config.update(extra)
+        brokers = [self.start_broker(dict(config), node_id=i) for i in range(1, n + 1)]
+        r = Region(brokers)
+        wait_until(lambda: len(self.metadata(r).brokers) == n, timeout=20, what=f"{n} registered brokers")
+        return etcd, r
+
+    def metadata(self, region, topic=None):
+        from confluent_kafka.admin import AdminClient
+        a = AdminClient({"bootstrap.servers": region.bootstrap})
+        return a.list_topics(topic=topic, timeout=10)
+
+    def partitions(self, region, topic):
+        md = self.metadata(region, topic)
+        return {p.id: p for p in md.topics[topic].partitions.values()}
+
+    def broker(self, region, node_id):
+        return next(b for b in region.brokers if b.node_id == node_id)
+
+    def segment_bytes(self, broker, topic, partition):
+        """The bytes of a replica's log, segment by segment in offset order."""
+        files = sorted(glob.glob(os.path.join(broker.data_dir, f"{topic}-{partition}", "*.log")))
+        return b"".join(open(f, "rb").read() for f in files)
+
+
+class ClusterTest(ClusterTestCase):
+    def test_replicas_hold_the_leaders_batches_byte_for_byte(self):
+        _, region = self.region()
+        md = self.metadata(region)
+        self.assertEqual(sorted(md.brokers), [1, 2, 3])
+        self.assertIn(md.controller_id, (1, 2, 3))
+        create_topics(region, "orders", partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
+        parts = self.partitions(region, "orders")
+        # Leaders spread over the brokers (Kafka's assignment: each broker leads one of three).
+        self.assertEqual(sorted(p.leader for p in parts.values()), [1, 2, 3])
+        for p in parts.values():
+            self.assertEqual(sorted(p.replicas), [1, 2, 3])
+            self.assertEqual(sorted(p.isrs), [1, 2, 3])
+            self.assertEqual(p.replicas[0], p.leader)  # the preferred leader leads a new partition
+        records = [{"value": f"r{i}".encode(), "key": f"k{i % 7}".encode(), "partition": i % 3} for i in range(3000)]
+        produce_all(region, "orders", records, acks="all")
+        got = consume_all(region, "orders")
+        self.assertEqual(sorted(m.value() for ms in got.values() for m in ms), sorted(r["value"] for r in records))
+        # acks=all answered only once every ISR member had the records: each replica's log is the
+        # leader's, byte for byte (offsets, leader epochs, CRCs unchanged).
+        for p in range(3):
+            logs = {b.node_id: self.segment_bytes(b, "orders", p) for b in region.brokers}
+            self.assertGreater(len(logs[1]), 3000 // 3 * 10)
+            self.assertEqual(len(set(logs.values())), 1, f"replicas of orders-{p} differ: "
+                                                         f"{ {k: len(v) for k, v in logs.items()} }")
+
+    def test_replication_factor_above_the_live_brokers_is_refused(self):
+        from confluent_kafka.admin import AdminClient, NewTopic
+        _, region = self.region()
+        a = AdminClient({"bootstrap.servers": region.bootstrap})
+        fut = a.create_topics([NewTopic("big", 1, 4)], operation_timeout=10)["big"]
+        with self.assertRaises(Exception) as ctx:
+            fut.result(timeout=20)
+        err = ctx.exception.args[0]
+        self.assertEqual(err.code(), KafkaError.INVALID_REPLICATION_FACTOR)
+        self.assertIn("larger than the 3 live broker(s)", err.str())
+
+    def test_a_sigkilled_leader_loses_no_acknowledged_record(self):
+        _, region = self.region()
+        create_topics(region, "pay", partitions=1, replication_factor=3, config={"min.insync.replicas": "2"})
+        leader = self.partitions(region, "pay")[0].leader
+        acked, errors = [], []
+        p = Producer({"bootstrap.servers": region.bootstrap, "enable.idempotence": True, "acks": "all",
+                      "linger.ms": 2, "message.timeout.ms": 60000, "retry.backoff.ms": 100})
+
+        def on_delivery(err, msg):
+            if err:
+                errors.append(err)
+            else:
+                acked.append((msg.value(), time.monotonic()))
+
+        stop = threading.Event()
+
+        def produce():
+            i = 0
+            while not stop.is_set():
+                try:
+                    p.produce("pay", value=f"v{i}".encode(), on_delivery=on_delivery)
+                    i += 1
+                except BufferError:
+                    pass
+                p.poll(0.001)
+            p.flush(60)
+
+        t = threading.Thread(target=produce)
+        t.start()
+        try:
+            wait_until(lambda: len(acked) >= 2000, timeout=30, what="2000 acknowledged records")
+            # At full speed, no pause: SIGKILL the leader with batches in flight.
+            victim = self.broker(region, leader)
+            victim.kill()
+            killed_at = time.monotonic()
+            before = len(acked)
+            wait_until(lambda: len(acked) >= before + 2000, timeout=60, what="acknowledgements from the new leader")
+            first_after = next(ts for _, ts in acked[before:] if ts > killed_at)
+        finally:
+            stop.set()
+            t.join(90)
+        self.assertEqual(errors, [])
+        new_leader = self.partitions(region, "pay")[0].leader
+        self.assertNotEqual(new_leader, leader)
+        self.assertNotIn(leader, self.partitions(region, "pay")[0].isrs)
+        # A session timeout (3 s) for the registration to expire, then the controller's election.
+        print(f"\nleader {leader} SIGKILLed: first acknowledgement from leader {new_leader} after "
+              f"{first_after - killed_at:.2f} s (broker.session.timeout.ms {self.SESSION_MS})", file=sys.stderr)
+        self.assertLess(first_after - killed_at, self.SESSION_MS / 1000 + 5)
+        sent = [v for v, _ in acked]
+        got = [m.value() for m in consume_all(region, "pay")[0]]
+        self.assertEqual(len(got), len(set(got)), "duplicates in the log")
+        self.assertEqual(set(sent) - set(got), set(), "acknowledged records lost")
+        # The killed broker comes back as a follower, truncates what it alone had, catches up and
+        # rejoins the ISR.
+        victim.start()
+        wait_until(lambda: sorted(self.partitions(region, "pay")[0].isrs) == [1, 2, 3], timeout=30,
+                   what="the restarted broker back in the ISR")
+        logs = {b.node_id: self.segment_bytes(b, "pay", 0) for b in region.brokers}
+        wait_until(lambda: len({self.segment_bytes(b, "pay", 0) for b in region.brokers}) == 1, timeout=20,
+                   what="identical replicas after the restart")
+        del logs
+
+    def test_acks_all_needs_min_insync_replicas(self):
+        _, region = self.region()
+        create_topics(region, "strict", partitions=1, replication_factor=3, config={"min.insync.replicas": "2"})
+        leader = self.partitions(region, "strict")[0].leader
+        followers = [b for b in region.brokers if b.node_id != leader]
+        for b in followers:
+            b.kill()
+        # Their registrations expire; the controller takes them out of the ISR.
+        wait_until(lambda: self.partitions(region, "strict")[0].isrs == [leader], timeout=20,
+                   what="an ISR of the leader alone")
+        p = Producer({"bootstrap.servers": region.bootstrap, "acks": "all", "message.timeout.ms": 3000,
+                      "retries": 0})
+        errs = []
+        p.produce("strict", value=b"x", on_delivery=lambda err, msg: errs.append(err))
+        p.flush(10)
+        self.assertEqual(len(errs), 1)
+        self.assertIsNotNone(errs[0])
+        self.assertEqual(errs[0].code(), KafkaError.NOT_ENOUGH_REPLICAS)
+        # acks=1 does not need the ISR.
+        produce_all(region, "strict", [{"value": b"one"}], acks=1)
+        # One follower back: it catches up, rejoins, and acks=all works again.
+        followers[0].start()
+        wait_until(lambda: len(self.partitions(region, "strict")[0].isrs) == 2, timeout=30, what="an ISR of two")
+        produce_all(region, "strict", [{"value": b"two"}], acks="all")
+        got = [m.value() for m in consume_all(region, "strict")[0]]
+        self.assertEqual(got, [b"one", b"two"])
+
+
+if __name__ == "__main__":
+    unittest.main()
