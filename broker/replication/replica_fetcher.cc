@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #include "broker/core/partition.h"
@@ -41,14 +42,21 @@ class ReplicaFetchers::Fetcher {
     thread_ = std::thread([this] { run(); });
   }
   ~Fetcher() {
+    retire();
+    thread_.join();
+  }
+  /// Stops following anything and asks the thread to end; what a request in flight brings back
+  /// is dropped. Does not wait.
+  void retire() {
     {
       std::lock_guard lk(mu_);
       stop_ = true;
+      entries_.clear();
     }
     cv_.notify_all();
-    thread_.join();
   }
   const std::string& host() const { return host_; }
+  int64_t max_lag() const { return max_lag_.load(std::memory_order_relaxed); }
   const std::string& port() const { return port_; }
 
   /// Replaces the followed partitions; a new or re-epoched one is truncated first.
@@ -105,6 +113,7 @@ class ReplicaFetchers::Fetcher {
   std::condition_variable cv_;
   bool stop_ = false;
   std::map<std::pair<std::string, int32_t>, Entry> entries_;
+  std::atomic<int64_t> max_lag_{0};
   std::thread thread_;
 };
 
@@ -264,6 +273,7 @@ void ReplicaFetchers::Fetcher::fetch(client::WireConnection& conn,
   if (resp.error_code != ErrorCode::NONE)
     throw std::runtime_error(fmt::format("Fetch answered {}", protocol::error_name(resp.error_code)));
   const int64_t now = wall_clock_ms();
+  int64_t max_lag = 0;
   for (auto& t : resp.responses) {
     for (auto& p : t.partitions) {
       const auto k = std::make_pair(t.topic, p.partition_index);
@@ -322,8 +332,10 @@ void ReplicaFetchers::Fetcher::fetch(client::WireConnection& conn,
       // The leader's log start moved (retention, DeleteRecords): follow it.
       if (p.log_start_offset > part.log().log_start_offset() && p.log_start_offset <= part.log().log_end_offset())
         part.log().delete_records_before(p.log_start_offset);
+      max_lag = std::max(max_lag, p.high_watermark - part.log().log_end_offset());
     }
   }
+  max_lag_.store(max_lag, std::memory_order_relaxed);
 }
 
 void ReplicaFetchers::Fetcher::reset_out_of_range(client::WireConnection& conn,
@@ -369,9 +381,43 @@ void ReplicaFetchers::Fetcher::reset_out_of_range(client::WireConnection& conn,
 }
 
 ReplicaFetchers::ReplicaFetchers(const BrokerConfig& config, ReplicaManager& replicas, metrics::Registry& metrics)
-    : config_(config), replicas_(replicas), metrics_(metrics) {}
+    : config_(config), replicas_(replicas), metrics_(metrics) {
+  reaper_ = std::thread([this] { reap_loop(); });
+}
 
-ReplicaFetchers::~ReplicaFetchers() { fetchers_.clear(); }
+ReplicaFetchers::~ReplicaFetchers() {
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, f] : fetchers_) {
+      f->retire();
+      retiring_.push_back(std::move(f));
+    }
+    fetchers_.clear();
+    stopping_ = true;
+  }
+  reap_cv_.notify_all();
+  reaper_.join();
+}
+
+void ReplicaFetchers::reap_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    reap_cv_.wait(lk, [&] { return stopping_ || !retiring_.empty(); });
+    auto batch = std::move(retiring_);
+    retiring_.clear();
+    if (batch.empty() && stopping_) return;
+    lk.unlock();
+    batch.clear();  // joins each thread once its request in flight returns
+    lk.lock();
+  }
+}
+
+int64_t ReplicaFetchers::max_lag() const {
+  std::lock_guard lk(mu_);
+  int64_t lag = 0;
+  for (const auto& [id, f] : fetchers_) lag = std::max(lag, f->max_lag());
+  return lag;
+}
 
 void ReplicaFetchers::assign(const std::vector<FollowTarget>& targets) {
   const std::string listener = config_.inter_broker_listener().name;
@@ -389,14 +435,19 @@ void ReplicaFetchers::assign(const std::vector<FollowTarget>& targets) {
       spdlog::warn("replica fetcher: leader {} of {}-{} has no {} listener registered; cannot follow it", t.leader,
                    t.partition->topic(), t.partition->index(), listener);
   }
+  std::lock_guard lk(mu_);
   for (auto it = fetchers_.begin(); it != fetchers_.end();) {
     auto a = address.find(it->first);
     // A fetcher whose leader leads nothing here any more, or moved (restarted on another port), goes.
-    if (a == address.end() || a->second.first != it->second->host() || a->second.second != it->second->port())
+    if (a == address.end() || a->second.first != it->second->host() || a->second.second != it->second->port()) {
+      it->second->retire();
+      retiring_.push_back(std::move(it->second));
       it = fetchers_.erase(it);
-    else
+    } else {
       ++it;
+    }
   }
+  reap_cv_.notify_all();
   for (auto& [leader, list] : by_leader) {
     auto& f = fetchers_[leader];
     if (!f) f = std::make_unique<Fetcher>(config_, leader, address[leader].first, address[leader].second);

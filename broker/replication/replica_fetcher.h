@@ -62,13 +62,26 @@ class ReplicaFetchers {
   /// changed is truncated against its leader again before it fetches; fetchers of leaders that no
   /// longer lead anything here stop.
   void assign(const std::vector<FollowTarget>& targets);
+  /// The largest lag (leader's high watermark minus this replica's log end offset, records) seen
+  /// in each fetcher's last round, over all fetchers; 0 when following nothing.
+  int64_t max_lag() const;
 
  private:
   class Fetcher;
   const BrokerConfig& config_;
   ReplicaManager& replicas_;
   metrics::Registry& metrics_;
+  /// Joins retired fetchers off the caller's thread: a fetcher blocked on a frozen leader returns
+  /// only when its request times out (replica.socket.timeout.ms), and the replication thread,
+  /// which also runs the controller's elections, must not wait for that.
+  void reap_loop();
+
+  mutable std::mutex mu_;  // guards fetchers_, retiring_, stopping_
+  std::condition_variable reap_cv_;
   std::map<int32_t, std::unique_ptr<Fetcher>> fetchers_;  // by leader id
+  std::vector<std::unique_ptr<Fetcher>> retiring_;        // told to stop, to be joined by reaper_
+  bool stopping_ = false;
+  std::thread reaper_;
 };
 
 }  // namespace ferry::broker::replication
