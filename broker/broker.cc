@@ -297,6 +297,20 @@ void Broker::start() {
     i.replication =
         std::make_unique<replication::Replication>(i.config, *i.etcd_store, *i.replicas, *i.election, i.metrics);
     i.services->replication = i.replication.get();
+    // The group coordinator follows the leadership of __consumer_offsets' partitions (Kafka's
+    // onLeadershipChange → GroupCoordinator.onElection / onResignation).
+    i.replication->set_offsets_leadership_listener([&i](int32_t partition, bool leader) {
+      if (leader) {
+        auto loaded = i.group_metadata->load_partition(partition, wall_clock_ms());
+        i.coordinator->restore(loaded.groups);
+        spdlog::info("group coordinator: took over {}-{} ({} groups, {} committed offsets)", kConsumerOffsetsTopic,
+                     partition, loaded.groups.size(), loaded.offsets);
+      } else {
+        auto ids = i.group_metadata->unload_partition(partition);
+        i.coordinator->unload_groups(ids);
+        spdlog::info("group coordinator: handed {}-{} over ({} groups)", kConsumerOffsetsTopic, partition, ids.size());
+      }
+    });
   }
   i.server = std::make_unique<SocketServer>(*i.services, *i.handlers, i.tls.get());
   i.server->start();
@@ -317,12 +331,23 @@ void Broker::stop(std::chrono::milliseconds grace) {
   auto& i = *impl_;
   if (i.stopped || !i.replicas) return;
   i.stopped = true;
+  if (i.replication && i.registration && grace.count() > 0 &&
+      i.config.values.get_bool("controlled.shutdown.enable")) {
+    // Controlled shutdown: leave the region first, so the controller hands this broker's
+    // leaderships to other in-sync replicas while it still serves; clients follow them without
+    // waiting for a session timeout, and acks=all producers lose no time.
+    spdlog::info("controlled shutdown: deregistering so the controller moves this broker's leaderships");
+    i.registration.reset();
+    if (i.replication->shutdown_leaderships(grace)) spdlog::info("controlled shutdown: no leadership left to move");
+  }
   spdlog::info("shutting down: draining requests in flight");
   // Pending JoinGroup/SyncGroup requests would otherwise hold the drain for up to a rebalance
   // timeout: answer them NOT_COORDINATOR (Kafka's resignation), and refuse new ones.
   if (i.services) i.services->stopping = true;
   if (i.coordinator) i.coordinator->shutdown();
   if (i.server) i.server->stop(grace);
+  // Before what its gauges read (the election, replication, registration) goes.
+  i.metrics_server.reset();
   // After the last request: the registration's lease is revoked, so the cluster sees this broker
   // leave at once rather than after broker.session.timeout.ms.
   if (i.etcd_store) i.etcd_store->set_change_listener(nullptr);
@@ -340,7 +365,6 @@ void Broker::stop(std::chrono::milliseconds grace) {
     i.group_ticker.join();
   }
   i.replicas->shutdown();
-  i.metrics_server.reset();
   spdlog::info("shutdown complete");
 }
 

@@ -38,10 +38,12 @@ const config::Schema& broker_schema() {
         .add_string("etcd.prefix", "/ferry",
                     "Ferry-only. Key prefix of this cluster's metadata in etcd (like ZooKeeper's chroot in Kafka's "
                     "zookeeper.connect): starts with '/', does not end with '/'.")
-        .add_int("broker.session.timeout.ms", 9000, 2000, 3600000,
+        .add_int("broker.session.timeout.ms", 3000, 2000, 3600000,
                  "How long the broker's registration outlives its last heartbeat (KRaft's key; here the TTL of "
-                 "its etcd lease, rounded up to whole seconds). A broker silent this long is dead to the cluster.")
-        .add_int("broker.heartbeat.interval.ms", 2000, 100, 3600000,
+                 "its etcd lease, rounded up to whole seconds). A broker silent this long is dead to the cluster "
+                 "and its partitions get new leaders. Below KRaft's 9000: a Ferry broker has no garbage-collection "
+                 "pauses, and a leader lost must be replaced within seconds (etcd's minimum lease is 2 s).")
+        .add_int("broker.heartbeat.interval.ms", 1000, 100, 3600000,
                  "How often the broker renews its registration (KRaft's key; an etcd lease keepalive); must be "
                  "below broker.session.timeout.ms.")
         .add_string("broker.rack", "",
@@ -52,6 +54,9 @@ const config::Schema& broker_schema() {
                     "Listener (a name from listeners) that followers fetch from; empty = the first listener. "
                     "Brokers connect to each other on it with the client settings of the same listener; today it "
                     "must be a PLAINTEXT listener.")
+        .add_bool("controlled.shutdown.enable", true,
+                  "On SIGTERM a broker of a region on etcd first deregisters and waits (up to the shutdown "
+                  "grace) until the controller has moved its leaderships to other in-sync replicas.")
         .add_int("replica.lag.time.max.ms", 30000, 100, INT32_MAX,
                  "A follower that has not caught up with its leader for this long leaves the ISR (Kafka's key "
                  "and default; checked every half of it).")
@@ -112,6 +117,10 @@ const config::Schema& broker_schema() {
         .add_int("min.insync.replicas", 1, 1, INT32_MAX, "Default min.insync.replicas of topics.")
         .add_int("producer.id.expiration.ms", 86400000, 1, INT64_MAX,
                  "An idempotent producer's sequence state is forgotten after this long without a write.")
+        .add_int("offsets.topic.replication.factor", 3, 1, 32767,
+                 "Replication factor of __consumer_offsets in a region on etcd; the controller creates the "
+                 "topic once this many brokers are registered (Kafka refuses to create it with fewer). A "
+                 "one-broker region keeps its single replica.")
         .add_int("offsets.topic.num.partitions", 50, 1, 1000,
                  "Partitions of the internal __consumer_offsets topic, fixed when it is first created; "
                  "a group lives in partition abs(hash(group.id)) % this.")

@@ -106,41 +106,59 @@ GroupLoadReport GroupMetadataManager::load(int64_t now_ms) {
     auto part = replicas_.partition(topic, p);
     if (!part && replicas_.cluster_mode()) continue;  // a replica on other brokers only
     if (!part) throw std::runtime_error(fmt::format("{}-{} is not open", topic, p));
-    auto& log = part->log();
-    int64_t offset = log.log_start_offset();
-    const int64_t end = log.log_end_offset();
-    std::vector<uint8_t> scratch;
-    while (offset < end) {
-      auto [err, data] = log.read(offset, 4 << 20, end, true);
-      if (err != storage::errc::ok)
-        throw std::runtime_error(fmt::format("cannot read {}-{} at offset {}", topic, p, offset));
-      if (data.records.empty()) break;
-      size_t pos = 0;
-      const int64_t before = offset;
-      while (pos < data.records.size()) {
-        auto h = storage::parse_batch_header(data.records.data() + pos, data.records.size() - pos);
-        if (!h || h->size_in_bytes() > data.records.size() - pos) break;
-        if (!h->is_control()) {
-          std::string why = storage::for_each_record(
-              data.records.data() + pos, h->size_in_bytes(), *h, false, scratch, [&](const storage::RecordView& r) {
-                ++report.records;
-                if (h->base_offset + r.offset_delta >= offset)
-                  apply_loaded(r.key, r.key_length, r.value, r.value_length, now_ms, snapshots, report.skipped);
-                return true;
-              });
-          if (!why.empty()) {
-            spdlog::warn("{}-{}: skipping unreadable batch at offset {}: {}", topic, p, h->base_offset, why);
-            ++report.skipped;
-          }
-        }
-        offset = h->last_offset() + 1;
-        pos += h->size_in_bytes();
-      }
-      if (offset == before) break;  // nothing readable: never spin
-    }
+    // On a region on etcd groups are loaded when leadership arrives (load_partition).
+    if (replicas_.cluster_mode()) continue;
+    read_partition_locked(*part, now_ms, snapshots, report);
   }
+  finish_report_locked(now_ms, snapshots, report, [](const std::string&) { return true; });
+  loaded_ = true;
+  return report;
+}
+
+void GroupMetadataManager::read_partition_locked(Partition& part, int64_t now_ms,
+                                                 std::map<std::string, groups::GroupSnapshot>& snapshots,
+                                                 GroupLoadReport& report) {
+  const std::string& topic = part.topic();
+  const int32_t p = part.index();
+  auto& log = part.log();
+  int64_t offset = log.log_start_offset();
+  const int64_t end = log.log_end_offset();
+  std::vector<uint8_t> scratch;
+  while (offset < end) {
+    auto [err, data] = log.read(offset, 4 << 20, end, true);
+    if (err != storage::errc::ok) throw std::runtime_error(fmt::format("cannot read {}-{} at offset {}", topic, p, offset));
+    if (data.records.empty()) break;
+    size_t pos = 0;
+    const int64_t before = offset;
+    while (pos < data.records.size()) {
+      auto h = storage::parse_batch_header(data.records.data() + pos, data.records.size() - pos);
+      if (!h || h->size_in_bytes() > data.records.size() - pos) break;
+      if (!h->is_control()) {
+        std::string why = storage::for_each_record(
+            data.records.data() + pos, h->size_in_bytes(), *h, false, scratch, [&](const storage::RecordView& r) {
+              ++report.records;
+              if (h->base_offset + r.offset_delta >= offset)
+                apply_loaded(r.key, r.key_length, r.value, r.value_length, now_ms, snapshots, report.skipped);
+              return true;
+            });
+        if (!why.empty()) {
+          spdlog::warn("{}-{}: skipping unreadable batch at offset {}: {}", topic, p, h->base_offset, why);
+          ++report.skipped;
+        }
+      }
+      offset = h->last_offset() + 1;
+      pos += h->size_in_bytes();
+    }
+    if (offset == before) break;  // nothing readable: never spin
+  }
+}
+
+void GroupMetadataManager::finish_report_locked(int64_t now_ms, std::map<std::string, groups::GroupSnapshot>& snapshots,
+                                                GroupLoadReport& report,
+                                                const std::function<bool(const std::string&)>& include) {
   // Groups known only through their offsets were simple (standalone) groups: Empty, no protocol.
   for (const auto& [group, g] : groups_) {
+    if (!include(group)) continue;
     if (!snapshots.contains(group)) {
       groups::GroupSnapshot s;
       s.group_id = group;
@@ -150,8 +168,50 @@ GroupLoadReport GroupMetadataManager::load(int64_t now_ms) {
     report.offsets += g.offsets.size();
   }
   for (auto& [_, s] : snapshots) report.groups.push_back(std::move(s));
+}
+
+int32_t GroupMetadataManager::partition_of(const std::string& group_id) const {
+  auto meta = replicas_.topic(std::string(kConsumerOffsetsTopic));
+  if (!meta || meta->partitions <= 0) return -1;
+  return offsets_partition_for(group_id, meta->partitions);
+}
+
+bool GroupMetadataManager::coordinates(const std::string& group_id) const {
+  std::lock_guard lk(mu_);
+  if (!replicas_.cluster_mode()) return loaded_;
+  const int32_t p = partition_of(group_id);
+  return p >= 0 && owned_.contains(p);
+}
+
+GroupLoadReport GroupMetadataManager::load_partition(int32_t partition, int64_t now_ms) {
+  auto part = replicas_.partition(std::string(kConsumerOffsetsTopic), partition);
+  if (!part) throw std::runtime_error(fmt::format("{}-{} is not open here", kConsumerOffsetsTopic, partition));
+  GroupLoadReport report;
+  std::map<std::string, groups::GroupSnapshot> snapshots;
+  std::lock_guard lk(mu_);
+  auto mine = [&](const std::string& g) { return partition_of(g) == partition; };
+  // Whatever an earlier leadership of this partition left here is stale: read it afresh.
+  for (auto it = groups_.begin(); it != groups_.end();) it = mine(it->first) ? groups_.erase(it) : std::next(it);
+  read_partition_locked(*part, now_ms, snapshots, report);
+  finish_report_locked(now_ms, snapshots, report, mine);
+  owned_.insert(partition);
   loaded_ = true;
   return report;
+}
+
+std::vector<std::string> GroupMetadataManager::unload_partition(int32_t partition) {
+  std::lock_guard lk(mu_);
+  std::vector<std::string> ids;
+  owned_.erase(partition);
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (partition_of(it->first) == partition) {
+      ids.push_back(it->first);
+      it = groups_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return ids;
 }
 
 void GroupMetadataManager::apply_loaded(const uint8_t* key, int32_t key_len, const uint8_t* value, int32_t value_len,
@@ -211,6 +271,10 @@ GroupWrite GroupMetadataManager::append_locked(const std::string& group_id,
   auto part = partition_for(group_id);
   if (!part) {
     out.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    return out;
+  }
+  if (replicas_.cluster_mode() && !owned_.contains(part->index())) {
+    out.error = ErrorCode::NOT_COORDINATOR;  // the group's partition is led elsewhere now
     return out;
   }
   const int64_t now = wall_clock_ms();

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -69,6 +70,21 @@ class GroupMetadataManager final : public groups::GroupStore {
   /// Call once, before serving. Throws std::runtime_error when the topic cannot be created or read.
   GroupLoadReport load(int64_t now_ms);
 
+  /// A region on etcd (issue 17 part 4): a group's coordinator is the leader of the group's
+  /// partition of __consumer_offsets. When this broker becomes that leader it reads the partition
+  /// (Kafka's GroupMetadataManager.loadGroupsForPartition) and coordinates its groups from then on:
+  /// returns them for GroupCoordinator::restore. Throws std::runtime_error when it cannot read.
+  GroupLoadReport load_partition(int32_t partition, int64_t now_ms);
+  /// This broker stopped leading `partition`: its groups' offsets are forgotten here (another
+  /// broker loads them) and their ids returned for GroupCoordinator::unload_groups.
+  std::vector<std::string> unload_partition(int32_t partition);
+  /// Whether this broker coordinates `group_id` now: always once load() ran on a one-broker
+  /// region; on a region on etcd, while it leads the group's loaded partition.
+  bool coordinates(const std::string& group_id) const;
+  /// The group's partition of __consumer_offsets (Kafka's abs(hashCode) % partitions), -1 when
+  /// the topic does not exist yet.
+  int32_t partition_of(const std::string& group_id) const;
+
   /// GroupStore: writes the group's GroupMetadataValue record. A failed append is logged and
   /// counted (the interface cannot fail); the group keeps working from memory.
   void persist(const groups::GroupSnapshot& snapshot) override;
@@ -117,6 +133,12 @@ class GroupMetadataManager final : public groups::GroupStore {
   };
 
   std::shared_ptr<Partition> partition_for(const std::string& group_id) const;
+  /// Reads one partition into groups_ and `snapshots`. Caller holds mu_.
+  void read_partition_locked(Partition& part, int64_t now_ms, std::map<std::string, groups::GroupSnapshot>& snapshots,
+                             GroupLoadReport& report);
+  /// Standalone groups (offsets only) of `snapshots`' kind, the report's totals. Caller holds mu_.
+  void finish_report_locked(int64_t now_ms, std::map<std::string, groups::GroupSnapshot>& snapshots,
+                            GroupLoadReport& report, const std::function<bool(const std::string&)>& include);
   /// Appends `records` (key, value-or-tombstone) to the group's partition. Caller holds mu_.
   GroupWrite append_locked(const std::string& group_id, const std::vector<std::pair<groups::Bytes, std::optional<groups::Bytes>>>& records);
   void apply_loaded(const uint8_t* key, int32_t key_len, const uint8_t* value, int32_t value_len, int64_t now_ms,
@@ -129,6 +151,7 @@ class GroupMetadataManager final : public groups::GroupStore {
   const size_t max_metadata_bytes_;
   mutable std::mutex mu_;
   bool loaded_ = false;
+  std::set<int32_t> owned_;  // region on etcd: partitions led and loaded here
   std::map<std::string, GroupOffsets> groups_;
   size_t write_errors_ = 0;
 };

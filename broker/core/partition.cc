@@ -22,6 +22,11 @@ int32_t Partition::isr_size() const {
   return static_cast<int32_t>(leadership_.isr.size());
 }
 
+int32_t Partition::replica_count() const {
+  std::lock_guard lk(repl_mu_);
+  return static_cast<int32_t>(leadership_.replicas.size());
+}
+
 int32_t Partition::effective_min_isr() const {
   std::lock_guard lk(repl_mu_);
   const auto replicas = static_cast<int32_t>(std::max<size_t>(1, leadership_.replicas.size()));

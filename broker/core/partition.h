@@ -92,6 +92,7 @@ class Partition {
   /// effective min ISR.
   int32_t effective_min_isr() const;
   int32_t isr_size() const;
+  int32_t replica_count() const;
   void set_min_insync_replicas(int32_t v) { min_insync_replicas_.store(v, std::memory_order_relaxed); }
 
   /// What a leader learns from a follower's Fetch (KIP-392 model, Replica.scala): `fetch_offset` is

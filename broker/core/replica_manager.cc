@@ -167,13 +167,27 @@ void ReplicaManager::startup() {
                             std::shared_lock lk(mu_);
                             return static_cast<double>(partitions_.size());
                           });
-  metrics_.gauge("kafka_server_replicamanager_underreplicatedpartitions",
-                 "Partitions whose ISR is smaller than their replica set (0 on a single node).")
-      .set(0);
-  metrics_.gauge("kafka_server_replicamanager_underminisrpartitioncount",
-                 "Partitions whose ISR is smaller than min.insync.replicas (0 on a single node).")
-      .set(0);
-  metrics_.gauge("kafka_controller_kafkacontroller_offlinepartitionscount", "Partitions without a leader.").set(0);
+  // Counted over the partitions this broker leads, as Kafka's ReplicaManager does, so a region's
+  // totals are the sums over its brokers.
+  auto count_led = [this](auto&& pred) {
+    double n = 0;
+    for (const auto& p : all_partitions())
+      if (p->is_leader() && pred(*p)) ++n;
+    return n;
+  };
+  metrics_.gauge_callback("kafka_server_replicamanager_underreplicatedpartitions",
+                          "Partitions led here whose ISR is smaller than their replica set.", {}, [count_led] {
+                            return count_led([](Partition& p) { return p.isr_size() < p.replica_count(); });
+                          });
+  metrics_.gauge_callback("kafka_server_replicamanager_underminisrpartitioncount",
+                          "Partitions led here whose ISR is smaller than min.insync.replicas.", {}, [count_led] {
+                            return count_led([](Partition& p) { return p.isr_size() < p.effective_min_isr(); });
+                          });
+  metrics_.gauge_callback("kafka_server_replicamanager_leadercount", "Partitions led by this broker.", {},
+                          [count_led] { return count_led([](Partition&) { return true; }); });
+  // A region on etcd: the controller counts offline partitions (replication::Replication).
+  if (!cluster_mode())
+    metrics_.gauge("kafka_controller_kafkacontroller_offlinepartitionscount", "Partitions without a leader.").set(0);
 
   std::lock_guard lk(bg_mu_);
   started_ = true;

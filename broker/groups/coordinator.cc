@@ -448,6 +448,18 @@ void GroupCoordinator::restore(const std::vector<GroupSnapshot>& snapshots) {
   deliver(lk, out);
 }
 
+void GroupCoordinator::unload_groups(const std::vector<std::string>& group_ids) {
+  std::unique_lock lk(mu_);
+  Outbox out;
+  for (const auto& id : group_ids) {
+    auto it = groups_.find(id);
+    if (it == groups_.end()) continue;
+    unload(*it->second, out);
+    groups_.erase(it);
+  }
+  deliver(lk, out);
+}
+
 void GroupCoordinator::shutdown() {
   std::unique_lock lk(mu_);
   Outbox out;

@@ -106,6 +106,9 @@ class GroupCoordinator {
   /// Unloads every group, answering pending JoinGroup/SyncGroup requests with NOT_COORDINATOR
   /// (Kafka's coordinator resignation). Nothing is persisted.
   void shutdown();
+  /// Unloads these groups the same way (another broker became their coordinator: Kafka's
+  /// GroupCoordinator.onResignation for one __consumer_offsets partition). Unknown ids are ignored.
+  void unload_groups(const std::vector<std::string>& group_ids);
 
  private:
   using Group = detail::Group;

@@ -50,8 +50,59 @@ Replication::Replication(const BrokerConfig& config, EtcdMetadataStore& store, R
 
 Replication::~Replication() { stop(); }
 
+void Replication::register_metrics() {
+  // Kafka reports offline partitions on the active controller only (0 elsewhere), so a region's
+  // sum is the count.
+  metrics_.gauge_callback("kafka_controller_kafkacontroller_offlinepartitionscount",
+                          "Partitions without a live leader, counted by the active controller (0 on other brokers).",
+                          {}, [this] {
+                            if (election_.epoch() == 0) return 0.0;
+                            const auto brokers = store_.brokers();
+                            double n = 0;
+                            for (const auto& t : store_.topics())
+                              for (int32_t i = 0; i < t.partitions; ++i) {
+                                auto s = store_.partition_state(t.name, i);
+                                if (!s || !brokers.count(s->leader)) ++n;
+                              }
+                            return n;
+                          });
+  auto* f = fetchers_.get();
+  metrics_.gauge_callback("kafka_server_replicafetchermanager_maxlag",
+                          "Largest lag, in records, of a partition this broker follows: its leader's high watermark "
+                          "minus this replica's log end offset, as of the last fetch (Kafka's MaxLag).",
+                          {}, [f] { return static_cast<double>(f->max_lag()); });
+}
+
+bool Replication::shutdown_leaderships(std::chrono::milliseconds timeout) {
+  // Kafka's controlled shutdown, done the etcd way: the caller has already revoked this broker's
+  // registration, so the controller moves every leadership it can to another ISR member. Wait
+  // until this broker leads no partition that has another live in-sync replica.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto brokers = store_.brokers();
+    size_t movable = 0;
+    for (const auto& p : replicas_.all_partitions()) {
+      if (!p->is_leader()) continue;
+      const auto l = p->leadership();
+      for (int32_t r : l.isr)
+        if (r != node_id_ && brokers.count(r)) {
+          ++movable;
+          break;
+        }
+    }
+    if (movable == 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      spdlog::warn("controlled shutdown: {} partition(s) still led here after {} ms; stopping anyway", movable,
+                   timeout.count());
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 void Replication::start() {
   fetchers_ = std::make_unique<ReplicaFetchers>(config_, replicas_, metrics_);
+  register_metrics();
   apply_states();
   std::lock_guard lk(mu_);
   started_ = true;
@@ -66,7 +117,7 @@ void Replication::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  fetchers_.reset();
+  if (fetchers_) fetchers_->assign({});  // every fetcher thread stops; the object stays for the gauges
 }
 
 void Replication::on_change(EtcdMetadataChange change) {
@@ -139,13 +190,19 @@ void Replication::apply_states() {
       const PartitionState& s = it->second;
       Leadership l{s.leader, s.leader_epoch, t.assignment.at(static_cast<size_t>(i)), s.isr, s.partition_epoch,
                    s.mod_revision};
+      const bool offsets = t.name == kConsumerOffsetsTopic && offsets_listener_;
       if (s.leader == node_id_) {
-        if (part->make_leader(l, now))
+        if (part->make_leader(l, now)) {
           spdlog::info("{}-{}: leader at epoch {} (ISR {})", t.name, i, s.leader_epoch, fmt::join(s.isr, ","));
+          if (offsets) offsets_listener_(i, true);
+        }
         continue;
       }
-      if (part->make_follower(l))
+      const bool was_leader = part->is_leader();
+      if (part->make_follower(l)) {
         spdlog::info("{}-{}: follower of broker {} at epoch {}", t.name, i, s.leader, s.leader_epoch);
+        if (offsets && was_leader) offsets_listener_(i, false);
+      }
       if (s.leader < 0) continue;
       auto b = brokers.find(s.leader);
       if (b == brokers.end()) continue;  // its leader is gone: the controller will elect another
@@ -210,13 +267,47 @@ bool Replication::write_isr(Partition& p, const std::vector<int32_t>& isr) {
   return true;
 }
 
+void Replication::maybe_create_offsets_topic(const std::set<int32_t>& live) {
+  const std::string name(kConsumerOffsetsTopic);
+  if (store_.topic(name)) return;
+  const auto rf = static_cast<int16_t>(config_.values.get_int("offsets.topic.replication.factor"));
+  if (static_cast<int64_t>(live.size()) < rf) {
+    if (!offsets_wait_logged_) {
+      spdlog::info("controller: {} waits for offsets.topic.replication.factor = {} registered brokers ({} now); "
+                   "consumer groups get COORDINATOR_NOT_AVAILABLE until then",
+                   name, rf, live.size());
+      offsets_wait_logged_ = true;
+    }
+    return;
+  }
+  std::vector<BrokerNode> nodes;
+  for (const auto& [id, info] : store_.brokers()) nodes.push_back({id, info.rack});
+  TopicMetadata t;
+  t.name = name;
+  t.topic_id = random_kafka_uuid();
+  t.partitions = static_cast<int32_t>(config_.values.get_int("offsets.topic.num.partitions"));
+  t.replication_factor = rf;
+  t.configs = {{"cleanup.policy", "compact"},
+               {"segment.bytes", std::to_string(config_.values.get_int("offsets.topic.segment.bytes"))}};
+  try {
+    t.assignment = assign_replicas(nodes, 0, t.partitions, rf, static_cast<int32_t>(wall_clock_ms() % 997),
+                                   static_cast<int32_t>(wall_clock_ms() % 991));
+  } catch (const std::invalid_argument& e) {
+    spdlog::warn("controller: cannot place {}: {}", name, e.what());
+    return;
+  }
+  store_.put_topic(t);
+  spdlog::info("controller: created {} ({} partitions, replication factor {})", name, t.partitions, rf);
+}
+
 void Replication::controller_pass() {
   const int64_t epoch = election_.epoch();
   if (epoch == 0) return;
   std::map<std::string, TopicMetadata> topics;
-  for (auto& t : store_.topics()) topics[t.name] = std::move(t);
   std::set<int32_t> live;
   for (const auto& [id, info] : store_.brokers()) live.insert(id);
+  maybe_create_offsets_topic(live);
+  for (auto& t : store_.topics()) topics[t.name] = std::move(t);
   auto writes = reconcile(
       topics, store_.partition_states(), live,
       [this](const std::string& topic) { return replicas_.topic_config(topic).get_bool("unclean.leader.election.enable"); },

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -72,8 +73,18 @@ class Replication {
   /// Applies the states in the store now (so a restarted broker serves what it leads before its
   /// first client), then starts the replication thread and the fetchers.
   void start();
+  /// Called on the replication thread when this broker becomes (true) or stops being (false) the
+  /// leader of a partition of __consumer_offsets, with its index: the group coordinator follows
+  /// (loads or unloads that partition's groups). Set before start().
+  void set_offsets_leadership_listener(std::function<void(int32_t partition, bool leader)> listener) {
+    offsets_listener_ = std::move(listener);
+  }
   /// Stops the fetchers and the thread. Idempotent.
   void stop();
+  /// Controlled shutdown (what Kafka's ControlledShutdown, API 7, achieves in the ZooKeeper era):
+  /// call after revoking this broker's registration; returns once it leads no partition that
+  /// another live ISR member could lead (the controller moved them), or after `timeout` (false).
+  bool shutdown_leaderships(std::chrono::milliseconds timeout);
   /// The store's change listener calls this (on the watch thread): it only marks work for the
   /// replication thread.
   void on_change(EtcdMetadataChange change);
@@ -97,12 +108,16 @@ class Replication {
 
  private:
   void run();
+  void register_metrics();
   /// One pass: local topics in line with the store, leadership applied, fetchers updated.
   void apply_states();
   /// ISR shrinks (out of sync followers) and expansions (requested) of the partitions led here.
   void maintain_isr(bool check_lag);
   /// The controller's reconciliation, when this broker holds the controller epoch.
   void controller_pass();
+  /// The controller creates __consumer_offsets once offsets.topic.replication.factor brokers are
+  /// registered (Kafka creates it on the first FindCoordinator, refusing while fewer brokers live).
+  void maybe_create_offsets_topic(const std::set<int32_t>& live);
   /// Writes `isr` as the new ISR of a partition this broker leads, by compare-and-set.
   bool write_isr(Partition& p, const std::vector<int32_t>& isr);
 
@@ -114,6 +129,8 @@ class Replication {
   const int32_t node_id_;
   const int64_t lag_max_ms_;
   std::unique_ptr<ReplicaFetchers> fetchers_;
+  std::function<void(int32_t, bool)> offsets_listener_;
+  bool offsets_wait_logged_ = false;  // replication thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

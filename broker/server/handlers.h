@@ -168,6 +168,11 @@ class Handlers {
   /// topic has it (its replicas are on other brokers of the region; the client refreshes its
   /// metadata), UNKNOWN_TOPIC_OR_PARTITION when the topic or the index does not exist.
   protocol::ErrorCode not_here(const std::string& topic, int32_t partition) const;
+  /// Whether the topic exists with this partition (hosted here or not): OffsetCommit and
+  /// OffsetDelete name partitions of the whole region.
+  bool partition_exists(const std::string& topic, int32_t partition) const {
+    return not_here(topic, partition) == protocol::ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  }
   /// A check whose denial is not an event (Kafka's logIfDenied = false: a cluster-wide shortcut
   /// such as CREATE on the cluster before per-topic CREATE, or a listing filter): decided quietly,
   /// and reported to the audit observer only when it allows.

@@ -15,6 +15,8 @@
 #include "common/clock.h"
 #include "broker/core/group_metadata.h"
 #include "broker/core/replica_manager.h"
+#include "broker/replication/replication.h"
+#include "broker/core/replica_manager.h"
 #include "broker/groups/coordinator.h"
 #include "broker/server/handlers.h"
 
@@ -93,6 +95,7 @@ std::optional<ErrorCode> Handlers::group_gate(RequestContext& ctx, const std::st
   if (!allowed(ctx, Operation::Read, ResourceType::Group, group_id)) return ErrorCode::GROUP_AUTHORIZATION_FAILED;
   // During shutdown pending rebalances are answered NOT_COORDINATOR; new ones must not start.
   if (s_.stopping) return ErrorCode::NOT_COORDINATOR;
+  if (!s_.group_metadata.coordinates(group_id)) return ErrorCode::NOT_COORDINATOR;
   return std::nullopt;
 }
 
@@ -119,6 +122,22 @@ asio::awaitable<FindCoordinatorResponse> Handlers::handle(FindCoordinatorRequest
     co_return resp;
   }
   if (s_.stopping) {
+    resp.error_code = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    co_return resp;
+  }
+  if (s_.replication) {
+    // A region on etcd: the coordinator is the live leader of the group's partition of
+    // __consumer_offsets (Kafka's KafkaApis.getCoordinator); none yet is COORDINATOR_NOT_AVAILABLE,
+    // which clients retry (the controller creates the topic once enough brokers are registered).
+    const int32_t p = s_.group_metadata.partition_of(req.key);
+    const int32_t leader = p >= 0 ? s_.replication->leader_of(std::string(kConsumerOffsetsTopic), p) : -1;
+    for (const auto& b : s_.replication->live_brokers(ctx.listener->name)) {
+      if (b.node_id != leader) continue;
+      resp.node_id = b.node_id;
+      resp.host = b.host;
+      resp.port = b.port;
+      co_return resp;
+    }
     resp.error_code = ErrorCode::COORDINATOR_NOT_AVAILABLE;
     co_return resp;
   }
@@ -182,6 +201,8 @@ asio::awaitable<HeartbeatResponse> Handlers::handle(HeartbeatRequest& req, Reque
   HeartbeatResponse resp;
   if (!allowed(ctx, Operation::Read, ResourceType::Group, req.group_id))
     resp.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
+  else if (!s_.group_metadata.coordinates(req.group_id))
+    resp.error_code = ErrorCode::NOT_COORDINATOR;
   else
     resp.error_code = s_.coordinator.heartbeat({req.group_id, req.generation_id, req.member_id, req.group_instance_id});
   co_return resp;
@@ -191,6 +212,10 @@ asio::awaitable<LeaveGroupResponse> Handlers::handle(LeaveGroupRequest& req, Req
   LeaveGroupResponse resp;
   if (!allowed(ctx, Operation::Read, ResourceType::Group, req.group_id)) {
     resp.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
+    co_return resp;
+  }
+  if (!s_.group_metadata.coordinates(req.group_id)) {
+    resp.error_code = ErrorCode::NOT_COORDINATOR;
     co_return resp;
   }
   groups::LeaveRequest lr;
@@ -229,7 +254,7 @@ asio::awaitable<OffsetCommitResponse> Handlers::handle(OffsetCommitRequest& req,
         pr.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
       } else if (!topic_ok) {
         pr.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
-      } else if (!s_.replicas.partition(t.name, p.partition_index)) {
+      } else if (!partition_exists(t.name, p.partition_index)) {
         pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
       } else if (p.committed_metadata && p.committed_metadata->size() > s_.group_metadata.max_metadata_bytes()) {
         pr.error_code = ErrorCode::OFFSET_METADATA_TOO_LARGE;
@@ -251,7 +276,7 @@ asio::awaitable<OffsetCommitResponse> Handlers::handle(OffsetCommitRequest& req,
   auto fail_all = [&](ErrorCode e) {
     for (auto [t, p] : pending) resp.topics[t].partitions[p].error_code = e;
   };
-  if (s_.stopping) {
+  if (s_.stopping || !s_.group_metadata.coordinates(req.group_id)) {
     fail_all(ErrorCode::NOT_COORDINATOR);
     co_return resp;
   }
@@ -265,7 +290,7 @@ asio::awaitable<OffsetCommitResponse> Handlers::handle(OffsetCommitRequest& req,
   if (w.error != ErrorCode::NONE) {
     // Kafka answers a failed offsets append with a retriable coordinator error, never the raw
     // storage error: the client retries the commit.
-    fail_all(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    fail_all(w.error == ErrorCode::NOT_COORDINATOR ? w.error : ErrorCode::COORDINATOR_NOT_AVAILABLE);
     co_return resp;
   }
   // Answered once appended, as Kafka answers after the append to __consumer_offsets (it never
@@ -290,6 +315,20 @@ asio::awaitable<OffsetFetchResponse> Handlers::handle(OffsetFetchRequest& req, R
         tr.name = t.name;
         for (int32_t p : t.partition_indexes)
           tr.partitions.push_back({p, -1, -1, std::string(), ErrorCode::GROUP_AUTHORIZATION_FAILED});
+      }
+    }
+    co_return resp;
+  }
+  if (!s_.group_metadata.coordinates(req.group_id)) {
+    // v2+ carries a top-level error; v0-1 one per partition asked for.
+    if (version >= 2) {
+      resp.error_code = ErrorCode::NOT_COORDINATOR;
+    } else if (req.topics) {
+      for (auto& t : *req.topics) {
+        auto& tr = resp.topics.emplace_back();
+        tr.name = t.name;
+        for (int32_t p : t.partition_indexes)
+          tr.partitions.push_back({p, -1, -1, std::string(), ErrorCode::NOT_COORDINATOR});
       }
     }
     co_return resp;
@@ -337,6 +376,10 @@ asio::awaitable<OffsetDeleteResponse> Handlers::handle(OffsetDeleteRequest& req,
     resp.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
     co_return resp;
   }
+  if (!s_.group_metadata.coordinates(req.group_id)) {
+    resp.error_code = ErrorCode::NOT_COORDINATOR;
+    co_return resp;
+  }
   auto desc = s_.coordinator.describe({req.group_id}).at(0);
   const bool known = desc.state != "Dead";
   if (!known) {
@@ -374,7 +417,7 @@ asio::awaitable<OffsetDeleteResponse> Handlers::handle(OffsetDeleteRequest& req,
       pr.partition_index = p.partition_index;
       if (!topic_ok)
         pr.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
-      else if (!s_.replicas.partition(t.name, p.partition_index))
+      else if (!partition_exists(t.name, p.partition_index))
         pr.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
       else if (subscribed.contains(t.name))
         pr.error_code = ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC;
@@ -397,6 +440,10 @@ asio::awaitable<DescribeGroupsResponse> Handlers::handle(DescribeGroupsRequest& 
     out.group_id = id;
     if (!allowed(ctx, Operation::Describe, ResourceType::Group, id)) {
       out.error_code = ErrorCode::GROUP_AUTHORIZATION_FAILED;
+      continue;
+    }
+    if (!s_.group_metadata.coordinates(id)) {
+      out.error_code = ErrorCode::NOT_COORDINATOR;
       continue;
     }
     auto d = s_.coordinator.describe({id}, wall_clock_ms()).at(0);
@@ -433,10 +480,12 @@ asio::awaitable<DeleteGroupsResponse> Handlers::handle(DeleteGroupsRequest& req,
   DeleteGroupsResponse resp;
   std::vector<std::string> permitted;
   for (const auto& id : req.groups_names) {
-    if (allowed(ctx, Operation::Delete, ResourceType::Group, id))
-      permitted.push_back(id);
-    else
+    if (!allowed(ctx, Operation::Delete, ResourceType::Group, id))
       resp.results.push_back({id, ErrorCode::GROUP_AUTHORIZATION_FAILED});
+    else if (!s_.group_metadata.coordinates(id))
+      resp.results.push_back({id, ErrorCode::NOT_COORDINATOR});
+    else
+      permitted.push_back(id);
   }
   for (auto& r : s_.coordinator.delete_groups(permitted, wall_clock_ms())) resp.results.push_back({r.group_id, r.error});
   co_return resp;
