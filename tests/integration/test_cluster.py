@@ -5,6 +5,7 @@ python3-confluent-kafka (librdkafka) and kcat, unmodified.
 """
 
 import glob
+import json
 import os
 import sys
 import threading
@@ -189,6 +190,61 @@ class ClusterTest(ClusterTestCase):
         produce_all(region, "strict", [{"value": b"two"}], acks="all")
         got = [m.value() for m in consume_all(region, "strict")[0]]
         self.assertEqual(got, [b"one", b"two"])
+
+
+def java_hash_partition(group, partitions):
+    """Kafka's group placement: abs(String.hashCode()) % partitions (ASCII ids)."""
+    h = 0
+    for ch in group:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    h = h - (1 << 32) if h >= 1 << 31 else h
+    return 0 if h == -(1 << 31) else abs(h) % partitions
+
+
+class ClusterGroupTest(ClusterTestCase):
+    def test_the_group_coordinator_follows_the_offsets_partition_leader(self):
+        from confluent_kafka import Consumer, TopicPartition
+        etcd, region = self.region()
+        create_topics(region, "events", partitions=2, replication_factor=3, config={"min.insync.replicas": "2"})
+        produce_all(region, "events", [{"value": f"e{i}".encode(), "partition": i % 2} for i in range(1000)],
+                    acks="all")
+        conf = {"bootstrap.servers": region.bootstrap, "group.id": "billing", "enable.auto.commit": False,
+                "auto.offset.reset": "earliest", "session.timeout.ms": 6000}
+        c = Consumer(conf)
+        c.subscribe(["events"])
+        seen = []
+        deadline = time.monotonic() + 60
+        while len(seen) < 600 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                seen.append(m)
+        self.assertEqual(len(seen), 600)
+        c.commit(asynchronous=False)
+        committed = {tp.partition: tp.offset for tp in c.committed([TopicPartition("events", 0),
+                                                                     TopicPartition("events", 1)], timeout=10)}
+        self.assertEqual(sum(committed.values()), 600)
+        c.close()
+        # The coordinator is the leader of the group's __consumer_offsets partition: kill it.
+        p = java_hash_partition("billing", 50)
+        state = json.loads(etcd.range(f"{PREFIX}/partitions/__consumer_offsets/{p}")[
+            f"{PREFIX}/partitions/__consumer_offsets/{p}"])
+        coordinator = self.broker(region, state["leader"])
+        coordinator.kill()
+        # Another ISR member leads the partition, loads the group, and answers with its offsets.
+        c2 = Consumer(dict(conf, **{"bootstrap.servers": region.bootstrap}))
+        c2.subscribe(["events"])
+        rest = []
+        deadline = time.monotonic() + 60
+        while len(rest) < 400 and time.monotonic() < deadline:
+            m = c2.poll(0.5)
+            if m is not None and not m.error():
+                rest.append(m)
+        c2.close()
+        self.assertEqual(len(rest), 400, "the new coordinator did not resume from the committed offsets")
+        values = sorted(m.value() for m in seen + rest)
+        self.assertEqual(values, sorted(f"e{i}".encode() for i in range(1000)))
+        self.assertIn("group coordinator: took over __consumer_offsets", "".join(
+            b.log_text() for b in region.brokers if b is not coordinator))
 
 
 if __name__ == "__main__":
