@@ -247,5 +247,42 @@ class ClusterGroupTest(ClusterTestCase):
             b.log_text() for b in region.brokers if b is not coordinator))
 
 
+class ClusterDrStatusTest(ClusterTestCase):
+    def test_ferry_dr_status_shows_a_region_degraded_while_a_broker_is_down(self):
+        from dr_harness import DR
+        _, region = self.region()
+        create_topics(region, "orders", partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
+        west = self.start_broker()  # ferry-dr watches a pair of regions; the standby is one broker
+        dr = DR({"east": region.bootstrap, "west": west})
+        self.addCleanup(dr.close)
+
+        def east():
+            rc, s = dr.status_json()
+            return rc, next(r for r in s["regions"] if r["region"] == "east")
+
+        rc, r = east()
+        self.assertEqual(r["brokers"], 3)
+        self.assertEqual(r["under_replicated_partitions"], 0, r)
+        victim = region.brokers[2]
+        victim.kill()
+        # Its registration expires, the controller takes it out of every ISR: ferry-dr, reading
+        # Metadata as any client does, sees the region under-replicated (not offline: min ISR holds).
+        got = {}
+
+        def degraded():
+            rc, r = east()
+            got.update(r)
+            return r["under_replicated_partitions"] == 3 and r["offline_partitions"] == 0 and r["brokers"] == 2
+        try:
+            wait_until(degraded, timeout=30, interval=0.5, what="ferry-dr to see 3 under-replicated partitions")
+        except AssertionError:
+            raise AssertionError(f"last region status: {got}")
+        self.assertTrue(any("3 under-replicated partition(s)" in x for x in got["reasons"]), got["reasons"])
+        self.assertEqual(got["under_min_isr_partitions"], 0)
+        victim.start()
+        wait_until(lambda: east()[1]["under_replicated_partitions"] == 0, timeout=40, interval=0.5,
+                   what="the region back to full ISRs in ferry-dr's view")
+
+
 if __name__ == "__main__":
     unittest.main()
