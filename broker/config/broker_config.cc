@@ -51,9 +51,19 @@ const config::Schema& broker_schema() {
                     "replicas of a partition go to distinct racks while racks remain (Kafka's rack-aware "
                     "assignment); racks must be set on every broker of the region or on none.")
         .add_string("inter.broker.listener.name", "",
-                    "Listener (a name from listeners) that followers fetch from; empty = the first listener. "
-                    "Brokers connect to each other on it with the client settings of the same listener; today it "
-                    "must be a PLAINTEXT listener.")
+                    "Listener (a name from listeners) that followers fetch from; empty = the first listener. On an "
+                    "SSL or SASL_SSL listener the follower trusts ssl.truststore.location (empty = the system's "
+                    "CAs) and checks the leader's certificate against its registered host; with ssl.client.auth "
+                    "= required or requested it presents ssl.keystore.location. On a SASL listener it logs in with "
+                    "sasl.mechanism.inter.broker.protocol as inter.broker.sasl.username.")
+        .add_enum("sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512", {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"},
+                  "SASL mechanism followers log in to their leaders with (Kafka's key; Kafka's default GSSAPI is "
+                  "not supported).")
+        .add_string("inter.broker.sasl.username", "",
+                    "Ferry-only (Kafka reads it from the listener's JAAS config). User followers log in as on a SASL "
+                    "inter-broker listener; it needs CLUSTER_ACTION on the cluster (a super user, or an ACL).")
+        .add_string("inter.broker.sasl.password", "",
+                    "Ferry-only. Password of inter.broker.sasl.username (keep the config file mode 0600).")
         .add_bool("controlled.shutdown.enable", true,
                   "On SIGTERM a broker of a region on etcd first deregisters and waits (up to the shutdown "
                   "grace) until the controller has moved its leaderships to other in-sync replicas.")
@@ -185,7 +195,8 @@ const config::Schema& broker_schema() {
         .add_enum("ssl.truststore.type", "PEM", {"PEM"}, "Format of ssl.truststore.location. PEM only.")
         .add_string("ssl.truststore.location", "",
                     "PEM bundle of the CA certificates client certificates must chain to (mTLS); required when "
-                    "ssl.client.auth is requested or required.")
+                    "ssl.client.auth is requested or required. Followers also trust it when they connect to their "
+                    "leaders over an SSL or SASL_SSL inter.broker.listener.name.")
         .add_enum("ssl.client.auth", "none", {"none", "requested", "required"},
                   "Client certificates: none (not asked), requested (verified if sent), required (the TLS "
                   "handshake fails without a valid one). A verified certificate names the principal through "
@@ -330,10 +341,10 @@ BrokerConfig::BrokerConfig(const config::Values& v) : values(v) {
   }
   if (v.get_string("metadata.store") == "etcd") {
     const Listener& ib = inter_broker_listener();
-    if (ib.security_protocol != "PLAINTEXT")
-      throw ConfigError(fmt::format("key 'inter.broker.listener.name' names listener {} ({}); followers fetch over "
-                                    "PLAINTEXT only so far: add a PLAINTEXT listener for the region's brokers and name "
-                                    "it here",
+    if (ib.sasl() && (v.get_string("inter.broker.sasl.username").empty() ||
+                      v.get_string("inter.broker.sasl.password").empty()))
+      throw ConfigError(fmt::format("key 'inter.broker.sasl.username' (and inter.broker.sasl.password) is empty; "
+                                    "expected the user followers log in as, since the inter-broker listener {} is {}",
                                     ib.name, ib.security_protocol));
     if (v.get_int("replica.fetch.wait.max.ms") >= v.get_int("replica.lag.time.max.ms"))
       throw ConfigError(fmt::format("key 'replica.fetch.wait.max.ms' has value {}; expected less than "

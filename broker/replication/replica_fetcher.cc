@@ -35,10 +35,34 @@ TruncationDecision truncation_offset(int32_t local_epoch, int64_t local_end, int
   return {std::min(leader_end, local_end), true};
 }
 
+client::WireSecurity inter_broker_security(const BrokerConfig& config) {
+  const Listener& l = config.inter_broker_listener();
+  const auto& v = config.values;
+  client::WireSecurity s;
+  s.tls = l.tls();
+  s.sasl = l.sasl();
+  if (s.tls) {
+    s.ca_location = v.get_string("ssl.truststore.location");  // empty: the system's trust store
+    if (v.get_string("ssl.client.auth") != "none") {
+      // Kafka's PEM keystore holds the chain and the key in one file.
+      s.certificate_location = v.get_string("ssl.keystore.location");
+      s.key_location = v.get_string("ssl.keystore.location");
+      s.key_password = v.get_string("ssl.key.password");
+    }
+  }
+  if (s.sasl) {
+    s.mechanism = v.get_string("sasl.mechanism.inter.broker.protocol");
+    s.username = v.get_string("inter.broker.sasl.username");
+    s.password = v.get_string("inter.broker.sasl.password");
+  }
+  return s;
+}
+
 class ReplicaFetchers::Fetcher {
  public:
   Fetcher(const BrokerConfig& config, int32_t leader, std::string host, std::string port)
-      : config_(config), leader_(leader), host_(std::move(host)), port_(std::move(port)) {
+      : config_(config), leader_(leader), host_(std::move(host)), port_(std::move(port)),
+        security_(inter_broker_security(config)) {
     thread_ = std::thread([this] { run(); });
   }
   ~Fetcher() {
@@ -109,6 +133,7 @@ class ReplicaFetchers::Fetcher {
   const BrokerConfig& config_;
   const int32_t leader_;
   const std::string host_, port_;
+  const client::WireSecurity security_;  // of the inter-broker listener
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -147,8 +172,7 @@ void ReplicaFetchers::Fetcher::run() {
     }
     try {
       if (!conn) {
-        client::WireSecurity plaintext;
-        conn = std::make_unique<client::WireConnection>(host_, port_, plaintext, client_id,
+        conn = std::make_unique<client::WireConnection>(host_, port_, security_, client_id,
                                                         Clock::now() + std::chrono::milliseconds(config_.values.get_int(
                                                                            "replica.socket.timeout.ms")));
         if (warned) spdlog::info("replica fetcher: connected to leader {} at {}:{} again", leader_, host_, port_);

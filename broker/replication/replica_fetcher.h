@@ -49,6 +49,17 @@ TruncationDecision truncation_offset(int32_t local_epoch, int64_t local_end, int
                                      int64_t high_watermark,
                                      const std::function<std::pair<int32_t, int64_t>(int32_t)>& local_end_for);
 
+}  // namespace ferry::broker::replication
+namespace ferry::client {
+struct WireSecurity;
+}
+namespace ferry::broker::replication {
+
+/// How a follower connects to its leader: the inter-broker listener's security protocol, with the
+/// broker's own truststore (and keystore when ssl.client.auth asks for client certificates) and
+/// the SASL user of inter.broker.sasl.username / sasl.mechanism.inter.broker.protocol.
+client::WireSecurity inter_broker_security(const BrokerConfig& config);
+
 /// The fetcher threads of one broker. assign() is called by the replication thread only.
 class ReplicaFetchers {
  public:
