@@ -102,7 +102,7 @@ void create_topics(const std::string& bootstrap, const std::vector<TopicSpec>& t
   std::string failure;
   for (const auto& spec : topics) {
     try {
-      if (!admin.create_topic(spec.name, spec.partitions, 1, {}))
+      if (!admin.create_topic(spec.name, spec.partitions, spec.replication_factor, spec.configs))
         failure += fmt::format("{}CreateTopics {}: TOPIC_ALREADY_EXISTS", failure.empty() ? "" : "; ", spec.name);
     } catch (const client::KafkaError& e) {
       failure += fmt::format("{}{} ({})", failure.empty() ? "" : "; ", e.what(), e.code());

@@ -68,10 +68,12 @@ KafkaHandle make_consumer(KafkaConfig& conf);
 /// A topic handle for produce/metadata calls on `rk`. Throws BenchError.
 TopicHandle open_topic(rd_kafka_t* rk, const std::string& name);
 
-/// A topic the bench creates before measuring, always with replication factor 1.
+/// A topic the bench creates before measuring (replication factor 1 unless told otherwise).
 struct TopicSpec {
   std::string name;
   int partitions = 1;
+  int replication_factor = 1;
+  std::map<std::string, std::string> configs = {};
 };
 
 /// Sends one Metadata request to `bootstrap` and throws BenchError naming the cluster when

@@ -116,6 +116,8 @@ std::string render(const Options& options, const Report& r) {
                    {"min_seconds", rounded(options.min_seconds, 1)},
                    {"seconds_cap", rounded(options.min_seconds + options.seconds, 1)},
                    {"data_dir", options.data_dir},
+                   {"replication_factor", options.replication_factor},
+                   {"min_insync_replicas", options.replication_factor > 1 ? Json(options.min_insync_replicas) : Json()},
                    {"mb", "10^6 bytes of record values (no keys, headers or framing)"}};
   j["machine_limit"] = {{"bytes", r.limit.bytes},
                         {"seconds", rounded(r.limit.seconds, 4)},
@@ -184,6 +186,11 @@ int run(const Options& options) {
   topics.push_back({latency_topic, 1});
   topics.push_back({rebalance_topic, static_cast<int>(options.rebalance_partitions)});
   topics.push_back({commit_topic, static_cast<int>(options.commit_partitions)});
+  for (auto& t : topics) {
+    t.replication_factor = static_cast<int>(options.replication_factor);
+    if (options.replication_factor > 1)
+      t.configs["min.insync.replicas"] = std::to_string(options.min_insync_replicas);
+  }
   progress(fmt::format("creating {} topics on {}", topics.size(), options.bootstrap));
   create_topics(options.bootstrap, topics, std::chrono::seconds(15), options.client_properties);
 

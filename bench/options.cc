@@ -206,6 +206,15 @@ const std::vector<OptionSpec>& option_table() {
        "each. The sync and async commit runs each last --seconds.",
        int_setter(&Options::commit_partitions, 1, 10'000),
        [](const Options& o) { return std::to_string(o.commit_partitions); }},
+      {"replication-factor", "N",
+       "Replication factor of every topic the broker phases create (a region of several brokers on "
+       "etcd; issue 17). Above 1 the topics also get min.insync.replicas = --min-insync-replicas.",
+       int_setter(&Options::replication_factor, 1, 32767),
+       [](const Options& o) { return std::to_string(o.replication_factor); }},
+      {"min-insync-replicas", "N",
+       "min.insync.replicas of the created topics when --replication-factor is above 1.",
+       int_setter(&Options::min_insync_replicas, 1, 32767),
+       [](const Options& o) { return std::to_string(o.min_insync_replicas); }},
       {"mirror-target", "HOST:PORT",
        "Mirror mode: the mirror's target cluster (--bootstrap is its source). Replaces the "
        "broker phases with produce-only and consume-only on the source, the mirror's copy of "

@@ -56,6 +56,8 @@ struct Options {
   int64_t rebalance_partitions = 64;
   /// Partitions whose offsets every commit of the offset-commit phase carries.
   int64_t commit_partitions = 16;
+  int64_t replication_factor = 1;   ///< of the topics the broker phases create
+  int64_t min_insync_replicas = 2;  ///< their min.insync.replicas when replication_factor > 1
 
   /// Mirror mode (bench/mirror_mode.h) runs instead of the broker phases when this is set:
   /// `bootstrap` is then the mirror's source cluster and this its target cluster.
