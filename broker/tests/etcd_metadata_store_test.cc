@@ -2,6 +2,7 @@
 // store (run on both), then what only a store shared by several brokers has to get right —
 // changes seen by the other brokers, producer id blocks reserved concurrently, garbage in etcd,
 // a member killed, etcd gone, a compacted watch.
+#include "common/testing/property_seed.h"
 #include "broker/metadata/etcd_metadata_store.h"
 
 #include <gtest/gtest.h>
@@ -334,10 +335,8 @@ TEST(EtcdMetadataStore, MoreThan128OperationsAreRefusedAndNothingIsWritten) {
 // Several stores (brokers) reserve blocks of random sizes at once, each on its own thread and
 // its own etcd connection: the blocks never overlap and leave no hole (no write timed out here).
 TEST(EtcdMetadataStore, ConcurrentProducerIdBlocksNeverOverlap_Property) {
-  std::vector<uint64_t> seeds = {1, 2, 3};
-  if (const char* env = std::getenv("FERRY_PROPERTY_SEED"); env && *env) seeds = {std::strtoull(env, nullptr, 10)};
-  for (const uint64_t seed : seeds) {
-    SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun with FERRY_PROPERTY_SEED=" + std::to_string(seed) + ")");
+  for (const uint64_t seed : ferry::testing::property_seeds({1, 2, 3})) {
+    SCOPED_TRACE(ferry::testing::seed_trace(seed));
     std::mt19937_64 rng(seed);
     const int n_stores = 2 + static_cast<int>(rng() % 3);
     const int rounds = 20 + static_cast<int>(rng() % 21);

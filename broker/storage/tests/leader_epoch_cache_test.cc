@@ -1,5 +1,6 @@
 // The leader epoch cache against the ground truth it summarises: a simulated log whose every
 // record knows its epoch. Seeded; a failure prints its seed (FERRY_PROPERTY_SEED replays one).
+#include "common/testing/property_seed.h"
 #include "broker/storage/leader_epoch_cache.h"
 
 #include <gtest/gtest.h>
@@ -95,14 +96,8 @@ TEST(LeaderEpochCache, ACorruptCheckpointIsRefusedWithItsName) {
 // epoch at the log end, tail truncations (a follower diverged), retention moving the log start,
 // restarts that reload the file. After every step the cache must agree with the records.
 TEST(LeaderEpochCache, AgreesWithTheRecordsOfRandomHistories) {
-  std::vector<uint64_t> seeds;
-  if (const char* s = std::getenv("FERRY_PROPERTY_SEED")) {
-    seeds.push_back(std::strtoull(s, nullptr, 10));
-  } else {
-    for (uint64_t s = 1; s <= 200; ++s) seeds.push_back(s);
-  }
-  for (uint64_t seed : seeds) {
-    SCOPED_TRACE("seed " + std::to_string(seed) + " (FERRY_PROPERTY_SEED=" + std::to_string(seed) + " replays it)");
+  for (uint64_t seed : ferry::testing::property_seeds(ferry::testing::first_seeds(200))) {
+    SCOPED_TRACE(ferry::testing::seed_trace(seed));
     std::mt19937_64 rng(seed);
     auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
     TempDir dir;

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/testing/property_seed.h"
 #include "broker/storage/log.h"
 #include "broker/storage/tests/batch_builder.h"
 
@@ -517,14 +518,8 @@ class ScratchDir {
 };
 
 TEST(LogTruncate, RandomHistoriesOfAppendsTruncationsAndRestartsMatchAModel) {
-  std::vector<uint64_t> seeds;
-  if (const char* env = std::getenv("FERRY_PROPERTY_SEED"); env && *env) {
-    seeds.push_back(std::strtoull(env, nullptr, 10));
-  } else {
-    for (uint64_t s = 1; s <= 200; ++s) seeds.push_back(s);
-  }
-  for (uint64_t seed : seeds) {
-    SCOPED_TRACE("seed " + std::to_string(seed) + " (FERRY_PROPERTY_SEED=" + std::to_string(seed) + " replays it)");
+  for (uint64_t seed : ferry::testing::property_seeds(ferry::testing::first_seeds(200))) {
+    SCOPED_TRACE(ferry::testing::seed_trace(seed));
     std::mt19937_64 rng(seed);
     auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
     ScratchDir tmp;
