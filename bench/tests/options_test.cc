@@ -246,7 +246,8 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
         "      Records produced at least in each of the four produce cases (mirror and\n"
         "      security modes have their own defaults). Default: 1500000.\n",
         "  --seconds S\n", "Default: 10.\n", "  --data-dir DIR\n", "Default: /tmp.\n",
-        "  --latency-linger-ms MS\n", "  --mirror-target HOST:PORT\n", "  --mirror-log FILE\n",
+        "  --latency-linger-ms MS\n", "  --replication-factor N\n", "  --min-insync-replicas N\n",
+        "  --mirror-target HOST:PORT\n", "  --mirror-log FILE\n",
         "  --mirror-extra-configs FILE[,FILE...]\n",
         "DATA_DIR/ferry-mirror.log.\n", "  --mirror-partitions P\n", "  -h,--help\n",
         "  -X,--client-property KEY=VALUE\n", "  --security-ssl HOST:PORT\n", "  --broker-pid PID\n",
@@ -263,7 +264,7 @@ TEST(UsageText, ListsEveryFlagWithItsMetavarHelpAndDefault) {
     const std::string entry = text.substr(pos, next == std::string::npos ? next : next - pos);
     EXPECT_NE(entry.find(" Default:"), std::string::npos) << entry;
   }
-  EXPECT_EQ(flags, 30u) << text;
+  EXPECT_EQ(flags, 32u) << text;
   size_t start = text.find("Options:");
   for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
     EXPECT_LE(end - start, 80u) << text.substr(start, end - start);

@@ -192,17 +192,16 @@ void Replication::apply_states() {
                    s.mod_revision};
       const bool offsets = t.name == kConsumerOffsetsTopic && offsets_listener_;
       if (s.leader == node_id_) {
-        if (part->make_leader(l, now)) {
+        const bool new_epoch = part->make_leader(l, now);
+        if (new_epoch)
           spdlog::info("{}-{}: leader at epoch {} (ISR {})", t.name, i, s.leader_epoch, fmt::join(s.isr, ","));
-          if (offsets) offsets_listener_(i, true);
-        }
+        if (offsets && (new_epoch || offsets_pending_.count(i))) notify_offsets_leadership(i, true);
         continue;
       }
       const bool was_leader = part->is_leader();
-      if (part->make_follower(l)) {
-        spdlog::info("{}-{}: follower of broker {} at epoch {}", t.name, i, s.leader, s.leader_epoch);
-        if (offsets && was_leader) offsets_listener_(i, false);
-      }
+      const bool new_epoch = part->make_follower(l);
+      if (new_epoch) spdlog::info("{}-{}: follower of broker {} at epoch {}", t.name, i, s.leader, s.leader_epoch);
+      if (offsets && ((new_epoch && was_leader) || offsets_pending_.count(i))) notify_offsets_leadership(i, false);
       if (s.leader < 0) continue;
       auto b = brokers.find(s.leader);
       if (b == brokers.end()) continue;  // its leader is gone: the controller will elect another
@@ -210,6 +209,21 @@ void Replication::apply_states() {
     }
   }
   fetchers_->assign(follow);
+}
+
+void Replication::notify_offsets_leadership(int32_t partition, bool leader) {
+  try {
+    offsets_listener_(partition, leader);
+    offsets_pending_.erase(partition);
+  } catch (const std::exception& e) {
+    // The partition's groups could not be read: its groups answer NOT_COORDINATOR until a later
+    // pass (every second while any is pending) loads them.
+    spdlog::error("group coordinator: {} {}-{} failed: {} (trying again)", leader ? "taking over" : "handing over",
+                  kConsumerOffsetsTopic, partition, e.what());
+    offsets_pending_.insert(partition);
+    std::lock_guard lk(mu_);
+    dirty_ = true;
+  }
 }
 
 void Replication::maintain_isr(bool check_lag) {

@@ -118,6 +118,8 @@ class Replication {
   /// The controller creates __consumer_offsets once offsets.topic.replication.factor brokers are
   /// registered (Kafka creates it on the first FindCoordinator, refusing while fewer brokers live).
   void maybe_create_offsets_topic(const std::set<int32_t>& live);
+  /// Calls the offsets listener; a failure is logged and retried on the next pass.
+  void notify_offsets_leadership(int32_t partition, bool leader);
   /// Writes `isr` as the new ISR of a partition this broker leads, by compare-and-set.
   bool write_isr(Partition& p, const std::vector<int32_t>& isr);
 
@@ -131,6 +133,7 @@ class Replication {
   std::unique_ptr<ReplicaFetchers> fetchers_;
   std::function<void(int32_t, bool)> offsets_listener_;
   bool offsets_wait_logged_ = false;  // replication thread only
+  std::set<int32_t> offsets_pending_;  // __consumer_offsets partitions whose listener call failed (replication thread)
 
   std::mutex mu_;
   std::condition_variable cv_;

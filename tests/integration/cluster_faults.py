@@ -171,7 +171,13 @@ class Workload:
             if fatal:
                 raise AssertionError(f"the producer failed: {fatal[0]}")
             return self.acked_count() >= target
-        wait_until(done, timeout=timeout, what=f"{more} more acknowledgements")
+        try:
+            wait_until(done, timeout=timeout, what=f"{more} more acknowledgements")
+        except AssertionError as e:
+            with self.lock:
+                last = self.acked[-1][1] if self.acked else None
+            raise AssertionError(f"{e}: {self.acked_count()} acknowledged of {self.sent} sent, the last "
+                                 f"{time.monotonic() - last:.1f} s ago" if last else f"{e}: nothing acknowledged")
 
     def stop(self):
         self.stop_flag.set()
