@@ -8,11 +8,12 @@ import glob
 import json
 import os
 import sys
-import threading
 import time
 import unittest
 
 from confluent_kafka import KafkaError, Producer
+
+from cluster_faults import Workload, check
 
 from etcd_harness import EtcdCluster
 from ferry_harness import BrokerStartError, BrokerTestCase, consume_all, create_topics, produce_all, wait_until
@@ -105,64 +106,36 @@ class ClusterTest(ClusterTestCase):
         _, region = self.region()
         create_topics(region, "pay", partitions=1, replication_factor=3, config={"min.insync.replicas": "2"})
         leader = self.partitions(region, "pay")[0].leader
-        acked, errors = [], []
-        p = Producer({"bootstrap.servers": region.bootstrap, "enable.idempotence": True, "acks": "all",
-                      "linger.ms": 2, "message.timeout.ms": 60000, "retry.backoff.ms": 100})
-
-        def on_delivery(err, msg):
-            if err:
-                errors.append(err)
-            else:
-                acked.append((msg.value(), time.monotonic()))
-
-        stop = threading.Event()
-
-        def produce():
-            i = 0
-            while not stop.is_set():
-                try:
-                    p.produce("pay", value=f"v{i}".encode(), on_delivery=on_delivery)
-                    i += 1
-                except BufferError:
-                    pass
-                p.poll(0.001)
-            p.flush(60)
-
-        t = threading.Thread(target=produce)
-        t.start()
+        work = Workload(region, "pay")
         try:
-            wait_until(lambda: len(acked) >= 2000, timeout=30, what="2000 acknowledged records")
+            work.wait_acked(2000)
             # At full speed, no pause: SIGKILL the leader with batches in flight.
             victim = self.broker(region, leader)
             victim.kill()
             killed_at = time.monotonic()
-            before = len(acked)
-            wait_until(lambda: len(acked) >= before + 2000, timeout=60, what="acknowledgements from the new leader")
-            first_after = next(ts for _, ts in acked[before:] if ts > killed_at)
+            before = work.acked_count()
+            work.wait_acked(2000)
+            with work.lock:
+                first_after = next(ts for _, ts in work.acked[before:] if ts > killed_at)
         finally:
-            stop.set()
-            t.join(90)
-        self.assertEqual(errors, [])
+            work.stop()
+        self.assertEqual([str(e) for e in work.errors], [])
         new_leader = self.partitions(region, "pay")[0].leader
         self.assertNotEqual(new_leader, leader)
         self.assertNotIn(leader, self.partitions(region, "pay")[0].isrs)
-        # A session timeout (3 s) for the registration to expire, then the controller's election.
         print(f"\nleader {leader} SIGKILLed: first acknowledgement from leader {new_leader} after "
               f"{first_after - killed_at:.2f} s (broker.session.timeout.ms {self.SESSION_MS})", file=sys.stderr)
+        # A session timeout (3 s) for the registration to expire, then the controller's election.
         self.assertLess(first_after - killed_at, self.SESSION_MS / 1000 + 5)
-        sent = [v for v, _ in acked]
-        got = [m.value() for m in consume_all(region, "pay")[0]]
-        self.assertEqual(len(got), len(set(got)), "duplicates in the log")
-        self.assertEqual(set(sent) - set(got), set(), "acknowledged records lost")
+        lost, duplicated = check([v for v, _ in work.acked], [m.value() for m in consume_all(region, "pay")[0]])
+        self.assertEqual((lost, duplicated), (0, 0))
         # The killed broker comes back as a follower, truncates what it alone had, catches up and
         # rejoins the ISR.
         victim.start()
         wait_until(lambda: sorted(self.partitions(region, "pay")[0].isrs) == [1, 2, 3], timeout=30,
                    what="the restarted broker back in the ISR")
-        logs = {b.node_id: self.segment_bytes(b, "pay", 0) for b in region.brokers}
         wait_until(lambda: len({self.segment_bytes(b, "pay", 0) for b in region.brokers}) == 1, timeout=20,
                    what="identical replicas after the restart")
-        del logs
 
     def test_acks_all_needs_min_insync_replicas(self):
         _, region = self.region()
