@@ -16,7 +16,7 @@ from confluent_kafka import KafkaError, Producer
 from cluster_faults import Workload, check
 
 from etcd_harness import EtcdCluster
-from ferry_harness import BrokerStartError, BrokerTestCase, consume_all, create_topics, produce_all, wait_until
+from ferry_harness import BrokerTestCase, consume_all, create_topics, produce_all, wait_until
 
 PREFIX = "/ferry/cluster"
 

@@ -54,7 +54,7 @@ class ClusterFaultTest(BrokerTestCase):
         work.wait_acked(2000)
         region.wait_isr(topic, 3)
         self.finish(region, work, topic)
-        self.assertRegex(leader.log_text(), rf"zombie-0: follower of broker \d at epoch [1-9]")
+        self.assertRegex(leader.log_text(), r"zombie-0: follower of broker \d at epoch [1-9]")
 
     def test_the_controller_and_then_a_leader_die(self):
         region = self.region()
