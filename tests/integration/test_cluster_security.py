@@ -4,13 +4,11 @@ inter.broker.sasl.username over TLS, acks=all replicates, and a follower without
 is refused and the ISR shrinks rather than acknowledging without it.
 """
 
-import os
-import tempfile
 import unittest
 
 from etcd_harness import EtcdCluster
-from ferry_harness import Broker, BrokerTestCase, consume_all, free_port, produce_all, scram_specs, wait_until
-from security_pki import Pki
+from ferry_harness import Broker, consume_all, free_port, produce_all, scram_specs, wait_until
+from security_pki import PkiTestCase
 
 PREFIX = "/ferry/secure"
 
@@ -21,18 +19,8 @@ class SecureRegion:
         self.bootstrap = ",".join(b.bootstrap for b in brokers)
 
 
-class ClusterSecurityTest(BrokerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dir = tempfile.TemporaryDirectory(prefix="ferry-cluster-pki-")
-        cls.pki = Pki(os.path.join(cls.dir.name, "ca"))
-        cls.server = cls.pki.server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dir.cleanup()
-        super().tearDownClass()
+class ClusterSecurityTest(PkiTestCase):
+    PKI_PREFIX = "ferry-cluster-pki-"
 
     def region(self, broker_user="broker", super_users=("broker", "app")):
         etcd = EtcdCluster(1)

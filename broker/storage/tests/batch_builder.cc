@@ -248,4 +248,16 @@ int descriptors_in(const std::filesystem::path& dir) {
   return n;
 }
 
+std::set<int64_t> segment_bases(const std::filesystem::path& dir) {
+  std::set<int64_t> out;
+  for (const auto& name : files_with_ext(dir, ".log")) out.insert(std::stoll(name.substr(0, 20)));
+  return out;
+}
+
+std::vector<uint8_t> read_all(const Log& log, int64_t from) {
+  auto [e, data] = log.read(from, INT32_MAX, INT64_MAX, true);
+  EXPECT_EQ(e, errc::ok) << to_string(e) << " reading from " << from;
+  return data.records;
+}
+
 }  // namespace ferry::storage::testing

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,6 +86,12 @@ class TempDir {
 
 /// Lists "<name>" of files in `dir` with extension `ext`, sorted.
 std::vector<std::string> files_with_ext(const std::filesystem::path& dir, const std::string& ext);
+
+/// Base offsets of the segments in `dir` (from the .log file names).
+std::set<int64_t> segment_bases(const std::filesystem::path& dir);
+
+/// Every batch of `log` from `from` to its end in one read (the test fails on a read error).
+std::vector<uint8_t> read_all(const Log& log, int64_t from);
 
 /// How many descriptors this process holds open on files directly in `dir` (/proc/self/fd).
 int descriptors_in(const std::filesystem::path& dir);
