@@ -404,8 +404,7 @@ void ReplicaFetchers::Fetcher::reset_out_of_range(client::WireConnection& conn,
   backoff(key);
 }
 
-ReplicaFetchers::ReplicaFetchers(const BrokerConfig& config, ReplicaManager& replicas, metrics::Registry& metrics)
-    : config_(config), replicas_(replicas), metrics_(metrics) {
+ReplicaFetchers::ReplicaFetchers(const BrokerConfig& config) : config_(config) {
   reaper_ = std::thread([this] { reap_loop(); });
 }
 

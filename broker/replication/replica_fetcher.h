@@ -63,7 +63,7 @@ client::WireSecurity inter_broker_security(const BrokerConfig& config);
 /// The fetcher threads of one broker. assign() is called by the replication thread only.
 class ReplicaFetchers {
  public:
-  ReplicaFetchers(const BrokerConfig& config, ReplicaManager& replicas, metrics::Registry& metrics);
+  explicit ReplicaFetchers(const BrokerConfig& config);
   /// Stops and joins every fetcher thread.
   ~ReplicaFetchers();
   ReplicaFetchers(const ReplicaFetchers&) = delete;
@@ -80,8 +80,6 @@ class ReplicaFetchers {
  private:
   class Fetcher;
   const BrokerConfig& config_;
-  ReplicaManager& replicas_;
-  metrics::Registry& metrics_;
   /// Joins retired fetchers off the caller's thread: a fetcher blocked on a frozen leader returns
   /// only when its request times out (replica.socket.timeout.ms), and the replication thread,
   /// which also runs the controller's elections, must not wait for that.

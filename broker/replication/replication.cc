@@ -101,7 +101,7 @@ bool Replication::shutdown_leaderships(std::chrono::milliseconds timeout) {
 }
 
 void Replication::start() {
-  fetchers_ = std::make_unique<ReplicaFetchers>(config_, replicas_, metrics_);
+  fetchers_ = std::make_unique<ReplicaFetchers>(config_);
   register_metrics();
   apply_states();
   std::lock_guard lk(mu_);
