@@ -2,6 +2,7 @@
 // CreatePartitions, topic config overrides): validation, then logs and metadata changed together,
 // creation and growth through one open-with-rollback. Split from replica_manager.cc.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -68,7 +69,7 @@ AdminResult ReplicaManager::create_topic(const std::string& name, int32_t partit
 
   std::lock_guard admin(admin_mu_);
   if (topic(name)) return {ErrorCode::TOPIC_ALREADY_EXISTS, fmt::format("topic '{}' already exists", name)};
-  TopicMetadata t{name, random_kafka_uuid(), partitions, replication_factor, configs, {}};
+  TopicMetadata t{name, random_kafka_uuid(), partitions, replication_factor, configs, {}, {}, 0};
   if (cluster_mode()) {
     try {
       t.assignment = cluster_.assign(0, partitions, replication_factor);
@@ -202,6 +203,15 @@ size_t ReplicaManager::sync_topics(const std::vector<TopicMetadata>& topics) {
     std::vector<std::shared_ptr<Partition>> live;
     for (int32_t i = 0; i < t.partitions; ++i) {
       auto p = partitions_.find({name, i});
+      if (p != partitions_.end() && !hosted_here(t, i)) {
+        // A reassignment (KIP-455) completed without this broker: its replica goes, as after
+        // Kafka's StopReplica with delete.
+        spdlog::info("{}-{}: this broker is no longer a replica (reassigned to {}): removing its replica here", name, i,
+                     fmt::join(t.assignment[static_cast<size_t>(i)], ","));
+        removed.push_back(p->second);
+        partitions_.erase(p);
+        continue;
+      }
       if (p != partitions_.end()) {
         live.push_back(p->second);
         continue;

@@ -1,5 +1,6 @@
 // EtcdMetadataStore's cluster state: registrations, partition leadership and the controller, read
 // from the watched copy and written by compare-and-set (etcd_metadata_store.h).
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "broker/metadata/etcd_metadata_store.h"
@@ -59,6 +60,33 @@ size_t EtcdMetadataStore::write_partition_states(const std::vector<replication::
     }
   }
   return applied;
+}
+
+bool EtcdMetadataStore::put_topic_if(const TopicMetadata& t, const std::vector<replication::PartitionWrite>& states,
+                                     int64_t controller_epoch) {
+  if (states.size() > kStateWritesPerTxn)
+    throw std::invalid_argument(fmt::format("etcd metadata store: {} partition states in one topic write; at most {}",
+                                            states.size(), kStateWritesPerTxn));
+  if (t.name.empty() || t.partitions < 1 || t.replication_factor < 1)
+    throw std::invalid_argument(fmt::format("etcd metadata store: topic '{}' has {} partitions and replication factor "
+                                            "{}; both must be at least 1",
+                                            t.name, t.partitions, t.replication_factor));
+  const std::string key = topic_key(t.name);
+  std::vector<etcd::Compare> compares;
+  std::vector<etcd::Op> puts{etcd::Op::put(key, etcd_layout::encode_topic(t))};
+  compares.push_back(t.mod_revision == 0 ? etcd::Compare::create_revision_is(key, 0)
+                                         : etcd::Compare::mod_revision_is(key, t.mod_revision));
+  if (controller_epoch > 0) compares.push_back(etcd::Compare::create_revision_is(controller_key(), controller_epoch));
+  for (const auto& w : states) {
+    const std::string pk = partition_key(w.topic, w.partition);
+    compares.push_back(w.expected_mod_revision == 0 ? etcd::Compare::create_revision_is(pk, 0)
+                                                    : etcd::Compare::mod_revision_is(pk, w.expected_mod_revision));
+    puts.push_back(etcd::Op::put(pk, replication::encode_partition_state(w.state)));
+  }
+  const auto r = with_retries(timeouts_.retry_window, "writing " + key, [&] { return client_->txn(compares, puts, {}); });
+  if (!r.succeeded) return false;
+  wait_applied(r.revision);
+  return true;
 }
 
 }  // namespace ferry::broker

@@ -66,6 +66,22 @@ std::map<std::string, std::string> string_map(const json& j, const char* what) {
   return out;
 }
 
+/// A JSON list of distinct broker ids (0..INT32_MAX); `field` names it in errors.
+std::vector<int32_t> broker_ids(const json& list, const char* field, bool may_be_empty) {
+  if (!list.is_array() || (list.empty() && !may_be_empty))
+    throw Malformed(fmt::format("field \"{}\" holds an entry that is not a {}list of broker ids", field,
+                                may_be_empty ? "" : "non-empty "));
+  std::vector<int32_t> ids;
+  for (const auto& id : list) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+      throw Malformed(fmt::format("field \"{}\" holds a broker id that is not an integer 0..2147483647", field));
+    if (std::find(ids.begin(), ids.end(), id.get<int32_t>()) != ids.end())
+      throw Malformed(fmt::format("field \"{}\" repeats broker {} in one replica list", field, id.get<int32_t>()));
+    ids.push_back(id.get<int32_t>());
+  }
+  return ids;
+}
+
 TopicMetadata decode_topic(const std::string& name, const std::string& value) {
   const json j = parse_object(value);
   TopicMetadata t;
@@ -77,19 +93,30 @@ TopicMetadata decode_topic(const std::string& name, const std::string& value) {
   if (auto it = j.find("assignment"); it != j.end()) {
     if (!it->is_array() || it->size() != static_cast<size_t>(t.partitions))
       throw Malformed(fmt::format("field \"assignment\" is not an array of {} replica lists", t.partitions));
-    for (const auto& replicas : *it) {
-      if (!replicas.is_array() || replicas.size() != static_cast<size_t>(t.replication_factor))
-        throw Malformed(fmt::format("field \"assignment\" holds an entry that is not a list of {} broker ids",
-                                    t.replication_factor));
-      std::vector<int32_t> ids;
-      for (const auto& id : replicas) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
-          throw Malformed("field \"assignment\" holds a broker id that is not an integer 0..2147483647");
-        if (std::find(ids.begin(), ids.end(), id.get<int32_t>()) != ids.end())
-          throw Malformed(fmt::format("field \"assignment\" repeats broker {} in one replica list", id.get<int32_t>()));
-        ids.push_back(id.get<int32_t>());
-      }
-      t.assignment.push_back(std::move(ids));
+    for (const auto& replicas : *it) t.assignment.push_back(broker_ids(replicas, "assignment", false));
+  }
+  if (auto it = j.find("reassignments"); it != j.end()) {
+    if (!it->is_object()) throw Malformed("field \"reassignments\" is not an object");
+    for (const auto& [index, r] : it->items()) {
+      const auto p = etcd_layout::parse_decimal(index);
+      if (!p || *p >= static_cast<int64_t>(t.assignment.size()))
+        throw Malformed(fmt::format("field \"reassignments\" names partition \"{}\", not one of the assignment's",
+                                    index));
+      if (!r.is_object() || !r.contains("adding") || !r.contains("removing"))
+        throw Malformed("field \"reassignments\" holds an entry without \"adding\" and \"removing\"");
+      PartitionReassignment pr{broker_ids(r["adding"], "reassignments", true),
+                               broker_ids(r["removing"], "reassignments", true)};
+      const auto& replicas = t.assignment[static_cast<size_t>(*p)];
+      for (const auto* list : {&pr.adding, &pr.removing})
+        for (int32_t id : *list)
+          if (std::find(replicas.begin(), replicas.end(), id) == replicas.end())
+            throw Malformed(fmt::format("field \"reassignments\" moves broker {}, not a replica of partition {}", id, *p));
+      for (int32_t id : pr.adding)
+        if (std::find(pr.removing.begin(), pr.removing.end(), id) != pr.removing.end())
+          throw Malformed(fmt::format("field \"reassignments\" both adds and removes broker {}", id));
+      if (pr.adding.empty() && pr.removing.empty())
+        throw Malformed(fmt::format("field \"reassignments\" holds an empty move for partition {}", *p));
+      t.reassignments[static_cast<int32_t>(*p)] = std::move(pr);
     }
   }
   return t;
@@ -199,6 +226,12 @@ std::string encode_topic(const TopicMetadata& t) {
             {"replication_factor", t.replication_factor},
             {"configs", t.configs}};
   if (!t.assignment.empty()) j["assignment"] = t.assignment;
+  if (!t.reassignments.empty()) {
+    json r = json::object();
+    for (const auto& [p, move] : t.reassignments)
+      r[std::to_string(p)] = {{"adding", move.adding}, {"removing", move.removing}};
+    j["reassignments"] = std::move(r);
+  }
   return dump(j, "the topic");
 }
 std::string encode_broker_configs(const std::map<std::string, std::string>& configs) {
@@ -271,7 +304,12 @@ std::optional<EtcdMetadataChange> EtcdMetadataCopy::apply(const std::string& dir
       case KeyRef::Type::kProducerIds:
         if (!etcd_layout::parse_decimal(kv.value)) throw Malformed("the value is not a non-negative decimal int64");
         break;
-      case KeyRef::Type::kTopic: topics[ref.name] = decode_topic(ref.name, kv.value); break;
+      case KeyRef::Type::kTopic: {
+        auto t = decode_topic(ref.name, kv.value);
+        t.mod_revision = kv.mod_revision;
+        topics[ref.name] = std::move(t);
+        break;
+      }
       case KeyRef::Type::kConfig:
         if (auto m = string_map(parse_object(kv.value), "config"); !m.empty()) configs[ref.name] = std::move(m);
         break;

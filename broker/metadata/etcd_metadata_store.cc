@@ -128,6 +128,7 @@ void EtcdMetadataStore::resync_loop() {
   for (;;) {
     resync_cv_.wait(lk, [&] { return stopping_ || resync_; });
     if (stopping_) return;
+    const uint64_t serving = refresh_asked_;  // this read starts after those refresh() calls
     lk.unlock();
     watch_.reset();  // stopped already after a compaction; otherwise stops here
     std::vector<Change> changed;
@@ -145,11 +146,23 @@ void EtcdMetadataStore::resync_loop() {
     notify(changed);
     lk.lock();
     if (ok) {
-      resync_ = false;
+      if (refresh_asked_ == serving) resync_ = false;  // else a refresh() came during the read: again
+      refresh_done_ = std::max(refresh_done_, serving);
+      applied_cv_.notify_all();
     } else {
       resync_cv_.wait_for(lk, 500ms, [&] { return stopping_; });
     }
   }
+}
+
+void EtcdMetadataStore::refresh(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  const uint64_t mine = ++refresh_asked_;
+  resync_ = true;
+  resync_cv_.notify_all();
+  if (!applied_cv_.wait_for(lk, timeout, [&] { return refresh_done_ >= mine || stopping_; }))
+    throw std::runtime_error(fmt::format("etcd metadata store {}: reading everything again took longer than {} ms",
+                                         prefix_, timeout.count()));
 }
 
 void EtcdMetadataStore::notify(const std::vector<Change>& changed) {

@@ -41,7 +41,9 @@ struct EtcdMetadataStoreTimeouts {
 /// | `<p>/cluster_id`                     | the cluster id as plain text (not JSON): 22 chars of       |
 /// |                                      |   URL-safe base64 (random_kafka_uuid), created once        |
 /// | `<p>/topics/<name>`                  | JSON {"topic_id": str, "partitions": int >= 1,             |
-/// |                                      |   "replication_factor": int 1..32767, "configs": {k: str}} |
+/// |                                      |   "replication_factor": int 1..32767, "configs": {k: str}, |
+/// |                                      |   "assignment": [[broker id]] (regions on etcd),           |
+/// |                                      |   "reassignments": {"<p>": {"adding", "removing": [id]}}}  |
 /// | `<p>/producer_ids/next`              | decimal text: the first producer id not yet reserved       |
 /// | `<p>/configs/brokers/<entity>`       | JSON {config key: value text}; entity "<default>" is the   |
 /// |                                      |   cluster-wide default "" (Kafka's notation), else node id |
@@ -153,6 +155,12 @@ class EtcdMetadataStore final : public MetadataStore {
   /// running, so what the old one uses may go right after. nullptr removes it.
   void set_change_listener(std::function<void(Change)> listener);
 
+  /// Reads everything under the prefix again and returns once the copy holds that read (the
+  /// watch restarts after it). For a broker that did not run for a while (SIGSTOP, a stall longer
+  /// than its session): its watch would bring what it missed only after it had already answered
+  /// from the stale copy. Throws std::runtime_error when no re-read succeeded within `timeout`.
+  void refresh(std::chrono::milliseconds timeout);
+
   /// Full etcd keys under the prefix whose value is malformed right now, sorted.
   std::vector<std::string> malformed_keys();
 
@@ -174,6 +182,15 @@ class EtcdMetadataStore final : public MetadataStore {
   /// retried: the caller sees the state that beat it in the copy and decides again. Returns the
   /// number of writes applied; they are in the copy when it returns. Throws like put_topic.
   size_t write_partition_states(const std::vector<replication::PartitionWrite>& writes, int64_t controller_epoch);
+  /// Writes topic `t` and `states` in one transaction, if `<p>/topics/<t.name>`'s mod_revision is
+  /// still `t.mod_revision` (the copy's, as topic() returned it), each state's key matches its
+  /// expected_mod_revision and, when `controller_epoch` > 0, the controller is unchanged (as in
+  /// write_partition_states). For reassignments (KIP-455), whose request and completion both
+  /// change a topic's replica lists and its partitions' leadership together. Returns whether it
+  /// applied (then the copy has it); false when another writer came first, nothing written.
+  /// std::invalid_argument as put_topic, and for more than kStateWritesPerTxn states.
+  bool put_topic_if(const TopicMetadata& t, const std::vector<replication::PartitionWrite>& states = {},
+                    int64_t controller_epoch = 0);
   /// Partition-state writes per transaction: two compares per write plus the controller's stay
   /// within etcd's 128 (--max-txn-ops counts compares and operations separately).
   static constexpr size_t kStateWritesPerTxn = 100;
@@ -219,6 +236,8 @@ class EtcdMetadataStore final : public MetadataStore {
   std::unique_ptr<EtcdMetadataCopy> state_;  // the in-memory copy, under mu_
   int64_t applied_revision_ = 0;        // the copy is current up to this revision, under mu_
   bool resync_ = false;                 // the watch needs a re-read, under mu_
+  uint64_t refresh_asked_ = 0;          // refresh() calls so far, under mu_
+  uint64_t refresh_done_ = 0;           // the refresh_asked_ a successful re-read started after, under mu_
   bool stopping_ = false;               // under mu_
   bool watch_failing_ = false;          // a watch error was logged and no event came since, under mu_
 

@@ -20,6 +20,16 @@
 
 namespace ferry::broker {
 
+/// A replica move in progress on one partition (KIP-455). While it runs, the partition's
+/// `TopicMetadata::assignment` entry lists the target replicas first, then the leaving ones;
+/// `adding` are the target replicas that were not replicas before, `removing` the replicas that
+/// are not in the target. Both empty never occurs (no entry is kept then).
+struct PartitionReassignment {
+  std::vector<int32_t> adding;
+  std::vector<int32_t> removing;
+  bool operator==(const PartitionReassignment&) const = default;
+};
+
 /// One topic as the metadata store keeps it. `configs` holds only explicit overrides
 /// (topic-level Kafka key → value text, as DescribeConfigs shows them).
 struct TopicMetadata {
@@ -28,11 +38,22 @@ struct TopicMetadata {
   int32_t partitions = 0;
   int16_t replication_factor = 1;
   std::map<std::string, std::string> configs;
-  /// Replica broker ids per partition (size `partitions`, each list `replication_factor` long, [0]
-  /// the preferred leader), as assigned at creation (KIP-4 CreateTopics). Empty in the single-node
-  /// file store: every partition lives on the one broker.
+  /// Replica broker ids per partition (size `partitions`, [0] the preferred leader), as assigned
+  /// at creation (KIP-4 CreateTopics) or by the last reassignment: `replication_factor` long, plus
+  /// the leaving replicas while a reassignment runs. Empty in the single-node file store: every
+  /// partition lives on the one broker.
   std::vector<std::vector<int32_t>> assignment;
-  bool operator==(const TopicMetadata&) const = default;
+  /// Reassignments in progress by partition index (etcd store only; empty elsewhere).
+  std::map<int32_t, PartitionReassignment> reassignments;
+  /// The etcd mod_revision of the topic's key when it came from EtcdMetadataStore, the token of
+  /// its compare-and-set writes (EtcdMetadataStore::put_topic_if); 0 otherwise. Not content: ==
+  /// ignores it, so a topic read back equals the one written.
+  int64_t mod_revision = 0;
+  bool operator==(const TopicMetadata& o) const {
+    return name == o.name && topic_id == o.topic_id && partitions == o.partitions &&
+           replication_factor == o.replication_factor && configs == o.configs && assignment == o.assignment &&
+           reassignments == o.reassignments;
+  }
 };
 
 /// Thread-safe persistent store of topic metadata. Every mutation is durable when it returns.

@@ -19,6 +19,7 @@
 #include "broker/protocol/messages/offset_for_leader_epoch.h"
 #include "broker/protocol/messages/offsets.h"
 #include "broker/protocol/messages/produce.h"
+#include "broker/protocol/messages/reassignments.h"
 #include "broker/protocol/messages/sasl.h"
 #include "broker/protocol/messages/topics_admin.h"
 #include "broker/protocol/schema.h"
@@ -50,7 +51,8 @@ using SupportedApis =
             OffsetDeleteRequest, DescribeGroupsRequest, ListGroupsRequest, DeleteGroupsRequest,
             SaslHandshakeRequest, SaslAuthenticateRequest, DescribeUserScramCredentialsRequest,
             AlterUserScramCredentialsRequest,
-            DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest>;
+            DescribeAclsRequest, CreateAclsRequest, DeleteAclsRequest, AlterPartitionReassignmentsRequest,
+            ListPartitionReassignmentsRequest>;
 
 /// One supported API: key, name and version range (inclusive), and first flexible version.
 struct ApiRange {

@@ -39,6 +39,7 @@ Replication::Replication(const BrokerConfig& config, EtcdMetadataStore& store, R
       metrics_(metrics),
       node_id_(config.node_id),
       lag_max_ms_(config.values.get_int("replica.lag.time.max.ms")),
+      stale_after_(std::chrono::milliseconds(config.values.get_int("broker.session.timeout.ms"))),
       isr_shrinks_(metrics.counter("kafka_server_replicamanager_isrshrinks_total",
                                    "ISR shrinks written by this broker as leader (Kafka's IsrShrinksPerSec).")),
       isr_expands_(metrics.counter("kafka_server_replicamanager_isrexpands_total",
@@ -104,6 +105,8 @@ void Replication::start() {
   fetchers_ = std::make_unique<ReplicaFetchers>(config_);
   register_metrics();
   apply_states();
+  fresh_until_.store((std::chrono::steady_clock::now() + stale_after_).time_since_epoch().count(),
+                     std::memory_order_release);
   std::lock_guard lk(mu_);
   started_ = true;
   thread_ = std::thread([this] { run(); });
@@ -149,6 +152,23 @@ void Replication::run() {
     cv_.wait_until(lk, std::min(next_lag_check, std::chrono::steady_clock::now() + std::chrono::seconds(1)),
                    [&] { return stopping_ || dirty_ || !isr_requests_.empty(); });
     if (stopping_) break;
+    {
+      // A wake-up much later than the wait allowed: this process did not run (SIGSTOP, a stall).
+      const auto now = std::chrono::steady_clock::now();
+      if (last_wake_.time_since_epoch().count() != 0 && now - last_wake_ > stale_after_) {
+        lk.unlock();
+        spdlog::warn("replication: this broker did not run for {} ms; reading the cluster metadata again",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - last_wake_).count());
+        try {
+          store_.refresh(std::chrono::seconds(2));
+        } catch (const std::exception& e) {
+          spdlog::warn("replication: {}", e.what());
+        }
+        lk.lock();
+        dirty_ = true;
+      }
+      last_wake_ = std::chrono::steady_clock::now();
+    }
     const bool dirty = std::exchange(dirty_, false);
     const bool requested = !isr_requests_.empty();
     isr_requests_.clear();
@@ -161,6 +181,12 @@ void Replication::run() {
       const bool lag_due = std::chrono::steady_clock::now() >= next_lag_check;
       if (lag_due) next_lag_check = std::chrono::steady_clock::now() + lag_period;
       if (requested || lag_due) maintain_isr(lag_due);
+      // The copy was current at this wake-up and what it says is applied: good for a session.
+      {
+        std::lock_guard fresh_lk(mu_);
+        fresh_until_.store((last_wake_ + stale_after_).time_since_epoch().count(), std::memory_order_release);
+      }
+      fresh_cv_.notify_all();
     } catch (const std::exception& e) {
       // etcd unreachable for longer than the store's retries, most likely: the next change or
       // tick tries again, and the broker keeps serving what it leads meanwhile.
@@ -326,12 +352,92 @@ void Replication::controller_pass() {
       topics, store_.partition_states(), live,
       [this](const std::string& topic) { return replicas_.topic_config(topic).get_bool("unclean.leader.election.enable"); },
       epoch);
+  complete_reassignments_pass(epoch, live);
   if (writes.empty()) return;
   const size_t applied = store_.write_partition_states(writes, epoch);
   size_t elections = 0;
   for (const auto& w : writes) elections += w.state.leader >= 0 ? 1 : 0;
   spdlog::info("controller (epoch {}): wrote {} of {} partition states ({} with a leader), live brokers {}", epoch,
                applied, writes.size(), elections, fmt::join(live, ","));
+}
+
+void Replication::complete_reassignments_pass(int64_t epoch, const std::set<int32_t>& live) {
+  std::optional<std::map<std::pair<std::string, int32_t>, PartitionState>> states;  // read once, when needed
+  for (const auto& t : store_.topics()) {
+    if (t.reassignments.empty()) continue;
+    if (!states) states = store_.partition_states();
+    auto done = complete_reassignments(t, *states, live, epoch);
+    if (!done) continue;
+    // One transaction: the topic's replica lists and the completed partitions' leadership, so no
+    // broker sees one without the other. A lost compare-and-set (a new request, an ISR change)
+    // is decided again on the next pass.
+    if (!store_.put_topic_if(done->topic, done->states, epoch)) continue;
+    for (size_t i = 0; i < done->completed.size(); ++i) {
+      const int32_t p = done->completed[i];
+      const auto& s = done->states[i].state;
+      spdlog::info("controller (epoch {}): reassignment of {}-{} complete: replicas {}, leader {} at epoch {}, ISR {}",
+                   epoch, t.name, p, fmt::join(done->topic.assignment[static_cast<size_t>(p)], ","), s.leader,
+                   s.leader_epoch, fmt::join(s.isr, ","));
+    }
+  }
+}
+
+std::vector<ReassignmentError> Replication::reassign(
+    const std::string& topic, const std::vector<std::pair<int32_t, std::optional<std::vector<int32_t>>>>& moves) {
+  using protocol::ErrorCode;
+  for (int attempt = 0;; ++attempt) {
+    std::vector<ReassignmentError> out(moves.size());
+    auto t = store_.topic(topic);
+    if (!t) {
+      for (auto& e : out) e = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, fmt::format("topic '{}' does not exist", topic)};
+      return out;
+    }
+    std::set<int32_t> live;
+    for (const auto& [id, info] : store_.brokers()) live.insert(id);
+    TopicMetadata next = *t;
+    for (size_t i = 0; i < moves.size(); ++i)
+      if (auto err = request_reassignment(next, moves[i].first, moves[i].second, live)) out[i] = *err;
+    if (next == *t) return out;  // refused, or already so
+    try {
+      if (store_.put_topic_if(next)) {
+        for (size_t i = 0; i < moves.size(); ++i)
+          if (out[i].code == ErrorCode::NONE)
+            spdlog::info("{}-{}: reassignment {}: replicas {}", topic, moves[i].first,
+                         moves[i].second ? "requested" : "cancelled",
+                         fmt::join(next.assignment[static_cast<size_t>(moves[i].first)], ","));
+        return out;
+      }
+    } catch (const std::exception& e) {
+      for (auto& r : out)
+        if (r.code == ErrorCode::NONE) r = {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
+      return out;
+    }
+    if (attempt >= 20) {
+      for (auto& r : out)
+        if (r.code == ErrorCode::NONE)
+          r = {ErrorCode::REQUEST_TIMED_OUT, fmt::format("topic '{}' kept changing under the request; try again", topic)};
+      return out;
+    }
+    // Another writer (the controller completing a move, a leader's ISR write does not touch the
+    // topic) came first: decide again on the new value.
+  }
+}
+
+void Replication::ensure_fresh() {
+  const auto now = std::chrono::steady_clock::now();
+  auto fresh = [&] { return now.time_since_epoch().count() < fresh_until_.load(std::memory_order_acquire); };
+  if (fresh()) return;
+  // The replication thread sees the same gap when it wakes: it reads the metadata again and
+  // applies it, then moves fresh_until_ on. Wait for that, boundedly (a stalled thread, etcd away).
+  {
+    std::unique_lock lk(mu_);
+    dirty_ = true;
+    cv_.notify_all();
+    if (fresh_cv_.wait_for(lk, std::chrono::seconds(3), [&] { return fresh() || stopping_; })) return;
+  }
+  spdlog::warn("replication: answering from cluster metadata that may be stale (not re-read within 3 s)");
+  // One wait per session at most, even while the replication thread stays stalled.
+  fresh_until_.store((now + stale_after_).time_since_epoch().count(), std::memory_order_release);
 }
 
 std::vector<BrokerEndpoint> Replication::live_brokers(const std::string& listener) {

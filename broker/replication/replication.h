@@ -14,6 +14,7 @@
 // watch. ../shared/REPLICATION-SEMANTICS.md §2 and §4; docs/replication.md.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <condition_variable>
@@ -27,6 +28,7 @@
 
 #include "broker/config/broker_config.h"
 #include "broker/metadata/etcd_metadata_store.h"
+#include "broker/replication/reassignment.h"
 #include "common/metrics.h"
 
 namespace ferry::broker {
@@ -93,6 +95,16 @@ class Replication {
   void request_isr_update(const std::shared_ptr<Partition>& partition);
 
   // For Metadata and FindCoordinator.
+  /// Called before answering from the store's copy (Metadata, FindCoordinator, DescribeCluster):
+  /// when this broker did not run for longer than its session (SIGSTOP, a stall), the copy is read
+  /// again first, so it never answers with leaderships the controller changed meanwhile (a client
+  /// such as librdkafka 2.0.2 that applies such a stale answer after a fresh one keeps producing
+  /// to the old leader). "Did not run" is seen as the replication thread, which wakes at least
+  /// every second, not having done so for broker.session.timeout.ms. Then the caller waits until
+  /// that thread has read the metadata again and applied it (so a Produce to a former leader gets
+  /// NOT_LEADER_OR_FOLLOWER, not a check against its stale producer state), at most 3 s, after
+  /// which it answers from the copy. A cheap atomic check otherwise.
+  void ensure_fresh();
   /// Registered brokers with an endpoint on `listener`, by node id.
   std::vector<BrokerEndpoint> live_brokers(const std::string& listener);
   /// The elected controller's node id, -1 when none.
@@ -101,6 +113,19 @@ class Replication {
   std::vector<PartitionView> describe(const TopicMetadata& t);
   /// The partition's leader id as the controller last wrote it, -1 when none.
   int32_t leader_of(const std::string& topic, int32_t partition);
+
+  /// AlterPartitionReassignments (KIP-455) for partitions of one topic: `moves` pairs a partition
+  /// index with its target replicas (nullopt cancels). Each is checked and applied by
+  /// request_reassignment (reassignment.h); the accepted ones are stored in one compare-and-set of
+  /// the topic (re-read and retried when another writer came first) and the controller completes
+  /// them. Returns one error per move, in order (code NONE when accepted); a missing topic is
+  /// UNKNOWN_TOPIC_OR_PARTITION for all, and etcd failing KAFKA_STORAGE_ERROR (nothing stored).
+  std::vector<ReassignmentError> reassign(const std::string& topic,
+                                          const std::vector<std::pair<int32_t, std::optional<std::vector<int32_t>>>>& moves);
+
+  /// Every topic as the store's copy has it now (reassignments included; the replica manager's
+  /// topics follow a moment later, on the replication thread).
+  std::vector<TopicMetadata> topics() { return store_.topics(); }
 
   /// Waits up to `timeout` until partitions [0, count) of `topic` have a leader in the store (the
   /// controller elected them). Returns whether they all do.
@@ -115,6 +140,8 @@ class Replication {
   void maintain_isr(bool check_lag);
   /// The controller's reconciliation, when this broker holds the controller epoch.
   void controller_pass();
+  /// The controller completes the reassignments whose target replicas are all in the ISR.
+  void complete_reassignments_pass(int64_t epoch, const std::set<int32_t>& live);
   /// The controller creates __consumer_offsets once offsets.topic.replication.factor brokers are
   /// registered (Kafka creates it on the first FindCoordinator, refusing while fewer brokers live).
   void maybe_create_offsets_topic(const std::set<int32_t>& live);
@@ -142,6 +169,12 @@ class Replication {
   bool started_ = false;
   std::set<std::pair<std::string, int32_t>> isr_requests_;  // partitions with an expansion to write
   std::thread thread_;
+  const std::chrono::steady_clock::duration stale_after_;  // broker.session.timeout.ms
+  // Until when the copy counts as current: moved on by every replication-thread wake-up that came
+  // in time, and by every re-read (steady_clock ticks).
+  std::atomic<int64_t> fresh_until_{0};
+  std::condition_variable fresh_cv_;  // fresh_until_ moved on (with mu_)
+  std::chrono::steady_clock::time_point last_wake_{};  // replication thread only
 
   metrics::Counter& isr_shrinks_;
   metrics::Counter& isr_expands_;

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <utility>
@@ -23,6 +24,15 @@ namespace {
 // Frames are read in chunks that grow with what actually arrived, so a lying size prefix costs at
 // most about twice the bytes the peer really sent, never the size it claimed.
 constexpr size_t kFirstChunk = 64 * 1024;
+
+/// Whether the request's answer describes the cluster's current state (Metadata 3, FindCoordinator
+/// 10, DescribeCluster 60), read from the api_key that starts every request header.
+bool answers_with_cluster_state(const protocol::Bytes& frame) {
+  if (frame.size() < 2) return false;
+  const int16_t key = static_cast<int16_t>((uint16_t(frame[0]) << 8) | uint16_t(frame[1]));
+  return key == protocol::MetadataRequest::api_key || key == protocol::FindCoordinatorRequest::api_key ||
+         key == protocol::DescribeClusterRequest::api_key;
+}
 }  // namespace
 
 Connection::Connection(tcp::socket socket, IoThread& io, const Listener& listener, Handlers& handlers,
@@ -35,7 +45,8 @@ Connection::Connection(tcp::socket socket, IoThread& io, const Listener& listene
       live_(live),
       request_metrics_(request_metrics),
       writer_wakeup_(io.ctx),
-      reader_wakeup_(io.ctx) {
+      reader_wakeup_(io.ctx),
+      completions_(io.ctx) {
   boost::system::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   peer_ = ec ? "?" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
@@ -158,6 +169,7 @@ asio::awaitable<void> Connection::process(protocol::Bytes frame, std::shared_ptr
   auto self = shared_from_this();
   RequestContext ctx = ctx_;  // per request: dispatch fills in the header
   std::optional<protocol::Frame> response;
+  if (answers_with_cluster_state(frame)) co_await wait_for_earlier_requests(slot.get());
   slot->times.started = Clock::now();
   try {
     response = co_await dispatch(frame, ctx, handlers_);
@@ -182,6 +194,27 @@ void Connection::complete(Slot& slot, std::optional<protocol::Frame> response) {
   if (slot.response) unsent_response_bytes_ += slot.response->size();
   slot.done = true;
   writer_wakeup_.wake();
+  completions_.cancel();
+}
+
+asio::awaitable<void> Connection::wait_for_earlier_requests(const Slot* slot) {
+  auto self = shared_from_this();
+  for (;;) {
+    bool earlier_open = false;
+    for (const auto& s : pending_) {
+      if (s.get() == slot) break;
+      if (!s->done) {
+        earlier_open = true;
+        break;
+      }
+    }
+    if (!earlier_open || !socket_.is_open()) co_return;
+    // Checked and armed in one step of this single-threaded io_context: no completion slips in
+    // between. Every completion cancels the wait; the loop checks again.
+    completions_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await completions_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
 }
 
 asio::awaitable<void> Connection::write_loop() {

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -83,6 +84,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> read_exact(boost::asio::mutable_buffer b);
   boost::asio::awaitable<size_t> read_some(boost::asio::mutable_buffer b);
   void finish();
+  /// Returns once every request read before `slot` has its response made. Metadata-like requests
+  /// wait so (answers_with_cluster_state): Kafka serves one request per connection at a time, so
+  /// its Metadata answer is made after an acks=all Produce ahead of it returns; computed before
+  /// and sent after, it would show a leader that already lost the partition (librdkafka 2.0.2
+  /// applied such a stale answer after a fresh one and kept producing to the old leader).
+  boost::asio::awaitable<void> wait_for_earlier_requests(const Slot* slot);
   void refuse(const char* reason, const std::string& detail);
   /// Hands `response` (nullopt: none) to the in-order writer: counts its bytes as unsent, marks
   /// the slot done and wakes the writer. The one place a slot completes.
@@ -118,6 +125,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t unsent_response_bytes_ = 0;  // of responses in pending_ and the one being written
   Wakeup writer_wakeup_;
   Wakeup reader_wakeup_;
+  // Cancelled whenever a request completes: wakes every wait_for_earlier_requests().
+  boost::asio::steady_timer completions_;
   bool reading_ = false;
   bool in_frame_ = false;  // between a frame's size and its last byte
   bool writing_ = false;   // a response is being written

@@ -153,6 +153,15 @@ class Handlers {
       protocol::AlterUserScramCredentialsRequest& req, RequestContext& ctx);
   /// DescribeCluster (KIP-700).
   boost::asio::awaitable<protocol::DescribeClusterResponse> handle(protocol::DescribeClusterRequest& req, RequestContext& ctx);
+  /// AlterPartitionReassignments (KIP-455): needs ALTER on the cluster. Accepted on any broker of
+  /// the region (the topic's etcd key is written by compare-and-set; Kafka routes it to the
+  /// controller), completed by the controller once the target replicas are in the ISR. In a
+  /// one-broker region only the current replica list [this broker] is accepted (a no-op).
+  boost::asio::awaitable<protocol::AlterPartitionReassignmentsResponse> handle(
+      protocol::AlterPartitionReassignmentsRequest& req, RequestContext& ctx);
+  /// ListPartitionReassignments: the moves in progress (all with topics null); DESCRIBE on the cluster.
+  boost::asio::awaitable<protocol::ListPartitionReassignmentsResponse> handle(
+      protocol::ListPartitionReassignmentsRequest& req, RequestContext& ctx);
   /// DescribeAcls (KIP-11): the ACLs matching one filter, grouped by resource pattern; needs
   /// DESCRIBE on the cluster. Defined in handlers_acls.cc.
   boost::asio::awaitable<protocol::DescribeAclsResponse> handle(protocol::DescribeAclsRequest& req, RequestContext& ctx);

@@ -105,6 +105,7 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   if (s_.replication) {
     // A region on etcd: every registered broker with an endpoint on this listener, the elected
     // controller (-1 while none), and each partition as the controller last wrote it.
+    s_.replication->ensure_fresh();
     for (const auto& b : s_.replication->live_brokers(ctx.listener->name))
       resp.brokers.push_back(
           {b.node_id, b.host, b.port, b.rack.empty() ? std::nullopt : std::optional<std::string>(b.rack)});
@@ -254,6 +255,7 @@ asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest
   auto [host, port] = advertised_address(s_, ctx);
   resp.cluster_id = s_.cluster_id;
   if (s_.replication) {
+    s_.replication->ensure_fresh();
     resp.controller_id = s_.replication->controller_id();
     for (const auto& b : s_.replication->live_brokers(ctx.listener->name))
       resp.brokers.push_back(
@@ -380,6 +382,84 @@ asio::awaitable<CreatePartitionsResponse> Handlers::handle(CreatePartitionsReque
     }
     auto result = s_.replicas.create_partitions(t.name, t.count, req.validate_only);
     if (!result.ok()) fail(result.code, result.message);
+  }
+  co_return resp;
+}
+
+}  // namespace ferry::broker
+
+namespace ferry::broker {
+
+asio::awaitable<AlterPartitionReassignmentsResponse> Handlers::handle(AlterPartitionReassignmentsRequest& req,
+                                                                      RequestContext& ctx) {
+  AlterPartitionReassignmentsResponse resp;
+  if (!allowed(ctx, Operation::Alter, ResourceType::Cluster, security::kClusterResourceName)) {
+    resp.error_code = ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+    resp.error_message = "reassigning partitions needs ALTER on the cluster";
+    co_return resp;
+  }
+  for (const auto& topic : req.topics) {
+    auto& out = resp.responses.emplace_back();
+    out.name = topic.name;
+    std::vector<replication::ReassignmentError> errors;
+    if (s_.replication) {
+      std::vector<std::pair<int32_t, std::optional<std::vector<int32_t>>>> moves;
+      for (const auto& p : topic.partitions) moves.emplace_back(p.partition_index, p.replicas);
+      errors = s_.replication->reassign(topic.name, moves);
+    } else {
+      // One broker: its partitions can only stay where they are.
+      const auto t = s_.replicas.topic(topic.name);
+      const int32_t me = s_.config.node_id;
+      for (const auto& p : topic.partitions) {
+        auto& e = errors.emplace_back();
+        if (!t || p.partition_index < 0 || p.partition_index >= t->partitions)
+          e = {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+               fmt::format("topic '{}' has no partition {}", topic.name, p.partition_index)};
+        else if (!p.replicas)
+          e = {ErrorCode::NO_REASSIGNMENT_IN_PROGRESS,
+               fmt::format("{}-{} has no reassignment in progress to cancel", topic.name, p.partition_index)};
+        else if (*p.replicas != std::vector<int32_t>{me})
+          e = {ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+               fmt::format("this region is one broker ({}); replicas can only be [{}]", me, me)};
+      }
+    }
+    for (size_t i = 0; i < topic.partitions.size(); ++i) {
+      auto& r = out.partitions.emplace_back();
+      r.partition_index = topic.partitions[i].partition_index;
+      r.error_code = errors[i].code;
+      if (errors[i].code != ErrorCode::NONE) r.error_message = errors[i].message;
+    }
+  }
+  co_return resp;
+}
+
+asio::awaitable<ListPartitionReassignmentsResponse> Handlers::handle(ListPartitionReassignmentsRequest& req,
+                                                                     RequestContext& ctx) {
+  ListPartitionReassignmentsResponse resp;
+  if (!allowed(ctx, Operation::Describe, ResourceType::Cluster, security::kClusterResourceName)) {
+    resp.error_code = ErrorCode::CLUSTER_AUTHORIZATION_FAILED;
+    resp.error_message = "listing reassignments needs DESCRIBE on the cluster";
+    co_return resp;
+  }
+  auto add = [&](const TopicMetadata& t, const std::set<int32_t>* only) {
+    ListPartitionReassignmentsResponse::OngoingTopicReassignment out;
+    out.name = t.name;
+    for (const auto& [p, move] : t.reassignments) {
+      if (only && !only->count(p)) continue;
+      out.partitions.push_back({p, t.assignment.at(static_cast<size_t>(p)), move.adding, move.removing});
+    }
+    if (!out.partitions.empty()) resp.topics.push_back(std::move(out));
+  };
+  std::map<std::string, TopicMetadata> topics;
+  for (auto& t : s_.replication ? s_.replication->topics() : s_.replicas.topics()) topics[t.name] = std::move(t);
+  if (!req.topics) {
+    for (const auto& [name, t] : topics) add(t, nullptr);
+  } else {
+    // Unknown topics and partitions are simply not in progress (Kafka answers them the same way).
+    for (const auto& want : *req.topics) {
+      std::set<int32_t> only(want.partition_indexes.begin(), want.partition_indexes.end());
+      if (auto it = topics.find(want.name); it != topics.end()) add(it->second, &only);
+    }
   }
   co_return resp;
 }

@@ -139,6 +139,8 @@ bool Handlers::visible(RequestContext& ctx, Operation op, ResourceType type, con
 
 asio::awaitable<ProduceResponse> Handlers::handle(ProduceRequest& req, RequestContext& ctx) {
   ProduceResponse resp;
+  // A broker that just woke (SIGSTOP, a stall) first learns whether it still leads.
+  if (s_.replication) s_.replication->ensure_fresh();
   const int64_t now = wall_clock_ms();
   const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
   const bool wait_durable = req.acks == -1 && s_.config.values.get_bool("log.flush.acks.all");

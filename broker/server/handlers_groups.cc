@@ -129,6 +129,7 @@ asio::awaitable<FindCoordinatorResponse> Handlers::handle(FindCoordinatorRequest
     // A region on etcd: the coordinator is the live leader of the group's partition of
     // __consumer_offsets (Kafka's KafkaApis.getCoordinator); none yet is COORDINATOR_NOT_AVAILABLE,
     // which clients retry (the controller creates the topic once enough brokers are registered).
+    s_.replication->ensure_fresh();
     const int32_t p = s_.group_metadata.partition_of(req.key);
     const int32_t leader = p >= 0 ? s_.replication->leader_of(std::string(kConsumerOffsetsTopic), p) : -1;
     for (const auto& b : s_.replication->live_brokers(ctx.listener->name)) {

@@ -69,7 +69,7 @@ std::unique_ptr<EtcdMetadataStore> open_etcd(const std::string& prefix,
 
 
 TopicMetadata topic(std::string name, int32_t partitions = 3) {
-  return {std::move(name), random_kafka_uuid(), partitions, 1, {{"retention.ms", "86400000"}}, {}};
+  return {std::move(name), random_kafka_uuid(), partitions, 1, {{"retention.ms", "86400000"}}, {}, {}, 0};
 }
 
 AclBinding acl(std::string principal, int8_t operation = 3 /* READ */) {
@@ -130,7 +130,7 @@ TYPED_TEST(MetadataStoreContract, TopicsPutReplaceDeleteAndSurviveReopen) {
   auto store = this->backend.open();
   EXPECT_TRUE(store->topics().empty());
   TopicMetadata orders = topic("orders");
-  const TopicMetadata payments{"payments", random_kafka_uuid(), 1, 3, {}, {}};
+  const TopicMetadata payments{"payments", random_kafka_uuid(), 1, 3, {}, {}, {}, 0};
   store->put_topic(orders);
   store->put_topic(payments);
   EXPECT_EQ(store->topic("orders"), orders);

@@ -18,7 +18,7 @@ TEST(MetadataStoreAcls, SurviveReopenAndDeletesAreDurable) {
   const security::AclBinding cluster{4, "kafka-cluster", 3, "User:ops", "*", 7, 3};
   {
     FileMetadataStore s(file);
-    s.put_topic({"orders", random_kafka_uuid(), 1, 1, {}, {}});
+    s.put_topic({"orders", random_kafka_uuid(), 1, 1, {}, {}, {}, 0});
     s.add_acls({write, deny, write});
     s.add_acls({cluster});
     EXPECT_EQ(s.acls().size(), 3u);

@@ -65,8 +65,8 @@ TEST(MetadataStore, SurvivesReopenAndKeepsClusterId) {
     FileMetadataStore s(file);
     id = s.cluster_id();
     EXPECT_EQ(id.size(), 22u);
-    s.put_topic({"orders", random_kafka_uuid(), 3, 1, {{"retention.ms", "1000"}}, {}});
-    s.put_topic({"a.b-c_d", random_kafka_uuid(), 1, 1, {}, {}});
+    s.put_topic({"orders", random_kafka_uuid(), 3, 1, {{"retention.ms", "1000"}}, {}, {}, 0});
+    s.put_topic({"a.b-c_d", random_kafka_uuid(), 1, 1, {}, {}, {}, 0});
     s.delete_topic("a.b-c_d");
   }
   FileMetadataStore s(file);

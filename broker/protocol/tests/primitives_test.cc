@@ -342,11 +342,12 @@ TEST(ErrorCodes, EveryCodeHasItsKafkaName) {
   EXPECT_STREQ(error_name(ErrorCode::FETCH_SESSION_ID_NOT_FOUND), "FETCH_SESSION_ID_NOT_FOUND");
   EXPECT_STREQ(error_name(ErrorCode::INELIGIBLE_REPLICA), "INELIGIBLE_REPLICA");
   EXPECT_STREQ(error_name(ErrorCode::FENCED_INSTANCE_ID), "FENCED_INSTANCE_ID");
+  EXPECT_STREQ(error_name(ErrorCode::NO_REASSIGNMENT_IN_PROGRESS), "NO_REASSIGNMENT_IN_PROGRESS");
   EXPECT_STREQ(error_name(static_cast<ErrorCode>(9999)), "UNKNOWN_ERROR_CODE");
   int named = 0;
   for (int v = -1; v <= 120; ++v)
     named += std::string(error_name(static_cast<ErrorCode>(v))) != "UNKNOWN_ERROR_CODE";
-  EXPECT_EQ(named, 103);  // every code errors.h declares
+  EXPECT_EQ(named, 105);  // every code errors.h declares
 }
 
 }  // namespace
