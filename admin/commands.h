@@ -10,6 +10,13 @@ namespace ferry::admin {
 /// topics list | describe | create | delete — Metadata, CreateTopics, DeleteTopics.
 std::vector<Command> topic_commands();
 
+/// topics reassign --execute | --verify | --cancel | --list — AlterPartitionReassignments and
+/// ListPartitionReassignments (KIP-455) on client/wire_client, kafka-reassign-partitions.sh's semantics.
+std::vector<Command> reassign_commands();
+
+/// cluster describe — DescribeCluster (KIP-700) on client/wire_client plus partition health from Metadata.
+std::vector<Command> cluster_commands();
+
 /// configs describe | alter — DescribeConfigs, AlterConfigs (read-modify-write, see configs.cc).
 std::vector<Command> config_commands();
 

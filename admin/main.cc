@@ -14,8 +14,8 @@ namespace {
 std::vector<ferry::admin::Command> all_commands() {
   using namespace ferry::admin;
   std::vector<Command> out;
-  for (auto family : {topic_commands, config_commands, group_commands, group_offset_commands, acl_commands,
-                      user_commands, audit_commands}) {
+  for (auto family : {topic_commands, reassign_commands, config_commands, group_commands, group_offset_commands,
+                      acl_commands, user_commands, cluster_commands, audit_commands}) {
     auto c = family();
     out.insert(out.end(), c.begin(), c.end());
   }

@@ -46,4 +46,16 @@ std::string Table::render() const {
   return out;
 }
 
+std::string join_ids(const std::vector<int32_t>& ids, const std::string& empty) {
+  std::string out;
+  for (int32_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out.empty() ? empty : out;
+}
+
+Json id_array(const std::vector<int32_t>& ids) {
+  Json a = Json::array();
+  for (int32_t id : ids) a.push(Json(int64_t{id}));
+  return a;
+}
+
 }  // namespace ferry::admin

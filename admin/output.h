@@ -59,4 +59,13 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+/// Broker ids as a table cell, "1,2,3"; `empty` when there are none.
+std::string join_ids(const std::vector<int32_t>& ids, const std::string& empty = "-");
+/// Broker ids as a JSON array of numbers.
+Json id_array(const std::vector<int32_t>& ids);
+/// The ids of a librdkafka metadata list (`n` of them at `ids`).
+inline std::vector<int32_t> ids_of(const int32_t* ids, int n) {
+  return n > 0 ? std::vector<int32_t>(ids, ids + n) : std::vector<int32_t>{};
+}
+
 }  // namespace ferry::admin

@@ -196,6 +196,22 @@ std::pair<int64_t, int64_t> Session::watermarks(const std::string& topic, int32_
   return {w.low, w.high};
 }
 
+void on_cluster(Session& s, const std::function<void(client::WireConnection&)>& fn, const std::string& servers) {
+  try {
+    if (servers.empty()) {
+      client::with_cluster(s.properties(), "ferry-admin", std::chrono::milliseconds(s.timeout_ms()), fn);
+    } else {
+      auto props = s.properties();
+      props["bootstrap.servers"] = servers;
+      client::with_cluster(props, "ferry-admin", std::chrono::milliseconds(s.timeout_ms()), fn);
+    }
+  } catch (const client::WireError& e) {
+    throw OpError(e.code(), e.what());
+  } catch (const std::invalid_argument& e) {
+    throw OpError("_INVALID_ARG", e.what());
+  }
+}
+
 void Session::print(const Json& doc, const std::string& human) const {
   if (json_) {
     std::cout << doc.dump() << '\n';

@@ -9,12 +9,16 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "admin/cli.h"
 #include "admin/output.h"
 #include "client/kafka.h"
+#include "client/wire_client.h"
 
 namespace ferry::admin {
 
@@ -114,5 +118,25 @@ class Session {
 
 /// "NAME: message" of a librdkafka error object, for messages.
 std::string describe_error(const rd_kafka_error_t* e);
+
+/// Runs `fn` on an authenticated client/wire_client connection (for the APIs librdkafka 2.0.2
+/// lacks) to the first server of `servers` that answers — "host:port[,host:port]"; empty means
+/// the invocation's bootstrap.servers — with the invocation's client properties, each server
+/// bounded by --timeout-ms. Maps client::WireError to OpError with its code (NETWORK,
+/// SSL_HANDSHAKE, SASL_AUTHENTICATION_FAILED, ...) and bad properties to OpError "_INVALID_ARG".
+void on_cluster(Session& s, const std::function<void(client::WireConnection&)>& fn,
+                const std::string& servers = "");
+
+/// The version of `Req` to send on `c`: the highest both sides support. Throws OpError
+/// "_UNSUPPORTED_FEATURE" ("<server>: the broker does not support <API> (API key N, <source>)")
+/// when the broker does not advertise it; `source` names where the API is defined ("KIP-455").
+template <class Req>
+int16_t version_or_throw(client::WireConnection& c, std::string_view source) {
+  const int16_t v = c.version_for(Req::api_key, Req::max_version);
+  if (v < 0)
+    throw OpError("_UNSUPPORTED_FEATURE", fmt::format("{}: the broker does not support {} (API key {}, {})", c.server(),
+                                                      Req::name, Req::api_key, source));
+  return v;
+}
 
 }  // namespace ferry::admin

@@ -10,18 +10,6 @@
 namespace ferry::admin {
 namespace {
 
-std::string join_ints(const int32_t* v, int n) {
-  std::string out;
-  for (int i = 0; i < n; ++i) out += fmt::format("{}{}", i ? "," : "", v[i]);
-  return out;
-}
-
-Json int_array(const int32_t* v, int n) {
-  Json a = Json::array();
-  for (int i = 0; i < n; ++i) a.push(Json(static_cast<int64_t>(v[i])));
-  return a;
-}
-
 std::vector<const rd_kafka_metadata_topic_t*> sorted_topics(const rd_kafka_metadata_t* md) {
   std::vector<const rd_kafka_metadata_topic_t*> out;
   for (int i = 0; i < md->topic_cnt; ++i) out.push_back(&md->topics[i]);
@@ -67,13 +55,13 @@ int topics_describe(Session& s, const ParsedArgs& args) {
       Json jp = Json::object();
       jp.set("partition", p->id)
           .set("leader", p->leader)
-          .set("replicas", int_array(p->replicas, p->replica_cnt))
-          .set("isr", int_array(p->isrs, p->isr_cnt))
+          .set("replicas", id_array(ids_of(p->replicas, p->replica_cnt)))
+          .set("isr", id_array(ids_of(p->isrs, p->isr_cnt)))
           .set("error", p->err ? Json(rd_kafka_err2name(p->err)) : Json());
       jparts.push(std::move(jp));
       table.add({t->topic, std::to_string(p->id),
                  p->leader >= 0 ? std::to_string(p->leader) : "none",
-                 join_ints(p->replicas, p->replica_cnt), join_ints(p->isrs, p->isr_cnt)});
+                 join_ids(ids_of(p->replicas, p->replica_cnt), ""), join_ids(ids_of(p->isrs, p->isr_cnt), "")});
     }
     Json jt = Json::object();
     jt.set("name", t->topic)

@@ -24,8 +24,6 @@ namespace {
 namespace proto = ferry::protocol;
 using security::ScramMechanism;
 
-constexpr const char* kClientId = "ferry-admin";
-
 ScramMechanism mechanism_of(const ParsedArgs& a) {
   const std::string m = a.require("--mechanism");
   auto mech = security::scram_mechanism_from_name(m);
@@ -38,26 +36,6 @@ std::string mechanism_name(int8_t code) {
   return fmt::format("UNKNOWN({})", code);
 }
 
-// Runs `fn` on an authenticated connection; maps the client's errors to OpError.
-void on_cluster(Session& s, const std::function<void(client::WireConnection&)>& fn) {
-  try {
-    client::with_cluster(s.properties(), kClientId, std::chrono::milliseconds(s.timeout_ms()), fn);
-  } catch (const client::WireError& e) {
-    throw OpError(e.code(), e.what());
-  } catch (const std::invalid_argument& e) {
-    throw OpError("_INVALID_ARG", e.what());
-  }
-}
-
-template <class Req>
-int16_t version_or_throw(client::WireConnection& c) {
-  const int16_t v = c.version_for(Req::api_key, Req::max_version);
-  if (v < 0)
-    throw OpError("_UNSUPPORTED_FEATURE", fmt::format("{}: the broker does not support {} (API key {}, KIP-554)",
-                                                      c.server(), Req::name, Req::api_key));
-  return v;
-}
-
 int users_describe(Session& s, const ParsedArgs& a) {
   proto::DescribeUserScramCredentialsRequest req;
   const auto names = a.all("NAME");
@@ -66,7 +44,7 @@ int users_describe(Session& s, const ParsedArgs& a) {
     for (const auto& n : names) req.users->push_back({n});
   }
   proto::DescribeUserScramCredentialsResponse resp;
-  on_cluster(s, [&](client::WireConnection& c) { resp = c.call(req, version_or_throw<decltype(req)>(c)); });
+  on_cluster(s, [&](client::WireConnection& c) { resp = c.call(req, version_or_throw<decltype(req)>(c, "KIP-554")); });
   if (resp.error_code != proto::ErrorCode::NONE)
     throw OpError(proto::error_name(resp.error_code),
                   fmt::format("DescribeUserScramCredentials: {}", resp.error_message.value_or(proto::error_name(resp.error_code))));
@@ -131,7 +109,7 @@ int users_set(Session& s, const ParsedArgs& a) {
   req.upsertions.push_back({user, static_cast<int8_t>(mech), iterations, proto::Bytes(salt.begin(), salt.end()),
                             proto::Bytes(salted.begin(), salted.end())});
   proto::AlterUserScramCredentialsResponse resp;
-  on_cluster(s, [&](client::WireConnection& c) { resp = c.call(req, version_or_throw<decltype(req)>(c)); });
+  on_cluster(s, [&](client::WireConnection& c) { resp = c.call(req, version_or_throw<decltype(req)>(c, "KIP-554")); });
   check_alter(resp, "setting the credential");
   s.print(Json::object().set("user", user).set("mechanism", security::scram_mechanism_name(mech))
               .set("iterations", Json(int64_t{iterations})).set("result", "set"),
@@ -146,7 +124,7 @@ int users_delete(Session& s, const ParsedArgs& a) {
   proto::AlterUserScramCredentialsRequest req;
   req.deletions.push_back({user, static_cast<int8_t>(mech)});
   proto::AlterUserScramCredentialsResponse resp;
-  on_cluster(s, [&](client::WireConnection& c) { resp = c.call(req, version_or_throw<decltype(req)>(c)); });
+  on_cluster(s, [&](client::WireConnection& c) { resp = c.call(req, version_or_throw<decltype(req)>(c, "KIP-554")); });
   check_alter(resp, "deleting the credential");
   s.print(Json::object().set("user", user).set("mechanism", security::scram_mechanism_name(mech)).set("result", "deleted"),
           fmt::format("user '{}': {} credential deleted\n", user, security::scram_mechanism_name(mech)));

@@ -5,8 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include <string>
 #include <vector>
+
+#include "admin/reassign_plan.h"
 
 namespace ferry::admin {
 namespace {
@@ -179,6 +184,106 @@ TEST(Cli, RepeatablePositionalTakesEveryFile) {
   EXPECT_EQ(r.args.get("--anchor"), "x.json");
   EXPECT_NE(r.command->offline_handler, nullptr);
   EXPECT_NE(usage_error({"audit", "verify"}).first.find("FILE is required"), std::string::npos);
+}
+
+// --- the reassignment file of `topics reassign` (Kafka's format, version 1) ---------------------
+
+// The message parse_reassignment_json gives for `text`, without the "--reassignment-json-file F: "
+// prefix (checked once below), or "no error".
+std::string plan_error(const std::string& text) {
+  try {
+    parse_reassignment_json("topics reassign", "plan.json", text);
+  } catch (const UsageError& e) {
+    const std::string prefix = "--reassignment-json-file plan.json: ";
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(prefix, 0), 0u) << what;
+    EXPECT_EQ(e.command(), "topics reassign");
+    return what.substr(prefix.size());
+  }
+  return "no error";
+}
+
+TEST(ReassignmentFile, KafkasFormatInFileOrder) {
+  const auto moves = parse_reassignment_json(
+      "topics reassign", "plan.json",
+      R"({"version":1,"partitions":[{"topic":"orders","partition":1,"replicas":[3,2],"log_dirs":["any","any"]},
+          {"topic":"audit","partition":0,"replicas":[1],"comment":"ignored"},
+          {"topic":"orders","partition":0,"replicas":[2,3,1]}]})");
+  EXPECT_EQ(moves, (std::vector<PartitionMove>{{"orders", 1, {3, 2}}, {"audit", 0, {1}}, {"orders", 0, {2, 3, 1}}}));
+  // "version" may be left out, as in Kafka's parser (it defaults to 1).
+  EXPECT_EQ(parse_reassignment_json("topics reassign", "f",
+                                    R"({"partitions":[{"topic":"t","partition":0,"replicas":[1]}]})"),
+            (std::vector<PartitionMove>{{"t", 0, {1}}}));
+}
+
+TEST(ReassignmentFile, EachMistakeIsNamedWithTheEntryAndWhatWasExpected) {
+  const std::string ok = R"("replicas":[1,2])";
+  // nlohmann/json words the rest ("column 14: syntax error ..."); the position is what matters.
+  EXPECT_EQ(plan_error("{\"version\":1,").rfind("not valid JSON: parse error at line 1, column ", 0), 0u);
+  EXPECT_EQ(plan_error("[1]"), R"(expected a JSON object {"version":1,"partitions":[...]}, got [1])");
+  EXPECT_EQ(plan_error(R"({"version":2,"partitions":[]})"),
+            R"("version": expected 1 (the only version of the format), got 2)");
+  EXPECT_EQ(plan_error(R"({"version":"1","partitions":[]})"),
+            R"("version": expected 1 (the only version of the format), got "1")");
+  EXPECT_EQ(plan_error(R"({"version":1})"),
+            R"("partitions" is missing; expected an array of {"topic","partition","replicas"} entries)");
+  EXPECT_EQ(plan_error(R"({"version":1,"partitions":{}})"), R"("partitions": expected an array, got {})");
+  EXPECT_EQ(plan_error(R"({"version":1,"partitions":[]})"),
+            R"("partitions" is empty; list at least one partition to reassign)");
+  EXPECT_EQ(plan_error(R"({"version":1,"partitions":["t-0"]})"),
+            R"(partitions[0]: expected an object with "topic", "partition" and "replicas", got "t-0")");
+  EXPECT_EQ(plan_error(R"({"version":1,"partitions":[{"partition":0,)" + ok + "}]}"),
+            R"(partitions[0]: "topic" is missing; expected a non-empty string)");
+  EXPECT_EQ(plan_error(R"({"version":1,"partitions":[{"topic":"","partition":0,)" + ok + "}]}"),
+            R"(partitions[0]: "topic": expected a non-empty string, got "")");
+  EXPECT_EQ(plan_error(R"({"version":1,"partitions":[{"topic":"t",)" + ok + "}]}"),
+            R"(partitions[0] (topic 't'): "partition" is missing; expected an integer 0..2147483647)");
+  for (const std::string bad : {"-1", "1.5", "\"0\"", "2147483648"}) {
+    EXPECT_EQ(plan_error(R"({"version":1,"partitions":[{"topic":"t","partition":)" + bad + "," + ok + "}]}"),
+              R"(partitions[0] (topic 't'): "partition": expected an integer 0..2147483647, got )" + bad);
+  }
+  const std::string t0 = R"({"version":1,"partitions":[{"topic":"t","partition":0},{"topic":"u","partition":7)";
+  EXPECT_EQ(plan_error(t0 + "}]}"),  // the first entry is the one reported
+            R"(partitions[0] (t-0): "replicas" is missing; expected a non-empty array of broker ids)");
+  const std::string u7 =
+      R"({"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1]},{"topic":"u","partition":7)";
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":[]}]})"),
+            R"(partitions[1] (u-7): "replicas": expected a non-empty array of broker ids, got [])");
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":3}]})"),
+            R"(partitions[1] (u-7): "replicas": expected a non-empty array of broker ids, got 3)");
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":[1,-2]}]})"),
+            R"(partitions[1] (u-7): "replicas"[1]: expected a broker id 0..2147483647, got -2)");
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":[1,"2"]}]})"),
+            R"(partitions[1] (u-7): "replicas"[1]: expected a broker id 0..2147483647, got "2")");
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":[2,1,2]}]})"), R"(partitions[1] (u-7): "replicas" names broker 2 twice)");
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":[1,2],"log_dirs":["/data","any"]}]})"),
+            R"(partitions[1] (u-7): "log_dirs": expected "any" for each of the 2 replicas (Ferry does not place )"
+            R"(replicas on log directories), got ["/data","any"])");
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":[1,2],"log_dirs":["any"]}]})"),
+            R"(partitions[1] (u-7): "log_dirs": expected "any" for each of the 2 replicas (Ferry does not place )"
+            R"(replicas on log directories), got ["any"])");
+  EXPECT_EQ(plan_error(u7 + R"(,"replicas":[2]},{"topic":"t","partition":0,"replicas":[3]}]})"),
+            R"(partitions[2] (t-0): the partition is already listed at partitions[0])");
+}
+
+TEST(ReassignmentFile, ReadFromDiskAndWrittenBackInTheSameFormat) {
+  const std::string path = ::testing::TempDir() + "ferry-admin-plan-test.json";
+  const std::vector<PartitionMove> moves{{"orders", 0, {3, 2}}, {"a\"b", 2, {1}}};
+  {
+    std::ofstream out(path);
+    out << reassignment_json(moves);
+  }
+  EXPECT_EQ(reassignment_json(moves),
+            R"({"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[3,2]},)"
+            R"({"topic":"a\"b","partition":2,"replicas":[1]}]})");
+  EXPECT_EQ(read_reassignment_file("topics reassign", path), moves);
+  std::remove(path.c_str());
+  try {
+    read_reassignment_file("topics reassign", path);
+    FAIL() << "a missing file was read";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "--reassignment-json-file: cannot read '" + path + "'");
+  }
 }
 
 }  // namespace
