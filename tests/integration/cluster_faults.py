@@ -81,6 +81,12 @@ class Region:
             time.sleep(0.1)
         raise last
 
+    def topic(self, name):
+        """The topic's value in etcd ({"partitions", "assignment", "reassignments", ...}); None when absent."""
+        key = f"{PREFIX}/topics/{name}"
+        got = self._range(key)
+        return json.loads(got[key]) if key in got else None
+
     def leader(self, topic, index=0):
         s = self.state(topic, index)
         return s["leader"] if s else -1
@@ -119,6 +125,8 @@ class Workload:
              "message.timeout.ms": 120000, "request.timeout.ms": 5000, "retry.backoff.ms": 100,
              "topic.metadata.refresh.interval.ms": 1000}
         c.update(conf)
+        if os.environ.get("FERRY_IT_RDKAFKA_DEBUG"):  # e.g. "eos,topic,broker": librdkafka's own account, on stderr
+            c["debug"] = os.environ["FERRY_IT_RDKAFKA_DEBUG"]
         c["error_cb"] = self._on_error
         self.producer = Producer(c)
         self.topic = topic
