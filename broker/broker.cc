@@ -318,8 +318,12 @@ void Broker::start() {
   if (auto* etcd_store = i.etcd_store) {
     // ACLs changed by another broker of the region reach this one's authorizer through the watch;
     // topics, registrations and partition states reach replication.
-    etcd_store->set_change_listener([acls, etcd_store, r = i.replication.get()](EtcdMetadataStore::Change c) {
+    etcd_store->set_change_listener([acls, etcd_store, r = i.replication.get(),
+                                     replicas = i.replicas.get()](EtcdMetadataStore::Change c) {
       if (c == EtcdMetadataStore::Change::kAcls && acls) acls->replace_all(etcd_store->acls());
+      // Dynamic broker configs altered through another broker (ferry-dr fencing the region with
+      // ferry.cluster.role on the cluster default): every broker of the region applies them.
+      if (c == EtcdMetadataStore::Change::kBrokerConfigs) replicas->reload_broker_configs();
       r->on_change(c);
     });
     i.register_in_etcd();

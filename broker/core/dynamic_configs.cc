@@ -22,12 +22,24 @@ std::map<std::string, std::string> DynamicBrokerConfigs::of(const std::string& e
   return it == by_entity_.end() ? std::map<std::string, std::string>{} : it->second;
 }
 
+bool DynamicBrokerConfigs::replace(std::map<std::string, std::map<std::string, std::string>> stored) {
+  std::lock_guard lk(mu_);
+  if (stored == by_entity_) return false;
+  by_entity_ = std::move(stored);
+  resolve_and_log_locked();
+  return true;
+}
+
 void DynamicBrokerConfigs::set(const std::string& entity, const std::map<std::string, std::string>& configs) {
   std::lock_guard lk(mu_);
   if (configs.empty())
     by_entity_.erase(entity);
   else
     by_entity_[entity] = configs;
+  resolve_and_log_locked();
+}
+
+void DynamicBrokerConfigs::resolve_and_log_locked() {
   const bool was_standby = standby_.load();
   resolve_role_locked();
   if (was_standby != standby_.load())

@@ -27,6 +27,10 @@ class DynamicBrokerConfigs {
   void load(std::map<std::string, std::map<std::string, std::string>> stored);
   /// The configs of `entity` (key -> value text); empty when none.
   std::map<std::string, std::string> of(const std::string& entity) const;
+  /// Replaces everything with `stored` when it differs (another broker of the region changed
+  /// it) and resolves the role again, logging a warning when the role changes. Returns whether
+  /// anything changed.
+  bool replace(std::map<std::string, std::map<std::string, std::string>> stored);
   /// Replaces the configs of `entity` (empty `configs` removes it) and resolves the role again;
   /// logs a warning when the role changes. The caller has validated and persisted them.
   void set(const std::string& entity, const std::map<std::string, std::string>& configs);
@@ -46,6 +50,7 @@ class DynamicBrokerConfigs {
 
  private:
   void resolve_role_locked();  // mu_ held
+  void resolve_and_log_locked();  // mu_ held: resolve_role_locked, and a warning when the role changed
 
   const BrokerConfig& config_;
   metrics::Registry& metrics_;

@@ -310,7 +310,14 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
     return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
   }
   dynamic_.set(entity, configs);
-  // Re-apply every topic's effective config: a topic without its own override follows the change.
+  reapply_topic_configs();
+  spdlog::info("dynamic broker configs of {} now {}", entity.empty() ? "the cluster default" : "broker " + entity,
+               configs.empty() ? "none" : fmt::format("{} key(s)", configs.size()));
+  return {};
+}
+
+void ReplicaManager::reapply_topic_configs() {
+  // Every topic's effective config again: a topic without its own override follows the change.
   std::vector<std::pair<TopicMetadata, std::vector<std::shared_ptr<Partition>>>> live;
   {
     std::shared_lock lk(mu_);
@@ -321,9 +328,13 @@ AdminResult ReplicaManager::alter_broker_configs(const std::string& entity,
     }
   }
   for (auto& [t, parts] : live) apply_topic_config(t, parts);
-  spdlog::info("dynamic broker configs of {} now {}", entity.empty() ? "the cluster default" : "broker " + entity,
-               configs.empty() ? "none" : fmt::format("{} key(s)", configs.size()));
-  return {};
+}
+
+void ReplicaManager::reload_broker_configs() {
+  auto stored = store_.broker_configs();
+  if (!dynamic_.replace(std::move(stored))) return;
+  reapply_topic_configs();
+  spdlog::info("dynamic broker configs changed in the region's metadata: applied here");
 }
 
 void ReplicaManager::register_partition_metrics(const std::shared_ptr<Partition>& p) {

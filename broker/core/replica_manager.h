@@ -107,6 +107,10 @@ class ReplicaManager {
   /// the key and value. Persisted, then applied at once to every live log, below topic overrides
   /// and above the static file (precedence: topic, broker, cluster default, file, built-in).
   /// A change of ferry.cluster.role takes effect for the next Produce request.
+  /// Takes the dynamic broker configs from the store again (a region on etcd: another broker
+  /// altered them, e.g. ferry-dr setting ferry.cluster.role on the cluster default) and applies
+  /// them as alter_broker_configs does here: the role at once, topic defaults to every topic.
+  void reload_broker_configs();
   AdminResult alter_broker_configs(const std::string& entity, const std::map<std::string, std::string>& configs,
                                    bool validate_only);
 
@@ -198,7 +202,8 @@ class ReplicaManager {
   std::map<std::string, TopicMetadata> topics_;
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<Partition>> partitions_;
   std::mutex admin_mu_;  // serializes create/delete/grow
-  DynamicBrokerConfigs dynamic_;  // loaded at startup; changed by alter_broker_configs
+  DynamicBrokerConfigs dynamic_;  // loaded at startup; changed by alter_broker_configs and reload_broker_configs
+  void reapply_topic_configs();
 
   std::map<storage::TopicPartition, int64_t> recovery_points_;    // loaded at start
   std::map<storage::TopicPartition, int64_t> log_start_offsets_;  // loaded at start

@@ -174,6 +174,29 @@ def java_hash_partition(group, partitions):
     return 0 if h == -(1 << 31) else abs(h) % partitions
 
 
+class ClusterRoleTest(ClusterTestCase):
+    def test_a_role_set_through_one_broker_fences_every_broker_of_the_region(self):
+        # Pins issue 17 defect (found by the 3-broker quickstart): ferry-dr sets ferry.cluster.role
+        # on the cluster default through one broker; the others kept serving application writes.
+        from test_standby_role import set_role, try_produce
+        from confluent_kafka import KafkaError
+        _, region = self.region()
+        create_topics(region, "fenced", partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
+        leaders = {p.leader for p in self.partitions(region, "fenced").values()}
+        self.assertGreater(len(leaders), 1)  # the partitions' leaders are spread over the brokers
+        set_role(region.brokers[0], "standby")
+        for b in region.brokers:
+            wait_until(lambda: "cluster role now standby" in b.log_text(), timeout=10,
+                       what=f"broker {b.node_id} fenced")
+        for p in range(3):
+            err = try_produce(region, "fenced", b"must not land", partition=p)
+            self.assertIsNotNone(err, f"partition {p} took an application write on a standby region")
+            self.assertEqual(err.code(), KafkaError.POLICY_VIOLATION, err)
+        set_role(region.brokers[1], "primary")
+        for p in range(3):
+            self.assertIsNone(try_produce(region, "fenced", b"lands", partition=p))
+
+
 class ClusterGroupTest(ClusterTestCase):
     def test_the_group_coordinator_follows_the_offsets_partition_leader(self):
         from confluent_kafka import Consumer, TopicPartition

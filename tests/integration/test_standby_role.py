@@ -41,12 +41,12 @@ def scrape(port):
     return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
 
 
-def try_produce(b, topic, value, **conf):
+def try_produce(b, topic, value, partition=0, **conf):
     """One record through an idempotent confluent-kafka producer: the delivery error (None when
     stored). Waits at most 30 s, far below the 120 s delivery timeout a retried error would take."""
     errors = []
     p = producer(b, **{"enable.idempotence": True, "message.timeout.ms": 60000, **conf})
-    p.produce(topic, value, partition=0, on_delivery=lambda err, msg: errors.append(err))
+    p.produce(topic, value, partition=partition, on_delivery=lambda err, msg: errors.append(err))
     left = p.flush(30)
     if left:
         raise AssertionError(f"the delivery of {value!r} is still pending after 30 s: the error was retried")
