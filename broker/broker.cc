@@ -84,6 +84,7 @@ ReplicaManager::ClusterHooks Broker::Impl::cluster_hooks() {
   h.await_leaders = [this](const std::string& topic, int32_t count) {
     return replication && replication->await_leaders(topic, count, std::chrono::seconds(10));
   };
+  h.put_topic_if = [this](const TopicMetadata& t) { return etcd_store->put_topic_if(t); };
   return h;
 }
 

@@ -124,6 +124,10 @@ class ReplicaManager {
         assign;
     /// Waits (bounded) until partitions [0, count) of the topic have leaders; false on timeout.
     std::function<bool(const std::string& topic, int32_t count)> await_leaders;
+    /// Writes the topic only if its key is still at `t.mod_revision` (0: absent), so two brokers
+    /// creating one topic at once cannot both win (EtcdMetadataStore::put_topic_if); false when
+    /// another writer came first.
+    std::function<bool(const TopicMetadata& t)> put_topic_if;
   };
   /// Switches to cluster mode: only partitions assigned to this broker (TopicMetadata::assignment)
   /// are opened here, topics created here get an assignment from `hooks.assign`, and leadership

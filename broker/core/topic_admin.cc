@@ -152,7 +152,16 @@ AdminResult ReplicaManager::publish_in_cluster(const TopicMetadata& t, const cha
   // produces right after CreateTopics finds them (Kafka answers once the metadata is written and
   // lets clients retry LEADER_NOT_AVAILABLE; waiting spares them that).
   try {
-    store_.put_topic(t);
+    // By compare-and-set: a topic created through two brokers at once (ferry-mirror creates its
+    // heartbeats topic from both flows' ends) must not be written twice under two topic ids, or
+    // every replica of the first is dropped as "deleted and created again".
+    const bool written = cluster_.put_topic_if ? cluster_.put_topic_if(t) : (store_.put_topic(t), true);
+    if (!written) {
+      if (t.mod_revision == 0)
+        return {protocol::ErrorCode::TOPIC_ALREADY_EXISTS, fmt::format("topic '{}' already exists", t.name)};
+      return {protocol::ErrorCode::REQUEST_TIMED_OUT,
+              fmt::format("topic '{}' changed while this request was decided; try again", t.name)};
+    }
   } catch (const std::exception& e) {
     return {protocol::ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
   }
@@ -190,12 +199,19 @@ size_t ReplicaManager::sync_topics(const std::vector<TopicMetadata>& topics) {
   for (const auto& [name, t] : wanted) {
     auto known = topics_.find(name);
     if (known != topics_.end() && known->second.topic_id != t.topic_id) {
-      // Deleted and created again under the same name between two looks: the old logs go.
+      // Deleted and created again under the same name between two looks: the old logs go, now,
+      // before the new incarnation's logs open in the same directories (removed later, they
+      // would take the new logs' files with them).
+      std::vector<std::shared_ptr<Partition>> old;
       for (int32_t i = 0; i < known->second.partitions; ++i)
         if (auto p = partitions_.find({name, i}); p != partitions_.end()) {
-          removed.push_back(p->second);
+          old.push_back(p->second);
           partitions_.erase(p);
         }
+      spdlog::info("topic {} was deleted and created again (topic id {} -> {}): its old replicas here go", name,
+                   known->second.topic_id, t.topic_id);
+      changes += old.size();
+      remove_partitions(old);
       known = topics_.end();
     }
     const bool config_changed = known != topics_.end() && known->second.configs != t.configs;
@@ -276,7 +292,23 @@ AdminResult ReplicaManager::alter_topic_configs(const std::string& name,
   TopicMetadata changed = *t;
   changed.configs = overrides;
   try {
-    store_.put_topic(changed);
+    if (!cluster_.put_topic_if) {
+      store_.put_topic(changed);
+    } else {
+      // On etcd, by compare-and-set on the store's current value, so a reassignment or a grow
+      // written through another broker meanwhile is kept, not overwritten with this copy.
+      bool written = false;
+      for (int attempt = 0; attempt < 10 && !written; ++attempt) {
+        auto current = store_.topic(name);
+        if (!current) return {ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, fmt::format("topic '{}' does not exist", name)};
+        changed = *current;
+        changed.configs = overrides;
+        written = cluster_.put_topic_if(changed);
+      }
+      if (!written)
+        return {ErrorCode::REQUEST_TIMED_OUT,
+                fmt::format("topic '{}' kept changing while its configs were written; try again", name)};
+    }
   } catch (const std::exception& e) {
     return {ErrorCode::KAFKA_STORAGE_ERROR, e.what()};
   }

@@ -62,7 +62,11 @@ class ClusterTestCase(BrokerTestCase):
     def segment_bytes(self, broker, topic, partition):
         """The bytes of a replica's log, segment by segment in offset order."""
         files = sorted(glob.glob(os.path.join(broker.data_dir, f"{topic}-{partition}", "*.log")))
-        return b"".join(open(f, "rb").read() for f in files)
+        out = b""
+        for f in files:
+            with open(f, "rb") as fh:
+                out += fh.read()
+        return out
 
 
 class ClusterTest(ClusterTestCase):
@@ -195,6 +199,43 @@ class ClusterRoleTest(ClusterTestCase):
         set_role(region.brokers[1], "primary")
         for p in range(3):
             self.assertIsNone(try_produce(region, "fenced", b"lands", partition=p))
+
+
+class ClusterCreateRaceTest(ClusterTestCase):
+    def test_one_topic_created_through_every_broker_at_once_is_created_once(self):
+        # Pins issue 17 defect (found by the 3-broker quickstart): ferry-mirror created its
+        # heartbeats topic from both flows' ends through two brokers; the second CreateTopics
+        # overwrote the first under a new topic id, the brokers dropped the first incarnation's
+        # replicas and deleted the directories the new ones had just opened, and the followers
+        # refused every append with KAFKA_STORAGE_ERROR from then on.
+        import threading
+        from confluent_kafka.admin import AdminClient, NewTopic
+        _, region = self.region()
+        for round_ in range(3):
+            name = f"raced-{round_}"
+            results = []
+
+            def create(b):
+                a = AdminClient({"bootstrap.servers": b.bootstrap})
+                fut = a.create_topics([NewTopic(name, 3, 3)], operation_timeout=20)[name]
+                try:
+                    fut.result(30)
+                    results.append("created")
+                except Exception as e:  # noqa: BLE001 - the loser's error is the point
+                    results.append(e.args[0].name())
+            threads = [threading.Thread(target=create, args=(b,)) for b in region.brokers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            self.assertEqual(sorted(results), ["TOPIC_ALREADY_EXISTS"] * 2 + ["created"], results)
+            produce_all(region, name, [{"value": f"{name}-{i}".encode()} for i in range(300)])
+            self.assertEqual(sum(len(m) for m in consume_all(region, name).values()), 300)
+            for p in range(3):
+                wait_until(lambda: len({self.segment_bytes(b, name, p) for b in region.brokers}) == 1, timeout=30,
+                           what=f"identical replicas of {name}-{p}")
+        for b in region.brokers:
+            self.assertNotIn("refuses further appends", b.log_text())
 
 
 class ClusterGroupTest(ClusterTestCase):
