@@ -40,7 +40,9 @@ CanaryResult run_canary(const RegionConfig& region, const std::string& key, std:
   auto props = region.properties();
   props["client.id"] = "ferry-dr-canary";
   try {
-    client::Admin(props, std::chrono::milliseconds(5000)).create_topic(kCanaryTopic, 1, 1, {});
+    // Replication factor -1: the region's default.replication.factor (KIP-464), so a 3-broker
+    // region does not get a one-replica topic that its min.insync.replicas counts as unhealthy.
+    client::Admin(props, std::chrono::milliseconds(5000)).create_topic(kCanaryTopic, 1, -1, {});
   } catch (const std::exception&) {
     // An existing topic or Metadata auto-creation both do; a real failure shows in the produce.
   }

@@ -362,7 +362,8 @@ DrillResult run_drill(const DrConfig& cfg, Journal& journal, AuditLog& audit, co
   try {
     auto props = p.properties();
     props["client.id"] = "ferry-dr";
-    client::Admin(props, 10s).create_topic(kDrillTopic, opts.partitions, 1, {});
+    // The region's default.replication.factor (-1, KIP-464), as for the canary topic.
+    client::Admin(props, 10s).create_topic(kDrillTopic, opts.partitions, -1, {});
   } catch (const std::exception& e) {
     throw DrError(Exit::failed, fmt::format("drill: cannot create topic {} on {}: {}", kDrillTopic, primary, e.what()));
   }
