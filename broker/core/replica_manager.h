@@ -69,8 +69,12 @@ class ReplicaManager {
   /// CreateTopics semantics (KIP-4): partitions -1 / replication factor -1 take the broker defaults;
   /// a replication factor above the one available broker is INVALID_REPLICATION_FACTOR; configs are
   /// validated (INVALID_CONFIG naming key and value); an existing name is TOPIC_ALREADY_EXISTS.
+  /// In cluster mode a non-empty `manual` assignment (CreateTopics' replica assignments, already
+  /// checked by the caller: ids registered, lists of `replication_factor` distinct ids, one per
+  /// partition) is used instead of Kafka's placement.
   AdminResult create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
-                           const std::map<std::string, std::string>& configs, bool validate_only);
+                           const std::map<std::string, std::string>& configs, bool validate_only,
+                           const std::vector<std::vector<int32_t>>& manual = {});
   /// Removes the topic from metadata, then closes and deletes its logs.
   AdminResult delete_topic(const std::string& name);
   /// CreatePartitions (KIP-195): the new count must exceed the current one.

@@ -49,7 +49,8 @@ AdminResult ReplicaManager::validate_configs(const std::map<std::string, std::st
 }
 
 AdminResult ReplicaManager::create_topic(const std::string& name, int32_t partitions, int16_t replication_factor,
-                                         const std::map<std::string, std::string>& configs, bool validate_only) {
+                                         const std::map<std::string, std::string>& configs, bool validate_only,
+                                         const std::vector<std::vector<int32_t>>& manual) {
   using protocol::ErrorCode;
   if (auto why = topic_name_problem(name); !why.empty()) return {ErrorCode::INVALID_TOPIC_EXCEPTION, why};
   if (partitions == -1) partitions = static_cast<int32_t>(config_.values.get_int("num.partitions"));
@@ -72,7 +73,7 @@ AdminResult ReplicaManager::create_topic(const std::string& name, int32_t partit
   TopicMetadata t{name, random_kafka_uuid(), partitions, replication_factor, configs, {}, {}, 0};
   if (cluster_mode()) {
     try {
-      t.assignment = cluster_.assign(0, partitions, replication_factor);
+      t.assignment = manual.empty() ? cluster_.assign(0, partitions, replication_factor) : manual;
     } catch (const std::invalid_argument& e) {
       return {ErrorCode::INVALID_REPLICATION_FACTOR, e.what()};
     }

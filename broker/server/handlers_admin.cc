@@ -289,6 +289,7 @@ asio::awaitable<CreateTopicsResponse> Handlers::handle(CreateTopicsRequest& req,
     }
     int32_t partitions = t.num_partitions;
     int16_t rf = t.replication_factor;
+    std::vector<std::vector<int32_t>> manual;  // a region's manual assignment, by partition
     if (!t.assignments.empty()) {
       // Manual assignment (KIP-4): counts come from the assignment itself.
       if (partitions != -1 || rf != -1) {
@@ -297,7 +298,42 @@ asio::awaitable<CreateTopicsResponse> Handlers::handle(CreateTopicsRequest& req,
       }
       bool ok = true;
       std::set<int32_t> indexes;
+      if (s_.replication) {
+        // A region (KIP-4 as Kafka checks it): every list the same length, distinct registered ids.
+        std::set<int32_t> live;
+        for (const auto& b : s_.replication->live_brokers(ctx.listener->name)) live.insert(b.node_id);
+        manual.assign(t.assignments.size(), {});
+        for (auto& a : t.assignments) {
+          indexes.insert(a.partition_index);
+          const std::set<int32_t> distinct(a.broker_ids.begin(), a.broker_ids.end());
+          std::string why;
+          if (a.broker_ids.empty() || distinct.size() != a.broker_ids.size())
+            why = fmt::format("partition {} must list distinct broker ids", a.partition_index);
+          else if (a.broker_ids.size() != t.assignments[0].broker_ids.size())
+            why = "every partition must have the same number of replicas";
+          else if (a.partition_index < 0 || static_cast<size_t>(a.partition_index) >= t.assignments.size())
+            why = "partition indexes must be 0..N-1, each once";
+          for (int32_t id : a.broker_ids)
+            if (why.empty() && !live.count(id))
+              why = fmt::format("partition {} names broker {}, which is not a registered broker", a.partition_index, id);
+          if (!why.empty()) {
+            fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, why);
+            ok = false;
+            break;
+          }
+          manual[static_cast<size_t>(a.partition_index)] = a.broker_ids;
+        }
+        if (!ok) continue;
+        partitions = static_cast<int32_t>(t.assignments.size());
+        if (indexes.size() != t.assignments.size()) {
+          fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "partition indexes must be 0..N-1, each once");
+          continue;
+        }
+        rf = static_cast<int16_t>(t.assignments[0].broker_ids.size());
+      }
+      // One broker: every partition on it alone.
       for (auto& a : t.assignments) {
+        if (s_.replication) break;
         indexes.insert(a.partition_index);
         if (a.broker_ids.size() > 1) {
           fail(ErrorCode::INVALID_REPLICATION_FACTOR,
@@ -314,12 +350,14 @@ asio::awaitable<CreateTopicsResponse> Handlers::handle(CreateTopicsRequest& req,
         }
       }
       if (!ok) continue;
-      partitions = static_cast<int32_t>(t.assignments.size());
-      if (indexes.size() != t.assignments.size() || *indexes.begin() != 0 || *indexes.rbegin() != partitions - 1) {
-        fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "partition indexes must be 0..N-1, each once");
-        continue;
+      if (!s_.replication) {
+        partitions = static_cast<int32_t>(t.assignments.size());
+        if (indexes.size() != t.assignments.size() || *indexes.begin() != 0 || *indexes.rbegin() != partitions - 1) {
+          fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "partition indexes must be 0..N-1, each once");
+          continue;
+        }
+        rf = 1;
       }
-      rf = 1;
     }
     std::map<std::string, std::string> configs;
     bool null_config = false;
@@ -332,7 +370,7 @@ asio::awaitable<CreateTopicsResponse> Handlers::handle(CreateTopicsRequest& req,
       configs[c.name] = *c.value;
     }
     if (null_config) continue;
-    auto result = s_.replicas.create_topic(t.name, partitions, rf, configs, req.validate_only);
+    auto result = s_.replicas.create_topic(t.name, partitions, rf, configs, req.validate_only, manual);
     if (!result.ok()) fail(result.code, result.message);
   }
   co_return resp;

@@ -201,6 +201,24 @@ class ClusterRoleTest(ClusterTestCase):
             self.assertIsNone(try_produce(region, "fenced", b"lands", partition=p))
 
 
+class ClusterManualAssignmentTest(ClusterTestCase):
+    def test_createtopics_replica_assignments_place_replicas_where_asked(self):
+        from confluent_kafka.admin import AdminClient, NewTopic
+        _, region = self.region()
+        a = AdminClient({"bootstrap.servers": region.bootstrap})
+        wanted = [[3, 1], [2, 3], [1, 2]]
+        a.create_topics([NewTopic("placed", len(wanted), replica_assignment=wanted)])["placed"].result(30)
+        parts = self.partitions(region, "placed")
+        self.assertEqual([parts[p].replicas for p in range(3)], wanted)
+        wait_until(lambda: all(self.partitions(region, "placed")[p].leader == wanted[p][0] for p in range(3)),
+                   timeout=20, what="each partition led by its first replica")
+        for bad, why in (([[1, 99]], "99"), ([[1, 1]], "distinct"), ([[1, 2], [3]], "same number")):
+            with self.assertRaises(Exception) as e:
+                a.create_topics([NewTopic("misplaced", len(bad), replica_assignment=bad)])["misplaced"].result(30)
+            self.assertEqual(e.exception.args[0].name(), "INVALID_REPLICA_ASSIGNMENT", bad)
+            self.assertIn(why, e.exception.args[0].str())
+
+
 class ClusterCreateRaceTest(ClusterTestCase):
     def test_one_topic_created_through_every_broker_at_once_is_created_once(self):
         # Pins issue 17 defect (found by the 3-broker quickstart): ferry-mirror created its
