@@ -181,24 +181,27 @@ qs_denied_attempts() {  # PRIMARY STANDBY
 qs_audit_report() {  # REGION...
   local region ok=0
   for region in "$@"; do
-    local data="$WORK/$region-data"
-    if "$BIN/admin/ferry-admin" audit verify "$data"/ferry-audit/security-audit.log* \
-         --anchor "$data/security-audit-anchor.json" > "$WORK/$region-audit-verify.txt" 2>&1; then
-      echo "   $region: $(cat "$WORK/$region-audit-verify.txt")"
-    else
-      echo "   $region: AUDIT CHAIN BROKEN: $(cat "$WORK/$region-audit-verify.txt")"
-      ok=1
-    fi
+    local data name
+    for data in "$WORK/$region"-*-data; do  # each broker of the region keeps its own chain
+      name=$(basename "$data" -data)
+      if "$BIN/admin/ferry-admin" audit verify "$data"/ferry-audit/security-audit.log* \
+           --anchor "$data/security-audit-anchor.json" > "$WORK/$name-audit-verify.txt" 2>&1; then
+        echo "   $name: $(cat "$WORK/$name-audit-verify.txt")"
+      else
+        echo "   $name: AUDIT CHAIN BROKEN: $(cat "$WORK/$name-audit-verify.txt")"
+        ok=1
+      fi
+    done
   done
   /usr/bin/python3 - "$WORK" "$@" <<'PY'
 import glob, json, sys
 work, regions = sys.argv[1], sys.argv[2:]
-print("\n## Security audit (from each region's hash-chained log; repeats counted)\n")
+print("\n## Security audit (from the hash-chained logs of each region's brokers; repeats counted)\n")
 print("| region | user | logins ok | logins failed | denied checks | denied (api, operation, resource) |")
 print("|---|---|---|---|---|---|")
 denied, failed = set(), set()
 for region in regions:
-    files = sorted(glob.glob(f"{work}/{region}-data/ferry-audit/security-audit.log*"), reverse=True)
+    files = sorted(glob.glob(f"{work}/{region}-*-data/ferry-audit/security-audit.log*"), reverse=True)
     stats = {}
     for path in files:
         for line in open(path):
