@@ -61,8 +61,9 @@ echo "== CA and region certificates made with openssl in $WORK/pki; passwords (m
 # member (its cluster metadata, registrations and controller election) and three ferry-brokers
 # replicating every partition three times (docs/replication.md), and adds a broker loss under load.
 # Not the default yet: librdkafka 2.0.2 in ferry-mirror crashed (SIGSEGV in a librdkafka thread)
-# in 2 of 6 such runs when the lost broker came back, and once kept asking a former leader for end
-# offsets (the drill's final health then fails); see docs/replication.md.
+# in 3 of 7 such runs when the lost broker came back (the supervisor below restarts it), and once
+# kept asking a former leader for end offsets (the drill's final health then fails); see
+# docs/replication.md.
 BROKERS=${FERRY_QUICKSTART_BROKERS:-1}
 case "$BROKERS" in 1|3) ;; *) echo "FERRY_QUICKSTART_BROKERS = '$BROKERS'; expected 1 or 3"; exit 2 ;; esac
 declare -A PORT BOOT ETCD BPID
