@@ -195,6 +195,7 @@ void Connection::complete(Slot& slot, std::optional<protocol::Frame> response) {
   slot.done = true;
   writer_wakeup_.wake();
   completions_.cancel();
+  completions_armed_ = false;
 }
 
 asio::awaitable<void> Connection::wait_for_earlier_requests(const Slot* slot) {
@@ -210,8 +211,13 @@ asio::awaitable<void> Connection::wait_for_earlier_requests(const Slot* slot) {
     }
     if (!earlier_open || !socket_.is_open()) co_return;
     // Checked and armed in one step of this single-threaded io_context: no completion slips in
-    // between. Every completion cancels the wait; the loop checks again.
-    completions_.expires_at(asio::steady_timer::time_point::max());
+    // between. Every completion cancels the waits; the loop checks again. Only a disarmed timer
+    // is armed: setting the expiry cancels the waits already pending, so two waiters re-arming
+    // it in turn would wake each other for ever.
+    if (!completions_armed_) {
+      completions_.expires_at(asio::steady_timer::time_point::max());
+      completions_armed_ = true;
+    }
     boost::system::error_code ec;
     co_await completions_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }

@@ -127,6 +127,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Wakeup reader_wakeup_;
   // Cancelled whenever a request completes: wakes every wait_for_earlier_requests().
   boost::asio::steady_timer completions_;
+  bool completions_armed_ = false;  // its expiry is set and no completion cancelled it since
   bool reading_ = false;
   bool in_frame_ = false;  // between a frame's size and its last byte
   bool writing_ = false;   // a response is being written
