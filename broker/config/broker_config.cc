@@ -64,6 +64,16 @@ const config::Schema& broker_schema() {
                     "inter-broker listener; it needs CLUSTER_ACTION on the cluster (a super user, or an ACL).")
         .add_string("inter.broker.sasl.password", "",
                     "Ferry-only. Password of inter.broker.sasl.username (keep the config file mode 0600).")
+        .add_bool("auto.leader.rebalance.enable", true,
+                  "A region on etcd: the controller moves leadership back to each partition's preferred replica "
+                  "(the first in its replica list) when it is live and in sync, once a broker leads too few of "
+                  "the partitions it prefers (leader.imbalance.per.broker.percentage), checked every "
+                  "leader.imbalance.check.interval.seconds.")
+        .add_int("leader.imbalance.check.interval.seconds", 300, 1, 86400,
+                 "How often the controller checks the preferred-leader imbalance (auto.leader.rebalance.enable).")
+        .add_int("leader.imbalance.per.broker.percentage", 10, 0, 100,
+                 "The share, in percent, of a broker's preferred partitions that may be led elsewhere before "
+                 "the controller moves them back.")
         .add_bool("controlled.shutdown.enable", true,
                   "On SIGTERM a broker of a region on etcd first deregisters and waits (up to the shutdown "
                   "grace) until the controller has moved its leaderships to other in-sync replicas.")

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 #include <climits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -297,6 +298,42 @@ std::optional<PartitionState> preferred_leader_state(const std::vector<int32_t>&
   next.leader = preferred;
   next.leader_epoch = s.leader_epoch + 1;
   return next;
+}
+
+std::vector<PartitionWrite> rebalance_leaders(const std::map<std::string, TopicMetadata>& topics,
+                                              const std::map<std::pair<std::string, int32_t>, PartitionState>& states,
+                                              const std::set<int32_t>& live, int64_t percentage,
+                                              int64_t controller_epoch) {
+  // Per preferred broker: how many partitions prefer it, and those led elsewhere.
+  std::map<int32_t, std::pair<int64_t, std::vector<std::pair<std::string, int32_t>>>> by_preferred;
+  for (const auto& [name, t] : topics) {
+    for (int32_t i = 0; i < t.partitions && static_cast<size_t>(i) < t.assignment.size(); ++i) {
+      const auto& replicas = t.assignment[static_cast<size_t>(i)];
+      if (replicas.empty() || t.reassignments.count(i)) continue;
+      auto it = states.find({name, i});
+      if (it == states.end()) continue;
+      auto& [preferred, elsewhere] = by_preferred[replicas.front()];
+      ++preferred;
+      if (it->second.leader != replicas.front()) elsewhere.emplace_back(name, i);
+    }
+  }
+  std::vector<PartitionWrite> writes;
+  for (const auto& [broker, counts] : by_preferred) {
+    const auto& [preferred, elsewhere] = counts;
+    // Kafka's test: imbalance ratio (led elsewhere / preferred) above the percentage.
+    if (preferred == 0 || static_cast<int64_t>(elsewhere.size()) * 100 <= percentage * preferred) continue;
+    for (const auto& [name, i] : elsewhere) {
+      const auto& s = states.at({name, i});
+      if (auto next = preferred_leader_state(topics.at(name).assignment[static_cast<size_t>(i)], s, live)) {
+        next->controller_epoch = controller_epoch;
+        writes.push_back({name, i, *next, s.mod_revision});
+      }
+    }
+  }
+  std::sort(writes.begin(), writes.end(), [](const PartitionWrite& a, const PartitionWrite& b) {
+    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+  });
+  return writes;
 }
 
 }  // namespace ferry::broker::replication

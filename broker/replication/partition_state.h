@@ -110,4 +110,15 @@ std::vector<PartitionWrite> reconcile(const std::map<std::string, TopicMetadata>
 std::optional<PartitionState> preferred_leader_state(const std::vector<int32_t>& replicas, const PartitionState& s,
                                                      const std::set<int32_t>& live);
 
+/// Kafka's auto leader rebalance (KafkaController.checkAndTriggerAutoLeaderRebalance): for each
+/// broker B, its preferred partitions are those whose replica list starts with B (partitions with
+/// a reassignment in progress are skipped); when more than `percentage` % of them are led by
+/// another broker, each of those whose preferred_leader_state exists (B live and in the ISR) gets
+/// that state, with `controller_epoch`, and expected_mod_revision = the state's mod_revision.
+/// Writes come in topic, then partition order. Pure.
+std::vector<PartitionWrite> rebalance_leaders(const std::map<std::string, TopicMetadata>& topics,
+                                              const std::map<std::pair<std::string, int32_t>, PartitionState>& states,
+                                              const std::set<int32_t>& live, int64_t percentage,
+                                              int64_t controller_epoch);
+
 }  // namespace ferry::broker::replication

@@ -353,12 +353,29 @@ void Replication::controller_pass() {
       [this](const std::string& topic) { return replicas_.topic_config(topic).get_bool("unclean.leader.election.enable"); },
       epoch);
   complete_reassignments_pass(epoch, live);
+  if (writes.empty()) maybe_rebalance_leaders(epoch, topics, live);
   if (writes.empty()) return;
   const size_t applied = store_.write_partition_states(writes, epoch);
   size_t elections = 0;
   for (const auto& w : writes) elections += w.state.leader >= 0 ? 1 : 0;
   spdlog::info("controller (epoch {}): wrote {} of {} partition states ({} with a leader), live brokers {}", epoch,
                applied, writes.size(), elections, fmt::join(live, ","));
+}
+
+void Replication::maybe_rebalance_leaders(int64_t epoch, const std::map<std::string, TopicMetadata>& topics,
+                                          const std::set<int32_t>& live) {
+  if (!config_.values.get_bool("auto.leader.rebalance.enable")) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto interval = std::chrono::seconds(config_.values.get_int("leader.imbalance.check.interval.seconds"));
+  if (next_rebalance_.time_since_epoch().count() == 0) next_rebalance_ = now + interval;  // as Kafka: one interval first
+  if (now < next_rebalance_) return;
+  next_rebalance_ = now + interval;
+  auto writes = rebalance_leaders(topics, store_.partition_states(), live,
+                                  config_.values.get_int("leader.imbalance.per.broker.percentage"), epoch);
+  if (writes.empty()) return;
+  const size_t applied = store_.write_partition_states(writes, epoch);
+  spdlog::info("controller (epoch {}): preferred leaders back on {} of {} partition(s) (auto.leader.rebalance.enable)",
+               epoch, applied, writes.size());
 }
 
 void Replication::complete_reassignments_pass(int64_t epoch, const std::set<int32_t>& live) {

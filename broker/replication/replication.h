@@ -142,6 +142,10 @@ class Replication {
   void controller_pass();
   /// The controller completes the reassignments whose target replicas are all in the ISR.
   void complete_reassignments_pass(int64_t epoch, const std::set<int32_t>& live);
+  /// Every leader.imbalance.check.interval.seconds, with auto.leader.rebalance.enable, the
+  /// controller's preferred-leader elections (rebalance_leaders), when no election is pending.
+  void maybe_rebalance_leaders(int64_t epoch, const std::map<std::string, TopicMetadata>& topics,
+                               const std::set<int32_t>& live);
   /// The controller creates __consumer_offsets once offsets.topic.replication.factor brokers are
   /// registered (Kafka creates it on the first FindCoordinator, refusing while fewer brokers live).
   void maybe_create_offsets_topic(const std::set<int32_t>& live);
@@ -175,6 +179,7 @@ class Replication {
   std::atomic<int64_t> fresh_until_{0};
   std::condition_variable fresh_cv_;  // fresh_until_ moved on (with mu_)
   std::chrono::steady_clock::time_point last_wake_{};  // replication thread only
+  std::chrono::steady_clock::time_point next_rebalance_{};  // replication thread only
 
   metrics::Counter& isr_shrinks_;
   metrics::Counter& isr_expands_;

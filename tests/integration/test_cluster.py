@@ -219,6 +219,24 @@ class ClusterManualAssignmentTest(ClusterTestCase):
             self.assertIn(why, e.exception.args[0].str())
 
 
+class ClusterPreferredLeaderTest(ClusterTestCase):
+    def test_leadership_returns_to_the_preferred_replica_after_it_comes_back(self):
+        # auto.leader.rebalance.enable (default true), checked every second here instead of 300.
+        _, region = self.region(**{"leader.imbalance.check.interval.seconds": 1})
+        create_topics(region, "pref", partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
+        preferred = {p: parts.replicas[0] for p, parts in self.partitions(region, "pref").items()}
+        wait_until(lambda: {p: x.leader for p, x in self.partitions(region, "pref").items()} == preferred,
+                   timeout=20, what="every partition led by its preferred replica")
+        victim = self.broker(region, preferred[0])
+        victim.kill()
+        wait_until(lambda: self.partitions(region, "pref")[0].leader not in (victim.node_id, -1), timeout=30,
+                   what="another leader for pref-0")
+        victim.start()
+        wait_until(lambda: {p: x.leader for p, x in self.partitions(region, "pref").items()} == preferred,
+                   timeout=40, what="pref-0 led by its preferred replica again")
+        self.assertTrue(any("preferred leaders back on" in b.log_text() for b in region.brokers))
+
+
 class ClusterCreateRaceTest(ClusterTestCase):
     def test_one_topic_created_through_every_broker_at_once_is_created_once(self):
         # Pins issue 17 defect (found by the 3-broker quickstart): ferry-mirror created its

@@ -425,6 +425,30 @@ std::string check_write(const PartitionWrite& w, const PartitionState* before, b
   return "";
 }
 
+TEST(RebalanceLeaders, MovesLeadershipBackOnlyPastTheImbalancePercentage) {
+  // Broker 1 prefers 4 partitions; 1 of them (25 %) is led by broker 2.
+  std::map<std::string, TopicMetadata> topics{{"t", topic("t", {{1, 2}, {1, 2}, {1, 2}, {1, 2}, {2, 1}})}};
+  States states;
+  for (int32_t i = 0; i < 5; ++i) states[{"t", i}] = state(i == 4 ? 2 : 1, 3, {1, 2}, 50 + i);
+  states[{"t", 3}].leader = 2;
+  const std::set<int32_t> live{1, 2};
+  EXPECT_TRUE(rebalance_leaders(topics, states, live, 25, 9).empty());  // 25 % is not above 25 %
+  auto writes = rebalance_leaders(topics, states, live, 10, 9);
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].partition, 3);
+  EXPECT_EQ(writes[0].state.leader, 1);
+  EXPECT_EQ(writes[0].state.leader_epoch, 4);
+  EXPECT_EQ(writes[0].state.controller_epoch, 9);
+  EXPECT_EQ(writes[0].expected_mod_revision, 53);
+  // Not while the preferred replica is out of the ISR, dead, or its partition is being moved.
+  states[{"t", 3}].isr = {2};
+  EXPECT_TRUE(rebalance_leaders(topics, states, live, 10, 9).empty());
+  states[{"t", 3}].isr = {1, 2};
+  EXPECT_TRUE(rebalance_leaders(topics, states, {2}, 10, 9).empty());
+  topics["t"].reassignments[3] = {{}, {2}};
+  EXPECT_TRUE(rebalance_leaders(topics, states, live, 10, 9).empty());
+}
+
 TEST(ReconcileProperty, RandomFailureHistoriesKeepTheElectionInvariants) {
   uint64_t base = std::random_device{}();
   if (const char* env = std::getenv("FERRY_PROPERTY_SEED"); env && *env) base = std::strtoull(env, nullptr, 10);
