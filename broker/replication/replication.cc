@@ -348,12 +348,13 @@ void Replication::controller_pass() {
   for (const auto& [id, info] : store_.brokers()) live.insert(id);
   maybe_create_offsets_topic(live);
   for (auto& t : store_.topics()) topics[t.name] = std::move(t);
+  const auto states = store_.partition_states();  // one snapshot for the whole pass
   auto writes = reconcile(
-      topics, store_.partition_states(), live,
+      topics, states, live,
       [this](const std::string& topic) { return replicas_.topic_config(topic).get_bool("unclean.leader.election.enable"); },
       epoch);
-  complete_reassignments_pass(epoch, live);
-  if (writes.empty()) maybe_rebalance_leaders(epoch, topics, live);
+  complete_reassignments_pass(epoch, topics, states, live);
+  if (writes.empty()) maybe_rebalance_leaders(epoch, topics, states, live);
   if (writes.empty()) return;
   const size_t applied = store_.write_partition_states(writes, epoch);
   size_t elections = 0;
@@ -363,6 +364,7 @@ void Replication::controller_pass() {
 }
 
 void Replication::maybe_rebalance_leaders(int64_t epoch, const std::map<std::string, TopicMetadata>& topics,
+                                          const std::map<std::pair<std::string, int32_t>, PartitionState>& states,
                                           const std::set<int32_t>& live) {
   if (!config_.values.get_bool("auto.leader.rebalance.enable")) return;
   const auto now = std::chrono::steady_clock::now();
@@ -370,7 +372,7 @@ void Replication::maybe_rebalance_leaders(int64_t epoch, const std::map<std::str
   if (next_rebalance_.time_since_epoch().count() == 0) next_rebalance_ = now + interval;  // as Kafka: one interval first
   if (now < next_rebalance_) return;
   next_rebalance_ = now + interval;
-  auto writes = rebalance_leaders(topics, store_.partition_states(), live,
+  auto writes = rebalance_leaders(topics, states, live,
                                   config_.values.get_int("leader.imbalance.per.broker.percentage"), epoch);
   if (writes.empty()) return;
   const size_t applied = store_.write_partition_states(writes, epoch);
@@ -378,12 +380,12 @@ void Replication::maybe_rebalance_leaders(int64_t epoch, const std::map<std::str
                epoch, applied, writes.size());
 }
 
-void Replication::complete_reassignments_pass(int64_t epoch, const std::set<int32_t>& live) {
-  std::optional<std::map<std::pair<std::string, int32_t>, PartitionState>> states;  // read once, when needed
-  for (const auto& t : store_.topics()) {
+void Replication::complete_reassignments_pass(int64_t epoch, const std::map<std::string, TopicMetadata>& topics,
+                                              const std::map<std::pair<std::string, int32_t>, PartitionState>& states,
+                                              const std::set<int32_t>& live) {
+  for (const auto& [name, t] : topics) {
     if (t.reassignments.empty()) continue;
-    if (!states) states = store_.partition_states();
-    auto done = complete_reassignments(t, *states, live, epoch);
+    auto done = complete_reassignments(t, states, live, epoch);
     if (!done) continue;
     // One transaction: the topic's replica lists and the completed partitions' leadership, so no
     // broker sees one without the other. A lost compare-and-set (a new request, an ISR change)

@@ -140,11 +140,15 @@ class Replication {
   void maintain_isr(bool check_lag);
   /// The controller's reconciliation, when this broker holds the controller epoch.
   void controller_pass();
-  /// The controller completes the reassignments whose target replicas are all in the ISR.
-  void complete_reassignments_pass(int64_t epoch, const std::set<int32_t>& live);
+  /// The controller completes the reassignments whose target replicas are all in the ISR (from
+  /// the pass's snapshot of topics and states).
+  void complete_reassignments_pass(int64_t epoch, const std::map<std::string, TopicMetadata>& topics,
+                                   const std::map<std::pair<std::string, int32_t>, PartitionState>& states,
+                                   const std::set<int32_t>& live);
   /// Every leader.imbalance.check.interval.seconds, with auto.leader.rebalance.enable, the
   /// controller's preferred-leader elections (rebalance_leaders), when no election is pending.
   void maybe_rebalance_leaders(int64_t epoch, const std::map<std::string, TopicMetadata>& topics,
+                               const std::map<std::pair<std::string, int32_t>, PartitionState>& states,
                                const std::set<int32_t>& live);
   /// The controller creates __consumer_offsets once offsets.topic.replication.factor brokers are
   /// registered (Kafka creates it on the first FindCoordinator, refusing while fewer brokers live).
