@@ -474,6 +474,28 @@ std::vector<BrokerEndpoint> Replication::live_brokers(const std::string& listene
 
 int32_t Replication::controller_id() { return store_.controller().first; }
 
+int32_t Replication::awaited_controller_id() {
+  int32_t id = controller_id();
+  if (id >= 0) {
+    controller_missing_since_.store(0, std::memory_order_relaxed);
+    return id;
+  }
+  using clock = std::chrono::steady_clock;
+  int64_t since = 0;
+  const int64_t now = clock::now().time_since_epoch().count();
+  if (controller_missing_since_.compare_exchange_strong(since, now)) since = now;
+  const auto deadline = clock::time_point(clock::duration(since)) + std::chrono::seconds(3);
+  // Every replication pass (one follows each controller change) notifies fresh_cv_; the 50 ms
+  // bound covers a change that lands between the read and the wait (the store is read outside mu_).
+  while ((id = controller_id()) < 0 && clock::now() < deadline) {
+    std::unique_lock lk(mu_);
+    if (stopping_) break;
+    fresh_cv_.wait_until(lk, std::min(deadline, clock::now() + std::chrono::milliseconds(50)));
+  }
+  if (id >= 0) controller_missing_since_.store(0, std::memory_order_relaxed);
+  return id;
+}
+
 int32_t Replication::leader_of(const std::string& topic, int32_t partition) {
   auto s = store_.partition_state(topic, partition);
   return s ? s->leader : -1;

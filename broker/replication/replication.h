@@ -109,6 +109,14 @@ class Replication {
   std::vector<BrokerEndpoint> live_brokers(const std::string& listener);
   /// The elected controller's node id, -1 when none.
   int32_t controller_id();
+  /// The controller id for Metadata and DescribeCluster. While none is elected (this broker just
+  /// registered, or the last controller's lease just ran out: both end in an election within
+  /// milliseconds) it waits for the election, at most 3 s counted from when the controller was
+  /// first seen missing, then answers -1. Why: librdkafka 2.0.2's admin requests wait for a
+  /// controller id and, given -1, never ask again, so a CreateTopics sent to a broker in its
+  /// first milliseconds hung until the client's timeout. Kafka's ZooKeeper-mode brokers answer
+  /// -1 in that window too (MetadataResponse.NO_CONTROLLER_ID); they just rarely are asked then.
+  int32_t awaited_controller_id();
   /// Every partition of `t` (t.partitions entries).
   std::vector<PartitionView> describe(const TopicMetadata& t);
   /// The partition's leader id as the controller last wrote it, -1 when none.
@@ -182,6 +190,7 @@ class Replication {
   // in time, and by every re-read (steady_clock ticks).
   std::atomic<int64_t> fresh_until_{0};
   std::condition_variable fresh_cv_;  // fresh_until_ moved on (with mu_)
+  std::atomic<int64_t> controller_missing_since_{0};  // steady-clock ticks; 0 while one is known
   std::chrono::steady_clock::time_point last_wake_{};  // replication thread only
   std::chrono::steady_clock::time_point next_rebalance_{};  // replication thread only
 

@@ -104,12 +104,14 @@ asio::awaitable<MetadataResponse> Handlers::handle(MetadataRequest& req, Request
   resp.cluster_id = s_.cluster_id;
   if (s_.replication) {
     // A region on etcd: every registered broker with an endpoint on this listener, the elected
-    // controller (-1 while none), and each partition as the controller last wrote it.
+    // controller (-1 when none is elected within 3 s), and each partition as the controller last
+    // wrote it.
     s_.replication->ensure_fresh();
+    // First: waiting for an election also lets this broker's own registration arrive.
+    resp.controller_id = s_.replication->awaited_controller_id();
     for (const auto& b : s_.replication->live_brokers(ctx.listener->name))
       resp.brokers.push_back(
           {b.node_id, b.host, b.port, b.rack.empty() ? std::nullopt : std::optional<std::string>(b.rack)});
-    resp.controller_id = s_.replication->controller_id();
   } else {
     resp.brokers.push_back({s_.config.node_id, host, port, rack(s_)});
     resp.controller_id = s_.config.node_id;
@@ -256,7 +258,7 @@ asio::awaitable<DescribeClusterResponse> Handlers::handle(DescribeClusterRequest
   resp.cluster_id = s_.cluster_id;
   if (s_.replication) {
     s_.replication->ensure_fresh();
-    resp.controller_id = s_.replication->controller_id();
+    resp.controller_id = s_.replication->awaited_controller_id();
     for (const auto& b : s_.replication->live_brokers(ctx.listener->name))
       resp.brokers.push_back(
           {b.node_id, b.host, b.port, b.rack.empty() ? std::nullopt : std::optional<std::string>(b.rack)});

@@ -3,6 +3,7 @@ admin, producer and consumer helpers (create topics and wait for them, produce a
 everything, watermarks) and a bounded wait. Re-exported by ferry_harness, where tests import them
 from."""
 
+import os
 import subprocess
 import time
 import uuid
@@ -58,6 +59,8 @@ def admin(broker, **conf):
     """An AdminClient for `broker`. Keep a reference until its futures resolve: a destroyed client
     fails them with _DESTROY."""
     c = {"bootstrap.servers": broker.bootstrap}
+    if os.environ.get("FERRY_IT_RDKAFKA_DEBUG"):  # librdkafka's own account, on stderr
+        c["debug"] = os.environ["FERRY_IT_RDKAFKA_DEBUG"]
     c.update(conf)
     return AdminClient(c)
 

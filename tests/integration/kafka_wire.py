@@ -398,6 +398,13 @@ def parse_metadata_v1(body):
     return out
 
 
+def parse_metadata_v1_controller(body):
+    """Metadata v1 response: (controller_id, [broker ids])."""
+    r = Reader(body)
+    brokers = r.array(lambda r: (r.i32(), r.string(), r.i32(), r.string()))
+    return r.i32(), [b[0] for b in brokers]
+
+
 def parse_find_coordinator_v2(body):
     """FindCoordinator v1-v2 response: dict with error, message, node_id, host, port."""
     r = Reader(body)

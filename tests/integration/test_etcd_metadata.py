@@ -12,6 +12,8 @@ import subprocess
 import time
 import unittest
 
+import kafka_wire as kw
+
 from etcd_harness import EtcdCluster
 from ferry_harness import (BrokerStartError, BrokerTestCase, consume_all, create_topics, free_port, produce_all,
                            wait_until)
@@ -62,6 +64,23 @@ class EtcdMetadataTest(BrokerTestCase):
                          sorted(f"r{i}".encode() for i in range(300)))
         self.assertEqual(etcd.range(f"{PREFIX}/cluster_id")[f"{PREFIX}/cluster_id"], cluster_id)
         self.assertIn("waiting up to broker.session.timeout.ms", b.log_since_start())
+
+    def test_metadata_names_the_controller_from_the_first_instant(self):
+        # A broker's port opens before it registers and wins the election. librdkafka 2.0.2's
+        # admin requests wait for a controller id and, told -1, never ask again: a CreateTopics
+        # sent in those milliseconds hung until its timeout (1 run in 15 under load). Metadata
+        # waits for the election instead. Three starts, each asked the instant the port opens.
+        etcd = self.etcd()
+        b = self.etcd_broker(etcd, start=False)
+        for attempt in range(3):
+            b.start()
+            with kw.Connection("127.0.0.1", b.port) as c:
+                controller, brokers = kw.parse_metadata_v1_controller(
+                    c.request(kw.API_METADATA, 1, kw.metadata_v1_body([])))
+            self.assertEqual((controller, brokers), (1, [1]), f"start {attempt + 1}")
+            b.stop()
+        b.start()
+        create_topics(b, "first-instant", partitions=1)
 
     def test_registration_lives_with_the_broker_and_leaves_with_it(self):
         etcd = self.etcd()
