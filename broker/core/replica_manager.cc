@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -79,6 +80,9 @@ std::shared_ptr<Partition> ReplicaManager::load_partition(const TopicMetadata& t
   auto log = storage::Log::open(dir / partition_dir_name(t.name, index), cfg, offset_in(log_start_offsets_),
                                 offset_in(recovery_points_), &report, offset_in(cleaner_offsets_));
   for (const auto& line : report.actions) spdlog::warn("recovery of {}-{}: {}", t.name, index, line);
+  log->set_offline_listener([this, dir, name = fmt::format("{}-{}", t.name, index)](const std::string& why) {
+    on_log_dir_failure(dir, name, why);
+  });
   auto p = std::make_shared<Partition>(t.name, index, dir, std::move(log), config_.node_id);
   // On a one-broker region this broker leads every partition it holds: the epoch goes into the
   // history now, so produce never writes the leader-epoch-checkpoint (it would fsync on the
@@ -196,7 +200,32 @@ void ReplicaManager::startup() {
   flusher_ = std::thread([this] { flusher_loop(); });
 }
 
+void ReplicaManager::on_log_dir_failure(const std::filesystem::path& dir, const std::string& partition,
+                                        const std::string& why) const {
+  std::lock_guard lk(offline_mu_);
+  if (!offline_dirs_.insert(dir).second) return;
+  if (shutting_down_.load()) {
+    spdlog::error("log dir {} failed during shutdown ({}: {})", dir.string(), partition, why);
+    return;
+  }
+  spdlog::error("log dir {} is offline: {} failed: {}. Its logs refuse appends (KAFKA_STORAGE_ERROR) until the "
+                "broker restarts",
+                dir.string(), partition, why);
+  if (offline_dirs_.size() < config_.log_dirs.size()) return;
+  spdlog::critical("every log dir of this broker has failed ({}): halting (exit 1) as Kafka does, so that the "
+                   "controller moves its leaderships once its registration expires; fix the disk, then restart it",
+                   dir.string());
+  spdlog::default_logger()->flush();
+  std::_Exit(1);
+}
+
+std::set<std::filesystem::path> ReplicaManager::offline_log_dirs() const {
+  std::lock_guard lk(offline_mu_);
+  return offline_dirs_;
+}
+
 void ReplicaManager::shutdown() {
+  shutting_down_ = true;
   {
     std::lock_guard lk(bg_mu_);
     if (!started_ || stopping_) return;

@@ -154,6 +154,17 @@ class ReplicaManager {
   /// Wakes every waiting fetch and produce (shutdown).
   void wake_all_waiters();
 
+  /// A log in `dir` (a log.dirs entry) went offline after an I/O failure (a full disk, EIO):
+  /// `dir` is offline from now on (Kafka's LogDirFailureChannel). When every log dir is offline
+  /// the broker halts with exit code 1, as Kafka's does ("Shutdown broker because all log dirs
+  /// in ... have failed", LogManager): its registration expires, the controller elects other
+  /// leaders from the ISR, and the operator restarts it once the disk is fixed. Until then (or
+  /// with other dirs still online) the offline dir's logs refuse appends with
+  /// KAFKA_STORAGE_ERROR and keep serving reads. Ignored during shutdown().
+  void on_log_dir_failure(const std::filesystem::path& dir, const std::string& partition, const std::string& why) const;
+  /// The log.dirs entries an I/O failure took offline.
+  std::set<std::filesystem::path> offline_log_dirs() const;
+
  private:
   /// Partitions per log dir (every configured dir present), from partitions_.
   std::map<std::string, int> partitions_per_dir() const;
@@ -228,6 +239,10 @@ class ReplicaManager {
   /// commits concurrent fdatasyncs of different files together, so a commit over n partitions
   /// costs about one fsync instead of n in a row. Created at start, joined at shutdown.
   std::unique_ptr<boost::asio::thread_pool> flush_pool_;
+
+  mutable std::mutex offline_mu_;
+  mutable std::set<std::filesystem::path> offline_dirs_;  // log.dirs entries taken offline
+  std::atomic<bool> shutting_down_{false};
 
   std::mutex producer_id_mu_;
   int64_t producer_id_next_ = 0;  // [next, end) is reserved and unused

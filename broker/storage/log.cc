@@ -175,7 +175,7 @@ std::pair<errc, AppendResult> Log::write(std::vector<uint8_t>& blob, const std::
   try {
     for (const auto& h : hs) epochs_->assign(h.partition_leader_epoch, h.base_offset);
   } catch (const std::system_error& e) {
-    failed_ = true;
+    go_offline(e.what());
     spdlog::error("storage: {}: writing the leader epoch checkpoint failed, the log refuses further appends: {}",
                   dir_.string(), e.what());
     why = e.what();
@@ -198,7 +198,7 @@ std::pair<errc, AppendResult> Log::write(std::vector<uint8_t>& blob, const std::
     // segment.ms counts from the first append into a segment, not from its creation.
     if (old_size == 0) active->set_roll_start_ms(now_ms);
   } catch (const std::system_error& e) {
-    failed_ = true;
+    go_offline(e.what());
     spdlog::error("storage: {}: append failed, the log refuses further appends: {}", dir_.string(), e.what());
     active->truncate_log(old_size);
     try {
@@ -368,7 +368,7 @@ int64_t Log::flush_impl(bool all_indexes) {
     for (const auto& s : dirty) s->sync(all_indexes || s != active);
     if (dir) ferry::fsync_dir(dir_);
   } catch (const std::system_error& e) {
-    failed_ = true;
+    go_offline(e.what());
     spdlog::error("storage: {}: flush failed, the log refuses further appends: {}", dir_.string(), e.what());
     throw;
   }
@@ -444,7 +444,7 @@ void Log::roll_if_due(int64_t now_ms) {
     try {
       roll_locked(log_end_offset(), now_ms);
     } catch (const std::system_error& e) {
-      failed_ = true;
+      go_offline(e.what());
       spdlog::error("storage: {}: segment roll failed, the log refuses further appends: {}", dir_.string(), e.what());
       return;
     }
@@ -471,7 +471,7 @@ void Log::close() {
       try {
         segments_.back()->seal();
       } catch (const std::system_error& e) {
-        failed_ = true;
+        go_offline(e.what());
         flush_first = false;
         spdlog::error("storage: {}: cannot seal the active segment on close: {}", dir_.string(), e.what());
       }
@@ -491,7 +491,17 @@ void Log::close() {
   release();
 }
 
+void Log::go_offline(const std::string& why) {
+  if (failed_.exchange(true, std::memory_order_acq_rel) || removing_ || !offline_listener_) return;
+  try {
+    offline_listener_(why);
+  } catch (const std::exception& e) {
+    spdlog::error("storage: {}: the offline listener failed: {}", dir_.string(), e.what());
+  }
+}
+
 void Log::remove() {
+  removing_ = true;
   try {
     close();
   } catch (const std::exception& e) {

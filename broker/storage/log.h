@@ -334,6 +334,15 @@ class Log {
   /// Closes (errors logged, not thrown) and deletes the log directory (DeleteTopics).
   void remove();
 
+  /// `fn(why)` runs once, when the first I/O failure takes this log offline (an append, flush,
+  /// roll, seal, cleaning or truncation that failed; `why` is the error's text). Not for the
+  /// failures of remove(). Kafka's LogDirFailureChannel.maybeAddOfflineLogDir: the broker then
+  /// takes the whole log dir offline. Set before the log is shared; `fn` runs under the log's
+  /// lock and must not call back into this Log.
+  void set_offline_listener(std::function<void(const std::string& why)> fn) { offline_listener_ = std::move(fn); }
+  /// Whether an I/O failure took this log offline (appends refused with storage_error).
+  bool offline() const { return failed_.load(std::memory_order_acquire); }
+
  private:
   Log(const std::filesystem::path& dir, const LogConfig& cfg);
 
@@ -361,6 +370,8 @@ class Log {
   void cut_tail_locked(int64_t offset);
   // Moves the epoch history's start to a new log start; an I/O error is logged, not thrown.
   void truncate_epochs_from_start(int64_t offset);
+  // Takes the log offline after an I/O failure (failed_) and tells the listener, once.
+  void go_offline(const std::string& why);
   // Requires mu_ exclusively.
   void roll_locked(int64_t base_offset, int64_t now_ms);
   int64_t segment_bytes_limit() const;
@@ -377,6 +388,8 @@ class Log {
   std::atomic<int64_t> log_end_offset_{0};
   std::atomic<int64_t> recovery_point_{0};
   std::atomic<bool> failed_{false};
+  std::function<void(const std::string&)> offline_listener_;
+  std::atomic<bool> removing_{false};  // remove() began: its failures are not a log dir failure
   bool closed_ = false;
   bool dir_dirty_ = false;
   int64_t unflushed_messages_ = 0;

@@ -311,7 +311,7 @@ CleanResult Log::clean(int64_t now_ms) {
     next_delete_horizon_ms_.store(horizon);
     cleaner_checkpoint_.store(std::max(cleaner_checkpoint_.load(), range.end));
   } catch (const std::system_error& e) {
-    failed_ = true;
+    go_offline(e.what());
     spdlog::error("storage: {}: cleaning segment {} failed, the log refuses further appends: {}", dir_.string(), current_base,
                   e.what());
     if (current_base >= 0) remove_cleaned(dir_, current_base);

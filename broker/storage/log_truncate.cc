@@ -59,7 +59,7 @@ std::pair<errc, bool> Log::truncate_impl(int64_t offset, bool fully) {
       cut_tail_locked(offset);
     }
   } catch (const std::system_error& e) {
-    failed_ = true;
+    go_offline(e.what());
     // What was done stays done (the log is offline, reads go on): the log end follows the
     // segments still listed.
     const int64_t end = segments_.back()->next_offset();

@@ -5,7 +5,9 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -413,7 +415,10 @@ TEST(Log, WriteFailureTakesTheLogOffline) {
   auto big_headers = headers_of(big);
   {
     auto log = open_log(dir.path(), cfg);
+    std::vector<std::string> told;  // what the offline listener (the broker's log dir failure channel) heard
+    log->set_offline_listener([&told](const std::string& why) { told.push_back(why); });
     kept.push_back(append_ok(*log, simple_batch(3)));
+    EXPECT_FALSE(log->offline());
     // A file size limit makes the kernel refuse the write part-way (EFBIG), as a full disk would.
     struct rlimit old_limit;
     ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
@@ -430,6 +435,10 @@ TEST(Log, WriteFailureTakesTheLogOffline) {
     auto small = simple_batch(1);
     EXPECT_EQ(log->append(small, headers_of(small), 0, 0).first, errc::storage_error);  // stays offline
     EXPECT_EQ(log->read(0, 1 << 20, INT64_MAX, false).second.records, concat(kept, 0));
+    EXPECT_TRUE(log->offline());
+    // Told once, with the kernel's reason, however many appends are refused after.
+    ASSERT_EQ(told.size(), 1u);
+    EXPECT_NE(told[0].find(std::strerror(EFBIG)), std::string::npos) << told[0];
     log->close();
   }
   auto log = open_log(dir.path(), cfg);
@@ -450,8 +459,11 @@ TEST(Log, SizeBytesMatchesTheFiles) {
 TEST(Log, RemoveDeletesTheDirectory) {
   TempDir dir;
   auto log = open_log(dir.path() / "gone-0", small_segments());
+  int told = 0;
+  log->set_offline_listener([&told](const std::string&) { ++told; });
   fill(*log, 20);
   log->remove();
+  EXPECT_EQ(told, 0);  // deleting a topic is not a log dir failure
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "gone-0"));
 }
 
