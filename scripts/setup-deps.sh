@@ -19,6 +19,8 @@ PACKAGES=(
   etcd-server
   # process and network tools used by the test harnesses; a Debian text corpus for the quickstart
   procps iproute2 base-files
+  # nft: the cluster fault tests cut a broker off its peers and etcd with an nftables table
+  nftables
 )
 
 missing=()

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -25,7 +26,9 @@ class Region:
     """`n` brokers on `etcd_members` etcd members under one prefix. `bootstrap` lists the running
     brokers, which is what the client helpers need of "a broker"."""
 
-    def __init__(self, n=3, etcd_members=1, session_ms=3000, **extra):
+    def __init__(self, n=3, etcd_members=1, session_ms=3000, prepare=None, **extra):
+        """`prepare(broker)`, when given, runs for each broker before its first start (to change
+        its config, its group, its log dir)."""
         self.etcd = EtcdCluster(etcd_members)
         self.session_ms = session_ms
         config = {"metadata.store": "etcd", "etcd.endpoints": self.etcd.endpoints, "etcd.prefix": PREFIX,
@@ -35,7 +38,12 @@ class Region:
         self.brokers = []
         try:
             for i in range(1, n + 1):
-                self.brokers.append(Broker(dict(config), node_id=i))
+                b = Broker(dict(config), node_id=i, start=prepare is None)
+                self.brokers.append(b)
+                if prepare:
+                    prepare(b)
+                    b.write_config()
+                    b.start()
             wait_until(lambda: len(self.metadata().brokers) == n, timeout=30, what=f"{n} registered brokers")
         except BaseException:
             self.close()
@@ -192,6 +200,50 @@ class Workload:
         self.thread.join(180)
 
 
+class NetworkCut:
+    """Cuts one broker off the other brokers and off etcd with an nftables table of this test's
+    own, while clients (this process, gid 0) still reach it: a leader on the wrong side of a
+    partition, which must not acknowledge anything alone. Each broker runs in a group of its own
+    (Region(prepare=NetworkCut.tag)); the rules drop the isolated broker's own outgoing
+    connections (to etcd and the leaders it follows) and the other brokers' connections to it.
+    Needs root and nft (Debian's nftables); heal() or close() removes the table."""
+
+    BASE_GID = 40000 + (os.getpid() % 5000) * 8  # groups of this test process: tests run side by side
+
+    @classmethod
+    def tag(cls, broker):
+        broker.gid = cls.BASE_GID + broker.node_id
+
+    def __init__(self, region, broker):
+        self.table = f"ferry_cut_{os.getpid()}"
+        others = ", ".join(str(self.BASE_GID + b.node_id) for b in region.brokers if b is not broker)
+        self.rules = (f"table inet {self.table} {{\n chain out {{\n"
+                      "  type filter hook output priority 0; policy accept;\n"
+                      f"  meta skgid {self.BASE_GID + broker.node_id} tcp sport != {broker.port} drop\n"
+                      f"  meta skgid {{ {others} }} tcp dport {broker.port} drop\n }}\n}}\n")
+        self.active = False
+
+    def cut(self):
+        p = subprocess.run(["nft", "-f", "-"], input=self.rules, text=True, capture_output=True)
+        if p.returncode != 0:
+            raise AssertionError(f"nft refused the cut ({p.stderr.strip()}):\n{self.rules}")
+        self.active = True
+
+    def heal(self):
+        if self.active:
+            subprocess.run(["nft", "delete", "table", "inet", self.table], check=False, capture_output=True)
+            self.active = False
+
+    close = heal
+
+    @staticmethod
+    def available():
+        try:
+            return subprocess.run(["nft", "list", "tables"], capture_output=True).returncode == 0
+        except OSError:
+            return False
+
+
 def read_log(region, topic, partitions, timeout=60):
     """Every value in `topic`'s partitions, from the start to the high watermark at the time of
     the call, in offset order per partition."""
@@ -230,7 +282,8 @@ def check(acked_values, log_values):
 
 def replica_bytes(broker, topic, partition):
     """The bytes of a replica's log, segment by segment in offset order."""
-    files = sorted(glob.glob(os.path.join(broker.data_dir, f"{topic}-{partition}", "*.log")))
+    log_dir = broker.config.get("log.dirs", broker.data_dir)
+    files = sorted(glob.glob(os.path.join(log_dir, f"{topic}-{partition}", "*.log")))
     out = b""
     for f in files:
         with open(f, "rb") as fh:

@@ -111,7 +111,8 @@ class _ManagedProcess:
     start in order, stop (SIGTERM) / kill (SIGKILL), and cleanup that keeps the log text in memory
     so a failing test can still print it. Subclasses set `binary`, `config_path` and `log_path`
     and implement start(). Setting `nofile_limit` before a start caps the process's open files
-    (soft and hard RLIMIT_NOFILE) from that start on."""
+    (soft and hard RLIMIT_NOFILE) from that start on; setting `gid` runs it in that group (uid
+    unchanged), so nftables rules can tell its sockets apart (cluster_faults.NetworkCut)."""
 
     name = "process"
 
@@ -142,11 +143,15 @@ class _ManagedProcess:
         with open(self.log_path, "ab") as log:
             env = dict(os.environ, **self.extra_env) if getattr(self, "extra_env", None) else None
             nofile = getattr(self, "nofile_limit", None)
+            gid = getattr(self, "gid", None)
 
             def child_setup():
                 _die_with_parent()
                 if nofile:  # soft and hard: the process cannot raise it back
                     resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                if gid is not None:  # its sockets then carry this group: nftables' `meta skgid` picks them
+                    os.setgroups([])
+                    os.setgid(gid)
 
             self.proc = subprocess.Popen([self.binary] + list(args), stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

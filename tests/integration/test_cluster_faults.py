@@ -1,15 +1,22 @@
 """Faults in a region of three ferry-brokers on etcd, under an idempotent acks=all producer
-(python3-confluent-kafka): a frozen leader (SIGSTOP) must not acknowledge alone once it left the
-ISR, the controller may die, one etcd member of three may die, the whole region may be SIGKILLed
-and restarted, and a stopped broker hands its leaderships over before it goes. The checker
-(cluster_faults.check) counts acknowledged-but-lost and duplicated records; both must be 0.
+(python3-confluent-kafka): a frozen leader (SIGSTOP) or one cut off the network (nftables) must not
+acknowledge alone once it left the ISR, the controller may die, one etcd member of three may die,
+the whole region may be SIGKILLed and restarted, a follower's disk may fill up, and a stopped
+broker hands its leaderships over before it goes. The checker (cluster_faults.check) counts
+acknowledged-but-lost and duplicated records; both must be 0.
 """
 
+import errno
+import os
+import subprocess
 import sys
 import time
 import unittest
 
-from cluster_faults import Region, Workload, check, new_topic, read_log, replica_bytes
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import kafka_wire as kw
+from cluster_faults import NetworkCut, Region, Workload, check, new_topic, read_log, replica_bytes
 from ferry_harness import BrokerTestCase, wait_until
 
 
@@ -55,6 +62,83 @@ class ClusterFaultTest(BrokerTestCase):
         region.wait_isr(topic, 3)
         self.finish(region, work, topic)
         self.assertRegex(leader.log_text(), r"zombie-0: follower of broker \d at epoch [1-9]")
+
+    def test_a_leader_cut_off_from_its_peers_and_etcd_acknowledges_nothing_alone(self):
+        # The network, not the process: the leader keeps running and clients still reach it, but
+        # it cannot reach etcd nor its followers. Its registration expires, another ISR member is
+        # elected, the producer goes on there; a Produce sent to the cut leader is not
+        # acknowledged, and after the cut heals that record is nowhere (the old leader truncates).
+        if not NetworkCut.available():
+            self.skipTest("needs root and nft (Debian's nftables)")
+        region = self.region(prepare=NetworkCut.tag)
+        topic = new_topic(region, "cut")
+        leader = region.broker(region.leader(topic))
+        work = Workload(region, topic, **{"max.in.flight.requests.per.connection": 1, "socket.timeout.ms": 10000})
+        work.wait_acked(2000)
+        cut = NetworkCut(region, leader)
+        self.addCleanup(cut.close)
+        cut.cut()
+        region.wait_leader(topic, not_in=(leader.node_id,))
+        work.wait_acked(2000, timeout=90)
+        with kw.Connection("127.0.0.1", leader.port, timeout=30) as c:
+            got = kw.parse_produce_response(c.request(kw.API_PRODUCE, 3, kw.produce_body(
+                topic, 0, kw.record_batch([(None, b"to-the-cut-leader")]), acks=-1, timeout_ms=5000)))
+        self.assertNotEqual(got[(topic, 0)], 0, "the cut leader acknowledged acks=all alone")
+        cut.heal()
+        region.wait_isr(topic, 3, timeout=60)
+        log = self.finish(region, work, topic)
+        self.assertNotIn(b"to-the-cut-leader", log)
+
+    def test_a_follower_whose_disk_fills_halts_and_catches_up_after_a_restart(self):
+        # Broker 3's log dir is a 64 MB tmpfs; filled up under load, its next append fails with
+        # ENOSPC. As Kafka's broker does when its only log dir fails, it halts (exit 1); the ISR
+        # goes on with two, acks=all with min.insync.replicas = 2 goes on, and after space is
+        # freed and the broker restarted its replica catches up.
+        mounts = []
+
+        def unmount():
+            for d in mounts:
+                subprocess.run(["umount", "-l", d], capture_output=True)
+        self.addCleanup(unmount)  # registered first, so it runs after the region is closed
+
+        def small_disk(b):
+            if b.node_id != 3:
+                return
+            d = os.path.join(b.tmpdir, "small-disk")
+            os.makedirs(d)
+            if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", d],
+                              capture_output=True).returncode != 0:
+                raise unittest.SkipTest("needs root to mount a tmpfs")
+            mounts.append(d)
+            b.config["log.dirs"] = d
+        region = self.region(prepare=small_disk)
+        full = region.broker(3)
+        topic = "disk"
+        a = AdminClient({"bootstrap.servers": region.bootstrap})
+        a.create_topics([NewTopic(topic, 1, replica_assignment=[[1, 2, 3]], config={"min.insync.replicas": "2"})],
+                        operation_timeout=20)[topic].result(30)
+        region.wait_isr(topic, 3)
+        work = Workload(region, topic)
+        work.wait_acked(2000)
+        filler = os.path.join(mounts[0], "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * (1 << 20))
+        except OSError as e:
+            self.assertEqual(e.errno, errno.ENOSPC)
+        finally:
+            os.close(fd)
+        wait_until(lambda: not full.running(), timeout=60, what="broker 3 to halt on its full disk")
+        self.assertEqual(full.proc.returncode, 1)
+        self.assertIn("every log dir of this broker has failed", full.log_text())
+        self.assertRegex(full.log_text(), r"log dir .* is offline: disk-0 failed: .*No space left on device")
+        region.wait_isr(topic, 2, timeout=60)
+        work.wait_acked(2000, timeout=60)
+        os.unlink(filler)
+        full.start()
+        region.wait_isr(topic, 3, timeout=60)
+        self.finish(region, work, topic)
 
     def test_the_controller_and_then_a_leader_die(self):
         region = self.region()
