@@ -5,7 +5,14 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <stdexcept>
+
+#include "client/wire_client.h"
+#include "client/wire_offsets.h"
 
 namespace ferry::client {
 namespace {
@@ -73,6 +80,7 @@ rd_kafka_conf_t* make_conf(const Properties& props) {
 }
 
 void HandleDeleter::operator()(rd_kafka_t* rk) const {
+  forget_wire_offsets(rk);
   if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER) rd_kafka_flush(rk, 10'000);
   rd_kafka_destroy_flags(rk, destroy_flags);
 }
@@ -146,58 +154,116 @@ std::vector<TopicInfo> Admin::topics() {
   return out;
 }
 
+namespace {
+
+// One WireOffsets per librdkafka handle, made from the handle's own configuration on first use
+// and dropped by HandleDeleter. The fingerprint guards against a handle created elsewhere and
+// freed without HandleDeleter, whose address a new handle with another cluster may reuse.
+struct WireOffsetsEntry {
+  std::string fingerprint;
+  std::shared_ptr<WireOffsets> client;
+};
+std::mutex wire_offsets_mu;
+std::map<const rd_kafka_t*, WireOffsetsEntry>& wire_offsets_registry() {
+  static std::map<const rd_kafka_t*, WireOffsetsEntry> registry;
+  return registry;
+}
+
+std::shared_ptr<WireOffsets> wire_offsets_for(rd_kafka_t* rk) {
+  std::map<std::string, std::string> props;
+  size_t n = 0;
+  const char** dump = rd_kafka_conf_dump(const_cast<rd_kafka_conf_t*>(rd_kafka_conf(rk)), &n);
+  for (size_t i = 0; i + 1 < n; i += 2) props[dump[i]] = dump[i + 1];
+  rd_kafka_conf_dump_free(dump, n);
+  std::string fingerprint;
+  for (const char* k : {"metadata.broker.list", "security.protocol", "sasl.username", "sasl.password",
+                        "ssl.ca.location", "ssl.certificate.location", "isolation.level"})
+    fingerprint += props[k] + '\n';
+  std::lock_guard lk(wire_offsets_mu);
+  auto& entry = wire_offsets_registry()[rk];
+  if (!entry.client || entry.fingerprint != fingerprint) {
+    entry.client = std::make_shared<WireOffsets>(props, props["client.id"]);
+    entry.fingerprint = std::move(fingerprint);
+  }
+  return entry.client;
+}
+
+rd_kafka_resp_err_t wire_error_code(const WireError& e) {
+  if (e.code() == "NETWORK") return RD_KAFKA_RESP_ERR__TIMED_OUT;
+  if (e.code() == "SSL_HANDSHAKE") return RD_KAFKA_RESP_ERR__SSL;
+  if (e.code() == "SASL_AUTHENTICATION_FAILED") return RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED;
+  if (e.code() == "UNSUPPORTED_SASL_MECHANISM") return RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM;
+  if (e.code() == "UNSUPPORTED_VERSION") return RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE;
+  return RD_KAFKA_RESP_ERR__FAIL;
+}
+
+}  // namespace
+
+void forget_wire_offsets(const rd_kafka_t* rk) {
+  std::shared_ptr<WireOffsets> gone;  // its connections close outside the lock
+  std::lock_guard lk(wire_offsets_mu);
+  auto& registry = wire_offsets_registry();
+  if (auto it = registry.find(rk); it != registry.end()) {
+    gone = std::move(it->second.client);
+    registry.erase(it);
+  }
+}
+
 std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
                                                           int64_t timestamp, std::chrono::milliseconds timeout) {
   std::map<TopicPartitionKey, PartitionOffset> out;
   if (partitions.empty()) return out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto remaining_ms = [&] {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    return static_cast<int>(std::max<int64_t>(1, left.count()));
-  };
   const bool special = timestamp == kListOffsetsLatest || timestamp == kListOffsetsEarliest;
-  auto ask = [&](const std::vector<TopicPartitionKey>& parts) {
-    PartitionListPtr list = partition_list(static_cast<int>(parts.size()));
-    for (const auto& [topic, partition] : parts)
-      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = timestamp;
-    const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list.get(), remaining_ms());
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-      for (int i = 0; i < list->cnt; ++i) {
-        const auto& e = list->elems[i];
-        PartitionOffset po{e.offset, e.err};
-        // A partition the leader left out of its answer keeps the timestamp it was asked with.
-        if (special && po.err == RD_KAFKA_RESP_ERR_NO_ERROR && po.offset < 0) po.err = RD_KAFKA_RESP_ERR__BAD_MSG;
-        out[{e.topic, e.partition}] = po;
-      }
-    return err;
-  };
-  if (partitions.size() > kListOffsetsChunk) {
-    for (size_t i = 0; i < partitions.size(); i += kListOffsetsChunk) {
-      const auto end = partitions.begin() + static_cast<std::ptrdiff_t>(std::min(partitions.size(), i + kListOffsetsChunk));
-      const std::vector<TopicPartitionKey> chunk(partitions.begin() + static_cast<std::ptrdiff_t>(i), end);
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      out.merge(list_offsets(rk, chunk, timestamp, std::max(left, std::chrono::milliseconds(1))));
-    }
-    return out;
+  std::map<TopicPartitionKey, WireOffset> got;
+  try {
+    got = wire_offsets_for(rk)->list(partitions, timestamp, timeout);
+  } catch (const WireError& e) {
+    throw KafkaError(wire_error_code(e), fmt::format("ListOffsets of {} partition(s): {}", partitions.size(), e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, fmt::format("ListOffsets: {}", e.what()));
   }
-  const rd_kafka_resp_err_t err = ask(partitions);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return out;
-  if (err > 0) {
-    // A broker error of one partition fails librdkafka's whole call, and none of the answers are
-    // kept: ask each partition alone, so the others still get theirs.
-    if (partitions.size() == 1) {
-      out[partitions.front()] = {-1, err};
-      return out;
+  size_t unknown = 0, unreachable = 0;
+  for (const auto& [key, o] : got) {
+    PartitionOffset po;
+    if (o.unknown) {
+      po.err = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+      ++unknown;
+    } else if (o.unreachable) {
+      po.err = RD_KAFKA_RESP_ERR__TRANSPORT;
+      ++unreachable;
+    } else if (o.error != 0) {
+      po.err = static_cast<rd_kafka_resp_err_t>(o.error);  // Kafka's codes are librdkafka's broker errors
+    } else {
+      po.offset = o.offset;
+      // A leader that answered no offset for "latest"/"earliest" (-1) answered nothing usable.
+      if (special && po.offset < 0) po.err = RD_KAFKA_RESP_ERR__BAD_MSG;
     }
-    for (const auto& p : partitions) {
-      const rd_kafka_resp_err_t one = ask({p});
-      if (one < 0) check(one, fmt::format("ListOffsets {}-{}", p.first, p.second));
-      if (one > 0) out[p] = {-1, one};
-    }
-    return out;
+    out[key] = po;
   }
-  check(err, fmt::format("ListOffsets of {} partition(s)", partitions.size()));
+  if (unknown == out.size())
+    throw KafkaError(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION,
+                     fmt::format("ListOffsets of {} partition(s): none is known to the cluster", partitions.size()));
+  if (unreachable == out.size())
+    throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT,
+                     fmt::format("ListOffsets of {} partition(s): no leader reachable within {} ms", partitions.size(),
+                                 timeout.count()));
   return out;
+}
+
+void wake_leaders(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions, std::chrono::milliseconds timeout) {
+  // At most 1,000 partitions per call: rd_kafka_offsets_for_times matches each answer to its
+  // request by a linear search.
+  constexpr size_t kChunk = 1000;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (size_t i = 0; i < partitions.size(); i += kChunk) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    PartitionListPtr list = partition_list(static_cast<int>(std::min(kChunk, partitions.size() - i)));
+    for (size_t j = i; j < std::min(partitions.size(), i + kChunk); ++j)
+      rd_kafka_topic_partition_list_add(list.get(), partitions[j].first.c_str(), partitions[j].second)->offset =
+          kListOffsetsLatest;
+    rd_kafka_offsets_for_times(rk, list.get(), static_cast<int>(left.count()));  // the answer is not used
+  }
 }
 
 void refresh_topic_metadata(rd_kafka_t* rk, const std::string& topic, std::chrono::milliseconds timeout) {

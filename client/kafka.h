@@ -127,20 +127,31 @@ inline constexpr int64_t kListOffsetsEarliest = -2;  ///< the log start offset
 
 /// ListOffsets of `partitions` at `timestamp` (a time in ms, or kListOffsetsLatest /
 /// kListOffsetsEarliest), one request per partition leader, the whole call bounded by `timeout`.
-/// Every requested partition is in the result, with its offset or its own error. Throws
-/// KafkaError when the request as a whole failed: no leader known for any of them
-/// (_UNKNOWN_PARTITION), or no answer within `timeout` (_TIMED_OUT, also when the leader is down).
+/// Every requested partition is in the result, with its offset or its own error:
+/// _UNKNOWN_PARTITION when the cluster does not list it, _TRANSPORT when its leader could not be
+/// reached, else the broker's code. Throws KafkaError when the request as a whole failed: none of
+/// them known (_UNKNOWN_PARTITION), no broker or no leader reachable within `timeout`
+/// (_TIMED_OUT), TLS or SASL refused (_SSL, SASL_AUTHENTICATION_FAILED).
 ///
-/// Asks at most kListOffsetsChunk partitions per librdkafka call (one after the other), because
-/// rd_kafka_offsets_for_times matches each answer to its request by a linear search: one call
-/// of 10,000 partitions costs about 50 million string comparisons.
-///
-/// Built on rd_kafka_offsets_for_times, never rd_kafka_query_watermark_offsets: in librdkafka
-/// 2.0.2 the latter waits for its replies with no deadline and re-sends on every broker state
-/// change, so against a dead leader it does not return at all (and a thread calling it cannot be
-/// stopped).
+/// Sent by Ferry's own wire client (WireOffsets, wire_offsets.h) with `rk`'s bootstrap servers,
+/// security properties and isolation.level, over connections kept per handle until the handle
+/// is destroyed, never by librdkafka: rd_kafka_query_watermark_offsets waits for its replies with
+/// no deadline (against a dead leader it never returns), and rd_kafka_offsets_for_times returns at
+/// its timeout with requests still out whose late replies then write into its dead stack frame
+/// (ferry-mirror's SIGSEGV after a broker of a three-broker region came back).
 std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions,
                                                           int64_t timestamp, std::chrono::milliseconds timeout);
+/// Sends, through `rk`'s own broker threads, one ListOffsets (latest) per leader of `partitions`
+/// and ignores the answer: the request is an operation on each leader's librdkafka thread, which
+/// wakes and decides again what to fetch (ferry-mirror's FetchWaker; docs/mirror.md, "Keeping the
+/// source consumer fetching"). Nothing else may use it: it is rd_kafka_offsets_for_times, whose
+/// late answers after its `timeout` run on a freed stack frame in librdkafka 2.0.2 (list_offsets
+/// above); a wake reaches live leaders within milliseconds, so only a wake of a leader that died
+/// can meet that, and the waker fires only while the consumer's queue refills.
+void wake_leaders(rd_kafka_t* rk, const std::vector<TopicPartitionKey>& partitions, std::chrono::milliseconds timeout);
+/// Closes the connections list_offsets keeps for `rk` (HandleDeleter calls it before destroying
+/// a handle; a handle destroyed otherwise should be forgotten the same way).
+void forget_wire_offsets(const rd_kafka_t* rk);
 
 /// Metadata for one topic on `rk`, so librdkafka's cache knows its partitions and leaders now
 /// rather than at its next periodic refresh or topic scan (a grown topic; a topic new to this
@@ -148,8 +159,6 @@ std::map<TopicPartitionKey, PartitionOffset> list_offsets(rd_kafka_t* rk, const 
 /// that needs the topic reports them.
 void refresh_topic_metadata(rd_kafka_t* rk, const std::string& topic, std::chrono::milliseconds timeout);
 
-/// Partitions per rd_kafka_offsets_for_times call in list_offsets.
-inline constexpr size_t kListOffsetsChunk = 1000;
 
 /// One partition's answer to a batched watermarks(): [low, high), or the partition's own error.
 struct PartitionWatermarks {

@@ -51,7 +51,7 @@ void FetchWaker::run() {
     busy_ = true;
     lk.unlock();
     try {
-      client::list_offsets(consumer, partitions, client::kListOffsetsLatest, kWakeTimeout);
+      client::wake_leaders(consumer, partitions, kWakeTimeout);
     } catch (const std::exception& e) {
       // The request still reached the broker threads of the leaders it found; a source that does
       // not answer is reported by the data path and the ends thread, not here.
