@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job. Installs dependencies, builds Ferry, then on loopback:
 #   - makes a CA and a certificate per region with the openssl CLI, and a random password per user;
-#   - starts two regions, east and west, each one etcd member and three ferry-brokers replicating
-#     every partition three times, min.insync.replicas 2 (FERRY_QUICKSTART_BROKERS=1: one
-#     ferry-broker each), listening on SASL_SSL only, with
+#   - starts two regions, east and west, one ferry-broker each (FERRY_QUICKSTART_BROKERS=3: each one
+#     etcd member and three ferry-brokers replicating every partition three times,
+#     min.insync.replicas 2), listening on SASL_SSL only, with
 #     SCRAM-SHA-512 logins, Kafka ACLs and allow.everyone.if.no.acl.found = false; the super user
 #     "admin" is used by this script alone, to store the other users and their ACLs;
 #   - each component logs in as its own user holding only the ACLs it needs: the application as
@@ -57,11 +57,13 @@ qs_passwords
 qs_client_config admin > /dev/null
 echo "== CA and region certificates made with openssl in $WORK/pki; passwords (mode 0600) in $WORK/secrets"
 
-# A region: one etcd member (its cluster metadata, registrations and controller election) and
-# three ferry-brokers replicating every partition three times (docs/replication.md), with a broker
-# loss under load before the drill. FERRY_QUICKSTART_BROKERS=1 makes each region one broker on its
-# file metadata store instead, without etcd and without the broker loss.
-BROKERS=${FERRY_QUICKSTART_BROKERS:-3}
+# A region: one ferry-broker by default. FERRY_QUICKSTART_BROKERS=3 makes each region one etcd
+# member (its cluster metadata, registrations and controller election) and three ferry-brokers
+# replicating every partition three times (docs/replication.md), and adds a broker loss under load.
+# Not the default yet: ferry-mirror still dies of SIGSEGV inside librdkafka 2.0.2 in about 1 of 8
+# such runs (the supervisor below restarts it, but the connection it drops mid-handshake shows as
+# a failed login in the audit check); see docs/replication.md.
+BROKERS=${FERRY_QUICKSTART_BROKERS:-1}
 case "$BROKERS" in 1|3) ;; *) echo "FERRY_QUICKSTART_BROKERS = '$BROKERS'; expected 1 or 3"; exit 2 ;; esac
 declare -A PORT BOOT ETCD BPID
 start_etcd() {  # REGION
